@@ -1,0 +1,19 @@
+/** `credgate config check` and `credgate config schema`. */
+import { writeFileSync } from 'node:fs';
+import { loadConfig, resolveConfigPath } from '../../config/load.js';
+import { jsonSchemaText, SCHEMA_PATH } from '../../config/json-schema.js';
+
+export function configCheck(opts: { config?: string }): void {
+  const { source } = loadConfig(opts.config ? { path: opts.config } : {});
+  const shown = source ?? `${resolveConfigPath({}).path} (absent: built-in defaults)`;
+  process.stdout.write(`${shown}: OK\n`);
+}
+
+export function configSchema(opts: { write?: boolean }): void {
+  if (opts.write) {
+    writeFileSync(SCHEMA_PATH, jsonSchemaText());
+    process.stdout.write(`wrote ${SCHEMA_PATH}\n`);
+  } else {
+    process.stdout.write(jsonSchemaText());
+  }
+}

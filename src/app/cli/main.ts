@@ -1,0 +1,64 @@
+/**
+ * The `credgate` command. Operator mistakes (bad config, unreachable
+ * database, port in use) print one line and exit with status 2.
+ */
+import { Command } from 'commander';
+import { ConfigError } from '../../config/load.js';
+import { StartupError } from '../errors.js';
+import { jobsList, jobsRetry, jobsShow, tokensCreate, tokensList, tokensRevoke } from './admin-commands.js';
+import { configCheck, configSchema } from './config-commands.js';
+import { init } from './init.js';
+import { serve } from './serve.js';
+
+const program = new Command('credgate')
+  .description('MDM certificate gateway')
+  .option('-c, --config <file>', 'configuration file (default: $CREDGATE_CONFIG or config/credgate.yaml)')
+  .showHelpAfterError();
+
+const global = () => program.opts<{ config?: string }>();
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+program.command('serve', { isDefault: true }).description('run the gateway').action(() => serve(global()));
+program.command('init').description('write the master key and dev PKI, migrate the database').action(() => init(global()));
+
+const config = program.command('config').description('configuration');
+config.command('check').description('validate the configuration and exit').action(() => configCheck(global()));
+config
+  .command('schema')
+  .description('print the JSON Schema of the configuration')
+  .option('--write', 'write it to config/credgate.schema.json')
+  .action((o: { write?: boolean }) => configSchema(o));
+
+const jobs = program.command('jobs').description('the durable job queue');
+jobs
+  .command('list')
+  .option('--status <status>', 'queued, running, done or dead')
+  .option('--type <type>', 'job type')
+  .option('--limit <n>', 'how many, newest first', '50')
+  .option('--json', 'print JSON')
+  .action((o: Record<string, string>) => jobsList({ ...global(), ...o }));
+jobs.command('show <id>').action((id: string) => jobsShow(id, global()));
+jobs.command('retry <id>').description('run a dead job again').action((id: string) => jobsRetry(id, global()));
+
+const tokens = program.command('tokens').description('admin API bearer tokens');
+tokens
+  .command('create')
+  .requiredOption('--name <name>', 'who or what the token is for')
+  .option('--role <role>', 'role to grant, repeatable (default: admin)', collect, [])
+  .option('--expires <duration>', 'lifetime, e.g. 90d')
+  .action((o: { name: string; role: string[]; expires?: string }) =>
+    tokensCreate({ ...global(), ...o, role: o.role.length > 0 ? o.role : ['admin'] }),
+  );
+tokens.command('list').action(() => tokensList(global()));
+tokens.command('revoke <id>').action((id: string) => tokensRevoke(id, global()));
+
+function fail(err: unknown): never {
+  if (err instanceof ConfigError || err instanceof StartupError) {
+    process.stderr.write(`credgate: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`credgate: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+}
+
+program.parseAsync(process.argv).catch(fail);

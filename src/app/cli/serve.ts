@@ -1,0 +1,36 @@
+/** `credgate serve`: run the gateway until SIGINT/SIGTERM. */
+import { startGateway } from '../gateway.js';
+import { context } from '../context.js';
+
+export async function serve(opts: { config?: string }): Promise<void> {
+  const { config, source, log } = context(opts);
+  log.info({ config: source ?? '(built-in defaults)', database: config.database.client }, 'starting credgate');
+  const gateway = await startGateway({ config, log });
+  log.info(
+    {
+      url: gateway.url,
+      adminApi: `${gateway.url}/api/v1`,
+      health: `${gateway.url}/healthz`,
+      metrics: config.metrics.enabled ? `${gateway.url}/metrics` : undefined,
+    },
+    `credgate listening on ${gateway.url}`,
+  );
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    gateway.stop().then(
+      () => {
+        log.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'unclean shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}

@@ -1,0 +1,32 @@
+/** Opens and migrates the configured database, turning connection failures into advice. */
+import type { Config } from '../config/schema.js';
+import { migrate, openDb, ping, type Db } from '../store/db.js';
+import { StartupError } from './errors.js';
+
+function describeTarget(settings: Config['database']): string {
+  if (settings.client === 'sqlite') return `SQLite database ${settings.filename}`;
+  try {
+    const u = new URL(settings.url);
+    return `MySQL/MariaDB at ${u.hostname}:${u.port || 3306}${u.pathname}`; // never the password
+  } catch {
+    return 'MySQL/MariaDB (database.url is not a valid URL)';
+  }
+}
+
+export async function openDatabase(settings: Config['database']): Promise<Db> {
+  const db = openDb(settings);
+  try {
+    await ping(db);
+    await migrate(db);
+    return db;
+  } catch (err) {
+    await db.destroy().catch(() => undefined);
+    const e = err as NodeJS.ErrnoException & { sqlMessage?: string };
+    const cause = e.sqlMessage ?? e.code ?? e.message;
+    const hint =
+      settings.client === 'mysql'
+        ? 'check database.url (CREDGATE_DATABASE__URL) and that the server is running and reachable'
+        : 'check that database.filename is writable';
+    throw new StartupError(`cannot open the ${describeTarget(settings)}: ${cause}; ${hint}`);
+  }
+}

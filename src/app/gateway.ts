@@ -1,0 +1,125 @@
+/**
+ * The composition root: builds the object graph from configuration and
+ * starts serving. Only this module (and the CLI) wires concrete
+ * implementations together.
+ */
+import type { Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import passportPkg from 'passport';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { durationMs, sizeBytes } from '../config/duration.js';
+import { createApp } from '../http/app.js';
+import { basicStrategy, bearerStrategy, clientCertStrategy } from '../http/auth/strategies.js';
+import { adminRouter } from '../http/routes/admin.js';
+import { opsRouter } from '../http/routes/ops.js';
+import { listen, ListenError } from '../http/server.js';
+import { JobQueue } from '../jobs/queue.js';
+import { JobWorker, type JobHandler } from '../jobs/worker.js';
+import { createMetrics } from '../observability/metrics.js';
+import { ping, type Db } from '../store/db.js';
+import { JobRepository } from '../store/jobs.js';
+import { TokenRepository } from '../store/tokens.js';
+import { openDatabase } from './database.js';
+import { StartupError } from './errors.js';
+import { ensurePki, loadMasterKey, loadTlsIdentity } from './pki-setup.js';
+
+export interface Gateway {
+  url: string;
+  port: number;
+  db: Db;
+  queue: JobQueue;
+  worker: JobWorker;
+  stop(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  config: Config;
+  log: Logger;
+  /** Extra job handlers (tests and connectors register theirs here). */
+  handlers?: Record<string, JobHandler>;
+}
+
+export async function startGateway({ config, log, handlers = {} }: GatewayOptions): Promise<Gateway> {
+  const masterKey = loadMasterKey(config, { create: true });
+  await ensurePki(config, masterKey, log);
+  const tls = loadTlsIdentity(config, masterKey);
+  const db = await openDatabase(config.database);
+
+  const jobsRepo = new JobRepository(db);
+  const tokens = new TokenRepository(db);
+  const queue = new JobQueue(jobsRepo, config.jobs.maxAttempts);
+  const worker = new JobWorker(
+    jobsRepo,
+    queue,
+    {
+      concurrency: config.jobs.workers,
+      pollIntervalMs: durationMs(config.jobs.pollInterval),
+      leaseMs: durationMs(config.jobs.lease),
+      backoff: { baseMs: durationMs(config.jobs.backoff.base), maxMs: durationMs(config.jobs.backoff.max) },
+    },
+    log.child({ component: 'jobs' }),
+  );
+  for (const [type, handler] of Object.entries(handlers)) worker.register(type, handler);
+
+  const passport = new passportPkg.Passport();
+  passport.use('client-cert', clientCertStrategy(config.auth.clientCertificates.allow));
+  passport.use('basic', basicStrategy(config.auth.basic));
+  passport.use('bearer', bearerStrategy(tokens));
+
+  const metrics = config.metrics.enabled ? createMetrics() : undefined;
+  metrics?.setQueueDepthSource(() => jobsRepo.countByStatus());
+
+  const app = createApp({
+    log,
+    ...(metrics && { metrics }),
+    trustProxy: config.server.trustProxy,
+    mounts: [
+      {
+        path: '/',
+        router: opsRouter({
+          checks: [
+            { name: 'database', check: () => ping(db).then(() => 'ok') },
+            {
+              name: 'workers',
+              check: async () => (config.jobs.workers === 0 ? 'disabled' : worker.isRunning ? 'running' : false),
+            },
+          ],
+          ...(metrics && { registry: metrics.registry }),
+        }),
+      },
+      {
+        path: '/api/v1',
+        router: adminRouter({ passport, jobs: jobsRepo, wakeWorkers: () => queue.wake(), bodyLimit: sizeBytes(config.server.bodyLimit) }),
+      },
+    ],
+  });
+
+  let server: Server;
+  try {
+    server = await listen(app, { host: config.server.host, port: config.server.port, ...tls });
+  } catch (err) {
+    await db.destroy();
+    if (err instanceof ListenError) throw new StartupError(err.message);
+    throw err;
+  }
+  worker.start();
+
+  const port = (server.address() as AddressInfo).port;
+  const url = config.server.publicUrl ?? `https://localhost:${port}`;
+  return {
+    url,
+    port,
+    db,
+    queue,
+    worker,
+    async stop() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await worker.stop();
+      setTimeout(() => server.closeAllConnections(), 5_000).unref();
+      await closed;
+      await db.destroy();
+    },
+  };
+}

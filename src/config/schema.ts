@@ -1,0 +1,137 @@
+/**
+ * The configuration schema. It is the single source of truth for:
+ * validation of credgate.yaml, defaults, the environment variables that can
+ * override each key, and config/credgate.schema.json (generated from it).
+ */
+import { z } from 'zod';
+
+const port = z.number().int().min(1).max(65535);
+/** A path relative to the directory the gateway runs in (not the config file). */
+const path = z.string().min(1);
+/** Durations are written like "30s", "5m", "250ms", "1h", "7d". */
+export const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h|d)$/, { message: 'expected a duration such as "500ms", "30s", "5m", "1h" or "7d"' });
+
+const server = z.strictObject({
+    host: z.string().default('0.0.0.0').describe('Address the HTTPS listener binds to.'),
+    port: port.default(8443).describe('HTTPS port.'),
+    publicUrl: z
+      .url()
+      .optional()
+      .describe('Base URL devices and MDM consoles reach the gateway at; defaults to https://localhost:<port>.'),
+    tls: z.strictObject({
+        cert: path.default('certs/server.pem').describe('Server certificate chain (PEM).'),
+        key: path.default('certs/server-key.pem').describe('Server private key (PEM).'),
+      })
+      .prefault({}),
+    bodyLimit: z
+      .string()
+      .regex(/^\d+(b|kb|mb)$/i, { message: 'expected a size such as "512kb" or "1mb"' })
+      .default('1mb')
+      .describe('Largest request body accepted; larger bodies get 413.'),
+    trustProxy: z.boolean().default(false).describe('Trust X-Forwarded-* headers from a reverse proxy.'),
+  })
+  .prefault({});
+
+const database = z
+  .discriminatedUnion('client', [
+    z.strictObject({
+      client: z.literal('sqlite'),
+      filename: path.default('data/credgate.db').describe('SQLite database file (WAL mode).'),
+    }),
+    z.strictObject({
+      client: z.literal('mysql'),
+      url: z
+        .string()
+        .regex(/^mysql:\/\//, { message: 'expected a URL such as mysql://user:password@host:3306/credgate' })
+        .describe('MySQL/MariaDB connection URL.'),
+      pool: z.strictObject({ min: z.number().int().min(0).default(0), max: z.number().int().min(1).default(10) })
+        .prefault({}),
+    }),
+  ])
+  .prefault({ client: 'sqlite' });
+
+const clientCertRule = z.strictObject({
+    principal: z.string().min(1).describe('Name the caller is known by in logs and the audit trail.'),
+    roles: z.array(z.string().min(1)).default([]),
+    fingerprint: z
+      .string()
+      .regex(/^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, { message: 'expected a SHA-256 fingerprint (64 hex digits, colons optional)' })
+      .optional()
+      .describe('SHA-256 fingerprint of the client certificate.'),
+    subject: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Exact subject DN, e.g. "CN=ops-console,O=Example Bank".'),
+  })
+  .refine((r) => r.fingerprint !== undefined || r.subject !== undefined, {
+    message: 'give a fingerprint or a subject to match',
+  });
+
+const basicUser = z.strictObject({
+  username: z.string().min(1),
+  password: z.string().min(12, { message: 'expected a password of at least 12 characters; set it with ${ENV_VAR}' }),
+  principal: z.string().min(1),
+  roles: z.array(z.string().min(1)).default([]),
+});
+
+const auth = z.strictObject({
+    clientCertificates: z.strictObject({
+        trust: z
+          .array(path)
+          .default(['certs/root-ca.pem', 'certs/issuing-ca.pem'])
+          .describe('PEM files of the CAs whose client certificates the listener accepts.'),
+        allow: z.array(clientCertRule).default([]).describe('Client certificates mapped to principals.'),
+      })
+      .prefault({}),
+    basic: z.array(basicUser).default([]).describe('HTTP Basic users (for MDM consoles). Passwords via ${ENV_VAR}.'),
+  })
+  .prefault({});
+
+const jobs = z.strictObject({
+    workers: z.number().int().min(0).max(64).default(2).describe('Concurrent jobs per gateway instance; 0 runs none.'),
+    pollInterval: duration.default('500ms'),
+    lease: duration.default('2m').describe('How long a claimed job is owned before another worker may take it.'),
+    maxAttempts: z.number().int().min(1).default(10),
+    backoff: z.strictObject({ base: duration.default('2s'), max: duration.default('1h') })
+      .prefault({})
+      .describe('Retry delay: base * 2^(attempt-1) with full jitter, capped at max.'),
+  })
+  .prefault({});
+
+const pki = z.strictObject({
+    dir: path.default('certs').describe('Where `credgate init` writes the dev PKI.'),
+    masterKey: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, { message: 'expected 64 hex digits (a 256-bit key)' })
+      .optional()
+      .describe('AES-256 key wrapping private keys at rest; else CREDGATE_MASTER_KEY, else certs/master.key.'),
+    devPki: z.strictObject({
+        organization: z.string().default('credgate dev'),
+        serverNames: z.array(z.string()).default(['localhost', '127.0.0.1', '::1']),
+        adminSubject: z.string().default('credgate-admin'),
+      })
+      .prefault({})
+      .describe('Subjects used when no PKI exists yet and one is generated at first start.'),
+  })
+  .prefault({});
+
+export const configSchema = z.strictObject({
+    server,
+    database,
+    auth,
+    jobs,
+    pki,
+    logging: z.strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .prefault({}),
+    metrics: z.strictObject({ enabled: z.boolean().default(true) })
+      .prefault({}),
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type ClientCertRule = z.infer<typeof clientCertRule>;
+export type BasicUser = z.infer<typeof basicUser>;

@@ -1,0 +1,53 @@
+/**
+ * Route guard: tries the allowed methods in order and answers 401 with the
+ * reason when none succeeds, or 403 when the caller lacks a required role.
+ */
+import type { RequestHandler } from 'express';
+import type { PassportStatic } from 'passport';
+
+type Authenticator = PassportStatic['Authenticator']['prototype'];
+import type { TLSSocket } from 'node:tls';
+import { HttpError } from '../errors.js';
+import type { AuthMethod, Principal } from './principal.js';
+
+export interface GuardOptions {
+  methods: AuthMethod[];
+  /** Any one of these roles is enough; omit to accept any authenticated caller. */
+  roles?: string[];
+}
+
+function reason(req: Parameters<RequestHandler>[0], methods: AuthMethod[]): string {
+  const socket = req.socket as TLSSocket;
+  const header = req.headers.authorization ?? '';
+  const scheme = header.split(' ')[0]?.toLowerCase();
+  if (scheme === 'bearer' && methods.includes('bearer')) return 'bearer token is unknown, expired or revoked';
+  if (scheme === 'basic' && methods.includes('basic')) return 'wrong username or password';
+  if (methods.includes('client-cert') && typeof socket.getPeerCertificate === 'function') {
+    const cert = socket.getPeerCertificate();
+    if (cert && Object.keys(cert).length > 0) {
+      if (!socket.authorized) return `client certificate rejected: ${String(socket.authorizationError)}`;
+      return `client certificate ${cert.fingerprint256} is not on the allowlist`;
+    }
+  }
+  const offered = methods.map((m) => (m === 'client-cert' ? 'a client certificate' : m === 'basic' ? 'Basic credentials' : 'a bearer token'));
+  return `authentication required: present ${offered.join(' or ')}`;
+}
+
+const CHALLENGE: Partial<Record<AuthMethod, string>> = { basic: 'Basic realm="credgate"', bearer: 'Bearer realm="credgate"' };
+
+export function guard(passport: Authenticator, opts: GuardOptions): RequestHandler {
+  const challenge = opts.methods.map((m) => CHALLENGE[m]).filter(Boolean).join(', ');
+  return (req, res, next) => {
+    passport.authenticate(opts.methods, { session: false }, (err: unknown, user: Principal | false) => {
+      if (err) return next(err);
+      if (!user) {
+        return next(new HttpError(401, 'unauthorized', reason(req, opts.methods), challenge ? { 'WWW-Authenticate': challenge } : {}));
+      }
+      if (opts.roles && !opts.roles.some((r) => user.roles.includes(r))) {
+        return next(new HttpError(403, 'forbidden', `${user.name} lacks the role this needs (${opts.roles.join(' or ')})`));
+      }
+      req.user = user;
+      next();
+    })(req, res, next);
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * One HTTPS listener. It asks every client for a certificate but does not
+ * require one: routes decide (passport strategies) what they accept.
+ */
+import { createServer, type Server } from 'node:https';
+import type { KeyObject } from 'node:crypto';
+import type { RequestListener } from 'node:http';
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  certChainPem: string;
+  key: KeyObject;
+  /** PEM bundle of CAs trusted to sign client certificates. */
+  clientCaPem: string[];
+}
+
+export class ListenError extends Error {}
+
+export function listen(app: RequestListener, opts: ListenOptions): Promise<Server> {
+  const server = createServer(
+    {
+      cert: opts.certChainPem,
+      key: opts.key.export({ type: 'pkcs8', format: 'pem' }),
+      ca: opts.clientCaPem,
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+    },
+    app,
+  );
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 60_000;
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') reject(new ListenError(`port ${opts.port} on ${opts.host} is already in use; stop the other process or set server.port (CREDGATE_SERVER__PORT)`));
+      else if (err.code === 'EACCES') reject(new ListenError(`not allowed to listen on port ${opts.port}; use a port above 1023 or grant the capability`));
+      else if (err.code === 'EADDRNOTAVAIL') reject(new ListenError(`${opts.host} is not an address of this machine; fix server.host`));
+      else reject(err);
+    });
+    server.listen(opts.port, opts.host, () => resolve(server));
+  });
+}

@@ -1,0 +1,52 @@
+/** Opens the database (SQLite with WAL by default, MySQL/MariaDB via mysql2) and migrates it. */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import type { Config } from '../config/schema.js';
+import { migrationSource } from './migrations/index.js';
+
+export type Db = Knex;
+export type DbClient = 'sqlite' | 'mysql';
+
+export function clientOf(db: Db): DbClient {
+  return db.client.config.client === 'mysql2' ? 'mysql' : 'sqlite';
+}
+
+export function openDb(settings: Config['database']): Db {
+  if (settings.client === 'mysql') {
+    return knexFactory({
+      client: 'mysql2',
+      connection: { uri: settings.url, supportBigNumbers: true, bigNumberStrings: false, charset: 'utf8mb4' } as never,
+      pool: { min: settings.pool.min, max: settings.pool.max },
+      acquireConnectionTimeout: 10_000,
+    });
+  }
+  if (settings.filename !== ':memory:') mkdirSync(dirname(settings.filename), { recursive: true });
+  return knexFactory({
+    client: 'better-sqlite3',
+    connection: { filename: settings.filename },
+    useNullAsDefault: true,
+    // better-sqlite3 is synchronous: one connection serialises access and
+    // keeps transactions from interleaving inside this process.
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate(conn: { pragma(s: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+        conn.pragma('journal_mode = WAL');
+        conn.pragma('synchronous = NORMAL');
+        conn.pragma('foreign_keys = ON');
+        conn.pragma('busy_timeout = 5000');
+        done(null, conn);
+      },
+    },
+  });
+}
+
+export async function migrate(db: Db): Promise<void> {
+  await db.migrate.latest({ migrationSource });
+}
+
+/** Fails with a message that says what to check when the database cannot be reached. */
+export async function ping(db: Db): Promise<void> {
+  await db.raw('select 1 as ok');
+}

@@ -1,0 +1,21 @@
+/**
+ * Migrations are listed in code (not discovered on disk) so the same set runs
+ * from TypeScript sources and from the compiled build.
+ */
+import type { Knex } from 'knex';
+import * as m001 from './001_foundation.js';
+
+interface Migration {
+  up(db: Knex): Promise<void>;
+  down(db: Knex): Promise<void>;
+}
+
+const migrations: Record<string, Migration> = {
+  '001_foundation': m001,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};
