@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 
-const port = z.number().int().min(1).max(65535);
+const port = z.number().int().min(0).max(65535);
 /** A path relative to the directory the gateway runs in (not the config file). */
 const path = z.string().min(1);
 /** Durations are written like "30s", "5m", "250ms", "1h", "7d". */
@@ -15,7 +15,7 @@ export const duration = z
 
 const server = z.strictObject({
     host: z.string().default('0.0.0.0').describe('Address the HTTPS listener binds to.'),
-    port: port.default(8443).describe('HTTPS port.'),
+    port: port.default(8443).describe('HTTPS port; 0 picks a free one.'),
     publicUrl: z
       .url()
       .optional()

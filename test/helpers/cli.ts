@@ -1,0 +1,71 @@
+/** Runs the real `credgate` CLI (from source) as a child process. */
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../src/app/cli/main.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+
+export interface CliOptions {
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+const baseEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  // Tests must not inherit an operator's settings.
+  for (const k of Object.keys(env)) if (k.startsWith('CREDGATE_') && !(k in extra)) delete env[k];
+  delete env.NODE_OPTIONS;
+  return env;
+};
+
+export function runCli(args: string[], opts: CliOptions): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, ['--import', TSX, MAIN, ...args], {
+    cwd: opts.cwd,
+    env: baseEnv(opts.env),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+}
+
+export function spawnCli(args: string[], opts: CliOptions): ChildProcess {
+  return spawn(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: opts.cwd, env: baseEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Resolves with the first JSON log line matching `predicate`, collecting all output. */
+export function waitForLog(child: ChildProcess, predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    let stderr = '';
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for log line; stderr: ${stderr}; stdout: ${buffer.slice(-2000)}`)), timeoutMs);
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => {
+      buffer += d.toString();
+      for (const line of buffer.split('\n')) {
+        if (!line.startsWith('{')) continue;
+        try {
+          const parsed = JSON.parse(line) as Record<string, unknown>;
+          if (predicate(parsed)) {
+            clearTimeout(timer);
+            resolve(parsed);
+            return;
+          }
+        } catch {
+          /* partial line */
+        }
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`process exited with ${code} before the log line; stderr: ${stderr}; stdout: ${buffer.slice(-2000)}`));
+    });
+  });
+}
+
+export function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
+    child.once('exit', (code) => resolve(code));
+    child.kill(signal);
+  });
+}

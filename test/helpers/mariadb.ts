@@ -1,0 +1,31 @@
+/**
+ * A fresh database on the local MariaDB (127.0.0.1:3306, root, no password)
+ * for each suite, dropped afterwards. CREDGATE_TEST_MYSQL_URL points the
+ * tests at another server.
+ */
+import { randomBytes } from 'node:crypto';
+import knexFactory from 'knex';
+
+export const MYSQL_SERVER_URL = process.env.CREDGATE_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+
+export interface TestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+export async function freshMysqlDatabase(): Promise<TestDatabase> {
+  const name = `credgate_t_${randomBytes(5).toString('hex')}`;
+  const admin = knexFactory({ client: 'mysql2', connection: { uri: MYSQL_SERVER_URL } as never });
+  await admin.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
+  await admin.destroy();
+  const url = new URL(MYSQL_SERVER_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const k = knexFactory({ client: 'mysql2', connection: { uri: MYSQL_SERVER_URL } as never });
+      await k.raw(`DROP DATABASE IF EXISTS \`${name}\``);
+      await k.destroy();
+    },
+  };
+}
