@@ -17,7 +17,7 @@ export interface Job<P = unknown> {
   status: JobStatus;
   attempts: number;
   maxAttempts: number;
-  availableAt: number;
+  availableAt: number | null;
   leaseOwner: string | null;
   lastError: string | null;
   result: unknown;
@@ -34,7 +34,7 @@ interface Row {
   status: JobStatus;
   attempts: number;
   max_attempts: number;
-  available_at: number;
+  available_at: number | null;
   lease_owner: string | null;
   last_error: string | null;
   result: string | null;
@@ -60,7 +60,7 @@ const fromRow = (r: Row): Job => ({
   status: r.status,
   attempts: r.attempts,
   maxAttempts: r.max_attempts,
-  availableAt: Number(r.available_at),
+  availableAt: r.available_at === null ? null : Number(r.available_at),
   leaseOwner: r.lease_owner,
   lastError: r.last_error,
   result: r.result === null ? null : (JSON.parse(r.result) as unknown),
@@ -121,8 +121,9 @@ export class JobRepository {
       attempts: this.db.raw('attempts + 1'),
       updated_at: now,
     };
-    const due = (q: Knex.QueryBuilder) =>
-      q.whereIn('status', ['queued', 'running']).andWhere('available_at', '<=', now).orderBy('available_at').limit(limit);
+    // Finished jobs have no available_at, so the due test alone selects
+    // queued jobs that are due and running jobs whose lease has expired.
+    const due = (q: Knex.QueryBuilder) => q.where('available_at', '<=', now).orderBy('available_at').limit(limit);
 
     if (clientOf(this.db) === 'sqlite') {
       const rows = (await this.db('jobs')
@@ -131,12 +132,17 @@ export class JobRepository {
         .returning('*')) as Row[];
       return rows.map(fromRow);
     }
-    return this.db.transaction(async (trx) => {
-      const ids = (await due(trx('jobs').select('id')).forUpdate().skipLocked()).map((r: { id: number }) => r.id);
-      if (ids.length === 0) return [];
-      await trx('jobs').whereIn('id', ids).update(claimed);
-      return ((await trx('jobs').whereIn('id', ids)) as Row[]).map(fromRow);
-    });
+    // READ COMMITTED: no gap locks, so concurrent claimers skip only the
+    // rows another claimer holds.
+    return this.db.transaction(
+      async (trx) => {
+        const ids = (await due(trx('jobs').select('id')).forUpdate().skipLocked()).map((r: { id: number }) => r.id);
+        if (ids.length === 0) return [];
+        await trx('jobs').whereIn('id', ids).update(claimed);
+        return ((await trx('jobs').whereIn('id', ids)) as Row[]).map(fromRow);
+      },
+      { isolationLevel: 'read committed' },
+    );
   }
 
   /** Marks a job done if this owner still holds it; false when the lease was lost. */
@@ -146,6 +152,7 @@ export class JobRepository {
       .update({
         status: 'done',
         result: result === undefined ? null : JSON.stringify(result),
+        available_at: null,
         lease_owner: null,
         last_error: null,
         updated_at: now,
@@ -160,7 +167,7 @@ export class JobRepository {
       .where({ id, status: 'running', lease_owner: owner })
       .update({
         status: retryAt === undefined ? 'dead' : 'queued',
-        available_at: retryAt ?? now,
+        available_at: retryAt ?? null,
         lease_owner: null,
         last_error: error.slice(0, 4000),
         updated_at: now,

@@ -24,8 +24,10 @@ export async function up(db: Knex): Promise<void> {
     t.string('status', 16).notNullable();
     t.integer('attempts').notNullable().defaultTo(0);
     t.integer('max_attempts').notNullable();
-    // queued: when it may run; running: when its lease runs out.
-    t.bigInteger('available_at').notNullable();
+    // When the job may next be claimed: queued, when it is due; running, when
+    // its lease runs out; NULL once done or dead. Claims scan this index in
+    // order, which lets MySQL lock only the rows it returns.
+    t.bigInteger('available_at').nullable();
     t.string('lease_owner', 64).nullable();
     t.text('last_error').nullable();
     t.text('result').nullable();
@@ -33,7 +35,8 @@ export async function up(db: Knex): Promise<void> {
     t.bigInteger('created_at').notNullable();
     t.bigInteger('updated_at').notNullable();
     t.bigInteger('finished_at').nullable();
-    t.index(['status', 'available_at'], 'jobs_claim_idx');
+    t.index(['available_at'], 'jobs_claim_idx');
+    t.index(['status', 'id'], 'jobs_status_idx');
     t.index(['type', 'status'], 'jobs_type_status_idx');
   });
 }

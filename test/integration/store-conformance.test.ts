@@ -1,0 +1,157 @@
+/**
+ * One repository suite, run against the embedded SQLite and a real MariaDB:
+ * whatever works on one must behave the same on the other.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import type { Config } from '../../src/config/schema.js';
+import { migrate, openDb, type Db } from '../../src/store/db.js';
+import { JobRepository } from '../../src/store/jobs.js';
+import { TokenRepository } from '../../src/store/tokens.js';
+import { freshMysqlDatabase, type TestDatabase } from '../helpers/mariadb.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const backends: { name: string; settings: () => Promise<{ settings: Config['database']; cleanup: () => Promise<void> }> }[] = [
+  {
+    name: 'sqlite',
+    settings: async () => ({ settings: { client: 'sqlite', filename: join(tempDir(), 'conformance.db') }, cleanup: async () => undefined }),
+  },
+  {
+    name: 'mariadb',
+    settings: async () => {
+      const database: TestDatabase = await freshMysqlDatabase();
+      return { settings: { client: 'mysql', url: database.url, pool: { min: 0, max: 5 } }, cleanup: () => database.drop() };
+    },
+  },
+];
+
+for (const backend of backends) {
+  describe(`store on ${backend.name}`, () => {
+    let db: Db;
+    let cleanup: () => Promise<void>;
+    let jobs: JobRepository;
+    let tokens: TokenRepository;
+
+    before(async () => {
+      const s = await backend.settings();
+      cleanup = s.cleanup;
+      db = openDb(s.settings);
+      await migrate(db);
+      await migrate(db); // idempotent
+      jobs = new JobRepository(db);
+      tokens = new TokenRepository(db);
+    });
+    // Claims see the whole queue: each test starts from an empty one.
+    beforeEach(async () => {
+      await db('jobs').del();
+    });
+    after(async () => {
+      await db.destroy();
+      await cleanup();
+    });
+
+    test('tokens: created, verified, listed, revoked', async () => {
+      const { token, record } = await tokens.create({ name: 'ci', roles: ['admin', 'auditor'] });
+      assert.match(token, /^cgt_[A-Za-z0-9_-]{43}$/);
+      const verified = await tokens.verify(token);
+      assert.equal(verified?.id, record.id);
+      assert.deepEqual(verified?.roles, ['admin', 'auditor']);
+      assert.ok((await tokens.verify(token))?.lastUsedAt, 'use is recorded');
+      assert.equal(await tokens.verify(`${token}x`), undefined);
+      assert.equal(await tokens.verify('not-a-token'), undefined);
+      assert.ok((await tokens.list()).some((t) => t.id === record.id));
+      assert.equal(await tokens.revoke(record.id), true);
+      assert.equal(await tokens.revoke(record.id), false);
+      assert.equal(await tokens.verify(token), undefined);
+    });
+
+    test('tokens: expiry is enforced', async () => {
+      const { token } = await tokens.create({ name: 'short', roles: [], expiresAt: Date.now() + 1000 });
+      assert.ok(await tokens.verify(token));
+      assert.equal(await tokens.verify(token, Date.now() + 2000), undefined);
+    });
+
+    test('jobs: enqueue inside a transaction that rolls back leaves nothing', async () => {
+      await assert.rejects(
+        db.transaction(async (trx) => {
+          await jobs.insert(trx, { type: 'rollback.me', payload: { a: 1 }, maxAttempts: 3 });
+          throw new Error('caller failed');
+        }),
+        /caller failed/,
+      );
+      assert.equal((await jobs.list({ type: 'rollback.me' })).length, 0);
+    });
+
+    test('jobs: dedupe keys make enqueue idempotent', async () => {
+      const first = await db.transaction((trx) => jobs.insert(trx, { type: 'dedupe', payload: 1, maxAttempts: 3, dedupeKey: 'evt-1' }));
+      const second = await db.transaction((trx) => jobs.insert(trx, { type: 'dedupe', payload: 2, maxAttempts: 3, dedupeKey: 'evt-1' }));
+      assert.ok(first);
+      assert.equal(second, undefined);
+      const other = await jobs.insert(db, { type: 'dedupe', payload: 3, maxAttempts: 3, dedupeKey: 'evt-2' });
+      assert.ok(other && other !== first);
+      const all = await jobs.list({ type: 'dedupe' });
+      assert.equal(all.length, 2);
+      assert.deepEqual(all.find((j) => j.id === first)?.payload, 1);
+    });
+
+    test('jobs: claim, lease, complete, fail, retry, dead', async () => {
+      const t0 = Date.now() + 10_000_000;
+      const id = (await jobs.insert(db, { type: 'lifecycle', payload: { n: 1 }, maxAttempts: 2, runAt: t0 }))!;
+      assert.deepEqual(await jobs.claim('w1', 10, 1000, t0 - 1), [], 'not due yet');
+      const [claimed] = await jobs.claim('w1', 10, 1000, t0);
+      assert.equal(claimed?.id, id);
+      assert.equal(claimed?.status, 'running');
+      assert.equal(claimed?.attempts, 1);
+      assert.deepEqual(await jobs.claim('w2', 10, 1000, t0 + 500), [], 'leased to w1');
+      // w1 "dies": after the lease runs out, w2 takes the job over.
+      const [taken] = await jobs.claim('w2', 10, 1000, t0 + 1001);
+      assert.equal(taken?.id, id);
+      assert.equal(taken?.attempts, 2);
+      assert.equal(await jobs.complete(id, 'w1', 'late'), false, 'the old owner can no longer finish it');
+      assert.equal(await jobs.fail(id, 'w2', 'boom', t0 + 5000), true);
+      let job = await jobs.get(id);
+      assert.equal(job?.status, 'queued');
+      assert.equal(job?.lastError, 'boom');
+      assert.equal(job?.availableAt, t0 + 5000);
+      await jobs.claim('w2', 10, 1000, t0 + 5000);
+      assert.equal(await jobs.fail(id, 'w2', 'gave up', undefined), true);
+      job = await jobs.get(id);
+      assert.equal(job?.status, 'dead');
+      assert.ok(job?.finishedAt);
+      assert.equal(await jobs.retry(id, t0 + 6000), true);
+      job = await jobs.get(id);
+      assert.equal(job?.status, 'queued');
+      assert.equal(job?.attempts, 0);
+      const [again] = await jobs.claim('w3', 10, 1000, t0 + 6000);
+      assert.equal(await jobs.complete(again!.id, 'w3', { ok: true }), true);
+      job = await jobs.get(id);
+      assert.equal(job?.status, 'done');
+      assert.deepEqual(job?.result, { ok: true });
+      assert.equal(await jobs.retry(id), false, 'done jobs are not retried');
+    });
+
+    test('jobs: claims respect the limit and order by due time', async () => {
+      const t0 = Date.now();
+      const ids: number[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await jobs.insert(db, { type: 'order', payload: i, maxAttempts: 1, runAt: t0 + 5 - i }))!);
+      const batch = await jobs.claim('w', 3, 60_000, t0 + 10);
+      assert.deepEqual(batch.map((j) => j.payload).sort(), [2, 3, 4], 'the three due first');
+      const rest = await jobs.claim('w', 10, 60_000, t0 + 10);
+      assert.deepEqual(rest.map((j) => j.payload).sort(), [0, 1]);
+      const counts = await jobs.countByStatus();
+      assert.ok(counts.running >= 5);
+    });
+
+    test('jobs: concurrent claimers never get the same job', async () => {
+      const t0 = Date.now();
+      await db.transaction(async (trx) => {
+        for (let i = 0; i < 60; i++) await jobs.insert(trx, { type: 'race', payload: i, maxAttempts: 1, runAt: t0 });
+      });
+      const claims = await Promise.all(Array.from({ length: 6 }, (_, w) => jobs.claim(`w${w}`, 15, 60_000, t0)));
+      const ids = claims.flat().map((j) => j.id);
+      assert.equal(ids.length, 60);
+      assert.equal(new Set(ids).size, 60);
+    });
+  });
+}
