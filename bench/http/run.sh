@@ -8,7 +8,7 @@
 #   bash bench/http/run.sh
 #
 # Knobs (environment): THREADS=2 CONNECTIONS=32 DURATION=10s WARMUP=15s
-# ROUNDS=3 LOG_LEVEL=warn GATEWAY_PORT=18443 BARE_PORT=18444 KEEP_TMP=1.
+# ROUNDS=5 LOG_LEVEL=warn GATEWAY_PORT=18443 BARE_PORT=18444 KEEP_TMP=1.
 # Needs wrk, openssl and a C compiler (installed with apt-get when missing;
 # that needs root). wrk has no client-certificate option: for mtls it runs
 # with wrk-client-cert.so preloaded, which loads the certificate into wrk's
@@ -23,7 +23,7 @@ THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-32}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-15s}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 LOG_LEVEL=${LOG_LEVEL:-warn}
 GATEWAY_PORT=${GATEWAY_PORT:-18443}
 BARE_PORT=${BARE_PORT:-18444}

@@ -1,9 +1,16 @@
 /** Opens and migrates the configured database, turning connection failures into advice. */
 import type { Config } from '../config/schema.js';
-import { migrate, openDb, ping, type Db } from '../store/db.js';
+import { migrate, openDb, ping, type Db, type DbSettings } from '../store/db.js';
 import { StartupError } from './errors.js';
 
-function describeTarget(settings: Config['database']): string {
+/** The validated config guarantees a URL when the client is mysql. */
+export function dbSettings(database: Config['database']): DbSettings {
+  return database.client === 'mysql'
+    ? { client: 'mysql', url: database.url!, pool: database.pool }
+    : { client: 'sqlite', filename: database.filename };
+}
+
+function describeTarget(settings: DbSettings): string {
   if (settings.client === 'sqlite') return `SQLite database ${settings.filename}`;
   try {
     const u = new URL(settings.url);
@@ -13,7 +20,8 @@ function describeTarget(settings: Config['database']): string {
   }
 }
 
-export async function openDatabase(settings: Config['database']): Promise<Db> {
+export async function openDatabase(database: Config['database']): Promise<Db> {
+  const settings = dbSettings(database);
   const db = openDb(settings);
   try {
     await ping(db);

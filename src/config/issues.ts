@@ -31,6 +31,8 @@ export function formatIssue(issue: z.core.$ZodIssue, got: unknown): string {
       return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} (misspelt?)`;
     case 'too_small':
       return issue.origin === 'array' ? `expected at least ${String(issue.minimum)} entries` : `${issue.message}, got ${show(got)}`;
+    case 'custom':
+      return got === undefined ? issue.message : `${issue.message}, got ${show(got)}`;
     default:
       return `${issue.message}, got ${show(got)}`;
   }

@@ -35,22 +35,25 @@ const server = z.strictObject({
   .prefault({});
 
 const database = z
-  .discriminatedUnion('client', [
-    z.strictObject({
-      client: z.literal('sqlite'),
-      filename: path.default('data/credgate.db').describe('SQLite database file (WAL mode).'),
-    }),
-    z.strictObject({
-      client: z.literal('mysql'),
-      url: z
-        .string()
-        .regex(/^mysql:\/\//, { message: 'expected a URL such as mysql://user:password@host:3306/credgate' })
-        .describe('MySQL/MariaDB connection URL.'),
-      pool: z.strictObject({ min: z.number().int().min(0).default(0), max: z.number().int().min(1).default(10) })
-        .prefault({}),
-    }),
-  ])
-  .prefault({ client: 'sqlite' });
+  .strictObject({
+    client: z.enum(['sqlite', 'mysql']).default('sqlite').describe('sqlite (embedded) or mysql (MySQL/MariaDB via mysql2).'),
+    filename: path.default('data/credgate.db').describe('SQLite database file (WAL mode); used when client is sqlite.'),
+    url: z
+      .string()
+      .regex(/^mysql:\/\//, { message: 'expected a URL such as mysql://user:password@host:3306/credgate' })
+      .optional()
+      .describe('MySQL/MariaDB connection URL; required when client is mysql.'),
+    pool: z
+      .strictObject({ min: z.number().int().min(0).default(0), max: z.number().int().min(1).default(10) })
+      .prefault({})
+      .describe('Connection pool (mysql only; SQLite uses one connection).'),
+  })
+  .superRefine((db, ctx) => {
+    if (db.client === 'mysql' && !db.url) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'required when database.client is mysql' });
+    }
+  })
+  .prefault({});
 
 const clientCertRule = z.strictObject({
     principal: z.string().min(1).describe('Name the caller is known by in logs and the audit trail.'),

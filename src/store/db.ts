@@ -2,22 +2,25 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
-import type { Config } from '../config/schema.js';
 import { migrationSource } from './migrations/index.js';
 
 export type Db = Knex;
 export type DbClient = 'sqlite' | 'mysql';
 
+export type DbSettings =
+  | { client: 'sqlite'; filename: string }
+  | { client: 'mysql'; url: string; pool?: { min: number; max: number } };
+
 export function clientOf(db: Db): DbClient {
   return db.client.config.client === 'mysql2' ? 'mysql' : 'sqlite';
 }
 
-export function openDb(settings: Config['database']): Db {
+export function openDb(settings: DbSettings): Db {
   if (settings.client === 'mysql') {
     return knexFactory({
       client: 'mysql2',
       connection: { uri: settings.url, supportBigNumbers: true, bigNumberStrings: false, charset: 'utf8mb4' } as never,
-      pool: { min: settings.pool.min, max: settings.pool.max },
+      pool: settings.pool ?? { min: 0, max: 10 },
       acquireConnectionTimeout: 10_000,
     });
   }

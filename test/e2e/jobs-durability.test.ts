@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
-import type { Config } from '../../src/config/schema.js';
-import { migrate, openDb, type Db } from '../../src/store/db.js';
+import { migrate, openDb, type Db, type DbSettings } from '../../src/store/db.js';
 import { JobRepository } from '../../src/store/jobs.js';
 import { waitForLog, stop } from '../helpers/cli.js';
 import { freshMysqlDatabase } from '../helpers/mariadb.js';
@@ -18,7 +17,7 @@ import { tempDir } from '../helpers/tmp.js';
 const WORKER = fileURLToPath(new URL('../helpers/job-worker-process.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
 
-async function startWorker(settings: Config['database'], env: Record<string, string> = {}): Promise<{ child: ChildProcess; id: string }> {
+async function startWorker(settings: DbSettings, env: Record<string, string> = {}): Promise<{ child: ChildProcess; id: string }> {
   const child = spawn(process.execPath, ['--import', TSX, WORKER], {
     env: { ...process.env, CREDGATE_TEST_DB: JSON.stringify(settings), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -44,7 +43,7 @@ describe('job durability', () => {
   });
 
   test('a job whose worker is killed mid-run, and one enqueued while no worker runs, both run after restart', async () => {
-    const settings: Config['database'] = { client: 'sqlite', filename: join(tempDir(), 'jobs.db') };
+    const settings: DbSettings = { client: 'sqlite', filename: join(tempDir(), 'jobs.db') };
     const db: Db = openDb(settings);
     await migrate(db);
     const jobs = new JobRepository(db);
@@ -84,7 +83,7 @@ describe('job durability', () => {
 
   test('two worker processes on MariaDB run each of 1,000 jobs exactly once', async () => {
     const database = await freshMysqlDatabase();
-    const settings: Config['database'] = { client: 'mysql', url: database.url, pool: { min: 0, max: 6 } };
+    const settings: DbSettings = { client: 'mysql', url: database.url, pool: { min: 0, max: 6 } };
     const db = openDb(settings);
     try {
       await migrate(db);

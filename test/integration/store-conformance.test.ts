@@ -5,14 +5,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import type { Config } from '../../src/config/schema.js';
-import { migrate, openDb, type Db } from '../../src/store/db.js';
+import { migrate, openDb, type Db, type DbSettings } from '../../src/store/db.js';
 import { JobRepository } from '../../src/store/jobs.js';
 import { TokenRepository } from '../../src/store/tokens.js';
 import { freshMysqlDatabase, type TestDatabase } from '../helpers/mariadb.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const backends: { name: string; settings: () => Promise<{ settings: Config['database']; cleanup: () => Promise<void> }> }[] = [
+const backends: { name: string; settings: () => Promise<{ settings: DbSettings; cleanup: () => Promise<void> }> }[] = [
   {
     name: 'sqlite',
     settings: async () => ({ settings: { client: 'sqlite', filename: join(tempDir(), 'conformance.db') }, cleanup: async () => undefined }),

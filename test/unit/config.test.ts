@@ -28,7 +28,8 @@ describe('configuration', () => {
   test('an empty file means built-in defaults', () => {
     const config = parseConfig('', 'f', {});
     assert.equal(config.server.port, 8443);
-    assert.deepEqual(config.database, { client: 'sqlite', filename: 'data/credgate.db' });
+    assert.equal(config.database.client, 'sqlite');
+    assert.equal(config.database.filename, 'data/credgate.db');
   });
 
   test('a wrong enum value names file, line, column, key, the choices and the value', () => {
@@ -46,7 +47,7 @@ describe('configuration', () => {
   });
 
   test('a missing required key points at its parent', () => {
-    assert.deepEqual(problems('database:\n  client: mysql\n'), ['config/credgate.yaml:2:3 database.url: required: expected string']);
+    assert.deepEqual(problems('database:\n  client: mysql\n'), ['config/credgate.yaml:2:3 database.url: required when database.client is mysql']);
   });
 
   test('invalid YAML is reported with its position', () => {
@@ -63,6 +64,15 @@ describe('configuration', () => {
     ]);
     const withDefault = parseConfig('logging:\n  level: ${LOG_LEVEL:-debug}\n', 'f', {});
     assert.equal(withDefault.logging.level, 'debug');
+  });
+
+  test('switching to MySQL from the environment leaves the shipped SQLite filename harmless', () => {
+    const { config } = loadConfig({
+      path: `${REPO}/config/credgate.yaml`,
+      env: { CREDGATE_DATABASE__CLIENT: 'mysql', CREDGATE_DATABASE__URL: 'mysql://root@127.0.0.1:3306/credgate' },
+    });
+    assert.equal(config.database.client, 'mysql');
+    assert.equal(config.database.url, 'mysql://root@127.0.0.1:3306/credgate');
   });
 
   test('every key can be set from the environment, typed by the schema', () => {

@@ -1,0 +1,144 @@
+/**
+ * The `credgate` command as a newcomer and an operator use it: first start
+ * from nothing, restart, tokens, jobs, and one-line errors with status 2.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { curl } from '../helpers/curl.js';
+import { REPO, runCli, spawnCli, stop, waitForLog } from '../helpers/cli.js';
+import { adminCurlArgs } from '../helpers/pki.js';
+import { tempDir } from '../helpers/tmp.js';
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** A directory laid out like a fresh clone: just the shipped config. */
+function freshCheckout(): string {
+  const dir = tempDir();
+  mkdirSync(join(dir, 'config'));
+  copyFileSync(join(REPO, 'config/credgate.yaml'), join(dir, 'config/credgate.yaml'));
+  return dir;
+}
+
+/** Asserts a failed command printed exactly one line, no stack trace, and exited 2. */
+function assertOneLineError(r: ReturnType<typeof runCli>, pattern: RegExp): void {
+  assert.equal(r.status, 2, `exit status; stderr: ${r.stderr}`);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one line: ${r.stderr}`);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+}
+
+describe('credgate CLI', () => {
+  test('first start creates the database and dev PKI; a second start reuses them', async () => {
+    const dir = freshCheckout();
+    const port = await freePort();
+    const env = { CREDGATE_SERVER__PORT: String(port) };
+    const first = spawnCli([], { cwd: dir, env });
+    const generated = waitForLog(first, (l) => l.msg === 'generated development PKI', 60_000);
+    const listening = await waitForLog(first, (l) => String(l.msg).startsWith('credgate listening'), 60_000);
+    assert.equal(listening.url, `https://localhost:${port}`);
+    assert.ok(Array.isArray((await generated).files));
+
+    const db = new Database(join(dir, 'data/credgate.db'), { readonly: true });
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    assert.ok((db.prepare("select count(*) n from knex_migrations").get() as { n: number }).n >= 1);
+    db.close();
+
+    const who = await curl(`https://localhost:${port}/api/v1/whoami`, adminCurlArgs(join(dir, 'certs')));
+    assert.equal(who.status, 200, who.body + who.stderr);
+    const p12 = readFileSync(join(dir, 'certs/admin.p12'));
+    assert.equal(await stop(first), 0, 'SIGTERM stops it cleanly');
+
+    const second = spawnCli([], { cwd: dir, env });
+    let regenerated = false;
+    second.stdout?.on('data', (d: Buffer) => (regenerated ||= d.toString().includes('generated development PKI')));
+    await waitForLog(second, (l) => String(l.msg).startsWith('credgate listening'), 60_000);
+    assert.equal(regenerated, false);
+    assert.deepEqual(readFileSync(join(dir, 'certs/admin.p12')), p12);
+    assert.equal((await curl(`https://localhost:${port}/api/v1/whoami`, adminCurlArgs(join(dir, 'certs')))).status, 200);
+    assert.equal(await stop(second), 0);
+  });
+
+  test('init, tokens and jobs commands', async () => {
+    const dir = freshCheckout();
+    const init = runCli(['init'], { cwd: dir });
+    assert.equal(init.status, 0, init.stderr);
+    assert.match(init.stdout, /admin client\s+certs\/admin\.p12 \(password in certs\/admin\.p12\.password\)/);
+    assert.ok(existsSync(join(dir, 'certs/master.key')));
+
+    const created = runCli(['tokens', 'create', '--name', 'ci-bot', '--expires', '30d'], { cwd: dir });
+    assert.equal(created.status, 0, created.stderr);
+    const token = created.stdout.trim();
+    assert.match(token, /^cgt_/);
+    assert.match(created.stderr, /for ci-bot \(roles: admin, expires 20\d\d-/);
+    const listed = runCli(['tokens', 'list'], { cwd: dir });
+    assert.match(listed.stdout, /ci-bot\s+admin/);
+    assert.ok(!listed.stdout.includes(token));
+
+    const port = await freePort();
+    const gw = spawnCli(['serve'], { cwd: dir, env: { CREDGATE_SERVER__PORT: String(port) } });
+    await waitForLog(gw, (l) => String(l.msg).startsWith('credgate listening'), 60_000);
+    const who = await curl(`https://localhost:${port}/api/v1/whoami`, ['--cacert', join(dir, 'certs/root-ca.pem'), '-H', `Authorization: Bearer ${token}`]);
+    assert.equal(who.status, 200);
+    assert.equal((who.json().principal as { name: string }).name, 'ci-bot');
+    await stop(gw);
+
+    assert.match(runCli(['jobs', 'list'], { cwd: dir }).stdout, /^ID\s+STATUS\s+TYPE/);
+    assertOneLineError(runCli(['jobs', 'show', '42'], { cwd: dir }), /^credgate: job 42 does not exist$/);
+    assertOneLineError(runCli(['jobs', 'retry', 'abc'], { cwd: dir }), /job id must be a positive integer/);
+    assertOneLineError(runCli(['jobs', 'list', '--status', 'stuck'], { cwd: dir }), /--status must be one of queued, running, done, dead/);
+    assertOneLineError(runCli(['tokens', 'create', '--name', 'x', '--expires', 'soon'], { cwd: dir }), /--expires must be a duration/);
+  });
+
+  test('config check: OK, or file:line:col errors with exit status 2', () => {
+    const dir = freshCheckout();
+    const ok = runCli(['config', 'check'], { cwd: dir });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(ok.stdout, 'config/credgate.yaml: OK\n');
+
+    writeFileSync(join(dir, 'config/credgate.yaml'), readFileSync(join(dir, 'config/credgate.yaml'), 'utf8').replace('client: sqlite', 'client: postgres'));
+    const line = readFileSync(join(dir, 'config/credgate.yaml'), 'utf8').split('\n').findIndex((l) => l.includes('client: postgres')) + 1;
+    assertOneLineError(runCli(['config', 'check'], { cwd: dir }), new RegExp(`^credgate: config/credgate\\.yaml:${line}:11 database\\.client: expected "sqlite" or "mysql", got "postgres"$`));
+    // serve refuses the same file the same way, before touching anything
+    assertOneLineError(runCli(['serve'], { cwd: dir }), /database\.client: expected "sqlite" or "mysql"/);
+    assert.equal(existsSync(join(dir, 'data')), false);
+
+    writeFileSync(join(dir, 'bad.yaml'), 'server:\n  port: [1\n');
+    assertOneLineError(runCli(['config', 'check', '--config', 'bad.yaml'], { cwd: dir }), /^credgate: bad\.yaml:\d+:\d+ invalid YAML: /);
+    assertOneLineError(runCli(['config', 'check', '--config', 'missing.yaml'], { cwd: dir }), /^credgate: missing\.yaml: no such file/);
+    assertOneLineError(runCli(['config', 'check'], { cwd: dir, env: { CREDGATE_CONFIG: 'elsewhere.yaml' } }), /elsewhere\.yaml: no such file/);
+  });
+
+  test('an unreachable database is one line naming host and port but never the password', () => {
+    const dir = freshCheckout();
+    const r = runCli(['serve'], {
+      cwd: dir,
+      env: { CREDGATE_DATABASE__CLIENT: 'mysql', CREDGATE_DATABASE__URL: 'mysql://credgate:s3cret-db-pw@127.0.0.1:1/credgate', CREDGATE_SERVER__PORT: '0' },
+    });
+    assertOneLineError(r, /^credgate: cannot open the MySQL\/MariaDB at 127\.0\.0\.1:1\/credgate: ECONNREFUSED; check database\.url/);
+    assert.ok(!r.stderr.includes('s3cret-db-pw') && !r.stdout.includes('s3cret-db-pw'));
+  });
+
+  test('a port in use is one line saying what to do', async () => {
+    const dir = freshCheckout();
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const r = runCli(['serve'], { cwd: dir, env: { CREDGATE_SERVER__PORT: String(port), CREDGATE_SERVER__HOST: '127.0.0.1' } });
+      assertOneLineError(r, new RegExp(`^credgate: port ${port} on 127\\.0\\.0\\.1 is already in use; stop the other process or set server\\.port`));
+    } finally {
+      blocker.close();
+    }
+  });
+});
