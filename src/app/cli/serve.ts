@@ -31,6 +31,9 @@ export async function serve(opts: { config?: string }): Promise<void> {
       },
     );
   };
+  // A failure in background work is logged, not allowed to take the gateway
+  // down with requests in flight; jobs that were running are retried.
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
