@@ -12,6 +12,8 @@ import { durationMs, sizeBytes } from '../config/duration.js';
 import { createApp } from '../http/app.js';
 import { basicStrategy, bearerStrategy, clientCertStrategy } from '../http/auth/strategies.js';
 import { adminRouter } from '../http/routes/admin.js';
+import { certificateRouter } from '../http/routes/certificates.js';
+import { pkiRouter } from '../http/routes/pki.js';
 import { opsRouter } from '../http/routes/ops.js';
 import { listen, ListenError } from '../http/server.js';
 import { JobQueue } from '../jobs/queue.js';
@@ -22,6 +24,7 @@ import { JobRepository } from '../store/jobs.js';
 import { TokenRepository } from '../store/tokens.js';
 import { openDatabase } from './database.js';
 import { StartupError } from './errors.js';
+import { buildIssuance, type Issuance } from './issuance.js';
 import { ensurePki, loadMasterKey, loadTlsIdentity } from './pki-setup.js';
 
 export interface Gateway {
@@ -30,6 +33,7 @@ export interface Gateway {
   db: Db;
   queue: JobQueue;
   worker: JobWorker;
+  issuance: Issuance;
   stop(): Promise<void>;
 }
 
@@ -45,6 +49,14 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
   await ensurePki(config, masterKey, log);
   const tls = loadTlsIdentity(config, masterKey);
   const db = await openDatabase(config.database);
+  const baseUrl = (config.server.publicUrl ?? `https://localhost:${config.server.port}`).replace(/\/$/, '');
+  let issuance: Issuance;
+  try {
+    issuance = buildIssuance(config, db, masterKey, baseUrl, log);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
 
   const jobsRepo = new JobRepository(db);
   const tokens = new TokenRepository(db);
@@ -92,6 +104,11 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
         path: '/api/v1',
         router: adminRouter({ passport, jobs: jobsRepo, wakeWorkers: () => queue.wake(), bodyLimit: sizeBytes(config.server.bodyLimit) }),
       },
+      {
+        path: '/api/v1',
+        router: certificateRouter({ passport, bodyLimit: sizeBytes(config.server.bodyLimit), ...issuance }),
+      },
+      { path: '/pki', router: pkiRouter(issuance) },
     ],
   });
 
@@ -104,6 +121,7 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
     throw err;
   }
   worker.start();
+  issuance.start();
 
   const port = (server.address() as AddressInfo).port;
   const url = config.server.publicUrl ?? `https://localhost:${port}`;
@@ -113,12 +131,15 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
     db,
     queue,
     worker,
+    issuance,
     async stop() {
+      issuance.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await worker.stop();
       setTimeout(() => server.closeAllConnections(), 5_000).unref();
       await closed;
+      await issuance.keyPool.idle();
       await db.destroy();
     },
   };

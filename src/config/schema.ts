@@ -4,6 +4,7 @@
  * override each key, and config/credgate.schema.json (generated from it).
  */
 import { z } from 'zod';
+import { PRESET_NAMES } from '../pki/presets.js';
 
 const port = z.number().int().min(0).max(65535);
 /** A path relative to the directory the gateway runs in (not the config file). */
@@ -104,6 +105,27 @@ const jobs = z.strictObject({
   })
   .prefault({});
 
+const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'expected a lower-case name (letters, digits, dashes)' });
+const keyAlgorithm = z.enum(['rsa-2048', 'rsa-3072', 'rsa-4096']);
+
+const ca = z
+  .strictObject({
+    cert: path.optional().describe('CA certificate (PEM).'),
+    key: path.optional().describe('CA private key (PEM; encrypted under the master key or plain).'),
+    chain: z.array(path).default([]).describe('Issuers above this CA up to the root (PEM).'),
+    pkcs12: path.optional().describe('Alternatively: CA key, certificate and chain as PKCS#12.'),
+    password: z.string().optional().describe('PKCS#12 password; use ${ENV_VAR}.'),
+    crl: z
+      .strictObject({
+        validity: duration.default('7d').describe('nextUpdate - thisUpdate.'),
+        refreshBefore: duration.default('1d').describe('Re-sign this long before nextUpdate.'),
+      })
+      .prefault({}),
+  })
+  .refine((c) => (c.pkcs12 !== undefined) !== (c.cert !== undefined && c.key !== undefined), {
+    message: 'give either cert and key (PEM) or pkcs12 (with password)',
+  });
+
 const pki = z.strictObject({
     dir: path.default('certs').describe('Where `credgate init` writes the dev PKI.'),
     masterKey: z
@@ -118,8 +140,72 @@ const pki = z.strictObject({
       })
       .prefault({})
       .describe('Subjects used when no PKI exists yet and one is generated at first start.'),
+    cas: z
+      .record(name, ca)
+      .optional()
+      .describe('Issuing CAs by name; omitted, one CA named "dev" is the dev PKI issuing CA.'),
+    defaultCa: name.default('dev').describe('CA used by templates that name none.'),
+    keyPolicy: z
+      .strictObject({
+        rsaMinBits: z.number().int().min(2048).default(2048),
+        rsaAllowedBits: z.array(z.number().int()).default([2048, 3072, 4096]),
+      })
+      .prefault({})
+      .describe('Keys accepted in certificate requests.'),
+    keyPool: z
+      .partialRecord(keyAlgorithm, z.number().int().min(0).max(10_000))
+      .default({ 'rsa-2048': 16 })
+      .describe('Pre-generated keys kept ready per algorithm for server-side key generation; 0 disables.'),
+    ocsp: z
+      .strictObject({ validity: duration.default('1h').describe('nextUpdate of OCSP answers.') })
+      .prefault({}),
   })
   .prefault({});
+
+const sanTemplate = z.strictObject({
+  type: z.enum(['email', 'dns', 'uri', 'ip', 'upn']),
+  value: z.string().min(1).describe('May hold {{user.x}} / {{device.x}} placeholders.'),
+  optional: z.boolean().default(false).describe('Leave the name out, instead of failing, when a placeholder has no value.'),
+});
+
+const template = z.strictObject({
+  preset: z.enum(PRESET_NAMES).describe('Key usages and escrow default.'),
+  ca: name.optional().describe('Issuing CA; defaults to pki.defaultCa.'),
+  subject: z.string().min(1).describe('Subject DN template, e.g. "CN={{user.displayName}}, O=Example Bank".'),
+  subjectAltNames: z.array(sanTemplate).default([]),
+  validity: duration.default('365d'),
+  key: keyAlgorithm.default('rsa-2048').describe('Key generated on the server (CSR keys are checked against pki.keyPolicy).'),
+  escrow: z.boolean().optional().describe('Keep the private key, wrapped, for re-delivery and recovery; defaults from the preset.'),
+});
+
+export const DEFAULT_TEMPLATES = {
+  'smime-signing': {
+    preset: 'smime-signing',
+    subject: 'CN={{user.displayName}}, E={{user.email}}',
+    subjectAltNames: [{ type: 'email', value: '{{user.email}}' }, { type: 'upn', value: '{{user.upn}}', optional: true }],
+  },
+  'smime-encryption': {
+    preset: 'smime-encryption',
+    subject: 'CN={{user.displayName}}, E={{user.email}}',
+    subjectAltNames: [{ type: 'email', value: '{{user.email}}' }],
+  },
+  'device-identity': {
+    preset: 'device-identity',
+    subject: 'CN={{device.serialNumber}}',
+    subjectAltNames: [{ type: 'uri', value: 'urn:device:{{device.id}}', optional: true }],
+    validity: '730d',
+  },
+  'tls-client': {
+    preset: 'tls-client',
+    subject: 'CN={{user.userName}}',
+    subjectAltNames: [{ type: 'upn', value: '{{user.upn}}', optional: true }],
+  },
+  'derived-piv-auth': {
+    preset: 'derived-piv-auth',
+    subject: 'CN={{user.displayName}}',
+    subjectAltNames: [{ type: 'upn', value: '{{user.upn}}' }],
+  },
+} as const;
 
 export const configSchema = z.strictObject({
     server,
@@ -131,6 +217,10 @@ export const configSchema = z.strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })
       .prefault({}),
+    templates: z
+      .record(name, template)
+      .prefault(DEFAULT_TEMPLATES as never)
+      .describe('Certificate templates by name.'),
     metrics: z.strictObject({ enabled: z.boolean().default(true) })
       .prefault({}),
   });
@@ -138,3 +228,5 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>;
 export type ClientCertRule = z.infer<typeof clientCertRule>;
 export type BasicUser = z.infer<typeof basicUser>;
+export type CaConfig = z.infer<typeof ca>;
+export type TemplateConfig = z.infer<typeof template>;

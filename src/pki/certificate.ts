@@ -4,6 +4,7 @@
  */
 import { randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
+import { extendedKeyUsage, subjectAltName, type AltName, type RawExtension } from './extensions.js';
 import { toForgePublicKey } from './keys.js';
 import type { Signer } from './native-signer.js';
 
@@ -13,11 +14,7 @@ export interface NameAttribute {
   value: string;
 }
 
-export type SubjectAltName =
-  | { type: 'dns'; value: string }
-  | { type: 'ip'; value: string }
-  | { type: 'email'; value: string }
-  | { type: 'uri'; value: string };
+export type SubjectAltName = AltName;
 
 export interface CertificateSpec {
   subject: NameAttribute[];
@@ -29,9 +26,11 @@ export interface CertificateSpec {
   signer: Signer;
   ca?: { pathLength?: number };
   keyUsage?: Partial<Record<'digitalSignature' | 'nonRepudiation' | 'keyEncipherment' | 'dataEncipherment' | 'keyAgreement' | 'keyCertSign' | 'cRLSign', boolean>>;
-  /** Extended key usage names (serverAuth, clientAuth, emailProtection, ...) or OIDs. */
+  /** Extended key usage names (serverAuth, clientAuth, emailProtection, smartcardLogon, ...) or OIDs. */
   extendedKeyUsage?: string[];
   subjectAltNames?: SubjectAltName[];
+  /** Pre-encoded extensions (CRL distribution points, AIA, ...). */
+  extraExtensions?: RawExtension[];
   serialNumber?: string;
 }
 
@@ -53,8 +52,6 @@ export function randomSerial(): string {
 
 const toForgeAttrs = (name: NameAttribute[]) =>
   name.map((a) => (SHORT_NAMES[a.type] ? { name: SHORT_NAMES[a.type], value: a.value } : { shortName: a.type, value: a.value }));
-
-const SAN_TYPE = { email: 1, dns: 2, uri: 6, ip: 7 } as const;
 
 export function buildCertificate(spec: CertificateSpec): IssuedCertificate {
   const cert = forge.pki.createCertificate();
@@ -83,19 +80,13 @@ export function buildCertificate(spec: CertificateSpec): IssuedCertificate {
       : { name: 'basicConstraints', cA: false, critical: true },
   );
   if (spec.keyUsage) extensions.push({ name: 'keyUsage', critical: true, ...spec.keyUsage });
-  if (spec.extendedKeyUsage?.length) {
-    const eku: Record<string, unknown> = { name: 'extKeyUsage' };
-    for (const usage of spec.extendedKeyUsage) eku[usage] = true;
-    extensions.push(eku);
-  }
-  if (spec.subjectAltNames?.length) {
-    extensions.push({
-      name: 'subjectAltName',
-      altNames: spec.subjectAltNames.map((san) =>
-        san.type === 'ip' ? { type: SAN_TYPE.ip, ip: san.value } : { type: SAN_TYPE[san.type], value: san.value },
-      ),
-    });
-  }
+  // RFC 5280: with an empty subject the SAN must be critical.
+  const raw = [
+    ...(spec.extendedKeyUsage?.length ? [extendedKeyUsage(spec.extendedKeyUsage)] : []),
+    ...(spec.subjectAltNames?.length ? [subjectAltName(spec.subjectAltNames, spec.subject.length === 0)] : []),
+    ...(spec.extraExtensions ?? []),
+  ];
+  for (const e of raw) extensions.push({ id: e.oid, critical: e.critical, value: e.value.toString('binary') });
   cert.setExtensions(extensions);
   cert.sign(spec.signer as unknown as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
 

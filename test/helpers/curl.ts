@@ -15,7 +15,8 @@ export function curl(url: string, args: string[] = []): Promise<CurlResult> {
   return new Promise((resolve) => {
     execFile(
       'curl',
-      ['-sS', '--max-time', '20', '-o', '-', '-w', '\n%{http_code}', ...args, url],
+      // A caller's own -o (to save a binary body) replaces the default stdout.
+      ['-sS', '--max-time', '20', ...(args.includes('-o') ? [] : ['-o', '-']), '-w', '\n%{http_code}', ...args, url],
       { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
       (_err, stdout, stderr) => {
         const cut = stdout.lastIndexOf('\n');

@@ -24,11 +24,12 @@ export function testConfig(dir: string, overrides: Record<string, unknown> = {})
     auth: {
       clientCertificates: {
         trust: [join(dir, 'certs/root-ca.pem'), join(dir, 'certs/issuing-ca.pem')],
-        allow: [{ subject: 'CN=credgate-admin, O=credgate dev', principal: 'admin', roles: ['admin'] }],
+        allow: [{ subject: 'CN=credgate-admin, O=credgate dev', principal: 'admin', roles: ['admin', 'key-recovery'] }],
       },
     },
     jobs: { pollInterval: '50ms' },
-    pki: { dir: join(dir, 'certs') },
+    // The pool is exercised by its own tests; elsewhere keys are made on demand.
+    pki: { dir: join(dir, 'certs'), keyPool: {} },
     logging: { level: 'info' },
   };
   return configSchema.parse(merge(base, overrides));

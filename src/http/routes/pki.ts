@@ -1,0 +1,42 @@
+/** /pki: public CA certificates, CRLs and the OCSP responder. No authentication, by design. */
+import express, { Router } from 'express';
+import type { CaRegistry } from '../../pki/ca.js';
+import type { CrlPublisher } from '../../pki/crl-publisher.js';
+import type { OcspResponder } from '../../pki/ocsp-responder.js';
+import { badRequest, notFound } from '../errors.js';
+
+const OCSP_MAX_BYTES = 64 * 1024;
+
+export function pkiRouter(deps: { cas: CaRegistry; crls: CrlPublisher; ocsp: OcspResponder }): Router {
+  const router = Router();
+
+  router.get('/ca/:file', (req, res) => {
+    const m = /^([a-z0-9-]+)\.(cer|der|pem)$/.exec(req.params.file);
+    const ca = m && deps.cas.get(m[1]!);
+    if (!m || !ca) throw notFound(`no CA certificate ${req.params.file}; known: ${deps.cas.list().map((c) => `${c.name}.cer`).join(', ')}`);
+    if (m[2] === 'pem') res.type('application/x-pem-file').send(ca.cert.toString());
+    else res.type('application/pkix-cert').send(ca.cert.raw);
+  });
+
+  router.get('/:file', async (req, res, next) => {
+    const m = /^([a-z0-9-]+)\.crl$/.exec(req.params.file);
+    if (!m) return next();
+    if (!deps.cas.get(m[1]!)) throw notFound(`no CA named ${m[1]}`);
+    res.type('application/pkix-crl').send(await deps.crls.current(m[1]!));
+  });
+
+  // RFC 6960 A.1: GET carries the base64 request, URL-encoded, as the last path part(s).
+  router.get('/ocsp/*request', async (req, res) => {
+    const encoded = (req.params as unknown as { request: string[] }).request.join('/');
+    const der = Buffer.from(decodeURIComponent(encoded), 'base64');
+    if (der.length === 0) throw badRequest('empty OCSP request');
+    res.type('application/ocsp-response').send(await deps.ocsp.respond(der));
+  });
+
+  router.post('/ocsp', express.raw({ type: () => true, limit: OCSP_MAX_BYTES }), async (req, res) => {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    res.type('application/ocsp-response').send(await deps.ocsp.respond(body));
+  });
+
+  return router;
+}

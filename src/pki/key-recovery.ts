@@ -1,0 +1,29 @@
+/** Recovery of escrowed keys by a key-recovery officer: always audited, returned as PKCS#12 once. */
+import { randomBytes, X509Certificate } from 'node:crypto';
+import type { Db } from '../store/db.js';
+import type { AuditRepository } from '../store/audit.js';
+import type { CertificateRepository } from '../store/certificates.js';
+import type { EscrowRepository } from '../store/key-store.js';
+import type { CaRegistry } from './ca.js';
+import { unwrapKey, type MasterKey } from './key-wrap.js';
+import { buildPkcs12, type Pkcs12Format } from './pkcs12.js';
+
+export class KeyRecovery {
+  constructor(
+    private readonly deps: { db: Db; cas: CaRegistry; certificates: CertificateRepository; escrow: EscrowRepository; audit: AuditRepository; master: MasterKey },
+  ) {}
+
+  /** The escrowed key and its certificate as PKCS#12, or undefined when nothing is escrowed. */
+  async recover(serial: string, actor: string, reason: string, format: Pkcs12Format): Promise<{ pkcs12: Buffer; password: string } | undefined> {
+    const [cert, wrapped] = await Promise.all([this.deps.certificates.get(serial), this.deps.escrow.get(serial)]);
+    if (!cert || !wrapped) return undefined;
+    const key = unwrapKey(this.deps.master, wrapped.kekId, wrapped.wrapped, serial);
+    const x509 = new X509Certificate(cert.pem);
+    const ca = this.deps.cas.get(cert.ca);
+    const password = randomBytes(18).toString('base64url');
+    const pkcs12 = buildPkcs12({ key, cert: x509.raw, chain: ca ? [ca.cert.raw, ...ca.chain] : [], password, friendlyName: cert.subject, format });
+    // Audited before the key leaves: a failed write means no recovery.
+    await this.deps.audit.append(this.deps.db, { actor, action: 'key.recover', subjectType: 'certificate', subjectId: serial, reason });
+    return { pkcs12, password };
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Private keys at rest: PKCS#8 DER sealed with AES-256-GCM under the master
+ * key. Layout: version (1) | iv (12) | tag (16) | ciphertext. The kekId (a
+ * fingerprint of the master key) is stored beside each blob so a wrong or
+ * rotated master key is reported as such instead of as corrupt data.
+ */
+import { createCipheriv, createDecipheriv, createHash, createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
+
+const VERSION = 1;
+
+export class KeyWrapError extends Error {}
+
+export interface MasterKey {
+  key: Buffer;
+  /** First 16 hex digits of SHA-256("credgate kek" || key). */
+  id: string;
+}
+
+export function masterKeyOf(key: Buffer): MasterKey {
+  if (key.length !== 32) throw new KeyWrapError('the master key must be 32 bytes');
+  return { key, id: createHash('sha256').update('credgate kek').update(key).digest('hex').slice(0, 16) };
+}
+
+/** `context` is bound as AAD (e.g. the certificate serial) so blobs cannot be swapped between rows. */
+export function wrapKey(master: MasterKey, privateKey: KeyObject, context: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', master.key, iv);
+  cipher.setAAD(Buffer.from(context));
+  const plain = privateKey.export({ type: 'pkcs8', format: 'der' });
+  const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
+  plain.fill(0);
+  return Buffer.concat([Buffer.from([VERSION]), iv, cipher.getAuthTag(), ct]).toString('base64');
+}
+
+export function unwrapKey(master: MasterKey, kekId: string, wrapped: string, context: string): KeyObject {
+  if (kekId !== master.id) throw new KeyWrapError(`key was wrapped under master key ${kekId}, but the configured master key is ${master.id}`);
+  const blob = Buffer.from(wrapped, 'base64');
+  if (blob[0] !== VERSION || blob.length < 30) throw new KeyWrapError('wrapped key has an unknown format');
+  const decipher = createDecipheriv('aes-256-gcm', master.key, blob.subarray(1, 13));
+  decipher.setAAD(Buffer.from(context));
+  decipher.setAuthTag(blob.subarray(13, 29));
+  try {
+    const plain = Buffer.concat([decipher.update(blob.subarray(29)), decipher.final()]);
+    const key = createPrivateKey({ key: plain, format: 'der', type: 'pkcs8' });
+    plain.fill(0);
+    return key;
+  } catch {
+    throw new KeyWrapError('wrapped key failed authentication (wrong master key or tampered data)');
+  }
+}

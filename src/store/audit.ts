@@ -1,0 +1,74 @@
+/** The append-only audit trail: rows are inserted, never updated or deleted. */
+import type { Knex } from 'knex';
+import type { Db } from './db.js';
+
+export interface AuditEntry {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  subjectType: string;
+  subjectId: string;
+  reason: string | null;
+  detail: unknown;
+}
+
+export type NewAuditEntry = Omit<AuditEntry, 'id' | 'at' | 'reason' | 'detail'> & { reason?: string | null; detail?: unknown };
+
+interface Row {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  subject_type: string;
+  subject_id: string;
+  reason: string | null;
+  detail: string | null;
+}
+
+export interface AuditFilter {
+  subjectType?: string;
+  subjectId?: string;
+  action?: string;
+  actor?: string;
+  since?: number;
+  limit?: number;
+  before?: number;
+}
+
+export class AuditRepository {
+  constructor(private readonly db: Db) {}
+
+  /** Appends inside the caller's transaction, so the audit row exists exactly when the change does. */
+  async append(trx: Knex | Knex.Transaction, entry: NewAuditEntry, now = Date.now()): Promise<void> {
+    await trx('audit').insert({
+      at: now,
+      actor: entry.actor,
+      action: entry.action,
+      subject_type: entry.subjectType,
+      subject_id: entry.subjectId,
+      reason: entry.reason ?? null,
+      detail: entry.detail === undefined ? null : JSON.stringify(entry.detail),
+    });
+  }
+
+  async list(filter: AuditFilter = {}): Promise<AuditEntry[]> {
+    const q = this.db<Row>('audit').orderBy('id', 'desc').limit(Math.min(filter.limit ?? 100, 1000));
+    if (filter.subjectType) q.where({ subject_type: filter.subjectType });
+    if (filter.subjectId) q.where({ subject_id: filter.subjectId });
+    if (filter.action) q.where({ action: filter.action });
+    if (filter.actor) q.where({ actor: filter.actor });
+    if (filter.since) q.where('at', '>=', filter.since);
+    if (filter.before) q.where('id', '<', filter.before);
+    return ((await q) as Row[]).map((r) => ({
+      id: Number(r.id),
+      at: Number(r.at),
+      actor: r.actor,
+      action: r.action,
+      subjectType: r.subject_type,
+      subjectId: r.subject_id,
+      reason: r.reason,
+      detail: r.detail === null ? null : (JSON.parse(r.detail) as unknown),
+    }));
+  }
+}

@@ -1,0 +1,162 @@
+/** The certificate inventory: every certificate the gateway issued, with its status. */
+import type { Knex } from 'knex';
+import type { Db } from './db.js';
+
+export type CertificateStatus = 'valid' | 'revoked' | 'hold';
+export const CERTIFICATE_STATUSES: readonly CertificateStatus[] = ['valid', 'revoked', 'hold'];
+
+export interface CertificateRecord {
+  serial: string;
+  ca: string;
+  subject: string;
+  sans: { type: string; value: string }[];
+  template: string | null;
+  userId: string | null;
+  deviceId: string | null;
+  notBefore: number;
+  notAfter: number;
+  status: CertificateStatus;
+  revokedAt: number | null;
+  revocationReason: string | null;
+  sha1: string;
+  sha256: string;
+  pem: string;
+  keyEscrowed: boolean;
+  createdAt: number;
+}
+
+interface Row {
+  serial: string;
+  ca: string;
+  subject: string;
+  sans: string;
+  template: string | null;
+  user_id: string | null;
+  device_id: string | null;
+  not_before: number;
+  not_after: number;
+  status: CertificateStatus;
+  revoked_at: number | null;
+  revocation_reason: string | null;
+  sha1: string;
+  sha256: string;
+  pem: string;
+  key_escrowed: number | boolean;
+  created_at: number;
+}
+
+const num = (v: number | null) => (v === null ? null : Number(v));
+
+const fromRow = (r: Row): CertificateRecord => ({
+  serial: r.serial,
+  ca: r.ca,
+  subject: r.subject,
+  sans: JSON.parse(r.sans) as { type: string; value: string }[],
+  template: r.template,
+  userId: r.user_id,
+  deviceId: r.device_id,
+  notBefore: Number(r.not_before),
+  notAfter: Number(r.not_after),
+  status: r.status,
+  revokedAt: num(r.revoked_at),
+  revocationReason: r.revocation_reason,
+  sha1: r.sha1,
+  sha256: r.sha256,
+  pem: r.pem,
+  keyEscrowed: Boolean(r.key_escrowed),
+  createdAt: Number(r.created_at),
+});
+
+export interface CertificateFilter {
+  userId?: string;
+  deviceId?: string;
+  status?: CertificateStatus;
+  ca?: string;
+  template?: string;
+  /** Only certificates whose notAfter is before this (epoch ms). */
+  expiringBefore?: number;
+  limit?: number;
+  /** Cursor: serials after this one (listing is ordered by serial). */
+  after?: string;
+}
+
+/** Thrown when an insert hits the unique serial: the caller re-issues with a new serial. */
+export class SerialCollisionError extends Error {}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number };
+  return e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'ER_DUP_ENTRY' || e.errno === 1062;
+}
+
+export class CertificateRepository {
+  constructor(private readonly db: Db) {}
+
+  async insert(trx: Knex | Knex.Transaction, c: Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason'>): Promise<void> {
+    try {
+      await trx('certificates').insert({
+        serial: c.serial,
+        ca: c.ca,
+        subject: c.subject,
+        sans: JSON.stringify(c.sans),
+        template: c.template,
+        user_id: c.userId,
+        device_id: c.deviceId,
+        not_before: c.notBefore,
+        not_after: c.notAfter,
+        status: 'valid',
+        sha1: c.sha1,
+        sha256: c.sha256,
+        pem: c.pem,
+        key_escrowed: c.keyEscrowed,
+        created_at: c.createdAt,
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new SerialCollisionError(`serial ${c.serial} already exists`);
+      throw err;
+    }
+  }
+
+  async get(serial: string, trx: Knex | Knex.Transaction = this.db): Promise<CertificateRecord | undefined> {
+    const row = (await trx<Row>('certificates').where({ serial }).first()) as Row | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  async list(filter: CertificateFilter = {}): Promise<CertificateRecord[]> {
+    const q = this.db<Row>('certificates').orderBy('serial').limit(Math.min(filter.limit ?? 100, 1000));
+    if (filter.userId) q.where({ user_id: filter.userId });
+    if (filter.deviceId) q.where({ device_id: filter.deviceId });
+    if (filter.status) q.where({ status: filter.status });
+    if (filter.ca) q.where({ ca: filter.ca });
+    if (filter.template) q.where({ template: filter.template });
+    if (filter.expiringBefore !== undefined) q.where('not_after', '<', filter.expiringBefore);
+    if (filter.after) q.where('serial', '>', filter.after);
+    return ((await q) as Row[]).map(fromRow);
+  }
+
+  /** Moves a certificate between valid, hold and revoked; returns false if it was not in `from`. */
+  async transition(
+    trx: Knex.Transaction,
+    serial: string,
+    from: CertificateStatus[],
+    to: CertificateStatus,
+    revokedAt: number | null,
+    reason: string | null,
+  ): Promise<boolean> {
+    const n = await trx('certificates')
+      .where({ serial })
+      .whereIn('status', from)
+      .update({ status: to, revoked_at: revokedAt, revocation_reason: reason });
+    return n > 0;
+  }
+
+  /** Revoked and held certificates of a CA that have not expired: the CRL's entries. */
+  async revokedFor(ca: string, now = Date.now(), trx: Knex | Knex.Transaction = this.db): Promise<{ serial: string; revokedAt: number; reason: string }[]> {
+    const rows = (await trx('certificates')
+      .select('serial', 'revoked_at', 'revocation_reason')
+      .where({ ca })
+      .whereIn('status', ['revoked', 'hold'])
+      .andWhere('not_after', '>', now)
+      .orderBy('serial')) as { serial: string; revoked_at: number; revocation_reason: string }[];
+    return rows.map((r) => ({ serial: r.serial, revokedAt: Number(r.revoked_at), reason: r.revocation_reason }));
+  }
+}
