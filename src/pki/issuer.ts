@@ -10,7 +10,7 @@ import type { AuditRepository } from '../store/audit.js';
 import { SerialCollisionError, type CertificateRecord, type CertificateRepository } from '../store/certificates.js';
 import type { EscrowRepository } from '../store/key-store.js';
 import type { CaRegistry, CertificateAuthority } from './ca.js';
-import { buildCertificate } from './certificate.js';
+import { buildCertificate, randomSerial } from './certificate.js';
 import { checkKeyPolicy, CsrError, parseCsr, verifyCsrSignature } from './csr.js';
 import { authorityInfoAccess, crlDistributionPoints, type AltName } from './extensions.js';
 import type { KeyPool } from './key-pool.js';
@@ -80,6 +80,8 @@ export class Issuer {
       audit: AuditRepository;
       urls: PublicationUrls;
       log: Logger;
+      /** Serial source; replaced only in tests that force a collision. */
+      serials?: () => string;
     },
   ) {}
 
@@ -120,6 +122,7 @@ export class Issuer {
 
     for (let attempt = 1; ; attempt++) {
       const built = buildCertificate({
+        serialNumber: (this.deps.serials ?? randomSerial)(),
         subject: names.subject,
         publicKey,
         notBefore,

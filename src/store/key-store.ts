@@ -46,10 +46,11 @@ export class KeyPoolRepository {
     type R = { id: number; kek_id: string; wrapped: string };
     const out = (r: R | undefined) => (r ? { id: Number(r.id), kekId: r.kek_id, wrapped: r.wrapped } : undefined);
     if (clientOf(this.db) === 'sqlite') {
-      const rows = (await this.db('key_pool')
-        .whereIn('id', this.db('key_pool').select('id').where({ algorithm }).orderBy('id').limit(1))
-        .del()
-        .returning(['id', 'kek_id', 'wrapped'])) as R[];
+      // knex drops RETURNING from SQLite deletes, so this one is written out.
+      const rows = (await this.db.raw(
+        'DELETE FROM key_pool WHERE id = (SELECT id FROM key_pool WHERE algorithm = ? ORDER BY id LIMIT 1) RETURNING id, kek_id, wrapped',
+        [algorithm],
+      )) as R[];
       return out(rows[0]);
     }
     return this.db.transaction(

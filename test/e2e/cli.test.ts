@@ -142,3 +142,39 @@ describe('credgate CLI', () => {
     }
   });
 });
+
+describe('credgate keys rotate-master', () => {
+  test('re-wraps escrowed keys and key files; the gateway still serves and recovers keys afterwards', async () => {
+    const dir = freshCheckout();
+    assert.equal(runCli(['init'], { cwd: dir }).status, 0);
+    const port = await freePort();
+    const env = { CREDGATE_SERVER__PORT: String(port) };
+    const admin = adminCurlArgs(join(dir, 'certs'));
+    const api = (path: string, body: unknown) =>
+      curl(`https://localhost:${port}/api/v1${path}`, [...admin, '-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)]);
+
+    let gw = spawnCli(['serve'], { cwd: dir, env });
+    await waitForLog(gw, (l) => String(l.msg).startsWith('credgate listening'), 60_000);
+    const issued = await api('/certificates', { template: 'smime-encryption', user: { displayName: 'Rot', email: 'rot@example.com' } });
+    assert.equal(issued.status, 201, issued.body);
+    const serial = (issued.json().certificate as { serial: string }).serial;
+    await stop(gw);
+
+    const oldKey = readFileSync(join(dir, 'certs/master.key'), 'utf8');
+    const oldIssuingKey = readFileSync(join(dir, 'certs/issuing-ca-key.pem'), 'utf8');
+    const rotated = runCli(['keys', 'rotate-master'], { cwd: dir });
+    assert.equal(rotated.status, 0, rotated.stderr);
+    assert.match(rotated.stdout, /re-wrapped 1 escrowed and \d+ pooled keys and 3 key files/);
+    assert.notEqual(readFileSync(join(dir, 'certs/master.key'), 'utf8'), oldKey);
+    assert.notEqual(readFileSync(join(dir, 'certs/issuing-ca-key.pem'), 'utf8'), oldIssuingKey);
+    assert.ok(!existsSync(join(dir, 'certs/master.key.next')));
+    const again = runCli(['keys', 'rotate-master'], { cwd: dir });
+    assert.equal(again.status, 0, again.stderr);
+
+    gw = spawnCli(['serve'], { cwd: dir, env });
+    await waitForLog(gw, (l) => String(l.msg).startsWith('credgate listening'), 60_000);
+    const recovered = await api(`/certificates/${serial}/recover-key`, { reason: 'rotation check' });
+    assert.equal(recovered.status, 200, recovered.body);
+    await stop(gw);
+  });
+});

@@ -6,7 +6,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { migrate, openDb, type Db, type DbSettings } from '../../src/store/db.js';
+import { AuditRepository } from '../../src/store/audit.js';
+import { CertificateRepository, SerialCollisionError } from '../../src/store/certificates.js';
+import { CrlStateRepository } from '../../src/store/crl-state.js';
 import { JobRepository } from '../../src/store/jobs.js';
+import { KeyPoolRepository } from '../../src/store/key-store.js';
 import { TokenRepository } from '../../src/store/tokens.js';
 import { freshMysqlDatabase, type TestDatabase } from '../helpers/mariadb.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -154,3 +158,89 @@ for (const backend of backends) {
     });
   });
 }
+
+describe('issuance repositories on both databases', () => {
+  for (const backend of backends) {
+    describe(backend.name, () => {
+      let db: Db;
+      let cleanup: () => Promise<void>;
+      before(async () => {
+        const s = await backend.settings();
+        cleanup = s.cleanup;
+        db = openDb(s.settings);
+        await migrate(db);
+      });
+      after(async () => {
+        await db.destroy();
+        await cleanup();
+      });
+
+      const record = (serial: string, extra: Partial<Parameters<CertificateRepository['insert']>[1]> = {}) => ({
+        serial,
+        ca: 'dev',
+        subject: `CN=${serial}`,
+        sans: [{ type: 'email', value: `${serial}@example.com` }],
+        template: 'tls-client',
+        userId: 'u1',
+        deviceId: null,
+        notBefore: 1_000,
+        notAfter: 5_000_000_000_000,
+        sha1: serial.padEnd(40, '0'),
+        sha256: serial.padEnd(64, '0'),
+        pem: '-----BEGIN CERTIFICATE-----',
+        keyEscrowed: false,
+        createdAt: Date.now(),
+        ...extra,
+      });
+
+      test('certificates: a duplicate serial is a SerialCollisionError; status transitions are guarded', async () => {
+        const certs = new CertificateRepository(db);
+        await certs.insert(db, record('0a01'));
+        await assert.rejects(certs.insert(db, record('0a01', { sha256: 'f'.repeat(64) })), SerialCollisionError);
+        await db.transaction(async (trx) => {
+          assert.equal(await certs.transition(trx, '0a01', ['valid'], 'hold', 10, 'certificateHold'), true);
+          assert.equal(await certs.transition(trx, '0a01', ['valid'], 'revoked', 11, 'keyCompromise'), false, 'not valid any more');
+        });
+        assert.deepEqual(await certs.revokedFor('dev', 2_000), [{ serial: '0a01', revokedAt: 10, reason: 'certificateHold' }]);
+        await certs.insert(db, record('0a02', { userId: 'u2', notAfter: 3_000 }));
+        assert.deepEqual((await certs.list({ userId: 'u2' })).map((c) => c.serial), ['0a02']);
+        assert.deepEqual((await certs.list({ expiringBefore: 4_000 })).map((c) => c.serial), ['0a02']);
+        assert.deepEqual((await certs.list({ status: 'hold' })).map((c) => c.serial), ['0a01']);
+        assert.deepEqual((await certs.list({ after: '0a01' })).map((c) => c.serial), ['0a02']);
+      });
+
+      test('key pool: concurrent takers never get the same key', async () => {
+        const pool = new KeyPoolRepository(db);
+        for (let i = 0; i < 20; i++) await pool.add('rsa-2048', { kekId: 'k', wrapped: `blob-${i}` });
+        const taken = await Promise.all(Array.from({ length: 25 }, () => pool.take('rsa-2048')));
+        const got = taken.filter((t) => t !== undefined).map((t) => t.wrapped);
+        assert.equal(got.length, 20);
+        assert.equal(new Set(got).size, 20);
+        assert.equal(await pool.count('rsa-2048'), 0);
+      });
+
+      test('audit rows are appended and filtered; CRL numbers increase', async () => {
+        const audit = new AuditRepository(db);
+        await audit.append(db, { actor: 'a', action: 'certificate.revoke', subjectType: 'certificate', subjectId: 'ff', reason: 'stolen', detail: { x: 1 } });
+        await audit.append(db, { actor: 'b', action: 'key.recover', subjectType: 'certificate', subjectId: 'ff' });
+        assert.deepEqual((await audit.list({ subjectId: 'ff' })).map((e) => [e.action, e.actor, e.reason]), [
+          ['key.recover', 'b', null],
+          ['certificate.revoke', 'a', 'stolen'],
+        ]);
+        const state = new CrlStateRepository(db);
+        for (const expected of [1n, 2n]) {
+          await db.transaction(async (trx) => {
+            const n = await state.nextNumber(trx, 'dev');
+            assert.equal(n, expected);
+            await state.save(trx, { ca: 'dev', crlNumber: n, thisUpdate: 1, nextUpdate: 2, der: Buffer.from([n === 1n ? 1 : 2]) });
+          });
+        }
+        await state.markStale(db, 'dev');
+        const saved = await state.get('dev');
+        assert.equal(saved?.crlNumber, 2n);
+        assert.equal(saved?.stale, true);
+        assert.deepEqual(saved?.der, Buffer.from([2]));
+      });
+    });
+  }
+});

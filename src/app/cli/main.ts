@@ -8,6 +8,7 @@ import { StartupError } from '../errors.js';
 import { jobsList, jobsRetry, jobsShow, tokensCreate, tokensList, tokensRevoke } from './admin-commands.js';
 import { configCheck, configSchema } from './config-commands.js';
 import { init } from './init.js';
+import { rotateMaster } from './keys.js';
 import { serve } from './serve.js';
 
 const program = new Command('credgate')
@@ -39,6 +40,12 @@ jobs
   .action((o: Record<string, string>) => jobsList({ ...global(), ...o }));
 jobs.command('show <id>').action((id: string) => jobsShow(id, global()));
 jobs.command('retry <id>').description('run a dead job again').action((id: string) => jobsRetry(id, global()));
+
+const keys = program.command('keys').description('private keys at rest');
+keys
+  .command('rotate-master')
+  .description('re-wrap every key at rest under a new master key')
+  .action(() => rotateMaster(global()));
 
 const tokens = program.command('tokens').description('admin API bearer tokens');
 tokens
