@@ -1,8 +1,10 @@
 /**
  * Turns the result lines bench/http/run.sh collects (one JSON object per wrk
  * run) into the Markdown table kept in bench/README.md. Per target it shows
- * the median over rounds of req/s, p50 and p99, and req/s as a share of the
- * bare express baseline.
+ * the median over rounds of req/s, p50 and p99, req/s as a share of the bare
+ * express baseline, and the server's CPU time per request with the same
+ * share computed from it (bare CPU per request / target CPU per request),
+ * which a busy neighbour on the machine does not skew.
  *
  *   node --import tsx bench/http/summarize.ts results.jsonl
  */
@@ -16,6 +18,7 @@ interface Run {
   p50: number;
   p99: number;
   serverCpu: number;
+  cpuUsPerRequest: number;
 }
 
 const BASELINE = 'bare';
@@ -49,20 +52,21 @@ const stats = new Map(
         p50: median(rs.map((r) => r.p50)),
         p99: median(rs.map((r) => r.p99)),
         cpu: median(rs.map((r) => r.serverCpu)),
+        us: median(rs.map((r) => r.cpuUsPerRequest)),
       },
     ];
   }),
 );
-const base = stats.get(BASELINE)?.rps;
+const base = stats.get(BASELINE);
+const share = (num: number | undefined, den: number | undefined) => (num && den ? `${((100 * num) / den).toFixed(0)}%` : 'n/a');
 
 const lines = [
-  '| target | req/s | p50 (ms) | p99 (ms) | vs bare express | server CPU | req/s per round |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+  '| target | req/s | p50 (ms) | p99 (ms) | req/s vs bare | server CPU | CPU µs/request | CPU vs bare | req/s per round |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
 ];
-for (const [t, s] of stats) {
-  const ratio = base ? `${((100 * s.rps) / base).toFixed(0)}%` : 'n/a';
+for (const [, s] of stats) {
   lines.push(
-    `| ${s.label} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(1)} | ${s.p99.toFixed(1)} | ${t === BASELINE ? '100%' : ratio} | ${s.cpu.toFixed(0)}% | ${s.rounds.join(', ')} |`,
+    `| ${s.label} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(1)} | ${s.p99.toFixed(1)} | ${share(s.rps, base?.rps)} | ${s.cpu.toFixed(0)}% | ${s.us.toFixed(0)} | ${share(base?.us, s.us)} | ${s.rounds.join(', ')} |`,
   );
 }
 process.stdout.write(`${lines.join('\n')}\n`);
