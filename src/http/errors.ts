@@ -3,7 +3,6 @@
  * mistakes keep their 4xx; only our own faults are 500 and are logged.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import type {} from 'pino-http';
 
 export class HttpError extends Error {
   constructor(
@@ -43,9 +42,9 @@ function clientError(err: { type?: string; status?: number; statusCode?: number;
 
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const known = err instanceof HttpError ? err : clientError(err as object);
-  const requestId = String(req.id ?? '');
+  const requestId = req.id ?? '';
   if (!known) {
-    req.log?.error({ err }, 'unhandled error');
+    req.log?.error({ err, requestId }, 'unhandled error');
     if (res.headersSent) return res.end();
     return res.status(500).json({ error: 'internal_error', message: 'internal error; quote the request id to an operator', requestId });
   }

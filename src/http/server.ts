@@ -3,7 +3,7 @@
  * require one: routes decide (passport strategies) what they accept.
  */
 import { createServer, type Server } from 'node:https';
-import type { KeyObject } from 'node:crypto';
+import { constants, type KeyObject } from 'node:crypto';
 import type { RequestListener } from 'node:http';
 
 export interface ListenOptions {
@@ -26,6 +26,8 @@ export function listen(app: RequestListener, opts: ListenOptions): Promise<Serve
       requestCert: true,
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',
+      // A connection's client certificate must not change under a cached principal.
+      secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
     },
     app,
   );

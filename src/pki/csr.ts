@@ -8,14 +8,14 @@
  * OpenSSL through node:crypto, never by forge's pure-JS RSA.
  *
  * Anything malformed surfaces as CsrError, so callers (HTTP, SCEP) can answer
- * "bad request" without guessing which library threw what.
+ * "bad request" without guessing which library threw what. The generic PEM and
+ * DER readers throw DerError; parseCsr rethrows it as CsrError, message unchanged.
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
 import { toDer, type Asn1 } from './asn1.js';
 import type { NameAttribute, SubjectAltName } from './certificate.js';
-
-const { asn1 } = forge;
+import { childSpans, constructed, CONTEXT, DerError, describe, ia5, oidOf, primitive, readDer, stringOf, TAG, tlvAt, UNIVERSAL } from './der-reader.js';
+import { decodeDerInput, type DerInputKind } from './pem.js';
 
 /** Thrown by parseCsr for any input it cannot read, and by verifyCsrSignature for algorithms it will not check. */
 export class CsrError extends Error {
@@ -142,224 +142,22 @@ const CURVE_ALIASES: Record<string, string> = {
 const canonicalCurve = (name: string): string => (CURVE_ALIASES[name.toLowerCase()] ?? name).toLowerCase();
 const OTHER_KEY_BITS: Record<string, number> = { ed25519: 256, ed448: 448, x25519: 256, x448: 448 };
 
-const PEM_LABELS = ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'];
 /** A 16384-bit RSA request is under 5 KiB; anything far larger is not a CSR and only costs parse time. */
 const MAX_DER_BYTES = 64 * 1024;
-
-// Universal tag numbers (X.680) used below.
-const TAG = {
-  BOOLEAN: 1,
-  INTEGER: 2,
-  BIT_STRING: 3,
-  OCTET_STRING: 4,
-  OID: 6,
-  UTF8: 12,
-  SEQUENCE: 16,
-  SET: 17,
-  NUMERIC: 18,
-  PRINTABLE: 19,
-  T61: 20,
-  IA5: 22,
-  GRAPHIC: 25,
-  VISIBLE: 26,
-  GENERAL: 27,
-  UNIVERSAL: 28,
-  BMP: 30,
-} as const;
-const TAG_NAMES: Record<number, string> = Object.fromEntries(Object.entries(TAG).map(([name, n]) => [n, name.replace('_', ' ')]));
-
-// ---------------------------------------------------------------------------
-// Input: DER, PEM or bare base64
-
-function decodeInput(input: Buffer | string): Buffer {
-  if (typeof input !== 'string' && !(input instanceof Uint8Array)) throw new CsrError('expected the certificate request as a Buffer or a string');
-  const bytes = typeof input === 'string' ? undefined : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  // 0x30 (SEQUENCE) cannot begin PEM or base64 text (that starts with "-" or "M"), so it means binary DER.
-  if (bytes?.[0] === 0x30) return bytes;
-  if (bytes && bytes.length > 2 * MAX_DER_BYTES) throw new CsrError(`input of ${bytes.length} bytes is too large for a certificate request`);
-  // A byte-order mark (as UTF-16 text, or UTF-8 bytes read as Latin-1) is editor noise, not content.
-  const text = (bytes ? bytes.toString('latin1') : (input as string)).replace(/^(\uFEFF|\xEF\xBB\xBF)/, '').trim();
-  if (text === '') throw new CsrError('empty input: no certificate request');
-  if (text.length > 2 * MAX_DER_BYTES) throw new CsrError(`input of ${text.length} characters is too large for a certificate request`);
-  return text.includes('-----') ? fromPem(text) : fromBase64(text, 'input');
-}
-
-function fromPem(text: string): Buffer {
-  // Only whitespace around the one block: a stray second block or appended text
-  // is more likely a client bug (or smuggling) than RFC 7468 "explanatory text".
-  if (!text.startsWith('-----BEGIN ')) throw new CsrError('unexpected text before the PEM "-----BEGIN" line');
-  const m = /^-----BEGIN ([^\r\n-]*)-----([\s\S]*?)-----END ([^\r\n-]*)-----/.exec(text);
-  if (!m) throw new CsrError('PEM block is truncated: no "-----END" line');
-  const [block, label = '', body = '', endLabel = ''] = m;
-  if (label !== endLabel) throw new CsrError(`PEM BEGIN label "${label}" does not match END label "${endLabel}"`);
-  if (!PEM_LABELS.includes(label)) throw new CsrError(`expected a PEM "CERTIFICATE REQUEST", got "${label}"`);
-  if (text.slice(block.length).trim() !== '') throw new CsrError('unexpected data after the PEM "-----END" line');
-  if (body.includes(':')) throw new CsrError('PEM headers (e.g. Proc-Type) are not allowed in a certificate request');
-  return fromBase64(body, 'PEM body');
-}
-
-function fromBase64(text: string, what: string): Buffer {
-  const b64 = text.replace(/\s+/g, '');
-  if (b64 === '') throw new CsrError(`${what} is empty`);
-  // Buffer.from(_, 'base64') silently skips invalid characters; a CSR with junk in it must not half-decode.
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 === 1 || (b64.endsWith('=') && b64.length % 4 !== 0)) {
-    throw new CsrError(what === 'input' ? 'input is neither DER, PEM nor base64' : `${what} is not valid base64`);
-  }
-  const der = Buffer.from(b64, 'base64');
-  if (der[0] !== 0x30) throw new CsrError(`${what} decodes from base64 but is not a DER certificate request (first byte 0x${hex(der[0])}, expected 0x30)`);
-  return der;
-}
-
-// ---------------------------------------------------------------------------
-// Raw TLV spans. forge keeps no byte offsets, and the signature must be checked
-// over certificationRequestInfo as received: re-encoding it with forge would
-// normalise e.g. non-minimal lengths and break valid signatures.
-
-interface Span {
-  start: number;
-  contentStart: number;
-  end: number;
-}
-
-function tlvAt(der: Buffer, offset: number, limit: number): Span {
-  if (offset + 2 > limit) throw new CsrError(`truncated: ASN.1 header at byte ${offset} is cut off`);
-  const first = der[offset + 1]!;
-  let length = first;
-  let header = 2;
-  if (first === 0x80) throw new CsrError(`indefinite-length (BER) encoding at byte ${offset} is not DER`);
-  if (first > 0x80) {
-    const n = first & 0x7f;
-    if (n > 4) throw new CsrError(`ASN.1 length at byte ${offset} uses ${n} length bytes`);
-    if (offset + 2 + n > limit) throw new CsrError(`truncated: ASN.1 length at byte ${offset} is cut off`);
-    length = der.readUIntBE(offset + 2, n);
-    header += n;
-  }
-  const end = offset + header + length;
-  if (end > limit) throw new CsrError(`truncated: value at byte ${offset} needs ${length} bytes, only ${limit - offset - header} present`);
-  return { start: offset, contentStart: offset + header, end };
-}
-
-function childSpans(der: Buffer, parent: Span): Span[] {
-  const spans: Span[] = [];
-  for (let at = parent.contentStart; at < parent.end; ) {
-    const span = tlvAt(der, at, parent.end);
-    spans.push(span);
-    at = span.end;
-  }
-  return spans;
-}
-
-// ---------------------------------------------------------------------------
-// ASN.1 reading on forge nodes, every mismatch a CsrError naming the field.
-
-type FromDer = (bytes: forge.util.ByteBuffer, options: { strict: boolean; parseAllBytes: boolean; decodeBitStrings: boolean }) => Asn1;
-// @types/node-forge omits the options form. decodeBitStrings must be off: forge
-// otherwise tries to read BIT STRING contents (signature, key) as nested ASN.1.
-const forgeFromDer = asn1.fromDer as unknown as FromDer;
-
-function readDer(der: Buffer, what: string): Asn1 {
-  try {
-    return forgeFromDer(forge.util.createBuffer(der.toString('binary')), { strict: true, parseAllBytes: true, decodeBitStrings: false });
-  } catch (err) {
-    throw new CsrError(`${what} is not valid DER: ${messageOf(err)}`, { cause: err });
-  }
-}
-
-const UNIVERSAL = asn1.Class.UNIVERSAL;
-const CONTEXT = asn1.Class.CONTEXT_SPECIFIC;
-
-const CLASS_NAMES: Record<number, string> = { [asn1.Class.APPLICATION]: 'APPLICATION', [asn1.Class.PRIVATE]: 'PRIVATE' };
-
-function describe(node: Asn1): string {
-  const form = node.constructed ? 'constructed' : 'primitive';
-  if (node.tagClass === CONTEXT) return `${form} [${node.type}]`;
-  if (node.tagClass === UNIVERSAL) return `${form} ${TAG_NAMES[node.type] ?? `universal tag ${node.type}`}`;
-  return `${form} [${CLASS_NAMES[node.tagClass]} ${node.type}]`;
-}
-
-/** A constructed universal node of `type` (SEQUENCE, SET); returns its children. */
-function constructed(node: Asn1 | undefined, type: number, what: string): Asn1[] {
-  if (!node) throw new CsrError(`${what} is missing`);
-  if (node.tagClass !== UNIVERSAL || node.type !== type || !node.constructed || !Array.isArray(node.value)) {
-    throw new CsrError(`${what}: expected constructed ${TAG_NAMES[type]}, got ${describe(node)}`);
-  }
-  return node.value;
-}
-
-/** The content octets of a primitive node, as forge's binary string. */
-function primitive(node: Asn1 | undefined, type: number, what: string, tagClass: number = UNIVERSAL): string {
-  if (!node) throw new CsrError(`${what} is missing`);
-  if (node.tagClass !== tagClass || node.type !== type || node.constructed || typeof node.value !== 'string') {
-    const expected = tagClass === CONTEXT ? `[${type}]` : TAG_NAMES[type];
-    throw new CsrError(`${what}: expected primitive ${expected}, got ${describe(node)}`);
-  }
-  return node.value;
-}
-
-function oidOf(node: Asn1 | undefined, what: string): string {
-  const bytes = primitive(node, TAG.OID, what);
-  // forge returns a partial OID for a truncated last arc instead of failing.
-  if (bytes.length === 0 || bytes.charCodeAt(bytes.length - 1) & 0x80) throw new CsrError(`${what}: malformed OBJECT IDENTIFIER`);
-  try {
-    return asn1.derToOid(bytes);
-  } catch (err) {
-    throw new CsrError(`${what}: malformed OBJECT IDENTIFIER: ${messageOf(err)}`, { cause: err });
-  }
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/** DirectoryString and the other string types names use; undefined for non-string values. */
-function stringOf(node: Asn1, what: string): string | undefined {
-  if (node.tagClass !== UNIVERSAL || node.constructed || typeof node.value !== 'string') return undefined;
-  const raw = node.value;
-  switch (node.type as number) {
-    case TAG.UTF8:
-      try {
-        return utf8.decode(Buffer.from(raw, 'binary'));
-      } catch {
-        throw new CsrError(`${what}: UTF8String is not valid UTF-8`);
-      }
-    case TAG.BMP:
-      return raw; // forge has already decoded UCS-2 into a JS string
-    case TAG.UNIVERSAL: {
-      const buf = Buffer.from(raw, 'binary');
-      if (buf.length % 4) throw new CsrError(`${what}: UniversalString of ${buf.length} bytes is not UCS-4`);
-      const codePoints = Array.from({ length: buf.length / 4 }, (_, i) => buf.readUInt32BE(i * 4));
-      if (codePoints.some((c) => c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))) throw new CsrError(`${what}: UniversalString holds an invalid code point`);
-      return String.fromCodePoint(...codePoints);
-    }
-    case TAG.PRINTABLE:
-    case TAG.IA5:
-    case TAG.NUMERIC:
-    case TAG.VISIBLE:
-    // T.61 is not Latin-1, but real requests only use its ASCII subset, where they agree.
-    case TAG.T61:
-    case TAG.GRAPHIC:
-    case TAG.GENERAL:
-      return raw; // binary string = Latin-1
-    default:
-      return undefined;
-  }
-}
-
-/** IA5 (ASCII) content of an IMPLICIT-tagged GeneralName. */
-function ia5(raw: string, what: string): string {
-  if (/[^\x00-\x7f]/.test(raw)) throw new CsrError(`${what} is not ASCII (IA5String)`);
-  return raw;
-}
+const INPUT_KIND: DerInputKind = { pemLabels: ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'], what: 'certificate request', maxDerBytes: MAX_DER_BYTES };
 
 // ---------------------------------------------------------------------------
 // The request
 
 export function parseCsr(input: Buffer | string): ParsedCsr {
   try {
-    return parseDer(decodeInput(input));
+    return parseDer(decodeDerInput(input, INPUT_KIND));
   } catch (err) {
     if (err instanceof CsrError) throw err;
+    if (err instanceof DerError) throw new CsrError(err.message, 'cause' in err ? { cause: err.cause } : undefined);
     // Safety net for the contract "bad input only ever yields CsrError". Every
-    // known failure is converted where it happens; reaching this is a parser bug,
-    // hence the distinct wording (the tests look for it).
+    // known failure is a CsrError or DerError where it happens; reaching this is
+    // a parser bug, hence the distinct wording (the tests look for it).
     throw new CsrError(`could not parse the certificate request (unexpected error: ${messageOf(err)})`, { cause: err });
   }
 }
@@ -540,7 +338,7 @@ function otherNameUpn(name: Asn1): string | undefined {
     throw new CsrError('subjectAltName UPN: expected [0] EXPLICIT value');
   }
   const inner = wrapper.value[0]!;
-  if (inner.tagClass !== UNIVERSAL || inner.type !== asn1.Type.UTF8) throw new CsrError(`subjectAltName UPN: expected UTF8String, got ${describe(inner)}`);
+  if (inner.tagClass !== UNIVERSAL || inner.type !== TAG.UTF8) throw new CsrError(`subjectAltName UPN: expected UTF8String, got ${describe(inner)}`);
   return stringOf(inner, 'subjectAltName UPN');
 }
 

@@ -9,6 +9,7 @@ type Authenticator = PassportStatic['Authenticator']['prototype'];
 import type { TLSSocket } from 'node:tls';
 import { HttpError } from '../errors.js';
 import type { AuthMethod, Principal } from './principal.js';
+import { socketPrincipals } from './strategies.js';
 
 export interface GuardOptions {
   methods: AuthMethod[];
@@ -35,19 +36,43 @@ function reason(req: Parameters<RequestHandler>[0], methods: AuthMethod[]): stri
 
 const CHALLENGE: Partial<Record<AuthMethod, string>> = { basic: 'Basic realm="credgate"', bearer: 'Bearer realm="credgate"' };
 
+/**
+ * Narrows the methods worth trying for this request, so passport runs only
+ * strategies that can succeed: a connection without a verified certificate
+ * skips client-cert, and Basic/Bearer are tried only for their own scheme.
+ */
+function candidates(req: Parameters<RequestHandler>[0], methods: AuthMethod[]): AuthMethod[] {
+  const socket = req.socket as TLSSocket;
+  const scheme = req.headers.authorization?.slice(0, 7).toLowerCase();
+  return methods.filter((m) => {
+    if (m === 'client-cert') return socket.authorized === true && socketPrincipals.get(socket) !== null;
+    if (m === 'bearer') return scheme === 'bearer ';
+    return scheme?.startsWith('basic ') === true;
+  });
+}
+
 export function guard(passport: Authenticator, opts: GuardOptions): RequestHandler {
   const challenge = opts.methods.map((m) => CHALLENGE[m]).filter(Boolean).join(', ');
+  const accept = (req: Parameters<RequestHandler>[0], user: Principal | false, next: (err?: unknown) => void) => {
+    if (!user) {
+      return next(new HttpError(401, 'unauthorized', reason(req, opts.methods), challenge ? { 'WWW-Authenticate': challenge } : {}));
+    }
+    if (opts.roles && !opts.roles.some((r) => user.roles.includes(r))) {
+      return next(new HttpError(403, 'forbidden', `${user.name} lacks the role this needs (${opts.roles.join(' or ')})`));
+    }
+    req.user = user;
+    next();
+  };
   return (req, res, next) => {
-    passport.authenticate(opts.methods, { session: false }, (err: unknown, user: Principal | false) => {
+    if (opts.methods.includes('client-cert')) {
+      const known = socketPrincipals.get(req.socket as TLSSocket);
+      if (known) return accept(req, known, next);
+    }
+    const methods = candidates(req, opts.methods);
+    if (methods.length === 0) return accept(req, false, next);
+    passport.authenticate(methods, { session: false }, (err: unknown, user: Principal | false) => {
       if (err) return next(err);
-      if (!user) {
-        return next(new HttpError(401, 'unauthorized', reason(req, opts.methods), challenge ? { 'WWW-Authenticate': challenge } : {}));
-      }
-      if (opts.roles && !opts.roles.some((r) => user.roles.includes(r))) {
-        return next(new HttpError(403, 'forbidden', `${user.name} lacks the role this needs (${opts.roles.join(' or ')})`));
-      }
-      req.user = user;
-      next();
+      accept(req, user, next);
     })(req, res, next);
   };
 }

@@ -46,14 +46,19 @@ export function matchClientCert(rules: ClientCertRule[], cert: PeerCertificate):
   };
 }
 
-/** TLS sessions are long-lived over keep-alive: match each socket's certificate once. */
+/**
+ * The principal each TLS connection's certificate maps to (null: none).
+ * A connection keeps its certificate over keep-alive (the listener refuses
+ * renegotiation), so it is matched once and guards read it from here.
+ */
+export const socketPrincipals = new WeakMap<TLSSocket, Principal | null>();
+
 export function clientCertStrategy(rules: ClientCertRule[]): ClientCertStrategy {
-  const bySocket = new WeakMap<TLSSocket, Principal | null>();
   return new ClientCertStrategy({ passReqToCallback: true }, ((req: { socket: TLSSocket }, cert: PeerCertificate, done: (e: unknown, u?: Principal | false) => void) => {
-    let principal = bySocket.get(req.socket);
+    let principal = socketPrincipals.get(req.socket);
     if (principal === undefined) {
       principal = matchClientCert(rules, cert) ?? null;
-      bySocket.set(req.socket, principal);
+      socketPrincipals.set(req.socket, principal);
     }
     done(null, principal ?? false);
   }) as never);
