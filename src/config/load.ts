@@ -58,6 +58,21 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
 
 /** Parses and validates configuration text; `file` is used in messages only. */
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  return parseYaml(text, file, configSchema, { env, envOverrides: true });
+}
+
+/**
+ * Parses YAML against any schema with the same guarantees as the main
+ * configuration: ${VAR} interpolation and errors at file:line:col.
+ * CREDGATE_* overrides apply only where `envOverrides` is set.
+ */
+export function parseYaml<S extends z.ZodType>(
+  text: string,
+  file: string,
+  schema: S,
+  opts: { env?: NodeJS.ProcessEnv; envOverrides?: boolean } = {},
+): z.output<S> {
+  const env = opts.env ?? process.env;
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const where = (node: Node | null | undefined): string => {
@@ -84,15 +99,15 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   // Environment overrides are applied to the document so that validation
   // errors can still say where the bad value came from.
   const fromEnv = new Map<string, string>();
-  for (const o of envOverrides(configSchema, env)) {
+  for (const o of opts.envOverrides ? envOverrides(schema, env) : []) {
     if (doc.contents === null) doc.contents = doc.createNode({}) as never;
     doc.setIn(o.path, o.value);
     fromEnv.set(o.path.join('.'), o.variable);
   }
 
   const data = (doc.toJS() ?? {}) as unknown;
-  const result = configSchema.safeParse(data);
-  if (result.success) return result.data;
+  const result = schema.safeParse(data);
+  if (result.success) return result.data as z.output<S>;
   throw new ConfigError(
     result.error.issues.map((issue) => {
       const key = issue.path.join('.');
