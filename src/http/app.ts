@@ -12,14 +12,23 @@ export interface Mount {
 }
 
 function metricsMiddleware(metrics: Metrics): RequestHandler {
+  // prom-client hashes a labels object on every observation; the children
+  // for each (method, route, status) are looked up once and kept.
+  const children = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
   return (req, res, next) => {
     const start = process.hrtime.bigint();
     res.once('finish', () => {
       // Route templates, not raw paths, keep label cardinality bounded.
       const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
-      const labels = { method: req.method, route, status: String(res.statusCode) };
-      metrics.httpRequests.inc(labels);
-      metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
+      const key = `${req.method} ${route} ${res.statusCode}`;
+      let child = children.get(key);
+      if (!child) {
+        const labels = { method: req.method, route, status: String(res.statusCode) };
+        child = { count: metrics.httpRequests.labels(labels), duration: metrics.httpDuration.labels(labels) };
+        children.set(key, child);
+      }
+      child.count.inc();
+      child.duration.observe(Number(process.hrtime.bigint() - start) / 1e9);
     });
     next();
   };
