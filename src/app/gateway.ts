@@ -10,7 +10,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { durationMs, sizeBytes } from '../config/duration.js';
 import { createApp } from '../http/app.js';
-import { basicStrategy, bearerStrategy, clientCertStrategy } from '../http/auth/strategies.js';
+import { guard, type GuardOptions } from '../http/auth/authenticate.js';
+import { basicStrategy, bearerStrategy, ClientCertAuth } from '../http/auth/strategies.js';
 import { adminRouter } from '../http/routes/admin.js';
 import { certificateRouter } from '../http/routes/certificates.js';
 import { pkiRouter } from '../http/routes/pki.js';
@@ -75,9 +76,12 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
   for (const [type, handler] of Object.entries(handlers)) worker.register(type, handler);
 
   const passport = new passportPkg.Passport();
-  passport.use('client-cert', clientCertStrategy(config.auth.clientCertificates.allow));
+  const adminCerts = new ClientCertAuth(config.auth.clientCertificates.allow);
+  passport.use('client-cert', adminCerts.strategy());
   passport.use('basic', basicStrategy(config.auth.basic));
   passport.use('bearer', bearerStrategy(tokens));
+
+  const adminGuard = (opts: GuardOptions) => guard(passport, { clientCert: adminCerts, ...opts });
 
   const metrics = config.metrics.enabled ? createMetrics() : undefined;
   metrics?.setQueueDepthSource(() => jobsRepo.countByStatus());
@@ -102,11 +106,11 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
       },
       {
         path: '/api/v1',
-        router: adminRouter({ passport, jobs: jobsRepo, wakeWorkers: () => queue.wake(), bodyLimit: sizeBytes(config.server.bodyLimit) }),
+        router: adminRouter({ guard: adminGuard, jobs: jobsRepo, wakeWorkers: () => queue.wake(), bodyLimit: sizeBytes(config.server.bodyLimit) }),
       },
       {
         path: '/api/v1',
-        router: certificateRouter({ passport, bodyLimit: sizeBytes(config.server.bodyLimit), ...issuance }),
+        router: certificateRouter({ guard: adminGuard, bodyLimit: sizeBytes(config.server.bodyLimit), ...issuance }),
       },
       { path: '/pki', router: pkiRouter(issuance) },
     ],

@@ -9,11 +9,24 @@ export type ConnectorKind = 'workspace-one' | 'intune' | 'mobileiron' | 'citrix'
 
 export type MdmEventType = 'enrolled' | 'unenrolled' | 'wiped' | 'compliance-changed';
 
+export interface MdmUser {
+  id?: string;
+  userName?: string;
+  displayName?: string;
+  email?: string;
+  upn?: string;
+  /** The vendor's own numeric/user id, where it differs from `id`. */
+  vendorId?: string;
+}
+
 export interface MdmEvent {
   connectorId: string;
-  type: MdmEventType;
-  user: { id?: string; userName?: string; email?: string; upn?: string };
-  device: { id: string; serialNumber?: string; platform?: string; model?: string; udid?: string };
+  /** `unknown`: stored and acknowledged, nothing done. */
+  type: MdmEventType | 'unknown';
+  /** The vendor's name for the event, as received. */
+  vendorType: string;
+  user: MdmUser;
+  device: { id: string; serialNumber?: string; platform?: string; model?: string; udid?: string; name?: string };
   occurredAt: Date;
   /** Stable across redeliveries of the same vendor event. */
   dedupeKey: string;
@@ -24,13 +37,30 @@ export interface DeliveredCredential {
   purpose: 'signing' | 'encryption' | 'authentication' | 'device';
   pkcs12: Buffer;
   password: string;
+  /** An expired or superseded credential, sent so old mail stays readable. */
   archived: boolean;
 }
 
 export interface CredentialSet {
-  user: { id: string; email?: string; upn?: string };
+  deliveryId: number;
+  user: MdmUser;
   device?: { id: string };
   credentials: DeliveredCredential[];
+}
+
+/**
+ * Thrown by deliver(): `permanent` when retrying cannot help (the vendor
+ * answered 4xx); the vendor's answer is kept for the operator.
+ */
+export class DeliveryError extends Error {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+    readonly detail?: { status?: number; body?: string },
+  ) {
+    super(message);
+    this.name = 'DeliveryError';
+  }
 }
 
 export interface DeliveryReceipt {
@@ -53,6 +83,8 @@ export interface Connector {
   /** Pollers and subscriptions; stop when the signal aborts. */
   start?(signal: AbortSignal): Promise<void>;
   deliver?(set: CredentialSet): Promise<DeliveryReceipt>;
+  /** Fills in a user the event left incomplete (e.g. the email, from the vendor's API). */
+  resolveUser?(event: MdmEvent): Promise<MdmUser>;
   withdraw?(ref: DeliveryReceipt): Promise<void>;
   check?(): Promise<HealthReport>;
 }

@@ -13,17 +13,35 @@ export class KeyRecovery {
     private readonly deps: { db: Db; cas: CaRegistry; certificates: CertificateRepository; escrow: EscrowRepository; audit: AuditRepository; master: MasterKey },
   ) {}
 
-  /** The escrowed key and its certificate as PKCS#12, or undefined when nothing is escrowed. */
+  /** The escrowed key and its certificate as PKCS#12 with a new password, or undefined when nothing is escrowed. */
   async recover(serial: string, actor: string, reason: string, format: Pkcs12Format): Promise<{ pkcs12: Buffer; password: string } | undefined> {
+    const password = randomBytes(18).toString('base64url');
+    const pkcs12 = await this.export(serial, { password, format, actor, action: 'key.recover', reason });
+    return pkcs12 && { pkcs12, password };
+  }
+
+  /**
+   * PKCS#12 of an escrowed key under a given password. Used for recovery and
+   * for delivering a user's encryption key to another of their devices;
+   * either way an audit row is written before the key leaves.
+   */
+  async export(
+    serial: string,
+    opts: { password: string; format: Pkcs12Format; actor: string; action: 'key.recover' | 'key.deliver'; reason?: string },
+  ): Promise<Buffer | undefined> {
     const [cert, wrapped] = await Promise.all([this.deps.certificates.get(serial), this.deps.escrow.get(serial)]);
     if (!cert || !wrapped) return undefined;
     const key = unwrapKey(this.deps.master, wrapped.kekId, wrapped.wrapped, serial);
-    const x509 = new X509Certificate(cert.pem);
     const ca = this.deps.cas.get(cert.ca);
-    const password = randomBytes(18).toString('base64url');
-    const pkcs12 = buildPkcs12({ key, cert: x509.raw, chain: ca ? [ca.cert.raw, ...ca.chain] : [], password, friendlyName: cert.subject, format });
-    // Audited before the key leaves: a failed write means no recovery.
-    await this.deps.audit.append(this.deps.db, { actor, action: 'key.recover', subjectType: 'certificate', subjectId: serial, reason });
-    return { pkcs12, password };
+    const pkcs12 = buildPkcs12({
+      key,
+      cert: new X509Certificate(cert.pem).raw,
+      chain: ca ? [ca.cert.raw, ...ca.chain] : [],
+      password: opts.password,
+      friendlyName: cert.subject,
+      format: opts.format,
+    });
+    await this.deps.audit.append(this.deps.db, { actor: opts.actor, action: opts.action, subjectType: 'certificate', subjectId: serial, reason: opts.reason ?? null });
+    return pkcs12;
   }
 }

@@ -23,28 +23,38 @@ export function masterKeyOf(key: Buffer): MasterKey {
 
 /** `context` is bound as AAD (e.g. the certificate serial) so blobs cannot be swapped between rows. */
 export function wrapKey(master: MasterKey, privateKey: KeyObject, context: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', master.key, iv);
-  cipher.setAAD(Buffer.from(context));
   const plain = privateKey.export({ type: 'pkcs8', format: 'der' });
-  const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
+  const sealed = sealBytes(master, plain, context);
   plain.fill(0);
-  return Buffer.concat([Buffer.from([VERSION]), iv, cipher.getAuthTag(), ct]).toString('base64');
+  return sealed;
 }
 
 export function unwrapKey(master: MasterKey, kekId: string, wrapped: string, context: string): KeyObject {
-  if (kekId !== master.id) throw new KeyWrapError(`key was wrapped under master key ${kekId}, but the configured master key is ${master.id}`);
-  const blob = Buffer.from(wrapped, 'base64');
-  if (blob[0] !== VERSION || blob.length < 30) throw new KeyWrapError('wrapped key has an unknown format');
+  const plain = openBytes(master, kekId, wrapped, context);
+  const key = createPrivateKey({ key: plain, format: 'der', type: 'pkcs8' });
+  plain.fill(0);
+  return key;
+}
+
+/** Seals arbitrary bytes (e.g. a delivery's PKCS#12 files) the same way as keys. */
+export function sealBytes(master: MasterKey, plain: Buffer, context: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', master.key, iv);
+  cipher.setAAD(Buffer.from(context));
+  const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
+  return Buffer.concat([Buffer.from([VERSION]), iv, cipher.getAuthTag(), ct]).toString('base64');
+}
+
+export function openBytes(master: MasterKey, kekId: string, sealed: string, context: string): Buffer {
+  if (kekId !== master.id) throw new KeyWrapError(`data was sealed under master key ${kekId}, but the configured master key is ${master.id}`);
+  const blob = Buffer.from(sealed, 'base64');
+  if (blob[0] !== VERSION || blob.length < 29) throw new KeyWrapError('sealed data has an unknown format');
   const decipher = createDecipheriv('aes-256-gcm', master.key, blob.subarray(1, 13));
   decipher.setAAD(Buffer.from(context));
   decipher.setAuthTag(blob.subarray(13, 29));
   try {
-    const plain = Buffer.concat([decipher.update(blob.subarray(29)), decipher.final()]);
-    const key = createPrivateKey({ key: plain, format: 'der', type: 'pkcs8' });
-    plain.fill(0);
-    return key;
+    return Buffer.concat([decipher.update(blob.subarray(29)), decipher.final()]);
   } catch {
-    throw new KeyWrapError('wrapped key failed authentication (wrong master key or tampered data)');
+    throw new KeyWrapError('sealed data failed authentication (wrong master key or tampered data)');
   }
 }

@@ -9,10 +9,14 @@ type Authenticator = PassportStatic['Authenticator']['prototype'];
 import type { TLSSocket } from 'node:tls';
 import { HttpError } from '../errors.js';
 import type { AuthMethod, Principal } from './principal.js';
-import { socketPrincipals } from './strategies.js';
+import type { ClientCertAuth } from './strategies.js';
 
 export interface GuardOptions {
   methods: AuthMethod[];
+  /** Passport strategy name per method, when not the method's own name (per-connector strategies). */
+  strategies?: Partial<Record<AuthMethod, string>>;
+  /** The allowlist behind the client-cert strategy, whose per-connection cache the guard reads. */
+  clientCert?: ClientCertAuth;
   /** Any one of these roles is enough; omit to accept any authenticated caller. */
   roles?: string[];
 }
@@ -41,15 +45,17 @@ const CHALLENGE: Partial<Record<AuthMethod, string>> = { basic: 'Basic realm="cr
  * strategies that can succeed: a connection without a verified certificate
  * skips client-cert, and Basic/Bearer are tried only for their own scheme.
  */
-function candidates(req: Parameters<RequestHandler>[0], methods: AuthMethod[]): AuthMethod[] {
+function candidates(req: Parameters<RequestHandler>[0], opts: GuardOptions): AuthMethod[] {
   const socket = req.socket as TLSSocket;
   const scheme = req.headers.authorization?.slice(0, 7).toLowerCase();
-  return methods.filter((m) => {
-    if (m === 'client-cert') return socket.authorized === true && socketPrincipals.get(socket) !== null;
+  return opts.methods.filter((m) => {
+    if (m === 'client-cert') return socket.authorized === true && opts.clientCert?.principals.get(socket) !== null;
     if (m === 'bearer') return scheme === 'bearer ';
     return scheme?.startsWith('basic ') === true;
   });
 }
+
+export type Guard = (opts: GuardOptions) => RequestHandler;
 
 export function guard(passport: Authenticator, opts: GuardOptions): RequestHandler {
   const challenge = opts.methods.map((m) => CHALLENGE[m]).filter(Boolean).join(', ');
@@ -64,13 +70,13 @@ export function guard(passport: Authenticator, opts: GuardOptions): RequestHandl
     next();
   };
   return (req, res, next) => {
-    if (opts.methods.includes('client-cert')) {
-      const known = socketPrincipals.get(req.socket as TLSSocket);
+    if (opts.clientCert && opts.methods.includes('client-cert')) {
+      const known = opts.clientCert.principals.get(req.socket as TLSSocket);
       if (known) return accept(req, known, next);
     }
-    const methods = candidates(req, opts.methods);
+    const methods = candidates(req, opts);
     if (methods.length === 0) return accept(req, false, next);
-    passport.authenticate(methods, { session: false }, (err: unknown, user: Principal | false) => {
+    passport.authenticate(methods.map((m) => opts.strategies?.[m] ?? m), { session: false }, (err: unknown, user: Principal | false) => {
       if (err) return next(err);
       accept(req, user, next);
     })(req, res, next);

@@ -47,21 +47,27 @@ export function matchClientCert(rules: ClientCertRule[], cert: PeerCertificate):
 }
 
 /**
- * The principal each TLS connection's certificate maps to (null: none).
- * A connection keeps its certificate over keep-alive (the listener refuses
- * renegotiation), so it is matched once and guards read it from here.
+ * Client-certificate authentication for one allowlist. A TLS connection
+ * keeps its certificate over keep-alive (the listener refuses
+ * renegotiation), so each connection is matched once and guards read the
+ * principal from `principals`. Each allowlist keeps its own cache: the same
+ * connection may be an admin for one and unknown to another.
  */
-export const socketPrincipals = new WeakMap<TLSSocket, Principal | null>();
+export class ClientCertAuth {
+  readonly principals = new WeakMap<TLSSocket, Principal | null>();
 
-export function clientCertStrategy(rules: ClientCertRule[]): ClientCertStrategy {
-  return new ClientCertStrategy({ passReqToCallback: true }, ((req: { socket: TLSSocket }, cert: PeerCertificate, done: (e: unknown, u?: Principal | false) => void) => {
-    let principal = socketPrincipals.get(req.socket);
-    if (principal === undefined) {
-      principal = matchClientCert(rules, cert) ?? null;
-      socketPrincipals.set(req.socket, principal);
-    }
-    done(null, principal ?? false);
-  }) as never);
+  constructor(private readonly rules: ClientCertRule[]) {}
+
+  strategy(): ClientCertStrategy {
+    return new ClientCertStrategy({ passReqToCallback: true }, ((req: { socket: TLSSocket }, cert: PeerCertificate, done: (e: unknown, u?: Principal | false) => void) => {
+      let principal = this.principals.get(req.socket);
+      if (principal === undefined) {
+        principal = matchClientCert(this.rules, cert) ?? null;
+        this.principals.set(req.socket, principal);
+      }
+      done(null, principal ?? false);
+    }) as never);
+  }
 }
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();

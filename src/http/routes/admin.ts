@@ -1,14 +1,13 @@
 /** /api/v1: the admin API. whoami accepts every method; everything else needs the admin role. */
 import express, { Router } from 'express';
-import type { PassportStatic } from 'passport';
 
-type Authenticator = PassportStatic['Authenticator']['prototype'];
 import { JOB_STATUSES, type JobRepository, type JobStatus } from '../../store/jobs.js';
-import { guard } from '../auth/authenticate.js';
+import type { Guard } from '../auth/authenticate.js';
 import { badRequest, notFound } from '../errors.js';
 
 export interface AdminDeps {
-  passport: Authenticator;
+  /** Route guards bound to the admin allowlist and strategies. */
+  guard: Guard;
   jobs: JobRepository;
   wakeWorkers(): void;
   bodyLimit: number;
@@ -25,11 +24,11 @@ export function adminRouter(deps: AdminDeps): Router {
   const router = Router();
   router.use(express.json({ limit: deps.bodyLimit }));
 
-  router.get('/whoami', guard(deps.passport, { methods: ['client-cert', 'bearer', 'basic'] }), (req, res) => {
+  router.get('/whoami', deps.guard({ methods: ['client-cert', 'bearer', 'basic'] }), (req, res) => {
     res.json({ principal: req.user });
   });
 
-  const admin = guard(deps.passport, { methods: ['client-cert', 'bearer'], roles: ['admin'] });
+  const admin = deps.guard({ methods: ['client-cert', 'bearer'], roles: ['admin'] });
 
   router.get('/jobs', admin, async (req, res) => {
     const status = req.query.status as string | undefined;

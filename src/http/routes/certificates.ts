@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import express, { Router, type Request } from 'express';
-import type { PassportStatic } from 'passport';
 import type { Issuer } from '../../pki/issuer.js';
 import { IssuanceError } from '../../pki/issuer.js';
 import type { KeyRecovery } from '../../pki/key-recovery.js';
@@ -14,13 +13,13 @@ import { REVOCATION_REASONS, type RevocationReason } from '../../pki/revocation.
 import { StatusChangeError, type Revoker } from '../../pki/revoker.js';
 import type { AuditRepository } from '../../store/audit.js';
 import { CERTIFICATE_STATUSES, type CertificateRepository, type CertificateStatus } from '../../store/certificates.js';
-import { guard } from '../auth/authenticate.js';
+import type { Guard } from '../auth/authenticate.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
 
-type Authenticator = InstanceType<PassportStatic['Passport']>;
 
 export interface CertificateRouteDeps {
-  passport: Authenticator;
+  /** Route guards bound to the admin allowlist and strategies. */
+  guard: Guard;
   bodyLimit: number;
   issuer: Issuer;
   revoker: Revoker;
@@ -63,8 +62,8 @@ const pem = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('base6
 export function certificateRouter(deps: CertificateRouteDeps): Router {
   const router = Router();
   router.use(express.json({ limit: deps.bodyLimit }));
-  const admin = guard(deps.passport, { methods: ['client-cert', 'bearer'], roles: ['admin'] });
-  const recoveryOfficer = guard(deps.passport, { methods: ['client-cert', 'bearer'], roles: ['key-recovery'] });
+  const admin = deps.guard({ methods: ['client-cert', 'bearer'], roles: ['admin'] });
+  const recoveryOfficer = deps.guard({ methods: ['client-cert', 'bearer'], roles: ['key-recovery'] });
   const actor = (req: Request) => `${req.user!.method}:${req.user!.name}`;
 
   router.post('/certificates', admin, async (req, res) => {

@@ -5,6 +5,7 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_foundation.js';
 import * as m002 from './002_issuance.js';
+import * as m003 from './003_mdm_events.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -14,6 +15,7 @@ interface Migration {
 const migrations: Record<string, Migration> = {
   '001_foundation': m001,
   '002_issuance': m002,
+  '003_mdm_events': m003,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

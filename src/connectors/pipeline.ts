@@ -1,0 +1,214 @@
+/**
+ * What the core does with MDM events, per the connector's YAML policy:
+ * enrolled -> issue the credential set and queue its delivery; unenrolled
+ * or wiped -> revoke the device's signing certificates. Both steps are jobs,
+ * so they survive crashes; both are idempotent, so a retried job or a
+ * redelivered event does nothing twice.
+ */
+import type { Logger } from 'pino';
+import type { JobQueue } from '../jobs/queue.js';
+import { PermanentJobError, type JobHandler } from '../jobs/worker.js';
+import type { Issuer } from '../pki/issuer.js';
+import type { KeyRecovery } from '../pki/key-recovery.js';
+import { openBytes, sealBytes, type MasterKey } from '../pki/key-wrap.js';
+import { buildPkcs12, type Pkcs12Format } from '../pki/pkcs12.js';
+import type { Revoker } from '../pki/revoker.js';
+import type { CertificateRepository } from '../store/certificates.js';
+import type { Db } from '../store/db.js';
+import type { DeliveryRepository } from '../store/deliveries.js';
+import type { EventRepository, StoredEvent } from '../store/events.js';
+import { DeliveryError, type Connector, type CredentialSet, type DeliveredCredential, type MdmEvent, type MdmUser } from './connector.js';
+import { EVENT_JOB } from './intake.js';
+
+export const DELIVER_JOB = 'connector.deliver';
+
+export interface ConnectorPolicy {
+  /** Templates issued on enrollment: a signing credential per device, the user's encryption credential. */
+  enrolled: { signing?: string | undefined; encryption?: string | undefined };
+  onUnenroll: 'revoke-signing' | 'keep';
+  pkcs12: { format: Pkcs12Format; password: string };
+}
+
+export interface ConnectorEntry {
+  connector: Connector;
+  policy: ConnectorPolicy;
+}
+
+interface SealedCredential {
+  serialNumber: string;
+  purpose: DeliveredCredential['purpose'];
+  archived: boolean;
+  pkcs12: string;
+}
+
+const deliveryContext = (id: string) => `delivery:${id}`;
+
+export class CredentialPipeline {
+  constructor(
+    private readonly deps: {
+      db: Db;
+      events: EventRepository;
+      deliveries: DeliveryRepository;
+      certificates: CertificateRepository;
+      issuer: Issuer;
+      recovery: KeyRecovery;
+      revoker: Revoker;
+      queue: JobQueue;
+      master: MasterKey;
+      connector(id: string): ConnectorEntry | undefined;
+      log: Logger;
+    },
+  ) {}
+
+  handlers(): Record<string, JobHandler> {
+    return {
+      [EVENT_JOB]: (payload) => this.onEvent((payload as { eventId: number }).eventId),
+      [DELIVER_JOB]: (payload) => this.deliver((payload as { deliveryId: number }).deliveryId),
+    };
+  }
+
+  private entry(connectorId: string): ConnectorEntry {
+    const entry = this.deps.connector(connectorId);
+    if (!entry) throw new PermanentJobError(`connector ${connectorId} is not configured any more`);
+    return entry;
+  }
+
+  async onEvent(eventId: number): Promise<unknown> {
+    const event = await this.deps.events.get(eventId);
+    if (!event) throw new PermanentJobError(`event ${eventId} does not exist`);
+    const entry = this.entry(event.connectorId);
+    if (!event.deviceId) throw new PermanentJobError('the event names no device');
+    if (event.type === 'enrolled') return this.enrolled(event, entry);
+    if (event.type === 'unenrolled' || event.type === 'wiped') return this.unenrolled(event, entry);
+    return { ignored: event.type };
+  }
+
+  private async enrolled(event: StoredEvent, { connector, policy }: ConnectorEntry): Promise<unknown> {
+    const existing = await this.deps.deliveries.byEvent(event.id);
+    if (existing) {
+      await this.deps.queue.enqueue(this.deps.db, DELIVER_JOB, { deliveryId: existing.id }, { dedupeKey: `delivery:${existing.id}` });
+      return { deliveryId: existing.id, reused: true };
+    }
+    const user = await this.completeUser(event, connector);
+    if (!user.email) {
+      throw new PermanentJobError(`no email address for user ${user.userName ?? user.id ?? '?'}: the event has none and the connector cannot look it up (configure its UEM API access)`);
+    }
+    const deviceId = event.deviceId!;
+    await this.deps.events.rememberDeviceUser(this.deps.db, event.connectorId, deviceId, { ...user });
+    const actor = `connector:${event.connectorId}`;
+    const data = { user: { ...user, displayName: user.displayName ?? user.userName ?? user.email }, device: event.device };
+    const { password, format } = policy.pkcs12;
+    const credentials: SealedCredential[] = [];
+
+    if (policy.enrolled.signing) {
+      const issued = await this.deps.issuer.issue({ template: policy.enrolled.signing, data, userId: user.id ?? null, deviceId, actor, reason: `enrollment event ${event.id}` });
+      const pkcs12 = buildPkcs12({ key: issued.privateKey!, cert: issued.cert.raw, chain: issued.chain, password, friendlyName: issued.record.subject, format });
+      credentials.push({ serialNumber: issued.record.serial, purpose: 'signing', archived: false, pkcs12: pkcs12.toString('base64') });
+    }
+    if (policy.enrolled.encryption) credentials.push(...(await this.encryption(policy.enrolled.encryption, user, data, deviceId, actor, event, policy.pkcs12)));
+
+    const sealed = sealBytes(this.deps.master, Buffer.from(JSON.stringify(credentials)), deliveryContext(`event:${event.id}`));
+    const deliveryId = await this.deps.db.transaction(async (trx) => {
+      const id = await this.deps.deliveries.create(trx, {
+        connectorId: event.connectorId,
+        eventId: event.id,
+        deviceId,
+        userId: user.id ?? null,
+        serials: credentials.map((c) => c.serialNumber),
+        kekId: this.deps.master.id,
+        wrappedPayload: sealed,
+      });
+      await this.deps.queue.enqueue(trx, DELIVER_JOB, { deliveryId: id }, { dedupeKey: `delivery:${id}` });
+      return id;
+    });
+    this.deps.queue.wake();
+    return { deliveryId, serials: credentials.map((c) => c.serialNumber) };
+  }
+
+  /** The user's encryption credential: the current escrowed one if any (same key on every device), else a new one; expired ones go in archived. */
+  private async encryption(
+    template: string,
+    user: MdmUser,
+    data: Record<string, unknown>,
+    deviceId: string,
+    actor: string,
+    event: StoredEvent,
+    pkcs12: ConnectorPolicy['pkcs12'],
+  ): Promise<SealedCredential[]> {
+    const now = Date.now();
+    const mine = user.id ? await this.deps.certificates.list({ userId: user.id, template, limit: 1000 }) : [];
+    const escrowed = mine.filter((c) => c.keyEscrowed);
+    const current = escrowed.filter((c) => c.status === 'valid' && c.notAfter > now).sort((a, b) => b.notAfter - a.notAfter)[0];
+    const out: SealedCredential[] = [];
+    const exportKey = async (serial: string, archived: boolean) => {
+      const p12 = await this.deps.recovery.export(serial, { ...pkcs12, actor, action: 'key.deliver', reason: `enrollment event ${event.id}` });
+      if (p12) out.push({ serialNumber: serial, purpose: 'encryption', archived, pkcs12: p12.toString('base64') });
+    };
+    if (current) {
+      await exportKey(current.serial, false);
+    } else {
+      const issued = await this.deps.issuer.issue({ template, data, userId: user.id ?? null, deviceId, actor, reason: `enrollment event ${event.id}` });
+      const p12 = buildPkcs12({ key: issued.privateKey!, cert: issued.cert.raw, chain: issued.chain, ...pkcs12, friendlyName: issued.record.subject });
+      out.push({ serialNumber: issued.record.serial, purpose: 'encryption', archived: false, pkcs12: p12.toString('base64') });
+    }
+    for (const old of escrowed.filter((c) => c.notAfter <= now)) await exportKey(old.serial, true);
+    return out;
+  }
+
+  private async completeUser(event: StoredEvent, connector: Connector): Promise<MdmUser> {
+    const user = event.user as MdmUser;
+    if (user.email || !connector.resolveUser) return user;
+    const asEvent: MdmEvent = {
+      connectorId: event.connectorId,
+      type: event.type as MdmEvent['type'],
+      vendorType: event.vendorType,
+      user,
+      device: { ...(event.device as MdmEvent['device']) },
+      occurredAt: new Date(event.occurredAt),
+      dedupeKey: event.dedupeKey,
+    };
+    return { ...user, ...(await connector.resolveUser(asEvent)) };
+  }
+
+  private async unenrolled(event: StoredEvent, { policy }: ConnectorEntry): Promise<unknown> {
+    if (policy.onUnenroll === 'keep' || !policy.enrolled.signing) return { revoked: [] };
+    const certs = await this.deps.certificates.list({ deviceId: event.deviceId!, template: policy.enrolled.signing, status: 'valid', limit: 1000 });
+    const revoked: string[] = [];
+    for (const c of certs) {
+      // Another worker may have revoked it meanwhile: that is the same outcome.
+      await this.deps.revoker
+        .revoke(c.serial, 'cessationOfOperation', `connector:${event.connectorId}`, `${event.type} event ${event.id}`)
+        .then(() => revoked.push(c.serial))
+        .catch((err: unknown) => this.deps.log.warn({ err, serial: c.serial }, 'revocation on unenroll skipped'));
+    }
+    return { revoked };
+  }
+
+  async deliver(deliveryId: number): Promise<unknown> {
+    const delivery = await this.deps.deliveries.get(deliveryId);
+    if (!delivery) throw new PermanentJobError(`delivery ${deliveryId} does not exist`);
+    if (delivery.status === 'delivered') return { alreadyDelivered: true };
+    const { connector, policy } = this.entry(delivery.connectorId);
+    if (!connector.deliver) throw new PermanentJobError(`connector ${delivery.connectorId} cannot deliver credentials`);
+    if (!delivery.wrappedPayload || !delivery.kekId) throw new PermanentJobError(`delivery ${deliveryId} has no payload`);
+    const sealed = JSON.parse(openBytes(this.deps.master, delivery.kekId, delivery.wrappedPayload, deliveryContext(`event:${delivery.eventId}`)).toString()) as SealedCredential[];
+    const user = (delivery.deviceId && (await this.deps.events.deviceUser(delivery.connectorId, delivery.deviceId))) || {};
+    const set: CredentialSet = {
+      deliveryId,
+      user: { ...(user as MdmUser), ...(delivery.userId && { id: delivery.userId }) },
+      ...(delivery.deviceId && { device: { id: delivery.deviceId } }),
+      credentials: sealed.map((c) => ({ ...c, pkcs12: Buffer.from(c.pkcs12, 'base64'), password: policy.pkcs12.password })),
+    };
+    try {
+      const receipt = await connector.deliver(set);
+      await this.deps.deliveries.markDelivered(deliveryId, receipt);
+      return receipt;
+    } catch (err) {
+      if (err instanceof DeliveryError && err.permanent) {
+        await this.deps.deliveries.markFailed(deliveryId, `${err.message}${err.detail?.body ? `: ${err.detail.body}` : ''}`);
+        throw new PermanentJobError(err.message, err.detail);
+      }
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,99 @@
+/** Credential sets on their way to an MDM. The wrapped payload is erased once delivered. */
+import type { Knex } from 'knex';
+import type { Db } from './db.js';
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface Delivery {
+  id: number;
+  connectorId: string;
+  eventId: number | null;
+  deviceId: string | null;
+  userId: string | null;
+  status: DeliveryStatus;
+  serials: string[];
+  kekId: string | null;
+  wrappedPayload: string | null;
+  receipt: unknown;
+  lastError: string | null;
+  createdAt: number;
+  deliveredAt: number | null;
+}
+
+interface Row {
+  id: number;
+  connector_id: string;
+  event_id: number | null;
+  device_id: string | null;
+  user_id: string | null;
+  status: DeliveryStatus;
+  serials: string;
+  kek_id: string | null;
+  wrapped_payload: string | null;
+  receipt: string | null;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+const fromRow = (r: Row): Delivery => ({
+  id: Number(r.id),
+  connectorId: r.connector_id,
+  eventId: r.event_id === null ? null : Number(r.event_id),
+  deviceId: r.device_id,
+  userId: r.user_id,
+  status: r.status,
+  serials: JSON.parse(r.serials) as string[],
+  kekId: r.kek_id,
+  wrappedPayload: r.wrapped_payload,
+  receipt: r.receipt === null ? null : (JSON.parse(r.receipt) as unknown),
+  lastError: r.last_error,
+  createdAt: Number(r.created_at),
+  deliveredAt: r.delivered_at === null ? null : Number(r.delivered_at),
+});
+
+export class DeliveryRepository {
+  constructor(private readonly db: Db) {}
+
+  async create(
+    trx: Knex.Transaction,
+    d: Pick<Delivery, 'connectorId' | 'eventId' | 'deviceId' | 'userId' | 'serials' | 'kekId' | 'wrappedPayload'>,
+    now = Date.now(),
+  ): Promise<number> {
+    const [id] = await trx('deliveries').insert({
+      connector_id: d.connectorId,
+      event_id: d.eventId,
+      device_id: d.deviceId,
+      user_id: d.userId,
+      status: 'pending',
+      serials: JSON.stringify(d.serials),
+      kek_id: d.kekId,
+      wrapped_payload: d.wrappedPayload,
+      created_at: now,
+    });
+    return Number(id);
+  }
+
+  async get(id: number): Promise<Delivery | undefined> {
+    const r = (await this.db<Row>('deliveries').where({ id }).first()) as Row | undefined;
+    return r ? fromRow(r) : undefined;
+  }
+
+  async byEvent(eventId: number): Promise<Delivery | undefined> {
+    const r = (await this.db<Row>('deliveries').where({ event_id: eventId }).first()) as Row | undefined;
+    return r ? fromRow(r) : undefined;
+  }
+
+  async list(connectorId: string): Promise<Delivery[]> {
+    return ((await this.db<Row>('deliveries').where({ connector_id: connectorId }).orderBy('id')) as Row[]).map(fromRow);
+  }
+
+  async markDelivered(id: number, receipt: unknown, now = Date.now()): Promise<void> {
+    await this.db('deliveries').where({ id }).update({ status: 'delivered', receipt: JSON.stringify(receipt), delivered_at: now, wrapped_payload: null, last_error: null });
+  }
+
+  /** Keeps the wrapped payload, so an operator can retry once the MDM side is fixed. */
+  async markFailed(id: number, error: string): Promise<void> {
+    await this.db('deliveries').where({ id }).update({ status: 'failed', last_error: error.slice(0, 4000) });
+  }
+}

@@ -1,0 +1,95 @@
+/** MDM events and the device → user mapping learnt from them. */
+import type { Knex } from 'knex';
+import { clientOf, type Db } from './db.js';
+
+export interface StoredEvent {
+  id: number;
+  connectorId: string;
+  type: string;
+  vendorType: string;
+  dedupeKey: string;
+  deviceId: string | null;
+  user: Record<string, string | undefined>;
+  device: Record<string, string | undefined>;
+  payload: unknown;
+  occurredAt: number;
+  receivedAt: number;
+}
+
+interface Row {
+  id: number;
+  connector_id: string;
+  type: string;
+  vendor_type: string;
+  dedupe_key: string;
+  device_id: string | null;
+  user: string;
+  device: string;
+  payload: string;
+  occurred_at: number;
+  received_at: number;
+}
+
+export type NewEvent = Omit<StoredEvent, 'id' | 'receivedAt'>;
+
+export class EventRepository {
+  constructor(private readonly db: Db) {}
+
+  /** Stores an event; undefined when the connector already has one with this dedupe key. */
+  async insert(trx: Knex.Transaction, e: NewEvent, now = Date.now()): Promise<number | undefined> {
+    const row = {
+      connector_id: e.connectorId,
+      type: e.type,
+      vendor_type: e.vendorType.slice(0, 128),
+      dedupe_key: e.dedupeKey.slice(0, 191),
+      device_id: e.deviceId,
+      user: JSON.stringify(e.user),
+      device: JSON.stringify(e.device),
+      payload: JSON.stringify(e.payload),
+      occurred_at: e.occurredAt,
+      received_at: now,
+    };
+    const insert = trx('mdm_events').insert(row).onConflict(['connector_id', 'dedupe_key']).ignore();
+    if (clientOf(this.db) === 'sqlite') {
+      const rows = (await insert.returning('id')) as { id: number }[];
+      return rows[0] ? Number(rows[0].id) : undefined;
+    }
+    const [id] = await insert;
+    return id ? Number(id) : undefined;
+  }
+
+  async get(id: number): Promise<StoredEvent | undefined> {
+    const r = (await this.db<Row>('mdm_events').where({ id }).first()) as Row | undefined;
+    if (!r) return undefined;
+    return {
+      id: Number(r.id),
+      connectorId: r.connector_id,
+      type: r.type,
+      vendorType: r.vendor_type,
+      dedupeKey: r.dedupe_key,
+      deviceId: r.device_id,
+      user: JSON.parse(r.user) as StoredEvent['user'],
+      device: JSON.parse(r.device) as StoredEvent['device'],
+      payload: JSON.parse(r.payload) as unknown,
+      occurredAt: Number(r.occurred_at),
+      receivedAt: Number(r.received_at),
+    };
+  }
+
+  async count(connectorId: string): Promise<number> {
+    const r = (await this.db('mdm_events').where({ connector_id: connectorId }).count({ n: '*' }).first()) as { n: number | string };
+    return Number(r.n);
+  }
+
+  async rememberDeviceUser(trx: Knex | Knex.Transaction, connectorId: string, deviceId: string, user: Record<string, unknown>, now = Date.now()): Promise<void> {
+    await trx('device_users')
+      .insert({ connector_id: connectorId, device_id: deviceId, user: JSON.stringify(user), updated_at: now })
+      .onConflict(['connector_id', 'device_id'])
+      .merge();
+  }
+
+  async deviceUser(connectorId: string, deviceId: string): Promise<Record<string, string | undefined> | undefined> {
+    const r = (await this.db('device_users').where({ connector_id: connectorId, device_id: deviceId }).first()) as { user: string } | undefined;
+    return r ? (JSON.parse(r.user) as Record<string, string | undefined>) : undefined;
+  }
+}
