@@ -25,6 +25,7 @@ import { JobRepository } from '../store/jobs.js';
 import { TokenRepository } from '../store/tokens.js';
 import { openDatabase } from './database.js';
 import { StartupError } from './errors.js';
+import { connectorTrust, loadConnectorFiles, wireConnectors } from './connectors.js';
 import { buildIssuance, type Issuance } from './issuance.js';
 import { ensurePki, loadMasterKey, loadTlsIdentity } from './pki-setup.js';
 
@@ -47,8 +48,10 @@ export interface GatewayOptions {
 
 export async function startGateway({ config, log, handlers = {} }: GatewayOptions): Promise<Gateway> {
   const masterKey = loadMasterKey(config, { create: true });
+  const connectorFiles = loadConnectorFiles(config.connectors.dir);
   await ensurePki(config, masterKey, log);
   const tls = loadTlsIdentity(config, masterKey);
+  tls.clientCaPem.push(...connectorTrust(connectorFiles));
   const db = await openDatabase(config.database);
   const baseUrl = (config.server.publicUrl ?? `https://localhost:${config.server.port}`).replace(/\/$/, '');
   let issuance: Issuance;
@@ -83,6 +86,8 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
 
   const adminGuard = (opts: GuardOptions) => guard(passport, { clientCert: adminCerts, ...opts });
 
+  const connectors = wireConnectors({ loaded: connectorFiles, passport, db, queue, worker, issuance, bodyLimit: sizeBytes(config.server.bodyLimit), log });
+
   const metrics = config.metrics.enabled ? createMetrics() : undefined;
   metrics?.setQueueDepthSource(() => jobsRepo.countByStatus());
 
@@ -113,6 +118,7 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
         router: certificateRouter({ guard: adminGuard, bodyLimit: sizeBytes(config.server.bodyLimit), ...issuance }),
       },
       { path: '/pki', router: pkiRouter(issuance) },
+      ...connectors.mounts,
     ],
   });
 
@@ -126,6 +132,7 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
   }
   worker.start();
   issuance.start();
+  connectors.start();
 
   const port = (server.address() as AddressInfo).port;
   const url = config.server.publicUrl ?? `https://localhost:${port}`;
@@ -137,6 +144,7 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
     worker,
     issuance,
     async stop() {
+      connectors.stop();
       issuance.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

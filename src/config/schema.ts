@@ -8,7 +8,7 @@ import { PRESET_NAMES } from '../pki/presets.js';
 
 const port = z.number().int().min(0).max(65535);
 /** A path relative to the directory the gateway runs in (not the config file). */
-const path = z.string().min(1);
+export const path = z.string().min(1);
 /** Durations are written like "30s", "5m", "250ms", "1h", "7d". */
 export const duration = z
   .string()
@@ -56,23 +56,26 @@ const database = z
   })
   .prefault({});
 
-const clientCertRule = z.strictObject({
+const certificateMatch = {
+  fingerprint: z
+    .string()
+    .regex(/^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, { message: 'expected a SHA-256 fingerprint (64 hex digits, colons optional)' })
+    .optional()
+    .describe('SHA-256 fingerprint of the client certificate.'),
+  subject: z.string().min(1).optional().describe('Exact subject DN, e.g. "CN=ops-console,O=Example Bank".'),
+};
+const needsMatch = [(r: { fingerprint?: string | undefined; subject?: string | undefined }) => r.fingerprint !== undefined || r.subject !== undefined, { message: 'give a fingerprint or a subject to match' }] as const;
+
+/** A client certificate to accept, by fingerprint and/or subject. */
+export const clientCertMatch = z.strictObject(certificateMatch).refine(...needsMatch);
+
+export const clientCertRule = z
+  .strictObject({
     principal: z.string().min(1).describe('Name the caller is known by in logs and the audit trail.'),
     roles: z.array(z.string().min(1)).default([]),
-    fingerprint: z
-      .string()
-      .regex(/^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, { message: 'expected a SHA-256 fingerprint (64 hex digits, colons optional)' })
-      .optional()
-      .describe('SHA-256 fingerprint of the client certificate.'),
-    subject: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('Exact subject DN, e.g. "CN=ops-console,O=Example Bank".'),
+    ...certificateMatch,
   })
-  .refine((r) => r.fingerprint !== undefined || r.subject !== undefined, {
-    message: 'give a fingerprint or a subject to match',
-  });
+  .refine(...needsMatch);
 
 const basicUser = z.strictObject({
   username: z.string().min(1),
@@ -105,7 +108,7 @@ const jobs = z.strictObject({
   })
   .prefault({});
 
-const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'expected a lower-case name (letters, digits, dashes)' });
+export const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'expected a lower-case name (letters, digits, dashes)' });
 const keyAlgorithm = z.enum(['rsa-2048', 'rsa-3072', 'rsa-4096']);
 
 const ca = z
@@ -221,6 +224,11 @@ export const configSchema = z.strictObject({
       .record(name, template)
       .prefault(DEFAULT_TEMPLATES as never)
       .describe('Certificate templates by name.'),
+    connectors: z
+      .strictObject({
+        dir: path.default('config/connectors').describe('Each <id>.yaml here configures one MDM connector (see config/connectors/examples/).'),
+      })
+      .prefault({}),
     metrics: z.strictObject({ enabled: z.boolean().default(true) })
       .prefault({}),
   });

@@ -1,0 +1,72 @@
+/**
+ * Uploads S/MIME credentials to the Workspace ONE Escrow Gateway:
+ * POST <EG>/v2/certificates over mTLS. 2xx is done; 4xx is permanent (the
+ * answer is kept for the operator); 5xx, timeouts and connection errors are
+ * retried by the job queue.
+ */
+import { readFileSync } from 'node:fs';
+import { Agent } from 'node:https';
+import axios, { type AxiosInstance } from 'axios';
+import { durationMs } from '../../src/config/duration.js';
+import { DeliveryError, type CredentialSet, type DeliveryReceipt } from '../../src/connectors/connector.js';
+import type { WorkspaceOneSettings } from './schema.js';
+
+export interface EgUploadBody {
+  device_uuid: string;
+  user_uuid: string;
+  smime_certificates: { signing?: string[]; encryption?: string[]; archived?: string[] };
+}
+
+export function uploadBody(set: CredentialSet): EgUploadBody {
+  const of = (pred: (c: CredentialSet['credentials'][number]) => boolean) => set.credentials.filter(pred).map((c) => c.pkcs12.toString('base64'));
+  const signing = of((c) => !c.archived && c.purpose === 'signing');
+  const encryption = of((c) => !c.archived && c.purpose === 'encryption');
+  const archived = of((c) => c.archived);
+  return {
+    device_uuid: set.device?.id ?? '',
+    user_uuid: set.user.id ?? '',
+    smime_certificates: {
+      ...(signing.length && { signing }),
+      ...(encryption.length && { encryption }),
+      ...(archived.length && { archived }),
+    },
+  };
+}
+
+export class EscrowGatewayClient {
+  private readonly http: AxiosInstance;
+
+  constructor(
+    private readonly connectorId: string,
+    settings: WorkspaceOneSettings['escrowGateway'],
+  ) {
+    const agent = new Agent({
+      pfx: readFileSync(settings.clientPkcs12),
+      passphrase: settings.clientPkcs12Password,
+      ...(settings.serverCa && { ca: readFileSync(settings.serverCa) }),
+      keepAlive: true,
+      minVersion: 'TLSv1.2',
+    });
+    this.http = axios.create({
+      baseURL: settings.url.replace(/\/$/, ''),
+      httpsAgent: agent,
+      timeout: durationMs(settings.timeout),
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      validateStatus: () => true,
+      maxRedirects: 0,
+      proxy: false,
+    });
+  }
+
+  async upload(set: CredentialSet): Promise<DeliveryReceipt> {
+    const body = uploadBody(set);
+    if (!body.device_uuid || !body.user_uuid) throw new DeliveryError('the Escrow Gateway needs both a device UUID and a user UUID', true);
+    const res = await this.http.post('/v2/certificates', body);
+    if (res.status >= 200 && res.status < 300) {
+      return { connectorId: this.connectorId, reference: `${body.device_uuid}/${set.deliveryId}`, deliveredAt: new Date() };
+    }
+    const text = typeof res.data === 'string' ? res.data : JSON.stringify(res.data);
+    const message = `Escrow Gateway answered ${res.status}`;
+    throw new DeliveryError(message, res.status >= 400 && res.status < 500, { status: res.status, body: text.slice(0, 2000) });
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Workspace ONE UEM (AirWatch): event notifications in, S/MIME credentials
+ * out through the Escrow Gateway. Contract: shared/contracts/workspace-one.md.
+ */
+import express, { Router } from 'express';
+import type { Connector, MdmEvent, MdmUser } from '../../src/connectors/connector.js';
+import type { ConnectorContext, ConnectorModule } from '../../src/connectors/module.js';
+import { EscrowGatewayClient } from './escrow-gateway.js';
+import { EventFormatError, parseBody, toMdmEvent } from './event.js';
+import { workspaceOneSchema, type WorkspaceOneSettings } from './schema.js';
+import { UemApi } from './uem-api.js';
+
+function create(settings: WorkspaceOneSettings, ctx: ConnectorContext): Connector {
+  const eg = new EscrowGatewayClient(ctx.id, settings.escrowGateway);
+  const uem = settings.uem && new UemApi(settings.uem);
+
+  const router = (): Router => {
+    const r = Router();
+    r.use(ctx.inboundGuard);
+    // The console's Test Connection is a GET with the same credentials.
+    const ok = (_req: express.Request, res: express.Response) => void res.json({ status: 'ok', connector: ctx.id });
+    r.get('/', ok);
+    r.get('/events', ok);
+    r.post('/events', express.text({ type: () => true, limit: ctx.bodyLimit }), async (req, res) => {
+      let event: MdmEvent;
+      let fields;
+      try {
+        fields = parseBody(typeof req.body === 'string' ? req.body : '', req.headers['content-type']);
+        event = toMdmEvent(ctx.id, fields);
+      } catch (err) {
+        if (err instanceof EventFormatError) {
+          res.status(400).json({ error: 'bad_event', message: err.message, requestId: req.id });
+          return;
+        }
+        throw err;
+      }
+      const accepted = await ctx.intake.accept(event, fields);
+      res.status(accepted.duplicate ? 200 : 202).json({ status: accepted.duplicate ? 'duplicate' : 'accepted', ...(accepted.eventId && { eventId: accepted.eventId }) });
+    });
+    return r;
+  };
+
+  return {
+    id: ctx.id,
+    kind: 'workspace-one',
+    router,
+    deliver: (set) => eg.upload(set),
+    ...(uem && { resolveUser: (event: MdmEvent): Promise<MdmUser> => uem.lookupUser(event.user, event.device.id) }),
+  };
+}
+
+export const workspaceOne: ConnectorModule<WorkspaceOneSettings> = {
+  kind: 'workspace-one',
+  schema: workspaceOneSchema,
+  create,
+};

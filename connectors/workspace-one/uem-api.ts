@@ -1,0 +1,80 @@
+/**
+ * The UEM REST API, for the one thing events leave out: the user's email.
+ * Every call carries aw-tenant-code and either Basic or an OAuth2
+ * client-credentials token, cached until shortly before it expires.
+ */
+import { readFileSync } from 'node:fs';
+import { Agent } from 'node:https';
+import axios, { type AxiosInstance } from 'axios';
+import { durationMs } from '../../src/config/duration.js';
+import type { MdmUser } from '../../src/connectors/connector.js';
+import type { WorkspaceOneSettings } from './schema.js';
+
+type UemSettings = NonNullable<WorkspaceOneSettings['uem']>;
+
+const REFRESH_MARGIN_MS = 60_000;
+
+export class UemApi {
+  private readonly http: AxiosInstance;
+  private token: { value: string; expiresAt: number } | undefined;
+
+  constructor(private readonly settings: UemSettings) {
+    this.http = axios.create({
+      baseURL: settings.url.replace(/\/$/, ''),
+      timeout: durationMs(settings.timeout),
+      ...(settings.serverCa && { httpsAgent: new Agent({ ca: readFileSync(settings.serverCa), keepAlive: true }) }),
+      validateStatus: () => true,
+      proxy: false,
+    });
+  }
+
+  private async authorization(): Promise<string> {
+    const { basic, oauth } = this.settings;
+    if (basic) return `Basic ${Buffer.from(`${basic.username}:${basic.password}`).toString('base64')}`;
+    if (this.token && this.token.expiresAt - REFRESH_MARGIN_MS > Date.now()) return `Bearer ${this.token.value}`;
+    const res = await this.http.post(oauth!.tokenUrl, new URLSearchParams({ grant_type: 'client_credentials' }).toString(), {
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${Buffer.from(`${oauth!.clientId}:${oauth!.clientSecret}`).toString('base64')}` },
+    });
+    const data = res.data as { access_token?: string; expires_in?: number };
+    if (res.status !== 200 || !data.access_token) throw new Error(`UEM token endpoint answered ${res.status}`);
+    this.token = { value: data.access_token, expiresAt: Date.now() + (data.expires_in ?? 3600) * 1000 };
+    return `Bearer ${this.token.value}`;
+  }
+
+  private async get(path: string, version: 1 | 2): Promise<{ status: number; data: Record<string, unknown> }> {
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.http.get(path, {
+        headers: { 'aw-tenant-code': this.settings.tenantCode, Accept: `application/json;version=${version}`, Authorization: await this.authorization() },
+      });
+      // A token revoked early is fetched again once.
+      if (res.status === 401 && this.settings.oauth && attempt === 0) {
+        this.token = undefined;
+        continue;
+      }
+      return { status: res.status, data: (res.data ?? {}) as Record<string, unknown> };
+    }
+  }
+
+  /** Email, UPN and user name by user UUID (v2), falling back to the device's enrollment record. */
+  async lookupUser(user: MdmUser, deviceUuid: string | undefined): Promise<MdmUser> {
+    if (user.id && !/^\d+$/.test(user.id)) {
+      const r = await this.get(`/api/system/users/${encodeURIComponent(user.id)}`, 2);
+      if (r.status === 200 && r.data.emailAddress) {
+        return { email: String(r.data.emailAddress), ...(r.data.userPrincipalName ? { upn: String(r.data.userPrincipalName) } : {}), ...(r.data.userName ? { userName: String(r.data.userName) } : {}) };
+      }
+      if (r.status >= 500) throw new Error(`UEM user lookup answered ${r.status}`);
+    }
+    if (user.vendorId) {
+      const r = await this.get(`/api/system/users/${encodeURIComponent(user.vendorId)}`, 1);
+      if (r.status === 200 && r.data.Email) return { email: String(r.data.Email) };
+      if (r.status >= 500) throw new Error(`UEM user lookup answered ${r.status}`);
+    }
+    if (deviceUuid) {
+      const r = await this.get(`/api/mdm/devices/${encodeURIComponent(deviceUuid)}`, 2);
+      const email = (r.data.enrollmentInfo as { userEmailAddress?: string } | undefined)?.userEmailAddress;
+      if (r.status === 200 && email) return { email };
+      if (r.status >= 500) throw new Error(`UEM device lookup answered ${r.status}`);
+    }
+    return {};
+  }
+}

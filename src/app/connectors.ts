@@ -1,0 +1,177 @@
+/**
+ * Loads config/connectors/<id>.yaml, builds each connector with its vendor
+ * module, mounts its routes at /connectors/<id>/ and runs its background
+ * work. The vendor modules are listed here: only the composition root
+ * imports connectors/.
+ */
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Router } from 'express';
+import type { Logger } from 'pino';
+import { parse } from 'yaml';
+import { ConfigError, parseYaml } from '../config/load.js';
+import type { Connector } from '../connectors/connector.js';
+import type { ConnectorContext, ConnectorModule, ConnectorSettings } from '../connectors/module.js';
+import { CredentialPipeline, type ConnectorEntry } from '../connectors/pipeline.js';
+import { EventIntake } from '../connectors/intake.js';
+import { guard, type GuardOptions } from '../http/auth/authenticate.js';
+import { basicStrategy, ClientCertAuth } from '../http/auth/strategies.js';
+import type { JobQueue } from '../jobs/queue.js';
+import type { JobWorker } from '../jobs/worker.js';
+import type { Db } from '../store/db.js';
+import { DeliveryRepository } from '../store/deliveries.js';
+import { EventRepository } from '../store/events.js';
+import type { Issuance } from './issuance.js';
+import type { PassportStatic } from 'passport';
+
+type Authenticator = InstanceType<PassportStatic['Passport']>;
+import { workspaceOne } from '../../connectors/workspace-one/index.js';
+import { StartupError } from './errors.js';
+
+const MODULES: ConnectorModule[] = [workspaceOne as unknown as ConnectorModule];
+const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export interface LoadedConnector {
+  id: string;
+  file: string;
+  settings: ConnectorSettings;
+}
+
+/** Reads and validates every connector file; problems are reported per file, line and column. */
+export function loadConnectorFiles(dir: string): LoadedConnector[] {
+  if (!existsSync(dir)) return [];
+  const files = readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
+  const problems: string[] = [];
+  const loaded: LoadedConnector[] = [];
+  for (const f of files) {
+    const file = join(dir, f);
+    const id = basename(f).replace(/\.ya?ml$/, '');
+    if (!ID.test(id)) {
+      problems.push(`${file}: the file name is the connector id and must be lower-case letters, digits and dashes`);
+      continue;
+    }
+    const text = readFileSync(file, 'utf8');
+    let kind: unknown;
+    try {
+      kind = (parse(text) as { kind?: unknown } | null)?.kind;
+    } catch {
+      kind = undefined; // parseYaml below reports the YAML error with its position
+    }
+    const module = MODULES.find((m) => m.kind === kind);
+    if (!module && kind !== undefined) {
+      problems.push(`${file} kind: expected one of ${MODULES.map((m) => JSON.stringify(m.kind)).join(', ')}, got ${JSON.stringify(kind)}`);
+      continue;
+    }
+    try {
+      const settings = parseYaml(text, file, module?.schema ?? MODULES[0]!.schema);
+      loaded.push({ id, file, settings });
+    } catch (err) {
+      if (err instanceof ConfigError) problems.push(...err.problems);
+      else throw err;
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return loaded;
+}
+
+export interface RunningConnector extends ConnectorEntry {
+  id: string;
+  router?: Router;
+}
+
+export function createConnectors(
+  loaded: LoadedConnector[],
+  ctx: (c: LoadedConnector) => ConnectorContext,
+  templates: string[],
+): RunningConnector[] {
+  return loaded.map((c) => {
+    for (const t of [c.settings.policy.enrolled.signing, c.settings.policy.enrolled.encryption]) {
+      if (t !== undefined && !templates.includes(t)) throw new StartupError(`${c.file} policy.enrolled: no template named "${t}" (known: ${templates.join(', ')})`);
+    }
+    const module = MODULES.find((m) => m.kind === c.settings.kind)!;
+    const connector: Connector = module.create(c.settings, ctx(c));
+    const router = connector.router?.();
+    return { id: c.id, connector, policy: c.settings.policy, ...(router && { router }) };
+  });
+}
+
+export function startConnectors(connectors: RunningConnector[], signal: AbortSignal, log: Logger): void {
+  for (const c of connectors) {
+    void c.connector.start?.(signal).catch((err: unknown) => log.error({ err, connector: c.id }, 'connector background work stopped'));
+  }
+}
+
+/** Everything the running gateway needs from its connectors. */
+export interface WiredConnectors {
+  mounts: { path: string; router: Router }[];
+  start(): void;
+  stop(): void;
+}
+
+export function wireConnectors(deps: {
+  loaded: LoadedConnector[];
+  passport: Authenticator;
+  db: Db;
+  queue: JobQueue;
+  worker: JobWorker;
+  issuance: Issuance;
+  bodyLimit: number;
+  log: Logger;
+}): WiredConnectors {
+  const { passport, db, queue, issuance, log } = deps;
+  const events = new EventRepository(db);
+  const intake = new EventIntake({ db, events, queue, log: log.child({ component: 'intake' }) });
+
+  const inboundGuard = (c: LoadedConnector) => {
+    const { basic, clientCertificates } = c.settings.inbound;
+    const principal = { principal: `console:${c.id}`, roles: ['connector'] };
+    const opts: GuardOptions = { methods: [], strategies: {} };
+    if (clientCertificates) {
+      opts.clientCert = new ClientCertAuth(clientCertificates.allow.map((rule) => ({ ...rule, ...principal })));
+      passport.use(`client-cert:${c.id}`, opts.clientCert.strategy());
+      opts.methods.push('client-cert');
+      opts.strategies!['client-cert'] = `client-cert:${c.id}`;
+    }
+    if (basic.length > 0) {
+      passport.use(`basic:${c.id}`, basicStrategy(basic.map((u) => ({ ...u, ...principal }))));
+      opts.methods.push('basic');
+      opts.strategies!.basic = `basic:${c.id}`;
+    }
+    return guard(passport, opts);
+  };
+
+  const running = createConnectors(
+    deps.loaded,
+    (c) => ({ id: c.id, log: log.child({ connector: c.id }), intake, inboundGuard: inboundGuard(c), bodyLimit: deps.bodyLimit }),
+    issuance.issuer.templateNames(),
+  );
+  const byId = new Map(running.map((c) => [c.id, c]));
+  const pipeline = new CredentialPipeline({
+    db,
+    events,
+    deliveries: new DeliveryRepository(db),
+    certificates: issuance.certificates,
+    issuer: issuance.issuer,
+    recovery: issuance.recovery,
+    revoker: issuance.revoker,
+    queue,
+    master: issuance.master,
+    connector: (id) => byId.get(id),
+    log: log.child({ component: 'pipeline' }),
+  });
+  for (const [type, handler] of Object.entries(pipeline.handlers())) deps.worker.register(type, handler);
+
+  const abort = new AbortController();
+  return {
+    mounts: running.filter((c) => c.router).map((c) => ({ path: `/connectors/${c.id}`, router: c.router! })),
+    start: () => startConnectors(running, abort.signal, log),
+    stop: () => abort.abort(),
+  };
+}
+
+/** PEM CA bundles the listener must add so consoles' client certificates verify. */
+export function connectorTrust(loaded: LoadedConnector[]): string[] {
+  return loaded.flatMap((c) => c.settings.inbound.clientCertificates?.trust ?? []).map((p) => readFileSync(p, 'utf8'));
+}

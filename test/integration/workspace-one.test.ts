@@ -1,0 +1,231 @@
+/**
+ * The Workspace ONE connector end to end: events posted with curl as the
+ * console would, credentials uploaded to an Escrow Gateway stand-in over
+ * mTLS, users resolved through a UEM API stand-in, and every upload opened
+ * with OpenSSL.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { curl } from '../helpers/curl.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { openssl } from '../helpers/openssl.js';
+import { tempDir } from '../helpers/tmp.js';
+import { makeTestTls, startEscrowGateway, startUemApi, writeTestTlsFiles, type EscrowGatewayHandle, type UemApiHandle } from '../helpers/ws1-standins.js';
+
+const EVENTS_PASSWORD = 'console-events-pw-2024';
+const P12_PASSWORD = 'eg-profile-password';
+const SEED_EVENT = {
+  EventId: 148,
+  EventType: 'MDM Enrollment Complete',
+  DeviceId: 15,
+  DeviceFriendlyName: 'zenny iPod Touch Apple 12.4.5 GGK6',
+  EnrollmentEmailAddress: '',
+  EnrollmentUserName: 'zenny',
+  EventTime: '2020-02-24T16:52:25.9231303Z',
+  EnrollmentStatus: 'Enrolled',
+  CompromisedStatus: '',
+  CompromisedTimeStamp: '2020-02-24T16:52:28.9075371Z',
+  ComplianceStatus: 'Compliant',
+  PhoneNumber: '',
+  Udid: '902dca357c02dbc1306ff99ffbf4b9c80218f3a3',
+  SerialNumber: 'CCQQ44BMGGK6',
+  MACAddress: '000000000000',
+  DeviceIMEI: '',
+  EnrollmentUserId: 12,
+  AssetNumber: '902dca357c02dbc1306ff99ffbf4b9c80218f3a3',
+  Platform: 'Apple',
+  OperatingSystem: '12.4.5',
+  Ownership: 'CorporateDedicated',
+  SIMMCC: '',
+  CurrentMCC: '',
+  OrganizationGroupName: 'CEG',
+  DeviceUUID: 'f90f1abd-b914-4895-9b59-82e8aecf0e66',
+  EnrollmentUserUUID: 'fe13e814-7415-4fce-9f47-de5a55bfe57a',
+};
+
+async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+describe('Workspace ONE connector', () => {
+  let gw: TestGateway;
+  let eg: EscrowGatewayHandle;
+  let uem: UemApiHandle;
+  let dir: string;
+  let files: ReturnType<typeof writeTestTlsFiles>;
+  let base: string;
+  let ca: string[];
+
+  const post = (body: string, contentType = 'application/json', auth = `ws1-events:${EVENTS_PASSWORD}`) =>
+    curl(`${base}/connectors/ws1/events`, [...ca, '-u', auth, '-H', `Content-Type: ${contentType}`, '--data-binary', body]);
+
+  /** Opens a base64 PKCS#12 from an upload with the configured password; returns its certificate text. */
+  const openUpload = (b64: Buffer, name: string) => {
+    const p12 = join(dir, `${name}.p12`);
+    writeFileSync(p12, b64);
+    const pem = openssl(['pkcs12', '-in', p12, '-passin', `pass:${P12_PASSWORD}`, '-nodes']);
+    assert.match(pem, /BEGIN PRIVATE KEY/, 'the key is in the PKCS#12');
+    const certFile = join(dir, `${name}.pem`);
+    writeFileSync(certFile, pem.slice(pem.indexOf('-----BEGIN CERTIFICATE-----'), pem.indexOf('-----END CERTIFICATE-----') + 25));
+    return { certFile, text: openssl(['x509', '-in', certFile, '-noout', '-text', '-serial']) };
+  };
+
+  before(async () => {
+    dir = tempDir();
+    const tls = await makeTestTls();
+    files = writeTestTlsFiles(tls, dir);
+    eg = await startEscrowGateway({ cert: tls.server.cert, key: tls.server.key, clientCa: tls.caPem, allowedFingerprints: [tls.client.fingerprint256] });
+    uem = await startUemApi({ cert: tls.server.cert, key: tls.server.key, tenantCode: 'tenant-abc', basic: { username: 'api', password: 'api-password' } });
+    uem.addUser({ id: 12, uuid: SEED_EVENT.EnrollmentUserUUID, userName: 'zenny', email: 'zenny@example.com', upn: 'zenny@corp.example' });
+    mkdirSync(join(dir, 'connectors'));
+    writeFileSync(
+      join(dir, 'connectors/ws1.yaml'),
+      [
+        'kind: workspace-one',
+        'inbound:',
+        '  basic:',
+        '    - username: ws1-events',
+        '      password: ${WS1_TEST_EVENTS_PASSWORD}',
+        'policy:',
+        '  enrolled: { signing: smime-signing, encryption: smime-encryption }',
+        `  pkcs12: { format: modern, password: ${P12_PASSWORD} }`,
+        'escrowGateway:',
+        `  url: ${eg.url}`,
+        `  clientPkcs12: ${files.clientP12}`,
+        `  clientPkcs12Password: ${tls.client.pkcs12Password}`,
+        `  serverCa: ${files.ca}`,
+        '  timeout: 2s',
+        'uem:',
+        `  url: ${uem.url}`,
+        '  tenantCode: tenant-abc',
+        '  basic: { username: api, password: api-password }',
+        `  serverCa: ${files.ca}`,
+      ].join('\n'),
+    );
+    process.env.WS1_TEST_EVENTS_PASSWORD = EVENTS_PASSWORD;
+    gw = await startTestGateway({
+      dir,
+      overrides: { connectors: { dir: join(dir, 'connectors') }, jobs: { pollInterval: '50ms', backoff: { base: '100ms', max: '400ms' } } },
+    });
+    base = `https://localhost:${gw.port}`;
+    ca = ['--cacert', join(dir, 'certs/root-ca.pem')];
+  });
+  after(async () => {
+    await gw?.stop();
+    await eg?.stop();
+    await uem?.stop();
+  });
+
+  test('Test Connection: GET with the console credentials answers 200; without them 401', async () => {
+    const ok = await curl(`${base}/connectors/ws1/events`, [...ca, '-u', `ws1-events:${EVENTS_PASSWORD}`]);
+    assert.equal(ok.status, 200);
+    assert.deepEqual(ok.json(), { status: 'ok', connector: 'ws1' });
+    assert.equal((await curl(`${base}/connectors/ws1/events`, ca)).status, 401);
+    assert.equal((await post(JSON.stringify(SEED_EVENT), 'application/json', 'ws1-events:wrong-password-xx')).status, 401);
+  });
+
+  test("the seed's enrollment event yields an EG upload within 5 s whose PKCS#12 files open and carry the user's email", async () => {
+    const r = await post(JSON.stringify(SEED_EVENT));
+    assert.equal(r.status, 202, r.body);
+    const upload = await until('the upload', () => eg.uploads.find((u) => u.deviceUuid === SEED_EVENT.DeviceUUID), 5000);
+    assert.equal(upload.userUuid, SEED_EVENT.EnrollmentUserUUID);
+    assert.equal(upload.signing.length, 1);
+    assert.equal(upload.encryption.length, 1);
+    assert.equal(upload.archived.length, 0);
+    const chain = join(dir, 'chain.pem');
+    writeFileSync(chain, openssl(['x509', '-in', join(dir, 'certs/root-ca.pem')]) + openssl(['x509', '-in', join(dir, 'certs/issuing-ca.pem')]));
+    for (const [name, p12] of [['signing', upload.signing[0]!], ['encryption', upload.encryption[0]!]] as const) {
+      const { certFile, text } = openUpload(p12, `seed-${name}`);
+      assert.match(text, /email:zenny@example\.com/, 'email resolved through the UEM API, as rfc822Name');
+      assert.match(text, /E-mail Protection/);
+      assert.match(openssl(['verify', '-CAfile', chain, certFile]), /OK/);
+    }
+    // the lookup went to the UEM API with the tenant code
+    assert.ok(uem.requests.some((q) => q.path.startsWith(`/api/system/users/${SEED_EVENT.EnrollmentUserUUID}`) && q.headers['aw-tenant-code'] === 'tenant-abc'));
+  });
+
+  test('a redelivered event is acknowledged and creates nothing', async () => {
+    const before = eg.uploads.length;
+    const again = await post(JSON.stringify(SEED_EVENT));
+    assert.equal(again.status, 200);
+    assert.equal(again.json().status, 'duplicate');
+    await sleep(500);
+    assert.equal(eg.uploads.length, before);
+  });
+
+  test('XML with a legacy EventType and a /Date()/ time; a second device reuses the user encryption key', async () => {
+    const xml = `<?xml version="1.0"?><Eventlog><EventType>MDMEnrollmentComplete</EventType><DeviceId>16</DeviceId><DeviceUUID>2a1c0e1e-0000-4000-8000-000000000016</DeviceUUID>
+      <EnrollmentEmailAddress>zenny@example.com</EnrollmentEmailAddress><EnrollmentUserName>zenny</EnrollmentUserName><EnrollmentUserUUID>${SEED_EVENT.EnrollmentUserUUID}</EnrollmentUserUUID>
+      <EnrollmentUserId>12</EnrollmentUserId><EventTime>/Date(1368076195887)/</EventTime></Eventlog>`;
+    assert.equal((await post(xml, 'application/xml')).status, 202);
+    const second = await until('the second device upload', () => eg.uploads.find((u) => u.deviceUuid === '2a1c0e1e-0000-4000-8000-000000000016'));
+    const first = eg.uploads.find((u) => u.deviceUuid === SEED_EVENT.DeviceUUID)!;
+    const serial = (b: Buffer, n: string) => /serial=([0-9A-F]+)/.exec(openUpload(b, n).text)![1];
+    assert.equal(serial(second.encryption[0]!, 'd2-enc'), serial(first.encryption[0]!, 'd1-enc'), 'same encryption credential on both devices');
+    assert.notEqual(serial(second.signing[0]!, 'd2-sign'), serial(first.signing[0]!, 'd1-sign'), 'a signing credential per device');
+  });
+
+  test('malformed, unauthenticated and unknown events', async () => {
+    const count = async () => Number((await gw.db('mdm_events').count({ n: '*' }).first())?.n);
+    const before = await count();
+    const bad = await post('{"EventId": 148,');
+    assert.equal(bad.status, 400);
+    assert.match(String(bad.json().message), /malformed JSON/);
+    assert.equal((await post('<Eventlog><EventId>148</Eventlog>', 'text/xml')).status, 400);
+    assert.equal((await post(JSON.stringify({ ...SEED_EVENT, EventTime: 'yesterday' }))).status, 400);
+    assert.equal((await post(JSON.stringify({ ...SEED_EVENT, DeviceUUID: '', DeviceId: '' }))).status, 400);
+    assert.equal(await count(), before, 'nothing stored');
+    const unknown = await post(JSON.stringify({ EventId: 9999, EventType: 'Device Renamed', DeviceUUID: 'x-1', EventTime: '2024-01-01T00:00:00Z' }));
+    assert.equal(unknown.status, 202);
+    assert.equal(await count(), before + 1, 'unknown types are stored');
+    const jobs = (await gw.db('jobs').where({ type: 'mdm.event' }).select('payload')) as { payload: string }[];
+    assert.ok(!jobs.some((j) => JSON.parse(j.payload).eventId === unknown.json().eventId), 'and get no job');
+  });
+
+  test('the EG answers 503 for a while, then 200: the upload arrives once', async () => {
+    eg.failNext(3, 503);
+    const device = '3b000000-0000-4000-8000-000000000503';
+    assert.equal((await post(JSON.stringify({ ...SEED_EVENT, DeviceUUID: device, EnrollmentEmailAddress: 'zenny@example.com' }))).status, 202);
+    await until('the upload after retries', () => eg.uploads.find((u) => u.deviceUuid === device), 10_000);
+    await sleep(500);
+    assert.equal(eg.uploads.filter((u) => u.deviceUuid === device).length, 1);
+  });
+
+  test('a 4xx from the EG ends the job with the answer kept', async () => {
+    eg.failNext(1, 422);
+    const device = '4c000000-0000-4000-8000-000000000422';
+    await post(JSON.stringify({ ...SEED_EVENT, DeviceUUID: device, EnrollmentEmailAddress: 'zenny@example.com' }));
+    const job = await until('the dead delivery job', async () =>
+      (await gw.db('jobs').where({ type: 'connector.deliver', status: 'dead' })).find((j: { last_error: string }) => /422/.test(j.last_error)),
+    );
+    assert.match(job.last_error, /Escrow Gateway answered 422/);
+    const delivery = await gw.db('deliveries').where({ device_id: device }).first();
+    assert.equal(delivery.status, 'failed');
+    assert.equal(eg.uploads.filter((u) => u.deviceUuid === device).length, 0);
+  });
+
+  test('unenrollment revokes the device signing certificate and keeps the encryption one', async () => {
+    const unenroll = { EventId: 39, EventType: 'Break MDM Confirmed', DeviceId: 15, DeviceUUID: SEED_EVENT.DeviceUUID, EventTime: '2020-03-01T10:00:00Z', EnrollmentEmailAddress: '', EnrollmentUserName: '' };
+    assert.equal((await post(JSON.stringify(unenroll))).status, 202);
+    const certs = await until('the revocation', async () => {
+      const rows = (await gw.db('certificates').where({ device_id: SEED_EVENT.DeviceUUID })) as { template: string; status: string; revocation_reason: string }[];
+      return rows.some((r) => r.status === 'revoked') ? rows : undefined;
+    });
+    assert.deepEqual(
+      certs.map((c) => [c.template, c.status, c.revocation_reason]).sort(),
+      [
+        ['smime-encryption', 'valid', null],
+        ['smime-signing', 'revoked', 'cessationOfOperation'],
+      ],
+    );
+  });
+});
