@@ -9,6 +9,7 @@ import { basename, join } from 'node:path';
 import type { Router } from 'express';
 import type { Logger } from 'pino';
 import { parse } from 'yaml';
+import { durationMs } from '../config/duration.js';
 import { ConfigError, parseYaml } from '../config/load.js';
 import type { Connector } from '../connectors/connector.js';
 import type { ConnectorContext, ConnectorModule, ConnectorSettings } from '../connectors/module.js';
@@ -106,6 +107,8 @@ export function startConnectors(connectors: RunningConnector[], signal: AbortSig
 /** Everything the running gateway needs from its connectors. */
 export interface WiredConnectors {
   mounts: { path: string; router: Router }[];
+  /** Queues renewals for one connector now (the timer does this every `policy.renewal.checkEvery`). */
+  scheduleRenewals(connectorId: string, now?: number): Promise<number[]>;
   start(): void;
   stop(): void;
 }
@@ -164,10 +167,24 @@ export function wireConnectors(deps: {
   for (const [type, handler] of Object.entries(pipeline.handlers())) deps.worker.register(type, handler);
 
   const abort = new AbortController();
+  const timers: NodeJS.Timeout[] = [];
+  const renewals = (id: string) =>
+    void pipeline.scheduleRenewals(id).catch((err: unknown) => log.error({ err, connector: id }, 'renewal check failed'));
   return {
     mounts: running.filter((c) => c.router).map((c) => ({ path: `/connectors/${c.id}`, router: c.router! })),
-    start: () => startConnectors(running, abort.signal, log),
-    stop: () => abort.abort(),
+    scheduleRenewals: (id, now) => pipeline.scheduleRenewals(id, now),
+    start() {
+      startConnectors(running, abort.signal, log);
+      for (const c of running) {
+        const t = setInterval(() => renewals(c.id), durationMs(c.policy.renewal.checkEvery));
+        t.unref();
+        timers.push(t);
+      }
+    },
+    stop() {
+      abort.abort();
+      for (const t of timers) clearInterval(t);
+    },
   };
 }
 

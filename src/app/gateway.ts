@@ -25,7 +25,7 @@ import { JobRepository } from '../store/jobs.js';
 import { TokenRepository } from '../store/tokens.js';
 import { openDatabase } from './database.js';
 import { StartupError } from './errors.js';
-import { connectorTrust, loadConnectorFiles, wireConnectors } from './connectors.js';
+import { connectorTrust, loadConnectorFiles, wireConnectors, type WiredConnectors } from './connectors.js';
 import { buildIssuance, type Issuance } from './issuance.js';
 import { ensurePki, loadMasterKey, loadTlsIdentity } from './pki-setup.js';
 
@@ -36,6 +36,7 @@ export interface Gateway {
   queue: JobQueue;
   worker: JobWorker;
   issuance: Issuance;
+  connectors: WiredConnectors;
   stop(): Promise<void>;
 }
 
@@ -143,6 +144,7 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
     queue,
     worker,
     issuance,
+    connectors,
     async stop() {
       connectors.stop();
       issuance.stop();

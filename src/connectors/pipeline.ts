@@ -6,6 +6,7 @@
  * redelivered event does nothing twice.
  */
 import type { Logger } from 'pino';
+import { durationMs } from '../config/duration.js';
 import type { JobQueue } from '../jobs/queue.js';
 import { PermanentJobError, type JobHandler } from '../jobs/worker.js';
 import type { Issuer } from '../pki/issuer.js';
@@ -21,11 +22,13 @@ import { DeliveryError, type Connector, type CredentialSet, type DeliveredCreden
 import { EVENT_JOB } from './intake.js';
 
 export const DELIVER_JOB = 'connector.deliver';
+export const RENEW_JOB = 'connector.renew';
 
 export interface ConnectorPolicy {
   /** Templates issued on enrollment: a signing credential per device, the user's encryption credential. */
   enrolled: { signing?: string | undefined; encryption?: string | undefined };
   onUnenroll: 'revoke-signing' | 'keep';
+  renewal: { before: string; checkEvery: string };
   pkcs12: { format: Pkcs12Format; password: string };
 }
 
@@ -41,7 +44,10 @@ interface SealedCredential {
   pkcs12: string;
 }
 
-const deliveryContext = (id: string) => `delivery:${id}`;
+type IssuedCredential = SealedCredential & { notAfter: number };
+
+/** AAD binding a sealed payload to its connector and device. */
+const deliveryContext = (connectorId: string, deviceId: string | null) => `delivery:${connectorId}:${deviceId ?? '-'}`;
 
 export class CredentialPipeline {
   constructor(
@@ -64,6 +70,7 @@ export class CredentialPipeline {
     return {
       [EVENT_JOB]: (payload) => this.onEvent((payload as { eventId: number }).eventId),
       [DELIVER_JOB]: (payload) => this.deliver((payload as { deliveryId: number }).deliveryId),
+      [RENEW_JOB]: (payload) => this.renew((payload as { deliveryId: number }).deliveryId),
     };
   }
 
@@ -95,63 +102,110 @@ export class CredentialPipeline {
     }
     const deviceId = event.deviceId!;
     await this.deps.events.rememberDeviceUser(this.deps.db, event.connectorId, deviceId, { ...user });
-    const actor = `connector:${event.connectorId}`;
-    const data = { user: { ...user, displayName: user.displayName ?? user.userName ?? user.email }, device: event.device };
-    const { password, format } = policy.pkcs12;
-    const credentials: SealedCredential[] = [];
+    const credentials = await this.issueSet(event.connectorId, policy, user, event.device, deviceId, `enrollment event ${event.id}`);
+    const deliveryId = await this.queueDelivery(event.connectorId, { eventId: event.id, renews: null, deviceId, userId: user.id ?? null }, credentials);
+    return { deliveryId, serials: credentials.map((c) => c.serialNumber) };
+  }
 
+  /** Issues what the policy names for one device; the encryption credential is the user's, shared across devices. */
+  private async issueSet(connectorId: string, policy: ConnectorPolicy, user: MdmUser, device: Record<string, unknown>, deviceId: string, reason: string): Promise<IssuedCredential[]> {
+    const actor = `connector:${connectorId}`;
+    const data = { user: { ...user, displayName: user.displayName ?? user.userName ?? user.email }, device };
+    const credentials: IssuedCredential[] = [];
     if (policy.enrolled.signing) {
-      const issued = await this.deps.issuer.issue({ template: policy.enrolled.signing, data, userId: user.id ?? null, deviceId, actor, reason: `enrollment event ${event.id}` });
-      const pkcs12 = buildPkcs12({ key: issued.privateKey!, cert: issued.cert.raw, chain: issued.chain, password, friendlyName: issued.record.subject, format });
-      credentials.push({ serialNumber: issued.record.serial, purpose: 'signing', archived: false, pkcs12: pkcs12.toString('base64') });
+      const issued = await this.deps.issuer.issue({ template: policy.enrolled.signing, data, userId: user.id ?? null, deviceId, actor, reason });
+      const pkcs12 = buildPkcs12({ key: issued.privateKey!, cert: issued.cert.raw, chain: issued.chain, ...policy.pkcs12, friendlyName: issued.record.subject });
+      credentials.push({ serialNumber: issued.record.serial, purpose: 'signing', archived: false, pkcs12: pkcs12.toString('base64'), notAfter: issued.record.notAfter });
     }
-    if (policy.enrolled.encryption) credentials.push(...(await this.encryption(policy.enrolled.encryption, user, data, deviceId, actor, event, policy.pkcs12)));
+    if (policy.enrolled.encryption) {
+      credentials.push(...(await this.encryption(policy.enrolled.encryption, user, data, deviceId, actor, reason, policy)));
+    }
+    return credentials;
+  }
 
-    const sealed = sealBytes(this.deps.master, Buffer.from(JSON.stringify(credentials)), deliveryContext(`event:${event.id}`));
+  /** Seals the set and queues its delivery, in one transaction. */
+  private async queueDelivery(
+    connectorId: string,
+    d: { eventId: number | null; renews: number | null; deviceId: string; userId: string | null },
+    credentials: IssuedCredential[],
+  ): Promise<number> {
+    const current = credentials.filter((c) => !c.archived);
+    const payload: SealedCredential[] = credentials.map(({ notAfter: _n, ...c }) => c);
+    const sealed = sealBytes(this.deps.master, Buffer.from(JSON.stringify(payload)), deliveryContext(connectorId, d.deviceId));
     const deliveryId = await this.deps.db.transaction(async (trx) => {
       const id = await this.deps.deliveries.create(trx, {
-        connectorId: event.connectorId,
-        eventId: event.id,
-        deviceId,
-        userId: user.id ?? null,
+        connectorId,
+        ...d,
         serials: credentials.map((c) => c.serialNumber),
         kekId: this.deps.master.id,
         wrappedPayload: sealed,
+        expiresAt: current.length ? Math.min(...current.map((c) => c.notAfter)) : null,
       });
       await this.deps.queue.enqueue(trx, DELIVER_JOB, { deliveryId: id }, { dedupeKey: `delivery:${id}` });
       return id;
     });
     this.deps.queue.wake();
-    return { deliveryId, serials: credentials.map((c) => c.serialNumber) };
+    return deliveryId;
   }
 
-  /** The user's encryption credential: the current escrowed one if any (same key on every device), else a new one; expired ones go in archived. */
+  /** Queues a renewal for every delivered set of the connector that expires within its window; each set is renewed once. */
+  async scheduleRenewals(connectorId: string, now = Date.now()): Promise<number[]> {
+    const { policy } = this.entry(connectorId);
+    const due = await this.deps.deliveries.dueForRenewal(connectorId, now + durationMs(policy.renewal.before));
+    const queued: number[] = [];
+    for (const d of due) {
+      const id = await this.deps.queue.enqueue(this.deps.db, RENEW_JOB, { deliveryId: d.id }, { dedupeKey: `renew:${d.id}` });
+      if (id !== undefined) queued.push(d.id);
+    }
+    if (queued.length) this.deps.queue.wake();
+    return queued;
+  }
+
+  async renew(deliveryId: number): Promise<unknown> {
+    const old = await this.deps.deliveries.get(deliveryId);
+    if (!old) throw new PermanentJobError(`delivery ${deliveryId} does not exist`);
+    if (old.renewedAt !== null) return { alreadyRenewed: true };
+    if (!old.deviceId) throw new PermanentJobError(`delivery ${deliveryId} names no device`);
+    const { policy } = this.entry(old.connectorId);
+    const user = { ...((await this.deps.events.deviceUser(old.connectorId, old.deviceId)) ?? {}), ...(old.userId && { id: old.userId }) } as MdmUser;
+    const credentials = await this.issueSet(old.connectorId, policy, user, { id: old.deviceId }, old.deviceId, `renewal of delivery ${deliveryId}`);
+    const renewal = await this.queueDelivery(old.connectorId, { eventId: null, renews: deliveryId, deviceId: old.deviceId, userId: old.userId }, credentials);
+    return { deliveryId: renewal, serials: credentials.map((c) => c.serialNumber) };
+  }
+
+  /**
+   * The user's encryption credential: the current escrowed one when it is
+   * not due for renewal (the same key on every device), else a new one.
+   * Older escrowed credentials travel as archived so old mail stays readable.
+   */
   private async encryption(
     template: string,
     user: MdmUser,
     data: Record<string, unknown>,
     deviceId: string,
     actor: string,
-    event: StoredEvent,
-    pkcs12: ConnectorPolicy['pkcs12'],
-  ): Promise<SealedCredential[]> {
-    const now = Date.now();
+    reason: string,
+    policy: ConnectorPolicy,
+  ): Promise<IssuedCredential[]> {
+    const renewAfter = Date.now() + durationMs(policy.renewal.before);
     const mine = user.id ? await this.deps.certificates.list({ userId: user.id, template, limit: 1000 }) : [];
-    const escrowed = mine.filter((c) => c.keyEscrowed);
-    const current = escrowed.filter((c) => c.status === 'valid' && c.notAfter > now).sort((a, b) => b.notAfter - a.notAfter)[0];
-    const out: SealedCredential[] = [];
-    const exportKey = async (serial: string, archived: boolean) => {
-      const p12 = await this.deps.recovery.export(serial, { ...pkcs12, actor, action: 'key.deliver', reason: `enrollment event ${event.id}` });
-      if (p12) out.push({ serialNumber: serial, purpose: 'encryption', archived, pkcs12: p12.toString('base64') });
+    const escrowed = mine.filter((c) => c.keyEscrowed && c.status !== 'revoked');
+    const current = escrowed.filter((c) => c.status === 'valid' && c.notAfter > renewAfter).sort((a, b) => b.notAfter - a.notAfter)[0];
+    const out: IssuedCredential[] = [];
+    const exportKey = async (serial: string, notAfter: number, archived: boolean) => {
+      const p12 = await this.deps.recovery.export(serial, { ...policy.pkcs12, actor, action: 'key.deliver', reason });
+      if (p12) out.push({ serialNumber: serial, purpose: 'encryption', archived, pkcs12: p12.toString('base64'), notAfter });
     };
     if (current) {
-      await exportKey(current.serial, false);
+      await exportKey(current.serial, current.notAfter, false);
     } else {
-      const issued = await this.deps.issuer.issue({ template, data, userId: user.id ?? null, deviceId, actor, reason: `enrollment event ${event.id}` });
-      const p12 = buildPkcs12({ key: issued.privateKey!, cert: issued.cert.raw, chain: issued.chain, ...pkcs12, friendlyName: issued.record.subject });
-      out.push({ serialNumber: issued.record.serial, purpose: 'encryption', archived: false, pkcs12: p12.toString('base64') });
+      const issued = await this.deps.issuer.issue({ template, data, userId: user.id ?? null, deviceId, actor, reason });
+      const p12 = buildPkcs12({ key: issued.privateKey!, cert: issued.cert.raw, chain: issued.chain, ...policy.pkcs12, friendlyName: issued.record.subject });
+      out.push({ serialNumber: issued.record.serial, purpose: 'encryption', archived: false, pkcs12: p12.toString('base64'), notAfter: issued.record.notAfter });
     }
-    for (const old of escrowed.filter((c) => c.notAfter <= now)) await exportKey(old.serial, true);
+    for (const old of escrowed.filter((c) => c.serial !== current?.serial && c.serial !== out[0]?.serialNumber)) {
+      await exportKey(old.serial, old.notAfter, true);
+    }
     return out;
   }
 
@@ -191,7 +245,7 @@ export class CredentialPipeline {
     const { connector, policy } = this.entry(delivery.connectorId);
     if (!connector.deliver) throw new PermanentJobError(`connector ${delivery.connectorId} cannot deliver credentials`);
     if (!delivery.wrappedPayload || !delivery.kekId) throw new PermanentJobError(`delivery ${deliveryId} has no payload`);
-    const sealed = JSON.parse(openBytes(this.deps.master, delivery.kekId, delivery.wrappedPayload, deliveryContext(`event:${delivery.eventId}`)).toString()) as SealedCredential[];
+    const sealed = JSON.parse(openBytes(this.deps.master, delivery.kekId, delivery.wrappedPayload, deliveryContext(delivery.connectorId, delivery.deviceId)).toString()) as SealedCredential[];
     const user = (delivery.deviceId && (await this.deps.events.deviceUser(delivery.connectorId, delivery.deviceId))) || {};
     const set: CredentialSet = {
       deliveryId,

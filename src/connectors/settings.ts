@@ -4,7 +4,7 @@
  * its events (`policy`). Vendor schemas embed these.
  */
 import { z } from 'zod';
-import { clientCertMatch, name, path } from '../config/schema.js';
+import { clientCertMatch, duration, name, path } from '../config/schema.js';
 
 export const inboundSchema = z
   .strictObject({
@@ -35,6 +35,12 @@ export const policySchema = z.strictObject({
     })
     .refine((e) => e.signing !== undefined || e.encryption !== undefined, { message: 'name a signing or an encryption template (or both)' }),
   onUnenroll: z.enum(['revoke-signing', 'keep']).default('revoke-signing').describe('On unenroll or wipe: revoke the device signing certificates (cessationOfOperation).'),
+  renewal: z
+    .strictObject({
+      before: duration.default('30d').describe('Re-issue and deliver again this long before the credentials expire.'),
+      checkEvery: duration.default('1h'),
+    })
+    .prefault({}),
   pkcs12: z.strictObject({
     format: z.enum(['apple', 'modern']).default('apple').describe('apple: 3DES/SHA-1 (iOS); modern: AES-256/SHA-256.'),
     password: z.string().min(8).describe('Password of delivered PKCS#12 files; use ${ENV_VAR}.'),

@@ -16,6 +16,9 @@ export interface Delivery {
   wrappedPayload: string | null;
   receipt: unknown;
   lastError: string | null;
+  expiresAt: number | null;
+  renews: number | null;
+  renewedAt: number | null;
   createdAt: number;
   deliveredAt: number | null;
 }
@@ -32,9 +35,14 @@ interface Row {
   wrapped_payload: string | null;
   receipt: string | null;
   last_error: string | null;
+  expires_at: number | null;
+  renews: number | null;
+  renewed_at: number | null;
   created_at: number;
   delivered_at: number | null;
 }
+
+const num = (v: number | null) => (v === null ? null : Number(v));
 
 const fromRow = (r: Row): Delivery => ({
   id: Number(r.id),
@@ -48,6 +56,9 @@ const fromRow = (r: Row): Delivery => ({
   wrappedPayload: r.wrapped_payload,
   receipt: r.receipt === null ? null : (JSON.parse(r.receipt) as unknown),
   lastError: r.last_error,
+  expiresAt: num(r.expires_at),
+  renews: num(r.renews),
+  renewedAt: num(r.renewed_at),
   createdAt: Number(r.created_at),
   deliveredAt: r.delivered_at === null ? null : Number(r.delivered_at),
 });
@@ -57,7 +68,7 @@ export class DeliveryRepository {
 
   async create(
     trx: Knex.Transaction,
-    d: Pick<Delivery, 'connectorId' | 'eventId' | 'deviceId' | 'userId' | 'serials' | 'kekId' | 'wrappedPayload'>,
+    d: Pick<Delivery, 'connectorId' | 'eventId' | 'deviceId' | 'userId' | 'serials' | 'kekId' | 'wrappedPayload' | 'expiresAt' | 'renews'>,
     now = Date.now(),
   ): Promise<number> {
     const [id] = await trx('deliveries').insert({
@@ -69,9 +80,23 @@ export class DeliveryRepository {
       serials: JSON.stringify(d.serials),
       kek_id: d.kekId,
       wrapped_payload: d.wrappedPayload,
+      expires_at: d.expiresAt,
+      renews: d.renews,
       created_at: now,
     });
+    if (d.renews !== null) await trx('deliveries').where({ id: d.renews }).update({ renewed_at: now });
     return Number(id);
+  }
+
+  /** Delivered sets whose credentials expire before `before` and that nothing has renewed yet. */
+  async dueForRenewal(connectorId: string, before: number, limit = 500): Promise<Delivery[]> {
+    const rows = (await this.db<Row>('deliveries')
+      .where({ connector_id: connectorId, status: 'delivered' })
+      .whereNull('renewed_at')
+      .andWhere('expires_at', '<', before)
+      .orderBy('expires_at')
+      .limit(limit)) as Row[];
+    return rows.map(fromRow);
   }
 
   async get(id: number): Promise<Delivery | undefined> {

@@ -228,4 +228,27 @@ describe('Workspace ONE connector', () => {
       ],
     );
   });
+
+  test('renewal: sets nearing expiry are re-issued and uploaded again once, with the old encryption credential archived', async () => {
+    const device = '5d000000-0000-4000-8000-0000000000aa';
+    assert.equal((await post(JSON.stringify({ ...SEED_EVENT, DeviceUUID: device, EnrollmentEmailAddress: 'zenny@example.com', EventTime: '2024-05-01T00:00:00Z' }))).status, 202);
+    const first = await until('the first upload', () => eg.uploads.find((u) => u.deviceUuid === device));
+    await until('the delivery to be recorded', async () => (await gw.db('deliveries').where({ device_id: device, status: 'delivered' }).first()) as unknown);
+    // Time passes: the delivered credentials now expire in a day.
+    const soon = Date.now() + 86_400_000;
+    await gw.db('deliveries').where({ device_id: device }).update({ expires_at: soon });
+    await gw.db('certificates').where({ user_id: SEED_EVENT.EnrollmentUserUUID, template: 'smime-encryption' }).update({ not_after: soon });
+
+    const queued = await gw.connectors.scheduleRenewals('ws1');
+    assert.equal(queued.length, 1);
+    assert.deepEqual(await gw.connectors.scheduleRenewals('ws1'), [], 'a second run queues nothing');
+    const second = await until('the renewal upload', () => eg.uploads.filter((u) => u.deviceUuid === device)[1]);
+    const serial = (b: Buffer, n: string) => /serial=([0-9A-F]+)/.exec(openUpload(b, n).text)![1];
+    assert.notEqual(serial(second.signing[0]!, 'r-sign'), serial(first.signing[0]!, 'f-sign'));
+    assert.notEqual(serial(second.encryption[0]!, 'r-enc'), serial(first.encryption[0]!, 'f-enc'), 'a new encryption credential');
+    assert.deepEqual(second.archived.map((b, i) => serial(b, `r-arch-${i}`)), [serial(first.encryption[0]!, 'f-enc2')], 'the old one archived');
+    await sleep(300);
+    assert.deepEqual(await gw.connectors.scheduleRenewals('ws1'), [], 'the renewed set is not due');
+    assert.equal(eg.uploads.filter((u) => u.deviceUuid === device).length, 2);
+  });
 });

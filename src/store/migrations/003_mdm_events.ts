@@ -45,9 +45,15 @@ export async function up(db: Knex): Promise<void> {
     t.text('wrapped_payload').nullable();
     t.text('receipt').nullable(); // JSON DeliveryReceipt
     t.text('last_error').nullable();
+    // earliest notAfter of the current (not archived) credentials
+    t.bigInteger('expires_at').nullable();
+    // the delivery this one renews, and when this one was renewed
+    t.bigInteger('renews').nullable();
+    t.bigInteger('renewed_at').nullable();
     t.bigInteger('created_at').notNullable();
     t.bigInteger('delivered_at').nullable();
     t.index(['connector_id', 'device_id'], 'deliveries_device_idx');
+    t.index(['connector_id', 'status', 'expires_at'], 'deliveries_expiry_idx');
   });
 }
 
