@@ -38,7 +38,7 @@ export class EscrowGatewayClient {
 
   constructor(
     private readonly connectorId: string,
-    settings: WorkspaceOneSettings['escrowGateway'],
+    settings: NonNullable<WorkspaceOneSettings['escrowGateway']>,
   ) {
     const agent = new Agent({
       pfx: readFileSync(settings.clientPkcs12),

@@ -11,8 +11,8 @@ import { workspaceOneSchema, type WorkspaceOneSettings } from './schema.js';
 import { UemApi } from './uem-api.js';
 
 function create(settings: WorkspaceOneSettings, ctx: ConnectorContext): Connector {
-  const eg = new EscrowGatewayClient(ctx.id, settings.escrowGateway);
-  const uem = settings.uem && new UemApi(settings.uem);
+  const eg = settings.escrowGateway && new EscrowGatewayClient(ctx.id, settings.escrowGateway);
+  const uem = settings.uem && new UemApi(ctx.id, settings.uem);
 
   const router = (): Router => {
     const r = Router();
@@ -44,7 +44,8 @@ function create(settings: WorkspaceOneSettings, ctx: ConnectorContext): Connecto
     id: ctx.id,
     kind: 'workspace-one',
     router,
-    deliver: (set) => eg.upload(set),
+    // The schema guarantees the client the delivery mode needs.
+    deliver: (set) => (settings.delivery === 'uem-upload' ? uem!.uploadSmime(set) : eg!.upload(set)),
     ...(uem && { resolveUser: (event: MdmEvent): Promise<MdmUser> => uem.lookupUser(event.user, event.device.id) }),
   };
 }

@@ -9,6 +9,10 @@ export const workspaceOneSchema = z.strictObject({
   kind: z.literal('workspace-one'),
   inbound: inboundSchema,
   policy: policySchema,
+  delivery: z
+    .enum(['escrow-gateway', 'uem-upload'])
+    .default('escrow-gateway')
+    .describe('escrow-gateway: POST <EG>/v2/certificates; uem-upload: the UEM API uploadsmimecerts call, for consoles without an EG.'),
   escrowGateway: z
     .strictObject({
       url: httpsUrl.describe('Escrow Gateway base URL; uploads go to <url>/v2/certificates.'),
@@ -17,7 +21,8 @@ export const workspaceOneSchema = z.strictObject({
       serverCa: path.optional().describe("CA bundle (PEM) that issued the EG's TLS certificate; default: the system store."),
       timeout: duration.default('30s'),
     })
-    .describe('Where enrolled credentials are uploaded.'),
+    .optional()
+    .describe('Where enrolled credentials are uploaded (delivery: escrow-gateway).'),
   uem: z
     .strictObject({
       url: httpsUrl.describe('UEM API host, e.g. https://as1234.awmdm.com'),
@@ -31,7 +36,11 @@ export const workspaceOneSchema = z.strictObject({
     })
     .refine((u) => (u.basic === undefined) !== (u.oauth === undefined), { message: 'give either basic or oauth credentials' })
     .optional()
-    .describe('UEM REST API, to look up a user email an event leaves empty.'),
-});
+    .describe('UEM REST API: looks up a user email an event leaves empty; receives uploads with delivery: uem-upload.'),
+})
+  .superRefine((s, ctx) => {
+    if (s.delivery === 'escrow-gateway' && !s.escrowGateway) ctx.addIssue({ code: 'custom', path: ['escrowGateway'], message: 'required when delivery is escrow-gateway' });
+    if (s.delivery === 'uem-upload' && !s.uem) ctx.addIssue({ code: 'custom', path: ['uem'], message: 'required when delivery is uem-upload' });
+  });
 
 export type WorkspaceOneSettings = z.infer<typeof workspaceOneSchema>;

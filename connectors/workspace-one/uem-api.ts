@@ -7,18 +7,23 @@ import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
 import { durationMs } from '../../src/config/duration.js';
-import type { MdmUser } from '../../src/connectors/connector.js';
+import { DeliveryError, type CredentialSet, type DeliveredCredential, type DeliveryReceipt, type MdmUser } from '../../src/connectors/connector.js';
 import type { WorkspaceOneSettings } from './schema.js';
 
 type UemSettings = NonNullable<WorkspaceOneSettings['uem']>;
 
 const REFRESH_MARGIN_MS = 60_000;
+/** The API takes at most 30 archived credentials (error 6041). */
+const MAX_ARCHIVED = 30;
 
 export class UemApi {
   private readonly http: AxiosInstance;
   private token: { value: string; expiresAt: number } | undefined;
 
-  constructor(private readonly settings: UemSettings) {
+  constructor(
+    private readonly connectorId: string,
+    private readonly settings: UemSettings,
+  ) {
     this.http = axios.create({
       baseURL: settings.url.replace(/\/$/, ''),
       timeout: durationMs(settings.timeout),
@@ -41,10 +46,22 @@ export class UemApi {
     return `Bearer ${this.token.value}`;
   }
 
-  private async get(path: string, version: 1 | 2): Promise<{ status: number; data: Record<string, unknown> }> {
+  private get(path: string, version: 1 | 2): Promise<{ status: number; data: Record<string, unknown> }> {
+    return this.call('GET', path, version);
+  }
+
+  private async call(method: 'GET' | 'POST', path: string, version: 1 | 2, body?: unknown): Promise<{ status: number; data: Record<string, unknown> }> {
     for (let attempt = 0; ; attempt++) {
-      const res = await this.http.get(path, {
-        headers: { 'aw-tenant-code': this.settings.tenantCode, Accept: `application/json;version=${version}`, Authorization: await this.authorization() },
+      const res = await this.http.request({
+        method,
+        url: path,
+        ...(body !== undefined && { data: body }),
+        headers: {
+          'aw-tenant-code': this.settings.tenantCode,
+          Accept: `application/json;version=${version}`,
+          ...(body !== undefined && { 'Content-Type': 'application/json' }),
+          Authorization: await this.authorization(),
+        },
       });
       // A token revoked early is fetched again once.
       if (res.status === 401 && this.settings.oauth && attempt === 0) {
@@ -53,6 +70,30 @@ export class UemApi {
       }
       return { status: res.status, data: (res.data ?? {}) as Record<string, unknown> };
     }
+  }
+
+  /**
+   * POST /api/system/users/<id>/uploadsmimecerts: the S/MIME upload for
+   * consoles without an Escrow Gateway. 400 (codes 6041-6043) and 403 are
+   * permanent; other failures are retried.
+   */
+  async uploadSmime(set: CredentialSet): Promise<DeliveryReceipt> {
+    const userId = set.user.vendorId;
+    if (!userId || !/^\d+$/.test(userId)) throw new DeliveryError('uploadsmimecerts needs the numeric EnrollmentUserId, which this user has not got', true);
+    const payload = (c: DeliveredCredential) => ({ CertificatePayload: c.pkcs12.toString('base64'), Password: c.password });
+    const current = (purpose: DeliveredCredential['purpose']) => set.credentials.find((c) => !c.archived && c.purpose === purpose);
+    const signing = current('signing');
+    const encryption = current('encryption');
+    const archived = set.credentials.filter((c) => c.archived).slice(-MAX_ARCHIVED);
+    const body = {
+      ...(signing && { Signing: payload(signing) }),
+      ...(encryption && { Encryption: payload(encryption) }),
+      ...(archived.length && { Archived: archived.map(payload) }),
+    };
+    const res = await this.call('POST', `/api/system/users/${userId}/uploadsmimecerts`, 1, body);
+    if (res.status >= 200 && res.status < 300) return { connectorId: this.connectorId, reference: `user/${userId}/${set.deliveryId}`, deliveredAt: new Date() };
+    const text = JSON.stringify(res.data ?? '');
+    throw new DeliveryError(`UEM uploadsmimecerts answered ${res.status}`, res.status >= 400 && res.status < 500, { status: res.status, body: text.slice(0, 2000) });
   }
 
   /** Email, UPN and user name by user UUID (v2), falling back to the device's enrollment record. */

@@ -84,7 +84,13 @@ describe('Workspace ONE connector', () => {
     const tls = await makeTestTls();
     files = writeTestTlsFiles(tls, dir);
     eg = await startEscrowGateway({ cert: tls.server.cert, key: tls.server.key, clientCa: tls.caPem, allowedFingerprints: [tls.client.fingerprint256] });
-    uem = await startUemApi({ cert: tls.server.cert, key: tls.server.key, tenantCode: 'tenant-abc', basic: { username: 'api', password: 'api-password' } });
+    uem = await startUemApi({
+      cert: tls.server.cert,
+      key: tls.server.key,
+      tenantCode: 'tenant-abc',
+      basic: { username: 'api', password: 'api-password' },
+      oauth: { clientId: 'credgate-client', clientSecret: 'oauth-secret-value' },
+    });
     uem.addUser({ id: 12, uuid: SEED_EVENT.EnrollmentUserUUID, userName: 'zenny', email: 'zenny@example.com', upn: 'zenny@corp.example' });
     mkdirSync(join(dir, 'connectors'));
     writeFileSync(
@@ -108,6 +114,26 @@ describe('Workspace ONE connector', () => {
         `  url: ${uem.url}`,
         '  tenantCode: tenant-abc',
         '  basic: { username: api, password: api-password }',
+        `  serverCa: ${files.ca}`,
+      ].join('\n'),
+    );
+    // A second console: mTLS inbound, no Escrow Gateway (uploadsmimecerts), OAuth to the UEM API.
+    writeFileSync(
+      join(dir, 'connectors/ws1u.yaml'),
+      [
+        'kind: workspace-one',
+        'delivery: uem-upload',
+        'inbound:',
+        '  clientCertificates:',
+        `    trust: [${files.ca}]`,
+        `    allow: [{ fingerprint: "${tls.client.fingerprint256}" }]`,
+        'policy:',
+        '  enrolled: { signing: smime-signing, encryption: smime-encryption }',
+        `  pkcs12: { format: modern, password: ${P12_PASSWORD} }`,
+        'uem:',
+        `  url: ${uem.url}`,
+        '  tenantCode: tenant-abc',
+        `  oauth: { tokenUrl: ${uem.tokenUrl}, clientId: credgate-client, clientSecret: oauth-secret-value }`,
         `  serverCa: ${files.ca}`,
       ].join('\n'),
     );
@@ -250,5 +276,23 @@ describe('Workspace ONE connector', () => {
     await sleep(300);
     assert.deepEqual(await gw.connectors.scheduleRenewals('ws1'), [], 'the renewed set is not due');
     assert.equal(eg.uploads.filter((u) => u.deviceUuid === device).length, 2);
+  });
+
+  test('mTLS console, uploadsmimecerts delivery over OAuth, token refreshed after expiry', async () => {
+    const mtls = (cert: string, key: string, body: unknown) =>
+      curl(`${base}/connectors/ws1u/events`, [...ca, '--cert', cert, '--key', key, '-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)]);
+    const event = (n: number) => ({ ...SEED_EVENT, DeviceUUID: `6e000000-0000-4000-8000-00000000000${n}`, EnrollmentEmailAddress: 'zenny@example.com', EventTime: `2024-06-0${n}T00:00:00Z` });
+    assert.equal((await mtls(files.otherClientCert, files.otherClientKey, event(1))).status, 401, 'a certificate not on the allowlist');
+    assert.equal((await curl(`${base}/connectors/ws1u/events`, [...ca, '-u', `ws1-events:${EVENTS_PASSWORD}`, '--data', '{}'])).status, 401, 'Basic is not configured here');
+    assert.equal((await mtls(files.clientCert, files.clientKey, event(1))).status, 202);
+    const upload = await until('the uploadsmimecerts call', () => uem.uploads[0]);
+    assert.equal(String(upload.userId), '12');
+    assert.equal(upload.auth, 'bearer');
+    assert.equal(upload.signing?.password, P12_PASSWORD);
+    assert.match(openUpload(upload.signing!.payload, 'uem-sign').text, /email:zenny@example\.com/);
+    uem.expireTokens();
+    assert.equal((await mtls(files.clientCert, files.clientKey, event(2))).status, 202);
+    await until('the upload after the token expired', () => uem.uploads[1]);
+    assert.equal(uem.tokensIssued, 2);
   });
 });
