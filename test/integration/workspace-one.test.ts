@@ -226,6 +226,20 @@ describe('Workspace ONE connector', () => {
     assert.equal(eg.uploads.filter((u) => u.deviceUuid === device).length, 1);
   });
 
+  test('an EG that hangs past the timeout is retried until it answers', async () => {
+    eg.hang(3000); // the connector gives up after 2 s
+    const device = '3c000000-0000-4000-8000-00000000beef';
+    assert.equal((await post(JSON.stringify({ ...SEED_EVENT, DeviceUUID: device, EnrollmentEmailAddress: 'zenny@example.com' }))).status, 202);
+    await until('a timed-out attempt', async () => {
+      const job = (await gw.db('jobs').where({ type: 'connector.deliver' }).orderBy('id', 'desc').first()) as { last_error: string | null } | undefined;
+      return job?.last_error && /timeout/i.test(job.last_error);
+    }, 8000);
+    eg.hang(0);
+    await until('the upload once the EG answers', () => eg.uploads.find((u) => u.deviceUuid === device), 10_000);
+    await sleep(300);
+    assert.equal(eg.uploads.filter((u) => u.deviceUuid === device).length, 1);
+  });
+
   test('a 4xx from the EG ends the job with the answer kept', async () => {
     eg.failNext(1, 422);
     const device = '4c000000-0000-4000-8000-000000000422';
