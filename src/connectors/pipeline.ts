@@ -46,10 +46,31 @@ interface SealedCredential {
 
 type IssuedCredential = SealedCredential & { notAfter: number };
 
+/** Runs tasks with the same key one after another (per-user encryption issuance). */
+class KeyedLock {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.then(task, task);
+    const tail = next.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return next;
+  }
+}
+
 /** AAD binding a sealed payload to its connector and device. */
 const deliveryContext = (connectorId: string, deviceId: string | null) => `delivery:${connectorId}:${deviceId ?? '-'}`;
 
 export class CredentialPipeline {
+  // Two devices of one user enrolling at once must end up with one shared
+  // encryption credential: its check-then-issue runs under a per-user lock.
+  // (Across gateway instances on one MySQL this is narrowed, not closed.)
+  private readonly userLocks = new KeyedLock();
+
   constructor(
     private readonly deps: {
       db: Db;
@@ -117,8 +138,10 @@ export class CredentialPipeline {
       const pkcs12 = buildPkcs12({ key: issued.privateKey!, cert: issued.cert.raw, chain: issued.chain, ...policy.pkcs12, friendlyName: issued.record.subject });
       credentials.push({ serialNumber: issued.record.serial, purpose: 'signing', archived: false, pkcs12: pkcs12.toString('base64'), notAfter: issued.record.notAfter });
     }
-    if (policy.enrolled.encryption) {
-      credentials.push(...(await this.encryption(policy.enrolled.encryption, user, data, deviceId, actor, reason, policy)));
+    const template = policy.enrolled.encryption;
+    if (template) {
+      const issue = () => this.encryption(template, user, data, deviceId, actor, reason, policy);
+      credentials.push(...(await (user.id ? this.userLocks.run(`${template}:${user.id}`, issue) : issue())));
     }
     return credentials;
   }

@@ -200,6 +200,20 @@ describe('Workspace ONE connector', () => {
     assert.notEqual(serial(second.signing[0]!, 'd2-sign'), serial(first.signing[0]!, 'd1-sign'), 'a signing credential per device');
   });
 
+  test('devices of one user enrolling at the same moment share one encryption credential', async () => {
+    const devices = [1, 2, 3, 4].map((n) => `7f000000-0000-4000-8000-00000000000${n}`);
+    const user = { EnrollmentUserUUID: 'aa000000-0000-4000-8000-000000000077', EnrollmentUserId: 77, EnrollmentEmailAddress: 'pat@example.com', EnrollmentUserName: 'pat' };
+    const answers = await Promise.all(devices.map((d) => post(JSON.stringify({ ...SEED_EVENT, ...user, DeviceUUID: d }))));
+    assert.deepEqual(answers.map((a) => a.status), [202, 202, 202, 202]);
+    const uploads = await until('four uploads', () => {
+      const got = eg.uploads.filter((u) => devices.includes(u.deviceUuid));
+      return got.length === 4 ? got : undefined;
+    }, 20_000);
+    const serials = new Set(uploads.map((u, i) => /serial=([0-9A-F]+)/.exec(openUpload(u.encryption[0]!, `pat-${i}`).text)![1]));
+    assert.equal(serials.size, 1);
+    assert.equal(Number((await gw.db('certificates').where({ user_id: user.EnrollmentUserUUID, template: 'smime-encryption' }).count({ n: '*' }).first())?.n), 1);
+  });
+
   test('malformed, unauthenticated and unknown events', async () => {
     const count = async () => Number((await gw.db('mdm_events').count({ n: '*' }).first())?.n);
     const before = await count();
