@@ -388,9 +388,9 @@ describe('Workspace ONE: SIGKILL in the middle of a 500-event burst', () => {
     const sameCredentials = (us: EscrowUpload[]) =>
       us.every((u) => ['signing', 'encryption'].every((p) => JSON.stringify((u as never)[p]) === JSON.stringify((us[0] as never)[p])));
     for (const [device, us] of duplicates) {
-      assert.equal(us.length, 2, `device ${device}: one repeat at most`);
-      assert.ok(inFlightAtKill(us[0]!), `device ${device}: the first upload was in flight at a kill`);
-      assert.ok(sameCredentials(us), `device ${device}: the repeat carries the same credentials`);
+      const cutShort = us.filter(inFlightAtKill).length;
+      assert.ok(us.length - 1 <= cutShort, `device ${device}: ${us.length - 1} repeat(s), but only ${cutShort} upload(s) were in flight at a kill`);
+      assert.ok(sameCredentials(us), `device ${device}: every repeat carries the same credentials`);
     }
     assert.ok(duplicates.length <= kills.length * 2, `repeats only for deliveries in flight at a kill (${duplicates.length})`);
     assert.equal(byDevice.size, EVENTS, 'one credential set per device');
