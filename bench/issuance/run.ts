@@ -22,8 +22,9 @@
  *           certificates one after the other) with the refill running as it
  *           does in the gateway; optionally again with the refill stopped.
  *
- * Runtime is dominated by RSA-2048 key generation (about 2-2.5 keys/s per
- * core on the reference machine): the 1000-key prefill alone takes ~4 min.
+ * Runtime is dominated by RSA-2048 key generation (about 3 keys/s per core on
+ * the 2-vCPU reference machine): the 1000-key prefill takes ~3.5 min and the
+ * default run ~5.5 min; --quiet-burst adds another ~3.5 min.
  *
  * Flags (defaults in brackets):
  *   --stages csr,keygen,pool   stages to run [all]
