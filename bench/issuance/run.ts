@@ -68,9 +68,10 @@ import { devPkiFiles } from '../../src/pki/dev-pki.js';
 import { authorityInfoAccess, crlDistributionPoints } from '../../src/pki/extensions.js';
 import { Issuer } from '../../src/pki/issuer.js';
 import { readKeyFile } from '../../src/pki/key-files.js';
-import { generateKey, toForgePublicKey } from '../../src/pki/keys.js';
-import { NativeSigner, type Signer } from '../../src/pki/native-signer.js';
+import { generateKey } from '../../src/pki/keys.js';
+import { NativeSigner, SHA256_WITH_RSA, type Signer } from '../../src/pki/native-signer.js';
 import type { Db } from '../../src/store/db.js';
+import { buildCsr, csrPem } from '../../test/helpers/csr.js';
 import { testConfig } from '../../test/helpers/gateway.js';
 
 // ---------------------------------------------------------------- options
@@ -233,10 +234,19 @@ async function measure(total: number, concurrency: number, op: (i: number) => un
   };
 }
 
-/** forge's pure-JS RSA as a Signer: forge calls key.sign(md) itself. */
+/** forge's pure-JS RSA as a Signer (hashing in forge too), for the comparison rows. */
 function forgeSigner(key: KeyObject): Signer {
   const forgeKey = forge.pki.privateKeyFromPem(key.export({ type: 'pkcs1', format: 'pem' }).toString());
-  return { sign: (md) => forgeKey.sign(md), publicKey: new NativeSigner(key).publicKey };
+  return {
+    publicKey: new NativeSigner(key).publicKey,
+    algorithm: SHA256_WITH_RSA,
+    digest: 'sha256',
+    sign: async (data) => {
+      const md = forge.md.sha256.create();
+      md.update(data.toString('binary'));
+      return Buffer.from(forgeKey.sign(md), 'binary');
+    },
+  };
 }
 
 /** The Issuer built by buildIssuance, re-created over other CAs (same DB, templates, repositories). */
@@ -249,12 +259,7 @@ async function makeCsrs(count: number, keys: KeyObject[]): Promise<string[]> {
   return keys.length === 0
     ? []
     : Array.from({ length: count }, (_, i) => {
-        const key = keys[i % keys.length]!;
-        const csr = forge.pki.createCertificationRequest();
-        csr.publicKey = toForgePublicKey(new NativeSigner(key).publicKey);
-        csr.setSubject([{ name: 'commonName', value: `bench-${i}` }]);
-        csr.sign(new NativeSigner(key) as unknown as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
-        return forge.pki.certificationRequestToPem(csr);
+        return csrPem(buildCsr(keys[i % keys.length]!, [{ type: 'CN', value: `bench-${i}` }]));
       });
 }
 
@@ -368,7 +373,7 @@ progress(`dev PKI and SQLite database in ${dir}`);
 
 // An RSA-2048 CA next to the dev PKI's RSA-3072 issuing CA.
 const ca2048Key = (await generateKey('rsa-2048')).privateKey;
-const ca2048Cert = buildCertificate({
+const ca2048Cert = await buildCertificate({
   subject: [{ type: 'CN', value: 'Bench RSA-2048 CA' }],
   publicKey: new NativeSigner(ca2048Key).publicKey,
   notBefore: new Date(Date.now() - 3600_000),
@@ -398,8 +403,7 @@ if (opts.stages.has('csr')) {
   const rows: { ca: string; what: string; native: Measured; forge: Measured }[] = [];
   for (const set of caSets) {
     const signers = { native: new NativeSigner(set.key) as Signer, forge: forgeSigner(set.key) };
-    const md = forge.md.sha256.create();
-    md.update('credgate bench tbsCertificate stand-in');
+    const tbsStandIn = Buffer.alloc(900, 'credgate bench tbsCertificate stand-in');
     const spec = (signer: Signer, i: number): CertificateSpec => ({
       subject: [{ type: 'CN', value: `bench-${i}` }],
       publicKey: subjectKeys[i % subjectKeys.length]!.publicKey,
@@ -420,12 +424,12 @@ if (opts.stages.has('csr')) {
     };
     // Every signer's output must verify before it is timed.
     for (const kind of ['native', 'forge'] as const) {
-      const built = buildCertificate(spec(signers[kind], 0));
+      const built = await buildCertificate(spec(signers[kind], 0));
       if (!built.x509.verify(set.cert.publicKey)) throw new Error(`${kind} signature does not verify`);
     }
 
     const cases: { what: string; run: (kind: 'native' | 'forge', n: number) => Promise<Measured> }[] = [
-      { what: 'RSA signature only (signer.sign)', run: (k, n) => measure(n, 1, () => signers[k].sign(md)) },
+      { what: 'RSA signature only (signer.sign)', run: (k, n) => measure(n, 1, () => signers[k].sign(tbsStandIn)) },
       { what: 'buildCertificate (build + sign)', run: (k, n) => measure(n, 1, (i) => buildCertificate(spec(signers[k], i))) },
       {
         what: `issue() from CSR, ${opts.csrConcurrency} in flight`,

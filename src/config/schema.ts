@@ -4,7 +4,10 @@
  * override each key, and config/credgate.schema.json (generated from it).
  */
 import { z } from 'zod';
+import { KEY_ALGORITHMS } from '../pki/keys.js';
+import { unknownAttributeType } from '../pki/names.js';
 import { PRESET_NAMES } from '../pki/presets.js';
+import { parseDnTemplate } from '../pki/template.js';
 
 const port = z.number().int().min(0).max(65535);
 /** A path relative to the directory the gateway runs in (not the config file). */
@@ -109,7 +112,7 @@ const jobs = z.strictObject({
   .prefault({});
 
 export const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'expected a lower-case name (letters, digits, dashes)' });
-const keyAlgorithm = z.enum(['rsa-2048', 'rsa-3072', 'rsa-4096']);
+const keyAlgorithm = z.enum(KEY_ALGORITHMS);
 
 const ca = z
   .strictObject({
@@ -152,6 +155,10 @@ const pki = z.strictObject({
       .strictObject({
         rsaMinBits: z.number().int().min(2048).default(2048),
         rsaAllowedBits: z.array(z.number().int()).default([2048, 3072, 4096]),
+        ecCurves: z
+          .array(z.enum(['P-256', 'P-384', 'P-521']))
+          .default(['P-256', 'P-384'])
+          .describe('EC curves accepted in requests; [] refuses EC keys.'),
       })
       .prefault({})
       .describe('Keys accepted in certificate requests.'),
@@ -174,7 +181,20 @@ const sanTemplate = z.strictObject({
 const template = z.strictObject({
   preset: z.enum(PRESET_NAMES).describe('Key usages and escrow default.'),
   ca: name.optional().describe('Issuing CA; defaults to pki.defaultCa.'),
-  subject: z.string().min(1).describe('Subject DN template, e.g. "CN={{user.displayName}}, O=Example Bank".'),
+  subject: z
+    .string()
+    .min(1)
+    .superRefine((dn, ctx) => {
+      try {
+        for (const [type] of parseDnTemplate(dn)) {
+          const problem = unknownAttributeType(type);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })
+    .describe('Subject DN template, e.g. "CN={{user.displayName}}, O=Example Bank".'),
   subjectAltNames: z.array(sanTemplate).default([]),
   validity: duration.default('365d'),
   key: keyAlgorithm.default('rsa-2048').describe('Key generated on the server (CSR keys are checked against pki.keyPolicy).'),

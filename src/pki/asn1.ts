@@ -20,3 +20,28 @@ export const implicitOctets = (n: number, data: Buffer): Asn1 =>
 
 export const toDer = (node: Asn1): Buffer => Buffer.from(asn1.toDer(node).getBytes(), 'binary');
 export const fromDer = (der: Buffer): Asn1 => asn1.fromDer(forge.util.createBuffer(der.toString('binary')));
+export const bool = (v: boolean): Asn1 => asn1.create(U, asn1.Type.BOOLEAN, false, v ? '\xff' : '\x00');
+/** BIT STRING of whole bytes (signatures, keys): the leading 00 counts unused bits. */
+export const bitString = (bytes: Buffer): Asn1 => asn1.create(U, asn1.Type.BITSTRING, false, `\x00${bytes.toString('binary')}`);
+export const utf8 = (text: string): Asn1 => asn1.create(U, asn1.Type.UTF8, false, forge.util.encodeUtf8(text));
+export const printable = (text: string): Asn1 => asn1.create(U, asn1.Type.PRINTABLESTRING, false, text);
+export const ia5 = (text: string): Asn1 => asn1.create(U, asn1.Type.IA5STRING, false, text);
+
+/** AlgorithmIdentifier: RSA signature algorithms carry NULL parameters, ECDSA none. */
+export const algorithmIdentifier = (a: { oid: string; nullParams: boolean }): Asn1 => seq(a.nullParams ? [oid(a.oid), nul()] : [oid(a.oid)]);
+
+/** DER parse without forge's guess-decoding of BIT STRINGs, so re-encoding reproduces the input. */
+export function parseDer(der: Buffer): Asn1 {
+  const strictFromDer = asn1.fromDer as unknown as (bytes: forge.util.ByteBuffer, options: object) => Asn1;
+  return strictFromDer(forge.util.createBuffer(der.toString('binary')), { strict: true, parseAllBytes: true, decodeBitStrings: false });
+}
+
+/** A DER TLV around already-encoded members: lets a signed part be encoded once and reused. */
+export function tlv(tag: number, members: Buffer[]): Buffer {
+  const body = Buffer.concat(members);
+  const n = body.length;
+  const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : n < 0x10000 ? [0x82, n >> 8, n & 0xff] : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
+  return Buffer.concat([Buffer.from([tag, ...length]), body]);
+}
+
+export const derSequence = (members: Buffer[]): Buffer => tlv(0x30, members);

@@ -1,20 +1,21 @@
 /**
- * Builds X.509 certificates with forge and signs them through a Signer
- * (native RSA). Returns DER and PEM; callers never see forge objects.
+ * Builds X.509 v3 certificates: forge's ASN.1 encodes the structure, the
+ * Signer (OpenSSL, off the event loop) signs it. Keys enter as node
+ * KeyObjects in SubjectPublicKeyInfo form, so RSA and EC keys are handled
+ * alike and no key ever becomes a forge object.
  */
-import { randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
+import { algorithmIdentifier, bitString, bool, derSequence, explicit, implicitOctets, int, octets, parseDer, seq, toDer, type Asn1 } from './asn1.js';
 import { extendedKeyUsage, subjectAltName, type AltName, type RawExtension } from './extensions.js';
-import { toForgePublicKey } from './keys.js';
+import { encodeName, type NameAttribute } from './names.js';
 import type { Signer } from './native-signer.js';
+import { certificateParts, extension, serialInteger, x509Time } from './x509-der.js';
 
-export interface NameAttribute {
-  /** Short name: CN, O, OU, C, L, ST, E (emailAddress), serialNumber, UID, DC. */
-  type: string;
-  value: string;
-}
-
+export type { NameAttribute } from './names.js';
 export type SubjectAltName = AltName;
+
+export type KeyUsageName = 'digitalSignature' | 'nonRepudiation' | 'keyEncipherment' | 'dataEncipherment' | 'keyAgreement' | 'keyCertSign' | 'cRLSign';
 
 export interface CertificateSpec {
   subject: NameAttribute[];
@@ -25,7 +26,7 @@ export interface CertificateSpec {
   issuer?: { cert: Buffer };
   signer: Signer;
   ca?: { pathLength?: number };
-  keyUsage?: Partial<Record<'digitalSignature' | 'nonRepudiation' | 'keyEncipherment' | 'dataEncipherment' | 'keyAgreement' | 'keyCertSign' | 'cRLSign', boolean>>;
+  keyUsage?: Partial<Record<KeyUsageName, boolean>>;
   /** Extended key usage names (serverAuth, clientAuth, emailProtection, smartcardLogon, ...) or OIDs. */
   extendedKeyUsage?: string[];
   subjectAltNames?: SubjectAltName[];
@@ -41,8 +42,6 @@ export interface IssuedCertificate {
   x509: X509Certificate;
 }
 
-const SHORT_NAMES: Record<string, string> = { E: 'emailAddress', UID: 'UID' };
-
 /** 16 random bytes, first byte 0x01-0x7f: positive and minimally DER-encoded. */
 export function randomSerial(): string {
   const bytes = randomBytes(16);
@@ -50,47 +49,90 @@ export function randomSerial(): string {
   return bytes.toString('hex');
 }
 
-const toForgeAttrs = (name: NameAttribute[]) =>
-  name.map((a) => (SHORT_NAMES[a.type] ? { name: SHORT_NAMES[a.type], value: a.value } : { shortName: a.type, value: a.value }));
+const KEY_USAGE_BITS: Record<KeyUsageName, number> = {
+  digitalSignature: 0,
+  nonRepudiation: 1,
+  keyEncipherment: 2,
+  dataEncipherment: 3,
+  keyAgreement: 4,
+  keyCertSign: 5,
+  cRLSign: 6,
+};
 
-export function buildCertificate(spec: CertificateSpec): IssuedCertificate {
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = toForgePublicKey(spec.publicKey);
-  cert.serialNumber = spec.serialNumber ?? randomSerial();
-  cert.validity.notBefore = spec.notBefore;
-  cert.validity.notAfter = spec.notAfter;
-  cert.setSubject(toForgeAttrs(spec.subject));
+/** KeyUsage as a DER named-bit BIT STRING: trailing zero bits dropped and counted as unused. */
+function keyUsageBits(usage: Partial<Record<KeyUsageName, boolean>>): Asn1 {
+  const bits = Object.entries(usage).filter(([, on]) => on).map(([name]) => KEY_USAGE_BITS[name as KeyUsageName]);
+  if (bits.length === 0) throw new Error('keyUsage needs at least one usage');
+  const highest = Math.max(...bits);
+  const bytes = Buffer.alloc((highest >> 3) + 1);
+  for (const b of bits) bytes[b >> 3]! |= 0x80 >> (b & 7);
+  const unused = 7 - (highest & 7);
+  return forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.BITSTRING, false, String.fromCharCode(unused) + bytes.toString('binary'));
+}
 
-  const extensions: object[] = [];
-  const subjectKeyId = cert.generateSubjectKeyIdentifier().getBytes();
-  extensions.push({ name: 'subjectKeyIdentifier', subjectKeyIdentifier: forge.util.bytesToHex(subjectKeyId) });
+interface IssuerInfo {
+  name: Asn1;
+  keyId: Buffer;
+}
 
-  if (spec.issuer) {
-    const issuer = forge.pki.certificateFromAsn1(forge.asn1.fromDer(spec.issuer.cert.toString('binary')));
-    cert.setIssuer(issuer.subject.attributes);
-    extensions.push({ name: 'authorityKeyIdentifier', keyIdentifier: issuer.generateSubjectKeyIdentifier().getBytes() });
-  } else {
-    cert.setIssuer(toForgeAttrs(spec.subject));
-    extensions.push({ name: 'authorityKeyIdentifier', keyIdentifier: subjectKeyId });
+// Issuers are few and long-lived (CA certificates); X509Certificate#raw returns the same Buffer each time.
+const issuers = new WeakMap<Buffer, IssuerInfo>();
+
+function issuerInfo(der: Buffer): IssuerInfo {
+  let info = issuers.get(der);
+  if (!info) {
+    const parts = certificateParts(der);
+    info = { name: parts.subject, keyId: parts.subjectKeyId ?? sha1(parts.publicKeyBits) };
+    issuers.set(der, info);
   }
+  return info;
+}
 
-  extensions.push(
-    spec.ca
-      ? { name: 'basicConstraints', cA: true, critical: true, ...(spec.ca.pathLength !== undefined && { pathLenConstraint: spec.ca.pathLength }) }
-      : { name: 'basicConstraints', cA: false, critical: true },
-  );
-  if (spec.keyUsage) extensions.push({ name: 'keyUsage', critical: true, ...spec.keyUsage });
+const sha1 = (data: Buffer): Buffer => createHash('sha1').update(data).digest();
+
+/** The subjectPublicKey BIT STRING's bytes: what RFC 5280 §4.2.1.2 method 1 hashes into the key identifier. */
+function publicKeyBits(spki: Asn1): Buffer {
+  const bits = (spki.value as Asn1[])[1]!.value as string;
+  return Buffer.from(bits.slice(1), 'binary');
+}
+
+export async function buildCertificate(spec: CertificateSpec): Promise<IssuedCertificate> {
+  const serialNumber = spec.serialNumber ?? randomSerial();
+  const spki = parseDer(spec.publicKey.export({ type: 'spki', format: 'der' }));
+  const subjectKeyId = sha1(publicKeyBits(spki));
+  const subject = encodeName(spec.subject);
+  const issuer = spec.issuer ? issuerInfo(spec.issuer.cert) : { name: subject, keyId: subjectKeyId };
+
+  const basicConstraints = spec.ca ? [bool(true), ...(spec.ca.pathLength !== undefined ? [int(spec.ca.pathLength)] : [])] : [];
+  const extensions = [
+    extension('2.5.29.14', octets(subjectKeyId)),
+    extension('2.5.29.35', seq([implicitOctets(0, issuer.keyId)])),
+    extension('2.5.29.19', seq(basicConstraints), true),
+  ];
+  if (spec.keyUsage) extensions.push(extension('2.5.29.15', keyUsageBits(spec.keyUsage), true));
   // RFC 5280: with an empty subject the SAN must be critical.
   const raw = [
     ...(spec.extendedKeyUsage?.length ? [extendedKeyUsage(spec.extendedKeyUsage)] : []),
     ...(spec.subjectAltNames?.length ? [subjectAltName(spec.subjectAltNames, spec.subject.length === 0)] : []),
     ...(spec.extraExtensions ?? []),
   ];
-  for (const e of raw) extensions.push({ id: e.oid, critical: e.critical, value: e.value.toString('binary') });
-  cert.setExtensions(extensions);
-  cert.sign(spec.signer as unknown as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+  for (const e of raw) extensions.push(extension(e.oid, e.value, e.critical));
 
-  const der = Buffer.from(forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes(), 'binary');
-  const x509 = new X509Certificate(der);
-  return { der, pem: x509.toString(), serialNumber: cert.serialNumber, x509 };
+  const algorithm = algorithmIdentifier(spec.signer.algorithm);
+  const tbs = toDer(
+    seq([
+      explicit(0, int(2)), // v3
+      serialInteger(serialNumber),
+      algorithm,
+      issuer.name,
+      seq([x509Time(spec.notBefore), x509Time(spec.notAfter)]),
+      subject,
+      spki,
+      explicit(3, seq(extensions)),
+    ]),
+  );
+  const signature = await spec.signer.sign(tbs);
+  const certificate = derSequence([tbs, toDer(algorithm), toDer(bitString(signature))]);
+  const x509 = new X509Certificate(certificate);
+  return { der: certificate, pem: x509.toString(), serialNumber, x509 };
 }

@@ -70,7 +70,7 @@ export class CrlPublisher {
         revokedAt: new Date(e.revokedAt),
         reason: e.reason as RevocationReason,
       }));
-      const der = buildCrl({ issuerCert: ca.cert.raw, signer: ca.signer, thisUpdate, nextUpdate, crlNumber, entries });
+      const der = await buildCrl({ issuerCert: ca.cert.raw, signer: ca.signer, thisUpdate, nextUpdate, crlNumber, entries });
       await this.deps.state.save(trx, { ca: name, crlNumber, thisUpdate: thisUpdate.getTime(), nextUpdate: nextUpdate.getTime(), der });
       this.deps.log.info({ ca: name, crlNumber: crlNumber.toString(), entries: entries.length }, 'CRL signed');
       return der;

@@ -2,8 +2,9 @@
  * X.509 v2 CRLs (RFC 5280 §5): forge assembles the structure, the Signer
  * (OpenSSL) signs it. Full CRLs only; delta CRLs are not produced.
  */
-import { explicit, implicitOctets, int, seq, toDer, type Asn1 } from './asn1.js';
+import { algorithmIdentifier, explicit, implicitOctets, int, seq, toDer, type Asn1 } from './asn1.js';
 import type { Signer } from './native-signer.js';
+import { reasonCode, type RevocationReason } from './revocation.js';
 import {
   assertSignerMatches,
   bigintInteger,
@@ -11,14 +12,11 @@ import {
   enumerated,
   extension,
   normalizeSerialHex,
-  reasonCode,
   serialInteger,
   sha1,
-  sha256WithRsa,
   signTbs,
   x509Time,
-  type RevocationReason,
-} from './revocation.js';
+} from './x509-der.js';
 
 export interface CrlEntry {
   /** Positive serial, hex. */
@@ -54,7 +52,7 @@ function revokedEntry(entry: CrlEntry): Asn1 {
   return seq(fields);
 }
 
-export function buildCrl(input: CrlInput): Buffer {
+export async function buildCrl(input: CrlInput): Promise<Buffer> {
   if (input.nextUpdate.getTime() <= input.thisUpdate.getTime()) throw new Error('CRL nextUpdate must be after thisUpdate');
   if (input.crlNumber < 0n || input.crlNumber > MAX_CRL_NUMBER) throw new RangeError('CRL number must fit in 20 octets');
 
@@ -80,7 +78,7 @@ export function buildCrl(input: CrlInput): Buffer {
 
   const tbs: Asn1[] = [
     int(1), // v2: required because the CRL carries extensions
-    sha256WithRsa(), // must equal the outer signatureAlgorithm that signTbs() emits
+    algorithmIdentifier(input.signer.algorithm), // must equal the outer signatureAlgorithm that signTbs() emits
     issuer.subject,
     x509Time(input.thisUpdate),
     x509Time(input.nextUpdate),
@@ -90,5 +88,5 @@ export function buildCrl(input: CrlInput): Buffer {
   tbs.push(explicit(0, crlExtensions));
 
   const tbsCertList = seq(tbs);
-  return toDer(seq([tbsCertList, ...signTbs(tbsCertList, input.signer)]));
+  return toDer(seq([tbsCertList, ...(await signTbs(tbsCertList, input.signer))]));
 }

@@ -63,7 +63,7 @@ async function makeCa(
 ): Promise<Loaded> {
   if (existsSync(paths.cert) && existsSync(paths.key)) return load(paths.cert, paths.key, opts.masterKey);
   const { privateKey, publicKey } = await generateKey(algorithm);
-  const cert = buildCertificate({
+  const cert = await buildCertificate({
     subject: [
       { type: 'CN', value: name },
       { type: 'O', value: opts.organization },
@@ -103,7 +103,7 @@ export async function ensureDevPki(opts: DevPkiOptions): Promise<DevPkiResult> {
   if (!existsSync(f.serverCert) || !existsSync(f.serverKey)) {
     const { privateKey, publicKey } = await generateKey('rsa-2048');
     const sans: SubjectAltName[] = opts.serverNames.map((n) => (IP.test(n) ? { type: 'ip', value: n } : { type: 'dns', value: n }));
-    const cert = buildCertificate({
+    const cert = await buildCertificate({
       subject: [
         { type: 'CN', value: opts.serverNames[0] ?? 'localhost' },
         { type: 'O', value: opts.organization },
@@ -123,7 +123,7 @@ export async function ensureDevPki(opts: DevPkiOptions): Promise<DevPkiResult> {
 
   if (!existsSync(f.adminP12) || !existsSync(f.adminPassword)) {
     const { privateKey, publicKey } = await generateKey('rsa-2048');
-    const cert = buildCertificate({
+    const cert = await buildCertificate({
       subject: [
         { type: 'CN', value: opts.adminSubject },
         { type: 'O', value: opts.organization },

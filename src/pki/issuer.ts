@@ -10,13 +10,13 @@ import type { AuditRepository } from '../store/audit.js';
 import { SerialCollisionError, type CertificateRecord, type CertificateRepository } from '../store/certificates.js';
 import type { EscrowRepository } from '../store/key-store.js';
 import type { CaRegistry, CertificateAuthority } from './ca.js';
-import { buildCertificate, randomSerial } from './certificate.js';
+import { buildCertificate, randomSerial, type CertificateSpec } from './certificate.js';
 import { checkKeyPolicy, CsrError, parseCsr, verifyCsrSignature } from './csr.js';
 import { authorityInfoAccess, crlDistributionPoints, type AltName } from './extensions.js';
 import type { KeyPool } from './key-pool.js';
 import type { KeyAlgorithm } from './keys.js';
 import { wrapKey, type MasterKey } from './key-wrap.js';
-import { PRESETS, type PresetName } from './presets.js';
+import { PRESETS, type Preset, type PresetName } from './presets.js';
 import { renderNames, TemplateError, type NameTemplate, type TemplateData } from './template.js';
 
 export interface Template extends NameTemplate {
@@ -30,6 +30,8 @@ export interface Template extends NameTemplate {
 export interface KeyPolicy {
   rsaMinBits: number;
   rsaAllowedBits: number[];
+  /** EC curves accepted from requests; empty refuses EC keys. */
+  ecCurves: string[];
 }
 
 /** A request the caller can fix: bad CSR, unknown template, missing attribute. Maps to HTTP 400. */
@@ -64,6 +66,17 @@ export interface PublicationUrls {
 
 const BACKDATE_MS = 5 * 60_000;
 const MAX_SERIAL_TRIES = 5;
+
+/**
+ * An EC key cannot encipher a key (RSA key transport); its encryption use is
+ * key agreement (ECDH, RFC 5480 §3), so presets asking for keyEncipherment
+ * get keyAgreement for EC keys.
+ */
+function keyUsageFor(usage: Preset['keyUsage'], key: KeyObject): CertificateSpec['keyUsage'] {
+  if (key.asymmetricKeyType !== 'ec' || !('keyEncipherment' in usage)) return usage;
+  const { keyEncipherment, ...rest } = usage;
+  return { ...rest, keyAgreement: keyEncipherment };
+}
 
 export class Issuer {
   constructor(
@@ -121,7 +134,7 @@ export class Issuer {
     const preset = PRESETS[template.preset];
 
     for (let attempt = 1; ; attempt++) {
-      const built = buildCertificate({
+      const built = await buildCertificate({
         serialNumber: (this.deps.serials ?? randomSerial)(),
         subject: names.subject,
         publicKey,
@@ -129,7 +142,7 @@ export class Issuer {
         notAfter,
         issuer: { cert: ca.cert.raw },
         signer: ca.signer,
-        keyUsage: preset.keyUsage,
+        keyUsage: keyUsageFor(preset.keyUsage, publicKey),
         extendedKeyUsage: [...preset.extendedKeyUsage],
         subjectAltNames: names.subjectAltNames,
         extraExtensions: [
@@ -192,8 +205,8 @@ export class Issuer {
       throw err;
     }
     if (!verified) throw new IssuanceError('the certificate request signature does not verify');
-    if (csr.keyAlgorithm !== 'rsa') throw new IssuanceError(`${csr.keyAlgorithm} keys are not issued yet; send an RSA key`);
-    const refusal = checkKeyPolicy(csr, { ...this.deps.keyPolicy, allowEc: false });
+    const { ecCurves, ...rsa } = this.deps.keyPolicy;
+    const refusal = checkKeyPolicy(csr, { ...rsa, allowEc: ecCurves.length > 0, ecCurves });
     if (refusal) throw new IssuanceError(refusal);
     return csr.publicKey;
   }

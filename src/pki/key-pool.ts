@@ -5,6 +5,7 @@
  * OpenSSL's thread pool; when the pool is empty, a key is generated on demand.
  */
 import { createPublicKey } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import type { KeyPoolRepository } from '../store/key-store.js';
 import { generateKey, type KeyAlgorithm, type KeyPair } from './keys.js';
@@ -22,7 +23,8 @@ export class KeyPool {
     /** Keys to keep ready per algorithm; algorithms not listed are never pooled. */
     private readonly targets: Partial<Record<KeyAlgorithm, number>>,
     private readonly log: Logger,
-    private readonly parallel = 2,
+    // Keygen saturates a core per key; leaving one core free keeps issuance from the pool fast while it refills.
+    private readonly parallel = Math.max(1, availableParallelism() - 1),
   ) {}
 
   /** A fresh key pair: from the pool when one is ready, else generated now. */

@@ -1,10 +1,16 @@
 /**
- * Private keys at rest: PKCS#8 DER sealed with AES-256-GCM under the master
- * key. Layout: version (1) | iv (12) | tag (16) | ciphertext. The kekId (a
+ * Private keys at rest: sealed with AES-256-GCM under the master key.
+ * Layout: version (1) | iv (12) | tag (16) | ciphertext. The kekId (a
  * fingerprint of the master key) is stored beside each blob so a wrong or
  * rotated master key is reported as such instead of as corrupt data.
+ *
+ * The sealed plaintext is the key as JWK JSON. OpenSSL 3.0 takes ~0.5 ms of
+ * event-loop time to decode a PKCS#8 key and ~17 µs to build one from JWK
+ * numbers, and a key built that way also exports faster; the key pool opens a
+ * key for every certificate it serves. Blobs holding PKCS#8 DER (written
+ * before) still open.
  */
-import { createCipheriv, createDecipheriv, createHash, createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createPrivateKey, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
 
 const VERSION = 1;
 
@@ -23,7 +29,7 @@ export function masterKeyOf(key: Buffer): MasterKey {
 
 /** `context` is bound as AAD (e.g. the certificate serial) so blobs cannot be swapped between rows. */
 export function wrapKey(master: MasterKey, privateKey: KeyObject, context: string): string {
-  const plain = privateKey.export({ type: 'pkcs8', format: 'der' });
+  const plain = Buffer.from(JSON.stringify(privateKey.export({ format: 'jwk' })));
   const sealed = sealBytes(master, plain, context);
   plain.fill(0);
   return sealed;
@@ -31,9 +37,13 @@ export function wrapKey(master: MasterKey, privateKey: KeyObject, context: strin
 
 export function unwrapKey(master: MasterKey, kekId: string, wrapped: string, context: string): KeyObject {
   const plain = openBytes(master, kekId, wrapped, context);
-  const key = createPrivateKey({ key: plain, format: 'der', type: 'pkcs8' });
-  plain.fill(0);
-  return key;
+  try {
+    return plain[0] === 0x7b // '{'
+      ? createPrivateKey({ key: JSON.parse(plain.toString()) as JsonWebKey, format: 'jwk' })
+      : createPrivateKey({ key: plain, format: 'der', type: 'pkcs8' });
+  } finally {
+    plain.fill(0);
+  }
 }
 
 /** Seals arbitrary bytes (e.g. a delivery's PKCS#12 files) the same way as keys. */

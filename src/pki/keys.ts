@@ -1,23 +1,20 @@
-/** Key generation on OpenSSL's thread pool (never on the event loop) and forge conversions. */
+/** Key generation on OpenSSL's thread pool, never on the event loop. */
 import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
 
 const generate = promisify(generateKeyPair);
 
-export type KeyAlgorithm = 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
+export const KEY_ALGORITHMS = ['rsa-2048', 'rsa-3072', 'rsa-4096', 'ec-p256', 'ec-p384'] as const;
+export type KeyAlgorithm = (typeof KEY_ALGORITHMS)[number];
 
 export interface KeyPair {
   privateKey: KeyObject;
   publicKey: KeyObject;
 }
 
-export async function generateKey(algorithm: KeyAlgorithm): Promise<KeyPair> {
-  const modulusLength = Number(algorithm.slice(4));
-  return generate('rsa', { modulusLength, publicExponent: 0x10001 });
-}
+const CURVES = { 'ec-p256': 'P-256', 'ec-p384': 'P-384' } as const;
 
-/** forge needs its own public-key object to place the key in a certificate. */
-export function toForgePublicKey(key: KeyObject): forge.pki.PublicKey {
-  return forge.pki.publicKeyFromPem(key.export({ type: 'spki', format: 'pem' }).toString());
+export async function generateKey(algorithm: KeyAlgorithm): Promise<KeyPair> {
+  if (algorithm === 'ec-p256' || algorithm === 'ec-p384') return generate('ec', { namedCurve: CURVES[algorithm] });
+  return generate('rsa', { modulusLength: Number(algorithm.slice(4)), publicExponent: 0x10001 });
 }

@@ -1,55 +1,56 @@
 /**
- * Signs forge structures with OpenSSL through node:crypto. forge calls
- * `key.sign(md)` with a finished message digest; we wrap that digest in a
- * DigestInfo and apply the RSA private key natively (PKCS#1 v1.5), which is
- * what forge's pure-JS RSA would do, 60-100x faster and off the JS heap.
+ * The CA key is used only through a Signer. NativeSigner signs with OpenSSL
+ * through node:crypto on libuv's thread pool, so an RSA-3072 signature
+ * (~3.5 ms) does not hold the event loop; a PKCS#11/HSM signer would
+ * implement the same interface.
  */
-import { constants, createPublicKey, privateEncrypt, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import { createPublicKey, sign, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
 
-/** The CA key is used only through this interface (room for PKCS#11/HSM signers). */
+const signAsync = promisify(sign);
+
+/** AlgorithmIdentifier of a signature: OID and whether parameters are NULL (RSA) or absent (ECDSA). */
+export interface SignatureAlgorithm {
+  oid: string;
+  nullParams: boolean;
+}
+
 export interface Signer {
-  /** forge-compatible: returns the signature as a binary string. */
-  sign(md: forge.md.MessageDigest): string;
   readonly publicKey: KeyObject;
+  /** What sign() produces; written into the structures it signs. */
+  readonly algorithm: SignatureAlgorithm;
+  /** The hash sign() applies (sha256 for RSA and P-256, sha384 for P-384); CMS names it beside the signature. */
+  readonly digest: string;
+  /** Hashes and signs data; ECDSA signatures come DER-encoded as X.509 wants them. */
+  sign(data: Buffer): Promise<Buffer>;
 }
 
-const DIGEST_OIDS: Record<string, string> = {
-  sha1: '1.3.14.3.2.26',
-  sha256: '2.16.840.1.101.3.4.2.1',
-  sha384: '2.16.840.1.101.3.4.2.2',
-  sha512: '2.16.840.1.101.3.4.2.3',
+export const SHA256_WITH_RSA: SignatureAlgorithm = { oid: '1.2.840.113549.1.1.11', nullParams: true };
+const ECDSA: Record<string, { digest: string; algorithm: SignatureAlgorithm }> = {
+  prime256v1: { digest: 'sha256', algorithm: { oid: '1.2.840.10045.4.3.2', nullParams: false } },
+  secp384r1: { digest: 'sha384', algorithm: { oid: '1.2.840.10045.4.3.3', nullParams: false } },
 };
-
-export function digestInfo(algorithm: string, digest: Buffer): Buffer {
-  const oid = DIGEST_OIDS[algorithm];
-  if (!oid) throw new Error(`unsupported digest algorithm ${algorithm}`);
-  const { asn1 } = forge;
-  const der = asn1
-    .toDer(
-      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-        asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-          asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(oid).getBytes()),
-          asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, ''),
-        ]),
-        asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, digest.toString('binary')),
-      ]),
-    )
-    .getBytes();
-  return Buffer.from(der, 'binary');
-}
 
 export class NativeSigner implements Signer {
   readonly publicKey: KeyObject;
+  readonly algorithm: SignatureAlgorithm;
+  readonly digest: string;
 
   constructor(private readonly privateKey: KeyObject) {
-    if (privateKey.asymmetricKeyType !== 'rsa') throw new Error(`NativeSigner needs an RSA key, got ${privateKey.asymmetricKeyType}`);
     this.publicKey = createPublicKey(privateKey);
+    if (privateKey.asymmetricKeyType === 'rsa') {
+      this.digest = 'sha256';
+      this.algorithm = SHA256_WITH_RSA;
+    } else {
+      const curve = privateKey.asymmetricKeyType === 'ec' ? privateKey.asymmetricKeyDetails?.namedCurve : undefined;
+      const ec = curve ? ECDSA[curve] : undefined;
+      if (!ec) throw new Error(`a CA key must be RSA or EC P-256/P-384, got ${privateKey.asymmetricKeyType} ${curve ?? ''}`.trim());
+      this.digest = ec.digest;
+      this.algorithm = ec.algorithm;
+    }
   }
 
-  sign(md: forge.md.MessageDigest): string {
-    const digest = Buffer.from(md.digest().getBytes(), 'binary');
-    const signature = privateEncrypt({ key: this.privateKey, padding: constants.RSA_PKCS1_PADDING }, digestInfo(md.algorithm, digest));
-    return signature.toString('binary');
+  sign(data: Buffer): Promise<Buffer> {
+    return signAsync(this.digest, data, this.privateKey);
   }
 }

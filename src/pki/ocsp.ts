@@ -5,21 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import forge from 'node-forge';
-import { explicit, octets, oid, seq, toDer, type Asn1 } from './asn1.js';
+import { explicit, octets, oid, parseDer, seq, toDer, type Asn1 } from './asn1.js';
 import type { Signer } from './native-signer.js';
-import {
-  assertSignerMatches,
-  certificateParts,
-  enumerated,
-  extension,
-  generalizedTime,
-  normalizeSerialHex,
-  parseDer,
-  reasonCode,
-  sha1,
-  signTbs,
-  type RevocationReason,
-} from './revocation.js';
+import { reasonCode, type RevocationReason } from './revocation.js';
+import { assertSignerMatches, certificateParts, enumerated, extension, generalizedTime, normalizeSerialHex, sha1, signTbs } from './x509-der.js';
 
 const { asn1 } = forge;
 const U = asn1.Class.UNIVERSAL;
@@ -261,8 +250,8 @@ function singleResponse(r: OcspSingleResponse): Asn1 {
   return seq(fields);
 }
 
-/** A successful response carrying a BasicOCSPResponse signed (sha256WithRSA) by the Signer. */
-export function buildOcspResponse(input: OcspResponseInput): Buffer {
+/** A successful response carrying a BasicOCSPResponse signed by the Signer. */
+export async function buildOcspResponse(input: OcspResponseInput): Promise<Buffer> {
   if (input.responses.length === 0) throw new Error('an OCSP response needs at least one SingleResponse');
   const responder = certificateParts(input.responderCert);
   assertSignerMatches(input.signer, responder, 'OCSP responder');
@@ -281,7 +270,7 @@ export function buildOcspResponse(input: OcspResponseInput): Buffer {
   const certs = [input.responderCert];
   for (const c of input.includeCerts ?? []) if (!certs.some((have) => have.equals(c))) certs.push(c);
 
-  const basic = seq([tbsResponseData, ...signTbs(tbsResponseData, input.signer), explicit(0, seq(certs.map((c) => certificateParts(c).node)))]);
+  const basic = seq([tbsResponseData, ...(await signTbs(tbsResponseData, input.signer)), explicit(0, seq(certs.map((c) => certificateParts(c).node)))]);
   return toDer(
     seq([enumerated(RESPONSE_STATUS.successful), explicit(0, seq([oid(OID.basicResponse), octets(toDer(basic))]))]),
   );

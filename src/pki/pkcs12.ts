@@ -4,12 +4,12 @@
  *    OpenSSL 3 and current platforms open it without legacy algorithms.
  *  - apple:  key and certificates under pbeWithSHAAnd3-KeyTripleDES-CBC,
  *    HMAC-SHA1 MAC; what iOS and older macOS keychains import.
- * Symmetric crypto and the PBES2 wrapping run in OpenSSL through node:crypto;
- * forge supplies only the PKCS#12 key derivation and ASN.1 encoding.
+ * Symmetric crypto, hashing and the PBES2 wrapping run in OpenSSL through
+ * node:crypto; forge supplies only the ASN.1 encoding.
  */
 import { createCipheriv, createHash, createHmac, randomBytes, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
 import { bmp, explicit, nul, fromDer, implicitOctets, int, octets, oid, seq, set, toDer, type Asn1 } from './asn1.js';
+import { pkcs12Kdf, type KdfPurpose } from './pkcs12-kdf.js';
 
 export type Pkcs12Format = 'modern' | 'apple';
 
@@ -39,18 +39,8 @@ const OID = {
 
 const ITERATIONS = 2048;
 
-/** PKCS#12 appendix B key derivation (id 1 = key, 2 = IV, 3 = MAC key). */
-function p12Kdf(password: string, salt: Buffer, id: 1 | 2 | 3, size: number, md: 'sha1' | 'sha256'): Buffer {
-  const buf = forge.pkcs12.generateKey(
-    password,
-    forge.util.createBuffer(salt.toString('binary')),
-    id,
-    ITERATIONS,
-    size,
-    md === 'sha256' ? forge.md.sha256.create() : forge.md.sha1.create(),
-  );
-  return Buffer.from(buf.getBytes(), 'binary');
-}
+const p12Kdf = (password: string, salt: Buffer, id: KdfPurpose, size: number, md: 'sha1' | 'sha256'): Buffer =>
+  pkcs12Kdf(password, salt, id, ITERATIONS, size, md);
 
 function pbe3Des(password: string, plain: Buffer): { algorithm: Asn1; encrypted: Buffer } {
   const salt = randomBytes(8);

@@ -29,7 +29,7 @@ export async function issueClientCert(
   let issuerKey;
   if (opts.strangerCa) {
     const ca = await generateKey('rsa-2048');
-    const caCert = buildCertificate({
+    const caCert = await buildCertificate({
       subject: [{ type: 'CN', value: 'Stranger CA' }],
       publicKey: ca.publicKey,
       notBefore: new Date(Date.now() - DAY),
@@ -46,7 +46,7 @@ export async function issueClientCert(
     issuerKey = readKeyFile(f.issuingKey, masterKey);
   }
   const now = Date.now();
-  const cert = buildCertificate({
+  const cert = await buildCertificate({
     subject: [
       { type: 'CN', value: name },
       { type: 'O', value: opts.organization ?? 'credgate dev' },

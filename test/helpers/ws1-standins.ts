@@ -69,7 +69,7 @@ const DAY = 86_400_000;
 
 export async function makeTestCa(commonName = 'WS1 Stand-in Test CA'): Promise<TestCa> {
   const { privateKey, publicKey } = await generateKey('rsa-2048');
-  const cert = buildCertificate({
+  const cert = await buildCertificate({
     subject: [{ type: 'CN', value: commonName }],
     publicKey,
     notBefore: new Date(Date.now() - DAY),
@@ -83,7 +83,7 @@ export async function makeTestCa(commonName = 'WS1 Stand-in Test CA'): Promise<T
 
 export async function issueTestServer(ca: TestCa, commonName = 'localhost'): Promise<TlsIdentity> {
   const { privateKey, publicKey } = await generateKey('rsa-2048');
-  const cert = buildCertificate({
+  const cert = await buildCertificate({
     subject: [{ type: 'CN', value: commonName }],
     publicKey,
     notBefore: new Date(Date.now() - DAY),
@@ -102,7 +102,7 @@ export async function issueTestServer(ca: TestCa, commonName = 'localhost'): Pro
 
 export async function issueTestClient(ca: TestCa, commonName: string, pkcs12Password = 'p12-' + randomBytes(6).toString('hex')): Promise<TestClientIdentity> {
   const { privateKey, publicKey } = await generateKey('rsa-2048');
-  const cert = buildCertificate({
+  const cert = await buildCertificate({
     subject: [
       { type: 'CN', value: commonName },
       { type: 'O', value: 'credgate test' },

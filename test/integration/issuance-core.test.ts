@@ -8,10 +8,14 @@ import { openDatabase } from '../../src/app/database.js';
 import { buildIssuance, type Issuance } from '../../src/app/issuance.js';
 import { ensurePki, loadMasterKey } from '../../src/app/pki-setup.js';
 import type { Config } from '../../src/config/schema.js';
-import { loadCa } from '../../src/pki/ca.js';
+import { CaRegistry, loadCa } from '../../src/pki/ca.js';
+import { buildCertificate } from '../../src/pki/certificate.js';
+import { buildCrl } from '../../src/pki/crl.js';
 import { devPkiFiles } from '../../src/pki/dev-pki.js';
 import { Issuer } from '../../src/pki/issuer.js';
 import { readKeyFile } from '../../src/pki/key-files.js';
+import { generateKey } from '../../src/pki/keys.js';
+import { NativeSigner } from '../../src/pki/native-signer.js';
 import { buildPkcs12 } from '../../src/pki/pkcs12.js';
 import { parseDnTemplate, renderNames, TemplateError } from '../../src/pki/template.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -105,6 +109,47 @@ describe('issuance core internals', () => {
     assert.equal(ca.chain.length, 1);
     assert.throws(() => loadCa('wrong', { pkcs12: p12, password: 'nope', chain: [] }, undefined), /CA wrong/);
     assert.throws(() => loadCa('leafy', { cert: f.serverCert, key: f.serverKey, chain: [] }, masterKey), /is not a CA certificate/);
+  });
+
+  test('an EC P-384 CA signs certificates and CRLs with ECDSA that OpenSSL verifies', async () => {
+    const { privateKey, publicKey } = await generateKey('ec-p384');
+    const signer = new NativeSigner(privateKey);
+    const caCert = await buildCertificate({
+      subject: [{ type: 'CN', value: 'EC Test CA' }],
+      publicKey,
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 86_400_000),
+      signer,
+      ca: { pathLength: 0 },
+      keyUsage: { keyCertSign: true, cRLSign: true },
+    });
+    const certPath = join(dir, 'ec-ca.pem');
+    const keyPath = join(dir, 'ec-ca-key.pem');
+    writeFileSync(certPath, caCert.pem);
+    writeFileSync(keyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const ca = loadCa('ec', { cert: certPath, key: keyPath, chain: [] }, undefined);
+    const deps = (core.issuer as unknown as { deps: ConstructorParameters<typeof Issuer>[0] }).deps;
+    const issuer = new Issuer({ ...deps, cas: new CaRegistry([ca]), defaultCa: 'ec' });
+
+    const issued = await issuer.issue({ template: 'device-identity', data: { device: { serialNumber: 'EC-DEV-1' } }, actor: 'test' });
+    const leafPath = join(dir, 'ec-leaf.pem');
+    writeFileSync(leafPath, issued.record.pem);
+    assert.match(openssl(['verify', '-CAfile', certPath, leafPath]), /OK/);
+    assert.match(openssl(['x509', '-in', leafPath, '-noout', '-text']), /Signature Algorithm: ecdsa-with-SHA384/);
+
+    const crlPath = join(dir, 'ec.crl');
+    writeFileSync(
+      crlPath,
+      await buildCrl({
+        issuerCert: ca.cert.raw,
+        signer: ca.signer,
+        thisUpdate: new Date(),
+        nextUpdate: new Date(Date.now() + 3_600_000),
+        crlNumber: 1n,
+        entries: [{ serialNumber: issued.record.serial, revokedAt: new Date(), reason: 'keyCompromise' }],
+      }),
+    );
+    assert.match(openssl(['crl', '-inform', 'DER', '-in', crlPath, '-CAfile', certPath, '-noout', '-verify']), /verify OK/);
   });
 
   test('templates: DN parsing keeps escaped commas; missing attributes are named', () => {

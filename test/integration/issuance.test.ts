@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import forge from 'node-forge';
+import { DEFAULT_TEMPLATES } from '../../src/config/schema.js';
 import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { openssl, opensslStatus } from '../helpers/openssl.js';
@@ -59,7 +60,15 @@ describe('issuance core', () => {
 
   before(async () => {
     restoreForge = forbidPureJsRsa();
-    gw = await startTestGateway({ overrides: { server: { publicUrl: 'https://pki.example.test' } } });
+    gw = await startTestGateway({
+      overrides: {
+        server: { publicUrl: 'https://pki.example.test' },
+        templates: {
+          ...DEFAULT_TEMPLATES,
+          'smime-encryption-ec': { preset: 'smime-encryption', subject: 'CN={{user.displayName}}', subjectAltNames: [{ type: 'email', value: '{{user.email}}' }], key: 'ec-p256' },
+        },
+      },
+    });
     base = `https://localhost:${gw.port}`;
     dir = gw.dir;
     admin = adminCurlArgs(join(dir, 'certs'));
@@ -147,6 +156,39 @@ describe('issuance core', () => {
       ['key.recover', 'client-cert:admin', 'mailbox migration'],
       ['certificate.issue', 'client-cert:admin', null],
     ]);
+  });
+
+  test('EC keys: P-256 requests are certified, EC server keys get keyAgreement; UTF-8 names survive', async () => {
+    const ecCsr = (name: string, curve: string) => {
+      const key = join(dir, `${name}-ec.pem`);
+      openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${curve}`, '-out', key]);
+      return openssl(['req', '-new', '-key', key, '-subj', `/CN=${name}`]);
+    };
+    const r = await api('/certificates', { template: 'tls-client', csr: ecCsr('ec-user', 'P-256'), user: { userName: 'Jürgen Groß' } });
+    assert.equal(r.status, 201, r.body);
+    const leaf = certFile('ec-user', (r.json() as { certificate: { pem: string } }).certificate.pem);
+    assert.match(openssl(['verify', '-CAfile', chainFile, '-purpose', 'sslclient', leaf]), /OK/);
+    const text = openssl(['x509', '-in', leaf, '-noout', '-text', '-nameopt', 'utf8,sep_comma_plus_space']);
+    assert.match(text, /id-ecPublicKey/);
+    assert.match(text, /NIST CURVE: P-256/);
+    assert.match(text, /Subject: CN=Jürgen Groß/);
+    assert.match(openssl(['asn1parse', '-in', leaf]), /UTF8STRING\s*:J/, 'display names are UTF8String');
+
+    const p521 = await api('/certificates', { template: 'tls-client', csr: ecCsr('p521', 'P-521'), user: { userName: 'p521' } });
+    assert.equal(p521.status, 400);
+    assert.match(String(p521.json().message), /curve secp521r1 is not allowed; allowed curves: P-256, P-384/);
+
+    const gen = await api('/certificates', { template: 'smime-encryption-ec', user: ALICE, format: 'apple' });
+    assert.equal(gen.status, 201, gen.body);
+    const body = gen.json() as { pkcs12: string; pkcs12Password: string };
+    const p12 = join(dir, 'alice-ec.p12');
+    writeFileSync(p12, Buffer.from(body.pkcs12, 'base64'));
+    const out = openssl(['pkcs12', '-in', p12, '-passin', `pass:${body.pkcs12Password}`, '-nodes']);
+    const ecLeaf = certFile('alice-ec', out.slice(out.indexOf('-----BEGIN CERTIFICATE-----'), out.indexOf('-----END CERTIFICATE-----') + 25));
+    const ecText = openssl(['x509', '-in', ecLeaf, '-noout', '-text']);
+    assert.match(ecText, /id-ecPublicKey/);
+    assert.match(ecText, /Key Usage: critical\s+Key Agreement\s/);
+    assert.match(openssl(['pkey', '-noout', '-text'], out.slice(out.indexOf('-----BEGIN PRIVATE KEY-----'))), /NIST CURVE: P-256/);
   });
 
   test('bad requests are 400 with the reason and store nothing', async () => {

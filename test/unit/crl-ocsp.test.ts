@@ -22,7 +22,8 @@ import {
   type CertId,
   type OcspCertStatus,
 } from '../../src/pki/ocsp.js';
-import { certificateParts, reasonCode, reasonFromCode, REVOCATION_REASONS } from '../../src/pki/revocation.js';
+import { reasonCode, reasonFromCode, REVOCATION_REASONS } from '../../src/pki/revocation.js';
+import { certificateParts } from '../../src/pki/x509-der.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const DAY = 86_400_000;
@@ -52,7 +53,7 @@ async function party(name: string, subject: string, issuer: Party | undefined, c
   const keys = await generateKey('rsa-2048');
   const signer = new NativeSigner(keys.privateKey);
   const now = Date.now();
-  const cert = buildCertificate({
+  const cert = await buildCertificate({
     subject: [
       { type: 'CN', value: subject },
       { type: 'O', value: 'credgate test' },
@@ -83,7 +84,7 @@ const derToPem = (der: Buffer, label: string) =>
 const upper = (hex: string) => hex.toUpperCase();
 
 describe('revocation reasons', () => {
-  test('RFC 5280 codes round-trip and 7 is unassigned', () => {
+  test('RFC 5280 codes round-trip and 7 is unassigned', async () => {
     assert.deepEqual(
       REVOCATION_REASONS.map(reasonCode),
       [0, 1, 2, 3, 4, 5, 6, 8, 9, 10],
@@ -98,10 +99,10 @@ describe('CRL', () => {
   const thisUpdate = () => new Date(Date.now() - 60_000);
   const nextUpdate = () => new Date(Date.now() + 7 * DAY);
 
-  test('lists revoked serials with reasons and CRL number; openssl verifies it and rejects the revoked leaf', () => {
+  test('lists revoked serials with reasons and CRL number; openssl verifies it and rejects the revoked leaf', async () => {
     const held = randomSerial();
     const topBit = `ff${randomSerial().slice(2)}`; // needs the 00 sign byte in DER
-    const crl = buildCrl({
+    const crl = await buildCrl({
       issuerCert: issuing.cert.der,
       signer: issuing.signer,
       thisUpdate: thisUpdate(),
@@ -146,8 +147,8 @@ describe('CRL', () => {
     assert.match(fine.out, /leaf2\.pem: OK/);
   });
 
-  test('an empty CRL omits revokedCertificates and still verifies', () => {
-    const crl = buildCrl({ issuerCert: issuing.cert.der, signer: issuing.signer, thisUpdate: thisUpdate(), nextUpdate: nextUpdate(), crlNumber: 1n, entries: [] });
+  test('an empty CRL omits revokedCertificates and still verifies', async () => {
+    const crl = await buildCrl({ issuerCert: issuing.cert.der, signer: issuing.signer, thisUpdate: thisUpdate(), nextUpdate: nextUpdate(), crlNumber: 1n, entries: [] });
     writeFileSync(file('empty.crl'), crl);
     const text = openssl('crl', '-inform', 'DER', '-in', file('empty.crl'), '-noout', '-text');
     assert.match(text.out, /No Revoked Certificates/);
@@ -161,8 +162,8 @@ describe('CRL', () => {
     assert.equal(ok.status, 0, ok.out);
   });
 
-  test('UTCTime before 2050, GeneralizedTime from 2050; big CRL numbers', () => {
-    const crl = buildCrl({
+  test('UTCTime before 2050, GeneralizedTime from 2050; big CRL numbers', async () => {
+    const crl = await buildCrl({
       issuerCert: issuing.cert.der,
       signer: issuing.signer,
       thisUpdate: new Date('2049-12-31T23:59:59.999Z'),
@@ -181,16 +182,16 @@ describe('CRL', () => {
     assert.match(text.out, new RegExp(`CRL Number:\\s+${(1n << 100n) + 5n}\\b`));
   });
 
-  test('refuses inputs that would produce a misleading CRL', () => {
+  test('refuses inputs that would produce a misleading CRL', async () => {
     const base = { issuerCert: issuing.cert.der, signer: issuing.signer, thisUpdate: thisUpdate(), nextUpdate: nextUpdate(), crlNumber: 2n };
     const entry = { serialNumber: leaf1.cert.serialNumber, revokedAt: new Date(), reason: 'superseded' as const };
-    assert.throws(() => buildCrl({ ...base, signer: root.signer, entries: [] }), /does not match/);
-    assert.throws(() => buildCrl({ ...base, entries: [entry, { ...entry, serialNumber: `00${entry.serialNumber.toUpperCase()}` }] }), /twice/);
-    assert.throws(() => buildCrl({ ...base, entries: [{ ...entry, reason: 'removeFromCRL' }] }), /delta/);
-    assert.throws(() => buildCrl({ ...base, entries: [{ ...entry, serialNumber: '00' }] }), /positive/);
-    assert.throws(() => buildCrl({ ...base, entries: [{ ...entry, serialNumber: 'xyz' }] }), /hex/);
-    assert.throws(() => buildCrl({ ...base, nextUpdate: base.thisUpdate, entries: [] }), /nextUpdate/);
-    assert.throws(() => buildCrl({ ...base, crlNumber: -1n, entries: [] }), RangeError);
+    await assert.rejects(async () => buildCrl({ ...base, signer: root.signer, entries: [] }), /does not match/);
+    await assert.rejects(async () => buildCrl({ ...base, entries: [entry, { ...entry, serialNumber: `00${entry.serialNumber.toUpperCase()}` }] }), /twice/);
+    await assert.rejects(async () => buildCrl({ ...base, entries: [{ ...entry, reason: 'removeFromCRL' }] }), /delta/);
+    await assert.rejects(async () => buildCrl({ ...base, entries: [{ ...entry, serialNumber: '00' }] }), /positive/);
+    await assert.rejects(async () => buildCrl({ ...base, entries: [{ ...entry, serialNumber: 'xyz' }] }), /hex/);
+    await assert.rejects(async () => buildCrl({ ...base, nextUpdate: base.thisUpdate, entries: [] }), /nextUpdate/);
+    await assert.rejects(async () => buildCrl({ ...base, crlNumber: -1n, entries: [] }), RangeError);
   });
 });
 
@@ -203,10 +204,10 @@ describe('OCSP', () => {
     return readFileSync(out);
   }
 
-  function respond(name: string, certId: CertId | CertId[], status: OcspCertStatus | OcspCertStatus[], nonce?: Buffer): string {
+  async function respond(name: string, certId: CertId | CertId[], status: OcspCertStatus | OcspCertStatus[], nonce?: Buffer): Promise<string> {
     const ids = Array.isArray(certId) ? certId : [certId];
     const statuses = Array.isArray(status) ? status : ids.map(() => status);
-    const der = buildOcspResponse({
+    const der = await buildOcspResponse({
       responderCert: issuing.cert.der,
       signer: issuing.signer,
       producedAt: new Date(),
@@ -222,7 +223,7 @@ describe('OCSP', () => {
   const check = (resp: string, leaf: Party, ...extra: string[]) =>
     openssl('ocsp', '-respin', resp, '-issuer', issuing.pemFile, '-cert', leaf.pemFile, '-CAfile', chainFile, '-no_nonce', '-resp_text', ...extra);
 
-  test('parses openssl requests: SHA-1 CertID with nonce, without nonce, SHA-256, several certificates', () => {
+  test('parses openssl requests: SHA-1 CertID with nonce, without nonce, SHA-256, several certificates', async () => {
     const withNonce = parseOcspRequest(request('nonce', [leaf1]));
     assert.equal(withNonce.certIds.length, 1);
     const [id] = withNonce.certIds;
@@ -249,28 +250,28 @@ describe('OCSP', () => {
     assert.deepEqual(both.certIds.map((c) => c.serialNumber), [leaf1.cert.serialNumber, leaf2.cert.serialNumber]);
   });
 
-  test('good, revoked (keyCompromise, certificateHold) and unknown verify with openssl', () => {
+  test('good, revoked (keyCompromise, certificateHold) and unknown verify with openssl', async () => {
     const [id1] = parseOcspRequest(request('l1', [leaf1], '-no_nonce')).certIds;
     const [id2] = parseOcspRequest(request('l2', [leaf2], '-no_nonce')).certIds;
 
-    const good = check(respond('good', id2!, { kind: 'good' }), leaf2);
+    const good = check(await respond('good', id2!, { kind: 'good' }), leaf2);
     assert.match(good.out, /Response verify OK/);
     assert.match(good.out, /leaf2\.pem: good/);
     assert.match(good.out, /Responder Id: [0-9A-F]{40}/); // byKey
 
     const revokedAt = new Date('2026-01-02T03:04:05Z');
-    const compromised = check(respond('kc', id1!, { kind: 'revoked', revokedAt, reason: 'keyCompromise' }), leaf1);
+    const compromised = check(await respond('kc', id1!, { kind: 'revoked', revokedAt, reason: 'keyCompromise' }), leaf1);
     assert.match(compromised.out, /Response verify OK/);
     assert.match(compromised.out, /leaf1\.pem: revoked/);
     assert.match(compromised.out, /Reason: keyCompromise/);
     assert.match(compromised.out, /Revocation Time: Jan {2}2 03:04:05 2026 GMT/);
 
-    const held = check(respond('hold', id1!, { kind: 'revoked', revokedAt, reason: 'certificateHold' }), leaf1);
+    const held = check(await respond('hold', id1!, { kind: 'revoked', revokedAt, reason: 'certificateHold' }), leaf1);
     assert.match(held.out, /Response verify OK/);
     assert.match(held.out, /leaf1\.pem: revoked/);
     assert.match(held.out, /Reason: certificateHold/);
 
-    const unknown = check(respond('unknown', id2!, { kind: 'unknown' }), leaf2);
+    const unknown = check(await respond('unknown', id2!, { kind: 'unknown' }), leaf2);
     assert.match(unknown.out, /Response verify OK/);
     assert.match(unknown.out, /leaf2\.pem: unknown/);
 
@@ -279,7 +280,7 @@ describe('OCSP', () => {
     assert.match(va.out, /Response verify OK/);
 
     // A response signed by a key that is not the issuer's must fail: the checks above are not vacuous.
-    const rogue = buildOcspResponse({
+    const rogue = await buildOcspResponse({
       responderCert: root.cert.der,
       signer: root.signer,
       producedAt: new Date(),
@@ -293,7 +294,7 @@ describe('OCSP', () => {
     // By OID: forge has no name for id-kp-OCSPSigning and would silently emit an empty EKU.
     const delegate = await party('ocsp-signer', 'credgate OCSP responder', issuing, false, ['1.3.6.1.5.5.7.3.9']);
     const [id] = parseOcspRequest(request('delegated', [leaf1], '-no_nonce')).certIds;
-    const der = buildOcspResponse({
+    const der = await buildOcspResponse({
       responderCert: delegate.cert.der,
       signer: delegate.signer,
       producedAt: new Date(),
@@ -309,32 +310,32 @@ describe('OCSP', () => {
     assert.match(r.out, /Subject: CN=credgate OCSP responder/);
   });
 
-  test('several CertIDs in one response, SHA-256 CertIDs echoed', () => {
+  test('several CertIDs in one response, SHA-256 CertIDs echoed', async () => {
     const req = parseOcspRequest(request('multi', [leaf1, leaf2], '-no_nonce', '-sha256'));
-    const resp = respond('multi', req.certIds, [{ kind: 'revoked', revokedAt: new Date(), reason: 'superseded' }, { kind: 'good' }]);
+    const resp = await respond('multi', req.certIds, [{ kind: 'revoked', revokedAt: new Date(), reason: 'superseded' }, { kind: 'good' }]);
     const r = openssl('ocsp', '-respin', resp, '-reqin', file('multi.req'), '-CAfile', chainFile, '-resp_text');
     assert.match(r.out, /Response verify OK/);
     assert.match(r.out, /Hash Algorithm: sha256/);
     assert.match(r.out, /Cert Status: revoked[\s\S]*Reason: superseded[\s\S]*Cert Status: good/);
   });
 
-  test('the nonce is echoed and openssl checks it against the request', () => {
+  test('the nonce is echoed and openssl checks it against the request', async () => {
     const req = parseOcspRequest(request('nonce-check', [leaf2]));
     assert.ok(req.nonce);
-    const echoed = respond('nonce-ok', req.certIds[0]!, { kind: 'good' }, req.nonce);
+    const echoed = await respond('nonce-ok', req.certIds[0]!, { kind: 'good' }, req.nonce);
     // Without -issuer/-cert openssl uses the loaded request, and compares its nonce with the response's.
     const ok = openssl('ocsp', '-respin', echoed, '-reqin', file('nonce-check.req'), '-CAfile', chainFile, '-resp_text');
     assert.match(ok.out, /Response verify OK/);
     assert.doesNotMatch(ok.out, /Nonce Verify error|WARNING: no nonce/);
     assert.match(ok.out, /OCSP Nonce:\s+0410[0-9A-F]{32}/); // OCTET STRING (16 octets), as RFC 8954 wraps it
 
-    const missing = openssl('ocsp', '-respin', respond('nonce-missing', req.certIds[0]!, { kind: 'good' }), '-reqin', file('nonce-check.req'), '-CAfile', chainFile);
+    const missing = openssl('ocsp', '-respin', await respond('nonce-missing', req.certIds[0]!, { kind: 'good' }), '-reqin', file('nonce-check.req'), '-CAfile', chainFile);
     assert.match(missing.out, /WARNING: no nonce in response/);
-    const wrong = openssl('ocsp', '-respin', respond('nonce-wrong', req.certIds[0]!, { kind: 'good' }, randomBytes(16)), '-reqin', file('nonce-check.req'), '-CAfile', chainFile);
+    const wrong = openssl('ocsp', '-respin', await respond('nonce-wrong', req.certIds[0]!, { kind: 'good' }, randomBytes(16)), '-reqin', file('nonce-check.req'), '-CAfile', chainFile);
     assert.match(wrong.out, /Nonce Verify error/);
   });
 
-  test('error responses parse with openssl', () => {
+  test('error responses parse with openssl', async () => {
     for (const [status, text] of [
       ['malformedRequest', 'malformedrequest (1)'],
       ['internalError', 'internalerror (2)'],
@@ -349,15 +350,15 @@ describe('OCSP', () => {
     assert.deepEqual(ocspErrorResponse('malformedRequest'), Buffer.from('30030a0101', 'hex'));
   });
 
-  test('refuses to sign with a key that does not match the responder certificate, or an OCSP removeFromCRL', () => {
+  test('refuses to sign with a key that does not match the responder certificate, or an OCSP removeFromCRL', async () => {
     const [id] = parseOcspRequest(request('refuse', [leaf1], '-no_nonce')).certIds;
     const base = { responderCert: issuing.cert.der, signer: issuing.signer, producedAt: new Date() };
-    assert.throws(() => buildOcspResponse({ ...base, signer: root.signer, responses: [{ certId: id!, status: { kind: 'good' }, thisUpdate: new Date() }] }), /does not match/);
-    assert.throws(
-      () => buildOcspResponse({ ...base, responses: [{ certId: id!, status: { kind: 'revoked', revokedAt: new Date(), reason: 'removeFromCRL' }, thisUpdate: new Date() }] }),
+    await assert.rejects(async () => buildOcspResponse({ ...base, signer: root.signer, responses: [{ certId: id!, status: { kind: 'good' }, thisUpdate: new Date() }] }), /does not match/);
+    await assert.rejects(
+      async () => buildOcspResponse({ ...base, responses: [{ certId: id!, status: { kind: 'revoked', revokedAt: new Date(), reason: 'removeFromCRL' }, thisUpdate: new Date() }] }),
       /removeFromCRL/,
     );
-    assert.throws(() => buildOcspResponse({ ...base, responses: [] }), /at least one/);
+    await assert.rejects(async () => buildOcspResponse({ ...base, responses: [] }), /at least one/);
   });
 
   describe('malformed requests only ever throw OcspRequestError', () => {
@@ -371,7 +372,7 @@ describe('OCSP', () => {
       }
     };
 
-    test('empty, random and hostile-shaped input', () => {
+    test('empty, random and hostile-shaped input', async () => {
       assert.throws(() => parseOcspRequest(Buffer.alloc(0)), OcspRequestError);
       for (let i = 0; i < 2000; i++) {
         const junk = randomBytes(1 + (i % 300));
@@ -390,7 +391,7 @@ describe('OCSP', () => {
       for (const der of hostile) assert.equal(onlyOcspErrors(der), false, der.toString('hex').slice(0, 40));
     });
 
-    test('truncated, extended and bit-flipped valid requests', () => {
+    test('truncated, extended and bit-flipped valid requests', async () => {
       const valid = request('fuzz', [leaf1, leaf2]);
       assert.equal(onlyOcspErrors(valid), true);
       for (let n = 0; n < valid.length; n++) assert.equal(onlyOcspErrors(valid.subarray(0, n)), false, `prefix ${n}`);
@@ -403,7 +404,7 @@ describe('OCSP', () => {
       }
     });
 
-    test('non-DER encodings and RFC 8954 nonce limits are rejected', () => {
+    test('non-DER encodings and RFC 8954 nonce limits are rejected', async () => {
       const valid = request('ber', [leaf1], '-no_nonce');
       // Same request with the outer length in long form: valid BER, not DER.
       assert.ok(valid[1]! < 0x80);
