@@ -15,6 +15,7 @@ import { basicStrategy, bearerStrategy, ClientCertAuth } from '../http/auth/stra
 import { adminRouter } from '../http/routes/admin.js';
 import { certificateRouter } from '../http/routes/certificates.js';
 import { pkiRouter } from '../http/routes/pki.js';
+import { scepAdminRouter, scepRouter } from '../http/routes/scep.js';
 import { opsRouter } from '../http/routes/ops.js';
 import { listen, ListenError } from '../http/server.js';
 import { JobQueue } from '../jobs/queue.js';
@@ -27,6 +28,7 @@ import { openDatabase } from './database.js';
 import { StartupError } from './errors.js';
 import { connectorTrust, loadConnectorFiles, wireConnectors, type WiredConnectors } from './connectors.js';
 import { buildIssuance, type Issuance } from './issuance.js';
+import { buildScep } from './scep.js';
 import { ensurePki, loadMasterKey, loadTlsIdentity } from './pki-setup.js';
 
 export interface Gateway {
@@ -56,8 +58,10 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
   const db = await openDatabase(config.database);
   const baseUrl = (config.server.publicUrl ?? `https://localhost:${config.server.port}`).replace(/\/$/, '');
   let issuance: Issuance;
+  let scep: ReturnType<typeof buildScep>;
   try {
     issuance = buildIssuance(config, db, masterKey, baseUrl, log);
+    scep = buildScep(config, db, issuance, masterKey, log);
   } catch (err) {
     await db.destroy();
     throw err;
@@ -118,7 +122,12 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
         path: '/api/v1',
         router: certificateRouter({ guard: adminGuard, bodyLimit: sizeBytes(config.server.bodyLimit), ...issuance }),
       },
+      {
+        path: '/api/v1',
+        router: scepAdminRouter({ guard: adminGuard, scep: scep.service, challenges: scep.challenges, bodyLimit: sizeBytes(config.server.bodyLimit) }),
+      },
       { path: '/pki', router: pkiRouter(issuance) },
+      { path: '/scep', router: scepRouter({ scep: scep.service }) },
       ...connectors.mounts,
     ],
   });

@@ -230,6 +230,28 @@ export const DEFAULT_TEMPLATES = {
   },
 } as const;
 
+const scepProfile = z.strictObject({
+  template: name.default('device-identity').describe('Template of the certificates this profile issues.'),
+  challenge: z
+    .union([z.literal('dynamic'), z.literal('none'), z.strictObject({ static: z.string().min(8).describe('Shared challenge password, e.g. ${SCEP_CHALLENGE}.') })])
+    .default('dynamic')
+    .describe('"dynamic": one-time challenges from the admin API (and OTA); { static: ... } for MDM-driven enrollment; "none" only with approval.'),
+  challengeTtl: duration.default('1h').describe('Lifetime of one-time challenges.'),
+  approval: z.boolean().default(false).describe('Requests wait (PENDING) until an operator approves them.'),
+  renewal: z.boolean().default(true).describe('Accept RenewalReq signed by a valid certificate this gateway issued, without a challenge.'),
+  names: z.enum(['request', 'template']).default('request').describe('Certify the request\'s own subject and SANs, or the template\'s.'),
+});
+
+const scep = z
+  .strictObject({
+    ra: z
+      .strictObject({ cert: path, key: path })
+      .optional()
+      .describe('Registration authority certificate and key (keyUsage digitalSignature + keyEncipherment); default: the dev PKI\'s scep-ra.pem.'),
+    profiles: z.record(name, scepProfile).prefault({ default: {} }).describe('SCEP profiles by name; "default" answers at /scep, others at /scep/<name>.'),
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
     server,
     database,
@@ -244,6 +266,7 @@ export const configSchema = z.strictObject({
       .record(name, template)
       .prefault(DEFAULT_TEMPLATES as never)
       .describe('Certificate templates by name.'),
+    scep,
     connectors: z
       .strictObject({
         dir: path.default('config/connectors').describe('Each <id>.yaml here configures one MDM connector (see config/connectors/examples/).'),
@@ -258,3 +281,4 @@ export type ClientCertRule = z.infer<typeof clientCertRule>;
 export type BasicUser = z.infer<typeof basicUser>;
 export type CaConfig = z.infer<typeof ca>;
 export type TemplateConfig = z.infer<typeof template>;
+export type ScepProfileConfig = z.infer<typeof scepProfile>;

@@ -20,6 +20,7 @@ import type { DeliveryRepository } from '../store/deliveries.js';
 import type { EventRepository, StoredEvent } from '../store/events.js';
 import { DeliveryError, type Connector, type CredentialSet, type DeliveredCredential, type MdmEvent, type MdmUser } from './connector.js';
 import { EVENT_JOB } from './intake.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 
 export const DELIVER_JOB = 'connector.deliver';
 export const RENEW_JOB = 'connector.renew';
@@ -45,22 +46,6 @@ interface SealedCredential {
 }
 
 type IssuedCredential = SealedCredential & { notAfter: number };
-
-/** Runs tasks with the same key one after another (per-user encryption issuance). */
-class KeyedLock {
-  private readonly tails = new Map<string, Promise<unknown>>();
-
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    const next = prev.then(task, task);
-    const tail = next.catch(() => undefined);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return next;
-  }
-}
 
 /** AAD binding a sealed payload to its connector and device. */
 const deliveryContext = (connectorId: string, deviceId: string | null) => `delivery:${connectorId}:${deviceId ?? '-'}`;

@@ -1,7 +1,7 @@
 /**
  * The development PKI written on first start (or by `credgate init`): a root
- * CA, an issuing CA, a TLS server certificate and an admin client
- * certificate as PKCS#12. Each file is made only if it is missing, so a
+ * CA, an issuing CA, a TLS server certificate, an admin client certificate
+ * as PKCS#12 and the SCEP registration authority (RA) certificate. Each file is made only if it is missing, so a
  * second start reuses everything and a deleted server certificate is simply
  * re-issued from the existing CA.
  */
@@ -33,6 +33,8 @@ export const devPkiFiles = (dir: string) => ({
   adminP12: join(dir, 'admin.p12'),
   adminPassword: join(dir, 'admin.p12.password'),
   adminCert: join(dir, 'admin.pem'),
+  scepRaCert: join(dir, 'scep-ra.pem'),
+  scepRaKey: join(dir, 'scep-ra-key.pem'),
 });
 
 const YEAR_MS = 365 * 86_400_000;
@@ -148,6 +150,25 @@ export async function ensureDevPki(opts: DevPkiOptions): Promise<DevPkiResult> {
     writeSecretFile(f.adminP12, p12, { overwrite: true });
     writePublicFile(f.adminCert, cert.pem);
     created.push(f.adminP12);
+  }
+  if (!existsSync(f.scepRaCert) || !existsSync(f.scepRaKey)) {
+    // SCEP clients encrypt their requests to the RA and check its signature on
+    // answers, so it needs keyEncipherment + digitalSignature, which a CA key should not have.
+    const { privateKey, publicKey } = await generateKey('rsa-2048');
+    const cert = await buildCertificate({
+      subject: [
+        { type: 'CN', value: `${opts.organization} SCEP RA` },
+        { type: 'O', value: opts.organization },
+      ],
+      publicKey,
+      ...validity(2),
+      issuer: { cert: issuing.cert },
+      signer,
+      keyUsage: { digitalSignature: true, keyEncipherment: true },
+    });
+    writeKeyFile(f.scepRaKey, privateKey, opts.masterKey, { overwrite: true });
+    writePublicFile(f.scepRaCert, cert.pem);
+    created.push(f.scepRaCert);
   }
   return { created };
 }

@@ -10,7 +10,7 @@ import type { AuditRepository } from '../store/audit.js';
 import { SerialCollisionError, type CertificateRecord, type CertificateRepository } from '../store/certificates.js';
 import type { EscrowRepository } from '../store/key-store.js';
 import type { CaRegistry, CertificateAuthority } from './ca.js';
-import { buildCertificate, randomSerial, type CertificateSpec } from './certificate.js';
+import { buildCertificate, randomSerial, type CertificateSpec, type NameAttribute } from './certificate.js';
 import { checkKeyPolicy, CsrError, parseCsr, verifyCsrSignature } from './csr.js';
 import { authorityInfoAccess, crlDistributionPoints, type AltName } from './extensions.js';
 import type { KeyPool } from './key-pool.js';
@@ -42,6 +42,8 @@ export interface IssueRequest {
   data: TemplateData;
   /** PKCS#10 (PEM, DER or base64); omitted, the key is generated here. */
   csr?: Buffer | string;
+  /** Subject and SANs to use as they are instead of the template's (SCEP profiles that certify the request's own names). */
+  names?: { subject: NameAttribute[]; subjectAltNames: AltName[] };
   userId?: string | null;
   deviceId?: string | null;
   actor: string;
@@ -112,7 +114,7 @@ export class Issuer {
 
     let names: { subject: ReturnType<typeof renderNames>['subject']; subjectAltNames: AltName[] };
     try {
-      names = renderNames(req.template, template, req.data);
+      names = req.names ?? renderNames(req.template, template, req.data);
     } catch (err) {
       if (err instanceof TemplateError) throw new IssuanceError(err.message);
       throw err;

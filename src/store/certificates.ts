@@ -1,6 +1,6 @@
 /** The certificate inventory: every certificate the gateway issued, with its status. */
 import type { Knex } from 'knex';
-import type { Db } from './db.js';
+import { isUniqueViolation, type Db } from './db.js';
 
 export type CertificateStatus = 'valid' | 'revoked' | 'hold';
 export const CERTIFICATE_STATUSES: readonly CertificateStatus[] = ['valid', 'revoked', 'hold'];
@@ -82,11 +82,6 @@ export interface CertificateFilter {
 
 /** Thrown when an insert hits the unique serial: the caller re-issues with a new serial. */
 export class SerialCollisionError extends Error {}
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; errno?: number };
-  return e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'ER_DUP_ENTRY' || e.errno === 1062;
-}
 
 export class CertificateRepository {
   constructor(private readonly db: Db) {}

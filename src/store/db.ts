@@ -53,3 +53,9 @@ export async function migrate(db: Db): Promise<void> {
 export async function ping(db: Db): Promise<void> {
   await db.raw('select 1 as ok');
 }
+
+/** A unique index refused the row (SQLite and MySQL/MariaDB). */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number };
+  return e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'ER_DUP_ENTRY' || e.errno === 1062;
+}

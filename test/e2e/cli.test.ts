@@ -164,7 +164,7 @@ describe('credgate keys rotate-master', () => {
     const oldIssuingKey = readFileSync(join(dir, 'certs/issuing-ca-key.pem'), 'utf8');
     const rotated = runCli(['keys', 'rotate-master'], { cwd: dir });
     assert.equal(rotated.status, 0, rotated.stderr);
-    assert.match(rotated.stdout, /re-wrapped 1 escrowed and \d+ pooled keys and 3 key files/);
+    assert.match(rotated.stdout, /re-wrapped 1 escrowed and \d+ pooled keys and 4 key files/);
     assert.notEqual(readFileSync(join(dir, 'certs/master.key'), 'utf8'), oldKey);
     assert.notEqual(readFileSync(join(dir, 'certs/issuing-ca-key.pem'), 'utf8'), oldIssuingKey);
     assert.ok(!existsSync(join(dir, 'certs/master.key.next')));

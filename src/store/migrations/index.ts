@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import * as m001 from './001_foundation.js';
 import * as m002 from './002_issuance.js';
 import * as m003 from './003_mdm_events.js';
+import * as m004 from './004_scep.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '001_foundation': m001,
   '002_issuance': m002,
   '003_mdm_events': m003,
+  '004_scep': m004,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

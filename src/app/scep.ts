@@ -1,0 +1,69 @@
+/** Builds the SCEP service from configuration: RA identity, profiles and their challenge validators. */
+import { createHmac, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { durationMs } from '../config/duration.js';
+import { devPkiFiles } from '../pki/dev-pki.js';
+import { readKeyFile } from '../pki/key-files.js';
+import { NativeSigner } from '../pki/native-signer.js';
+import { DynamicChallenges, NoChallenge, StaticChallenge, type ChallengeValidator } from '../protocols/scep/challenges.js';
+import { ScepService, type ScepProfile } from '../protocols/scep/service.js';
+import type { Db } from '../store/db.js';
+import { ScepChallengeRepository, ScepTransactionRepository } from '../store/scep.js';
+import { StartupError } from './errors.js';
+import type { Issuance } from './issuance.js';
+
+export interface Scep {
+  service: ScepService;
+  challenges: DynamicChallenges;
+}
+
+export function buildScep(config: Config, db: Db, issuance: Issuance, masterKey: Buffer, log: Logger): Scep {
+  const f = devPkiFiles(config.pki.dir);
+  const paths = config.scep.ra ?? { cert: f.scepRaCert, key: f.scepRaKey };
+  let cert: X509Certificate;
+  let key;
+  try {
+    cert = new X509Certificate(readFileSync(paths.cert));
+    key = readKeyFile(paths.key, masterKey);
+  } catch (err) {
+    throw new StartupError(`scep.ra: ${(err as Error).message}`);
+  }
+  if (key.asymmetricKeyType !== 'rsa' || !cert.checkPrivateKey(key)) throw new StartupError(`scep.ra: ${paths.cert} needs an RSA key and ${paths.key} must be its key`);
+
+  const challenges = new DynamicChallenges(new ScepChallengeRepository(db), createHmac('sha256', masterKey).update('credgate scep challenges').digest());
+  const profiles = new Map<string, ScepProfile>();
+  for (const [name, p] of Object.entries(config.scep.profiles)) {
+    if (!config.templates[p.template]) throw new StartupError(`scep.profiles.${name}.template: no template named "${p.template}"`);
+    if (p.challenge === 'none' && !p.approval) throw new StartupError(`scep.profiles.${name}: challenge "none" is only allowed with approval: true`);
+    let validator: ChallengeValidator;
+    if (p.challenge === 'dynamic') validator = challenges;
+    else if (p.challenge === 'none') validator = new NoChallenge();
+    else validator = new StaticChallenge(p.challenge.static);
+    profiles.set(name, {
+      name,
+      template: p.template,
+      validator,
+      approval: p.approval,
+      renewal: p.renewal,
+      names: p.names,
+      challengeKind: typeof p.challenge === 'string' ? p.challenge : 'static',
+      challengeTtlMs: durationMs(p.challengeTtl),
+    });
+  }
+
+  const service = new ScepService({
+    db,
+    profiles,
+    ra: { cert, key, signer: new NativeSigner(key) },
+    cas: issuance.cas,
+    issuer: issuance.issuer,
+    templateCa: (template) => issuance.cas.get(config.templates[template]?.ca ?? config.pki.defaultCa)!,
+    certificates: issuance.certificates,
+    transactions: new ScepTransactionRepository(db),
+    crls: issuance.crls,
+    log: log.child({ component: 'scep' }),
+  });
+  return { service, challenges };
+}

@@ -1,0 +1,91 @@
+/**
+ * /scep and /scep/<profile> (RFC 8894 §4): GetCACaps, GetCACert and
+ * PKIOperation by POST (raw DER, whatever content type the client sends)
+ * or GET (base64 `message`). Unauthenticated at the HTTP level by design:
+ * the challenge or the renewal signature inside the message decides.
+ */
+import express, { Router, type Request, type Response } from 'express';
+import { durationMs } from '../../config/duration.js';
+import type { DynamicChallenges } from '../../protocols/scep/challenges.js';
+import { CA_CAPS, type ScepProfile, type ScepService } from '../../protocols/scep/service.js';
+import type { Guard } from '../auth/authenticate.js';
+import { badRequest, notFound } from '../errors.js';
+
+// A PKCSReq with an RSA-4096 key and a long chain is under 16 KiB.
+const MAX_MESSAGE_BYTES = 256 * 1024;
+
+export function scepRouter(deps: { scep: ScepService }): Router {
+  const router = Router();
+  const profileOf = (req: Request): ScepProfile => {
+    const name = (req.params as { profile?: string }).profile ?? 'default';
+    const profile = deps.scep.profile(name);
+    if (!profile) throw notFound(`no SCEP profile "${name}"`);
+    return profile;
+  };
+  const pkiOperation = async (profile: ScepProfile, der: Buffer, res: Response) => {
+    if (der.length === 0) throw badRequest('PKIOperation needs a message');
+    res.type('application/x-pki-message').send(await deps.scep.pkiOperation(profile, der));
+  };
+
+  const handleGet = async (req: Request, res: Response) => {
+    const profile = profileOf(req);
+    const operation = String(req.query.operation ?? '');
+    switch (operation) {
+      case 'GetCACaps':
+        res.type('text/plain').send(CA_CAPS.join('\n'));
+        return;
+      case 'GetCACert':
+        res.type('application/x-x509-ca-ra-cert').send(deps.scep.caCertificates(profile));
+        return;
+      case 'PKIOperation': {
+        // Form decoding turns an unescaped '+' of the base64 into a space.
+        const message = String(req.query.message ?? '').replace(/ /g, '+');
+        if (message.length > (MAX_MESSAGE_BYTES * 4) / 3) throw badRequest('message too large');
+        await pkiOperation(profile, Buffer.from(message, 'base64'), res);
+        return;
+      }
+      default:
+        throw badRequest(`unsupported SCEP operation "${operation}"; supported: GetCACaps, GetCACert, PKIOperation`);
+    }
+  };
+  const handlePost = async (req: Request, res: Response) => {
+    const operation = String(req.query.operation ?? '');
+    if (operation !== 'PKIOperation') throw badRequest(`POST supports operation=PKIOperation, not "${operation}"`);
+    await pkiOperation(profileOf(req), Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), res);
+  };
+  const raw = express.raw({ type: () => true, limit: MAX_MESSAGE_BYTES });
+
+  router.get('/', handleGet);
+  router.get('/:profile', handleGet);
+  router.post('/', raw, handlePost);
+  router.post('/:profile', raw, handlePost);
+  return router;
+}
+
+/** Admin API: one-time challenges for dynamic SCEP profiles. */
+export function scepAdminRouter(deps: { guard: Guard; scep: ScepService; challenges: DynamicChallenges; bodyLimit: number }): Router {
+  const router = Router();
+  const admin = deps.guard({ methods: ['client-cert', 'bearer'], roles: ['admin'] });
+  router.post('/scep/challenges', admin, express.json({ limit: deps.bodyLimit }), async (req, res) => {
+    const body = (req.body ?? {}) as { profile?: unknown; ttl?: unknown; binding?: unknown };
+    const name = typeof body.profile === 'string' ? body.profile : 'default';
+    const profile = deps.scep.profile(name);
+    if (!profile) throw badRequest(`no SCEP profile "${name}"`);
+    if (profile.challengeKind !== 'dynamic') throw badRequest(`SCEP profile "${name}" does not use one-time challenges`);
+    let ttlMs = profile.challengeTtlMs;
+    if (body.ttl !== undefined) {
+      try {
+        ttlMs = durationMs(String(body.ttl));
+      } catch (err) {
+        throw badRequest(`ttl: ${(err as Error).message}`);
+      }
+    }
+    const binding = body.binding;
+    if (binding !== undefined && (typeof binding !== 'object' || binding === null || Object.values(binding).some((v) => typeof v !== 'string'))) {
+      throw badRequest('binding must map subject attribute types to strings, e.g. {"serialNumber": "C02X…"}');
+    }
+    const created = await deps.challenges.create({ profile: name, ttlMs, ...(binding ? { binding: binding as Record<string, string> } : {}), createdBy: `${req.user!.method}:${req.user!.name}` });
+    res.status(201).json({ profile: name, challenge: created.challenge, expiresAt: new Date(created.expiresAt).toISOString() });
+  });
+  return router;
+}

@@ -1,0 +1,205 @@
+/**
+ * CMS EnvelopedData (RFC 5652 §6) with RSA key transport, for SCEP messages
+ * and encrypted Apple profiles.
+ *
+ * Decryption never tells one failure from another: Node 20 refuses RSA
+ * PKCS#1 v1.5 decryption (CVE-2023-46809), so the raw RSA block is taken
+ * with RSA_NO_PADDING and unpadded here without branching on secret data;
+ * on bad padding a key derived from the ciphertext stands in (implicit
+ * rejection), and the content decryption then fails like any other wrong
+ * key would. Callers get one CmsDecryptError whatever went wrong.
+ */
+import { constants, createCipheriv, createDecipheriv, createHmac, privateDecrypt, publicEncrypt, randomBytes, type KeyObject, type X509Certificate } from 'node:crypto';
+import forge from 'node-forge';
+import { explicit, implicitOctets, int, nul, octets, oid, parseDer, seq, set, toDer, type Asn1 } from '../asn1.js';
+import { constructed, CONTEXT, DerError, oidOf, primitive, readDer, TAG } from '../der-reader.js';
+import { certificateIdentity, CMS_OID } from './signed-data.js';
+
+export type ContentCipher = 'des-cbc' | 'des-ede3-cbc' | 'aes-128-cbc' | 'aes-192-cbc' | 'aes-256-cbc';
+
+const CIPHERS: Record<string, { name: ContentCipher; keyLength: number; ivLength: number }> = {
+  '1.3.14.3.2.7': { name: 'des-cbc', keyLength: 8, ivLength: 8 },
+  '1.2.840.113549.3.7': { name: 'des-ede3-cbc', keyLength: 24, ivLength: 8 },
+  '2.16.840.1.101.3.4.1.2': { name: 'aes-128-cbc', keyLength: 16, ivLength: 16 },
+  '2.16.840.1.101.3.4.1.22': { name: 'aes-192-cbc', keyLength: 24, ivLength: 16 },
+  '2.16.840.1.101.3.4.1.42': { name: 'aes-256-cbc', keyLength: 32, ivLength: 16 },
+};
+const CIPHER_OIDS = Object.fromEntries(Object.entries(CIPHERS).map(([o, c]) => [c.name, o])) as Record<ContentCipher, string>;
+const RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
+const RSA_OAEP = '1.2.840.113549.1.1.7';
+
+/** Malformed EnvelopedData (safe to describe: no secret involved yet). */
+export class CmsFormatError extends Error {}
+/** Any failure once our key is involved; deliberately without detail. */
+export class CmsDecryptError extends Error {
+  constructor() {
+    super('the message could not be decrypted');
+  }
+}
+
+export interface Recipient {
+  issuer: Buffer;
+  serial: string;
+  algorithm: string;
+  encryptedKey: Buffer;
+}
+
+export interface EnvelopedData {
+  recipients: Recipient[];
+  cipher: ContentCipher;
+  iv: Buffer;
+  encryptedContent: Buffer;
+}
+
+/** Reads a ContentInfo holding EnvelopedData, or a bare EnvelopedData (as SCEP's signed content carries it). */
+export function parseEnvelopedData(der: Buffer): EnvelopedData {
+  try {
+    let node = readDer(der, 'EnvelopedData');
+    const top = constructed(node, TAG.SEQUENCE, 'EnvelopedData');
+    if (top[0]?.type === TAG.OID && top[0].tagClass !== CONTEXT) {
+      if (oidOf(top[0], 'contentType') !== CMS_OID.envelopedData) throw new CmsFormatError('ContentInfo does not hold EnvelopedData');
+      const wrapped = top[1];
+      if (!wrapped || wrapped.tagClass !== CONTEXT || !Array.isArray(wrapped.value)) throw new CmsFormatError('content: expected [0] EXPLICIT');
+      node = wrapped.value[0]!;
+    }
+    const f = constructed(node, TAG.SEQUENCE, 'EnvelopedData');
+    let i = 1; // version
+    if (f[i]?.tagClass === CONTEXT && f[i]!.type === 0) i++; // originatorInfo
+    const recipients = constructed(f[i++], TAG.SET, 'recipientInfos').flatMap(readRecipient);
+    const eci = constructed(f[i], TAG.SEQUENCE, 'encryptedContentInfo');
+    const [algOid, params] = constructed(eci[1], TAG.SEQUENCE, 'contentEncryptionAlgorithm');
+    const cipherOid = oidOf(algOid, 'contentEncryptionAlgorithm');
+    const cipher = CIPHERS[cipherOid];
+    if (!cipher) throw new CmsFormatError(`unsupported content encryption ${cipherOid}`);
+    const iv = Buffer.from(primitive(params, TAG.OCTET_STRING, 'content encryption IV'), 'binary');
+    if (iv.length !== cipher.ivLength) throw new CmsFormatError(`content encryption IV has ${iv.length} bytes, ${cipher.ivLength} expected`);
+    const content = eci[2];
+    if (!content || content.tagClass !== CONTEXT || content.type !== 0) throw new CmsFormatError('encryptedContent is missing');
+    // DER says primitive; BER producers may split it into constructed chunks.
+    const encryptedContent = Array.isArray(content.value)
+      ? Buffer.concat(content.value.map((c, n) => Buffer.from(primitive(c, TAG.OCTET_STRING, `encryptedContent[${n}]`), 'binary')))
+      : Buffer.from(content.value, 'binary');
+    return { recipients, cipher: cipher.name, iv, encryptedContent };
+  } catch (err) {
+    if (err instanceof DerError) throw new CmsFormatError(err.message);
+    throw err;
+  }
+}
+
+/** KeyTransRecipientInfo by issuerAndSerialNumber; other recipient kinds are not for us and are skipped. */
+function readRecipient(node: Asn1, n: number): Recipient[] {
+  if (node.tagClass === CONTEXT) return []; // kari, kekri, pwri, ori
+  const f = constructed(node, TAG.SEQUENCE, `recipientInfos[${n}]`);
+  if (f[1]?.tagClass === CONTEXT) return []; // identified by subjectKeyIdentifier
+  const rid = constructed(f[1], TAG.SEQUENCE, `recipientInfos[${n}].rid`);
+  const serialBytes = Buffer.from(primitive(rid[1], TAG.INTEGER, `recipientInfos[${n}].serialNumber`), 'binary');
+  const algorithm = oidOf(constructed(f[2], TAG.SEQUENCE, `recipientInfos[${n}].keyEncryptionAlgorithm`)[0], `recipientInfos[${n}].keyEncryptionAlgorithm`);
+  const encryptedKey = Buffer.from(primitive(f[3], TAG.OCTET_STRING, `recipientInfos[${n}].encryptedKey`), 'binary');
+  const hex = serialBytes.toString('hex').replace(/^(00)+(?=.)/, '');
+  return [{ issuer: toDer(rid[0]!), serial: hex.length % 2 ? `0${hex}` : hex, algorithm, encryptedKey }];
+}
+
+/** The recipient entry addressed to `cert`, if any. */
+export function recipientFor(env: EnvelopedData, cert: Buffer): Recipient | undefined {
+  const id = certificateIdentity(cert);
+  return id && env.recipients.find((r) => r.serial === id.serial && r.issuer.equals(id.issuer));
+}
+
+// One secret per process: implicit-rejection keys are stable for a given ciphertext but unpredictable.
+const rejectionSecret = randomBytes(32);
+
+/** Constant-time PKCS#1 v1.5 type 2 unpadding; a stand-in key of the expected length when anything is wrong. */
+function unpadOrStandIn(em: Buffer, keyLength: number, ciphertext: Buffer): Buffer {
+  let good = (((em[0]! | (em[1]! ^ 2)) - 1) >>> 31) & 1;
+  let found = 0;
+  let separator = 0;
+  for (let i = 2; i < em.length; i++) {
+    const isZero = ((em[i]! - 1) >>> 31) & 1;
+    const take = isZero & (found ^ 1);
+    separator |= -take & i;
+    found |= isZero;
+  }
+  good &= found;
+  good &= ((9 - separator) >>> 31) & 1; // at least 8 bytes of padding
+  good &= (((em.length - separator - 1) ^ keyLength) - 1) >>> 31;
+  const standIn = createHmac('sha256', rejectionSecret).update(ciphertext).digest();
+  const out = Buffer.alloc(keyLength);
+  const mask = -good & 0xff;
+  for (let i = 0; i < keyLength; i++) {
+    const real = em[Math.min(separator + 1 + i, em.length - 1)]!;
+    out[i] = (real & mask) | (standIn[i % standIn.length]! & ~mask);
+  }
+  return out;
+}
+
+/** Decrypts the content addressed to (cert, key). Every failure is the same CmsDecryptError. */
+export function decryptEnvelopedData(env: EnvelopedData, cert: Buffer, key: KeyObject): Buffer {
+  const recipient = recipientFor(env, cert);
+  if (!recipient) throw new CmsDecryptError();
+  const cipher = CIPHERS[CIPHER_OIDS[env.cipher]]!;
+  try {
+    let contentKey: Buffer;
+    if (recipient.algorithm === RSA_OAEP) {
+      contentKey = privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING }, recipient.encryptedKey);
+    } else if (recipient.algorithm === RSA_ENCRYPTION) {
+      const em = privateDecrypt({ key, padding: constants.RSA_NO_PADDING }, recipient.encryptedKey);
+      contentKey = unpadOrStandIn(em, cipher.keyLength, recipient.encryptedKey);
+    } else {
+      throw new CmsDecryptError();
+    }
+    return decryptContent(env.cipher, contentKey, env.iv, env.encryptedContent);
+  } catch {
+    throw new CmsDecryptError();
+  }
+}
+
+function decryptContent(cipher: ContentCipher, key: Buffer, iv: Buffer, data: Buffer): Buffer {
+  if (cipher !== 'des-cbc') {
+    const d = createDecipheriv(cipher, key, iv);
+    return Buffer.concat([d.update(data), d.final()]);
+  }
+  // Single DES lives in OpenSSL's legacy provider, which is not loaded; forge's DES reads old clients' requests.
+  const d = forge.cipher.createDecipher('DES-CBC', forge.util.createBuffer(key.toString('binary')));
+  d.start({ iv: forge.util.createBuffer(iv.toString('binary')) });
+  d.update(forge.util.createBuffer(data.toString('binary')));
+  if (!d.finish()) throw new Error('bad padding');
+  return Buffer.from(d.output.getBytes(), 'binary');
+}
+
+function encryptContent(cipher: ContentCipher, key: Buffer, iv: Buffer, data: Buffer): Buffer {
+  if (cipher !== 'des-cbc') {
+    const c = createCipheriv(cipher, key, iv);
+    return Buffer.concat([c.update(data), c.final()]);
+  }
+  const c = forge.cipher.createCipher('DES-CBC', forge.util.createBuffer(key.toString('binary')));
+  c.start({ iv: forge.util.createBuffer(iv.toString('binary')) });
+  c.update(forge.util.createBuffer(data.toString('binary')));
+  c.finish();
+  return Buffer.from(c.output.getBytes(), 'binary');
+}
+
+/** EnvelopedData ContentInfo of `content` for one RSA recipient certificate. */
+export function buildEnvelopedData(content: Buffer, recipient: X509Certificate, cipher: ContentCipher = 'aes-256-cbc'): Buffer {
+  const id = certificateIdentity(recipient.raw);
+  if (!id) throw new Error('recipient certificate is not readable');
+  if (recipient.publicKey.asymmetricKeyType !== 'rsa') throw new Error('recipient certificate must hold an RSA key');
+  const spec = CIPHERS[CIPHER_OIDS[cipher]]!;
+  const key = randomBytes(spec.keyLength);
+  const iv = randomBytes(spec.ivLength);
+  const encryptedKey = publicEncrypt({ key: recipient.publicKey, padding: constants.RSA_PKCS1_PADDING }, key);
+  const serial = Buffer.from(id.serial, 'hex');
+  const serialNode = forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.INTEGER, false, (serial[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), serial]) : serial).toString('binary'));
+  const recipientInfo = seq([int(0), seq([parseDer(id.issuer), serialNode]), seq([oid(RSA_ENCRYPTION), nul()]), octets(encryptedKey)]);
+  const enveloped = seq([
+    int(0),
+    set([recipientInfo]),
+    seq([oid(CMS_OID.data), seq([oid(CIPHER_OIDS[cipher]), octets(iv)]), implicitOctets(0, encryptContent(cipher, key, iv, content))]),
+  ]);
+  return toDer(seq([oid(CMS_OID.envelopedData), explicit(0, enveloped)]));
+}
+
+/** The bare EnvelopedData inside a ContentInfo (SCEP carries it as signed content). */
+export function envelopedDataOnly(contentInfo: Buffer): Buffer {
+  const top = constructed(parseDer(contentInfo), TAG.SEQUENCE, 'ContentInfo');
+  return toDer((top[1]!.value as Asn1[])[0]!);
+}

@@ -1,0 +1,92 @@
+/**
+ * Who may enroll: every SCEP profile has one ChallengeValidator. Static
+ * challenges come from YAML (MDM-driven enrollment such as MobileIron Core);
+ * dynamic ones are single-use, expire, may be bound to subject attributes,
+ * and are stored only as HMACs. An Intune validator implements the same
+ * interface, with the issued/failed notifications.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { ParsedCsr } from '../../pki/csr.js';
+import type { ScepChallengeRepository } from '../../store/scep.js';
+
+export interface ChallengeContext {
+  profile: string;
+  /** challengePassword from the request, if it had one. */
+  challenge: string | undefined;
+  csr: ParsedCsr;
+  transactionId: string;
+}
+
+export type ChallengeVerdict = { ok: true } | { ok: false; reason: string };
+
+export interface ChallengeValidator {
+  validate(ctx: ChallengeContext): Promise<ChallengeVerdict>;
+  /** Told once a certificate was issued for a validated request. */
+  issued?(ctx: ChallengeContext, serial: string): Promise<void>;
+  /** Told when a validated request was not issued after all. */
+  failed?(ctx: ChallengeContext, reason: string): Promise<void>;
+}
+
+/** HMAC both sides so the comparison takes the same time whatever the lengths. */
+const macKey = randomBytes(32);
+const mac = (s: string): Buffer => createHmac('sha256', macKey).update(s).digest();
+
+export class StaticChallenge implements ChallengeValidator {
+  private readonly expected: Buffer;
+
+  constructor(secret: string) {
+    this.expected = mac(secret);
+  }
+
+  async validate({ challenge }: ChallengeContext): Promise<ChallengeVerdict> {
+    if (challenge === undefined) return { ok: false, reason: 'the request has no challenge password' };
+    return timingSafeEqual(mac(challenge), this.expected) ? { ok: true } : { ok: false, reason: 'wrong challenge password' };
+  }
+}
+
+/** No challenge at all: only for profiles behind another gate (e.g. approval). */
+export class NoChallenge implements ChallengeValidator {
+  async validate(): Promise<ChallengeVerdict> {
+    return { ok: true };
+  }
+}
+
+export interface NewChallenge {
+  profile: string;
+  ttlMs: number;
+  /** Subject attributes (e.g. { serialNumber: 'C02X…' }) the request must carry exactly. */
+  binding?: Record<string, string>;
+  createdBy: string;
+}
+
+export class DynamicChallenges implements ChallengeValidator {
+  constructor(
+    private readonly repo: ScepChallengeRepository,
+    /** Secret for the stored HMACs (derived from the master key). */
+    private readonly key: Buffer,
+  ) {}
+
+  private digest(challenge: string): string {
+    return createHmac('sha256', this.key).update(challenge).digest('hex');
+  }
+
+  /** A new challenge; the caller hands it out once, only its HMAC is kept. */
+  async create(c: NewChallenge): Promise<{ challenge: string; expiresAt: number }> {
+    const challenge = randomBytes(16).toString('hex');
+    const expiresAt = Date.now() + c.ttlMs;
+    await this.repo.add({ profile: c.profile, digest: this.digest(challenge), binding: c.binding ?? null, createdBy: c.createdBy, expiresAt });
+    return { challenge, expiresAt };
+  }
+
+  async validate({ profile, challenge, csr }: ChallengeContext): Promise<ChallengeVerdict> {
+    if (challenge === undefined) return { ok: false, reason: 'the request has no challenge password' };
+    // Looked up by HMAC: the database index does the comparison, never on the secret itself.
+    const row = await this.repo.consume(profile, this.digest(challenge));
+    if (!row) return { ok: false, reason: 'unknown, expired or already used challenge password' };
+    for (const [type, value] of Object.entries(row.binding ?? {})) {
+      const have = csr.subject.filter((a) => a.type.toLowerCase() === type.toLowerCase()).map((a) => a.value);
+      if (!have.includes(value)) return { ok: false, reason: `the challenge is bound to ${type}=${value}, which the request does not carry` };
+    }
+    return { ok: true };
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * The SCEP server's decisions (RFC 8894): who may enroll (challenge or a
+ * certificate we issued, for renewal), what is issued (the profile's
+ * template, with the request's own names), and one answer per
+ * transactionID, however often the client resends or polls.
+ */
+import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { CaRegistry, CertificateAuthority } from '../../pki/ca.js';
+import { CmsDecryptError, decryptEnvelopedData } from '../../pki/cms/enveloped-data.js';
+import { certsOnly } from '../../pki/cms/signed-data.js';
+import type { CrlPublisher } from '../../pki/crl-publisher.js';
+import { CsrError, parseCsr, verifyCsrSignature, type ParsedCsr } from '../../pki/csr.js';
+import { constructed, DerError, primitive, readDer, TAG } from '../../pki/der-reader.js';
+import { IssuanceError, type Issuer } from '../../pki/issuer.js';
+import type { Signer } from '../../pki/native-signer.js';
+import type { CertificateRepository } from '../../store/certificates.js';
+import type { Db } from '../../store/db.js';
+import type { ScepTransaction, ScepTransactionRepository } from '../../store/scep.js';
+import { KeyedLock } from '../../util/keyed-lock.js';
+import type { ChallengeContext, ChallengeValidator } from './challenges.js';
+import { buildCertRep, readPkiMessage, ScepMessageError, type CertRepStatus, type FailInfo, type PkiMessage, type ReplyTo } from './message.js';
+
+export interface ScepProfile {
+  name: string;
+  template: string;
+  validator: ChallengeValidator;
+  /** Requests wait for an operator (CertPoll answers PENDING until then). */
+  approval: boolean;
+  /** RenewalReq signed by a valid certificate we issued is accepted without a challenge. */
+  renewal: boolean;
+  /** 'request': the certificate carries the request's subject and SANs; 'template': the template's. */
+  names: 'request' | 'template';
+  challengeKind: 'static' | 'dynamic' | 'none';
+  /** Lifetime of one-time challenges made for this profile. */
+  challengeTtlMs: number;
+}
+
+export interface RegistrationAuthority {
+  cert: X509Certificate;
+  key: KeyObject;
+  signer: Signer;
+}
+
+export const CA_CAPS = ['POSTPKIOperation', 'SHA-256', 'SHA-512', 'SHA-1', 'AES', 'DES3', 'SCEPStandard', 'Renewal'];
+
+export class ScepService {
+  private readonly locks = new KeyedLock();
+
+  constructor(
+    private readonly deps: {
+      db: Db;
+      profiles: Map<string, ScepProfile>;
+      ra: RegistrationAuthority;
+      cas: CaRegistry;
+      issuer: Issuer;
+      templateCa: (template: string) => CertificateAuthority;
+      certificates: CertificateRepository;
+      transactions: ScepTransactionRepository;
+      crls: CrlPublisher;
+      log: Logger;
+    },
+  ) {}
+
+  profile(name: string): ScepProfile | undefined {
+    return this.deps.profiles.get(name);
+  }
+
+  /** GetCACert: the issuing CA, the RA, and the CA's own issuers, as a certs-only SignedData. */
+  caCertificates(profile: ScepProfile): Buffer {
+    const ca = this.deps.templateCa(profile.template);
+    return certsOnly([ca.cert.raw, this.deps.ra.cert.raw, ...ca.chain]);
+  }
+
+  /** Answers any pkiMessage with a signed CertRep; only a fault of ours throws. */
+  async pkiOperation(profile: ScepProfile, der: Buffer): Promise<Buffer> {
+    let message: PkiMessage;
+    try {
+      message = readPkiMessage(der);
+    } catch (err) {
+      if (!(err instanceof ScepMessageError)) throw err;
+      this.deps.log.info({ profile: profile.name, reason: err.message }, 'SCEP message refused');
+      return this.reply(err.replyTo ?? { transactionId: '' }, { status: 'FAILURE', failInfo: err.failInfo });
+    }
+    const replyTo: ReplyTo = { transactionId: message.transactionId, senderNonce: message.senderNonce, signerCert: message.signerCert, cipher: message.envelope.cipher };
+    let inner: Buffer;
+    try {
+      inner = decryptEnvelopedData(message.envelope, this.deps.ra.cert.raw, this.deps.ra.key);
+    } catch (err) {
+      if (!(err instanceof CmsDecryptError)) throw err;
+      // One answer for every decryption failure: nothing to learn about keys or padding.
+      return this.reply(replyTo, { status: 'FAILURE', failInfo: 'badMessageCheck' });
+    }
+    const answer = await this.locks.run(`${profile.name}\n${message.transactionId}`, () => this.decide(profile, message, inner));
+    return this.reply(replyTo, answer);
+  }
+
+  private reply(to: ReplyTo, answer: CertRepStatus): Promise<Buffer> {
+    return buildCertRep(to, answer, { cert: this.deps.ra.cert, signer: this.deps.ra.signer });
+  }
+
+  private async decide(profile: ScepProfile, message: PkiMessage, inner: Buffer): Promise<CertRepStatus> {
+    switch (message.type) {
+      case 'PKCSReq':
+      case 'RenewalReq':
+        return this.enroll(profile, message, inner);
+      case 'CertPoll': {
+        const t = await this.deps.transactions.find(profile.name, message.transactionId);
+        return t ? this.answerFor(t) : fail('badCertId');
+      }
+      case 'GetCert': {
+        const serial = serialOfIssuerAndSerial(inner);
+        const cert = serial && (await this.deps.certificates.get(serial));
+        return cert ? { status: 'SUCCESS', certificates: [new X509Certificate(cert.pem).raw] } : fail('badCertId');
+      }
+      case 'GetCRL': {
+        const ca = this.deps.templateCa(profile.template);
+        return { status: 'SUCCESS', certificates: [], crls: [await this.deps.crls.current(ca.name)] };
+      }
+      default:
+        return fail('badRequest');
+    }
+  }
+
+  private async answerFor(t: ScepTransaction): Promise<CertRepStatus> {
+    if (t.status === 'pending') return { status: 'PENDING' };
+    if (t.status === 'rejected' || !t.serial) return fail((t.failInfo as FailInfo | null) ?? 'badRequest');
+    const cert = await this.deps.certificates.get(t.serial);
+    if (!cert) return fail('badCertId');
+    return { status: 'SUCCESS', certificates: [new X509Certificate(cert.pem).raw] };
+  }
+
+  private async enroll(profile: ScepProfile, message: PkiMessage, inner: Buffer): Promise<CertRepStatus> {
+    let csr: ParsedCsr;
+    try {
+      csr = parseCsr(inner);
+      if (!verifyCsrSignature(csr)) return fail('badMessageCheck');
+    } catch (err) {
+      if (err instanceof CsrError) return fail('badRequest');
+      throw err;
+    }
+    const keySha256 = createHash('sha256').update(csr.publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
+    const known = await this.deps.transactions.find(profile.name, message.transactionId);
+    if (known) return known.keySha256 === keySha256 ? this.answerFor(known) : fail('badRequest');
+
+    const log = this.deps.log.child({ profile: profile.name, transactionId: message.transactionId, subject: csr.subjectDn });
+    const ctx: ChallengeContext = { profile: profile.name, challenge: csr.challengePassword, csr, transactionId: message.transactionId };
+    const refusal = await this.authorise(profile, message, ctx);
+    const base = { profile: profile.name, transactionId: message.transactionId, keySha256, messageType: message.type, subject: csr.subjectDn };
+    if (refusal) {
+      log.info({ reason: refusal }, 'SCEP enrollment refused');
+      await this.deps.transactions.insert(this.deps.db, { ...base, status: 'rejected', failInfo: 'badRequest', reason: refusal });
+      return fail('badRequest');
+    }
+    if (profile.approval) {
+      await this.deps.transactions.insert(this.deps.db, { ...base, status: 'pending', csr: csr.der.toString('base64') });
+      log.info('SCEP enrollment waits for approval');
+      return { status: 'PENDING' };
+    }
+    return this.issue(profile, ctx, base, log);
+  }
+
+  /** Why the request may not enroll, or undefined. */
+  private async authorise(profile: ScepProfile, message: PkiMessage, ctx: ChallengeContext): Promise<string | undefined> {
+    if (message.type === 'RenewalReq' && profile.renewal && !this.isSelfSigned(message.signerCert)) {
+      const refusal = await this.renewalRefusal(message.signerCert);
+      if (!refusal) return undefined;
+      if (ctx.challenge === undefined) return refusal;
+    }
+    const verdict = await profile.validator.validate(ctx);
+    return verdict.ok ? undefined : verdict.reason;
+  }
+
+  private isSelfSigned(cert: X509Certificate): boolean {
+    return cert.checkIssued(cert);
+  }
+
+  /** A renewal must be signed by a certificate of ours that is valid now and not revoked. */
+  private async renewalRefusal(signer: X509Certificate): Promise<string | undefined> {
+    const ca = this.deps.cas.issuerOf(signer);
+    if (!ca || !signer.verify(ca.cert.publicKey)) return 'the renewal is not signed by a certificate this gateway issued';
+    const now = Date.now();
+    if (new Date(signer.validFrom).getTime() > now || new Date(signer.validTo).getTime() < now) return 'the certificate signing the renewal has expired';
+    const record = await this.deps.certificates.get(signer.serialNumber.toLowerCase().replace(/^(00)+(?=.)/, ''));
+    if (!record || record.status !== 'valid') return 'the certificate signing the renewal is revoked or unknown';
+    return undefined;
+  }
+
+  /** Issues for a validated (or approved) request and records the transaction. */
+  async issue(
+    profile: ScepProfile,
+    ctx: ChallengeContext,
+    base: { profile: string; transactionId: string; keySha256: string; messageType: string; subject: string },
+    log: Logger,
+    actor = `scep:${profile.name}`,
+  ): Promise<CertRepStatus> {
+    try {
+      const issued = await this.deps.issuer.issue({
+        template: profile.template,
+        csr: ctx.csr.der,
+        data: {},
+        ...(profile.names === 'request' && { names: { subject: ctx.csr.subject, subjectAltNames: ctx.csr.subjectAltNames } }),
+        actor,
+        reason: `SCEP ${base.messageType} ${base.transactionId}`,
+      });
+      await this.deps.transactions.insert(this.deps.db, { ...base, status: 'issued', serial: issued.record.serial });
+      await profile.validator.issued?.(ctx, issued.record.serial);
+      log.info({ serial: issued.record.serial }, 'SCEP certificate issued');
+      return { status: 'SUCCESS', certificates: [issued.cert.raw] };
+    } catch (err) {
+      if (!(err instanceof IssuanceError)) throw err;
+      await this.deps.transactions.insert(this.deps.db, { ...base, status: 'rejected', failInfo: 'badRequest', reason: err.message });
+      await profile.validator.failed?.(ctx, err.message);
+      log.info({ reason: err.message }, 'SCEP enrollment refused by policy');
+      return fail('badRequest');
+    }
+  }
+}
+
+const fail = (failInfo: FailInfo): CertRepStatus => ({ status: 'FAILURE', failInfo });
+
+/** IssuerAndSerialNumber (GetCert) → serial hex, or undefined when unreadable. */
+function serialOfIssuerAndSerial(der: Buffer): string | undefined {
+  try {
+    const [, serial] = constructed(readDer(der, 'IssuerAndSerialNumber'), TAG.SEQUENCE, 'IssuerAndSerialNumber');
+    const hex = Buffer.from(primitive(serial, TAG.INTEGER, 'serialNumber'), 'binary').toString('hex').replace(/^(00)+(?=.)/, '');
+    return hex || undefined;
+  } catch (err) {
+    if (err instanceof DerError) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,147 @@
+/** SCEP transactions (one per profile + transactionID) and one-time challenges (stored as HMACs). */
+import type { Knex } from 'knex';
+import { isUniqueViolation, type Db } from './db.js';
+
+export type ScepStatus = 'pending' | 'issued' | 'rejected';
+
+export interface ScepTransaction {
+  id: number;
+  profile: string;
+  transactionId: string;
+  keySha256: string;
+  messageType: string;
+  status: ScepStatus;
+  failInfo: string | null;
+  reason: string | null;
+  serial: string | null;
+  subject: string;
+  csr: string | null;
+  decidedBy: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface TransactionRow {
+  id: number;
+  profile: string;
+  transaction_id: string;
+  key_sha256: string;
+  message_type: string;
+  status: ScepStatus;
+  fail_info: string | null;
+  reason: string | null;
+  serial: string | null;
+  subject: string;
+  csr: string | null;
+  decided_by: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const fromRow = (r: TransactionRow): ScepTransaction => ({
+  id: Number(r.id),
+  profile: r.profile,
+  transactionId: r.transaction_id,
+  keySha256: r.key_sha256,
+  messageType: r.message_type,
+  status: r.status,
+  failInfo: r.fail_info,
+  reason: r.reason,
+  serial: r.serial,
+  subject: r.subject,
+  csr: r.csr,
+  decidedBy: r.decided_by,
+  createdAt: Number(r.created_at),
+  updatedAt: Number(r.updated_at),
+});
+
+export type NewTransaction = Pick<ScepTransaction, 'profile' | 'transactionId' | 'keySha256' | 'messageType' | 'status' | 'subject'> &
+  Partial<Pick<ScepTransaction, 'failInfo' | 'reason' | 'serial' | 'csr'>>;
+
+export class ScepTransactionRepository {
+  constructor(private readonly db: Db) {}
+
+  async find(profile: string, transactionId: string, trx: Knex | Knex.Transaction = this.db): Promise<ScepTransaction | undefined> {
+    const r = (await trx<TransactionRow>('scep_transactions').where({ profile, transaction_id: transactionId }).first()) as TransactionRow | undefined;
+    return r && fromRow(r);
+  }
+
+  async get(id: number): Promise<ScepTransaction | undefined> {
+    const r = (await this.db<TransactionRow>('scep_transactions').where({ id }).first()) as TransactionRow | undefined;
+    return r && fromRow(r);
+  }
+
+  /** false when another request took this transactionID first. */
+  async insert(trx: Knex | Knex.Transaction, t: NewTransaction, now = Date.now()): Promise<boolean> {
+    try {
+      await trx('scep_transactions').insert({
+        profile: t.profile,
+        transaction_id: t.transactionId.slice(0, 191),
+        key_sha256: t.keySha256,
+        message_type: t.messageType,
+        status: t.status,
+        fail_info: t.failInfo ?? null,
+        reason: t.reason ?? null,
+        serial: t.serial ?? null,
+        subject: t.subject.slice(0, 512),
+        csr: t.csr ?? null,
+        created_at: now,
+        updated_at: now,
+      });
+      return true;
+    } catch (err) {
+      if (isUniqueViolation(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Settles a pending transaction; false when it was no longer pending. */
+  async decide(trx: Knex | Knex.Transaction, id: number, d: { status: 'issued' | 'rejected'; serial?: string; failInfo?: string; reason?: string; decidedBy: string }, now = Date.now()): Promise<boolean> {
+    const n = await trx('scep_transactions')
+      .where({ id, status: 'pending' })
+      .update({ status: d.status, serial: d.serial ?? null, fail_info: d.failInfo ?? null, reason: d.reason ?? null, decided_by: d.decidedBy, csr: null, updated_at: now });
+    return n === 1;
+  }
+
+  async list(filter: { status?: ScepStatus; profile?: string; limit?: number }): Promise<ScepTransaction[]> {
+    const q = this.db<TransactionRow>('scep_transactions').orderBy('id', 'desc').limit(Math.min(filter.limit ?? 100, 1000));
+    if (filter.status) q.where({ status: filter.status });
+    if (filter.profile) q.where({ profile: filter.profile });
+    return ((await q) as TransactionRow[]).map(fromRow);
+  }
+}
+
+export interface ChallengeRow {
+  id: number;
+  profile: string;
+  binding: Record<string, string> | null;
+  expiresAt: number;
+}
+
+export class ScepChallengeRepository {
+  constructor(private readonly db: Db) {}
+
+  async add(c: { profile: string; digest: string; binding: Record<string, string> | null; createdBy: string; expiresAt: number }, now = Date.now()): Promise<void> {
+    await this.db('scep_challenges').insert({
+      profile: c.profile,
+      digest: c.digest,
+      binding: c.binding ? JSON.stringify(c.binding) : null,
+      created_by: c.createdBy,
+      created_at: now,
+      expires_at: c.expiresAt,
+    });
+  }
+
+  /** Marks an unused, unexpired challenge used and returns it; undefined when there is none (or it lost a race). */
+  async consume(profile: string, digest: string, now = Date.now()): Promise<ChallengeRow | undefined> {
+    return this.db.transaction(async (trx) => {
+      const r = (await trx('scep_challenges').where({ profile, digest }).whereNull('used_at').where('expires_at', '>', now).first()) as
+        | { id: number; profile: string; binding: string | null; expires_at: number }
+        | undefined;
+      if (!r) return undefined;
+      const n = await trx('scep_challenges').where({ id: r.id }).whereNull('used_at').update({ used_at: now });
+      if (n !== 1) return undefined;
+      return { id: Number(r.id), profile: r.profile, binding: r.binding ? (JSON.parse(r.binding) as Record<string, string>) : null, expiresAt: Number(r.expires_at) };
+    });
+  }
+}
