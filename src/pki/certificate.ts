@@ -4,13 +4,13 @@
  * KeyObjects in SubjectPublicKeyInfo form, so RSA and EC keys are handled
  * alike and no key ever becomes a forge object.
  */
-import { createHash, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import { randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { algorithmIdentifier, bitString, bool, derSequence, explicit, implicitOctets, int, octets, parseDer, seq, toDer, type Asn1 } from './asn1.js';
 import { extendedKeyUsage, subjectAltName, type AltName, type RawExtension } from './extensions.js';
 import { encodeName, type NameAttribute } from './names.js';
 import type { Signer } from './native-signer.js';
-import { certificateParts, extension, serialInteger, x509Time } from './x509-der.js';
+import { certificateParts, extension, serialInteger, sha1, x509Time } from './x509-der.js';
 
 export type { NameAttribute } from './names.js';
 export type SubjectAltName = AltName;
@@ -87,8 +87,6 @@ function issuerInfo(der: Buffer): IssuerInfo {
   }
   return info;
 }
-
-const sha1 = (data: Buffer): Buffer => createHash('sha1').update(data).digest();
 
 /** The subjectPublicKey BIT STRING's bytes: what RFC 5280 §4.2.1.2 method 1 hashes into the key identifier. */
 function publicKeyBits(spki: Asn1): Buffer {

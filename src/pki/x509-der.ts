@@ -28,6 +28,9 @@ export function normalizeSerialHex(hex: string): string {
   return s;
 }
 
+/** INTEGER content octets as a serial is compared (normalizeSerialHex); '' for empty content. */
+export const integerHex = (content: Buffer): string => (content.length ? normalizeSerialHex(content.toString('hex')) : '');
+
 /** DER INTEGER content for a non-negative magnitude: a 00 byte keeps the top bit from reading as a sign. */
 function unsignedContent(magnitude: Buffer): Buffer {
   return magnitude[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), magnitude]) : magnitude;

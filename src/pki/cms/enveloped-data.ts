@@ -13,6 +13,7 @@ import { constants, createCipheriv, createDecipheriv, createHmac, privateDecrypt
 import forge from 'node-forge';
 import { explicit, implicitOctets, int, nul, octets, oid, parseDer, seq, set, toDer, type Asn1 } from '../asn1.js';
 import { constructed, CONTEXT, DerError, oidOf, primitive, readDer, TAG } from '../der-reader.js';
+import { bigintInteger, integerHex } from '../x509-der.js';
 import { certificateIdentity, CMS_OID } from './signed-data.js';
 
 export type ContentCipher = 'des-cbc' | 'des-ede3-cbc' | 'aes-128-cbc' | 'aes-192-cbc' | 'aes-256-cbc';
@@ -95,8 +96,7 @@ function readRecipient(node: Asn1, n: number): Recipient[] {
   const serialBytes = Buffer.from(primitive(rid[1], TAG.INTEGER, `recipientInfos[${n}].serialNumber`), 'binary');
   const algorithm = oidOf(constructed(f[2], TAG.SEQUENCE, `recipientInfos[${n}].keyEncryptionAlgorithm`)[0], `recipientInfos[${n}].keyEncryptionAlgorithm`);
   const encryptedKey = Buffer.from(primitive(f[3], TAG.OCTET_STRING, `recipientInfos[${n}].encryptedKey`), 'binary');
-  const hex = serialBytes.toString('hex').replace(/^(00)+(?=.)/, '');
-  return [{ issuer: toDer(rid[0]!), serial: hex.length % 2 ? `0${hex}` : hex, algorithm, encryptedKey }];
+  return [{ issuer: toDer(rid[0]!), serial: integerHex(serialBytes), algorithm, encryptedKey }];
 }
 
 /** The recipient entry addressed to `cert`, if any. */
@@ -147,34 +147,24 @@ export function decryptEnvelopedData(env: EnvelopedData, cert: Buffer, key: KeyO
     } else {
       throw new CmsDecryptError();
     }
-    return decryptContent(env.cipher, contentKey, env.iv, env.encryptedContent);
+    return cbc('decrypt', env.cipher, contentKey, env.iv, env.encryptedContent);
   } catch {
     throw new CmsDecryptError();
   }
 }
 
-function decryptContent(cipher: ContentCipher, key: Buffer, iv: Buffer, data: Buffer): Buffer {
+/** CBC with PKCS#7 padding in either direction; a padding error on decryption throws. */
+function cbc(direction: 'encrypt' | 'decrypt', cipher: ContentCipher, key: Buffer, iv: Buffer, data: Buffer): Buffer {
   if (cipher !== 'des-cbc') {
-    const d = createDecipheriv(cipher, key, iv);
-    return Buffer.concat([d.update(data), d.final()]);
-  }
-  // Single DES lives in OpenSSL's legacy provider, which is not loaded; forge's DES reads old clients' requests.
-  const d = forge.cipher.createDecipher('DES-CBC', forge.util.createBuffer(key.toString('binary')));
-  d.start({ iv: forge.util.createBuffer(iv.toString('binary')) });
-  d.update(forge.util.createBuffer(data.toString('binary')));
-  if (!d.finish()) throw new Error('bad padding');
-  return Buffer.from(d.output.getBytes(), 'binary');
-}
-
-function encryptContent(cipher: ContentCipher, key: Buffer, iv: Buffer, data: Buffer): Buffer {
-  if (cipher !== 'des-cbc') {
-    const c = createCipheriv(cipher, key, iv);
+    const c = direction === 'encrypt' ? createCipheriv(cipher, key, iv) : createDecipheriv(cipher, key, iv);
     return Buffer.concat([c.update(data), c.final()]);
   }
-  const c = forge.cipher.createCipher('DES-CBC', forge.util.createBuffer(key.toString('binary')));
-  c.start({ iv: forge.util.createBuffer(iv.toString('binary')) });
-  c.update(forge.util.createBuffer(data.toString('binary')));
-  c.finish();
+  // Single DES lives in OpenSSL's legacy provider, which is not loaded; forge's DES serves old clients.
+  const bytes = (b: Buffer) => forge.util.createBuffer(b.toString('binary'));
+  const c = direction === 'encrypt' ? forge.cipher.createCipher('DES-CBC', bytes(key)) : forge.cipher.createDecipher('DES-CBC', bytes(key));
+  c.start({ iv: bytes(iv) });
+  c.update(bytes(data));
+  if (!c.finish()) throw new Error('bad padding');
   return Buffer.from(c.output.getBytes(), 'binary');
 }
 
@@ -187,13 +177,11 @@ export function buildEnvelopedData(content: Buffer, recipient: X509Certificate, 
   const key = randomBytes(spec.keyLength);
   const iv = randomBytes(spec.ivLength);
   const encryptedKey = publicEncrypt({ key: recipient.publicKey, padding: constants.RSA_PKCS1_PADDING }, key);
-  const serial = Buffer.from(id.serial, 'hex');
-  const serialNode = forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.INTEGER, false, (serial[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), serial]) : serial).toString('binary'));
-  const recipientInfo = seq([int(0), seq([parseDer(id.issuer), serialNode]), seq([oid(RSA_ENCRYPTION), nul()]), octets(encryptedKey)]);
+  const recipientInfo = seq([int(0), seq([parseDer(id.issuer), bigintInteger(BigInt(`0x${id.serial}`))]), seq([oid(RSA_ENCRYPTION), nul()]), octets(encryptedKey)]);
   const enveloped = seq([
     int(0),
     set([recipientInfo]),
-    seq([oid(CMS_OID.data), seq([oid(CIPHER_OIDS[cipher]), octets(iv)]), implicitOctets(0, encryptContent(cipher, key, iv, content))]),
+    seq([oid(CMS_OID.data), seq([oid(CIPHER_OIDS[cipher]), octets(iv)]), implicitOctets(0, cbc('encrypt', cipher, key, iv, content))]),
   ]);
   return toDer(seq([oid(CMS_OID.envelopedData), explicit(0, enveloped)]));
 }

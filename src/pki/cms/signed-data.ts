@@ -9,7 +9,7 @@ import forge from 'node-forge';
 import { algorithmIdentifier, explicit, int, nul, octets, oid, parseDer, seq, set, tlv, toDer, type Asn1 } from '../asn1.js';
 import { constructed, CONTEXT, DerError, oidOf, primitive, readDer, TAG } from '../der-reader.js';
 import type { Signer } from '../native-signer.js';
-import { x509Time } from '../x509-der.js';
+import { bigintInteger, integerHex, x509Time } from '../x509-der.js';
 
 export const CMS_OID = {
   data: '1.2.840.113549.1.7.1',
@@ -66,10 +66,7 @@ export interface SignedData {
   signers: SignerInfo[];
 }
 
-const hexOfInteger = (bytes: string): string => {
-  const hex = Buffer.from(bytes, 'binary').toString('hex').replace(/^(00)+(?=.)/, '');
-  return hex.length % 2 ? `0${hex}` : hex;
-};
+const hexOfInteger = (bytes: string): string => integerHex(Buffer.from(bytes, 'binary'));
 
 /** ContentInfo → SignedData. Throws CmsError naming the broken field. */
 export function parseSignedData(der: Buffer): SignedData {
@@ -213,7 +210,7 @@ export async function buildSignedData(input: SignInput): Promise<Buffer> {
   const digestAlgorithm = seq([oid(DIGEST_OIDS[digest]!), nul()]);
   const signerInfo = seq([
     int(1),
-    seq([parseDer(identity.issuer), serialNode(identity.serial)]),
+    seq([parseDer(identity.issuer), bigintInteger(BigInt(`0x${identity.serial}`))]),
     digestAlgorithm,
     signedAttrs,
     algorithmIdentifier(input.signer.algorithm),
@@ -242,10 +239,4 @@ export function certsOnly(certs: Buffer[], crls: Buffer[] = []): Buffer {
     set([]),
   ]);
   return toDer(seq([oid(CMS_OID.signedData), explicit(0, signedData)]));
-}
-
-function serialNode(hex: string): Asn1 {
-  const bytes = Buffer.from(hex, 'hex');
-  const content = bytes[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes;
-  return forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.INTEGER, false, content.toString('binary'));
 }

@@ -14,6 +14,7 @@ import { CsrError, parseCsr, verifyCsrSignature, type ParsedCsr } from '../../pk
 import { constructed, DerError, primitive, readDer, TAG } from '../../pki/der-reader.js';
 import { IssuanceError, type Issuer } from '../../pki/issuer.js';
 import type { Signer } from '../../pki/native-signer.js';
+import { integerHex, normalizeSerialHex } from '../../pki/x509-der.js';
 import type { CertificateRepository } from '../../store/certificates.js';
 import type { Db } from '../../store/db.js';
 import type { ScepTransaction, ScepTransactionRepository } from '../../store/scep.js';
@@ -181,7 +182,7 @@ export class ScepService {
     if (!ca || !signer.verify(ca.cert.publicKey)) return 'the renewal is not signed by a certificate this gateway issued';
     const now = Date.now();
     if (new Date(signer.validFrom).getTime() > now || new Date(signer.validTo).getTime() < now) return 'the certificate signing the renewal has expired';
-    const record = await this.deps.certificates.get(signer.serialNumber.toLowerCase().replace(/^(00)+(?=.)/, ''));
+    const record = await this.deps.certificates.get(normalizeSerialHex(signer.serialNumber));
     if (!record || record.status !== 'valid') return 'the certificate signing the renewal is revoked or unknown';
     return undefined;
   }
@@ -223,8 +224,7 @@ const fail = (failInfo: FailInfo): CertRepStatus => ({ status: 'FAILURE', failIn
 function serialOfIssuerAndSerial(der: Buffer): string | undefined {
   try {
     const [, serial] = constructed(readDer(der, 'IssuerAndSerialNumber'), TAG.SEQUENCE, 'IssuerAndSerialNumber');
-    const hex = Buffer.from(primitive(serial, TAG.INTEGER, 'serialNumber'), 'binary').toString('hex').replace(/^(00)+(?=.)/, '');
-    return hex || undefined;
+    return integerHex(Buffer.from(primitive(serial, TAG.INTEGER, 'serialNumber'), 'binary')) || undefined;
   } catch (err) {
     if (err instanceof DerError) return undefined;
     throw err;
