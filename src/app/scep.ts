@@ -62,6 +62,7 @@ export function buildScep(config: Config, db: Db, issuance: Issuance, masterKey:
     templateCa: (template) => issuance.cas.get(config.templates[template]?.ca ?? config.pki.defaultCa)!,
     certificates: issuance.certificates,
     transactions: new ScepTransactionRepository(db),
+    audit: issuance.audit,
     crls: issuance.crls,
     log: log.child({ component: 'scep' }),
   });

@@ -1,4 +1,4 @@
-/** SCEP transactions (one per profile + transactionID) and one-time challenges (stored as HMACs). */
+/** SCEP transactions (one per profile + transactionID + renewed certificate) and one-time challenges (stored as HMACs). */
 import type { Knex } from 'knex';
 import { isUniqueViolation, type Db } from './db.js';
 
@@ -8,6 +8,8 @@ export interface ScepTransaction {
   id: number;
   profile: string;
   transactionId: string;
+  /** Serial of the certificate a RenewalReq renews (the one that signed it); '' for first enrollments. */
+  renews: string;
   keySha256: string;
   messageType: string;
   status: ScepStatus;
@@ -25,6 +27,7 @@ interface TransactionRow {
   id: number;
   profile: string;
   transaction_id: string;
+  renews: string;
   key_sha256: string;
   message_type: string;
   status: ScepStatus;
@@ -42,6 +45,7 @@ const fromRow = (r: TransactionRow): ScepTransaction => ({
   id: Number(r.id),
   profile: r.profile,
   transactionId: r.transaction_id,
+  renews: r.renews,
   keySha256: r.key_sha256,
   messageType: r.message_type,
   status: r.status,
@@ -55,14 +59,21 @@ const fromRow = (r: TransactionRow): ScepTransaction => ({
   updatedAt: Number(r.updated_at),
 });
 
-export type NewTransaction = Pick<ScepTransaction, 'profile' | 'transactionId' | 'keySha256' | 'messageType' | 'status' | 'subject'> &
+export type NewTransaction = Pick<ScepTransaction, 'profile' | 'transactionId' | 'renews' | 'keySha256' | 'messageType' | 'status' | 'subject'> &
   Partial<Pick<ScepTransaction, 'failInfo' | 'reason' | 'serial' | 'csr'>>;
 
 export class ScepTransactionRepository {
   constructor(private readonly db: Db) {}
 
-  async find(profile: string, transactionId: string, trx: Knex | Knex.Transaction = this.db): Promise<ScepTransaction | undefined> {
-    const r = (await trx<TransactionRow>('scep_transactions').where({ profile, transaction_id: transactionId }).first()) as TransactionRow | undefined;
+  /** The transaction of one request: a first enrollment (renews '') or the renewal of one certificate. */
+  async find(profile: string, transactionId: string, renews: string, trx: Knex | Knex.Transaction = this.db): Promise<ScepTransaction | undefined> {
+    const r = (await trx<TransactionRow>('scep_transactions').where({ profile, transaction_id: transactionId.slice(0, 191), renews }).first()) as TransactionRow | undefined;
+    return r && fromRow(r);
+  }
+
+  /** What CertPoll asks about: the newest request with this transactionID. */
+  async latest(profile: string, transactionId: string): Promise<ScepTransaction | undefined> {
+    const r = (await this.db<TransactionRow>('scep_transactions').where({ profile, transaction_id: transactionId.slice(0, 191) }).orderBy('id', 'desc').first()) as TransactionRow | undefined;
     return r && fromRow(r);
   }
 
@@ -77,6 +88,7 @@ export class ScepTransactionRepository {
       await trx('scep_transactions').insert({
         profile: t.profile,
         transaction_id: t.transactionId.slice(0, 191),
+        renews: t.renews,
         key_sha256: t.keySha256,
         message_type: t.messageType,
         status: t.status,
@@ -96,7 +108,7 @@ export class ScepTransactionRepository {
   }
 
   /** Settles a pending transaction; false when it was no longer pending. */
-  async decide(trx: Knex | Knex.Transaction, id: number, d: { status: 'issued' | 'rejected'; serial?: string; failInfo?: string; reason?: string; decidedBy: string }, now = Date.now()): Promise<boolean> {
+  async decide(trx: Knex | Knex.Transaction, id: number, d: { status: 'issued' | 'rejected'; serial?: string; failInfo?: string; reason?: string | null; decidedBy: string }, now = Date.now()): Promise<boolean> {
     const n = await trx('scep_transactions')
       .where({ id, status: 'pending' })
       .update({ status: d.status, serial: d.serial ?? null, fail_info: d.failInfo ?? null, reason: d.reason ?? null, decided_by: d.decidedBy, csr: null, updated_at: now });

@@ -7,9 +7,10 @@
 import express, { Router, type Request, type Response } from 'express';
 import { durationMs } from '../../config/duration.js';
 import type { DynamicChallenges } from '../../protocols/scep/challenges.js';
-import { CA_CAPS, type ScepProfile, type ScepService } from '../../protocols/scep/service.js';
+import { CA_CAPS, ScepDecisionError, type ScepProfile, type ScepService } from '../../protocols/scep/service.js';
+import type { ScepTransaction } from '../../store/scep.js';
 import type { Guard } from '../auth/authenticate.js';
-import { badRequest, notFound } from '../errors.js';
+import { badRequest, HttpError, notFound } from '../errors.js';
 
 // A PKCSReq with an RSA-4096 key and a long chain is under 16 KiB.
 const MAX_MESSAGE_BYTES = 256 * 1024;
@@ -62,7 +63,7 @@ export function scepRouter(deps: { scep: ScepService }): Router {
   return router;
 }
 
-/** Admin API: one-time challenges for dynamic SCEP profiles. */
+/** Admin API: one-time challenges for dynamic SCEP profiles; the approval queue of profiles with `approval: true`. */
 export function scepAdminRouter(deps: { guard: Guard; scep: ScepService; challenges: DynamicChallenges; bodyLimit: number }): Router {
   const router = Router();
   const admin = deps.guard({ methods: ['client-cert', 'bearer'], roles: ['admin'] });
@@ -87,5 +88,42 @@ export function scepAdminRouter(deps: { guard: Guard; scep: ScepService; challen
     const created = await deps.challenges.create({ profile: name, ttlMs, ...(binding ? { binding: binding as Record<string, string> } : {}), createdBy: `${req.user!.method}:${req.user!.name}` });
     res.status(201).json({ profile: name, challenge: created.challenge, expiresAt: new Date(created.expiresAt).toISOString() });
   });
+
+  router.get('/scep/requests', admin, async (req, res) => {
+    const profile = typeof req.query.profile === 'string' ? req.query.profile : undefined;
+    res.json({ requests: (await deps.scep.pending(profile)).map(requestView) });
+  });
+  const decide = (approve: boolean) => async (req: Request, res: Response) => {
+    const id = Number((req.params as { id: string }).id);
+    if (!Number.isSafeInteger(id) || id <= 0) throw badRequest('request id must be a positive integer');
+    const reason = (req.body as { reason?: unknown } | undefined)?.reason;
+    if (reason !== undefined && (typeof reason !== 'string' || reason.length > 500)) throw badRequest('reason must be a string of at most 500 characters');
+    try {
+      const decided = await deps.scep.decide(id, { approve, actor: `${req.user!.method}:${req.user!.name}`, ...(reason !== undefined && { reason }) });
+      res.json(requestView(decided));
+    } catch (err) {
+      if (err instanceof ScepDecisionError) throw new HttpError(err.status, err.status === 404 ? 'not_found' : 'conflict', err.message);
+      throw err;
+    }
+  };
+  router.post('/scep/requests/:id/approve', admin, express.json({ limit: deps.bodyLimit }), decide(true));
+  router.post('/scep/requests/:id/reject', admin, express.json({ limit: deps.bodyLimit }), decide(false));
   return router;
 }
+
+/** A request as operators see it: no CSR, no key hash. */
+const requestView = (t: ScepTransaction) => ({
+  id: t.id,
+  profile: t.profile,
+  transactionId: t.transactionId,
+  messageType: t.messageType,
+  subject: t.subject,
+  status: t.status,
+  ...(t.renews && { renews: t.renews }),
+  ...(t.serial && { serial: t.serial }),
+  ...(t.failInfo && { failInfo: t.failInfo }),
+  ...(t.reason && { reason: t.reason }),
+  ...(t.decidedBy && { decidedBy: t.decidedBy }),
+  createdAt: new Date(t.createdAt).toISOString(),
+  updatedAt: new Date(t.updatedAt).toISOString(),
+});

@@ -15,6 +15,7 @@ import { constructed, DerError, primitive, readDer, TAG } from '../../pki/der-re
 import { IssuanceError, type Issuer } from '../../pki/issuer.js';
 import type { Signer } from '../../pki/native-signer.js';
 import { integerHex, normalizeSerialHex } from '../../pki/x509-der.js';
+import type { AuditRepository } from '../../store/audit.js';
 import type { CertificateRepository } from '../../store/certificates.js';
 import type { Db } from '../../store/db.js';
 import type { ScepTransaction, ScepTransactionRepository } from '../../store/scep.js';
@@ -58,6 +59,7 @@ export class ScepService {
       templateCa: (template: string) => CertificateAuthority;
       certificates: CertificateRepository;
       transactions: ScepTransactionRepository;
+      audit: AuditRepository;
       crls: CrlPublisher;
       log: Logger;
     },
@@ -92,7 +94,7 @@ export class ScepService {
       // One answer for every decryption failure: nothing to learn about keys or padding.
       return this.reply(replyTo, { status: 'FAILURE', failInfo: 'badMessageCheck' });
     }
-    const answer = await this.locks.run(`${profile.name}\n${message.transactionId}`, () => this.decide(profile, message, inner));
+    const answer = await this.locks.run(`${profile.name}\n${message.transactionId}`, () => this.handle(profile, message, inner));
     return this.reply(replyTo, answer);
   }
 
@@ -100,13 +102,13 @@ export class ScepService {
     return buildCertRep(to, answer, { cert: this.deps.ra.cert, signer: this.deps.ra.signer });
   }
 
-  private async decide(profile: ScepProfile, message: PkiMessage, inner: Buffer): Promise<CertRepStatus> {
+  private async handle(profile: ScepProfile, message: PkiMessage, inner: Buffer): Promise<CertRepStatus> {
     switch (message.type) {
       case 'PKCSReq':
       case 'RenewalReq':
         return this.enroll(profile, message, inner);
       case 'CertPoll': {
-        const t = await this.deps.transactions.find(profile.name, message.transactionId);
+        const t = await this.deps.transactions.latest(profile.name, message.transactionId);
         return t ? this.answerFor(t) : fail('badCertId');
       }
       case 'GetCert': {
@@ -141,13 +143,15 @@ export class ScepService {
       throw err;
     }
     const keySha256 = createHash('sha256').update(csr.publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
-    const known = await this.deps.transactions.find(profile.name, message.transactionId);
+    // A renewal is its own request even when it reuses the first enrollment's transactionID.
+    const renews = message.type === 'RenewalReq' && !this.isSelfSigned(message.signerCert) ? normalizeSerialHex(message.signerCert.serialNumber) : '';
+    const known = await this.deps.transactions.find(profile.name, message.transactionId, renews);
     if (known) return known.keySha256 === keySha256 ? this.answerFor(known) : fail('badRequest');
 
     const log = this.deps.log.child({ profile: profile.name, transactionId: message.transactionId, subject: csr.subjectDn });
     const ctx: ChallengeContext = { profile: profile.name, challenge: csr.challengePassword, csr, transactionId: message.transactionId };
     const refusal = await this.authorise(profile, message, ctx);
-    const base = { profile: profile.name, transactionId: message.transactionId, keySha256, messageType: message.type, subject: csr.subjectDn };
+    const base: RequestRecord = { profile: profile.name, transactionId: message.transactionId, renews, keySha256, messageType: message.type, subject: csr.subjectDn };
     if (refusal) {
       log.info({ reason: refusal }, 'SCEP enrollment refused');
       await this.deps.transactions.insert(this.deps.db, { ...base, status: 'rejected', failInfo: 'badRequest', reason: refusal });
@@ -158,7 +162,9 @@ export class ScepService {
       log.info('SCEP enrollment waits for approval');
       return { status: 'PENDING' };
     }
-    return this.issue(profile, ctx, base, log);
+    const answer = await this.issue(profile, ctx, base, log);
+    await this.deps.transactions.insert(this.deps.db, transactionOf(base, answer));
+    return answer.status;
   }
 
   /** Why the request may not enroll, or undefined. */
@@ -187,14 +193,8 @@ export class ScepService {
     return undefined;
   }
 
-  /** Issues for a validated (or approved) request and records the transaction. */
-  async issue(
-    profile: ScepProfile,
-    ctx: ChallengeContext,
-    base: { profile: string; transactionId: string; keySha256: string; messageType: string; subject: string },
-    log: Logger,
-    actor = `scep:${profile.name}`,
-  ): Promise<CertRepStatus> {
+  /** Issues for a validated (or approved) request; the caller records the outcome. */
+  private async issue(profile: ScepProfile, ctx: ChallengeContext, base: RequestRecord, log: Logger, actor = `scep:${profile.name}`): Promise<Outcome> {
     try {
       const issued = await this.deps.issuer.issue({
         template: profile.template,
@@ -204,18 +204,85 @@ export class ScepService {
         actor,
         reason: `SCEP ${base.messageType} ${base.transactionId}`,
       });
-      await this.deps.transactions.insert(this.deps.db, { ...base, status: 'issued', serial: issued.record.serial });
       await profile.validator.issued?.(ctx, issued.record.serial);
       log.info({ serial: issued.record.serial }, 'SCEP certificate issued');
-      return { status: 'SUCCESS', certificates: [issued.cert.raw] };
+      return { status: { status: 'SUCCESS', certificates: [issued.cert.raw] }, serial: issued.record.serial };
     } catch (err) {
       if (!(err instanceof IssuanceError)) throw err;
-      await this.deps.transactions.insert(this.deps.db, { ...base, status: 'rejected', failInfo: 'badRequest', reason: err.message });
       await profile.validator.failed?.(ctx, err.message);
       log.info({ reason: err.message }, 'SCEP enrollment refused by policy');
-      return fail('badRequest');
+      return { status: fail('badRequest'), reason: err.message };
     }
   }
+
+  /** Pending requests (profiles with approval), newest first. */
+  pending(profile?: string): Promise<ScepTransaction[]> {
+    return this.deps.transactions.list({ status: 'pending', ...(profile && { profile }) });
+  }
+
+  /**
+   * An operator's decision on a pending request. Approval issues now; the
+   * client's next CertPoll (or resend) collects the certificate.
+   */
+  async decide(id: number, decision: { approve: boolean; actor: string; reason?: string }): Promise<ScepTransaction> {
+    const t = await this.deps.transactions.get(id);
+    if (!t) throw new ScepDecisionError(`no SCEP transaction ${id}`, 404);
+    return this.locks.run(`${t.profile}\n${t.transactionId}`, async () => {
+      const current = await this.deps.transactions.get(id);
+      const profile = current && this.profile(current.profile);
+      if (!current || current.status !== 'pending' || !current.csr || !profile) throw new ScepDecisionError(`SCEP transaction ${id} is ${current?.status ?? 'gone'}, not pending`, 409);
+      const log = this.deps.log.child({ profile: profile.name, transactionId: current.transactionId, subject: current.subject, actor: decision.actor });
+      let outcome: Outcome;
+      if (decision.approve) {
+        const csr = parseCsr(Buffer.from(current.csr, 'base64'));
+        const ctx: ChallengeContext = { profile: profile.name, challenge: csr.challengePassword, csr, transactionId: current.transactionId };
+        outcome = await this.issue(profile, ctx, current, log, decision.actor);
+      } else {
+        outcome = { status: fail('badRequest'), reason: decision.reason ?? 'rejected by an operator' };
+        log.info({ reason: outcome.reason }, 'SCEP request rejected');
+      }
+      const settled = transactionOf(current, outcome);
+      await this.deps.db.transaction(async (trx) => {
+        if (!(await this.deps.transactions.decide(trx, id, { ...settled, decidedBy: decision.actor }))) throw new ScepDecisionError(`SCEP transaction ${id} is no longer pending`, 409);
+        await this.deps.audit.append(trx, {
+          actor: decision.actor,
+          action: decision.approve ? 'scep.approve' : 'scep.reject',
+          subjectType: 'scep_transaction',
+          subjectId: String(id),
+          reason: decision.reason ?? null,
+          detail: { profile: current.profile, transactionId: current.transactionId, subject: current.subject, status: settled.status, ...(outcome.serial && { serial: outcome.serial }) },
+        });
+      });
+      return (await this.deps.transactions.get(id))!;
+    });
+  }
+}
+
+/** What identifies a request and is recorded with its outcome. */
+type RequestRecord = Pick<ScepTransaction, 'profile' | 'transactionId' | 'renews' | 'keySha256' | 'messageType' | 'subject'>;
+
+interface Outcome {
+  status: CertRepStatus;
+  serial?: string;
+  reason?: string;
+}
+
+/** A request that an operator cannot decide (unknown, or no longer pending), with its HTTP status. */
+export class ScepDecisionError extends Error {
+  constructor(
+    message: string,
+    readonly status: 404 | 409,
+  ) {
+    super(message);
+  }
+}
+
+function transactionOf(base: RequestRecord, outcome: Outcome) {
+  const { profile, transactionId, renews, keySha256, messageType, subject } = base;
+  const common = { profile, transactionId, renews, keySha256, messageType, subject };
+  if (outcome.status.status === 'SUCCESS') return { ...common, status: 'issued' as const, serial: outcome.serial! };
+  const failInfo = outcome.status.status === 'FAILURE' ? outcome.status.failInfo : 'badRequest';
+  return { ...common, status: 'rejected' as const, failInfo, reason: outcome.reason ?? null };
 }
 
 const fail = (failInfo: FailInfo): CertRepStatus => ({ status: 'FAILURE', failInfo });

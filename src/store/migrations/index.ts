@@ -7,6 +7,8 @@ import * as m001 from './001_foundation.js';
 import * as m002 from './002_issuance.js';
 import * as m003 from './003_mdm_events.js';
 import * as m004 from './004_scep.js';
+import * as m005scep from './005_scep_renewals.js';
+import * as m006 from './006_ota.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -18,6 +20,8 @@ const migrations: Record<string, Migration> = {
   '002_issuance': m002,
   '003_mdm_events': m003,
   '004_scep': m004,
+  '005_scep_renewals': m005scep,
+  '006_ota': m006,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
