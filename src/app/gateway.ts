@@ -16,6 +16,7 @@ import { adminRouter } from '../http/routes/admin.js';
 import { certificateRouter } from '../http/routes/certificates.js';
 import { pkiRouter } from '../http/routes/pki.js';
 import { scepAdminRouter, scepRouter } from '../http/routes/scep.js';
+import { otaAdminRouter, otaRouter } from '../http/routes/ota.js';
 import { opsRouter } from '../http/routes/ops.js';
 import { listen, ListenError } from '../http/server.js';
 import { JobQueue } from '../jobs/queue.js';
@@ -29,6 +30,8 @@ import { StartupError } from './errors.js';
 import { connectorTrust, loadConnectorFiles, wireConnectors, type WiredConnectors } from './connectors.js';
 import { buildIssuance, type Issuance } from './issuance.js';
 import { buildScep } from './scep.js';
+import { buildOta } from './ota.js';
+import type { OtaService } from '../protocols/ota/service.js';
 import { ensurePki, loadMasterKey, loadTlsIdentity } from './pki-setup.js';
 
 export interface Gateway {
@@ -39,6 +42,8 @@ export interface Gateway {
   worker: JobWorker;
   issuance: Issuance;
   connectors: WiredConnectors;
+  /** iOS OTA enrollment; undefined when ota.enabled is false. */
+  ota: OtaService | undefined;
   stop(): Promise<void>;
 }
 
@@ -59,9 +64,11 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
   const baseUrl = (config.server.publicUrl ?? `https://localhost:${config.server.port}`).replace(/\/$/, '');
   let issuance: Issuance;
   let scep: ReturnType<typeof buildScep>;
+  let ota: ReturnType<typeof buildOta>;
   try {
     issuance = buildIssuance(config, db, masterKey, baseUrl, log);
     scep = buildScep(config, db, issuance, masterKey, log);
+    ota = buildOta(config, db, issuance, scep, masterKey, baseUrl, log);
   } catch (err) {
     await db.destroy();
     throw err;
@@ -126,8 +133,14 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
         path: '/api/v1',
         router: scepAdminRouter({ guard: adminGuard, scep: scep.service, challenges: scep.challenges, bodyLimit: sizeBytes(config.server.bodyLimit) }),
       },
-      { path: '/pki', router: pkiRouter(issuance) },
+      { path: '/pki', router: pkiRouter({ ...issuance, defaultCa: config.pki.defaultCa }) },
       { path: '/scep', router: scepRouter({ scep: scep.service }) },
+      ...(ota
+        ? [
+            { path: '/api/v1', router: otaAdminRouter({ guard: adminGuard, ota, bodyLimit: sizeBytes(config.server.bodyLimit) }) },
+            { path: '/ota', router: otaRouter({ ota }) },
+          ]
+        : []),
       ...connectors.mounts,
     ],
   });
@@ -154,6 +167,7 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
     worker,
     issuance,
     connectors,
+    ota,
     async stop() {
       connectors.stop();
       issuance.stop();

@@ -252,6 +252,61 @@ const scep = z
   })
   .prefault({});
 
+/** Where a credential profile's certificate goes on a mobile device (seed 2.10: System Store, Citrix SecureVault, MobileIron AppConnect, or none). */
+export const CERTIFICATE_CONTAINERS = ['none', 'system-store', 'citrix-securevault', 'mobileiron-appconnect'] as const;
+
+const credentialProfile = z.strictObject({
+  description: z.string().max(512).optional(),
+  certificates: z
+    .array(
+      z.strictObject({
+        template: name.describe('Template the certificate is issued from.'),
+        container: z.enum(CERTIFICATE_CONTAINERS).default('system-store').describe('Certificate store on the device; iOS OTA delivers the system-store ones.'),
+      }),
+    )
+    .min(1),
+});
+
+export const DEFAULT_CREDENTIAL_PROFILES = {
+  smime: {
+    description: 'S/MIME signing and encryption certificates',
+    certificates: [{ template: 'smime-signing' }, { template: 'smime-encryption' }],
+  },
+} as const;
+
+const payloadIdentifier = z
+  .string()
+  .regex(/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/, { message: 'expected a reverse-DNS identifier such as "com.example.credgate"' });
+
+const ota = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Serve iOS over-the-air enrollment at /ota.'),
+    organization: z.string().min(1).max(128).default('credgate').describe('Shown on the device as the profile\'s organization (seed 2.9.4).'),
+    displayName: z.string().min(1).max(128).default('Certificate enrollment').describe('Shown on the device as the profile\'s name.'),
+    description: z
+      .string()
+      .min(1)
+      .max(1024)
+      .default('Installs your certificates and the certificate authority they chain to.')
+      .describe('Shown on the device when the profile is installed.'),
+    signing: z
+      .strictObject({ cert: path, key: path, chain: z.array(path).default([]) })
+      .optional()
+      .describe('Certificate and key that sign the profiles (any certificate fit for signing, seed 2.9.2); default: the dev PKI\'s ota-signing.pem.'),
+    deviceCa: z
+      .array(path)
+      .default([])
+      .describe('PEM files of the CAs that issue iPhones\' built-in identities ("Apple iPhone Device CA"); none: devices cannot finish enrollment and the admin API refuses new enrollments.'),
+    scepProfile: name.default('default').describe('SCEP profile (with one-time challenges) that issues the device identity the final profile is encrypted to.'),
+    enrollmentTtl: duration.default('24h').describe('How long an enrollment code and its enrollment stay usable.'),
+    payloadIdentifier: payloadIdentifier.default('com.credgate.ota').describe('Prefix of the PayloadIdentifiers; a re-enrolled device replaces its profile.'),
+    encryption: z
+      .enum(['aes-256-cbc', 'des-ede3-cbc'])
+      .default('aes-256-cbc')
+      .describe('Cipher of the encrypted final profile; des-ede3-cbc for very old devices.'),
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
     server,
     database,
@@ -267,6 +322,11 @@ export const configSchema = z.strictObject({
       .prefault(DEFAULT_TEMPLATES as never)
       .describe('Certificate templates by name.'),
     scep,
+    credentialProfiles: z
+      .record(name, credentialProfile)
+      .prefault(DEFAULT_CREDENTIAL_PROFILES as never)
+      .describe('Credential profiles by name: the certificates a user receives together, and where each goes on the device.'),
+    ota,
     connectors: z
       .strictObject({
         dir: path.default('config/connectors').describe('Each <id>.yaml here configures one MDM connector (see config/connectors/examples/).'),
@@ -282,3 +342,5 @@ export type BasicUser = z.infer<typeof basicUser>;
 export type CaConfig = z.infer<typeof ca>;
 export type TemplateConfig = z.infer<typeof template>;
 export type ScepProfileConfig = z.infer<typeof scepProfile>;
+export type CredentialProfileConfig = z.infer<typeof credentialProfile>;
+export type OtaConfig = z.infer<typeof ota>;

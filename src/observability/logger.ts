@@ -52,7 +52,8 @@ function redactPaths(): string[] {
   return paths;
 }
 
-const SECRET_QUERY = new RegExp(`([?&](?:${SECRET_KEYS.join('|')})=)[^&#]*`, 'gi');
+// Query strings also carry one-time enrollment codes (/ota?code=…); `code` is too common a field name to redact everywhere.
+const SECRET_QUERY = new RegExp(`([?&](?:${[...SECRET_KEYS, 'code'].join('|')})=)[^&#]*`, 'gi');
 
 /** Masks secret query parameters, e.g. /scep?message=...&challenge=x -> challenge=[Redacted]. */
 export function safeUrl(url: string): string {

@@ -1,7 +1,8 @@
 /**
  * The development PKI written on first start (or by `credgate init`): a root
  * CA, an issuing CA, a TLS server certificate, an admin client certificate
- * as PKCS#12 and the SCEP registration authority (RA) certificate. Each file is made only if it is missing, so a
+ * as PKCS#12, the SCEP registration authority (RA) certificate and the
+ * certificate that signs iOS OTA profiles. Each file is made only if it is missing, so a
  * second start reuses everything and a deleted server certificate is simply
  * re-issued from the existing CA.
  */
@@ -35,6 +36,8 @@ export const devPkiFiles = (dir: string) => ({
   adminCert: join(dir, 'admin.pem'),
   scepRaCert: join(dir, 'scep-ra.pem'),
   scepRaKey: join(dir, 'scep-ra-key.pem'),
+  otaSigningCert: join(dir, 'ota-signing.pem'),
+  otaSigningKey: join(dir, 'ota-signing-key.pem'),
 });
 
 const YEAR_MS = 365 * 86_400_000;
@@ -151,25 +154,29 @@ export async function ensureDevPki(opts: DevPkiOptions): Promise<DevPkiResult> {
     writePublicFile(f.adminCert, cert.pem);
     created.push(f.adminP12);
   }
-  if (!existsSync(f.scepRaCert) || !existsSync(f.scepRaKey)) {
-    // SCEP clients encrypt their requests to the RA and check its signature on
-    // answers, so it needs keyEncipherment + digitalSignature, which a CA key should not have.
+  const serviceIdentity = async (paths: { cert: string; key: string }, cn: string, keyUsage: { digitalSignature: true; keyEncipherment?: true }) => {
+    if (existsSync(paths.cert) && existsSync(paths.key)) return;
     const { privateKey, publicKey } = await generateKey('rsa-2048');
     const cert = await buildCertificate({
       subject: [
-        { type: 'CN', value: `${opts.organization} SCEP RA` },
+        { type: 'CN', value: cn },
         { type: 'O', value: opts.organization },
       ],
       publicKey,
       ...validity(2),
       issuer: { cert: issuing.cert },
       signer,
-      keyUsage: { digitalSignature: true, keyEncipherment: true },
+      keyUsage,
     });
-    writeKeyFile(f.scepRaKey, privateKey, opts.masterKey, { overwrite: true });
-    writePublicFile(f.scepRaCert, cert.pem);
-    created.push(f.scepRaCert);
-  }
+    writeKeyFile(paths.key, privateKey, opts.masterKey, { overwrite: true });
+    writePublicFile(paths.cert, cert.pem);
+    created.push(paths.cert);
+  };
+  // SCEP clients encrypt their requests to the RA and check its signature on
+  // answers, so it needs keyEncipherment + digitalSignature, which a CA key should not have.
+  await serviceIdentity({ cert: f.scepRaCert, key: f.scepRaKey }, `${opts.organization} SCEP RA`, { digitalSignature: true, keyEncipherment: true });
+  // Signs the iOS over-the-air profiles, so Settings shows them as verified (seed 2.9.2: any signing certificate).
+  await serviceIdentity({ cert: f.otaSigningCert, key: f.otaSigningKey }, `${opts.organization} OTA Profile Signing`, { digitalSignature: true });
   return { created };
 }
 

@@ -32,7 +32,7 @@ describe('dev PKI', () => {
     masterKey = createMasterKeyFile(dir);
     const { created } = await ensureDevPki({ dir, masterKey, ...options });
     f = devPkiFiles(dir);
-    assert.deepEqual(created, [f.rootCert, f.issuingCert, f.serverCert, f.adminP12, f.scepRaCert]);
+    assert.deepEqual(created, [f.rootCert, f.issuingCert, f.serverCert, f.adminP12, f.scepRaCert, f.otaSigningCert]);
   });
 
   test('the server certificate chains to the root and names localhost and 127.0.0.1', () => {

@@ -7,8 +7,15 @@ import { badRequest, notFound } from '../errors.js';
 
 const OCSP_MAX_BYTES = 64 * 1024;
 
-export function pkiRouter(deps: { cas: CaRegistry; crls: CrlPublisher; ocsp: OcspResponder }): Router {
+export function pkiRouter(deps: { cas: CaRegistry; crls: CrlPublisher; ocsp: OcspResponder; defaultCa: string }): Router {
   const router = Router();
+
+  // The root the default CA chains to, as iOS Safari installs it (OTA's intermediate page links here).
+  router.get('/ca.cer', (_req, res) => {
+    const ca = deps.cas.get(deps.defaultCa);
+    if (!ca) throw notFound(`no CA named ${deps.defaultCa}`);
+    res.type('application/x-x509-ca-cert').send(ca.chain.length ? ca.chain[ca.chain.length - 1] : ca.cert.raw);
+  });
 
   router.get('/ca/:file', (req, res) => {
     const m = /^([a-z0-9-]+)\.(cer|der|pem)$/.exec(req.params.file);

@@ -1,0 +1,109 @@
+/** Builds iOS OTA enrollment from configuration: signing identity, device CAs, SCEP profile, credential profiles. */
+import { createHmac, X509Certificate, type KeyObject } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { durationMs } from '../config/duration.js';
+import { pemCertificates } from '../pki/ca.js';
+import { devPkiFiles } from '../pki/dev-pki.js';
+import { readKeyFile } from '../pki/key-files.js';
+import { NativeSigner } from '../pki/native-signer.js';
+import { sha1 } from '../pki/x509-der.js';
+import { OtaService, type OtaCredentialProfile } from '../protocols/ota/service.js';
+import type { Db } from '../store/db.js';
+import { OtaEnrollmentRepository } from '../store/ota.js';
+import { StartupError } from './errors.js';
+import type { Issuance } from './issuance.js';
+import type { Scep } from './scep.js';
+
+/** Every credential profile must name templates that exist. */
+export function checkCredentialProfiles(config: Config): void {
+  for (const [name, profile] of Object.entries(config.credentialProfiles)) {
+    profile.certificates.forEach((c, i) => {
+      if (!config.templates[c.template]) {
+        throw new StartupError(`credentialProfiles.${name}.certificates[${i}].template: no template named "${c.template}" (configured: ${Object.keys(config.templates).join(', ')})`);
+      }
+    });
+  }
+}
+
+function readCertificates(setting: string, paths: string[]): Buffer[] {
+  try {
+    return paths.flatMap((p) => {
+      const certs = pemCertificates(readFileSync(p, 'utf8'));
+      if (certs.length === 0) throw new Error(`${p} holds no PEM certificate`);
+      return certs;
+    });
+  } catch (err) {
+    throw new StartupError(`${setting}: ${(err as Error).message}`);
+  }
+}
+
+function signingIdentity(config: Config, masterKey: Buffer): { signer: NativeSigner; cert: Buffer; chain: Buffer[] } {
+  const f = devPkiFiles(config.pki.dir);
+  const paths = config.ota.signing ?? { cert: f.otaSigningCert, key: f.otaSigningKey, chain: [f.issuingCert, f.rootCert] };
+  if (!config.ota.signing && !existsSync(paths.cert)) {
+    throw new StartupError(`ota.signing: not set, and there is no dev PKI ${paths.cert}; set ota.signing {cert, key, chain} or ota.enabled: false`);
+  }
+  const certs = readCertificates('ota.signing.cert', [paths.cert]);
+  const chain = readCertificates('ota.signing.chain', paths.chain);
+  let key: KeyObject;
+  try {
+    key = readKeyFile(paths.key, masterKey);
+  } catch (err) {
+    throw new StartupError(`ota.signing.key: ${(err as Error).message}`);
+  }
+  const cert = new X509Certificate(certs[0]!);
+  if (!cert.checkPrivateKey(key)) throw new StartupError(`ota.signing: ${paths.key} is not the key of ${paths.cert}`);
+  try {
+    return { signer: new NativeSigner(key), cert: cert.raw, chain: [...certs.slice(1), ...chain] };
+  } catch (err) {
+    throw new StartupError(`ota.signing.key: ${(err as Error).message}`);
+  }
+}
+
+export function buildOta(config: Config, db: Db, issuance: Issuance, scep: Scep, masterKey: Buffer, baseUrl: string, log: Logger): OtaService | undefined {
+  checkCredentialProfiles(config);
+  const ota = config.ota;
+  if (!ota.enabled) return undefined;
+  const scepProfile = scep.service.profile(ota.scepProfile);
+  if (!scepProfile) throw new StartupError(`ota.scepProfile: no SCEP profile named "${ota.scepProfile}"`);
+  if (scepProfile.challengeKind !== 'dynamic') throw new StartupError(`ota.scepProfile: SCEP profile "${ota.scepProfile}" must use one-time challenges (challenge: dynamic)`);
+  const scepCa = issuance.cas.get(config.templates[scepProfile.template]?.ca ?? config.pki.defaultCa)!;
+
+  const deviceCas = readCertificates('ota.deviceCa', ota.deviceCa).map((d) => new X509Certificate(d));
+  const otaLog = log.child({ component: 'ota' });
+  if (deviceCas.length === 0) otaLog.warn('ota.deviceCa is not set: iOS devices cannot finish OTA enrollment, and the admin API refuses new enrollments');
+
+  const credentialProfiles: Record<string, OtaCredentialProfile> = Object.fromEntries(
+    Object.entries(config.credentialProfiles).map(([name, p]) => [name, { templates: p.certificates.filter((c) => c.container === 'system-store').map((c) => c.template) }]),
+  );
+  return new OtaService({
+    db,
+    enrollments: new OtaEnrollmentRepository(db),
+    audit: issuance.audit,
+    issuer: issuance.issuer,
+    cas: issuance.cas,
+    certificates: issuance.certificates,
+    challenges: scep.challenges,
+    scep: {
+      profile: scepProfile.name,
+      url: scepProfile.name === 'default' ? `${baseUrl}/scep` : `${baseUrl}/scep/${scepProfile.name}`,
+      caName: scepCa.name,
+      // SHA-1, as Apple's OTA reference computes it; the device compares it with the CA certificate GetCACert returns.
+      caFingerprint: sha1(scepCa.cert.raw),
+      challengeTtlMs: scepProfile.challengeTtlMs,
+    },
+    signing: signingIdentity(config, masterKey),
+    deviceCas,
+    credentialProfiles,
+    templates: config.templates,
+    texts: { organization: ota.organization, displayName: ota.displayName, description: ota.description },
+    payloadIdentifier: ota.payloadIdentifier,
+    cipher: ota.encryption,
+    enrollmentTtlMs: durationMs(ota.enrollmentTtl),
+    baseUrl,
+    key: createHmac('sha256', masterKey).update('credgate ota').digest(),
+    log: otaLog,
+  });
+}
