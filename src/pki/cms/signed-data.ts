@@ -4,7 +4,7 @@
  * every field; signatures are verified and made by OpenSSL (node:crypto),
  * forge only encodes.
  */
-import { createHash, verify, X509Certificate } from 'node:crypto';
+import { createHash, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { algorithmIdentifier, explicit, int, nul, octets, oid, parseDer, seq, set, tlv, toDer, type Asn1 } from '../asn1.js';
 import { constructed, CONTEXT, DerError, oidOf, primitive, readDer, TAG } from '../der-reader.js';
@@ -94,7 +94,9 @@ function readSignedData(der: Buffer): SignedData {
 
   const certificates: Buffer[] = [];
   if (fields[i]?.tagClass === CONTEXT && fields[i]!.type === 0) {
-    for (const c of fields[i]!.value as Asn1[]) certificates.push(toDer(c));
+    const certs = fields[i]!.value;
+    if (!Array.isArray(certs)) throw new CmsError('certificates: expected a constructed [0]');
+    for (const c of certs) certificates.push(toDer(c));
     i++;
   }
   if (fields[i]?.tagClass === CONTEXT && fields[i]!.type === 1) i++; // CRLs: not used
@@ -112,7 +114,8 @@ function explicitChild(node: Asn1 | undefined, tag: number, what: string): Asn1 
 function readSignerInfo(node: Asn1, what: string): SignerInfo {
   const f = constructed(node, TAG.SEQUENCE, what);
   const sid = constructed(f[1], TAG.SEQUENCE, `${what}.sid (issuerAndSerialNumber)`);
-  const issuer = toDer(sid[0]!);
+  if (!sid[0]) throw new CmsError(`${what}.sid: issuer is missing`);
+  const issuer = toDer(sid[0]);
   const serial = hexOfInteger(primitive(sid[1], TAG.INTEGER, `${what}.sid.serialNumber`));
   const digestOid = oidOf(constructed(f[2], TAG.SEQUENCE, `${what}.digestAlgorithm`)[0], `${what}.digestAlgorithm`);
   const digest = DIGESTS[digestOid];
@@ -137,7 +140,13 @@ function readSignerInfo(node: Asn1, what: string): SignerInfo {
 export function signerCertificate(signer: SignerInfo, certs: Buffer[]): X509Certificate | undefined {
   for (const der of certs) {
     const parts = certificateIdentity(der);
-    if (parts && parts.serial === signer.serial && parts.issuer.equals(signer.issuer)) return new X509Certificate(der);
+    if (parts && parts.serial === signer.serial && parts.issuer.equals(signer.issuer)) {
+      try {
+        return new X509Certificate(der);
+      } catch {
+        return undefined; // names the signer but is no certificate OpenSSL can read
+      }
+    }
   }
   return undefined;
 }
@@ -159,8 +168,14 @@ export function certificateIdentity(der: Buffer): { issuer: Buffer; serial: stri
  * signed attributes verifies. Says nothing about whether cert is trusted.
  */
 export function verifySigner(sd: SignedData, signer: SignerInfo, cert: X509Certificate): boolean {
+  let publicKey: KeyObject;
+  try {
+    publicKey = cert.publicKey;
+  } catch {
+    return false; // a key OpenSSL cannot decode verifies nothing (and must not become a 500)
+  }
   const kind = SIGNATURE_KINDS[signer.signatureAlgorithm];
-  if (!kind || kind !== (cert.publicKey.asymmetricKeyType === 'ec' ? 'ec' : 'rsa')) return false;
+  if (!kind || kind !== (publicKey.asymmetricKeyType === 'ec' ? 'ec' : 'rsa')) return false;
   const [digestValue] = signer.attributes.get(CMS_OID.messageDigest) ?? [];
   const [typeValue] = signer.attributes.get(CMS_OID.contentType) ?? [];
   if (!digestValue || !typeValue || sd.content === undefined) return false;
@@ -168,7 +183,7 @@ export function verifySigner(sd: SignedData, signer: SignerInfo, cert: X509Certi
   const expected = createHash(signer.digest).update(sd.content).digest();
   if (!Buffer.from(primitive(digestValue, TAG.OCTET_STRING, 'messageDigest'), 'binary').equals(expected)) return false;
   try {
-    return verify(signer.digest, signer.signedAttributesDer, cert.publicKey, signer.signature);
+    return verify(signer.digest, signer.signedAttributesDer, publicKey, signer.signature);
   } catch {
     return false;
   }

@@ -13,21 +13,35 @@ export type PlistDict = { [key: string]: PlistValue };
 export class PlistError extends Error {}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-// Only XML's predefined and numeric character references: no entity declared in a DTD is expanded.
+const WS = '[ \\t\\r\\n]'; // XML's white space (\s would also take Unicode spaces XML does not)
+// What iOS writes up to <plist>: an XML declaration and Apple's DOCTYPE, both optional, nothing else.
+const PROLOG = new RegExp(
+  `^(?:<\\?xml${WS}+version="1\\.0"(?:${WS}+encoding="[Uu][Tt][Ff]-8")?${WS}*\\?>${WS}*)?` +
+    `(?:<!DOCTYPE${WS}+plist${WS}+PUBLIC${WS}+"-//Apple//DTD PLIST 1\\.0//EN"${WS}+"http://www\\.apple\\.com/DTDs/PropertyList-1\\.0\\.dtd"${WS}*>${WS}*)?` +
+    `<plist(?:${WS}+version="1\\.0")?${WS}*>`,
+);
+// Markup the XML checker lets through but xmldom would complain about on the console.
+const ODD_MARKUP = new RegExp(`<\\?|<!(?!--|\\[CDATA\\[)|\\uFFFD|<[A-Za-z][\\w:.-]*${WS}+[^ \\t\\r\\n/>]|</(?![A-Za-z][\\w:.-]*${WS}*>)`);
+// Only XML's predefined and numeric character references: no entity from a DTD is ever expanded.
 const FOREIGN_ENTITY = /&(?!(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});)/;
 
 /** Reads an XML plist whose top level is a dictionary; PlistError says what is wrong. */
 export function readPlistDict(bytes: Buffer): PlistDict {
   let text: string;
   try {
-    text = utf8.decode(bytes).replace(/^\uFEFF/, '');
+    text = utf8.decode(bytes).replace(/^\uFEFF?[ \t\r\n]*/, '');
   } catch {
     throw new PlistError('the property list is not UTF-8 text');
   }
-  const start = text.trimStart();
-  if (!/^<(\?xml|!DOCTYPE|plist)/.test(start)) throw new PlistError('expected an XML property list');
-  if (/<!ENTITY/i.test(text) || FOREIGN_ENTITY.test(text)) throw new PlistError('the property list declares or uses entities');
-  // xmldom (under `plist`) reports malformed XML on the console; well-formedness is checked here first.
+  const prolog = PROLOG.exec(text);
+  if (!prolog) throw new PlistError('expected an XML property list (<plist>, optionally after the XML declaration and Apple\'s DOCTYPE)');
+  const body = text.slice(prolog[0].length);
+  // xmldom (under `plist`) reports on the console whatever it finds odd; such input is refused here first.
+  const end = body.indexOf('</plist>');
+  if (end < 0 || !/^[ \t\r\n]*$/.test(body.slice(end + 8))) throw new PlistError('the property list must end with its one </plist>');
+  if (ODD_MARKUP.test(body) || FOREIGN_ENTITY.test(body)) {
+    throw new PlistError('the property list holds attributes, processing instructions, declarations, entities or replacement characters');
+  }
   const wellFormed = XMLValidator.validate(text);
   if (wellFormed !== true) throw new PlistError(`the property list is not well-formed XML: ${wellFormed.err.msg} (line ${wellFormed.err.line})`);
   let value: PlistValue;

@@ -25,13 +25,18 @@ const header = (type: string, identifier: string) => ({
   PayloadUUID: randomUUID().toUpperCase(),
 });
 
+/** A profile as the device lists it: name, description and organization as configured. */
+const profile = (texts: ProfileTexts, type: string, identifier: string) => ({
+  ...header(type, identifier),
+  PayloadDisplayName: texts.displayName,
+  PayloadDescription: texts.description,
+  PayloadOrganization: texts.organization,
+});
+
 /** Phase 1: asks the device to POST its signed attributes, with `challenge`, to `url`. */
 export function profileService(texts: ProfileTexts, identifier: string, url: string, challenge: string): PlistDict {
   return {
-    ...header('Profile Service', identifier),
-    PayloadDisplayName: texts.displayName,
-    PayloadDescription: texts.description,
-    PayloadOrganization: texts.organization,
+    ...profile(texts, 'Profile Service', identifier),
     PayloadContent: { URL: url, DeviceAttributes: DEVICE_ATTRIBUTES, Challenge: challenge },
   };
 }
@@ -50,10 +55,7 @@ export interface ScepRequest {
 /** Phase 2: a profile whose one payload has the device enroll an RSA-2048 identity for signing and encryption. */
 export function scepConfiguration(texts: ProfileTexts, identifier: string, scep: ScepRequest): PlistDict {
   return {
-    ...header('Configuration', identifier),
-    PayloadDisplayName: texts.displayName,
-    PayloadDescription: texts.description,
-    PayloadOrganization: texts.organization,
+    ...profile(texts, 'Configuration', identifier),
     PayloadContent: [
       {
         ...header('com.apple.security.scep', `${identifier}.scep`),
@@ -100,10 +102,7 @@ export function rootPayload(identifier: string, displayName: string, fileName: s
 /** Phase 3: the final profile, its payloads encrypted (EnvelopedData DER) to the device's SCEP identity. */
 export function encryptedConfiguration(texts: ProfileTexts, identifier: string, encryptedPayloads: Buffer): PlistDict {
   return {
-    ...header('Configuration', identifier),
-    PayloadDisplayName: texts.displayName,
-    PayloadDescription: texts.description,
-    PayloadOrganization: texts.organization,
+    ...profile(texts, 'Configuration', identifier),
     EncryptedPayloadContent: encryptedPayloads,
     IsEncrypted: true,
   };
