@@ -168,19 +168,21 @@ function cbc(direction: 'encrypt' | 'decrypt', cipher: ContentCipher, key: Buffe
   return Buffer.from(c.output.getBytes(), 'binary');
 }
 
-/** EnvelopedData ContentInfo of `content` for one RSA recipient certificate. */
-export function buildEnvelopedData(content: Buffer, recipient: X509Certificate, cipher: ContentCipher = 'aes-256-cbc'): Buffer {
-  const id = certificateIdentity(recipient.raw);
-  if (!id) throw new Error('recipient certificate is not readable');
-  if (recipient.publicKey.asymmetricKeyType !== 'rsa') throw new Error('recipient certificate must hold an RSA key');
+/** EnvelopedData ContentInfo of `content` for one or more RSA recipient certificates. */
+export function buildEnvelopedData(content: Buffer, recipients: X509Certificate | X509Certificate[], cipher: ContentCipher = 'aes-256-cbc'): Buffer {
   const spec = CIPHERS[CIPHER_OIDS[cipher]]!;
   const key = randomBytes(spec.keyLength);
   const iv = randomBytes(spec.ivLength);
-  const encryptedKey = publicEncrypt({ key: recipient.publicKey, padding: constants.RSA_PKCS1_PADDING }, key);
-  const recipientInfo = seq([int(0), seq([parseDer(id.issuer), bigintInteger(BigInt(`0x${id.serial}`))]), seq([oid(RSA_ENCRYPTION), nul()]), octets(encryptedKey)]);
+  const recipientInfos = (Array.isArray(recipients) ? recipients : [recipients]).map((recipient) => {
+    const id = certificateIdentity(recipient.raw);
+    if (!id) throw new Error('recipient certificate is not readable');
+    if (recipient.publicKey.asymmetricKeyType !== 'rsa') throw new Error('recipient certificate must hold an RSA key');
+    const encryptedKey = publicEncrypt({ key: recipient.publicKey, padding: constants.RSA_PKCS1_PADDING }, key);
+    return seq([int(0), seq([parseDer(id.issuer), bigintInteger(BigInt(`0x${id.serial}`))]), seq([oid(RSA_ENCRYPTION), nul()]), octets(encryptedKey)]);
+  });
   const enveloped = seq([
     int(0),
-    set([recipientInfo]),
+    set(recipientInfos),
     seq([oid(CMS_OID.data), seq([oid(CIPHER_OIDS[cipher]), octets(iv)]), implicitOctets(0, cbc('encrypt', cipher, key, iv, content))]),
   ]);
   return toDer(seq([oid(CMS_OID.envelopedData), explicit(0, enveloped)]));

@@ -168,23 +168,18 @@ export function certificateIdentity(der: Buffer): { issuer: Buffer; serial: stri
  * signed attributes verifies. Says nothing about whether cert is trusted.
  */
 export function verifySigner(sd: SignedData, signer: SignerInfo, cert: X509Certificate): boolean {
-  let publicKey: KeyObject;
-  try {
-    publicKey = cert.publicKey;
-  } catch {
-    return false; // a key OpenSSL cannot decode verifies nothing (and must not become a 500)
-  }
-  const kind = SIGNATURE_KINDS[signer.signatureAlgorithm];
-  if (!kind || kind !== (publicKey.asymmetricKeyType === 'ec' ? 'ec' : 'rsa')) return false;
   const [digestValue] = signer.attributes.get(CMS_OID.messageDigest) ?? [];
   const [typeValue] = signer.attributes.get(CMS_OID.contentType) ?? [];
   if (!digestValue || !typeValue || sd.content === undefined) return false;
-  if (oidOf(typeValue, 'contentType attribute') !== sd.contentType) return false;
-  const expected = createHash(signer.digest).update(sd.content).digest();
-  if (!Buffer.from(primitive(digestValue, TAG.OCTET_STRING, 'messageDigest'), 'binary').equals(expected)) return false;
   try {
-    return verify(signer.digest, signer.signedAttributesDer, publicKey, signer.signature);
+    const kind = SIGNATURE_KINDS[signer.signatureAlgorithm];
+    if (!kind || kind !== (cert.publicKey.asymmetricKeyType === 'ec' ? 'ec' : 'rsa')) return false;
+    if (oidOf(typeValue, 'contentType attribute') !== sd.contentType) return false;
+    const expected = createHash(signer.digest).update(sd.content).digest();
+    if (!Buffer.from(primitive(digestValue, TAG.OCTET_STRING, 'messageDigest'), 'binary').equals(expected)) return false;
+    return verify(signer.digest, signer.signedAttributesDer, cert.publicKey, signer.signature);
   } catch {
+    // A malformed attribute value or public key: not a valid signature either way.
     return false;
   }
 }
