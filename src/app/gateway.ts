@@ -4,6 +4,7 @@
  * implementations together.
  */
 import type { Server } from 'node:https';
+import type { Server as PlainServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import passportPkg from 'passport';
 import type { Logger } from 'pino';
@@ -18,7 +19,7 @@ import { pkiRouter } from '../http/routes/pki.js';
 import { scepAdminRouter, scepRouter } from '../http/routes/scep.js';
 import { otaAdminRouter, otaRouter } from '../http/routes/ota.js';
 import { opsRouter } from '../http/routes/ops.js';
-import { listen, ListenError } from '../http/server.js';
+import { listen, listenPlain, ListenError } from '../http/server.js';
 import { JobQueue } from '../jobs/queue.js';
 import { JobWorker, type JobHandler } from '../jobs/worker.js';
 import { createMetrics } from '../observability/metrics.js';
@@ -37,6 +38,8 @@ import { ensurePki, loadMasterKey, loadTlsIdentity } from './pki-setup.js';
 export interface Gateway {
   url: string;
   port: number;
+  /** Port of the plain-HTTP listener for /scep and /pki, when server.http configures one. */
+  httpPort?: number;
   db: Db;
   queue: JobQueue;
   worker: JobWorker;
@@ -103,6 +106,11 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
   const metrics = config.metrics.enabled ? createMetrics() : undefined;
   metrics?.setQueueDepthSource(() => jobsRepo.countByStatus());
 
+  // Served on HTTPS and, when configured, on plain HTTP.
+  const publicMounts = [
+    { path: '/pki', router: pkiRouter({ ...issuance, defaultCa: config.pki.defaultCa }) },
+    { path: '/scep', router: scepRouter({ scep: scep.service }) },
+  ];
   const app = createApp({
     log,
     ...(metrics && { metrics }),
@@ -133,8 +141,7 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
         path: '/api/v1',
         router: scepAdminRouter({ guard: adminGuard, scep: scep.service, challenges: scep.challenges, bodyLimit: sizeBytes(config.server.bodyLimit) }),
       },
-      { path: '/pki', router: pkiRouter({ ...issuance, defaultCa: config.pki.defaultCa }) },
-      { path: '/scep', router: scepRouter({ scep: scep.service }) },
+      ...publicMounts,
       ...(ota
         ? [
             { path: '/api/v1', router: otaAdminRouter({ guard: adminGuard, ota, bodyLimit: sizeBytes(config.server.bodyLimit) }) },
@@ -146,8 +153,16 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
   });
 
   let server: Server;
+  let plain: PlainServer | undefined;
   try {
     server = await listen(app, { host: config.server.host, port: config.server.port, ...tls });
+    if (config.server.http) {
+      const publicApp = createApp({ log, ...(metrics && { metrics }), trustProxy: config.server.trustProxy, mounts: publicMounts });
+      plain = await listenPlain(publicApp, { host: config.server.http.host ?? config.server.host, port: config.server.http.port }).catch(async (err: unknown) => {
+        await new Promise((resolve) => server.close(resolve));
+        throw err;
+      });
+    }
   } catch (err) {
     await db.destroy();
     if (err instanceof ListenError) throw new StartupError(err.message);
@@ -158,10 +173,12 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
   connectors.start();
 
   const port = (server.address() as AddressInfo).port;
+  const httpPort = plain && (plain.address() as AddressInfo).port;
   const url = config.server.publicUrl ?? `https://localhost:${port}`;
   return {
     url,
     port,
+    ...(httpPort !== undefined && { httpPort }),
     db,
     queue,
     worker,
@@ -171,10 +188,14 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
     async stop() {
       connectors.stop();
       issuance.stop();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = Promise.all([server, plain].map((srv) => srv && new Promise<void>((resolve) => srv.close(() => resolve()))));
       server.closeIdleConnections();
+      plain?.closeIdleConnections();
       await worker.stop();
-      setTimeout(() => server.closeAllConnections(), 5_000).unref();
+      setTimeout(() => {
+        server.closeAllConnections();
+        plain?.closeAllConnections();
+      }, 5_000).unref();
       await closed;
       await issuance.keyPool.idle();
       await db.destroy();

@@ -35,6 +35,13 @@ const server = z.strictObject({
       .default('1mb')
       .describe('Largest request body accepted; larger bodies get 413.'),
     trustProxy: z.boolean().default(false).describe('Trust X-Forwarded-* headers from a reverse proxy.'),
+    http: z
+      .strictObject({
+        host: z.string().optional().describe('Address to bind; default server.host.'),
+        port: port.describe('Plain HTTP port; 0 picks a free one.'),
+      })
+      .optional()
+      .describe('Optional plain-HTTP listener for /scep and /pki only (messages, CRLs and OCSP answers protect themselves), as many SCEP clients and CRL fetchers expect.'),
   })
   .prefault({});
 

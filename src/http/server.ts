@@ -1,10 +1,13 @@
 /**
- * One HTTPS listener. It asks every client for a certificate but does not
- * require one: routes decide (passport strategies) what they accept.
+ * The HTTPS listener asks every client for a certificate but does not
+ * require one: routes decide (passport strategies) what they accept. An
+ * optional plain-HTTP listener serves only what protects itself (SCEP
+ * messages are signed and encrypted; CRLs, OCSP answers and CA certificates
+ * are signed), as SCEP clients and CRL/OCSP fetchers expect.
  */
 import { createServer, type Server } from 'node:https';
+import { createServer as createPlainServer, type RequestListener, type Server as PlainServer } from 'node:http';
 import { constants, type KeyObject } from 'node:crypto';
-import type { RequestListener } from 'node:http';
 
 export interface ListenOptions {
   host: string;
@@ -31,14 +34,22 @@ export function listen(app: RequestListener, opts: ListenOptions): Promise<Serve
     },
     app,
   );
+  return start(server, opts);
+}
+
+export function listenPlain(app: RequestListener, opts: { host: string; port: number }): Promise<PlainServer> {
+  return start(createPlainServer(app), opts);
+}
+
+function start<S extends Server | PlainServer>(server: S, opts: { host: string; port: number }): Promise<S> {
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 60_000;
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') reject(new ListenError(`port ${opts.port} on ${opts.host} is already in use; stop the other process or set server.port (CREDGATE_SERVER__PORT)`));
+      if (err.code === 'EADDRINUSE') reject(new ListenError(`port ${opts.port} on ${opts.host} is already in use; stop the other process or change the port in the config`));
       else if (err.code === 'EACCES') reject(new ListenError(`not allowed to listen on port ${opts.port}; use a port above 1023 or grant the capability`));
-      else if (err.code === 'EADDRNOTAVAIL') reject(new ListenError(`${opts.host} is not an address of this machine; fix server.host`));
+      else if (err.code === 'EADDRNOTAVAIL') reject(new ListenError(`${opts.host} is not an address of this machine; fix the listener's host`));
       else reject(err);
     });
     server.listen(opts.port, opts.host, () => resolve(server));

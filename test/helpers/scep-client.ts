@@ -135,7 +135,7 @@ export interface CertRep {
 export function readCertRep(der: Buffer, ra: X509Certificate, device: Identity): CertRep {
   const sd = parseSignedData(der);
   const signer = sd.signers[0]!;
-  // FAILURE and PENDING carry no content; their messageDigest covers the empty string.
+  // Other servers send FAILURE and PENDING without content; the messageDigest then covers the empty string.
   if (!verifySigner({ ...sd, content: sd.content ?? Buffer.alloc(0) }, signer, ra)) throw new Error('the CertRep signature does not verify with the RA certificate');
   const text = (oid: string) => {
     const v = signer.attributes.get(oid)?.[0]?.value;

@@ -185,7 +185,7 @@ export function verifySigner(sd: SignedData, signer: SignerInfo, cert: X509Certi
 }
 
 export interface SignInput {
-  /** Omitted: no eContent, and messageDigest covers the empty string (SCEP FAILURE and PENDING). */
+  /** Omitted: no eContent, and messageDigest covers the empty string. */
   content?: Buffer;
   contentType?: string;
   signer: Signer;

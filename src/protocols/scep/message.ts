@@ -119,6 +119,7 @@ export async function buildCertRep(request: ReplyTo, answer: CertRepStatus, ra: 
   if (request.senderNonce) attributes.push([ATTR.recipientNonce, [octets(request.senderNonce)]]);
   if (answer.status === 'FAILURE') attributes.push([ATTR.failInfo, [printable(String(FAIL_CODES[answer.failInfo]))]]);
   if (answer.status === 'SUCCESS' && !request.signerCert) throw new Error('a SUCCESS CertRep needs the request signer to encrypt to');
-  const content = answer.status === 'SUCCESS' ? buildEnvelopedData(certsOnly(answer.certificates, answer.crls), request.signerCert!, request.cipher) : undefined;
-  return buildSignedData({ ...(content && { content }), signer: ra.signer, signerCert: ra.cert.raw, attributes });
+  // FAILURE and PENDING carry an empty eContent rather than none: OpenSSL-based clients (certmonger, sscep) cannot verify a SignedData without content.
+  const content = answer.status === 'SUCCESS' ? buildEnvelopedData(certsOnly(answer.certificates, answer.crls), request.signerCert!, request.cipher) : Buffer.alloc(0);
+  return buildSignedData({ content, signer: ra.signer, signerCert: ra.cert.raw, attributes });
 }
