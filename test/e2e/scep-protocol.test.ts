@@ -34,9 +34,9 @@ describe('SCEP protocol', () => {
   let ca: X509Certificate;
   let root: X509Certificate;
 
-  const post = (path: string, body: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: Buffer }> =>
+  const post = (path: string, body: Buffer | undefined, method = 'POST'): Promise<{ status: number; type: string; body: Buffer }> =>
     new Promise((resolve, reject) => {
-      const req = request(`${base}${path}`, { method: 'POST', ca: readFileSync(join(certs, 'root-ca.pem')), headers: { 'content-type': 'application/x-pki-message', ...headers } }, (res) => {
+      const req = request(`${base}${path}`, { method, ca: readFileSync(join(certs, 'root-ca.pem')), headers: { 'content-type': 'application/x-pki-message' } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type']), body: Buffer.concat(chunks) }));
@@ -252,13 +252,19 @@ describe('SCEP protocol', () => {
       assert.equal(rows.length, 0, 'nothing was issued');
     });
 
-    test('oversized and empty bodies get a clear 4xx, not a 5xx', async () => {
+    test('an oversized message gets a signed FAILURE too; an empty one a clear 400', async () => {
       const big = await post('/scep/mdm?operation=PKIOperation', Buffer.alloc(300 * 1024, 0x30));
-      assert.equal(big.status, 413);
+      assert.equal(big.status, 200);
+      const rep = readCertRep(big.body, ra, device);
+      assert.equal(rep.status, 'FAILURE');
+      assert.equal(rep.failInfo, 'badMessageCheck');
+      // Node refuses request lines over 16 KiB before any route runs.
+      const bigGet = await post(`/scep/mdm?operation=PKIOperation&message=${'A'.repeat(64 * 1024)}`, undefined, 'GET');
+      assert.equal(bigGet.status, 431);
       const empty = await post('/scep/mdm?operation=PKIOperation', Buffer.alloc(0));
       assert.equal(empty.status, 400);
-      const get = await curl(`${base}/scep?operation=PKIOperation&message=%%%`, ['--cacert', join(certs, 'root-ca.pem')]);
-      assert.ok(get.status === 200 || get.status === 400, `GET with a broken message: ${get.status}`);
+      const broken = await curl(`${base}/scep/mdm?operation=PKIOperation&message=%%%`, ['--cacert', join(certs, 'root-ca.pem')]);
+      assert.ok(broken.status < 500, `GET with a broken message: ${broken.status}`);
     });
 
     /** A PKCSReq around an envelope as it is: validly signed, whatever the envelope holds. */

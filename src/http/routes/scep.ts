@@ -41,7 +41,10 @@ export function scepRouter(deps: { scep: ScepService }): Router {
       case 'PKIOperation': {
         // Form decoding turns an unescaped '+' of the base64 into a space.
         const message = String(req.query.message ?? '').replace(/ /g, '+');
-        if (message.length > (MAX_MESSAGE_BYTES * 4) / 3) throw badRequest('message too large');
+        if (message.length > (MAX_MESSAGE_BYTES * 4) / 3) {
+          res.type('application/x-pki-message').send(await deps.scep.refuse('badMessageCheck'));
+          return;
+        }
         await pkiOperation(profile, Buffer.from(message, 'base64'), res);
         return;
       }
@@ -54,7 +57,14 @@ export function scepRouter(deps: { scep: ScepService }): Router {
     if (operation !== 'PKIOperation') throw badRequest(`POST supports operation=PKIOperation, not "${operation}"`);
     await pkiOperation(profileOf(req), Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), res);
   };
-  const raw = express.raw({ type: () => true, limit: MAX_MESSAGE_BYTES });
+  const parseRaw = express.raw({ type: () => true, limit: MAX_MESSAGE_BYTES });
+  // A SCEP client understands a CertRep, not an HTTP error: an oversized message gets a signed FAILURE.
+  const raw = (req: Request, res: Response, next: (err?: unknown) => void) =>
+    parseRaw(req, res, (err?: unknown) => {
+      if ((err as { type?: string } | undefined)?.type !== 'entity.too.large') return next(err);
+      if (!deps.scep.profile((req.params as { profile?: string }).profile ?? 'default')) return next(notFound('no such SCEP profile'));
+      deps.scep.refuse('badMessageCheck').then((der) => res.type('application/x-pki-message').send(der), next);
+    });
 
   router.get('/', handleGet);
   router.get('/:profile', handleGet);

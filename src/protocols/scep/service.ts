@@ -83,7 +83,7 @@ export class ScepService {
     } catch (err) {
       if (!(err instanceof ScepMessageError)) throw err;
       this.deps.log.info({ profile: profile.name, reason: err.message }, 'SCEP message refused');
-      return this.reply(err.replyTo ?? { transactionId: '' }, { status: 'FAILURE', failInfo: err.failInfo });
+      return err.replyTo ? this.reply(err.replyTo, { status: 'FAILURE', failInfo: err.failInfo }) : this.refuse(err.failInfo);
     }
     const replyTo: ReplyTo = { transactionId: message.transactionId, senderNonce: message.senderNonce, signerCert: message.signerCert, cipher: message.envelope.cipher };
     let inner: Buffer;
@@ -96,6 +96,11 @@ export class ScepService {
     }
     const answer = await this.locks.run(`${profile.name}\n${message.transactionId}`, () => this.handle(profile, message, inner));
     return this.reply(replyTo, answer);
+  }
+
+  /** The answer to a message that could not even be read (e.g. too large): a signed FAILURE for no transaction. */
+  refuse(failInfo: FailInfo): Promise<Buffer> {
+    return this.reply({ transactionId: '' }, { status: 'FAILURE', failInfo });
   }
 
   private reply(to: ReplyTo, answer: CertRepStatus): Promise<Buffer> {
