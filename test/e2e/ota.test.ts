@@ -277,3 +277,30 @@ describe('iOS OTA enrollment, as an iPhone', () => {
     assert.equal(anonymous.status, 401);
   });
 });
+
+describe('iOS OTA without a device CA, and switched off', () => {
+  test('without ota.deviceCa: a warning at start and no enrollments; with enabled: false there is no /ota', async () => {
+    const gw = await startTestGateway();
+    try {
+      assert.match(gw.logs(), /ota\.deviceCa is not set/);
+      const base = `https://localhost:${gw.port}`;
+      const r = await curl(`${base}/api/v1/ota/enrollments`, [
+        ...adminCurlArgs(join(gw.dir, 'certs')),
+        '-X', 'POST', '-H', 'Content-Type: application/json',
+        '--data-binary', JSON.stringify({ credentialProfile: 'smime', user: { displayName: 'A', email: 'a@example.com' } }),
+      ]);
+      assert.equal(r.status, 409);
+      assert.match(r.json().message as string, /ota\.deviceCa/);
+    } finally {
+      await gw.stop();
+    }
+    const off = await startTestGateway({ overrides: { ota: { enabled: false } } });
+    try {
+      const r = await curl(`https://localhost:${off.port}/ota`, ['--cacert', join(off.dir, 'certs/root-ca.pem')]);
+      assert.equal(r.status, 404);
+      assert.equal(off.ota, undefined);
+    } finally {
+      await off.stop();
+    }
+  });
+});
