@@ -114,6 +114,15 @@ describe('SCEP with scepclient', () => {
     assert.equal(Number((await gw.db('certificates').count({ n: '*' }).first())?.n), before + 1);
   });
 
+  test('a client that pins the RA by fingerprint encrypts to it alone and enrolls', async () => {
+    // scepclient's -ca-fingerprint keeps only the matching GetCACert certificate as recipient; the RA is the one that decrypts.
+    const ra = new X509Certificate(readFileSync(join(dir, 'certs/scep-ra.pem')));
+    const pinned = await enroll('pinned-device', `${base}/scep`, ['-challenge', await challenge(), '-ca-fingerprint', ra.fingerprint256.replace(/:/g, '')]);
+    assert.equal(pinned.code, 0, pinned.output);
+    const cert = new X509Certificate(readFileSync(files('pinned-device').cert));
+    assert.match(cert.subject, /CN=pinned-device/);
+  });
+
   test('a static challenge profile for MDM-driven enrollment', async () => {
     const ok = await enroll('mdm-device', `${base}/scep/mdm`, ['-challenge', 'static-mdm-secret']);
     assert.equal(ok.code, 0, ok.output);

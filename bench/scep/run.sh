@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# SCEP enrollments per second: shared/bench/scepload (a load generator on the
+# micromdm/scep Go library) against credgate and against micromdm's own
+# scepserver, in one run on this machine, over plain HTTP on loopback.
+#
+#   bash bench/scep/run.sh
+#
+# Both servers sign with an RSA-2048 CA and check a static challenge. Each
+# round sends N PKCSReq (distinct client keys) C at a time; scepload decrypts
+# every CertRep, checks the chain and counts repeated serials. scepload's
+# transactionID is derived from the key, so each credgate round uses a fresh
+# SCEP profile (otherwise credgate would answer the repeats from its
+# transaction log, which is faster and would flatter it).
+#
+# Knobs: N=300 C=16 ROUNDS=3 SCEPLOAD=/tmp/scepload SHARED=../shared
+# CREDGATE_PORT=18091 MICROMDM_PORT=18090 KEEP_TMP=1.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+N=${N:-300}
+C=${C:-16}
+ROUNDS=${ROUNDS:-3}
+SHARED=${SHARED:-../shared}
+SCEPLOAD=${SCEPLOAD:-/tmp/scepload}
+CREDGATE_PORT=${CREDGATE_PORT:-18091}
+MICROMDM_PORT=${MICROMDM_PORT:-18090}
+CHALLENGE=bench-challenge-$(openssl rand -hex 8)
+HOST=127.0.0.1
+
+say() { printf '== %s\n' "$*" >&2; }
+die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+
+# --- tools ------------------------------------------------------------------
+if ! command -v scepserver >/dev/null; then
+  [ "$(id -u)" = 0 ] || die "scepserver is missing; install the Debian package scep"
+  say "apt-get install scep"
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq scep >/dev/null
+fi
+if [ ! -x "$SCEPLOAD" ]; then
+  say "building scepload into $SCEPLOAD"
+  bash "$SHARED/bench/scepload/build.sh" "$SCEPLOAD" >&2
+fi
+[ -d node_modules/express ] || { say "npm ci"; npm ci --no-audit --no-fund >/dev/null; }
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/credgate-scep-bench.XXXXXX")
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "${KEEP_TMP:-}" ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+
+# --- micromdm scepserver ------------------------------------------------------
+say "micromdm scepserver: RSA-2048 CA in $TMP/depot"
+scepserver ca -init -depot "$TMP/depot" -keySize 2048 >/dev/null 2>&1
+scepserver -depot "$TMP/depot" -port "$MICROMDM_PORT" -challenge "$CHALLENGE" -allowrenew 0 >"$TMP/micromdm.log" 2>&1 &
+PIDS+=($!)
+
+# --- credgate ---------------------------------------------------------------
+say "credgate: RSA-2048 CA, SQLite, plain HTTP on $CREDGATE_PORT"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/ca-key.pem" -out "$TMP/ca.pem" -days 30 -subj "/CN=credgate bench CA" \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+{
+  cat <<EOF
+server:
+  host: $HOST
+  port: 0
+  tls: { cert: $TMP/pki/server.pem, key: $TMP/pki/server-key.pem }
+  http: { port: $CREDGATE_PORT }
+database: { client: sqlite, filename: $TMP/credgate.db }
+auth:
+  clientCertificates:
+    trust: [$TMP/pki/root-ca.pem]
+    allow: [{ subject: "CN=credgate-admin, O=credgate dev", principal: admin, roles: [admin] }]
+pki:
+  dir: $TMP/pki
+  cas: { bench: { cert: $TMP/ca.pem, key: $TMP/ca-key.pem } }
+  defaultCa: bench
+logging: { level: warn }
+scep:
+  profiles:
+    default: {}
+EOF
+  for r in $(seq 0 "$ROUNDS"); do echo "    r$r: { challenge: { static: $CHALLENGE } }"; done
+} >"$TMP/credgate.yaml"
+node --import tsx src/app/cli/main.ts --config "$TMP/credgate.yaml" serve >"$TMP/credgate.log" 2>&1 &
+PIDS+=($!)
+
+wait_up() { # wait_up URL LOG
+  for _ in $(seq 1 120); do
+    curl -sf -o /dev/null "$1" && return 0
+    sleep 0.5
+  done
+  cat "$2" >&2
+  die "$1 did not answer within 60 s"
+}
+wait_up "http://$HOST:$MICROMDM_PORT/scep?operation=GetCACaps" "$TMP/micromdm.log"
+wait_up "http://$HOST:$CREDGATE_PORT/scep/r0?operation=GetCACaps" "$TMP/credgate.log"
+
+# --- load -------------------------------------------------------------------
+# Round 0 warms both servers (and makes scepload's cached client keys).
+load() { # load LABEL URL
+  local line
+  line=$("$SCEPLOAD" -url "$2" -n "$N" -c "$C" -challenge "$CHALLENGE" 2>"$TMP/scepload.err") || true
+  [ -n "$line" ] || { cat "$TMP/scepload.err" >&2; die "scepload against $1 printed nothing"; }
+  printf '%s %s\n' "$1" "$line"
+}
+RESULTS=$TMP/results.txt
+: >"$RESULTS"
+for r in $(seq 0 "$ROUNDS"); do
+  for target in micromdm credgate; do
+    case $target in
+    micromdm) url=http://$HOST:$MICROMDM_PORT/scep ;;
+    credgate) url=http://$HOST:$CREDGATE_PORT/scep/r$r ;;
+    esac
+    out=$(load "$target" "$url")
+    say "round $r: $out"
+    [ "$r" = 0 ] || echo "$out" >>"$RESULTS"
+  done
+done
+
+# --- summary: medians over rounds -------------------------------------------
+node - "$RESULTS" "$N" "$C" <<'EOF'
+const [file, n, c] = process.argv.slice(2);
+const rows = require('node:fs').readFileSync(file, 'utf8').trim().split('\n').map((line) => {
+  const [target, ...fields] = line.split(' ');
+  const f = Object.fromEntries(fields.map((kv) => kv.split('=')));
+  return { target, ok: +f.ok, fails: +f.fails, dups: +f.dup_serials, rate: parseFloat(f.rate), p50: parseFloat(f.p50), p99: parseFloat(f.p99) };
+});
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+const by = (t) => rows.filter((r) => r.target === t);
+const summary = Object.fromEntries(['micromdm', 'credgate'].map((t) => {
+  const rs = by(t);
+  // Enrollments that succeeded per second: failures do not count.
+  return [t, { rate: median(rs.map((r) => (r.rate * r.ok) / (r.ok + r.fails))), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), fails: sum(rs.map((r) => r.fails)), dups: sum(rs.map((r) => r.dups)), rounds: rs.length }];
+}));
+console.log(`\nscepload n=${n} c=${c}, median of ${summary.credgate.rounds} rounds (successful enrollments/s)\n`);
+console.log('| server | enrollments/s | p50 ms | p99 ms | failed | duplicate serials |');
+console.log('| --- | --- | --- | --- | --- | --- |');
+for (const [t, s] of Object.entries(summary)) console.log(`| ${t} | ${s.rate.toFixed(1)} | ${s.p50.toFixed(1)} | ${s.p99.toFixed(1)} | ${s.fails} | ${s.dups} |`);
+console.log(`\ncredgate / micromdm: ${(summary.credgate.rate / summary.micromdm.rate).toFixed(2)}x`);
+EOF
