@@ -11,17 +11,10 @@ import { buildCertificate } from '../../src/pki/certificate.js';
 import { buildEnvelopedData, decryptEnvelopedData, parseEnvelopedData, type ContentCipher } from '../../src/pki/cms/enveloped-data.js';
 import { buildSignedData, certificateIdentity, parseSignedData, verifySigner } from '../../src/pki/cms/signed-data.js';
 import type { Signer } from '../../src/pki/native-signer.js';
-import { MESSAGE_TYPES, type MessageType } from '../../src/protocols/scep/message.js';
+import { FAIL_CODES, MESSAGE_TYPES, SCEP_ATTRIBUTES, type MessageType } from '../../src/protocols/scep/message.js';
 import { buildCsr } from './csr.js';
 
-const ATTR = {
-  messageType: '2.16.840.1.113733.1.9.2',
-  pkiStatus: '2.16.840.1.113733.1.9.3',
-  failInfo: '2.16.840.1.113733.1.9.4',
-  senderNonce: '2.16.840.1.113733.1.9.5',
-  recipientNonce: '2.16.840.1.113733.1.9.6',
-  transactionId: '2.16.840.1.113733.1.9.7',
-};
+const ATTR = SCEP_ATTRIBUTES;
 const CHALLENGE_PASSWORD = '1.2.840.113549.1.9.7';
 
 const RSA_SIGNATURES = {
@@ -147,7 +140,7 @@ export function readCertRep(der: Buffer, ra: X509Certificate, device: Identity):
   const rep: CertRep = { status, transactionId: text(ATTR.transactionId) ?? '', certificates: [], crls: [] };
   if (bytes(ATTR.recipientNonce)) rep.recipientNonce = bytes(ATTR.recipientNonce)!;
   if (bytes(ATTR.senderNonce)) rep.senderNonce = bytes(ATTR.senderNonce)!;
-  if (status === 'FAILURE') rep.failInfo = ({ '0': 'badAlg', '1': 'badMessageCheck', '2': 'badRequest', '3': 'badTime', '4': 'badCertId' } as Record<string, string>)[text(ATTR.failInfo) ?? ''] ?? `?${text(ATTR.failInfo)}`;
+  if (status === 'FAILURE') rep.failInfo = Object.entries(FAIL_CODES).find(([, code]) => String(code) === text(ATTR.failInfo))?.[0] ?? `?${text(ATTR.failInfo)}`;
   if (status === 'SUCCESS') {
     const inner = decryptEnvelopedData(parseEnvelopedData(sd.content!), device.cert.raw, device.key);
     const certsOnly = parseSignedData(inner);

@@ -11,7 +11,8 @@ import { buildSignedData, certsOnly, CmsError, parseSignedData, signerCertificat
 import { CmsFormatError } from '../../pki/cms/enveloped-data.js';
 import type { Signer } from '../../pki/native-signer.js';
 
-const ATTR = {
+/** OIDs of the SCEP signed attributes (RFC 8894 §3.2.1). */
+export const SCEP_ATTRIBUTES = {
   messageType: '2.16.840.1.113733.1.9.2',
   pkiStatus: '2.16.840.1.113733.1.9.3',
   failInfo: '2.16.840.1.113733.1.9.4',
@@ -25,7 +26,7 @@ export type MessageType = keyof typeof MESSAGE_TYPES;
 const TYPE_NAMES = Object.fromEntries(Object.entries(MESSAGE_TYPES).map(([k, v]) => [v, k])) as Record<number, MessageType>;
 
 export type FailInfo = 'badAlg' | 'badMessageCheck' | 'badRequest' | 'badTime' | 'badCertId';
-const FAIL_CODES: Record<FailInfo, number> = { badAlg: 0, badMessageCheck: 1, badRequest: 2, badTime: 3, badCertId: 4 };
+export const FAIL_CODES: Record<FailInfo, number> = { badAlg: 0, badMessageCheck: 1, badRequest: 2, badTime: 3, badCertId: 4 };
 
 /** A pkiMessage that cannot be read or authenticated; answered with FAILURE badMessageCheck (or badAlg). */
 export class ScepMessageError extends Error {
@@ -72,9 +73,9 @@ export function readPkiMessage(der: Buffer): PkiMessage {
   if (!signerCert) throw new ScepMessageError('the signer certificate is not in the message');
   if (!verifySigner(sd, signer, signerCert)) throw new ScepMessageError('the message signature does not verify');
 
-  const transactionId = text(signer.attributes.get(ATTR.transactionId)?.[0]);
-  const typeText = text(signer.attributes.get(ATTR.messageType)?.[0]);
-  const nonceNode = signer.attributes.get(ATTR.senderNonce)?.[0];
+  const transactionId = text(signer.attributes.get(SCEP_ATTRIBUTES.transactionId)?.[0]);
+  const typeText = text(signer.attributes.get(SCEP_ATTRIBUTES.messageType)?.[0]);
+  const nonceNode = signer.attributes.get(SCEP_ATTRIBUTES.senderNonce)?.[0];
   if (!transactionId) throw new ScepMessageError('transactionID is missing');
   const type = TYPE_NAMES[Number(typeText)];
   if (!type || type === 'CertRep' || !/^\d+$/.test(typeText ?? '')) throw new ScepMessageError(`unsupported messageType ${typeText ?? '(none)'}`);
@@ -111,13 +112,13 @@ export interface ReplyTo {
 
 export async function buildCertRep(request: ReplyTo, answer: CertRepStatus, ra: Responder): Promise<Buffer> {
   const attributes: [string, Asn1[]][] = [
-    [ATTR.messageType, [printable(String(MESSAGE_TYPES.CertRep))]],
-    [ATTR.pkiStatus, [printable(String({ SUCCESS: 0, FAILURE: 2, PENDING: 3 }[answer.status]))]],
-    [ATTR.transactionId, [printable(request.transactionId)]],
-    [ATTR.senderNonce, [octets(randomBytes(16))]],
+    [SCEP_ATTRIBUTES.messageType, [printable(String(MESSAGE_TYPES.CertRep))]],
+    [SCEP_ATTRIBUTES.pkiStatus, [printable(String({ SUCCESS: 0, FAILURE: 2, PENDING: 3 }[answer.status]))]],
+    [SCEP_ATTRIBUTES.transactionId, [printable(request.transactionId)]],
+    [SCEP_ATTRIBUTES.senderNonce, [octets(randomBytes(16))]],
   ];
-  if (request.senderNonce) attributes.push([ATTR.recipientNonce, [octets(request.senderNonce)]]);
-  if (answer.status === 'FAILURE') attributes.push([ATTR.failInfo, [printable(String(FAIL_CODES[answer.failInfo]))]]);
+  if (request.senderNonce) attributes.push([SCEP_ATTRIBUTES.recipientNonce, [octets(request.senderNonce)]]);
+  if (answer.status === 'FAILURE') attributes.push([SCEP_ATTRIBUTES.failInfo, [printable(String(FAIL_CODES[answer.failInfo]))]]);
   if (answer.status === 'SUCCESS' && !request.signerCert) throw new Error('a SUCCESS CertRep needs the request signer to encrypt to');
   // FAILURE and PENDING carry an empty eContent rather than none: OpenSSL-based clients (certmonger, sscep) cannot verify a SignedData without content.
   const content = answer.status === 'SUCCESS' ? buildEnvelopedData(certsOnly(answer.certificates, answer.crls), request.signerCert!, request.cipher) : Buffer.alloc(0);
