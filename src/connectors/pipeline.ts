@@ -24,6 +24,8 @@ import { KeyedLock } from '../util/keyed-lock.js';
 
 export const DELIVER_JOB = 'connector.deliver';
 export const RENEW_JOB = 'connector.renew';
+/** Deliveries of credentials already issued run before new enrollment events. */
+const DELIVERY_PRIORITY = 10;
 
 export interface ConnectorPolicy {
   /** Templates issued on enrollment: a signing credential per device, the user's encryption credential. */
@@ -99,7 +101,7 @@ export class CredentialPipeline {
   private async enrolled(event: StoredEvent, { connector, policy }: ConnectorEntry): Promise<unknown> {
     const existing = await this.deps.deliveries.byEvent(event.id);
     if (existing) {
-      await this.deps.queue.enqueue(this.deps.db, DELIVER_JOB, { deliveryId: existing.id }, { dedupeKey: `delivery:${existing.id}` });
+      await this.deps.queue.enqueue(this.deps.db, DELIVER_JOB, { deliveryId: existing.id }, { dedupeKey: `delivery:${existing.id}`, priority: DELIVERY_PRIORITY });
       return { deliveryId: existing.id, reused: true };
     }
     const user = await this.completeUser(event, connector);
@@ -149,7 +151,7 @@ export class CredentialPipeline {
         wrappedPayload: sealed,
         expiresAt: current.length ? Math.min(...current.map((c) => c.notAfter)) : null,
       });
-      await this.deps.queue.enqueue(trx, DELIVER_JOB, { deliveryId: id }, { dedupeKey: `delivery:${id}` });
+      await this.deps.queue.enqueue(trx, DELIVER_JOB, { deliveryId: id }, { dedupeKey: `delivery:${id}`, priority: DELIVERY_PRIORITY });
       return id;
     });
     this.deps.queue.wake();

@@ -7,6 +7,8 @@ import type { JobRepository } from '../store/jobs.js';
 
 export interface EnqueueOptions {
   runAt?: number;
+  /** Higher runs first among due jobs (default 0). */
+  priority?: number;
   maxAttempts?: number;
   dedupeKey?: string;
 }
@@ -30,6 +32,7 @@ export class JobQueue {
       payload,
       maxAttempts: opts.maxAttempts ?? this.defaultMaxAttempts,
       ...(opts.runAt !== undefined && { runAt: opts.runAt }),
+      ...(opts.priority !== undefined && { priority: opts.priority }),
       ...(opts.dedupeKey !== undefined && { dedupeKey: opts.dedupeKey }),
     });
   }

@@ -1,7 +1,9 @@
 /**
- * Runs queued jobs. Each claimed job is leased: if this process dies the
- * lease runs out and another worker (or this one after a restart) claims it
- * again, so handlers must be idempotent. A handler throws PermanentJobError
+ * Runs queued jobs. Each claimed job is leased, and the lease is renewed
+ * while the handler runs: if this process dies the lease runs out and
+ * another worker (or this one after a restart) claims it again, so handlers
+ * must be idempotent. A handler whose lease is lost anyway (the database was
+ * unreachable for a whole lease) is told through its abort signal. A handler throws PermanentJobError
  * for failures a retry cannot fix (a 4xx from a vendor, say); any other error
  * is retried with backoff until maxAttempts, then the job is dead.
  */
@@ -127,9 +129,10 @@ export class JobWorker {
   private async execute(job: Job): Promise<void> {
     const log = this.log.child({ jobId: job.id, jobType: job.type, attempt: job.attempts });
     const handler = this.handlers.get(job.type);
+    const lease = this.keepLease(job, log);
     try {
       if (!handler) throw new PermanentJobError(`no handler for job type "${job.type}"`);
-      const result = await handler(job.payload, { job, log, signal: this.abort.signal });
+      const result = await handler(job.payload, { job, log, signal: AbortSignal.any([this.abort.signal, lease.signal]) });
       if (!(await this.repo.complete(job.id, this.id, result))) log.warn('job finished after its lease was taken over');
       else log.info('job done');
     } catch (err) {
@@ -142,7 +145,27 @@ export class JobWorker {
       await this.repo.fail(job.id, this.id, message, retryAt).catch((e: unknown) => log.error({ err: e }, 'could not record job failure'));
       if (retryAt === undefined) log.error({ error: message }, 'job dead');
       else log.warn({ error: message, retryInMs: retryAt - Date.now() }, 'job failed; will retry');
+    } finally {
+      lease.stop();
     }
+  }
+
+  /** Renews the job's lease at a third of its length until stopped; aborts the signal if the lease is lost. */
+  private keepLease(job: Job, log: Logger): { signal: AbortSignal; stop(): void } {
+    const lost = new AbortController();
+    const timer = setInterval(() => {
+      this.repo.renewLease(job.id, this.id, this.opts.leaseMs).then(
+        (held) => {
+          if (held) return;
+          clearInterval(timer);
+          log.warn('job lease lost to another worker; abandoning it');
+          lost.abort(new Error('job lease lost'));
+        },
+        (err: unknown) => log.warn({ err }, 'could not renew job lease; retrying'),
+      );
+    }, Math.max(1, Math.floor(this.opts.leaseMs / 3)));
+    timer.unref();
+    return { signal: lost.signal, stop: () => clearInterval(timer) };
   }
 }
 

@@ -17,6 +17,8 @@ export interface Job<P = unknown> {
   status: JobStatus;
   attempts: number;
   maxAttempts: number;
+  /** Higher runs first among due jobs. */
+  priority: number;
   availableAt: number | null;
   leaseOwner: string | null;
   lastError: string | null;
@@ -34,6 +36,7 @@ interface Row {
   status: JobStatus;
   attempts: number;
   max_attempts: number;
+  priority: number;
   available_at: number | null;
   lease_owner: string | null;
   last_error: string | null;
@@ -49,6 +52,7 @@ export interface NewJob {
   payload: unknown;
   maxAttempts: number;
   runAt?: number;
+  priority?: number;
   /** A second enqueue with the same key is ignored (idempotent producers). */
   dedupeKey?: string;
 }
@@ -60,6 +64,7 @@ const fromRow = (r: Row): Job => ({
   status: r.status,
   attempts: r.attempts,
   maxAttempts: r.max_attempts,
+  priority: Number(r.priority),
   availableAt: r.available_at === null ? null : Number(r.available_at),
   leaseOwner: r.lease_owner,
   lastError: r.last_error,
@@ -92,6 +97,7 @@ export class JobRepository {
       status: 'queued',
       attempts: 0,
       max_attempts: job.maxAttempts,
+      priority: job.priority ?? 0,
       available_at: job.runAt ?? now,
       dedupe_key: job.dedupeKey ?? null,
       created_at: now,
@@ -122,8 +128,9 @@ export class JobRepository {
       updated_at: now,
     };
     // Finished jobs have no available_at, so the due test alone selects
-    // queued jobs that are due and running jobs whose lease has expired.
-    const due = (q: Knex.QueryBuilder) => q.where('available_at', '<=', now).orderBy('available_at').limit(limit);
+    // queued jobs that are due and running jobs whose lease has expired;
+    // among them, higher priority first, then the longest waiting.
+    const due = (q: Knex.QueryBuilder) => q.where('available_at', '<=', now).orderBy([{ column: 'priority', order: 'desc' }, 'available_at']).limit(limit);
 
     if (clientOf(this.db) === 'sqlite') {
       const rows = (await this.db('jobs')
@@ -143,6 +150,12 @@ export class JobRepository {
       },
       { isolationLevel: 'read committed' },
     );
+  }
+
+  /** Extends a running job's lease; false when this owner no longer holds it. */
+  async renewLease(id: number, owner: string, leaseMs: number, now = Date.now()): Promise<boolean> {
+    const n = await this.db('jobs').where({ id, status: 'running', lease_owner: owner }).update({ available_at: now + leaseMs, updated_at: now });
+    return n > 0;
   }
 
   /** Marks a job done if this owner still holds it; false when the lease was lost. */

@@ -11,6 +11,7 @@ import { CertificateRepository, SerialCollisionError } from '../../src/store/cer
 import { CrlStateRepository } from '../../src/store/crl-state.js';
 import { JobRepository } from '../../src/store/jobs.js';
 import { KeyPoolRepository } from '../../src/store/key-store.js';
+import { sqlOf, transaction } from '../../src/store/sql.js';
 import { TokenRepository } from '../../src/store/tokens.js';
 import { freshMysqlDatabase, type TestDatabase } from '../helpers/mariadb.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -134,6 +135,24 @@ for (const backend of backends) {
       assert.equal(await jobs.retry(id), false, 'done jobs are not retried');
     });
 
+    test('jobs: higher priority first among due jobs; a renewed lease keeps the job', async () => {
+      const t0 = 3_000_000;
+      const low = (await jobs.insert(db, { type: 'prio', payload: 'low', maxAttempts: 3, runAt: t0 }))!;
+      const high = (await jobs.insert(db, { type: 'prio', payload: 'high', maxAttempts: 3, runAt: t0 + 10, priority: 10 }))!;
+      const notDue = (await jobs.insert(db, { type: 'prio', payload: 'later', maxAttempts: 3, runAt: t0 + 1000, priority: 99 }))!;
+      const [first] = await jobs.claim('w1', 1, 1000, t0 + 20);
+      assert.equal(first?.id, high, 'the delivery-like job overtakes the older one');
+      assert.equal(first?.priority, 10);
+      const [second] = await jobs.claim('w1', 1, 1000, t0 + 20);
+      assert.equal(second?.id, low);
+      assert.ok(notDue);
+
+      assert.equal(await jobs.renewLease(high, 'w1', 1000, t0 + 900), true);
+      // At t0+1500 the renewed job is still leased to w1; the other's lease ran out.
+      assert.deepEqual((await jobs.claim('w2', 10, 1000, t0 + 1500)).map((j) => j.id).sort(), [low, notDue].sort());
+      assert.equal(await jobs.renewLease(low, 'w1', 1000, t0 + 1600), false, 'a lease that ran out and was taken is not renewed');
+    });
+
     test('jobs: claims respect the limit and order by due time', async () => {
       const t0 = Date.now();
       const ids: number[] = [];
@@ -217,6 +236,49 @@ describe('issuance repositories on both databases', () => {
         assert.equal(got.length, 20);
         assert.equal(new Set(got).size, 20);
         assert.equal(await pool.count('rsa-2048'), 0);
+      });
+
+      test('plain-SQL transactions: all or nothing, alone on the connection, nested in knex transactions', async () => {
+        const audit = new AuditRepository(db);
+        const certs = new CertificateRepository(db);
+        const rows = async (subjectId: string) => (await audit.list({ subjectId })).length;
+
+        await assert.rejects(
+          transaction(db, async (sql) => {
+            await certs.insert(sql, record('0b01'));
+            await audit.append(sql, { actor: 't', action: 'certificate.issue', subjectType: 'certificate', subjectId: '0b01' });
+            await certs.insert(sql, record('0b01', { sha256: 'e'.repeat(64) }));
+          }),
+          SerialCollisionError,
+        );
+        assert.equal(await certs.get('0b01'), undefined);
+        assert.equal(await rows('0b01'), 0, 'rolled back with the certificate');
+
+        // A query started during the transaction does not see its rows: on SQLite it waits for the one connection until COMMIT.
+        let seen: number | undefined;
+        await transaction(db, async (sql) => {
+          await audit.append(sql, { actor: 't', action: 'certificate.issue', subjectType: 'certificate', subjectId: '0b02' });
+          void rows('0b02').then((n) => (seen = n));
+          await new Promise((r) => setTimeout(r, 50));
+          assert.equal(seen, backend.name === 'sqlite' ? undefined : 0);
+        });
+        await new Promise((r) => setTimeout(r, 50));
+        assert.equal(seen, backend.name === 'sqlite' ? 1 : 0);
+        assert.equal(await rows('0b02'), 1);
+
+        await db.transaction(async (trx) => {
+          await assert.rejects(
+            transaction(trx, async (sql) => {
+              await audit.append(sql, { actor: 't', action: 'certificate.issue', subjectType: 'certificate', subjectId: '0b03' });
+              throw new Error('inner');
+            }),
+            /inner/,
+          );
+          await audit.append(trx, { actor: 't', action: 'certificate.issue', subjectType: 'certificate', subjectId: '0b04' });
+        });
+        assert.equal(await rows('0b03'), 0, 'the inner transaction rolled back alone');
+        assert.equal(await rows('0b04'), 1);
+        assert.equal(await sqlOf(db).run('UPDATE audit SET reason = ? WHERE subject_id IN (?, ?)', ['r', '0b02', '0b04']), 2);
       });
 
       test('audit rows are appended and filtered; CRL numbers increase', async () => {

@@ -120,3 +120,35 @@ describe('job worker', () => {
     assert.equal((await repo.get(id))?.status, 'done');
   });
 });
+
+describe('job leases', () => {
+  test('a handler that outlives its lease keeps the job: another worker never runs it twice', async () => {
+    const db = openDb({ client: 'sqlite', filename: join(tempDir(), 'lease.db') });
+    await migrate(db);
+    const repo = new JobRepository(db);
+    const queue = new JobQueue(repo, 3);
+    const opts = { concurrency: 1, pollIntervalMs: 20, leaseMs: 150, backoff: { baseMs: 20, maxMs: 50 } };
+    const runs: string[] = [];
+    const workers = ['a', 'b'].map((name) => {
+      const w = new JobWorker(repo, queue, opts, createLogger({ level: 'silent' }));
+      w.register('slow', async () => {
+        runs.push(name);
+        await sleep(700); // several leases long
+        return name;
+      });
+      return w;
+    });
+    try {
+      for (const w of workers) w.start();
+      const id = (await queue.enqueue(db, 'slow', {}))!;
+      queue.wake();
+      const job = await settle(repo, id);
+      assert.equal(job.status, 'done');
+      assert.equal(job.attempts, 1, 'claimed once');
+      assert.equal(runs.length, 1, `ran once, not by both workers: ${runs.join(', ')}`);
+    } finally {
+      for (const w of workers) await w.stop();
+      await db.destroy();
+    }
+  });
+});

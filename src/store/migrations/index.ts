@@ -9,6 +9,8 @@ import * as m003 from './003_mdm_events.js';
 import * as m004 from './004_scep.js';
 import * as m005scep from './005_scep_renewals.js';
 import * as m006 from './006_ota.js';
+import * as m007 from './007_mobile_identities.js';
+import * as m009 from './009_job_priority.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -22,6 +24,8 @@ const migrations: Record<string, Migration> = {
   '004_scep': m004,
   '005_scep_renewals': m005scep,
   '006_ota': m006,
+  '007_mobile_identities': m007,
+  '009_job_priority': m009,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
