@@ -3,12 +3,13 @@
  * generated here. The certificate, its escrowed key (for escrow templates)
  * and the audit row are written in one transaction.
  */
-import { X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject, type X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import type { AuditRepository } from '../store/audit.js';
 import { SerialCollisionError, type CertificateRecord, type CertificateRepository } from '../store/certificates.js';
 import type { EscrowRepository } from '../store/key-store.js';
+import { transaction } from '../store/sql.js';
 import type { CaRegistry, CertificateAuthority } from './ca.js';
 import { buildCertificate, randomSerial, type CertificateSpec, type NameAttribute } from './certificate.js';
 import { checkKeyPolicy, CsrError, parseCsr, verifyCsrSignature } from './csr.js';
@@ -16,6 +17,7 @@ import { authorityInfoAccess, crlDistributionPoints, type AltName } from './exte
 import type { KeyPool } from './key-pool.js';
 import type { KeyAlgorithm } from './keys.js';
 import { wrapKey, type MasterKey } from './key-wrap.js';
+import { formatName } from './names.js';
 import { PRESETS, type Preset, type PresetName } from './presets.js';
 import { renderNames, TemplateError, type NameTemplate, type TemplateData } from './template.js';
 
@@ -68,6 +70,8 @@ export interface PublicationUrls {
 
 const BACKDATE_MS = 5 * 60_000;
 const MAX_SERIAL_TRIES = 5;
+
+const hex = (algorithm: string, der: Buffer) => createHash(algorithm).update(der).digest('hex');
 
 /**
  * An EC key cannot encipher a key (RSA key transport); its encryption use is
@@ -152,33 +156,34 @@ export class Issuer {
           authorityInfoAccess({ ocsp: [this.deps.urls.ocsp()], caIssuers: [this.deps.urls.caIssuers(ca.name)] }),
         ],
       });
-      const x509 = built.x509;
+      // The record is made from what went into the certificate, not by parsing it back (see IssuedCertificate.x509).
       const record: CertificateRecord = {
         serial: built.serialNumber.toLowerCase(),
         ca: ca.name,
-        subject: x509.subject.split('\n').join(', '),
+        subject: formatName(names.subject) ?? built.x509.subject.split('\n').join(', '),
         sans: names.subjectAltNames,
         template: req.template,
         userId: req.userId ?? null,
         deviceId: req.deviceId ?? null,
         notBefore: notBefore.getTime(),
-        notAfter: new Date(x509.validTo).getTime(),
+        // X.509 times have whole seconds.
+        notAfter: Math.floor(notAfter.getTime() / 1000) * 1000,
         status: 'valid',
         revokedAt: null,
         revocationReason: null,
-        sha1: x509.fingerprint.replace(/:/g, '').toLowerCase(),
-        sha256: x509.fingerprint256.replace(/:/g, '').toLowerCase(),
+        sha1: hex('sha1', built.der),
+        sha256: hex('sha256', built.der),
         pem: built.pem,
         keyEscrowed: escrow && privateKey !== undefined,
         createdAt: now,
       };
       try {
-        await this.deps.db.transaction(async (trx) => {
-          await this.deps.certificates.insert(trx, record);
+        await transaction(this.deps.db, async (sql) => {
+          await this.deps.certificates.insert(sql, record);
           if (record.keyEscrowed) {
-            await this.deps.escrow.put(trx, record.serial, { kekId: this.deps.master.id, wrapped: wrapKey(this.deps.master, privateKey!, record.serial) });
+            await this.deps.escrow.put(sql, record.serial, { kekId: this.deps.master.id, wrapped: wrapKey(this.deps.master, privateKey!, record.serial) });
           }
-          await this.deps.audit.append(trx, {
+          await this.deps.audit.append(sql, {
             actor: req.actor,
             action: 'certificate.issue',
             subjectType: 'certificate',
@@ -192,7 +197,15 @@ export class Issuer {
         if (err instanceof SerialCollisionError && attempt < MAX_SERIAL_TRIES) continue;
         throw err;
       }
-      return { record, cert: x509, ca, chain: [ca.cert.raw, ...ca.chain], ...(privateKey && { privateKey }) };
+      return {
+        record,
+        get cert() {
+          return built.x509;
+        },
+        ca,
+        chain: [ca.cert.raw, ...ca.chain],
+        ...(privateKey && { privateKey }),
+      };
     }
   }
 

@@ -1,8 +1,13 @@
 /**
- * Received DER in whichever wrapping clients send it: binary DER, one PEM
- * block, or bare base64. Strict throughout; failures are DerError.
+ * DER in and out of its text wrappings. In: whichever wrapping clients send
+ * (binary DER, one PEM block, or bare base64), strictly; failures are
+ * DerError. Out: certificates as PEM.
  */
 import { DerError } from './der-reader.js';
+
+/** A certificate as PEM, byte for byte what OpenSSL (X509Certificate#toString) writes. */
+export const certificatePem = (der: Buffer): string =>
+  `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`;
 
 export interface DerInputKind {
   /** Accepted PEM labels; errors name the first. */

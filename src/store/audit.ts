@@ -1,6 +1,6 @@
 /** The append-only audit trail: rows are inserted, never updated or deleted. */
-import type { Knex } from 'knex';
 import type { Db } from './db.js';
+import { sqlOf, type SqlTarget } from './sql.js';
 
 export interface AuditEntry {
   id: number;
@@ -36,20 +36,23 @@ export interface AuditFilter {
   before?: number;
 }
 
+// Every issuance appends one: plain SQL (store/sql.ts).
+const APPEND = 'INSERT INTO audit (at, actor, action, subject_type, subject_id, reason, detail) VALUES (?, ?, ?, ?, ?, ?, ?)';
+
 export class AuditRepository {
   constructor(private readonly db: Db) {}
 
   /** Appends inside the caller's transaction, so the audit row exists exactly when the change does. */
-  async append(trx: Knex | Knex.Transaction, entry: NewAuditEntry, now = Date.now()): Promise<void> {
-    await trx('audit').insert({
-      at: now,
-      actor: entry.actor,
-      action: entry.action,
-      subject_type: entry.subjectType,
-      subject_id: entry.subjectId,
-      reason: entry.reason ?? null,
-      detail: entry.detail === undefined ? null : JSON.stringify(entry.detail),
-    });
+  async append(target: SqlTarget, entry: NewAuditEntry, now = Date.now()): Promise<void> {
+    await sqlOf(target).run(APPEND, [
+      now,
+      entry.actor,
+      entry.action,
+      entry.subjectType,
+      entry.subjectId,
+      entry.reason ?? null,
+      entry.detail === undefined ? null : JSON.stringify(entry.detail),
+    ]);
   }
 
   async list(filter: AuditFilter = {}): Promise<AuditEntry[]> {

@@ -1,6 +1,7 @@
 /** The certificate inventory: every certificate the gateway issued, with its status. */
 import type { Knex } from 'knex';
 import { isUniqueViolation, type Db } from './db.js';
+import { sqlOf, type SqlTarget } from './sql.js';
 
 export type CertificateStatus = 'valid' | 'revoked' | 'hold';
 export const CERTIFICATE_STATUSES: readonly CertificateStatus[] = ['valid', 'revoked', 'hold'];
@@ -83,28 +84,32 @@ export interface CertificateFilter {
 /** Thrown when an insert hits the unique serial: the caller re-issues with a new serial. */
 export class SerialCollisionError extends Error {}
 
+// On the issuance path: plain SQL (store/sql.ts).
+const INSERT =
+  'INSERT INTO certificates (serial, ca, subject, sans, template, user_id, device_id, not_before, not_after, status, sha1, sha256, pem, key_escrowed, created_at) ' +
+  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'valid', ?, ?, ?, ?, ?)";
+
 export class CertificateRepository {
   constructor(private readonly db: Db) {}
 
-  async insert(trx: Knex | Knex.Transaction, c: Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason'>): Promise<void> {
+  async insert(target: SqlTarget, c: Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason'>): Promise<void> {
     try {
-      await trx('certificates').insert({
-        serial: c.serial,
-        ca: c.ca,
-        subject: c.subject,
-        sans: JSON.stringify(c.sans),
-        template: c.template,
-        user_id: c.userId,
-        device_id: c.deviceId,
-        not_before: c.notBefore,
-        not_after: c.notAfter,
-        status: 'valid',
-        sha1: c.sha1,
-        sha256: c.sha256,
-        pem: c.pem,
-        key_escrowed: c.keyEscrowed,
-        created_at: c.createdAt,
-      });
+      await sqlOf(target).run(INSERT, [
+        c.serial,
+        c.ca,
+        c.subject,
+        JSON.stringify(c.sans),
+        c.template,
+        c.userId,
+        c.deviceId,
+        c.notBefore,
+        c.notAfter,
+        c.sha1,
+        c.sha256,
+        c.pem,
+        c.keyEscrowed ? 1 : 0,
+        c.createdAt,
+      ]);
     } catch (err) {
       if (isUniqueViolation(err)) throw new SerialCollisionError(`serial ${c.serial} already exists`);
       throw err;

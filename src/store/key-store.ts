@@ -1,6 +1,7 @@
 /** Rows holding wrapped private keys: escrowed keys (by certificate) and the pre-generated key pool. */
 import type { Knex } from 'knex';
 import { clientOf, type Db } from './db.js';
+import { sqlOf, type SqlTarget } from './sql.js';
 
 export interface WrappedKey {
   kekId: string;
@@ -10,8 +11,8 @@ export interface WrappedKey {
 export class EscrowRepository {
   constructor(private readonly db: Db) {}
 
-  async put(trx: Knex | Knex.Transaction, serial: string, key: WrappedKey, now = Date.now()): Promise<void> {
-    await trx('escrowed_keys').insert({ serial, kek_id: key.kekId, wrapped: key.wrapped, created_at: now });
+  async put(target: SqlTarget, serial: string, key: WrappedKey, now = Date.now()): Promise<void> {
+    await sqlOf(target).run('INSERT INTO escrowed_keys (serial, kek_id, wrapped, created_at) VALUES (?, ?, ?, ?)', [serial, key.kekId, key.wrapped, now]);
   }
 
   async get(serial: string): Promise<WrappedKey | undefined> {
@@ -46,11 +47,11 @@ export class KeyPoolRepository {
     type R = { id: number; kek_id: string; wrapped: string };
     const out = (r: R | undefined) => (r ? { id: Number(r.id), kekId: r.kek_id, wrapped: r.wrapped } : undefined);
     if (clientOf(this.db) === 'sqlite') {
-      // knex drops RETURNING from SQLite deletes, so this one is written out.
-      const rows = (await this.db.raw(
+      // One statement (knex would drop its RETURNING): no two takers, in this process or another, get the same row.
+      const rows = await sqlOf(this.db).all<R>(
         'DELETE FROM key_pool WHERE id = (SELECT id FROM key_pool WHERE algorithm = ? ORDER BY id LIMIT 1) RETURNING id, kek_id, wrapped',
         [algorithm],
-      )) as R[];
+      );
       return out(rows[0]);
     }
     return this.db.transaction(

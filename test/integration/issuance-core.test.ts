@@ -76,6 +76,25 @@ describe('issuance core internals', () => {
     assert.equal((await core.certificates.get(first.record.serial))?.subject, 'CN=one');
   });
 
+  test('the inventory record, made without parsing the certificate, is what OpenSSL reads from it', async () => {
+    const subjects = [
+      [{ type: 'CN', value: 'Smith, Jane #2 ' }, { type: 'O', value: 'Groß & Söhne; "GmbH"' }, { type: 'E', value: 'jane@example.com' }],
+      [{ type: 'CN', value: 'dotted' }, { type: '2.5.4.17', value: '80331' }], // OpenSSL names this one (postalCode)
+    ];
+    for (const subject of subjects) {
+      const issued = await core.issuer.issue({ template: 'tls-client', data: {}, names: { subject, subjectAltNames: [] }, actor: 'test' });
+      const x509 = new X509Certificate(issued.record.pem);
+      const stored = await core.certificates.get(issued.record.serial);
+      assert.deepEqual(stored, issued.record);
+      assert.equal(issued.record.subject, x509.subject.split('\n').join(', '));
+      assert.equal(issued.record.notAfter, new Date(x509.validTo).getTime());
+      assert.equal(issued.record.sha1, x509.fingerprint.replace(/:/g, '').toLowerCase());
+      assert.equal(issued.record.sha256, x509.fingerprint256.replace(/:/g, '').toLowerCase());
+      assert.equal(issued.record.pem, x509.toString());
+      assert.ok(issued.cert.raw.equals(x509.raw));
+    }
+  });
+
   test('the CRL is re-signed when nextUpdate is near, not before', async () => {
     const first = await core.crls.current('dev');
     const again = await core.crls.current('dev');

@@ -8,6 +8,7 @@ import express, { Router, type Request } from 'express';
 import type { Issuer } from '../../pki/issuer.js';
 import { IssuanceError } from '../../pki/issuer.js';
 import type { KeyRecovery } from '../../pki/key-recovery.js';
+import { certificatePem } from '../../pki/pem.js';
 import { buildPkcs12, type Pkcs12Format } from '../../pki/pkcs12.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../../pki/revocation.js';
 import { StatusChangeError, type Revoker } from '../../pki/revoker.js';
@@ -57,8 +58,6 @@ function format(v: unknown): Pkcs12Format {
   return f;
 }
 
-const pem = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`;
-
 export function certificateRouter(deps: CertificateRouteDeps): Router {
   const router = Router();
   router.use(express.json({ limit: deps.bodyLimit }));
@@ -83,7 +82,7 @@ export function certificateRouter(deps: CertificateRouteDeps): Router {
       });
       const out: Record<string, unknown> = {
         certificate: issued.record,
-        chainPem: issued.chain.map(pem).join(''),
+        chainPem: issued.chain.map(certificatePem).join(''),
       };
       if (issued.privateKey) {
         const password = randomBytes(18).toString('base64url');
