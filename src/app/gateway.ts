@@ -19,6 +19,7 @@ import { pkiRouter } from '../http/routes/pki.js';
 import { scepAdminRouter, scepRouter } from '../http/routes/scep.js';
 import { otaAdminRouter, otaRouter } from '../http/routes/ota.js';
 import { opsRouter } from '../http/routes/ops.js';
+import { directoryRouter } from '../http/routes/directory.js';
 import { listen, listenPlain, ListenError } from '../http/server.js';
 import { JobQueue } from '../jobs/queue.js';
 import { JobWorker, type JobHandler } from '../jobs/worker.js';
@@ -32,6 +33,7 @@ import { connectorTrust, loadConnectorFiles, wireConnectors, type WiredConnector
 import { buildIssuance, type Issuance } from './issuance.js';
 import { buildScep } from './scep.js';
 import { buildOta } from './ota.js';
+import { buildMobile, type Mobile } from './mobile.js';
 import type { OtaService } from '../protocols/ota/service.js';
 import { ensurePki, loadMasterKey, loadTlsIdentity } from './pki-setup.js';
 
@@ -68,10 +70,12 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
   let issuance: Issuance;
   let scep: ReturnType<typeof buildScep>;
   let ota: ReturnType<typeof buildOta>;
+  let mobile: Mobile;
   try {
     issuance = buildIssuance(config, db, masterKey, baseUrl, log);
     scep = buildScep(config, db, issuance, masterKey, log);
     ota = buildOta(config, db, issuance, scep, masterKey, baseUrl, log);
+    mobile = buildMobile(config, db, issuance);
   } catch (err) {
     await db.destroy();
     throw err;
@@ -141,6 +145,7 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
         path: '/api/v1',
         router: scepAdminRouter({ guard: adminGuard, scep: scep.service, challenges: scep.challenges, bodyLimit: sizeBytes(config.server.bodyLimit) }),
       },
+      { path: '/api/v1', router: directoryRouter({ guard: adminGuard, directory: mobile.directory, bodyLimit: sizeBytes(config.server.bodyLimit) }) },
       ...publicMounts,
       ...(ota
         ? [

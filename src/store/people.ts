@@ -1,0 +1,118 @@
+/** People who request, validate or receive mobile identities: name, contact details, groups and roles. */
+import type { Knex } from 'knex';
+import type { Db } from './db.js';
+
+export interface Person {
+  id: string;
+  userName: string;
+  displayName: string;
+  email: string | null;
+  mobile: string | null;
+  upn: string | null;
+  groups: string[];
+  roles: string[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type PersonFields = Omit<Person, 'id' | 'createdAt' | 'updatedAt'>;
+
+interface Row {
+  id: string;
+  user_name: string;
+  display_name: string;
+  email: string | null;
+  mobile: string | null;
+  upn: string | null;
+  group_names: string;
+  role_names: string;
+  created_at: number;
+  updated_at: number;
+}
+
+const fromRow = (r: Row): Person => ({
+  id: r.id,
+  userName: r.user_name,
+  displayName: r.display_name,
+  email: r.email,
+  mobile: r.mobile,
+  upn: r.upn,
+  groups: JSON.parse(r.group_names) as string[],
+  roles: JSON.parse(r.role_names) as string[],
+  createdAt: Number(r.created_at),
+  updatedAt: Number(r.updated_at),
+});
+
+const toRow = (p: PersonFields) => ({
+  user_name: p.userName,
+  display_name: p.displayName,
+  email: p.email,
+  mobile: p.mobile,
+  upn: p.upn,
+  group_names: JSON.stringify(p.groups),
+  role_names: JSON.stringify(p.roles),
+});
+
+export interface PersonFilter {
+  /** Prefix of the user name, display name or email, case-insensitive. */
+  q?: string;
+  email?: string;
+  group?: string;
+  role?: string;
+  /** Cursor: user names after this one (listing is ordered by user name). */
+  after?: string;
+  limit?: number;
+}
+
+/** A LIKE pattern matching `value` literally ('!' escapes, which SQLite and MySQL both accept). */
+export const likeLiteral = (value: string): string => value.replace(/[!%_]/g, (c) => `!${c}`);
+
+export class PersonRepository {
+  constructor(private readonly db: Db) {}
+
+  async insert(trx: Knex | Knex.Transaction, id: string, p: PersonFields, now = Date.now()): Promise<void> {
+    await trx('people').insert({ id, ...toRow(p), created_at: now, updated_at: now });
+  }
+
+  async update(trx: Knex | Knex.Transaction, id: string, p: PersonFields, now = Date.now()): Promise<void> {
+    await trx('people').where({ id }).update({ ...toRow(p), updated_at: now });
+  }
+
+  async get(id: string, trx: Knex | Knex.Transaction = this.db): Promise<Person | undefined> {
+    const r = (await trx<Row>('people').where({ id }).first()) as Row | undefined;
+    return r && fromRow(r);
+  }
+
+  async byUserName(userName: string, trx: Knex | Knex.Transaction = this.db): Promise<Person | undefined> {
+    const r = (await trx<Row>('people').where({ user_name: userName }).first()) as Row | undefined;
+    return r && fromRow(r);
+  }
+
+  /** By id or, failing that, by user name. */
+  async find(ref: string, trx: Knex | Knex.Transaction = this.db): Promise<Person | undefined> {
+    return (await this.get(ref, trx)) ?? this.byUserName(ref, trx);
+  }
+
+  async byUserNames(userNames: string[], trx: Knex | Knex.Transaction = this.db): Promise<Map<string, Person>> {
+    const out = new Map<string, Person>();
+    for (let i = 0; i < userNames.length; i += 500) {
+      const rows = (await trx<Row>('people').whereIn('user_name', userNames.slice(i, i + 500))) as Row[];
+      for (const r of rows) out.set(r.user_name, fromRow(r));
+    }
+    return out;
+  }
+
+  async list(filter: PersonFilter = {}): Promise<Person[]> {
+    const q = this.db<Row>('people').orderBy('user_name').limit(Math.min(filter.limit ?? 100, 1000));
+    if (filter.q) {
+      const prefix = `${likeLiteral(filter.q)}%`;
+      q.where((w) => w.whereRaw("user_name LIKE ? ESCAPE '!'", [prefix]).orWhereRaw("display_name LIKE ? ESCAPE '!'", [prefix]).orWhereRaw("email LIKE ? ESCAPE '!'", [prefix]));
+    }
+    if (filter.email) q.where({ email: filter.email });
+    // Groups and roles are JSON arrays of strings: a member's name appears quoted.
+    if (filter.group) q.whereRaw("group_names LIKE ? ESCAPE '!'", [`%${likeLiteral(JSON.stringify(filter.group))}%`]);
+    if (filter.role) q.whereRaw("role_names LIKE ? ESCAPE '!'", [`%${likeLiteral(JSON.stringify(filter.role))}%`]);
+    if (filter.after) q.where('user_name', '>', filter.after);
+    return ((await q) as Row[]).map(fromRow);
+  }
+}
