@@ -20,6 +20,8 @@ import { scepAdminRouter, scepRouter } from '../http/routes/scep.js';
 import { otaAdminRouter, otaRouter } from '../http/routes/ota.js';
 import { opsRouter } from '../http/routes/ops.js';
 import { directoryRouter } from '../http/routes/directory.js';
+import { mobileAgentRouter } from '../http/routes/mobile-agent.js';
+import { mobileIdsRouter } from '../http/routes/mobile-ids.js';
 import { listen, listenPlain, ListenError } from '../http/server.js';
 import { JobQueue } from '../jobs/queue.js';
 import { JobWorker, type JobHandler } from '../jobs/worker.js';
@@ -49,6 +51,7 @@ export interface Gateway {
   connectors: WiredConnectors;
   /** iOS OTA enrollment; undefined when ota.enabled is false. */
   ota: OtaService | undefined;
+  mobile: Mobile;
   stop(): Promise<void>;
 }
 
@@ -75,7 +78,7 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
     issuance = buildIssuance(config, db, masterKey, baseUrl, log);
     scep = buildScep(config, db, issuance, masterKey, log);
     ota = buildOta(config, db, issuance, scep, masterKey, baseUrl, log);
-    mobile = buildMobile(config, db, issuance);
+    mobile = buildMobile(config, db, issuance, masterKey, baseUrl, log);
   } catch (err) {
     await db.destroy();
     throw err;
@@ -146,6 +149,8 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
         router: scepAdminRouter({ guard: adminGuard, scep: scep.service, challenges: scep.challenges, bodyLimit: sizeBytes(config.server.bodyLimit) }),
       },
       { path: '/api/v1', router: directoryRouter({ guard: adminGuard, directory: mobile.directory, bodyLimit: sizeBytes(config.server.bodyLimit) }) },
+      { path: '/api/v1', router: mobileIdsRouter({ guard: adminGuard, ...mobile, bodyLimit: sizeBytes(config.server.bodyLimit) }) },
+      ...(config.mobile.enabled ? [{ path: '/mobile/v1', router: mobileAgentRouter(mobile) }] : []),
       ...publicMounts,
       ...(ota
         ? [
@@ -175,6 +180,7 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
   }
   worker.start();
   issuance.start();
+  mobile.start();
   connectors.start();
 
   const port = (server.address() as AddressInfo).port;
@@ -190,9 +196,11 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
     issuance,
     connectors,
     ota,
+    mobile,
     async stop() {
       connectors.stop();
       issuance.stop();
+      mobile.stop();
       const closed = Promise.all([server, plain].map((srv) => srv && new Promise<void>((resolve) => srv.close(() => resolve()))));
       server.closeIdleConnections();
       plain?.closeIdleConnections();

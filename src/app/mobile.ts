@@ -1,17 +1,90 @@
-/** Builds mobile identities from configuration: people and devices (the directory). */
+/**
+ * Builds mobile identities from configuration: the directory of people and
+ * devices, requests and their notifications (SMTP, SMS gateway), Identity
+ * Agent collection, the lifecycle, and the renewal-notice timer.
+ */
+import { createHmac } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { durationMs } from '../config/duration.js';
+import { CollectionService } from '../identity/collection.js';
 import { Directory } from '../identity/directory.js';
+import { LifecycleService } from '../identity/lifecycle.js';
+import { Messages } from '../identity/messages.js';
+import { Notifications, type Senders } from '../identity/notifications.js';
+import { CodeMac } from '../identity/otp.js';
+import type { MobileProfile } from '../identity/profiles.js';
+import { RequestService } from '../identity/requests.js';
+import { EmailSender } from '../notify/email.js';
+import { SmsSender } from '../notify/sms.js';
 import type { Db } from '../store/db.js';
 import { DeviceRepository } from '../store/devices.js';
+import { MessageTemplateRepository } from '../store/message-templates.js';
+import { MobileIdRepository } from '../store/mobile-ids.js';
+import { MobileSessionRepository } from '../store/mobile-sessions.js';
 import { PersonRepository } from '../store/people.js';
+import { StartupError } from './errors.js';
 import type { Issuance } from './issuance.js';
 
 export interface Mobile {
   directory: Directory;
+  requests: RequestService;
+  collection: CollectionService;
+  lifecycle: LifecycleService;
+  messages: Messages;
+  start(): void;
+  stop(): void;
 }
 
-export function buildMobile(_config: Config, db: Db, issuance: Issuance): Mobile {
+/** Settings that cannot work together are refused before anything serves. */
+function checkMobileConfig(config: Config, log: Logger): void {
+  const { otpDelivery, renewal } = config.mobile;
+  if (otpDelivery === 'sms' && !config.notify.sms) throw new StartupError('mobile.otpDelivery is "sms", but notify.sms (the SMS gateway) is not configured');
+  if (otpDelivery === 'email' && !config.notify.email) throw new StartupError('mobile.otpDelivery is "email", but notify.email (SMTP) is not configured');
+  for (const channel of renewal.channels) {
+    if (!config.notify[channel]) log.warn({ channel }, `mobile.renewal.channels names ${channel}, but notify.${channel} is not configured: no renewal notices go by ${channel}`);
+  }
+}
+
+export function buildMobile(config: Config, db: Db, issuance: Issuance, masterKey: Buffer, baseUrl: string, log: Logger): Mobile {
+  checkMobileConfig(config, log);
+  const mobileLog = log.child({ component: 'mobile' });
   const people = new PersonRepository(db);
   const devices = new DeviceRepository(db);
-  return { directory: new Directory({ db, people, devices, audit: issuance.audit }) };
+  const mobileIds = new MobileIdRepository(db);
+  const sessions = new MobileSessionRepository(db);
+  const profiles: Record<string, MobileProfile> = Object.fromEntries(Object.entries(config.credentialProfiles).map(([name, p]) => [name, { ...p, name }]));
+  const mac = new CodeMac(createHmac('sha256', masterKey).update('credgate mobile codes').digest());
+  const unlockSecret = createHmac('sha256', masterKey).update('credgate mobile unlock').digest();
+
+  const email = config.notify.email && new EmailSender(config.notify.email);
+  const senders: Senders = { ...(email && { email }), ...(config.notify.sms && { sms: new SmsSender(config.notify.sms) }) };
+  const messages = new Messages({ db, templates: new MessageTemplateRepository(db), audit: issuance.audit });
+  const notifications = new Notifications({ messages, senders, otpDelivery: config.mobile.otpDelivery, appLink: config.mobile.appLink, baseUrl, log: mobileLog });
+  const requests = new RequestService({ db, people, mobileIds, certificates: issuance.certificates, audit: issuance.audit, profiles, templates: config.templates, notifications, mac, log: mobileLog });
+  const stores = { db, people, devices, mobileIds, sessions, certificates: issuance.certificates, audit: issuance.audit, revoker: issuance.revoker, profiles, log: mobileLog };
+  const collection = new CollectionService({ ...stores, issuer: issuance.issuer, recovery: issuance.recovery, mac, unlockSecret, config: config.mobile });
+  const lifecycle = new LifecycleService({ ...stores, requests, notifications, unlockKey: (id) => collection.unlockKey(id), renewal: config.mobile.renewal });
+
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    directory: new Directory({ db, people, devices, audit: issuance.audit }),
+    requests,
+    collection,
+    lifecycle,
+    messages,
+    start() {
+      const sweep = () =>
+        lifecycle.sendRenewalNotices().then(
+          (r) => r.notified + r.failed > 0 && mobileLog.info(r, 'renewal notices'),
+          (err: unknown) => mobileLog.error({ err }, 'renewal notices failed; retried on the next round'),
+        );
+      timer = setInterval(() => void sweep(), Math.max(durationMs(config.mobile.renewal.checkEvery), 1000));
+      timer.unref();
+    },
+    stop() {
+      clearInterval(timer);
+      email?.close();
+    },
+  };
 }

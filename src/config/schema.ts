@@ -262,17 +262,65 @@ const scep = z
 /** Where a credential profile's certificate goes on a mobile device (seed 2.10: System Store, Citrix SecureVault, MobileIron AppConnect, or none). */
 export const CERTIFICATE_CONTAINERS = ['none', 'system-store', 'citrix-securevault', 'mobileiron-appconnect'] as const;
 
-const credentialProfile = z.strictObject({
-  description: z.string().max(512).optional(),
-  certificates: z
-    .array(
-      z.strictObject({
-        template: name.describe('Template the certificate is issued from.'),
-        container: z.enum(CERTIFICATE_CONTAINERS).default('system-store').describe('Certificate store on the device; iOS OTA delivers the system-store ones.'),
-      }),
-    )
-    .min(1),
-});
+/** How a credential profile's certificates reach the device (seed 2.10: Card Encoding). */
+export const CARD_ENCODINGS = ['identity-agent', 'device-identity', 'derived-credential'] as const;
+/** Which devices may collect (seed 2.10 Mobile Device Restrictions: Any, Known Mobiles, My Mobiles Only). */
+export const DEVICE_RESTRICTIONS = ['any', 'known', 'mine'] as const;
+/** Per certificate: issue a new one, reuse the user's current escrowed one, or deliver only earlier ones (seed 2.2.6). */
+export const HISTORIC_OPTIONS = ['issue-new', 'use-existing', 'historic-only'] as const;
+/** What the role lists of a credential profile grant (seed 2.10 step 11). */
+export const PROFILE_ROLE_KINDS = ['request', 'receive', 'validate', 'collect', 'unlock'] as const;
+
+/** `xx-yyN`: one-time codes of xx to yy digits (seed 2.2.2). */
+export const otpComplexity = z
+  .string()
+  .regex(/^\d{2}-\d{2}N$/, { message: 'expected "xx-yyN", e.g. "04-08N" for 4 to 8 digits' })
+  .refine((s) => Number(s.slice(0, 2)) >= 4 && Number(s.slice(0, 2)) <= Number(s.slice(3, 5)) && Number(s.slice(3, 5)) <= 32, {
+    message: 'the minimum length must be at least 4 and at most the maximum, which is at most 32',
+  });
+
+const roleList = (fallback: string[], what: string) => z.array(z.string().min(1)).default(fallback).describe(`Roles that ${what}; "*" is anyone.`);
+
+const credentialProfile = z
+  .strictObject({
+    description: z.string().max(512).optional(),
+    encoding: z.enum(CARD_ENCODINGS).default('identity-agent').describe('identity-agent (collected by the app), device-identity, or derived-credential.'),
+    certificates: z
+      .array(
+        z.strictObject({
+          template: name.describe('Template the certificate is issued from.'),
+          container: z.enum(CERTIFICATE_CONTAINERS).default('system-store').describe('Certificate store on the device; iOS OTA delivers the system-store ones.'),
+          historic: z.enum(HISTORIC_OPTIONS).optional().describe('issue-new (default), use-existing (the current escrowed certificate, new if none) or historic-only.'),
+          includeHistoric: z.boolean().optional().describe('Also deliver the user\'s earlier escrowed certificates of this template, to read old encrypted mail.'),
+        }),
+      )
+      .min(1),
+    deviceRestriction: z.enum(DEVICE_RESTRICTIONS).default('any').describe('any device; known: registered devices only; mine: devices registered to the user.'),
+    requireValidation: z.boolean().default(false).describe('A second person (validate role, not the requester) approves each request and receives the code.'),
+    authentication: z
+      .array(z.enum(['pin', 'fingerprint', 'face']))
+      .default(['pin'])
+      .refine((a) => a.includes('pin'), { message: 'must include "pin": the PIN is the fallback when biometrics fail' })
+      .describe('How the user unlocks the Identity Agent key store: pin always, plus fingerprint and/or face.'),
+    roles: z
+      .strictObject({
+        request: roleList(['admin'], 'may request this profile for someone (or themselves)'),
+        receive: roleList(['*'], 'the recipient must hold'),
+        validate: roleList(['admin'], 'may validate requests'),
+        collect: roleList(['*'], 'the recipient needs to collect'),
+        unlock: roleList(['admin'], 'may give unlock codes'),
+      })
+      .prefault({}),
+    otpComplexity: otpComplexity.default('04-08N').describe('Length of one-time codes, "xx-yyN": xx to yy digits.'),
+    requestExpiry: duration.default('7d').describe('How long a request and its code stay usable.'),
+  })
+  .superRefine((p, ctx) => {
+    p.certificates.forEach((c, i) => {
+      if ((c.includeHistoric || c.historic === 'historic-only') && (c.container === 'citrix-securevault' || c.container === 'mobileiron-appconnect')) {
+        ctx.addIssue({ code: 'custom', path: ['certificates', i], message: `historic certificates cannot be provisioned to ${c.container} (seed 2.2.6)` });
+      }
+    });
+  });
 
 export const DEFAULT_CREDENTIAL_PROFILES = {
   smime: {
@@ -314,6 +362,67 @@ const ota = z
   })
   .prefault({});
 
+const smsGateway = z.strictObject({
+  url: z.url().describe('Gateway endpoint; {{mobile}} and {{message}} in it are URL-encoded.'),
+  method: z.enum(['GET', 'POST', 'PUT']).default('POST'),
+  headers: z.record(z.string(), z.string()).default({}).describe('Extra headers, e.g. Authorization: "Bearer ${SMS_TOKEN}".'),
+  contentType: z.enum(['application/json', 'application/x-www-form-urlencoded', 'text/plain']).default('application/json').describe('Body type; placeholders in the body are escaped for it.'),
+  body: z.string().default('{"to": "{{mobile}}", "text": "{{message}}"}').describe('Body template with {{mobile}} and {{message}} (the equivalent of MyID\'s customSendSMS).'),
+  timeout: duration.default('10s'),
+});
+
+const notify = z
+  .strictObject({
+    email: z
+      .strictObject({
+        host: z.string().min(1).describe('SMTP server.'),
+        port: port.default(587),
+        secure: z.boolean().default(false).describe('TLS from the first byte (usually port 465); otherwise STARTTLS.'),
+        requireTls: z.boolean().default(true).describe('Refuse to send unless the connection is encrypted (STARTTLS).'),
+        ca: path.optional().describe('PEM of the CA that issued the SMTP server\'s certificate, when not a public one.'),
+        user: z.string().optional(),
+        password: z.string().optional().describe('Use ${SMTP_PASSWORD}.'),
+        from: z.string().min(3).describe('Sender, e.g. "Example Bank <certificates@example.com>".'),
+      })
+      .optional()
+      .describe('Email (HTML) through SMTP; without it nothing is sent by email.'),
+    sms: smsGateway.optional().describe('SMS through an HTTP gateway; without it nothing is sent by SMS.'),
+  })
+  .prefault({});
+
+const mobile = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Serve the Identity Agent API at /mobile/v1.'),
+    maxSessions: z.number().int().min(-1).default(-1).describe('Concurrent Identity Agent sessions: -1 unlimited, 0 no mobile issuance, N: more get 503 with Retry-After (seed 2.2.5).'),
+    retryAfter: duration.default('30s').describe('Retry-After sent with 503 when maxSessions is reached.'),
+    sessionTtl: duration.default('15m').describe('How long a session token works.'),
+    maxCodeAttempts: z.number().int().min(1).max(20).default(5).describe('Wrong one-time codes before a request locks.'),
+    otpDelivery: z
+      .enum(['screen', 'sms', 'email'])
+      .default('screen')
+      .describe('Where the one-time code goes: screen (to the requester, or validator), sms (the notification then goes by email, seed 2.4), or email (with the notification).'),
+    appLink: z.string().regex(/^[a-z][a-z0-9+.-]*:/, { message: 'expected a URL or app link such as credgate://collect' }).default('credgate://collect').describe('Link in notifications and QR codes that opens the Identity Agent.'),
+    policy: z
+      .strictObject({
+        logLevel: z.number().int().min(0).max(6).default(2).describe('0 none, 1 fatal, 2 error, 3 warning, 4 info, 5 debug, 6 verbose (seed 6.1).'),
+        maxLogFiles: z.number().int().min(-1).default(-1).describe('-1: as many as fit; 0 turns logging off.'),
+        maxLogStorageMb: z.number().int().min(1).default(10),
+        adminEmail: z.email().optional().describe('Where the app sends its logs.'),
+        maxRetries: z.number().int().min(0).default(5).describe('Reconnection attempts after a lost connection (seed 6.2).'),
+        minRetryDelay: duration.default('10s'),
+      })
+      .prefault({})
+      .describe('Identity Agent policy, served at /mobile/v1/policy.'),
+    renewal: z
+      .strictObject({
+        noticeBefore: duration.default('30d').describe('Send a renewal notice this long before the first certificate of a mobile ID expires.'),
+        channels: z.array(z.enum(['email', 'sms'])).default(['email']).describe('email, sms or both (seed 2.6).'),
+        checkEvery: duration.default('1h'),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
     server,
     database,
@@ -334,6 +443,8 @@ export const configSchema = z.strictObject({
       .prefault(DEFAULT_CREDENTIAL_PROFILES as never)
       .describe('Credential profiles by name: the certificates a user receives together, and where each goes on the device.'),
     ota,
+    notify,
+    mobile,
     connectors: z
       .strictObject({
         dir: path.default('config/connectors').describe('Each <id>.yaml here configures one MDM connector (see config/connectors/examples/).'),
@@ -351,3 +462,5 @@ export type TemplateConfig = z.infer<typeof template>;
 export type ScepProfileConfig = z.infer<typeof scepProfile>;
 export type CredentialProfileConfig = z.infer<typeof credentialProfile>;
 export type OtaConfig = z.infer<typeof ota>;
+export type NotifyConfig = z.infer<typeof notify>;
+export type MobileConfig = z.infer<typeof mobile>;

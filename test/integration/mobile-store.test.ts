@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { migrate, openDb, type Db, type DbSettings } from '../../src/store/db.js';
 import { DeviceRepository } from '../../src/store/devices.js';
+import { MessageTemplateRepository } from '../../src/store/message-templates.js';
+import { MobileIdRepository } from '../../src/store/mobile-ids.js';
+import { MobileSessionRepository } from '../../src/store/mobile-sessions.js';
 import { PersonRepository, type PersonFields } from '../../src/store/people.js';
 import { freshMysqlDatabase } from '../helpers/mariadb.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -84,6 +87,60 @@ for (const backend of backends) {
       await devices.setStatus(db, id, 'issued');
       assert.deepEqual((await devices.list({ status: 'issued' })).map((d) => d.id), [id]);
       assert.equal((await devices.bySerials(['F2LX1234ABCD', 'NOPE'])).size, 1);
+    });
+
+    test('mobile IDs: wrong codes lock at exactly the limit, even when guessed concurrently; a code is claimed once', async () => {
+      const ids = new MobileIdRepository(db);
+      const add = async (expiresAt = Date.now() + 60_000) => {
+        const id = randomUUID();
+        await ids.insert(db, { id, userId: randomUUID(), credentialProfile: 'smime', status: 'ready', codeDigest: 'ab'.repeat(32), requestedBy: 'test', replaces: null, expiresAt });
+        return id;
+      };
+      const guessed = await add();
+      const results = await Promise.all(Array.from({ length: 8 }, () => ids.recordWrongCode(guessed, 5)));
+      assert.equal(results.filter((r) => r !== undefined).length, 5, 'only five guesses counted');
+      assert.equal(results.filter((r) => r?.locked).length, 1, 'one guess locked it');
+      const locked = (await ids.get(guessed))!;
+      assert.deepEqual([locked.status, locked.failedAttempts], ['locked', 5]);
+      assert.equal(await ids.codeDigest(guessed), undefined, 'a locked request has no usable code');
+
+      const claimed = await add();
+      assert.equal(await ids.codeDigest(claimed), 'ab'.repeat(32));
+      const claims = await Promise.all([ids.claim(db, claimed, 'dev-1'), ids.claim(db, claimed, 'dev-2')]);
+      assert.deepEqual(claims.sort(), [false, true]);
+      const m = (await ids.get(claimed))!;
+      assert.equal(m.status, 'collecting');
+      assert.equal(await ids.codeDigest(claimed), undefined, 'the code is cleared');
+      assert.equal(await ids.recordIssued(db, claimed, ['0a', '0b'], 1_900_000_000_000), true);
+      assert.equal(await ids.transition(db, claimed, ['collecting'], 'issued', { issuedAt: Date.now() }), true);
+      assert.equal(await ids.recordIssued(db, claimed, ['0c'], null), false, 'only while collecting');
+      assert.deepEqual((await ids.dueForRenewalNotice(2_000_000_000_000)).map((d) => d.id).includes(claimed), true);
+      assert.equal(await ids.markRenewalNotice(db, claimed), true);
+      assert.equal(await ids.markRenewalNotice(db, claimed), false, 'once');
+      assert.equal(await ids.claim(db, await add(Date.now() - 1), 'dev-3'), false, 'an expired request cannot be claimed');
+    });
+
+    test('sessions count while open and unexpired; delivery is marked once; templates are replaced', async () => {
+      const sessions = new MobileSessionRepository(db);
+      const before = await sessions.countActive();
+      const id = randomUUID();
+      const mobileId = randomUUID();
+      await sessions.insert(db, { id, tokenDigest: randomUUID().replace(/-/g, ''), mobileId, deviceId: 'd', keyStores: ['citrix-securevault'], expiresAt: Date.now() + 60_000 });
+      await sessions.insert(db, { id: randomUUID(), tokenDigest: randomUUID().replace(/-/g, ''), mobileId: 'other', deviceId: 'd', keyStores: [], expiresAt: Date.now() - 1 });
+      assert.equal(await sessions.countActive(), before + 1, 'an expired session does not count');
+      assert.equal(await sessions.markFetched(db, id), true);
+      assert.equal(await sessions.markFetched(db, id), false);
+      await sessions.releaseFetch(id);
+      assert.equal(await sessions.markFetched(db, id), true, 'a failed delivery may be fetched again');
+      await sessions.endFor(db, mobileId);
+      assert.equal(await sessions.countActive(), before);
+
+      const templates = new MessageTemplateRepository(db);
+      await templates.put(db, { name: 'renewal-sms', subject: null, body: 'one', updatedBy: 'a' });
+      await templates.put(db, { name: 'renewal-sms', subject: null, body: 'two', updatedBy: 'b' });
+      assert.equal((await templates.get('renewal-sms'))?.body, 'two');
+      assert.equal(await templates.remove(db, 'renewal-sms'), true);
+      assert.equal(await templates.get('renewal-sms'), undefined);
     });
   });
 }

@@ -1,0 +1,300 @@
+/**
+ * Collection by the Identity Agent (/mobile/v1): a session starts with the
+ * request (or user name), the one-time code and the device's facts; the
+ * session then fetches one PKCS#12 per certificate for the key stores the
+ * device has, and acknowledges, which makes the mobile ID and the device
+ * issued. Wrong codes count towards a lock; a code works once; past the
+ * session limit every new session gets 503 with Retry-After (seed 2.2.5).
+ */
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { CERTIFICATE_CONTAINERS, type MobileConfig } from '../config/schema.js';
+import { durationMs } from '../config/duration.js';
+import { IssuanceError, type IssuedCertificate, type Issuer } from '../pki/issuer.js';
+import type { KeyRecovery } from '../pki/key-recovery.js';
+import { buildPkcs12, type Pkcs12Format } from '../pki/pkcs12.js';
+
+import type { CertificateRecord } from '../store/certificates.js';
+import { PLATFORMS } from '../store/devices.js';
+import type { MobileId } from '../store/mobile-ids.js';
+import type { MobileSession } from '../store/mobile-sessions.js';
+import type { Person } from '../store/people.js';
+import { KeyedLock } from '../util/keyed-lock.js';
+import { describeIssues, SERIAL } from './directory.js';
+import { IdentityError } from './errors.js';
+import { CodeMac, codeLength, normalizeCode } from './otp.js';
+import { templateData, type MobileProfile, type MobileStores } from './profiles.js';
+import { CODE_PURPOSE } from './requests.js';
+
+const SESSION_PURPOSE = 'mobile session';
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const fact = (max: number) => z.string().trim().min(1).max(max).refine((s) => !CONTROL.test(s), { message: 'must not contain control characters' });
+
+/** Key stores a device may report; the Identity Agent's own store (container "none") is always there. */
+const KEY_STORES = CERTIFICATE_CONTAINERS.filter((c) => c !== 'none');
+
+const sessionStart = z
+  .strictObject({
+    request: z.uuid({ message: 'expected the request id (a UUID)' }).optional(),
+    userName: fact(191).optional(),
+    code: z.string().max(64),
+    device: z.strictObject({
+      serial: z
+        .string()
+        .trim()
+        .regex(SERIAL, { message: 'expected 3 to 64 letters, digits or dashes' })
+        .transform((s) => s.toUpperCase()),
+      platform: z.preprocess((v) => (typeof v === 'string' ? v.toLowerCase() : v), z.enum(PLATFORMS)),
+      model: fact(128).optional(),
+      osVersion: fact(64).optional(),
+      keyStores: z.array(z.enum(KEY_STORES)).max(KEY_STORES.length).default([]),
+    }),
+  })
+  .refine((s) => (s.request === undefined) !== (s.userName === undefined), { message: 'give either request (the request id) or userName' });
+
+export type SessionStart = z.infer<typeof sessionStart>;
+
+export interface StartedSession {
+  token: string;
+  expiresAt: number;
+  mobileId: string;
+  credentialProfile: string;
+  authentication: string[];
+}
+
+export interface DeliveredCredential {
+  serial: string;
+  template: string;
+  container: string;
+  /** new: issued now; existing: the user's current escrowed certificate; historic: an earlier one, to read old mail. */
+  kind: 'new' | 'existing' | 'historic';
+  subject: string;
+  notAfter: string;
+  format: Pkcs12Format;
+  pkcs12: string;
+  password: string;
+}
+
+export interface Collected {
+  credentials: DeliveredCredential[];
+  /** Certificates of the profile this device has no key store for (seed 2.10 note). */
+  skipped: { template: string; container: string }[];
+  /** Lets the app check the operator's unlock response to its own challenge. */
+  unlockKey: string;
+  authentication: string[];
+}
+
+export class CollectionService {
+  // Count-then-insert of sessions, serialised in this process so the limit holds here exactly.
+  private readonly sessionLock = new KeyedLock();
+
+  constructor(
+    private readonly deps: MobileStores & {
+      issuer: Issuer;
+      recovery: KeyRecovery;
+      mac: CodeMac;
+      /** Secret behind unlock keys (derived from the master key). */
+      unlockSecret: Buffer;
+      config: MobileConfig;
+    },
+  ) {}
+
+  policy() {
+    const p = this.deps.config.policy;
+    return {
+      logLevel: p.logLevel,
+      maxLogFiles: p.maxLogFiles,
+      maxLogStorageMb: p.maxLogStorageMb,
+      ...(p.adminEmail && { adminEmail: p.adminEmail }),
+      maxRetries: p.maxRetries,
+      minRetryDelaySeconds: Math.ceil(durationMs(p.minRetryDelay) / 1000),
+    };
+  }
+
+  /** The key an issued mobile ID's app checks unlock responses with. */
+  unlockKey(mobileId: string): Buffer {
+    return createHmac('sha256', this.deps.unlockSecret).update(`unlock\n${mobileId}`).digest();
+  }
+
+  async start(input: unknown): Promise<StartedSession> {
+    this.checkCapacity(await this.deps.sessions.countActive());
+    const parsed = sessionStart.safeParse(input);
+    if (!parsed.success) throw new IdentityError('bad_request', describeIssues(parsed.error).join('; '));
+    const s = parsed.data;
+    const { m, profile, person } = await this.openRequest(s);
+
+    // Restrictions are checked after the code, so they tell nothing to someone guessing codes, and before the claim, so a refused device does not use up the code.
+    const known = await this.deps.devices.bySerial(s.device.serial);
+    if (profile.deviceRestriction === 'known' && !known) throw new IdentityError('forbidden', `this mobile ID can only be collected on a registered device, and device ${s.device.serial} is not registered; ask your administrator to register it (seed 2.8)`);
+    if (profile.deviceRestriction === 'mine' && known?.ownerId !== person.id) throw new IdentityError('forbidden', `this mobile ID can only be collected on a device registered to ${person.userName}, and device ${s.device.serial} is not`);
+
+    return this.sessionLock.run('sessions', async () => {
+      this.checkCapacity(await this.deps.sessions.countActive());
+      const token = randomBytes(32).toString('hex');
+      const expiresAt = Date.now() + durationMs(this.deps.config.sessionTtl);
+      const deviceId = known?.id ?? randomUUID();
+      await this.deps.db.transaction(async (trx) => {
+        if (!(await this.deps.mobileIds.claim(trx, m.id, deviceId))) throw new IdentityError('gone', 'this one-time code has already been used');
+        const facts = { serial: s.device.serial, platform: s.device.platform, model: s.device.model ?? known?.model ?? null, osVersion: s.device.osVersion ?? known?.osVersion ?? null };
+        if (known) await this.deps.devices.update(trx, known.id, { ...facts, ownerId: known.ownerId });
+        else await this.deps.devices.insert(trx, deviceId, { ...facts, ownerId: null });
+        await this.deps.sessions.insert(trx, { id: randomUUID(), tokenDigest: this.deps.mac.digest(SESSION_PURPOSE, '', token), mobileId: m.id, deviceId, keyStores: s.device.keyStores, expiresAt });
+        await this.deps.audit.append(trx, { actor: `mobile-device:${s.device.serial}`, action: 'mobile-id.session', subjectType: 'mobile-id', subjectId: m.id, detail: { deviceId, ...facts, keyStores: s.device.keyStores } });
+      });
+      this.deps.log.info({ mobileId: m.id, serial: s.device.serial }, 'Identity Agent session started');
+      return { token, expiresAt, mobileId: m.id, credentialProfile: profile.name, authentication: profile.authentication };
+    });
+  }
+
+  private checkCapacity(active: number): void {
+    const max = this.deps.config.maxSessions;
+    const retryAfter = Math.ceil(durationMs(this.deps.config.retryAfter) / 1000);
+    if (!this.deps.config.enabled || max === 0) throw new IdentityError('unavailable', 'mobile issuance is turned off on this server', retryAfter);
+    if (max > 0 && active >= max) {
+      this.deps.log.warn({ active, max }, 'Identity Agent session refused: maximum session count reached');
+      throw new IdentityError('unavailable', 'the server is busy; try again later', retryAfter);
+    }
+  }
+
+  /** The request the code opens, counting a wrong code against it. */
+  private async openRequest(s: SessionStart): Promise<{ m: MobileId; profile: MobileProfile; person: Person }> {
+    let candidates: MobileId[];
+    if (s.request) {
+      const m = await this.deps.mobileIds.get(s.request);
+      if (!m) throw new IdentityError('not_found', 'unknown request; check the request id, or ask for a new mobile ID');
+      candidates = [m];
+    } else {
+      const person = await this.deps.people.byUserName(s.userName!);
+      const open = person ? (await this.deps.mobileIds.list({ userId: person.id, limit: 20 })).filter((m) => m.status === 'ready' || m.status === 'locked' || m.status === 'awaiting-validation') : [];
+      if (open.length === 0) throw new IdentityError('not_found', 'no mobile ID is waiting to be collected for this user name');
+      candidates = open;
+    }
+    const now = Date.now();
+    const ready = candidates.filter((m) => m.status === 'ready' && m.expiresAt > now);
+    if (ready.length === 0) throw this.closedRequest(candidates[0]!, now);
+
+    for (const m of ready) {
+      const profile = this.deps.profiles[m.credentialProfile];
+      if (!profile) continue;
+      const length = codeLength(profile.otpComplexity);
+      const digest = await this.deps.mobileIds.codeDigest(m.id, now);
+      const digits = normalizeCode(s.code, length);
+      if (digest && digits && this.deps.mac.matches(CODE_PURPOSE, m.id, digits, digest)) return { m, profile, person: (await this.deps.people.get(m.userId))! };
+    }
+    // A wrong code counts against the one request named; by user name, against each open one.
+    let left = Infinity;
+    for (const m of ready) {
+      const r = await this.deps.mobileIds.recordWrongCode(m.id, this.deps.config.maxCodeAttempts);
+      if (!r) continue;
+      if (r.locked) {
+        await this.deps.audit.append(this.deps.db, { actor: `mobile-device:${s.device.serial}`, action: 'mobile-id.lock', subjectType: 'mobile-id', subjectId: m.id, detail: { attempts: r.attempts } });
+        this.deps.log.warn({ mobileId: m.id, attempts: r.attempts }, 'mobile ID request locked after wrong codes');
+      }
+      left = Math.min(left, this.deps.config.maxCodeAttempts - r.attempts);
+    }
+    if (left <= 0) throw new IdentityError('locked', `wrong code; the request is now locked after ${this.deps.config.maxCodeAttempts} wrong codes; ask for a new mobile ID`);
+    throw new IdentityError('unauthorized', `wrong code; ${left === Infinity ? 'try again' : `${left} attempt${left === 1 ? '' : 's'} left before the request locks`}`);
+  }
+
+  private closedRequest(m: MobileId, now: number): IdentityError {
+    switch (m.status) {
+      case 'locked':
+        return new IdentityError('locked', `this request is locked after ${this.deps.config.maxCodeAttempts} wrong codes; ask for a new mobile ID`);
+      case 'awaiting-validation':
+        return m.expiresAt <= now ? new IdentityError('gone', 'this request has expired; ask for a new mobile ID') : new IdentityError('conflict', 'this request is waiting to be validated; try again once it is');
+      case 'ready':
+        return new IdentityError('gone', 'this request has expired; ask for a new mobile ID');
+      case 'cancelled':
+        return new IdentityError('gone', 'this request was cancelled');
+      default:
+        return new IdentityError('gone', 'this one-time code has already been used');
+    }
+  }
+
+  private async session(token: string): Promise<{ session: MobileSession; m: MobileId; profile: MobileProfile }> {
+    const session = /^[0-9a-f]{64}$/.test(token) ? await this.deps.sessions.active(this.deps.mac.digest(SESSION_PURPOSE, '', token)) : undefined;
+    if (!session) throw new IdentityError('unauthorized', 'the session token is unknown or expired; start a new session');
+    const m = (await this.deps.mobileIds.get(session.mobileId))!;
+    if (m.status !== 'collecting') throw new IdentityError('gone', `this mobile ID is ${m.status}`);
+    const profile = this.deps.profiles[m.credentialProfile];
+    if (!profile) throw new IdentityError('conflict', `credential profile "${m.credentialProfile}" is no longer configured`);
+    return { session, m, profile };
+  }
+
+  /** Issues (or recovers) the profile's certificates for the key stores this device has; once per session. */
+  async fetch(token: string): Promise<Collected> {
+    const { session, m, profile } = await this.session(token);
+    if (!(await this.deps.sessions.markFetched(this.deps.db, session.id))) throw new IdentityError('conflict', 'the credentials of this session were already delivered; acknowledge them, or ask for a new mobile ID');
+    const person = (await this.deps.people.get(m.userId))!;
+    const device = (await this.deps.devices.get(session.deviceId))!;
+    const format: Pkcs12Format = device.platform === 'ios' ? 'apple' : 'modern';
+    const stores = new Set<string>(['none', ...session.keyStores]);
+    const wanted = profile.certificates.filter((c) => stores.has(c.container));
+    const skipped = profile.certificates.filter((c) => !stores.has(c.container)).map((c) => ({ template: c.template, container: c.container }));
+
+    const issued: IssuedCertificate[] = [];
+    const credentials: DeliveredCredential[] = [];
+    const actor = `mobile-id:${m.id}`;
+    try {
+      for (const c of wanted) {
+        const mine = c.historic === 'use-existing' || c.historic === 'historic-only' || c.includeHistoric ? await this.escrowedOf(person.id, c.template) : [];
+        const current = c.historic === 'use-existing' ? mine.find((r) => r.status === 'valid' && r.notAfter > Date.now()) : undefined;
+        if (current) {
+          credentials.push(await this.recovered(current, 'existing', c.container, format, actor));
+        } else if (c.historic !== 'historic-only') {
+          const i = await this.deps.issuer.issue({ template: c.template, data: templateData(person, device), userId: person.id, deviceId: device.id, actor, reason: `mobile ID ${m.id}` });
+          issued.push(i);
+          const password = randomBytes(18).toString('base64url');
+          const pkcs12 = buildPkcs12({ key: i.privateKey!, cert: i.cert.raw, chain: i.chain, password, friendlyName: i.record.subject, format });
+          credentials.push({ serial: i.record.serial, template: c.template, container: c.container, kind: 'new', subject: i.record.subject, notAfter: new Date(i.record.notAfter).toISOString(), format, pkcs12: pkcs12.toString('base64'), password });
+        }
+        if (c.includeHistoric || c.historic === 'historic-only') {
+          for (const old of mine.filter((r) => r.serial !== current?.serial)) credentials.push(await this.recovered(old, 'historic', c.container, format, actor));
+        }
+      }
+      const serials = issued.map((i) => i.record.serial);
+      await this.deps.db.transaction(async (trx) => {
+        if (!(await this.deps.mobileIds.recordIssued(trx, m.id, serials, serials.length ? Math.min(...issued.map((i) => i.record.notAfter)) : null))) {
+          throw new IdentityError('gone', 'this mobile ID was cancelled while its certificates were being issued');
+        }
+        await this.deps.audit.append(trx, { actor: `mobile-device:${device.serial}`, action: 'mobile-id.deliver', subjectType: 'mobile-id', subjectId: m.id, detail: { issued: serials, delivered: credentials.map((c) => ({ serial: c.serial, kind: c.kind })), skipped } });
+      });
+    } catch (err) {
+      // Nothing half-delivered stays valid: certificates issued before the failure are revoked, and the session may fetch again.
+      for (const i of issued) await this.deps.revoker.revoke(i.record.serial, 'superseded', actor, 'collection failed').catch(() => undefined);
+      await this.deps.sessions.releaseFetch(session.id);
+      if (err instanceof IssuanceError) throw new IdentityError('bad_request', `the certificates could not be issued: ${err.message}`);
+      throw err;
+    }
+    this.deps.log.info({ mobileId: m.id, delivered: credentials.length, skipped: skipped.length }, 'mobile ID credentials delivered');
+    return { credentials, skipped, unlockKey: this.unlockKey(m.id).toString('base64url'), authentication: profile.authentication };
+  }
+
+  /** The app has stored what it fetched: the mobile ID and the device are issued. */
+  async acknowledge(token: string): Promise<{ mobileId: string; status: 'issued' }> {
+    const { session, m } = await this.session(token);
+    if (session.fetchedAt === null) throw new IdentityError('conflict', 'fetch the credentials before acknowledging them');
+    await this.deps.db.transaction(async (trx) => {
+      if (!(await this.deps.mobileIds.transition(trx, m.id, ['collecting'], 'issued', { issuedAt: Date.now() }))) throw new IdentityError('conflict', 'this mobile ID was changed meanwhile');
+      const device = (await this.deps.devices.get(session.deviceId, trx))!;
+      await this.deps.devices.update(trx, device.id, { ...device, ownerId: device.ownerId ?? m.userId });
+      await this.deps.devices.setStatus(trx, device.id, 'issued');
+      await this.deps.sessions.end(trx, session.id);
+      await this.deps.audit.append(trx, { actor: `mobile-device:${device.serial}`, action: 'mobile-id.issue', subjectType: 'mobile-id', subjectId: m.id, detail: { deviceId: device.id, serials: m.serials } });
+    });
+    return { mobileId: m.id, status: 'issued' };
+  }
+
+  /** The user's certificates of a template with escrowed keys that are not revoked, newest first. */
+  private async escrowedOf(userId: string, template: string): Promise<CertificateRecord[]> {
+    const all = await this.deps.certificates.list({ userId, template, limit: 1000 });
+    return all.filter((c) => c.keyEscrowed && c.status !== 'revoked').sort((a, b) => b.notAfter - a.notAfter);
+  }
+
+  private async recovered(c: CertificateRecord, kind: 'existing' | 'historic', container: string, format: Pkcs12Format, actor: string): Promise<DeliveredCredential> {
+    const password = randomBytes(18).toString('base64url');
+    const pkcs12 = await this.deps.recovery.export(c.serial, { password, format, actor, action: 'key.deliver', reason: `mobile ID ${kind} certificate` });
+    if (!pkcs12) throw new Error(`escrowed key of ${c.serial} is missing`);
+    return { serial: c.serial, template: c.template ?? '', container, kind, subject: c.subject, notAfter: new Date(c.notAfter).toISOString(), format, pkcs12: pkcs12.toString('base64'), password };
+  }
+}

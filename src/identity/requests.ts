@@ -1,0 +1,228 @@
+/**
+ * Requesting mobile IDs (seed 3): for another person or for yourself, each
+ * checked against the credential profile's roles; a one-time code to the
+ * profile's complexity, stored only as an HMAC and shown once (to the
+ * requester, or to the validator when the profile requires validation);
+ * notification by email, SMS or QR code.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { durationMs } from '../config/duration.js';
+import { qrPng, qrSvg } from '../notify/qr.js';
+import { renderNames, TemplateError, type NameTemplate } from '../pki/template.js';
+import type { AuditRepository } from '../store/audit.js';
+import type { CertificateRepository } from '../store/certificates.js';
+import type { Db } from '../store/db.js';
+import type { MobileId, MobileIdRepository } from '../store/mobile-ids.js';
+import type { Person, PersonRepository } from '../store/people.js';
+import { IdentityError } from './errors.js';
+import type { Delivery, Notifications, NotifyChoice } from './notifications.js';
+import { CodeMac, codeLength, generateCode } from './otp.js';
+import { collectable, mayAct, templateData, type MobileProfile } from './profiles.js';
+
+/** Who is asking: the authenticated API caller. */
+export interface Caller {
+  /** "method:name", as the audit trail records actors. */
+  actor: string;
+  name: string;
+  roles: string[];
+}
+
+export interface NewRequest {
+  /** The person's id or user name; omitted: the caller's own user record ("Request My ID"). */
+  user?: string;
+  credentialProfile?: string;
+  notify?: NotifyChoice;
+  /** Also answer with a QR code (PNG and SVG) the Identity Agent can scan. */
+  qr?: boolean;
+  /** The mobile ID this one replaces (lifecycle). */
+  replaces?: string;
+}
+
+export interface MobileIdView extends Omit<MobileId, 'status'> {
+  status: MobileId['status'] | 'expired';
+  userName: string | null;
+}
+
+export interface IssuedCode {
+  mobileId: MobileIdView;
+  /** Present only when the code is shown to this caller. */
+  code?: string;
+  link: string;
+  qr?: { png: string; svg: string };
+  notifications: Delivery[];
+}
+
+// Seed 6.3's messages, word for word, with what to do about them.
+export const SEED_ERRORS = {
+  noContact: 'The selected user has neither phone number nor email address registered and so is not suitable for mobile device activation.',
+  noProfile: 'The selected user has no certificates suitable for mobile devices and there are no credential profiles available for issuance.',
+  noCertificates: "None of the selected user's certificates are configured to be allowed to be put on a mobile phone.",
+};
+const PROFILE_HINT = 'Make sure that the user has permission to receive the credential profile, and that the issuer can issue the credential profile.';
+
+export const CODE_PURPOSE = 'mobile code';
+
+export class RequestService {
+  constructor(
+    private readonly deps: {
+      db: Db;
+      people: PersonRepository;
+      mobileIds: MobileIdRepository;
+      certificates: CertificateRepository;
+      audit: AuditRepository;
+      profiles: Record<string, MobileProfile>;
+      /** Name templates, to check at request time that the user's data fills them. */
+      templates: Record<string, NameTemplate>;
+      notifications: Notifications;
+      mac: CodeMac;
+      log: Logger;
+    },
+  ) {}
+
+  /** The caller's roles: those of their credential plus those of their user record, if they have one. */
+  async rolesOf(caller: Caller): Promise<{ roles: string[]; person: Person | undefined }> {
+    const person = await this.deps.people.byUserName(caller.name);
+    return { roles: [...new Set([...caller.roles, ...(person?.roles ?? [])])], person };
+  }
+
+  async request(caller: Caller, req: NewRequest): Promise<IssuedCode> {
+    const { roles, person: self } = await this.rolesOf(caller);
+    let person: Person | undefined;
+    if (req.user === undefined) {
+      if (!self) throw new IdentityError('bad_request', `you (${caller.name}) have no user record, so there is no one to request "my ID" for; name a user, or ask an administrator to add one with userName "${caller.name}"`);
+      person = self;
+    } else {
+      person = await this.deps.people.find(req.user);
+      if (!person) throw new IdentityError('not_found', `no user ${req.user}`);
+    }
+    if (!person.email && !person.mobile) throw new IdentityError('bad_request', SEED_ERRORS.noContact);
+    const profile = this.chooseProfile(person, roles, req.credentialProfile);
+    await this.checkCertificates(person, profile);
+    const plan = this.deps.notifications.plan(person, req.notify);
+
+    const id = randomUUID();
+    const expiresAt = Date.now() + durationMs(profile.requestExpiry);
+    const code = profile.requireValidation ? undefined : generateCode(codeLength(profile.otpComplexity));
+    await this.deps.db.transaction(async (trx) => {
+      await this.deps.mobileIds.insert(trx, {
+        id,
+        userId: person.id,
+        credentialProfile: profile.name,
+        status: code ? 'ready' : 'awaiting-validation',
+        codeDigest: code ? this.deps.mac.digest(CODE_PURPOSE, id, code) : null,
+        requestedBy: caller.actor,
+        replaces: req.replaces ?? null,
+        expiresAt,
+      });
+      await this.deps.audit.append(trx, {
+        actor: caller.actor,
+        action: 'mobile-id.request',
+        subjectType: 'mobile-id',
+        subjectId: id,
+        detail: { userId: person.id, credentialProfile: profile.name, self: person.id === self?.id, validation: profile.requireValidation, code: plan.code, notify: plan.notifyBy, ...(req.replaces && { replaces: req.replaces }) },
+      });
+    });
+    this.deps.log.info({ mobileId: id, userId: person.id, credentialProfile: profile.name }, 'mobile ID requested');
+    const created = (await this.deps.mobileIds.get(id))!;
+    if (!code) return { mobileId: this.view(created, person), link: this.deps.notifications.link(id), notifications: [] };
+    return this.handOut(created, person, profile, code, plan, req.qr === true);
+  }
+
+  /** A second person approves: the code is made now and goes where the plan says (to the validator when on screen). */
+  async validate(caller: Caller, id: string, opts: { notify?: NotifyChoice; qr?: boolean } = {}): Promise<IssuedCode> {
+    const m = await this.deps.mobileIds.get(id);
+    if (!m) throw new IdentityError('not_found', `no mobile ID request ${id}`);
+    const profile = this.deps.profiles[m.credentialProfile];
+    if (!profile) throw new IdentityError('conflict', `credential profile "${m.credentialProfile}" is no longer configured; cancel this request`);
+    if (m.status !== 'awaiting-validation') throw new IdentityError('conflict', `request ${id} is ${m.status}; only requests awaiting validation can be validated`);
+    if (m.expiresAt <= Date.now()) throw new IdentityError('gone', `request ${id} has expired; request a new one`);
+    const { roles, person: validator } = await this.rolesOf(caller);
+    if (!mayAct(profile, 'validate', roles)) throw new IdentityError('forbidden', `${caller.name} may not validate "${profile.name}" requests (roles: ${profile.roles.validate.join(', ')})`);
+    const requester = m.requestedBy.slice(m.requestedBy.indexOf(':') + 1);
+    if (requester === caller.name || (validator && (await this.deps.people.byUserName(requester))?.id === validator.id)) {
+      throw new IdentityError('forbidden', 'the requester cannot validate their own request; another person with the validate role must');
+    }
+    const person = (await this.deps.people.get(m.userId))!;
+    const plan = this.deps.notifications.plan(person, opts.notify);
+    const code = generateCode(codeLength(profile.otpComplexity));
+    await this.deps.db.transaction(async (trx) => {
+      const moved = await this.deps.mobileIds.transition(trx, id, ['awaiting-validation'], 'ready', { codeDigest: this.deps.mac.digest(CODE_PURPOSE, id, code), validatedBy: caller.actor });
+      if (!moved) throw new IdentityError('conflict', `request ${id} was changed meanwhile`);
+      await this.deps.audit.append(trx, { actor: caller.actor, action: 'mobile-id.validate', subjectType: 'mobile-id', subjectId: id, detail: { code: plan.code, notify: plan.notifyBy } });
+    });
+    return this.handOut((await this.deps.mobileIds.get(id))!, person, profile, code, plan, opts.qr === true);
+  }
+
+  person(ref: string): Promise<Person | undefined> {
+    return this.deps.people.find(ref);
+  }
+
+  async get(id: string): Promise<MobileIdView | undefined> {
+    const m = await this.deps.mobileIds.get(id);
+    return m && this.view(m, await this.deps.people.get(m.userId));
+  }
+
+  async list(filter: Parameters<MobileIdRepository['list']>[0]): Promise<MobileIdView[]> {
+    const list = await this.deps.mobileIds.list(filter);
+    return Promise.all(list.map(async (m) => this.view(m, await this.deps.people.get(m.userId))));
+  }
+
+  view(m: MobileId, person: Person | undefined): MobileIdView {
+    const open = m.status === 'awaiting-validation' || m.status === 'ready';
+    return { ...m, status: open && m.expiresAt <= Date.now() ? 'expired' : m.status, userName: person?.userName ?? null };
+  }
+
+  private async handOut(m: MobileId, person: Person, profile: MobileProfile, code: string, plan: ReturnType<Notifications['plan']>, qr: boolean): Promise<IssuedCode> {
+    const notifications = await this.deps.notifications.send(plan, { person, profile: profile.name, requestId: m.id, expiresAt: m.expiresAt }, code);
+    const onScreen = plan.code === 'screen';
+    const link = this.deps.notifications.link(m.id, onScreen ? code : undefined);
+    return {
+      mobileId: this.view(m, person),
+      ...(onScreen && { code }),
+      link,
+      ...(qr && { qr: { png: (await qrPng(link)).toString('base64'), svg: await qrSvg(link) } }),
+      notifications,
+    };
+  }
+
+  private chooseProfile(person: Person, requesterRoles: string[], name: string | undefined): MobileProfile {
+    const receivable = (p: MobileProfile) => collectable(p) && mayAct(p, 'receive', person.roles) && mayAct(p, 'collect', person.roles);
+    if (name !== undefined) {
+      const p = this.deps.profiles[name];
+      if (!p) throw new IdentityError('bad_request', `no credential profile "${name}"; configured: ${Object.keys(this.deps.profiles).join(', ') || 'none'}`);
+      if (!collectable(p)) throw new IdentityError('bad_request', `credential profile "${name}" is a ${p.encoding} profile, not one the Identity Agent collects`);
+      if (!mayAct(p, 'request', requesterRoles)) throw new IdentityError('forbidden', `you may not request "${name}" (roles that may: ${p.roles.request.join(', ')})`);
+      if (!receivable(p)) throw new IdentityError('bad_request', `${SEED_ERRORS.noProfile} ${person.userName} lacks a role that may receive and collect "${name}" (receive: ${p.roles.receive.join(', ')}; collect: ${p.roles.collect.join(', ')}).`);
+      return p;
+    }
+    const fits = Object.values(this.deps.profiles).filter((p) => receivable(p) && mayAct(p, 'request', requesterRoles));
+    if (fits.length === 0) throw new IdentityError('bad_request', `${SEED_ERRORS.noProfile} ${PROFILE_HINT}`);
+    if (fits.length > 1) throw new IdentityError('bad_request', `choose credentialProfile: one of ${fits.map((p) => p.name).join(', ')}`);
+    return fits[0]!;
+  }
+
+  /**
+   * The user's data must fill every certificate's names now, not fail on the
+   * phone later; and a profile of historic certificates only is useless to
+   * someone who has none.
+   */
+  private async checkCertificates(person: Person, profile: MobileProfile): Promise<void> {
+    // The device is not known yet: stand-ins show only what the user data lacks.
+    const data = templateData(person, { id: 'x', serial: 'x', platform: 'other', model: 'x', osVersion: 'x' });
+    for (const c of profile.certificates.filter((c) => c.historic !== 'historic-only')) {
+      try {
+        renderNames(c.template, this.deps.templates[c.template]!, data);
+      } catch (err) {
+        if (err instanceof TemplateError) throw new IdentityError('bad_request', `${person.userName}'s record cannot fill the "${c.template}" certificate: ${err.message}`);
+        throw err;
+      }
+    }
+    if (!profile.certificates.every((c) => c.historic === 'historic-only')) return;
+    for (const c of profile.certificates) {
+      const old = await this.deps.certificates.list({ userId: person.id, template: c.template, limit: 1000 });
+      if (old.some((o) => o.keyEscrowed && o.status !== 'revoked')) return;
+    }
+    throw new IdentityError('bad_request', `${SEED_ERRORS.noCertificates} "${profile.name}" delivers only earlier certificates, and ${person.userName} has none with an escrowed key.`);
+  }
+}
