@@ -41,8 +41,10 @@ function checkMobileConfig(config: Config, log: Logger): void {
   const { otpDelivery, renewal } = config.mobile;
   if (otpDelivery === 'sms' && !config.notify.sms) throw new StartupError('mobile.otpDelivery is "sms", but notify.sms (the SMS gateway) is not configured');
   if (otpDelivery === 'email' && !config.notify.email) throw new StartupError('mobile.otpDelivery is "email", but notify.email (SMTP) is not configured');
+  // A deployment that sends nothing at all is not warned about each channel.
+  const sendsAnything = config.notify.email !== undefined || config.notify.sms !== undefined;
   for (const channel of renewal.channels) {
-    if (!config.notify[channel]) log.warn({ channel }, `mobile.renewal.channels names ${channel}, but notify.${channel} is not configured: no renewal notices go by ${channel}`);
+    if (sendsAnything && !config.notify[channel]) log.warn({ channel }, `mobile.renewal.channels names ${channel}, but notify.${channel} is not configured: no renewal notices go by ${channel}`);
   }
 }
 
