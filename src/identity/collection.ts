@@ -117,7 +117,7 @@ export class CollectionService {
   }
 
   async start(input: unknown): Promise<StartedSession> {
-    this.checkCapacity(await this.deps.sessions.countActive());
+    await this.checkCapacity();
     const parsed = sessionStart.safeParse(input);
     if (!parsed.success) throw new IdentityError('bad_request', describeIssues(parsed.error).join('; '));
     const s = parsed.data;
@@ -129,7 +129,7 @@ export class CollectionService {
     if (profile.deviceRestriction === 'mine' && known?.ownerId !== person.id) throw new IdentityError('forbidden', `this mobile ID can only be collected on a device registered to ${person.userName}, and device ${s.device.serial} is not`);
 
     return this.sessionLock.run('sessions', async () => {
-      this.checkCapacity(await this.deps.sessions.countActive());
+      await this.checkCapacity();
       const token = randomBytes(32).toString('hex');
       const expiresAt = Date.now() + durationMs(this.deps.config.sessionTtl);
       const deviceId = known?.id ?? randomUUID();
@@ -146,11 +146,14 @@ export class CollectionService {
     });
   }
 
-  private checkCapacity(active: number): void {
+  /** 503 when mobile issuance is off or the maximum session count is reached; sessions are counted only when there is a limit. */
+  private async checkCapacity(): Promise<void> {
     const max = this.deps.config.maxSessions;
     const retryAfter = Math.ceil(durationMs(this.deps.config.retryAfter) / 1000);
     if (!this.deps.config.enabled || max === 0) throw new IdentityError('unavailable', 'mobile issuance is turned off on this server', retryAfter);
-    if (max > 0 && active >= max) {
+    if (max < 0) return;
+    const active = await this.deps.sessions.countActive();
+    if (active >= max) {
       this.deps.log.warn({ active, max }, 'Identity Agent session refused: maximum session count reached');
       throw new IdentityError('unavailable', 'the server is busy; try again later', retryAfter);
     }
