@@ -34,20 +34,21 @@ export function listen(app: RequestListener, opts: ListenOptions): Promise<Serve
     },
     app,
   );
-  return start(server, opts);
+  return start(server, opts, 'server.port (CREDGATE_SERVER__PORT)');
 }
 
 export function listenPlain(app: RequestListener, opts: { host: string; port: number }): Promise<PlainServer> {
-  return start(createPlainServer(app), opts);
+  return start(createPlainServer(app), opts, 'server.http.port');
 }
 
-function start<S extends Server | PlainServer>(server: S, opts: { host: string; port: number }): Promise<S> {
+/** `setting` names the config key that moves the port, for the error message. */
+function start<S extends Server | PlainServer>(server: S, opts: { host: string; port: number }, setting: string): Promise<S> {
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 60_000;
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') reject(new ListenError(`port ${opts.port} on ${opts.host} is already in use; stop the other process or change the port in the config`));
+      if (err.code === 'EADDRINUSE') reject(new ListenError(`port ${opts.port} on ${opts.host} is already in use; stop the other process or set ${setting}`));
       else if (err.code === 'EACCES') reject(new ListenError(`not allowed to listen on port ${opts.port}; use a port above 1023 or grant the capability`));
       else if (err.code === 'EADDRNOTAVAIL') reject(new ListenError(`${opts.host} is not an address of this machine; fix the listener's host`));
       else reject(err);
