@@ -9,10 +9,10 @@ import type { Db } from '../store/db.js';
 import type { AuditRepository } from '../store/audit.js';
 import { SerialCollisionError, type CertificateRecord, type CertificateRepository } from '../store/certificates.js';
 import type { EscrowRepository } from '../store/key-store.js';
-import { transaction } from '../store/sql.js';
+import { transaction, type Sql } from '../store/sql.js';
 import type { CaRegistry, CertificateAuthority } from './ca.js';
 import { buildCertificate, randomSerial, type CertificateSpec, type NameAttribute } from './certificate.js';
-import { checkKeyPolicy, CsrError, parseCsr, verifyCsrSignature } from './csr.js';
+import { checkKeyPolicy, CsrError, parseCsr, verifyCsrSignature, type ParsedCsr } from './csr.js';
 import { authorityInfoAccess, crlDistributionPoints, type AltName } from './extensions.js';
 import type { KeyPool } from './key-pool.js';
 import type { KeyAlgorithm } from './keys.js';
@@ -42,14 +42,16 @@ export class IssuanceError extends Error {}
 export interface IssueRequest {
   template: string;
   data: TemplateData;
-  /** PKCS#10 (PEM, DER or base64); omitted, the key is generated here. */
-  csr?: Buffer | string;
+  /** PKCS#10 (PEM, DER or base64), or one the caller already parsed and whose signature it verified; omitted, the key is generated here. */
+  csr?: Buffer | string | ParsedCsr;
   /** Subject and SANs to use as they are instead of the template's (SCEP profiles that certify the request's own names). */
   names?: { subject: NameAttribute[]; subjectAltNames: AltName[] };
   userId?: string | null;
   deviceId?: string | null;
   actor: string;
   reason?: string;
+  /** More writes that must commit with the certificate (e.g. the protocol's own record of the request). */
+  within?: (sql: Sql, record: CertificateRecord) => Promise<void>;
 }
 
 export interface IssuedCertificate {
@@ -191,6 +193,7 @@ export class Issuer {
             reason: req.reason ?? null,
             detail: { template: req.template, ca: ca.name, subject: record.subject, keySource: req.csr !== undefined ? 'csr' : 'generated', escrowed: record.keyEscrowed },
           });
+          await req.within?.(sql, record);
         });
       } catch (err) {
         // 16 random bytes collide only by astronomical bad luck; re-sign with a new serial.
@@ -209,12 +212,15 @@ export class Issuer {
     }
   }
 
-  private publicKeyFromCsr(input: Buffer | string): KeyObject {
-    let csr;
+  private publicKeyFromCsr(input: Buffer | string | ParsedCsr): KeyObject {
+    let csr: ParsedCsr;
     let verified: boolean;
     try {
-      csr = parseCsr(input);
-      verified = verifyCsrSignature(csr);
+      if (isParsed(input)) [csr, verified] = [input, true];
+      else {
+        csr = parseCsr(input);
+        verified = verifyCsrSignature(csr);
+      }
     } catch (err) {
       if (err instanceof CsrError) throw new IssuanceError(`unreadable certificate request: ${err.message}`);
       throw err;
@@ -226,3 +232,5 @@ export class Issuer {
     return csr.publicKey;
   }
 }
+
+const isParsed = (csr: Buffer | string | ParsedCsr): csr is ParsedCsr => typeof csr === 'object' && !Buffer.isBuffer(csr);

@@ -1,6 +1,7 @@
 /** SCEP transactions (one per profile + transactionID + renewed certificate) and one-time challenges (stored as HMACs). */
 import type { Knex } from 'knex';
 import { isUniqueViolation, type Db } from './db.js';
+import { sqlOf, type SqlTarget } from './sql.js';
 
 export type ScepStatus = 'pending' | 'issued' | 'rejected';
 
@@ -62,6 +63,11 @@ const fromRow = (r: TransactionRow): ScepTransaction => ({
 export type NewTransaction = Pick<ScepTransaction, 'profile' | 'transactionId' | 'renews' | 'keySha256' | 'messageType' | 'status' | 'subject'> &
   Partial<Pick<ScepTransaction, 'failInfo' | 'reason' | 'serial' | 'csr'>>;
 
+// Written once per enrollment, often inside the issuance transaction: plain SQL, prepared once (see sql.ts).
+const INSERT = `INSERT INTO scep_transactions
+  (profile, transaction_id, renews, key_sha256, message_type, status, fail_info, reason, serial, subject, csr, created_at, updated_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
 export class ScepTransactionRepository {
   constructor(private readonly db: Db) {}
 
@@ -83,23 +89,23 @@ export class ScepTransactionRepository {
   }
 
   /** false when another request took this transactionID first. */
-  async insert(trx: Knex | Knex.Transaction, t: NewTransaction, now = Date.now()): Promise<boolean> {
+  async insert(target: SqlTarget, t: NewTransaction, now = Date.now()): Promise<boolean> {
     try {
-      await trx('scep_transactions').insert({
-        profile: t.profile,
-        transaction_id: t.transactionId.slice(0, 191),
-        renews: t.renews,
-        key_sha256: t.keySha256,
-        message_type: t.messageType,
-        status: t.status,
-        fail_info: t.failInfo ?? null,
-        reason: t.reason ?? null,
-        serial: t.serial ?? null,
-        subject: t.subject.slice(0, 512),
-        csr: t.csr ?? null,
-        created_at: now,
-        updated_at: now,
-      });
+      await sqlOf(target).run(INSERT, [
+        t.profile,
+        t.transactionId.slice(0, 191),
+        t.renews,
+        t.keySha256,
+        t.messageType,
+        t.status,
+        t.failInfo ?? null,
+        t.reason ?? null,
+        t.serial ?? null,
+        t.subject.slice(0, 512),
+        t.csr ?? null,
+        now,
+        now,
+      ]);
       return true;
     } catch (err) {
       if (isUniqueViolation(err)) return false;

@@ -18,6 +18,7 @@ import { integerHex, normalizeSerialHex } from '../../pki/x509-der.js';
 import type { AuditRepository } from '../../store/audit.js';
 import type { CertificateRepository } from '../../store/certificates.js';
 import type { Db } from '../../store/db.js';
+import type { Sql } from '../../store/sql.js';
 import type { ScepTransaction, ScepTransactionRepository } from '../../store/scep.js';
 import { KeyedLock } from '../../util/keyed-lock.js';
 import type { ChallengeContext, ChallengeValidator } from './challenges.js';
@@ -167,8 +168,20 @@ export class ScepService {
       log.info('SCEP enrollment waits for approval');
       return { status: 'PENDING' };
     }
-    const answer = await this.issue(profile, ctx, base, log);
-    await this.deps.transactions.insert(this.deps.db, transactionOf(base, answer));
+    // The transaction row commits with the certificate, so a crash cannot leave one without the other.
+    const record = async (sql: Sql, serial: string) => {
+      if (!(await this.deps.transactions.insert(sql, { ...base, status: 'issued', serial }))) throw new RequestTaken();
+    };
+    let answer: Outcome;
+    try {
+      answer = await this.issue(profile, ctx, base, log, `scep:${profile.name}`, record);
+    } catch (err) {
+      if (!(err instanceof RequestTaken)) throw err;
+      // Another gateway instance answered the same request first: its answer is the answer.
+      const taken = await this.deps.transactions.find(profile.name, message.transactionId, renews);
+      return taken ? this.answerFor(taken) : fail('badRequest');
+    }
+    if (answer.status.status !== 'SUCCESS') await this.deps.transactions.insert(this.deps.db, transactionOf(base, answer));
     return answer.status;
   }
 
@@ -199,11 +212,19 @@ export class ScepService {
   }
 
   /** Issues for a validated (or approved) request; the caller records the outcome. */
-  private async issue(profile: ScepProfile, ctx: ChallengeContext, base: RequestRecord, log: Logger, actor = `scep:${profile.name}`): Promise<Outcome> {
+  private async issue(
+    profile: ScepProfile,
+    ctx: ChallengeContext,
+    base: RequestRecord,
+    log: Logger,
+    actor: string,
+    record?: (sql: Sql, serial: string) => Promise<void>,
+  ): Promise<Outcome> {
     try {
       const issued = await this.deps.issuer.issue({
         template: profile.template,
-        csr: ctx.csr.der,
+        csr: ctx.csr, // parsed and its signature verified already
+        ...(record && { within: (sql: Sql, rec: { serial: string }) => record(sql, rec.serial) }),
         data: {},
         ...(profile.names === 'request' && { names: { subject: ctx.csr.subject, subjectAltNames: ctx.csr.subjectAltNames } }),
         actor,
@@ -271,6 +292,9 @@ interface Outcome {
   serial?: string;
   reason?: string;
 }
+
+/** The same request was recorded by someone else while this one was issuing. */
+class RequestTaken extends Error {}
 
 /** A request that an operator cannot decide (unknown, or no longer pending), with its HTTP status. */
 export class ScepDecisionError extends Error {
