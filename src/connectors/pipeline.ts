@@ -122,7 +122,7 @@ export class CredentialPipeline {
     const credentials: IssuedCredential[] = [];
     if (policy.enrolled.signing) {
       const issued = await this.deps.issuer.issue({ template: policy.enrolled.signing, data, userId: user.id ?? null, deviceId, actor, reason });
-      const pkcs12 = buildPkcs12({ key: issued.privateKey!, cert: issued.cert.raw, chain: issued.chain, ...policy.pkcs12, friendlyName: issued.record.subject });
+      const pkcs12 = buildPkcs12({ key: issued.privateKey!, cert: issued.der, chain: issued.chain, ...policy.pkcs12, friendlyName: issued.record.subject });
       credentials.push({ serialNumber: issued.record.serial, purpose: 'signing', archived: false, pkcs12: pkcs12.toString('base64'), notAfter: issued.record.notAfter });
     }
     const template = policy.enrolled.encryption;
@@ -210,7 +210,7 @@ export class CredentialPipeline {
       await exportKey(current.serial, current.notAfter, false);
     } else {
       const issued = await this.deps.issuer.issue({ template, data, userId: user.id ?? null, deviceId, actor, reason });
-      const p12 = buildPkcs12({ key: issued.privateKey!, cert: issued.cert.raw, chain: issued.chain, ...policy.pkcs12, friendlyName: issued.record.subject });
+      const p12 = buildPkcs12({ key: issued.privateKey!, cert: issued.der, chain: issued.chain, ...policy.pkcs12, friendlyName: issued.record.subject });
       out.push({ serialNumber: issued.record.serial, purpose: 'encryption', archived: false, pkcs12: p12.toString('base64'), notAfter: issued.record.notAfter });
     }
     for (const old of escrowed.filter((c) => c.serial !== current?.serial && c.serial !== out[0]?.serialNumber)) {

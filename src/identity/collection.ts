@@ -248,7 +248,7 @@ export class CollectionService {
           const i = await this.deps.issuer.issue({ template: c.template, data: templateData(person, device), userId: person.id, deviceId: device.id, actor, reason: `mobile ID ${m.id}` });
           issued.push(i);
           const password = randomBytes(18).toString('base64url');
-          const pkcs12 = buildPkcs12({ key: i.privateKey!, cert: i.cert.raw, chain: i.chain, password, friendlyName: i.record.subject, format });
+          const pkcs12 = buildPkcs12({ key: i.privateKey!, cert: i.der, chain: i.chain, password, friendlyName: i.record.subject, format });
           credentials.push({ serial: i.record.serial, template: c.template, container: c.container, kind: 'new', subject: i.record.subject, notAfter: new Date(i.record.notAfter).toISOString(), format, pkcs12: pkcs12.toString('base64'), password });
         }
         if (c.includeHistoric || c.historic === 'historic-only') {

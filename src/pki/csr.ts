@@ -44,6 +44,8 @@ export interface ParsedCsr {
   /** Encoding order, RFC 4514 escaping, e.g. "CN=alice, O=Example"; multi-valued RDNs joined with "+". */
   subjectDn: string;
   publicKey: KeyObject;
+  /** subjectPublicKeyInfo exactly as received. */
+  publicKeyInfo: Buffer;
   /** node's asymmetricKeyType: 'rsa', 'ec', or e.g. 'ed25519', 'rsa-pss', 'dsa'. */
   keyAlgorithm: 'rsa' | 'ec' | (string & {});
   /** RSA/DSA modulus bits or EC curve bits (521 for P-521); 0 when unknown (EC with explicit parameters). */
@@ -189,7 +191,8 @@ function parseDer(der: Buffer): ParsedCsr {
   const [criSpan] = childSpans(der, outer);
   const spkiSpan = childSpans(der, criSpan!)[2]!;
   const { subject, subjectDn } = parseName(nameNode!);
-  const key = parsePublicKey(der.subarray(spkiSpan.start, spkiSpan.end));
+  const publicKeyInfo = der.subarray(spkiSpan.start, spkiSpan.end);
+  const key = parsePublicKey(publicKeyInfo);
   const attributes = parseAttributes(attrsNode);
 
   return {
@@ -197,6 +200,7 @@ function parseDer(der: Buffer): ParsedCsr {
     certificationRequestInfo: der.subarray(criSpan!.start, criSpan!.end),
     subject,
     subjectDn,
+    publicKeyInfo,
     ...key,
     signatureAlgorithm: SIGNATURE_ALGORITHMS[signatureAlgorithmOid]?.name ?? signatureAlgorithmOid,
     signatureAlgorithmOid,

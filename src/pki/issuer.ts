@@ -56,6 +56,8 @@ export interface IssueRequest {
 
 export interface IssuedCertificate {
   record: CertificateRecord;
+  /** The certificate as issued; callers that only pass it on use this and skip parsing `cert`. */
+  der: Buffer;
   cert: X509Certificate;
   ca: CertificateAuthority;
   /** The issuing CA and the issuers above it, DER, nearest first. */
@@ -202,6 +204,7 @@ export class Issuer {
       }
       return {
         record,
+        der: built.der,
         get cert() {
           return built.x509;
         },

@@ -88,7 +88,7 @@ export function certificateRouter(deps: CertificateRouteDeps): Router {
         const password = randomBytes(18).toString('base64url');
         out.pkcs12 = buildPkcs12({
           key: issued.privateKey,
-          cert: issued.cert.raw,
+          cert: issued.der,
           chain: issued.chain,
           password,
           friendlyName: issued.record.subject,

@@ -351,7 +351,7 @@ export class OtaService {
     const prefix = `${this.deps.payloadIdentifier}.${e.credentialProfile}`;
     const payloads: PlistDict[] = issued.map((i) => {
       const password = randomBytes(18).toString('base64url');
-      const p12 = buildPkcs12({ key: i.privateKey!, cert: i.cert.raw, chain: i.chain, password, friendlyName: i.record.subject, format: 'apple' });
+      const p12 = buildPkcs12({ key: i.privateKey!, cert: i.der, chain: i.chain, password, friendlyName: i.record.subject, format: 'apple' });
       return pkcs12Payload(`${prefix}.${i.record.template}`, `${i.record.template}: ${commonName(i.cert) ?? i.record.subject}`, `${i.record.template}.p12`, p12, password);
     });
     const roots = new Map<string, X509Certificate>();

@@ -148,7 +148,7 @@ export class ScepService {
       if (err instanceof CsrError) return fail('badRequest');
       throw err;
     }
-    const keySha256 = createHash('sha256').update(csr.publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
+    const keySha256 = createHash('sha256').update(csr.publicKeyInfo).digest('hex');
     // A renewal is its own request even when it reuses the first enrollment's transactionID.
     const renews = message.type === 'RenewalReq' && !this.isSelfSigned(message.signerCert) ? normalizeSerialHex(message.signerCert.serialNumber) : '';
     const known = await this.deps.transactions.find(profile.name, message.transactionId, renews);
@@ -232,7 +232,7 @@ export class ScepService {
       });
       await profile.validator.issued?.(ctx, issued.record.serial);
       log.info({ serial: issued.record.serial }, 'SCEP certificate issued');
-      return { status: { status: 'SUCCESS', certificates: [issued.cert.raw] }, serial: issued.record.serial };
+      return { status: { status: 'SUCCESS', certificates: [issued.der] }, serial: issued.record.serial };
     } catch (err) {
       if (!(err instanceof IssuanceError)) throw err;
       await profile.validator.failed?.(ctx, err.message);
