@@ -156,6 +156,21 @@ function machineBusyCores(since: ReturnType<typeof machineJiffies>): number {
   return ((now.busy - since.busy) / (now.total - since.total)) * cpus().length;
 }
 
+/**
+ * The main thread's time on a CPU and waiting for one, ns, from
+ * /proc/self/task/<pid>/schedstat (Linux). "Main-thread busy" counts a
+ * thread that is runnable but not running as busy; these two tell the
+ * thread's own work from its waiting for a core.
+ */
+function mainThreadSched(): { cpu: number; wait: number } | undefined {
+  try {
+    const [cpu, wait] = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+    return cpu === undefined || wait === undefined ? undefined : { cpu, wait };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The most CPU other processes used during any measurement, in cores. */
 let worstOther = 0;
 
@@ -174,6 +189,9 @@ interface Measured {
   cpuCores: number;
   /** CPU used by other processes on the machine meanwhile, in cores (NaN off Linux). */
   otherCores: number;
+  /** Main thread per operation: time on a CPU and time runnable but waiting for one, ms (NaN off Linux). */
+  mainCpu: number;
+  mainWait: number;
   /** Per-operation latency, ms. */
   latP50: number;
   latP99: number;
@@ -195,6 +213,7 @@ async function measure(total: number, concurrency: number, op: (i: number) => un
   const elu0 = performance.eventLoopUtilization();
   const cpu0 = process.cpuUsage();
   const machine0 = machineJiffies();
+  const sched0 = mainThreadSched();
   eld.enable();
   const start = performance.now();
   await Promise.all(
@@ -214,6 +233,7 @@ async function measure(total: number, concurrency: number, op: (i: number) => un
   const elu = performance.eventLoopUtilization(elu0);
   const cpuCores = (cpu.user + cpu.system) / 1e6 / seconds;
   const otherCores = Math.max(0, machineBusyCores(machine0) - cpuCores);
+  const sched = mainThreadSched();
   worstOther = Math.max(worstOther, otherCores);
   lat.sort((a, b) => a - b);
   return {
@@ -227,6 +247,8 @@ async function measure(total: number, concurrency: number, op: (i: number) => un
     elu: elu.utilization,
     cpuCores,
     otherCores,
+    mainCpu: sched && sched0 ? ms(sched.cpu - sched0.cpu) / total : NaN,
+    mainWait: sched && sched0 ? ms(sched.wait - sched0.wait) / total : NaN,
     latP50: quantile(lat, 0.5),
     latP99: quantile(lat, 0.99),
     latSum: lat.reduce((a, b) => a + b, 0),
@@ -648,11 +670,11 @@ if (opts.stages.has('pool')) {
       '',
       `Prefill: ${prefill.keys} keys in ${fmt(prefill.seconds, 1)} s = **${fmt(prefill.perSecond, 2)} keys/s**, CPU ${fmt(prefill.cpuCores, 2)} cores (other procs ${fmt(prefill.otherCores, 2)}); the pool generates keys in lock-step batches of 2.`,
       '',
-      '| burst | pool before → after | pairs/s (goal ≥ 200) | pair latency p50 (ms) | p99 (ms) | main-thread busy | CPU (cores) | event-loop delay p99 (ms) | other procs (cores) |',
-      '|---|--:|--:|--:|--:|--:|--:|--:|--:|',
+      '| burst | pool before → after | pairs/s (goal ≥ 200) | pair latency p50 (ms) | p99 (ms) | main-thread busy | main thread per pair: CPU / waiting for a core (ms) | CPU (cores) | event-loop delay p99 (ms) | other procs (cores) |',
+      '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
       ...bursts.map(
         (b) =>
-          `| ${b.label} | ${b.poolBefore} → ${b.poolAfter} | **${fmt(b.perSecond, 1)}** ${b.perSecond >= 200 ? '✔' : '✘'} | ${fmt(b.latP50, 1)} | ${fmt(b.latP99, 1)} | ${fmt(100 * b.elu, 1)} % | ${fmt(b.cpuCores, 2)} | ${b.eldSamples ? fmt(b.eldP99, 1) : '–'} | ${fmt(b.otherCores, 2)} |`,
+          `| ${b.label} | ${b.poolBefore} → ${b.poolAfter} | **${fmt(b.perSecond, 1)}** ${b.perSecond >= 200 ? '✔' : '✘'} | ${fmt(b.latP50, 1)} | ${fmt(b.latP99, 1)} | ${fmt(100 * b.elu, 1)} % | ${fmt(b.mainCpu, 2)} / ${fmt(b.mainWait, 2)} | ${fmt(b.cpuCores, 2)} | ${b.eldSamples ? fmt(b.eldP99, 1) : '–'} | ${fmt(b.otherCores, 2)} |`,
       ),
     ].join('\n'),
   );
