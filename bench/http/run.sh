@@ -29,43 +29,22 @@ GATEWAY_PORT=${GATEWAY_PORT:-18443}
 BARE_PORT=${BARE_PORT:-18444}
 HOST=127.0.0.1
 
-say() { printf '== %s\n' "$*" >&2; }
-die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 # --- tools ------------------------------------------------------------------
-APT_UPDATED=
-need_pkg() { # need_pkg COMMAND DEBIAN-PACKAGE
-  command -v "$1" >/dev/null 2>&1 && return 0
-  [ "$(id -u)" = 0 ] || die "$1 is missing; install the Debian package $2"
-  if [ -z "$APT_UPDATED" ]; then
-    say "apt-get update"
-    apt-get update -qq >/dev/null
-    APT_UPDATED=1
-  fi
-  say "apt-get install $2"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
-  command -v "$1" >/dev/null 2>&1 || die "installing $2 did not provide $1"
-}
 need_pkg wrk wrk
 need_pkg openssl openssl
 need_pkg cc gcc
 need_pkg curl curl
 [ -d node_modules/express ] || { say "npm ci"; npm ci --no-audit --no-fund >/dev/null; }
 
-port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 for p in "$GATEWAY_PORT" "$BARE_PORT"; do
   port_busy "$p" && die "port $p on $HOST is in use; set GATEWAY_PORT / BARE_PORT"
 done
 
 # --- scratch directory, config, PKI -------------------------------------------
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/credgate-bench.XXXXXX")
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -n "${KEEP_TMP:-}" ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
+scratch_dir credgate-bench
 
 PKI=$TMP/pki
 BASIC_USER=bench
@@ -105,15 +84,6 @@ BENCH_PKI_DIR=$PKI BENCH_PORT=$BARE_PORT BENCH_HOST=$HOST node --import tsx "$BE
 BARE_PID=$!
 PIDS+=("$BARE_PID")
 
-wait_up() { # wait_up URL PID LOG
-  for _ in $(seq 1 120); do
-    curl -skf -o /dev/null "$1" && return 0
-    kill -0 "$2" 2>/dev/null || { cat "$3" >&2; die "server for $1 exited"; }
-    sleep 0.5
-  done
-  cat "$3" >&2
-  die "$1 did not answer within 60 s"
-}
 wait_up "https://$HOST:$GATEWAY_PORT/healthz" "$GATEWAY_PID" "$TMP/gateway.log"
 wait_up "https://$HOST:$BARE_PORT/api/v1/whoami" "$BARE_PID" "$TMP/bare.log"
 

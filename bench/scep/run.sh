@@ -27,35 +27,29 @@ MICROMDM_PORT=${MICROMDM_PORT:-18090}
 CHALLENGE=bench-challenge-$(openssl rand -hex 8)
 HOST=127.0.0.1
 
-say() { printf '== %s\n' "$*" >&2; }
-die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 # --- tools ------------------------------------------------------------------
-if ! command -v scepserver >/dev/null; then
-  [ "$(id -u)" = 0 ] || die "scepserver is missing; install the Debian package scep"
-  say "apt-get install scep"
-  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq scep >/dev/null
-fi
+need_pkg scepserver scep
+need_pkg curl curl
 if [ ! -x "$SCEPLOAD" ]; then
   say "building scepload into $SCEPLOAD"
   bash "$SHARED/bench/scepload/build.sh" "$SCEPLOAD" >&2
 fi
 [ -d node_modules/express ] || { say "npm ci"; npm ci --no-audit --no-fund >/dev/null; }
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/credgate-scep-bench.XXXXXX")
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -n "${KEEP_TMP:-}" ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
+for p in "$CREDGATE_PORT" "$MICROMDM_PORT"; do
+  port_busy "$p" && die "port $p on $HOST is in use; set CREDGATE_PORT / MICROMDM_PORT"
+done
+scratch_dir credgate-scep-bench
 
 # --- micromdm scepserver ------------------------------------------------------
 say "micromdm scepserver: RSA-2048 CA in $TMP/depot"
 scepserver ca -init -depot "$TMP/depot" -keySize 2048 >/dev/null 2>&1
 scepserver -depot "$TMP/depot" -port "$MICROMDM_PORT" -challenge "$CHALLENGE" -allowrenew 0 >"$TMP/micromdm.log" 2>&1 &
-PIDS+=($!)
+MICROMDM_PID=$!
+PIDS+=("$MICROMDM_PID")
 
 # --- credgate ---------------------------------------------------------------
 say "credgate: RSA-2048 CA, SQLite, plain HTTP on $CREDGATE_PORT"
@@ -85,18 +79,11 @@ EOF
   for r in $(seq 0 "$ROUNDS"); do echo "    r$r: { challenge: { static: $CHALLENGE } }"; done
 } >"$TMP/credgate.yaml"
 node --import tsx src/app/cli/main.ts --config "$TMP/credgate.yaml" serve >"$TMP/credgate.log" 2>&1 &
-PIDS+=($!)
+CREDGATE_PID=$!
+PIDS+=("$CREDGATE_PID")
 
-wait_up() { # wait_up URL LOG
-  for _ in $(seq 1 120); do
-    curl -sf -o /dev/null "$1" && return 0
-    sleep 0.5
-  done
-  cat "$2" >&2
-  die "$1 did not answer within 60 s"
-}
-wait_up "http://$HOST:$MICROMDM_PORT/scep?operation=GetCACaps" "$TMP/micromdm.log"
-wait_up "http://$HOST:$CREDGATE_PORT/scep/r0?operation=GetCACaps" "$TMP/credgate.log"
+wait_up "http://$HOST:$MICROMDM_PORT/scep?operation=GetCACaps" "$MICROMDM_PID" "$TMP/micromdm.log"
+wait_up "http://$HOST:$CREDGATE_PORT/scep/r0?operation=GetCACaps" "$CREDGATE_PID" "$TMP/credgate.log"
 
 # --- load -------------------------------------------------------------------
 # Round 0 warms both servers (and makes scepload's cached client keys).
