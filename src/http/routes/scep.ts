@@ -23,10 +23,13 @@ export function scepRouter(deps: { scep: ScepService }): Router {
     if (!profile) throw notFound(`no SCEP profile "${name}"`);
     return profile;
   };
+  const sendPkiMessage = (res: Response, der: Buffer) => res.type('application/x-pki-message').send(der);
   const pkiOperation = async (profile: ScepProfile, der: Buffer, res: Response) => {
     if (der.length === 0) throw badRequest('PKIOperation needs a message');
-    res.type('application/x-pki-message').send(await deps.scep.pkiOperation(profile, der));
+    sendPkiMessage(res, await deps.scep.pkiOperation(profile, der));
   };
+  // A SCEP client understands a CertRep, not an HTTP error: an oversized message gets a signed FAILURE.
+  const tooLarge = async (res: Response) => sendPkiMessage(res, await deps.scep.refuse('badMessageCheck'));
 
   const handleGet = async (req: Request, res: Response) => {
     const profile = profileOf(req);
@@ -41,11 +44,8 @@ export function scepRouter(deps: { scep: ScepService }): Router {
       case 'PKIOperation': {
         // Form decoding turns an unescaped '+' of the base64 into a space.
         const message = String(req.query.message ?? '').replace(/ /g, '+');
-        if (message.length > (MAX_MESSAGE_BYTES * 4) / 3) {
-          res.type('application/x-pki-message').send(await deps.scep.refuse('badMessageCheck'));
-          return;
-        }
-        await pkiOperation(profile, Buffer.from(message, 'base64'), res);
+        if (message.length > (MAX_MESSAGE_BYTES * 4) / 3) await tooLarge(res);
+        else await pkiOperation(profile, Buffer.from(message, 'base64'), res);
         return;
       }
       default:
@@ -58,12 +58,15 @@ export function scepRouter(deps: { scep: ScepService }): Router {
     await pkiOperation(profileOf(req), Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), res);
   };
   const parseRaw = express.raw({ type: () => true, limit: MAX_MESSAGE_BYTES });
-  // A SCEP client understands a CertRep, not an HTTP error: an oversized message gets a signed FAILURE.
   const raw = (req: Request, res: Response, next: (err?: unknown) => void) =>
     parseRaw(req, res, (err?: unknown) => {
       if ((err as { type?: string } | undefined)?.type !== 'entity.too.large') return next(err);
-      if (!deps.scep.profile((req.params as { profile?: string }).profile ?? 'default')) return next(notFound('no such SCEP profile'));
-      deps.scep.refuse('badMessageCheck').then((der) => res.type('application/x-pki-message').send(der), next);
+      try {
+        profileOf(req);
+      } catch (unknownProfile) {
+        return next(unknownProfile);
+      }
+      tooLarge(res).catch(next);
     });
 
   router.get('/', handleGet);
