@@ -4,7 +4,7 @@
  * messages that are wrong on purpose. It builds requests with the project's
  * CMS code; answers are checked with `openssl cms` where it matters.
  */
-import { createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { octets, oid, parseDer, printable, seq, set, toDer, type Asn1 } from '../../src/pki/asn1.js';
 import { bigintInteger } from '../../src/pki/x509-der.js';
 import { buildCertificate } from '../../src/pki/certificate.js';
@@ -45,12 +45,11 @@ export async function newDevice(cn: string): Promise<Identity> {
 
 /** An RSA signer with a chosen digest (SCEP clients still use SHA-1). */
 export function rsaSigner(key: KeyObject, digest: Digest): Signer {
-  const k = key.type === 'private' ? key : createPrivateKey(key.export({ type: 'pkcs8', format: 'pem' }));
   return {
-    publicKey: k,
+    publicKey: createPublicKey(key),
     algorithm: { oid: RSA_SIGNATURES[digest], nullParams: true },
     digest,
-    sign: async (data) => sign(digest, data, k),
+    sign: async (data) => sign(digest, data, key),
   };
 }
 
