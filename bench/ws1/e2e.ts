@@ -32,7 +32,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPair, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -41,6 +40,8 @@ import { parseArgs, promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { summarizeProfile } from './profile.js';
 import { makeTestTls, startEscrowGateway, writeTestTlsFiles } from '../../test/helpers/ws1-standins.js';
+import { until } from '../../test/helpers/wait.js';
+import { freePort } from '../../test/helpers/net.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(REPO, 'src/app/cli/main.ts');
@@ -81,24 +82,6 @@ const selfCpu = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 };
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 const keygen = promisify(generateKeyPair);
 /** Native RSA-2048 keys per second at `concurrency`, and CPU seconds per key (this process). */

@@ -12,14 +12,7 @@ import { curl } from '../helpers/curl.js';
 import { REPO, runCli, spawnCli, stop, waitForLog } from '../helpers/cli.js';
 import { adminCurlArgs } from '../helpers/pki.js';
 import { tempDir } from '../helpers/tmp.js';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+import { freePort } from '../helpers/net.js';
 
 /** A directory laid out like a fresh clone: just the shipped config. */
 function freshCheckout(): string {

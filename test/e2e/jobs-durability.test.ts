@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { migrate, openDb, type Db, type DbSettings } from '../../src/store/db.js';
@@ -13,6 +12,7 @@ import { JobRepository } from '../../src/store/jobs.js';
 import { waitForLog, stop } from '../helpers/cli.js';
 import { freshMysqlDatabase } from '../helpers/mariadb.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 
 const WORKER = fileURLToPath(new URL('../helpers/job-worker-process.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
@@ -24,16 +24,6 @@ async function startWorker(settings: DbSettings, env: Record<string, string> = {
   });
   const ready = await waitForLog(child, (l) => l.ready === true);
   return { child, id: String(ready.worker) };
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 describe('job durability', () => {
@@ -51,7 +41,7 @@ describe('job durability', () => {
       const first = await startWorker(settings, { CREDGATE_TEST_LEASE_MS: '1500' });
       children.push(first.child);
       const interrupted = (await jobs.insert(db, { type: 'test.record', payload: { sleepMs: 30_000 }, maxAttempts: 5 }))!;
-      await until('the first worker to claim the job', async () => (await jobs.get(interrupted))?.leaseOwner === first.id);
+      await until('the first worker to claim the job', async () => (await jobs.get(interrupted))?.leaseOwner === first.id, 60_000);
 
       first.child.kill('SIGKILL');
       await new Promise((r) => first.child.once('exit', r));
@@ -61,10 +51,14 @@ describe('job durability', () => {
       const second = await startWorker(settings, { CREDGATE_TEST_LEASE_MS: '1500' });
       children.push(second.child);
       for (const id of [interrupted, waiting]) {
-        const job = await until(`job ${id} to finish`, async () => {
-          const j = await jobs.get(id);
-          return j?.status === 'done' ? j : undefined;
-        });
+        const job = await until(
+          `job ${id} to finish`,
+          async () => {
+            const j = await jobs.get(id);
+            return j?.status === 'done' ? j : undefined;
+          },
+          60_000,
+        );
         assert.deepEqual(job.result, { worker: second.id });
       }
       const runs = await db('test_job_runs').select('job_id', 'worker', 'attempt').orderBy('job_id');

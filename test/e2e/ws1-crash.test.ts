@@ -31,7 +31,6 @@ import { type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -40,6 +39,8 @@ import Database from 'better-sqlite3';
 import { REPO, spawnCli, stop } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeTestTls, startEscrowGateway, writeTestTlsFiles, type EscrowGatewayHandle, type EscrowUpload } from '../helpers/ws1-standins.js';
+import { until } from '../helpers/wait.js';
+import { freePort } from '../helpers/net.js';
 
 const EVENTS = 500;
 const IN_FLIGHT = 16;
@@ -71,24 +72,6 @@ const enrollment = (i: number, deviceUuid: string) => ({
   DeviceUUID: deviceUuid,
   EnrollmentUserUUID: USER_UUID,
 });
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 type PostResult = { status: number; body: string } | { error: string };
 

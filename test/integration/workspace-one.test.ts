@@ -14,6 +14,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { openssl } from '../helpers/openssl.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeTestTls, startEscrowGateway, startUemApi, writeTestTlsFiles, type EscrowGatewayHandle, type UemApiHandle } from '../helpers/ws1-standins.js';
+import { until } from '../helpers/wait.js';
 
 const EVENTS_PASSWORD = 'console-events-pw-2024';
 const P12_PASSWORD = 'eg-profile-password';
@@ -45,16 +46,6 @@ const SEED_EVENT = {
   DeviceUUID: 'f90f1abd-b914-4895-9b59-82e8aecf0e66',
   EnrollmentUserUUID: 'fe13e814-7415-4fce-9f47-de5a55bfe57a',
 };
-
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 describe('Workspace ONE connector', () => {
   let gw: TestGateway;
