@@ -13,7 +13,8 @@
 # transaction log, which is faster and would flatter it).
 #
 # Knobs: N=300 C=16 ROUNDS=3 SCEPLOAD=/tmp/scepload SHARED=../shared
-# CREDGATE_PORT=18091 MICROMDM_PORT=18090 KEEP_TMP=1.
+# CREDGATE_PORT=18091 MICROMDM_PORT=18090 KEEP_TMP=1, and NODE_FLAGS for
+# credgate's node (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -33,6 +34,7 @@ source bench/lib.sh
 # --- tools ------------------------------------------------------------------
 need_pkg scepserver scep
 need_pkg curl curl
+[ -x /usr/bin/time ] || need_pkg /usr/bin/time time
 if [ ! -x "$SCEPLOAD" ]; then
   say "building scepload into $SCEPLOAD"
   bash "$SHARED/bench/scepload/build.sh" "$SCEPLOAD" >&2
@@ -78,7 +80,8 @@ scep:
 EOF
   for r in $(seq 0 "$ROUNDS"); do echo "    r$r: { challenge: { static: $CHALLENGE } }"; done
 } >"$TMP/credgate.yaml"
-node --import tsx src/app/cli/main.ts --config "$TMP/credgate.yaml" serve >"$TMP/credgate.log" 2>&1 &
+# shellcheck disable=SC2086 # NODE_FLAGS is a list of flags
+node ${NODE_FLAGS:-} --import tsx src/app/cli/main.ts --config "$TMP/credgate.yaml" serve >"$TMP/credgate.log" 2>&1 &
 CREDGATE_PID=$!
 PIDS+=("$CREDGATE_PID")
 
@@ -87,21 +90,28 @@ wait_up "http://$HOST:$CREDGATE_PORT/scep/r0?operation=GetCACaps" "$CREDGATE_PID
 
 # --- load -------------------------------------------------------------------
 # Round 0 warms both servers (and makes scepload's cached client keys).
-load() { # load LABEL URL
-  local line
-  line=$("$SCEPLOAD" -url "$2" -n "$N" -c "$C" -challenge "$CHALLENGE" 2>"$TMP/scepload.err") || true
+# CPU time (user + system, ms) a process has used so far.
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
+load() { # load LABEL URL SERVER-PID: scepload's line plus the CPU ms per enrollment of server and client
+  local line before after
+  before=$(cpu_ms "$3")
+  line=$(/usr/bin/time -f 'client_cpu=%U+%S' -o "$TMP/client.cpu" "$SCEPLOAD" -url "$2" -n "$N" -c "$C" -challenge "$CHALLENGE" 2>"$TMP/scepload.err") || true
+  after=$(cpu_ms "$3")
   [ -n "$line" ] || { cat "$TMP/scepload.err" >&2; die "scepload against $1 printed nothing"; }
-  printf '%s %s\n' "$1" "$line"
+  local client
+  client=$(sed -n 's/^client_cpu=//p' "$TMP/client.cpu" | awk -F+ '{ print ($1 + $2) * 1000 }')
+  printf '%s %s server_cpu=%s client_cpu=%s\n' "$1" "$line" "$(awk -v a="$before" -v b="$after" -v n="$N" 'BEGIN { printf "%.2f", (b - a) / n }')" \
+    "$(awk -v c="$client" -v n="$N" 'BEGIN { printf "%.2f", c / n }')"
 }
 RESULTS=$TMP/results.txt
 : >"$RESULTS"
 for r in $(seq 0 "$ROUNDS"); do
   for target in micromdm credgate; do
     case $target in
-    micromdm) url=http://$HOST:$MICROMDM_PORT/scep ;;
-    credgate) url=http://$HOST:$CREDGATE_PORT/scep/r$r ;;
+    micromdm) url=http://$HOST:$MICROMDM_PORT/scep pid=$MICROMDM_PID ;;
+    credgate) url=http://$HOST:$CREDGATE_PORT/scep/r$r pid=$CREDGATE_PID ;;
     esac
-    out=$(load "$target" "$url")
+    out=$(load "$target" "$url" "$pid")
     say "round $r: $out"
     [ "$r" = 0 ] || echo "$out" >>"$RESULTS"
   done
@@ -113,7 +123,7 @@ const [file, n, c] = process.argv.slice(2);
 const rows = require('node:fs').readFileSync(file, 'utf8').trim().split('\n').map((line) => {
   const [target, ...fields] = line.split(' ');
   const f = Object.fromEntries(fields.map((kv) => kv.split('=')));
-  return { target, ok: +f.ok, fails: +f.fails, dups: +f.dup_serials, rate: parseFloat(f.rate), p50: parseFloat(f.p50), p99: parseFloat(f.p99) };
+  return { target, ok: +f.ok, fails: +f.fails, dups: +f.dup_serials, rate: parseFloat(f.rate), p50: parseFloat(f.p50), p99: parseFloat(f.p99), server: +f.server_cpu, client: +f.client_cpu };
 });
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
@@ -121,11 +131,11 @@ const by = (t) => rows.filter((r) => r.target === t);
 const summary = Object.fromEntries(['micromdm', 'credgate'].map((t) => {
   const rs = by(t);
   // scepload's rate counts successful enrollments only.
-  return [t, { rate: median(rs.map((r) => r.rate)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), fails: sum(rs.map((r) => r.fails)), dups: sum(rs.map((r) => r.dups)), rounds: rs.length }];
+  return [t, { rate: median(rs.map((r) => r.rate)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), server: median(rs.map((r) => r.server)), client: median(rs.map((r) => r.client)), fails: sum(rs.map((r) => r.fails)), dups: sum(rs.map((r) => r.dups)), rounds: rs.length }];
 }));
 console.log(`\nscepload n=${n} c=${c}, median of ${summary.credgate.rounds} rounds (successful enrollments/s)\n`);
-console.log('| server | enrollments/s | p50 ms | p99 ms | failed | duplicate serials |');
-console.log('| --- | --- | --- | --- | --- | --- |');
-for (const [t, s] of Object.entries(summary)) console.log(`| ${t} | ${s.rate.toFixed(1)} | ${s.p50.toFixed(1)} | ${s.p99.toFixed(1)} | ${s.fails} | ${s.dups} |`);
+console.log('| server | enrollments/s | p50 ms | p99 ms | server CPU ms per enrollment | scepload CPU ms per enrollment | failed | duplicate serials |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const [t, s] of Object.entries(summary)) console.log(`| ${t} | ${s.rate.toFixed(1)} | ${s.p50.toFixed(1)} | ${s.p99.toFixed(1)} | ${s.server.toFixed(2)} | ${s.client.toFixed(2)} | ${s.fails} | ${s.dups} |`);
 console.log(`\ncredgate / micromdm: ${(summary.credgate.rate / summary.micromdm.rate).toFixed(2)}x`);
 EOF

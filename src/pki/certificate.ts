@@ -11,6 +11,7 @@ import { extendedKeyUsage, subjectAltName, type AltName, type RawExtension } fro
 import { encodeName, type NameAttribute } from './names.js';
 import type { Signer } from './native-signer.js';
 import { certificatePem } from './pem.js';
+import { spkiOf } from './public-key.js';
 import { certificateParts, extension, serialInteger, sha1, x509Time } from './x509-der.js';
 
 export type { NameAttribute } from './names.js';
@@ -98,7 +99,7 @@ function publicKeyBits(spki: Asn1): Buffer {
 
 export async function buildCertificate(spec: CertificateSpec): Promise<IssuedCertificate> {
   const serialNumber = spec.serialNumber ?? randomSerial();
-  const spki = parseDer(spec.publicKey.export({ type: 'spki', format: 'der' }));
+  const spki = parseDer(spkiOf(spec.publicKey));
   const subjectKeyId = sha1(publicKeyBits(spki));
   const subject = encodeName(spec.subject);
   const issuer = spec.issuer ? issuerInfo(spec.issuer.cert) : { name: subject, keyId: subjectKeyId };

@@ -11,11 +11,12 @@
  * "bad request" without guessing which library threw what. The generic PEM and
  * DER readers throw DerError; parseCsr rethrows it as CsrError, message unchanged.
  */
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { verify, type KeyObject } from 'node:crypto';
 import { toDer, type Asn1 } from './asn1.js';
 import type { NameAttribute, SubjectAltName } from './certificate.js';
 import { childSpans, constructed, CONTEXT, DerError, describe, ia5, oidOf, primitive, readDer, stringOf, TAG, tlvAt, UNIVERSAL } from './der-reader.js';
 import { decodeDerInput, type DerInputKind } from './pem.js';
+import { publicKeyFromSpki } from './public-key.js';
 
 /** Thrown by parseCsr for any input it cannot read, and by verifyCsrSignature for algorithms it will not check. */
 export class CsrError extends Error {
@@ -240,7 +241,7 @@ const escapeDn = (value: string): string =>
 function parsePublicKey(spki: Buffer): Pick<ParsedCsr, 'publicKey' | 'keyAlgorithm' | 'keySize' | 'curve'> {
   let publicKey: KeyObject;
   try {
-    publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    publicKey = publicKeyFromSpki(spki);
   } catch (err) {
     throw new CsrError(`subjectPKInfo is not a public key OpenSSL can read: ${messageOf(err)}`, { cause: err });
   }
@@ -305,7 +306,8 @@ function parseExtensions(node: Asn1): RequestedExtension[] {
   });
 }
 
-function parseSubjectAltNames(value: Buffer): CsrSubjectAltName[] {
+/** A subjectAltName extension value (DER), as requests and certificates carry it. */
+export function parseSubjectAltNames(value: Buffer): CsrSubjectAltName[] {
   const names: CsrSubjectAltName[] = [];
   for (const name of constructed(readDer(value, 'subjectAltName extension'), TAG.SEQUENCE, 'subjectAltName')) {
     if (name.tagClass !== CONTEXT) throw new CsrError(`subjectAltName entry: expected a [n] GeneralName, got ${describe(name)}`);

@@ -112,6 +112,12 @@ export class Issuer {
     return Object.keys(this.deps.templates);
   }
 
+  /** The CA a template issues from; undefined for an unknown template. */
+  caOf(template: string): CertificateAuthority | undefined {
+    const t = this.deps.templates[template];
+    return t && this.deps.cas.get(t.ca ?? this.deps.defaultCa);
+  }
+
   async issue(req: IssueRequest): Promise<IssuedCertificate> {
     const template = this.deps.templates[req.template];
     if (!template) throw new IssuanceError(`unknown template "${req.template}"; known: ${this.templateNames().join(', ')}`);

@@ -63,7 +63,8 @@ const fromRow = (r: TransactionRow): ScepTransaction => ({
 export type NewTransaction = Pick<ScepTransaction, 'profile' | 'transactionId' | 'renews' | 'keySha256' | 'messageType' | 'status' | 'subject'> &
   Partial<Pick<ScepTransaction, 'failInfo' | 'reason' | 'serial' | 'csr'>>;
 
-// Written once per enrollment, often inside the issuance transaction: plain SQL, prepared once (see sql.ts).
+// Looked up and written once per enrollment, the insert often inside the issuance transaction: plain SQL, prepared once (see sql.ts).
+const FIND = 'SELECT * FROM scep_transactions WHERE profile = ? AND transaction_id = ? AND renews = ? LIMIT 1';
 const INSERT = `INSERT INTO scep_transactions
   (profile, transaction_id, renews, key_sha256, message_type, status, fail_info, reason, serial, subject, csr, created_at, updated_at)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
@@ -72,8 +73,8 @@ export class ScepTransactionRepository {
   constructor(private readonly db: Db) {}
 
   /** The transaction of one request: a first enrollment (renews '') or the renewal of one certificate. */
-  async find(profile: string, transactionId: string, renews: string, trx: Knex | Knex.Transaction = this.db): Promise<ScepTransaction | undefined> {
-    const r = (await trx<TransactionRow>('scep_transactions').where({ profile, transaction_id: transactionId.slice(0, 191), renews }).first()) as TransactionRow | undefined;
+  async find(profile: string, transactionId: string, renews: string, target: SqlTarget = this.db): Promise<ScepTransaction | undefined> {
+    const [r] = await sqlOf(target).all<TransactionRow>(FIND, [profile, transactionId.slice(0, 191), renews]);
     return r && fromRow(r);
   }
 

@@ -9,7 +9,7 @@
  * rejection), and the content decryption then fails like any other wrong
  * key would. Callers get one CmsDecryptError whatever went wrong.
  */
-import { constants, createCipheriv, createDecipheriv, createHmac, privateDecrypt, publicEncrypt, randomBytes, type KeyObject, type X509Certificate } from 'node:crypto';
+import { constants, createCipheriv, createDecipheriv, createHmac, privateDecrypt, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { explicit, implicitOctets, int, nul, octets, oid, parseDer, seq, set, toDer, type Asn1 } from '../asn1.js';
 import { constructed, CONTEXT, DerError, oidOf, primitive, readDer, TAG } from '../der-reader.js';
@@ -168,8 +168,14 @@ function cbc(direction: 'encrypt' | 'decrypt', cipher: ContentCipher, key: Buffe
   return Buffer.from(c.output.getBytes(), 'binary');
 }
 
+/** A recipient's certificate DER and its public key (an X509Certificate is one). */
+export interface RecipientCertificate {
+  raw: Buffer;
+  publicKey: KeyObject;
+}
+
 /** EnvelopedData ContentInfo of `content` for one or more RSA recipient certificates. */
-export function buildEnvelopedData(content: Buffer, recipients: X509Certificate | X509Certificate[], cipher: ContentCipher = 'aes-256-cbc'): Buffer {
+export function buildEnvelopedData(content: Buffer, recipients: RecipientCertificate | RecipientCertificate[], cipher: ContentCipher = 'aes-256-cbc'): Buffer {
   const spec = CIPHERS[CIPHER_OIDS[cipher]]!;
   const key = randomBytes(spec.keyLength);
   const iv = randomBytes(spec.ivLength);

@@ -7,8 +7,9 @@
 import { createHash, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { algorithmIdentifier, explicit, int, nul, octets, oid, parseDer, seq, set, tlv, toDer, type Asn1 } from '../asn1.js';
-import { constructed, CONTEXT, DerError, oidOf, primitive, readDer, TAG } from '../der-reader.js';
+import { childSpans, constructed, CONTEXT, DerError, oidOf, primitive, readDer, TAG, tlvAt } from '../der-reader.js';
 import type { Signer } from '../native-signer.js';
+import { publicKeyFromSpki } from '../public-key.js';
 import { bigintInteger, integerHex, x509Time } from '../x509-der.js';
 
 export const CMS_OID = {
@@ -136,27 +137,69 @@ function readSignerInfo(node: Asn1, what: string): SignerInfo {
   return { issuer, serial, digest, signatureAlgorithm, signature, attributes, signedAttributesDer };
 }
 
-/** The certificate among `certs` that a SignerInfo names, or undefined. */
-export function signerCertificate(signer: SignerInfo, certs: Buffer[]): X509Certificate | undefined {
-  for (const der of certs) {
-    const parts = certificateIdentity(der);
-    if (parts && parts.serial === signer.serial && parts.issuer.equals(signer.issuer)) {
+/**
+ * A certificate carried in a CMS message, read only as far as CMS needs it:
+ * who it is (issuer and serial) and its public key. OpenSSL parses the whole
+ * certificate (~130 µs) only when x509() is asked, e.g. to check a renewal.
+ */
+export class CarriedCertificate {
+  private openssl: X509Certificate | null | undefined;
+
+  private constructor(
+    readonly raw: Buffer,
+    readonly issuer: Buffer,
+    readonly serial: string,
+    readonly publicKey: KeyObject,
+  ) {}
+
+  /** undefined when `der` is not a certificate whose identity and key can be read. */
+  static read(der: Buffer): CarriedCertificate | undefined {
+    const id = certificateIdentity(der);
+    if (!id) return undefined;
+    try {
+      return new CarriedCertificate(der, id.issuer, id.serial, publicKeyFromSpki(id.spki));
+    } catch {
+      return undefined; // names a key OpenSSL cannot read
+    }
+  }
+
+  /** The certificate as OpenSSL reads it; undefined when OpenSSL cannot. */
+  x509(): X509Certificate | undefined {
+    if (this.openssl === undefined) {
       try {
-        return new X509Certificate(der);
+        this.openssl = new X509Certificate(this.raw);
       } catch {
-        return undefined; // names the signer but is no certificate OpenSSL can read
+        this.openssl = null;
       }
     }
+    return this.openssl ?? undefined;
+  }
+}
+
+/** The certificate among `certs` that a SignerInfo names, or undefined. */
+export function signerCertificate(signer: SignerInfo, certs: Buffer[]): CarriedCertificate | undefined {
+  for (const der of certs) {
+    const id = certificateIdentity(der);
+    if (id && id.serial === signer.serial && id.issuer.equals(signer.issuer)) return CarriedCertificate.read(der);
   }
   return undefined;
 }
 
-/** issuer Name DER and serial hex of a certificate, read without OpenSSL's name re-encoding. */
-export function certificateIdentity(der: Buffer): { issuer: Buffer; serial: string } | undefined {
+/**
+ * issuer Name DER, serial hex and SubjectPublicKeyInfo DER of a certificate,
+ * read from the bytes as they are (no re-encoding, no full parse).
+ */
+export function certificateIdentity(der: Buffer): { issuer: Buffer; serial: string; spki: Buffer } | undefined {
   try {
-    const tbs = constructed(constructed(parseDer(der), TAG.SEQUENCE, 'Certificate')[0], TAG.SEQUENCE, 'tbsCertificate');
-    const at = tbs[0]?.tagClass === CONTEXT ? 1 : 0;
-    return { serial: hexOfInteger(primitive(tbs[at], TAG.INTEGER, 'serialNumber')), issuer: toDer(tbs[at + 2]!) };
+    const certificate = tlvAt(der, 0, der.length);
+    if (der[0] !== 0x30 || certificate.end !== der.length) return undefined;
+    const [tbs] = childSpans(der, certificate);
+    if (!tbs || der[tbs.start] !== 0x30) return undefined;
+    const fields = childSpans(der, tbs);
+    const at = der[fields[0]?.start ?? 0] === 0xa0 ? 1 : 0; // version [0] is optional
+    const [serial, , issuer, , , spki] = fields.slice(at);
+    if (!serial || !issuer || !spki || der[serial.start] !== 0x02 || der[issuer.start] !== 0x30 || der[spki.start] !== 0x30) return undefined;
+    return { serial: integerHex(der.subarray(serial.contentStart, serial.end)), issuer: der.subarray(issuer.start, issuer.end), spki: der.subarray(spki.start, spki.end) };
   } catch {
     return undefined;
   }
@@ -167,7 +210,7 @@ export function certificateIdentity(der: Buffer): { issuer: Buffer; serial: stri
  * messageDigest attribute matches the content and the signature over the
  * signed attributes verifies. Says nothing about whether cert is trusted.
  */
-export function verifySigner(sd: SignedData, signer: SignerInfo, cert: X509Certificate): boolean {
+export function verifySigner(sd: SignedData, signer: SignerInfo, cert: { publicKey: KeyObject }): boolean {
   const [digestValue] = signer.attributes.get(CMS_OID.messageDigest) ?? [];
   const [typeValue] = signer.attributes.get(CMS_OID.contentType) ?? [];
   if (!digestValue || !typeValue || sd.content === undefined) return false;

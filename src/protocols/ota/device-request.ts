@@ -37,7 +37,7 @@ export function readDeviceRequest(body: Buffer): DeviceRequest {
   const info = sd.signers[0]!;
   let signer: X509Certificate | undefined;
   try {
-    signer = signerCertificate(info, sd.certificates);
+    signer = signerCertificate(info, sd.certificates)?.x509();
   } catch (err) {
     throw new DeviceRequestError(`the signer's certificate is unreadable: ${err instanceof Error ? err.message : String(err)}`);
   }

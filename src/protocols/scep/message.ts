@@ -3,11 +3,11 @@
  * the CertRep answer. A pkiMessage is CMS SignedData whose signed attributes
  * carry the SCEP fields and whose content is EnvelopedData for the RA.
  */
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { randomBytes, type X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { octets, printable, type Asn1 } from '../../pki/asn1.js';
-import { buildEnvelopedData, parseEnvelopedData, type ContentCipher, type EnvelopedData } from '../../pki/cms/enveloped-data.js';
-import { buildSignedData, certsOnly, CmsError, parseSignedData, signerCertificate, verifySigner } from '../../pki/cms/signed-data.js';
+import { buildEnvelopedData, parseEnvelopedData, type ContentCipher, type EnvelopedData, type RecipientCertificate } from '../../pki/cms/enveloped-data.js';
+import { buildSignedData, certsOnly, CmsError, parseSignedData, signerCertificate, verifySigner, type CarriedCertificate } from '../../pki/cms/signed-data.js';
 import { CmsFormatError } from '../../pki/cms/enveloped-data.js';
 import type { Signer } from '../../pki/native-signer.js';
 
@@ -46,7 +46,7 @@ export interface PkiMessage {
   transactionId: string;
   senderNonce: Buffer;
   /** The certificate that signed the request: where the answer is encrypted to. */
-  signerCert: X509Certificate;
+  signerCert: CarriedCertificate;
   /** Content encryption the client used; the answer uses the same. */
   envelope: EnvelopedData;
 }
@@ -71,6 +71,10 @@ export function readPkiMessage(der: Buffer): PkiMessage {
   if (!signer || sd.signers.length !== 1) throw new ScepMessageError('a pkiMessage has exactly one signer');
   const signerCert = signerCertificate(signer, sd.certificates);
   if (!signerCert) throw new ScepMessageError('the signer certificate is not in the message');
+  // A renewal is judged by its signer certificate (issuer, validity, revocation): it must be one OpenSSL reads.
+  if (Number(text(signer.attributes.get(SCEP_ATTRIBUTES.messageType)?.[0])) === MESSAGE_TYPES.RenewalReq && !signerCert.x509()) {
+    throw new ScepMessageError('the renewal signer certificate is not a readable certificate');
+  }
   if (!verifySigner(sd, signer, signerCert)) throw new ScepMessageError('the message signature does not verify');
 
   const transactionId = text(signer.attributes.get(SCEP_ATTRIBUTES.transactionId)?.[0]);
@@ -106,7 +110,7 @@ export interface ReplyTo {
   transactionId: string;
   /** Echoed as recipientNonce; absent only when the request was unreadable. */
   senderNonce?: Buffer;
-  signerCert?: X509Certificate;
+  signerCert?: RecipientCertificate;
   cipher?: ContentCipher;
 }
 
