@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { JobQueue } from '../jobs/queue.js';
 import type { Db } from '../store/db.js';
 import type { EventRepository } from '../store/events.js';
+import { transaction } from '../store/sql.js';
 import type { MdmEvent } from './connector.js';
 
 export const EVENT_JOB = 'mdm.event';
@@ -21,8 +22,8 @@ export class EventIntake {
   constructor(private readonly deps: { db: Db; events: EventRepository; queue: JobQueue; log: Logger }) {}
 
   async accept(event: MdmEvent, payload: unknown): Promise<Accepted> {
-    const eventId = await this.deps.db.transaction(async (trx) => {
-      const id = await this.deps.events.insert(trx, {
+    const eventId = await transaction(this.deps.db, async (sql) => {
+      const id = await this.deps.events.insert(sql, {
         connectorId: event.connectorId,
         type: event.type,
         vendorType: event.vendorType,
@@ -34,7 +35,7 @@ export class EventIntake {
         occurredAt: event.occurredAt.getTime(),
       });
       if (id !== undefined && ACTIONABLE.has(event.type)) {
-        await this.deps.queue.enqueue(trx, EVENT_JOB, { eventId: id }, { dedupeKey: `event:${id}` });
+        await this.deps.queue.enqueue(sql, EVENT_JOB, { eventId: id }, { dedupeKey: `event:${id}` });
       }
       return id;
     });

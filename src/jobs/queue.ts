@@ -2,8 +2,8 @@
  * The producer side of the durable queue. `enqueue` takes the caller's
  * transaction so a job exists exactly when the row that caused it does.
  */
-import type { Knex } from 'knex';
 import type { JobRepository } from '../store/jobs.js';
+import type { SqlTarget } from '../store/sql.js';
 
 export interface EnqueueOptions {
   runAt?: number;
@@ -26,7 +26,7 @@ export class JobQueue {
    * same dedupe key exists. Call `wake()` after the transaction commits to
    * run it without waiting for the next poll.
    */
-  enqueue(trx: Knex | Knex.Transaction, type: string, payload: unknown, opts: EnqueueOptions = {}): Promise<number | undefined> {
+  enqueue(trx: SqlTarget, type: string, payload: unknown, opts: EnqueueOptions = {}): Promise<number | undefined> {
     return this.repo.insert(trx, {
       type,
       payload,

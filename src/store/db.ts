@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from './migrations/index.js';
+import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js';
 
 export type Db = Knex;
 export type DbClient = 'sqlite' | 'mysql';
@@ -43,6 +44,18 @@ export function openDb(settings: DbSettings): Db {
       },
     },
   });
+}
+
+/**
+ * Moves an SQLite database's WAL checkpoints from the connection that commits
+ * to a worker thread (wal-checkpointer.ts). For long-running processes (the
+ * gateway, not one-shot CLI commands); stop the checkpointer before
+ * db.destroy(). Nothing to do for MySQL or an in-memory database.
+ */
+export async function checkpointInBackground(db: Db, settings: DbSettings, onError: (message: string) => void): Promise<WalCheckpointer | undefined> {
+  if (settings.client !== 'sqlite' || settings.filename === ':memory:') return undefined;
+  await db.raw('PRAGMA wal_autocheckpoint = 0');
+  return startWalCheckpointer(settings.filename, { onError });
 }
 
 export async function migrate(db: Db): Promise<void> {

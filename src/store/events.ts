@@ -1,6 +1,7 @@
 /** MDM events and the device → user mapping learnt from them. */
 import type { Knex } from 'knex';
-import { clientOf, type Db } from './db.js';
+import type { Db } from './db.js';
+import { insertIgnoringDuplicates, sqlOf, type SqlTarget } from './sql.js';
 
 export interface StoredEvent {
   id: number;
@@ -32,30 +33,31 @@ interface Row {
 
 export type NewEvent = Omit<StoredEvent, 'id' | 'receivedAt'>;
 
+// Written once per accepted event: plain SQL, prepared once (see sql.ts).
+const INSERT = insertIgnoringDuplicates(
+  'mdm_events',
+  ['connector_id', 'type', 'vendor_type', 'dedupe_key', 'device_id', 'user', 'device', 'payload', 'occurred_at', 'received_at'],
+  ['connector_id', 'dedupe_key'],
+);
+
 export class EventRepository {
   constructor(private readonly db: Db) {}
 
   /** Stores an event; undefined when the connector already has one with this dedupe key. */
-  async insert(trx: Knex.Transaction, e: NewEvent, now = Date.now()): Promise<number | undefined> {
-    const row = {
-      connector_id: e.connectorId,
-      type: e.type,
-      vendor_type: e.vendorType.slice(0, 128),
-      dedupe_key: e.dedupeKey.slice(0, 191),
-      device_id: e.deviceId,
-      user: JSON.stringify(e.user),
-      device: JSON.stringify(e.device),
-      payload: JSON.stringify(e.payload),
-      occurred_at: e.occurredAt,
-      received_at: now,
-    };
-    const insert = trx('mdm_events').insert(row).onConflict(['connector_id', 'dedupe_key']).ignore();
-    if (clientOf(this.db) === 'sqlite') {
-      const rows = (await insert.returning('id')) as { id: number }[];
-      return rows[0] ? Number(rows[0].id) : undefined;
-    }
-    const [id] = await insert;
-    return id ? Number(id) : undefined;
+  async insert(target: SqlTarget, e: NewEvent, now = Date.now()): Promise<number | undefined> {
+    const sql = sqlOf(target);
+    return sql.insert(INSERT[sql.dialect], [
+      e.connectorId,
+      e.type,
+      e.vendorType.slice(0, 128),
+      e.dedupeKey.slice(0, 191),
+      e.deviceId,
+      JSON.stringify(e.user),
+      JSON.stringify(e.device),
+      JSON.stringify(e.payload),
+      e.occurredAt,
+      now,
+    ]);
   }
 
   async get(id: number): Promise<StoredEvent | undefined> {

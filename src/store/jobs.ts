@@ -6,6 +6,7 @@
  */
 import type { Knex } from 'knex';
 import { clientOf, type Db } from './db.js';
+import { insertIgnoringDuplicates, sqlOf, type SqlTarget } from './sql.js';
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'dead';
 export const JOB_STATUSES: readonly JobStatus[] = ['queued', 'running', 'done', 'dead'];
@@ -83,6 +84,13 @@ export interface JobFilter {
   before?: number;
 }
 
+// Written once per job, usually inside its producer's transaction: plain SQL, prepared once (see sql.ts).
+const INSERT = insertIgnoringDuplicates(
+  'jobs',
+  ['type', 'payload', 'status', 'attempts', 'max_attempts', 'priority', 'available_at', 'dedupe_key', 'created_at', 'updated_at'],
+  ['dedupe_key'],
+);
+
 export class JobRepository {
   constructor(private readonly db: Db) {}
 
@@ -90,31 +98,22 @@ export class JobRepository {
    * Inserts a job using the caller's transaction (or the pool). Returns the
    * new id, or undefined when a job with the same dedupe key already exists.
    */
-  async insert(trx: Knex | Knex.Transaction, job: NewJob, now = Date.now()): Promise<number | undefined> {
-    const row = {
-      type: job.type,
-      payload: JSON.stringify(job.payload ?? null),
-      status: 'queued',
-      attempts: 0,
-      max_attempts: job.maxAttempts,
-      priority: job.priority ?? 0,
-      available_at: job.runAt ?? now,
-      dedupe_key: job.dedupeKey ?? null,
-      created_at: now,
-      updated_at: now,
-    };
-    if (job.dedupeKey !== undefined) {
-      const insert = trx('jobs').insert(row).onConflict('dedupe_key').ignore();
-      if (clientOf(this.db) === 'sqlite') {
-        const rows = (await insert.returning('id')) as { id: number }[];
-        return rows[0] ? Number(rows[0].id) : undefined;
-      }
-      // MySQL's INSERT IGNORE reports insertId 0 when the row already existed.
-      const [id] = await insert;
-      return id ? Number(id) : undefined;
-    }
-    const [id] = await trx('jobs').insert(row);
-    return Number(id);
+  async insert(target: SqlTarget, job: NewJob, now = Date.now()): Promise<number | undefined> {
+    const sql = sqlOf(target);
+    const values = [
+      job.type,
+      JSON.stringify(job.payload ?? null),
+      'queued',
+      0,
+      job.maxAttempts,
+      job.priority ?? 0,
+      job.runAt ?? now,
+      job.dedupeKey ?? null,
+      now,
+      now,
+    ];
+    // Without a dedupe key nothing is a duplicate (NULLs never collide in a unique index).
+    return sql.insert(INSERT[sql.dialect], values);
   }
 
   /** Claims up to `limit` runnable jobs (queued and due, or running with an expired lease). */

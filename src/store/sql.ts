@@ -19,8 +19,12 @@ import { clientOf } from './db.js';
 export type SqlValue = string | number | Buffer | null;
 
 export interface Sql {
+  /** For the few statements the two dialects spell differently (e.g. INSERT that ignores duplicates). */
+  readonly dialect: 'sqlite' | 'mysql';
   /** A statement without result rows; resolves to the number of rows it changed. */
   run(sql: string, values: readonly SqlValue[]): Promise<number>;
+  /** An INSERT of one row; resolves to its id, or undefined when the row was ignored as a duplicate. */
+  insert(sql: string, values: readonly SqlValue[]): Promise<number | undefined>;
   /** A statement with result rows (SELECT, DELETE … RETURNING). */
   all<T>(sql: string, values: readonly SqlValue[]): Promise<T[]>;
 }
@@ -41,7 +45,12 @@ function prepared(conn: Connection, sql: string): BetterSqlite3.Statement {
 }
 
 const onConnection = (conn: Connection): Sql => ({
+  dialect: 'sqlite',
   run: async (sql, values) => prepared(conn, sql).run(...values).changes,
+  insert: async (sql, values) => {
+    const r = prepared(conn, sql).run(...values);
+    return r.changes ? Number(r.lastInsertRowid) : undefined;
+  },
   all: async <T>(sql: string, values: readonly SqlValue[]) => prepared(conn, sql).all(...values) as T[],
 });
 
@@ -57,14 +66,33 @@ function onKnex(k: Knex | Knex.Transaction): Sql {
       }
     };
     return {
+      dialect: 'sqlite',
       run: (sql, values) => use((s) => s.run(sql, values)),
+      insert: (sql, values) => use((s) => s.insert(sql, values)),
       all: <T>(sql: string, values: readonly SqlValue[]) => use((s) => s.all<T>(sql, values)),
     };
   }
+  const header = async (sql: string, values: readonly SqlValue[]) => ((await k.raw(sql, [...values])) as [{ affectedRows: number; insertId: number }])[0];
   return {
-    run: async (sql, values) => ((await k.raw(sql, [...values])) as [{ affectedRows: number }])[0].affectedRows,
+    dialect: 'mysql',
+    run: async (sql, values) => (await header(sql, values)).affectedRows,
+    insert: async (sql, values) => {
+      // INSERT IGNORE of a duplicate changes no row.
+      const h = await header(sql, values);
+      return h.affectedRows ? Number(h.insertId) : undefined;
+    },
     all: async <T>(sql: string, values: readonly SqlValue[]) => ((await k.raw(sql, [...values])) as [T[]])[0],
   };
+}
+
+/**
+ * INSERT of one row that skips it when `key` (a unique key's columns) already
+ * exists, in each dialect's words; pick with `sql.dialect`.
+ */
+export function insertIgnoringDuplicates(table: string, columns: readonly string[], key: readonly string[]): Record<Sql['dialect'], string> {
+  // Backticks quote names (e.g. `user`) in MySQL and SQLite alike.
+  const into = `INTO ${table} (${columns.map((c) => `\`${c}\``).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+  return { sqlite: `INSERT ${into} ON CONFLICT (${key.join(', ')}) DO NOTHING`, mysql: `INSERT IGNORE ${into}` };
 }
 
 export const sqlOf = (target: SqlTarget): Sql => (typeof target === 'function' ? onKnex(target) : target);
