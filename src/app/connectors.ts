@@ -19,6 +19,7 @@ import { guard, type GuardOptions } from '../http/auth/authenticate.js';
 import { basicStrategy, ClientCertAuth } from '../http/auth/strategies.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { JobWorker } from '../jobs/worker.js';
+import type { ChallengeValidator } from '../protocols/scep/challenges.js';
 import type { Db } from '../store/db.js';
 import { DeliveryRepository } from '../store/deliveries.js';
 import { EventRepository } from '../store/events.js';
@@ -27,9 +28,12 @@ import type { PassportStatic } from 'passport';
 
 type Authenticator = InstanceType<PassportStatic['Passport']>;
 import { workspaceOne } from '../../connectors/workspace-one/index.js';
+import { citrix } from '../../connectors/citrix/index.js';
+import { mobileIron } from '../../connectors/mobileiron/index.js';
+import { intune } from '../../connectors/intune/index.js';
 import { StartupError } from './errors.js';
 
-const MODULES: ConnectorModule[] = [workspaceOne as unknown as ConnectorModule];
+const MODULES: ConnectorModule[] = [workspaceOne as unknown as ConnectorModule, mobileIron as unknown as ConnectorModule, citrix as unknown as ConnectorModule, intune as unknown as ConnectorModule];
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 export interface LoadedConnector {
@@ -88,11 +92,18 @@ export function createConnectors(
   templates: string[],
 ): RunningConnector[] {
   return loaded.map((c) => {
-    for (const t of [c.settings.policy.enrolled.signing, c.settings.policy.enrolled.encryption]) {
-      if (t !== undefined && !templates.includes(t)) throw new StartupError(`${c.file} policy.enrolled: no template named "${t}" (known: ${templates.join(', ')})`);
+    const { enrolled, deviceTemplates = [] } = c.settings.policy;
+    for (const t of [enrolled.signing, enrolled.encryption, ...deviceTemplates]) {
+      if (t !== undefined && !templates.includes(t)) throw new StartupError(`${c.file}: no template named "${t}" (known: ${templates.join(', ')})`);
     }
     const module = MODULES.find((m) => m.kind === c.settings.kind)!;
-    const connector: Connector = module.create(c.settings, ctx(c));
+    let connector: Connector;
+    try {
+      connector = module.create(c.settings, ctx(c));
+    } catch (err) {
+      // Connectors name the setting whose file or key is unusable; the operator also needs the file.
+      throw new StartupError(`${c.file} ${(err as Error).message}`);
+    }
     const router = connector.router?.();
     return { id: c.id, connector, policy: c.settings.policy, ...(router && { router }) };
   });
@@ -109,6 +120,8 @@ export interface WiredConnectors {
   mounts: { path: string; router: Router }[];
   /** Queues renewals for one connector now (the timer does this every `policy.renewal.checkEvery`). */
   scheduleRenewals(connectorId: string, now?: number): Promise<number[]>;
+  /** The SCEP challenge validator of a connector that has one (Intune). */
+  scepValidator(connectorId: string): ChallengeValidator | undefined;
   start(): void;
   stop(): void;
 }
@@ -128,7 +141,7 @@ export function wireConnectors(deps: {
   const intake = new EventIntake({ db, events, queue, log: log.child({ component: 'intake' }) });
 
   const inboundGuard = (c: LoadedConnector) => {
-    const { basic, clientCertificates } = c.settings.inbound;
+    const { basic, clientCertificates } = c.settings.inbound ?? { basic: [] };
     const principal = { principal: `console:${c.id}`, roles: ['connector'] };
     const opts: GuardOptions = { methods: [], strategies: {} };
     if (clientCertificates) {
@@ -147,7 +160,15 @@ export function wireConnectors(deps: {
 
   const running = createConnectors(
     deps.loaded,
-    (c) => ({ id: c.id, log: log.child({ connector: c.id }), intake, inboundGuard: inboundGuard(c), bodyLimit: deps.bodyLimit }),
+    (c) => ({
+      id: c.id,
+      log: log.child({ connector: c.id }),
+      intake,
+      inboundGuard: inboundGuard(c),
+      bodyLimit: deps.bodyLimit,
+      db,
+      pki: { issuer: issuance.issuer, certificates: issuance.certificates, caOf: (t) => issuance.issuer.caOf(t)!, revoker: issuance.revoker },
+    }),
     issuance.issuer.templateNames(),
   );
   const byId = new Map(running.map((c) => [c.id, c]));
@@ -173,6 +194,7 @@ export function wireConnectors(deps: {
   return {
     mounts: running.filter((c) => c.router).map((c) => ({ path: `/connectors/${c.id}`, router: c.router! })),
     scheduleRenewals: (id, now) => pipeline.scheduleRenewals(id, now),
+    scepValidator: (id) => byId.get(id)?.connector.scepValidator?.(),
     start() {
       startConnectors(running, abort.signal, log);
       for (const c of running) {
@@ -190,5 +212,5 @@ export function wireConnectors(deps: {
 
 /** PEM CA bundles the listener must add so consoles' client certificates verify. */
 export function connectorTrust(loaded: LoadedConnector[]): string[] {
-  return loaded.flatMap((c) => c.settings.inbound.clientCertificates?.trust ?? []).map((p) => readFileSync(p, 'utf8'));
+  return loaded.flatMap((c) => c.settings.inbound?.clientCertificates?.trust ?? []).map((p) => readFileSync(p, 'utf8'));
 }

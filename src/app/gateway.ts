@@ -26,16 +26,18 @@ import { listen, listenPlain, ListenError } from '../http/server.js';
 import { JobQueue } from '../jobs/queue.js';
 import { JobWorker, type JobHandler } from '../jobs/worker.js';
 import { createMetrics } from '../observability/metrics.js';
-import { ping, type Db } from '../store/db.js';
+import { checkpointInBackground, ping, type Db } from '../store/db.js';
 import { JobRepository } from '../store/jobs.js';
 import { TokenRepository } from '../store/tokens.js';
-import { openDatabase } from './database.js';
+import { dbSettings, openDatabase } from './database.js';
+import type { WalCheckpointer } from '../store/wal-checkpointer.js';
 import { StartupError } from './errors.js';
 import { connectorTrust, loadConnectorFiles, wireConnectors, type WiredConnectors } from './connectors.js';
 import { buildIssuance, type Issuance } from './issuance.js';
 import { buildScep } from './scep.js';
 import { buildOta } from './ota.js';
 import { buildMobile, type Mobile } from './mobile.js';
+import { buildDerived, type Derived } from './derived.js';
 import type { OtaService } from '../protocols/ota/service.js';
 import { ensurePki, loadMasterKey, loadTlsIdentity } from './pki-setup.js';
 
@@ -69,20 +71,45 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
   const tls = loadTlsIdentity(config, masterKey);
   tls.clientCaPem.push(...connectorTrust(connectorFiles));
   const db = await openDatabase(config.database);
-  const baseUrl = (config.server.publicUrl ?? `https://localhost:${config.server.port}`).replace(/\/$/, '');
-  let issuance: Issuance;
-  let scep: ReturnType<typeof buildScep>;
-  let ota: ReturnType<typeof buildOta>;
-  let mobile: Mobile;
-  try {
-    issuance = buildIssuance(config, db, masterKey, baseUrl, log);
-    scep = buildScep(config, db, issuance, masterKey, log);
-    ota = buildOta(config, db, issuance, scep, masterKey, baseUrl, log);
-    mobile = buildMobile(config, db, issuance, masterKey, baseUrl, log);
-  } catch (err) {
+  let checkpoints: WalCheckpointer | undefined;
+  const closeDb = async () => {
+    await checkpoints?.stop();
     await db.destroy();
+  };
+  try {
+    // SQLite: WAL checkpoints off the event loop, stopped before the pool closes.
+    checkpoints = await checkpointInBackground(db, dbSettings(config.database), (message) =>
+      log.warn({ error: message }, 'SQLite WAL checkpoint failed; the next one retries'),
+    );
+    return await serve({ config, log, handlers, masterKey, connectorFiles, tls, db, closeDb });
+  } catch (err) {
+    // A pool left open keeps its reaping timer, and with it the process, alive.
+    await closeDb();
     throw err;
   }
+}
+
+interface Opened {
+  config: Config;
+  log: Logger;
+  handlers: Record<string, JobHandler>;
+  masterKey: ReturnType<typeof loadMasterKey>;
+  connectorFiles: ReturnType<typeof loadConnectorFiles>;
+  tls: ReturnType<typeof loadTlsIdentity>;
+  db: Db;
+  closeDb(): Promise<void>;
+}
+
+/** Builds and starts everything on the open database; startGateway closes it when this throws. */
+async function serve({ config, log, handlers, masterKey, connectorFiles, tls, db, closeDb }: Opened): Promise<Gateway> {
+  const baseUrl = (config.server.publicUrl ?? `https://localhost:${config.server.port}`).replace(/\/$/, '');
+  const issuance = buildIssuance(config, db, masterKey, baseUrl, log);
+  // Connectors are wired below; a SCEP profile reaches its connector's validator only once requests arrive.
+  const scep = buildScep(config, db, issuance, masterKey, log, { files: connectorFiles, validator: (id) => connectors.scepValidator(id) });
+  const ota = buildOta(config, db, issuance, scep, masterKey, baseUrl, log);
+  const mobile = buildMobile(config, db, issuance, masterKey, baseUrl, log);
+  const derived = buildDerived(config, db, issuance, mobile, masterKey, baseUrl, log);
+  tls.clientCaPem.push(...derived.trustPem);
 
   const jobsRepo = new JobRepository(db);
   const tokens = new TokenRepository(db);
@@ -151,6 +178,7 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
       { path: '/api/v1', router: directoryRouter({ guard: adminGuard, directory: mobile.directory, bodyLimit: sizeBytes(config.server.bodyLimit) }) },
       { path: '/api/v1', router: mobileIdsRouter({ guard: adminGuard, ...mobile, bodyLimit: sizeBytes(config.server.bodyLimit) }) },
       ...(config.mobile.enabled ? [{ path: '/mobile/v1', router: mobileAgentRouter(mobile) }] : []),
+      ...derived.mounts(adminGuard, sizeBytes(config.server.bodyLimit)),
       ...publicMounts,
       ...(ota
         ? [
@@ -174,13 +202,13 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
       });
     }
   } catch (err) {
-    await db.destroy();
     if (err instanceof ListenError) throw new StartupError(err.message);
     throw err;
   }
   worker.start();
   issuance.start();
   mobile.start();
+  derived.start();
   connectors.start();
 
   const port = (server.address() as AddressInfo).port;
@@ -201,6 +229,7 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
       connectors.stop();
       issuance.stop();
       mobile.stop();
+      derived.stop();
       const closed = Promise.all([server, plain].map((srv) => srv && new Promise<void>((resolve) => srv.close(() => resolve()))));
       server.closeIdleConnections();
       plain?.closeIdleConnections();
@@ -211,7 +240,7 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
       }, 5_000).unref();
       await closed;
       await issuance.keyPool.idle();
-      await db.destroy();
+      await closeDb();
     },
   };
 }

@@ -14,6 +14,7 @@ import { Messages } from '../identity/messages.js';
 import { Notifications, type Senders } from '../identity/notifications.js';
 import { CodeMac } from '../identity/otp.js';
 import type { MobileProfile } from '../identity/profiles.js';
+import { presetPurpose } from '../pki/presets.js';
 import { RequestService } from '../identity/requests.js';
 import { EmailSender } from '../notify/email.js';
 import { SmsSender } from '../notify/sms.js';
@@ -32,6 +33,8 @@ export interface Mobile {
   collection: CollectionService;
   lifecycle: LifecycleService;
   messages: Messages;
+  notifications: Notifications;
+  profiles: Record<string, MobileProfile>;
   start(): void;
   stop(): void;
 }
@@ -48,6 +51,28 @@ function checkMobileConfig(config: Config, log: Logger): void {
   }
 }
 
+/**
+ * Credential profiles with each certificate's purpose settled. An AppConnect
+ * certificate with older keys must be an encryption one: they are delivered
+ * as extra encryption entries.
+ */
+export function mobileProfiles(config: Config): Record<string, MobileProfile> {
+  return Object.fromEntries(
+    Object.entries(config.credentialProfiles).map(([name, p]) => {
+      const certificates = p.certificates.map((c, i) => {
+        const template = config.templates[c.template];
+        if (!template) throw new StartupError(`credentialProfiles.${name}.certificates[${i}].template: no template named "${c.template}" (configured: ${Object.keys(config.templates).join(', ')})`);
+        const purpose = c.purpose ?? presetPurpose(template.preset);
+        if (c.container === 'mobileiron-appconnect' && c.includeHistoric === true && purpose !== 'encryption') {
+          throw new StartupError(`credentialProfiles.${name}.certificates[${i}]: includeHistoric on a mobileiron-appconnect certificate delivers older decryption keys, so it must be an encryption certificate; "${c.template}" is for ${purpose}`);
+        }
+        return { ...c, purpose };
+      });
+      return [name, { ...p, name, certificates }];
+    }),
+  );
+}
+
 export function buildMobile(config: Config, db: Db, issuance: Issuance, masterKey: Buffer, baseUrl: string, log: Logger): Mobile {
   checkMobileConfig(config, log);
   const mobileLog = log.child({ component: 'mobile' });
@@ -55,7 +80,7 @@ export function buildMobile(config: Config, db: Db, issuance: Issuance, masterKe
   const devices = new DeviceRepository(db);
   const mobileIds = new MobileIdRepository(db);
   const sessions = new MobileSessionRepository(db);
-  const profiles: Record<string, MobileProfile> = Object.fromEntries(Object.entries(config.credentialProfiles).map(([name, p]) => [name, { ...p, name }]));
+  const profiles = mobileProfiles(config);
   const mac = new CodeMac(createHmac('sha256', masterKey).update('credgate mobile codes').digest());
   const unlockSecret = createHmac('sha256', masterKey).update('credgate mobile unlock').digest();
 
@@ -75,6 +100,8 @@ export function buildMobile(config: Config, db: Db, issuance: Issuance, masterKe
     collection,
     lifecycle,
     messages,
+    notifications,
+    profiles,
     start() {
       const sweep = () =>
         lifecycle.sendRenewalNotices().then(

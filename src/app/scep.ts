@@ -11,6 +11,7 @@ import { DynamicChallenges, NoChallenge, StaticChallenge, type ChallengeValidato
 import { ScepService, type ScepProfile } from '../protocols/scep/service.js';
 import type { Db } from '../store/db.js';
 import { ScepChallengeRepository, ScepTransactionRepository } from '../store/scep.js';
+import type { LoadedConnector } from './connectors.js';
 import { StartupError } from './errors.js';
 import type { Issuance } from './issuance.js';
 
@@ -19,7 +20,36 @@ export interface Scep {
   challenges: DynamicChallenges;
 }
 
-export function buildScep(config: Config, db: Db, issuance: Issuance, masterKey: Buffer, log: Logger): Scep {
+/** The connectors SCEP profiles may hand their challenges to: their files now, their validators once they are wired. */
+export interface ScepConnectors {
+  files: LoadedConnector[];
+  validator(id: string): ChallengeValidator | undefined;
+}
+
+/**
+ * A profile whose challenges an Intune connector decides. The connector is
+ * checked now; it is wired after SCEP, so its validator is looked up per
+ * request (the listener opens only once everything is wired).
+ */
+function connectorChallenge(setting: string, id: string, connectors: ScepConnectors): ChallengeValidator {
+  const file = connectors.files.find((c) => c.id === id);
+  if (file?.settings.kind !== 'intune') {
+    const known = connectors.files.filter((c) => c.settings.kind === 'intune').map((c) => c.id);
+    throw new StartupError(`${setting}: no Intune connector "${id}" (configured Intune connectors: ${known.join(', ') || 'none'})`);
+  }
+  const target = (): ChallengeValidator => {
+    const v = connectors.validator(id);
+    if (!v) throw new Error(`connector ${id} validates no SCEP challenges`);
+    return v;
+  };
+  return {
+    validate: (ctx) => target().validate(ctx),
+    issued: async (ctx, cert) => target().issued?.(ctx, cert),
+    failed: async (ctx, reason) => target().failed?.(ctx, reason),
+  };
+}
+
+export function buildScep(config: Config, db: Db, issuance: Issuance, masterKey: Buffer, log: Logger, connectors: ScepConnectors = { files: [], validator: () => undefined }): Scep {
   const f = devPkiFiles(config.pki.dir);
   const paths = config.scep.ra ?? { cert: f.scepRaCert, key: f.scepRaKey };
   let cert: X509Certificate;
@@ -40,6 +70,7 @@ export function buildScep(config: Config, db: Db, issuance: Issuance, masterKey:
     let validator: ChallengeValidator;
     if (p.challenge === 'dynamic') validator = challenges;
     else if (p.challenge === 'none') validator = new NoChallenge();
+    else if ('intune' in p.challenge) validator = connectorChallenge(`scep.profiles.${name}.challenge.intune`, p.challenge.intune, connectors);
     else validator = new StaticChallenge(p.challenge.static);
     profiles.set(name, {
       name,
@@ -48,7 +79,7 @@ export function buildScep(config: Config, db: Db, issuance: Issuance, masterKey:
       approval: p.approval,
       renewal: p.renewal,
       names: p.names,
-      challengeKind: typeof p.challenge === 'string' ? p.challenge : 'static',
+      challengeKind: typeof p.challenge === 'string' ? p.challenge : 'intune' in p.challenge ? 'intune' : 'static',
       challengeTtlMs: durationMs(p.challengeTtl),
     });
   }

@@ -240,9 +240,14 @@ export const DEFAULT_TEMPLATES = {
 const scepProfile = z.strictObject({
   template: name.default('device-identity').describe('Template of the certificates this profile issues.'),
   challenge: z
-    .union([z.literal('dynamic'), z.literal('none'), z.strictObject({ static: z.string().min(8).describe('Shared challenge password, e.g. ${SCEP_CHALLENGE}.') })])
+    .union([
+      z.literal('dynamic'),
+      z.literal('none'),
+      z.strictObject({ static: z.string().min(8).describe('Shared challenge password, e.g. ${SCEP_CHALLENGE}.') }),
+      z.strictObject({ intune: name.describe('Id of the Intune connector (config/connectors/<id>.yaml) whose tenant validates the challenges Intune gave its devices.') }),
+    ])
     .default('dynamic')
-    .describe('"dynamic": one-time challenges from the admin API (and OTA); { static: ... } for MDM-driven enrollment; "none" only with approval.'),
+    .describe('"dynamic": one-time challenges from the admin API (and OTA); { static: ... } for MDM-driven enrollment; { intune: <connector id> } for Intune SCEP profiles; "none" only with approval.'),
   challengeTtl: duration.default('1h').describe('Lifetime of one-time challenges.'),
   approval: z.boolean().default(false).describe('Requests wait (PENDING) until an operator approves them.'),
   renewal: z.boolean().default(true).describe('Accept RenewalReq signed by a valid certificate this gateway issued, without a challenge.'),
@@ -268,6 +273,8 @@ export const CARD_ENCODINGS = ['identity-agent', 'device-identity', 'derived-cre
 export const DEVICE_RESTRICTIONS = ['any', 'known', 'mine'] as const;
 /** Per certificate: issue a new one, reuse the user's current escrowed one, or deliver only earlier ones (seed 2.2.6). */
 export const HISTORIC_OPTIONS = ['issue-new', 'use-existing', 'historic-only'] as const;
+/** What a certificate is for: the tag MobileIron AppConnect gives each derived credential. */
+export const CERTIFICATE_PURPOSES = ['authentication', 'signing', 'encryption'] as const;
 /** What the role lists of a credential profile grant (seed 2.10 step 11). */
 export const PROFILE_ROLE_KINDS = ['request', 'receive', 'validate', 'collect', 'unlock'] as const;
 
@@ -291,7 +298,8 @@ const credentialProfile = z
           template: name.describe('Template the certificate is issued from.'),
           container: z.enum(CERTIFICATE_CONTAINERS).default('system-store').describe('Certificate store on the device; iOS OTA delivers the system-store ones.'),
           historic: z.enum(HISTORIC_OPTIONS).optional().describe('issue-new (default), use-existing (the current escrowed certificate, new if none) or historic-only.'),
-          includeHistoric: z.boolean().optional().describe('Also deliver the user\'s earlier escrowed certificates of this template, to read old encrypted mail.'),
+          includeHistoric: z.boolean().optional().describe('Also deliver the user\'s earlier escrowed certificates of this template, to read old encrypted mail; on mobileiron-appconnect encryption certificates on unless false, as extra encryption entries.'),
+          purpose: z.enum(CERTIFICATE_PURPOSES).optional().describe('authentication, signing or encryption: the tag the Identity Agent delivers the credential with (MobileIron AppConnect); default from the template\'s preset.'),
         }),
       )
       .min(1),
@@ -316,10 +324,16 @@ const credentialProfile = z
   })
   .superRefine((p, ctx) => {
     p.certificates.forEach((c, i) => {
-      if ((c.includeHistoric || c.historic === 'historic-only') && (c.container === 'citrix-securevault' || c.container === 'mobileiron-appconnect')) {
-        ctx.addIssue({ code: 'custom', path: ['certificates', i], message: `historic certificates cannot be provisioned to ${c.container} (seed 2.2.6)` });
-      }
+      // Seed 2.2.6: historic certificates, delivered as certificates of their own, cannot go to Citrix SecureVault or MobileIron AppConnect.
+      // AppConnect's derived-credential store has a place for older keys, though: they ride along as extra `encryption` entries of the
+      // encryption credential. So on an AppConnect certificate includeHistoric means that (startup checks it is an encryption
+      // certificate), while historic-only, a container of nothing but old certificates, stays refused.
+      const refused = c.container === 'citrix-securevault' ? c.includeHistoric || c.historic === 'historic-only' : c.container === 'mobileiron-appconnect' && c.historic === 'historic-only';
+      if (refused) ctx.addIssue({ code: 'custom', path: ['certificates', i], message: `historic certificates cannot be provisioned to ${c.container} (seed 2.2.6)` });
     });
+    if (p.encoding === 'derived-credential' && p.requireValidation) {
+      ctx.addIssue({ code: 'custom', path: ['requireValidation'], message: 'a derived credential is vouched for by the PIV card it is derived from; requireValidation cannot be true' });
+    }
   });
 
 export const DEFAULT_CREDENTIAL_PROFILES = {
@@ -423,6 +437,29 @@ const mobile = z
   })
   .prefault({});
 
+const derivedCredentials = z
+  .strictObject({
+    pivTrust: z
+      .array(path)
+      .default([])
+      .describe('PEM files of the CAs that issue PIV cards (roots or intermediates); the HTTPS listener also accepts client certificates from them. Empty: no derived-credential page at /derived/.'),
+    credentialProfile: name.optional().describe('Credential profile (encoding derived-credential) the page requests; default: the only such profile.'),
+    match: z
+      .array(z.enum(['upn', 'email']))
+      .min(1)
+      .default(['upn', 'email'])
+      .describe('Names on the card that find its holder among the users, tried in order: upn (UPN otherName), email (rfc822Name), both in the subjectAltName.'),
+    maxRequestsPerDay: z.number().int().min(1).max(100).default(5).describe('Requests one card may make in 24 hours.'),
+    rederiveBy: z
+      .number()
+      .int()
+      .min(50)
+      .max(95)
+      .default(80)
+      .describe('Percent of a derived credential\'s lifetime by which its holder should have derived a new one (Intune: before 80%); the notice goes mobile.renewal.noticeBefore earlier.'),
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
     server,
     database,
@@ -445,6 +482,7 @@ export const configSchema = z.strictObject({
     ota,
     notify,
     mobile,
+    derivedCredentials: derivedCredentials.describe('Derived credentials (PIV): the card holder\'s request page and what a card management system reports.'),
     connectors: z
       .strictObject({
         dir: path.default('config/connectors').describe('Each <id>.yaml here configures one MDM connector (see config/connectors/examples/).'),
@@ -464,3 +502,4 @@ export type CredentialProfileConfig = z.infer<typeof credentialProfile>;
 export type OtaConfig = z.infer<typeof ota>;
 export type NotifyConfig = z.infer<typeof notify>;
 export type MobileConfig = z.infer<typeof mobile>;
+export type DerivedCredentialsConfig = z.infer<typeof derivedCredentials>;

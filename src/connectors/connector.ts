@@ -4,6 +4,7 @@
  * back to the vendor; it never decides what to issue: the YAML policy does.
  */
 import type { Router } from 'express';
+import type { ChallengeValidator } from '../protocols/scep/challenges.js';
 
 export type ConnectorKind = 'workspace-one' | 'intune' | 'mobileiron' | 'citrix';
 
@@ -37,6 +38,8 @@ export interface DeliveredCredential {
   purpose: 'signing' | 'encryption' | 'authentication' | 'device';
   pkcs12: Buffer;
   password: string;
+  /** The end-entity certificate inside `pkcs12`, DER. */
+  certificate: Buffer;
   /** An expired or superseded credential, sent so old mail stays readable. */
   archived: boolean;
 }
@@ -51,12 +54,14 @@ export interface CredentialSet {
 /**
  * Thrown by deliver(): `permanent` when retrying cannot help (the vendor
  * answered 4xx); the vendor's answer is kept for the operator.
+ * `retryAfterMs`: the vendor said when to try again (429 Retry-After).
  */
 export class DeliveryError extends Error {
   constructor(
     message: string,
     readonly permanent: boolean,
     readonly detail?: { status?: number; body?: string },
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'DeliveryError';
@@ -87,4 +92,6 @@ export interface Connector {
   resolveUser?(event: MdmEvent): Promise<MdmUser>;
   withdraw?(ref: DeliveryReceipt): Promise<void>;
   check?(): Promise<HealthReport>;
+  /** Decides SCEP enrollments for profiles that name this connector (Intune's challenge validation). */
+  scepValidator?(): ChallengeValidator;
 }

@@ -5,9 +5,28 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { CertificateAuthority } from '../pki/ca.js';
+import type { Issuer } from '../pki/issuer.js';
+import type { Revoker } from '../pki/revoker.js';
+import type { CertificateRepository } from '../store/certificates.js';
+import type { Db } from '../store/db.js';
 import type { Connector, ConnectorKind } from './connector.js';
 import type { EventIntake } from './intake.js';
-import type { InboundSettings, PolicySettings } from './settings.js';
+import type { ConnectorPolicy } from './pipeline.js';
+import type { InboundSettings } from './settings.js';
+
+/**
+ * Issuance for a connector that is its MDM's CA front (Citrix certsrv): the
+ * MDM sends requests, the connector's YAML maps them to templates.
+ */
+export interface ConnectorPki {
+  issuer: Issuer;
+  certificates: CertificateRepository;
+  /** The CA a template issues from. */
+  caOf(template: string): CertificateAuthority;
+  /** Revocations the MDM asks for (Intune relays them from its console). */
+  revoker: Revoker;
+}
 
 export interface ConnectorContext {
   id: string;
@@ -16,13 +35,18 @@ export interface ConnectorContext {
   /** Authenticates the console on this connector's routes, per its `inbound` settings. */
   inboundGuard: RequestHandler;
   bodyLimit: number;
+  /** For the connector's own tables (its migration lives in src/store/migrations). */
+  db: Db;
+  pki: ConnectorPki;
 }
 
 /** Every connector file has these; vendors add their own keys. */
 export interface ConnectorSettings {
   kind: ConnectorKind;
-  inbound: InboundSettings;
-  policy: PolicySettings;
+  /** Absent for connectors that receive no webhooks (e.g. events over MQTT); their guard refuses every request. */
+  inbound?: InboundSettings;
+  /** The shared `policy` block (settings.ts), or one a vendor schema derives from its own keys. */
+  policy: ConnectorPolicy;
 }
 
 export interface ConnectorModule<S extends ConnectorSettings = ConnectorSettings> {

@@ -5,10 +5,11 @@
  * so they survive crashes; both are idempotent, so a retried job or a
  * redelivered event does nothing twice.
  */
+import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { durationMs } from '../config/duration.js';
 import type { JobQueue } from '../jobs/queue.js';
-import { PermanentJobError, type JobHandler } from '../jobs/worker.js';
+import { PermanentJobError, RetryLaterError, type JobHandler } from '../jobs/worker.js';
 import type { Issuer } from '../pki/issuer.js';
 import type { KeyRecovery } from '../pki/key-recovery.js';
 import { openBytes, sealBytes, type MasterKey } from '../pki/key-wrap.js';
@@ -31,8 +32,15 @@ export interface ConnectorPolicy {
   /** Templates issued on enrollment: a signing credential per device, the user's encryption credential. */
   enrolled: { signing?: string | undefined; encryption?: string | undefined };
   onUnenroll: 'revoke-signing' | 'keep';
+  /**
+   * Templates of the device certificates the MDM requested itself through a
+   * CA front of its connector (Citrix certsrv); revoked on unenroll with the
+   * signing credential.
+   */
+  deviceTemplates?: string[];
   renewal: { before: string; checkEvery: string };
-  pkcs12: { format: Pkcs12Format; password: string };
+  /** How issued credentials are packed for delivery; absent for connectors that deliver none. */
+  pkcs12?: { format: Pkcs12Format; password: string };
 }
 
 export interface ConnectorEntry {
@@ -82,6 +90,11 @@ export class CredentialPipeline {
     };
   }
 
+  private pkcs12Of(connectorId: string, policy: ConnectorPolicy): NonNullable<ConnectorPolicy['pkcs12']> {
+    if (!policy.pkcs12) throw new PermanentJobError(`connector ${connectorId} has no pkcs12 settings, so it delivers no credentials`);
+    return policy.pkcs12;
+  }
+
   private entry(connectorId: string): ConnectorEntry {
     const entry = this.deps.connector(connectorId);
     if (!entry) throw new PermanentJobError(`connector ${connectorId} is not configured any more`);
@@ -99,6 +112,7 @@ export class CredentialPipeline {
   }
 
   private async enrolled(event: StoredEvent, { connector, policy }: ConnectorEntry): Promise<unknown> {
+    if (!policy.enrolled.signing && !policy.enrolled.encryption) return { ignored: 'the connector issues nothing on enrollment' };
     const existing = await this.deps.deliveries.byEvent(event.id);
     if (existing) {
       await this.deps.queue.enqueue(this.deps.db, DELIVER_JOB, { deliveryId: existing.id }, { dedupeKey: `delivery:${existing.id}`, priority: DELIVERY_PRIORITY });
@@ -122,12 +136,12 @@ export class CredentialPipeline {
     const credentials: IssuedCredential[] = [];
     if (policy.enrolled.signing) {
       const issued = await this.deps.issuer.issue({ template: policy.enrolled.signing, data, userId: user.id ?? null, deviceId, actor, reason });
-      const pkcs12 = buildPkcs12({ key: issued.privateKey!, cert: issued.der, chain: issued.chain, ...policy.pkcs12, friendlyName: issued.record.subject });
+      const pkcs12 = buildPkcs12({ key: issued.privateKey!, cert: issued.der, chain: issued.chain, ...this.pkcs12Of(connectorId, policy), friendlyName: issued.record.subject });
       credentials.push({ serialNumber: issued.record.serial, purpose: 'signing', archived: false, pkcs12: pkcs12.toString('base64'), notAfter: issued.record.notAfter });
     }
     const template = policy.enrolled.encryption;
     if (template) {
-      const issue = () => this.encryption(template, user, data, deviceId, actor, reason, policy);
+      const issue = () => this.encryption(template, user, data, deviceId, actor, reason, policy.renewal, this.pkcs12Of(connectorId, policy));
       credentials.push(...(await (user.id ? this.userLocks.run(`${template}:${user.id}`, issue) : issue())));
     }
     return credentials;
@@ -195,22 +209,23 @@ export class CredentialPipeline {
     deviceId: string,
     actor: string,
     reason: string,
-    policy: ConnectorPolicy,
+    renewal: ConnectorPolicy['renewal'],
+    pkcs12: NonNullable<ConnectorPolicy['pkcs12']>,
   ): Promise<IssuedCredential[]> {
-    const renewAfter = Date.now() + durationMs(policy.renewal.before);
+    const renewAfter = Date.now() + durationMs(renewal.before);
     const mine = user.id ? await this.deps.certificates.list({ userId: user.id, template, limit: 1000 }) : [];
     const escrowed = mine.filter((c) => c.keyEscrowed && c.status !== 'revoked');
     const current = escrowed.filter((c) => c.status === 'valid' && c.notAfter > renewAfter).sort((a, b) => b.notAfter - a.notAfter)[0];
     const out: IssuedCredential[] = [];
     const exportKey = async (serial: string, notAfter: number, archived: boolean) => {
-      const p12 = await this.deps.recovery.export(serial, { ...policy.pkcs12, actor, action: 'key.deliver', reason });
+      const p12 = await this.deps.recovery.export(serial, { ...pkcs12, actor, action: 'key.deliver', reason });
       if (p12) out.push({ serialNumber: serial, purpose: 'encryption', archived, pkcs12: p12.toString('base64'), notAfter });
     };
     if (current) {
       await exportKey(current.serial, current.notAfter, false);
     } else {
       const issued = await this.deps.issuer.issue({ template, data, userId: user.id ?? null, deviceId, actor, reason });
-      const p12 = buildPkcs12({ key: issued.privateKey!, cert: issued.der, chain: issued.chain, ...policy.pkcs12, friendlyName: issued.record.subject });
+      const p12 = buildPkcs12({ key: issued.privateKey!, cert: issued.der, chain: issued.chain, ...pkcs12, friendlyName: issued.record.subject });
       out.push({ serialNumber: issued.record.serial, purpose: 'encryption', archived: false, pkcs12: p12.toString('base64'), notAfter: issued.record.notAfter });
     }
     for (const old of escrowed.filter((c) => c.serial !== current?.serial && c.serial !== out[0]?.serialNumber)) {
@@ -235,8 +250,10 @@ export class CredentialPipeline {
   }
 
   private async unenrolled(event: StoredEvent, { policy }: ConnectorEntry): Promise<unknown> {
-    if (policy.onUnenroll === 'keep' || !policy.enrolled.signing) return { revoked: [] };
-    const certs = await this.deps.certificates.list({ deviceId: event.deviceId!, template: policy.enrolled.signing, status: 'valid', limit: 1000 });
+    const templates = [...(policy.enrolled.signing ? [policy.enrolled.signing] : []), ...(policy.deviceTemplates ?? [])];
+    if (policy.onUnenroll === 'keep' || templates.length === 0) return { revoked: [] };
+    const certs = [];
+    for (const template of new Set(templates)) certs.push(...(await this.deps.certificates.list({ deviceId: event.deviceId!, template, status: 'valid', limit: 1000 })));
     const revoked: string[] = [];
     for (const c of certs) {
       // Another worker may have revoked it meanwhile: that is the same outcome.
@@ -257,11 +274,18 @@ export class CredentialPipeline {
     if (!delivery.wrappedPayload || !delivery.kekId) throw new PermanentJobError(`delivery ${deliveryId} has no payload`);
     const sealed = JSON.parse(openBytes(this.deps.master, delivery.kekId, delivery.wrappedPayload, deliveryContext(delivery.connectorId, delivery.deviceId)).toString()) as SealedCredential[];
     const user = (delivery.deviceId && (await this.deps.events.deviceUser(delivery.connectorId, delivery.deviceId))) || {};
+    const { password } = this.pkcs12Of(delivery.connectorId, policy);
+    const credentials: DeliveredCredential[] = [];
+    for (const c of sealed) {
+      const record = await this.deps.certificates.get(c.serialNumber);
+      if (!record) throw new PermanentJobError(`delivery ${deliveryId} names certificate ${c.serialNumber}, which does not exist`);
+      credentials.push({ ...c, pkcs12: Buffer.from(c.pkcs12, 'base64'), password, certificate: new X509Certificate(record.pem).raw });
+    }
     const set: CredentialSet = {
       deliveryId,
       user: { ...(user as MdmUser), ...(delivery.userId && { id: delivery.userId }) },
       ...(delivery.deviceId && { device: { id: delivery.deviceId } }),
-      credentials: sealed.map((c) => ({ ...c, pkcs12: Buffer.from(c.pkcs12, 'base64'), password: policy.pkcs12.password })),
+      credentials,
     };
     try {
       const receipt = await connector.deliver(set);
@@ -272,6 +296,7 @@ export class CredentialPipeline {
         await this.deps.deliveries.markFailed(deliveryId, `${err.message}${err.detail?.body ? `: ${err.detail.body}` : ''}`);
         throw new PermanentJobError(err.message, err.detail);
       }
+      if (err instanceof DeliveryError && err.retryAfterMs !== undefined) throw new RetryLaterError(err.message, err.retryAfterMs);
       throw err;
     }
   }

@@ -1,4 +1,4 @@
-/** IdentityError → HttpError: the refusal's kind picks the status; 503s carry Retry-After. */
+/** IdentityError → HttpError: the refusal's kind picks the status; 429s and 503s carry Retry-After. */
 import { IdentityError, type IdentityErrorKind } from '../identity/errors.js';
 import { HttpError } from './errors.js';
 
@@ -10,6 +10,7 @@ const STATUS: Record<IdentityErrorKind, number> = {
   conflict: 409,
   gone: 410,
   locked: 423,
+  rate_limited: 429,
   unavailable: 503,
 };
 

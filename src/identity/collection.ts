@@ -13,6 +13,7 @@ import { durationMs } from '../config/duration.js';
 import { IssuanceError, type IssuedCertificate, type Issuer } from '../pki/issuer.js';
 import type { KeyRecovery } from '../pki/key-recovery.js';
 import { buildPkcs12, type Pkcs12Format } from '../pki/pkcs12.js';
+import type { CertificatePurpose } from '../pki/presets.js';
 
 import type { CertificateRecord } from '../store/certificates.js';
 import { PLATFORMS } from '../store/devices.js';
@@ -20,6 +21,7 @@ import type { MobileId } from '../store/mobile-ids.js';
 import type { MobileSession } from '../store/mobile-sessions.js';
 import type { Person } from '../store/people.js';
 import { KeyedLock } from '../util/keyed-lock.js';
+import { CITRIX_CONTAINER, citrixEmailWarning, forCitrix } from './citrix-email.js';
 import { describeIssues, SERIAL } from './directory.js';
 import { IdentityError } from './errors.js';
 import { CodeMac, codeLength, normalizeCode } from './otp.js';
@@ -27,6 +29,10 @@ import { templateData, type MobileProfile, type MobileStores } from './profiles.
 import { CODE_PURPOSE } from './requests.js';
 
 const SESSION_PURPOSE = 'mobile session';
+/** A PIV card holds up to 20 retired key management keys (SP 800-73); AppConnect receives as many older decryption keys. */
+const MAX_RETIRED_KEYS = 20;
+/** Keys revoked for these reasons are not handed out again, even to read old mail. */
+const COMPROMISED = ['keyCompromise', 'cACompromise', 'aACompromise'];
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const fact = (max: number) => z.string().trim().min(1).max(max).refine((s) => !CONTROL.test(s), { message: 'must not contain control characters' });
 
@@ -68,6 +74,8 @@ export interface DeliveredCredential {
   container: string;
   /** new: issued now; existing: the user's current escrowed certificate; historic: an earlier one, to read old mail. */
   kind: 'new' | 'existing' | 'historic';
+  /** What the credential is for: the tag MobileIron AppConnect files it under (historic ones are older decryption keys). */
+  tag: CertificatePurpose;
   subject: string;
   notAfter: string;
   format: Pkcs12Format;
@@ -87,6 +95,7 @@ export interface Collected {
 export class CollectionService {
   // Count-then-insert of sessions, serialised in this process so the limit holds here exactly.
   private readonly sessionLock = new KeyedLock();
+  private readonly issuedListeners: ((mobileId: string) => Promise<unknown>)[] = [];
 
   constructor(
     private readonly deps: MobileStores & {
@@ -234,26 +243,32 @@ export class CollectionService {
     const stores = new Set<string>(['none', ...session.keyStores]);
     const wanted = profile.certificates.filter((c) => stores.has(c.container));
     const skipped = profile.certificates.filter((c) => !stores.has(c.container)).map((c) => ({ template: c.template, container: c.container }));
+    const citrixWarning = wanted.some((c) => c.container === CITRIX_CONTAINER) ? citrixEmailWarning(person) : undefined;
+    if (citrixWarning) this.deps.log.warn({ mobileId: m.id, userId: person.id }, citrixWarning);
 
     const issued: IssuedCertificate[] = [];
     const credentials: DeliveredCredential[] = [];
     const actor = `mobile-id:${m.id}`;
     try {
       for (const c of wanted) {
-        const mine = c.historic === 'use-existing' || c.historic === 'historic-only' || c.includeHistoric ? await this.escrowedOf(person.id, c.template) : [];
+        // AppConnect takes older keys as extra entries of its encryption credential, by default; elsewhere they are historic certificates.
+        const retiredKeys = c.container === 'mobileiron-appconnect' && c.purpose === 'encryption' && c.includeHistoric !== false;
+        const historic = !retiredKeys && (c.includeHistoric === true || c.historic === 'historic-only');
+        const mine = c.historic === 'use-existing' || historic ? await this.escrowedOf(person.id, c.template) : [];
         const current = c.historic === 'use-existing' ? mine.find((r) => r.status === 'valid' && r.notAfter > Date.now()) : undefined;
         if (current) {
-          credentials.push(await this.recovered(current, 'existing', c.container, format, actor));
+          credentials.push(await this.recovered(current, 'existing', c, format, actor));
         } else if (c.historic !== 'historic-only') {
-          const i = await this.deps.issuer.issue({ template: c.template, data: templateData(person, device), userId: person.id, deviceId: device.id, actor, reason: `mobile ID ${m.id}` });
+          const data = templateData(person, device);
+          const i = await this.deps.issuer.issue({ template: c.template, data: c.container === CITRIX_CONTAINER ? forCitrix(data) : data, userId: person.id, deviceId: device.id, actor, reason: `mobile ID ${m.id}` });
           issued.push(i);
           const password = randomBytes(18).toString('base64url');
           const pkcs12 = buildPkcs12({ key: i.privateKey!, cert: i.der, chain: i.chain, password, friendlyName: i.record.subject, format });
-          credentials.push({ serial: i.record.serial, template: c.template, container: c.container, kind: 'new', subject: i.record.subject, notAfter: new Date(i.record.notAfter).toISOString(), format, pkcs12: pkcs12.toString('base64'), password });
+          credentials.push({ serial: i.record.serial, template: c.template, container: c.container, kind: 'new', tag: c.purpose, subject: i.record.subject, notAfter: new Date(i.record.notAfter).toISOString(), format, pkcs12: pkcs12.toString('base64'), password });
         }
-        if (c.includeHistoric || c.historic === 'historic-only') {
-          for (const old of mine.filter((r) => r.serial !== current?.serial)) credentials.push(await this.recovered(old, 'historic', c.container, format, actor));
-        }
+        const delivered = [current?.serial, ...issued.map((i) => i.record.serial)];
+        const older = historic ? mine.filter((r) => r.serial !== current?.serial) : retiredKeys ? await this.retiredKeysOf(person.id, c.template, delivered) : [];
+        for (const old of older) credentials.push(await this.recovered(old, 'historic', c, format, actor));
       }
       const serials = issued.map((i) => i.record.serial);
       await this.deps.db.transaction(async (trx) => {
@@ -273,6 +288,15 @@ export class CollectionService {
     return { credentials, skipped, unlockKey: this.unlockKey(m.id).toString('base64url'), authentication: profile.authentication };
   }
 
+  /**
+   * Work to do once a mobile ID is issued (a derived credential supersedes the
+   * previous one). It runs before the acknowledgement is answered; a failure
+   * is logged, not answered, and left to the listener's own sweep.
+   */
+  onIssued(listener: (mobileId: string) => Promise<unknown>): void {
+    this.issuedListeners.push(listener);
+  }
+
   /** The app has stored what it fetched: the mobile ID and the device are issued. */
   async acknowledge(token: string): Promise<{ mobileId: string; status: 'issued' }> {
     const { session, m } = await this.session(token);
@@ -285,6 +309,9 @@ export class CollectionService {
       await this.deps.sessions.end(trx, session.id);
       await this.deps.audit.append(trx, { actor: `mobile-device:${device.serial}`, action: 'mobile-id.issue', subjectType: 'mobile-id', subjectId: m.id, detail: { deviceId: device.id, serials: m.serials } });
     });
+    for (const listener of this.issuedListeners) {
+      await listener(m.id).catch((err: unknown) => this.deps.log.error({ err, mobileId: m.id }, 'work after issuing a mobile ID failed; it is retried on the next sweep'));
+    }
     return { mobileId: m.id, status: 'issued' };
   }
 
@@ -294,10 +321,23 @@ export class CollectionService {
     return all.filter((c) => c.keyEscrowed && c.status !== 'revoked').sort((a, b) => b.notAfter - a.notAfter);
   }
 
-  private async recovered(c: CertificateRecord, kind: 'existing' | 'historic', container: string, format: Pkcs12Format, actor: string): Promise<DeliveredCredential> {
+  /**
+   * Older decryption keys for AppConnect, newest first: every escrowed key of
+   * the template but those delivered now, expired or superseded too (old mail
+   * was encrypted to them), unless revoked as compromised.
+   */
+  private async retiredKeysOf(userId: string, template: string, delivered: (string | undefined)[]): Promise<CertificateRecord[]> {
+    const all = await this.deps.certificates.list({ userId, template, limit: 1000 });
+    return all
+      .filter((c) => c.keyEscrowed && !delivered.includes(c.serial) && !(c.status === 'revoked' && COMPROMISED.includes(c.revocationReason ?? '')))
+      .sort((a, b) => b.notAfter - a.notAfter)
+      .slice(0, MAX_RETIRED_KEYS);
+  }
+
+  private async recovered(c: CertificateRecord, kind: 'existing' | 'historic', slot: { container: string; purpose: CertificatePurpose }, format: Pkcs12Format, actor: string): Promise<DeliveredCredential> {
     const password = randomBytes(18).toString('base64url');
     const pkcs12 = await this.deps.recovery.export(c.serial, { password, format, actor, action: 'key.deliver', reason: `mobile ID ${kind} certificate` });
     if (!pkcs12) throw new Error(`escrowed key of ${c.serial} is missing`);
-    return { serial: c.serial, template: c.template ?? '', container, kind, subject: c.subject, notAfter: new Date(c.notAfter).toISOString(), format, pkcs12: pkcs12.toString('base64'), password };
+    return { serial: c.serial, template: c.template ?? '', container: slot.container, kind, tag: slot.purpose, subject: c.subject, notAfter: new Date(c.notAfter).toISOString(), format, pkcs12: pkcs12.toString('base64'), password };
   }
 }

@@ -15,8 +15,8 @@ import { StatusChangeError } from '../pki/revoker.js';
 
 import type { MobileId, MobileIdStatus } from '../store/mobile-ids.js';
 import { IdentityError } from './errors.js';
-import type { Delivery, Notifications, NotifyChoice } from './notifications.js';
-import { mayAct, type MobileStores } from './profiles.js';
+import { noticeRound, type Notifications, type NotifyChoice } from './notifications.js';
+import { isDerived, mayAct, type MobileStores } from './profiles.js';
 import type { Caller, IssuedCode, MobileIdView, RequestService } from './requests.js';
 
 const CHALLENGE = /^[A-Za-z0-9]{8,64}$/;
@@ -53,20 +53,29 @@ export class LifecycleService {
     if (m.status === 'cancelled') throw new IdentityError('conflict', `mobile ID ${id} is already cancelled`);
     // Certificates first: a cancel cut short leaves the mobile ID as it was, to be cancelled again.
     const revoked = await this.changeCertificates(m.serials, (serial) => this.deps.revoker.revoke(serial, reason, caller.actor, opts.note ?? `mobile ID ${id} cancelled`));
+    const cancelDevice = m.deviceId !== null && (m.status === 'issued' || m.status === 'disabled' || m.status === 'collecting') && !(await this.deviceHoldsAnother(m.deviceId, id));
     await this.deps.db.transaction(async (trx) => {
       const from = ['awaiting-validation', 'ready', 'collecting', 'issued', 'disabled', 'locked'] as MobileIdStatus[];
       if (!(await this.deps.mobileIds.transition(trx, id, from, 'cancelled'))) throw new IdentityError('conflict', `mobile ID ${id} was cancelled meanwhile`);
       await this.deps.sessions.endFor(trx, id);
-      if (m.deviceId && (m.status === 'issued' || m.status === 'disabled' || m.status === 'collecting')) await this.deps.devices.setStatus(trx, m.deviceId, 'cancelled');
+      if (cancelDevice) await this.deps.devices.setStatus(trx, m.deviceId!, 'cancelled');
       await this.deps.audit.append(trx, { actor: caller.actor, action: 'mobile-id.cancel', subjectType: 'mobile-id', subjectId: id, reason: opts.note ?? null, detail: { from: m.status, revocationReason: reason, revoked } });
     });
     this.deps.log.info({ mobileId: id, revoked }, 'mobile ID cancelled');
     return (await this.deps.requests.get(id))!;
   }
 
+  /** A device stays issued while another mobile ID is on it (a derived credential re-derived on the same phone). */
+  private async deviceHoldsAnother(deviceId: string, id: string): Promise<boolean> {
+    const on = await this.deps.mobileIds.list({ deviceId, limit: 100 });
+    return on.some((o) => o.id !== id && (o.status === 'issued' || o.status === 'disabled' || o.status === 'collecting'));
+  }
+
   /** Cancels the mobile ID and requests a new one for the same person and profile (seed 4.2). */
   async replace(caller: Caller, id: string, opts: { reason?: string; note?: string; notify?: NotifyChoice; qr?: boolean } = {}): Promise<{ cancelled: MobileIdView; replacement: IssuedCode }> {
     const m = await this.load(id);
+    const profile = this.deps.profiles[m.credentialProfile];
+    if (profile && isDerived(profile)) throw new IdentityError('bad_request', `mobile ID ${id} is a derived credential: it is not replaced or renewed; its holder derives a new one with their PIV card at /derived/, which supersedes it`);
     const cancelled = m.status === 'cancelled' ? (await this.deps.requests.get(id))! : await this.cancel(caller, id, { ...opts, note: opts.note ?? `replaced` });
     const replacement = await this.deps.requests.request(caller, { user: m.userId, credentialProfile: m.credentialProfile, replaces: id, ...(opts.notify && { notify: opts.notify }), ...(opts.qr !== undefined && { qr: opts.qr }) });
     return { cancelled, replacement };
@@ -120,32 +129,28 @@ export class LifecycleService {
     return { response };
   }
 
-  /** Tells each person whose mobile ID expires within renewal.noticeBefore, once per mobile ID. */
+  /** Tells each person whose mobile ID expires within renewal.noticeBefore, once per mobile ID; derived credentials get re-derive notices instead. */
   async sendRenewalNotices(now = Date.now()): Promise<{ notified: number; failed: number }> {
-    const due = await this.deps.mobileIds.dueForRenewalNotice(now + durationMs(this.deps.renewal.noticeBefore));
-    let notified = 0;
-    let failed = 0;
-    for (const m of due) {
-      const person = await this.deps.people.get(m.userId);
-      if (!person || m.notAfter === null) continue;
-      const deliveries: Delivery[] = await this.deps.notifications.renewalNotice(person, this.deps.renewal.channels, {
-        profile: m.credentialProfile,
-        notAfter: new Date(m.notAfter).toUTCString(),
-        days: String(Math.max(0, Math.ceil((m.notAfter - now) / 86_400_000))),
-        requestId: m.id,
-      });
-      // Kept for the next round when every attempted channel failed (a mail server down); marked when nothing could be tried.
-      if (deliveries.length > 0 && deliveries.every((d) => !d.sent)) {
-        failed++;
-        continue;
-      }
-      await this.deps.db.transaction(async (trx) => {
-        if (await this.deps.mobileIds.markRenewalNotice(trx, m.id, now)) {
-          await this.deps.audit.append(trx, { actor: 'renewal', action: 'mobile-id.renewal-notice', subjectType: 'mobile-id', subjectId: m.id, detail: { notAfter: m.notAfter, deliveries } });
-        }
-      });
-      notified++;
-    }
-    return { notified, failed };
+    const derived = Object.values(this.deps.profiles).filter(isDerived).map((p) => p.name);
+    const due = await this.deps.mobileIds.dueForRenewalNotice(now + durationMs(this.deps.renewal.noticeBefore), derived);
+    return noticeRound(
+      due,
+      async (m) => {
+        const person = await this.deps.people.get(m.userId);
+        if (!person || m.notAfter === null) return undefined;
+        return this.deps.notifications.renewalNotice(person, this.deps.renewal.channels, {
+          profile: m.credentialProfile,
+          notAfter: new Date(m.notAfter).toUTCString(),
+          days: String(Math.max(0, Math.ceil((m.notAfter - now) / 86_400_000))),
+          requestId: m.id,
+        });
+      },
+      (m, deliveries) =>
+        this.deps.db.transaction(async (trx) => {
+          if (await this.deps.mobileIds.markRenewalNotice(trx, m.id, now)) {
+            await this.deps.audit.append(trx, { actor: 'renewal', action: 'mobile-id.renewal-notice', subjectType: 'mobile-id', subjectId: m.id, detail: { notAfter: m.notAfter, deliveries } });
+          }
+        }),
+    );
   }
 }

@@ -54,6 +54,17 @@ export const DEFAULT_TEMPLATES: Record<string, Default> = {
     about: 'certificates of a mobile ID expire soon',
     body: 'Your mobile ID ({{profile}}) expires on {{notAfter}}. Ask your administrator for a replacement.',
   },
+  'rederive-email': {
+    channel: 'email',
+    about: 'a derived credential is due to be derived anew (it cannot be renewed)',
+    subject: 'Derive a new mobile credential before {{rederiveBy}}',
+    body: '<p>Hello {{displayName}},</p>\n<p>Your derived credential ({{profile}}) cannot be renewed. Derive a new one before <b>{{rederiveBy}}</b>: sign in with your PIV card at <a href="{{link}}">{{link}}</a> and scan the QR code with your app. The new one replaces the current one, which expires on {{notAfter}}.</p>',
+  },
+  'rederive-sms': {
+    channel: 'sms',
+    about: 'a derived credential is due to be derived anew',
+    body: 'Your derived credential ({{profile}}) must be derived anew before {{rederiveBy}}: use your PIV card at {{link}}',
+  },
 };
 
 export interface RenderedMessage {

@@ -39,6 +39,27 @@ export interface RequestFacts {
   expiresAt: number;
 }
 
+/**
+ * One round of notices, one per item: an item whose every attempted channel
+ * failed (a mail server down) is kept for the next round; otherwise `mark`
+ * records it, so it is told once (also when it could be reached on no channel).
+ */
+export async function noticeRound<T>(due: T[], send: (item: T) => Promise<Delivery[] | undefined>, mark: (item: T, deliveries: Delivery[]) => Promise<void>): Promise<{ notified: number; failed: number }> {
+  let notified = 0;
+  let failed = 0;
+  for (const item of due) {
+    const deliveries = await send(item);
+    if (!deliveries) continue;
+    if (deliveries.length > 0 && deliveries.every((d) => !d.sent)) {
+      failed++;
+      continue;
+    }
+    await mark(item, deliveries);
+    notified++;
+  }
+  return { notified, failed };
+}
+
 /** Masks an address for answers and logs: j***@example.com, +44******123. */
 export const maskAddress = (to: string): string => (to.includes('@') ? to.replace(/^(.).*(@.*)$/, '$1***$2') : to.replace(/^(\+?\d{2}).*(\d{3})$/, (_m, a: string, b: string) => `${a}${'*'.repeat(Math.max(to.length - a.length - 3, 1))}${b}`));
 
@@ -121,16 +142,16 @@ export class Notifications {
     return out;
   }
 
-  /** A renewal notice by each configured channel the person can be reached on. */
-  async renewalNotice(person: Person, channels: ('email' | 'sms')[], values: Record<string, string>): Promise<Delivery[]> {
+  /** A renewal notice (or, for a derived credential, a re-derive notice) by each configured channel the person can be reached on. */
+  async renewalNotice(person: Person, channels: ('email' | 'sms')[], values: Record<string, string>, kind: 'renewal' | 'rederive' = 'renewal'): Promise<Delivery[]> {
     const out: Delivery[] = [];
     const all = { displayName: person.displayName, userName: person.userName, server: this.deps.baseUrl, ...values };
     if (channels.includes('email') && this.deps.senders.email && person.email) {
-      const m = await this.deps.messages.render('renewal-email', all);
+      const m = await this.deps.messages.render(`${kind}-email`, all);
       out.push(await this.attempt('email', 'notification', person.email, () => this.deps.senders.email!.send({ to: person.email!, subject: m.subject, html: m.body, text: m.text })));
     }
     if (channels.includes('sms') && this.deps.senders.sms && person.mobile) {
-      const m = await this.deps.messages.render('renewal-sms', all);
+      const m = await this.deps.messages.render(`${kind}-sms`, all);
       out.push(await this.attempt('sms', 'notification', person.mobile, () => this.deps.senders.sms!.send(person.mobile!, m.body)));
     }
     return out;

@@ -1,6 +1,7 @@
 /** Credential profiles as mobile identities use them: who may do what (seed 2.10 step 11). */
 import type { CredentialProfileConfig, PROFILE_ROLE_KINDS } from '../config/schema.js';
 import type { Logger } from 'pino';
+import type { CertificatePurpose } from '../pki/presets.js';
 import type { Revoker } from '../pki/revoker.js';
 import type { AuditRepository } from '../store/audit.js';
 import type { CertificateRepository } from '../store/certificates.js';
@@ -11,13 +12,18 @@ import type { MobileSessionRepository } from '../store/mobile-sessions.js';
 import type { Person, PersonRepository } from '../store/people.js';
 
 export type RoleKind = (typeof PROFILE_ROLE_KINDS)[number];
-export type MobileProfile = CredentialProfileConfig & { name: string };
+type ProfileCertificate = CredentialProfileConfig['certificates'][number];
+/** A configured profile with each certificate's purpose settled (from the profile, else the template's preset). */
+export type MobileProfile = Omit<CredentialProfileConfig, 'certificates'> & { name: string; certificates: (ProfileCertificate & { purpose: CertificatePurpose })[] };
 
 /** "*" in a profile's role list admits anyone. */
 export function mayAct(profile: MobileProfile, kind: RoleKind, roles: readonly string[]): boolean {
   const allowed = profile.roles[kind];
   return allowed.includes('*') || roles.some((r) => allowed.includes(r));
 }
+
+/** Derived credentials are requested by their holder with a PIV card, and re-derived instead of renewed. */
+export const isDerived = (p: Pick<MobileProfile, 'encoding'>): boolean => p.encoding === 'derived-credential';
 
 /** Profiles the Identity Agent collects (device-identity profiles go through OTA or SCEP). */
 export const collectable = (p: MobileProfile): boolean => p.encoding !== 'device-identity';

@@ -6,6 +6,7 @@
  * notification by email, SMS or QR code.
  */
 import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { durationMs } from '../config/duration.js';
 import { qrPng, qrSvg } from '../notify/qr.js';
@@ -16,9 +17,10 @@ import type { Db } from '../store/db.js';
 import type { MobileId, MobileIdRepository } from '../store/mobile-ids.js';
 import type { Person, PersonRepository } from '../store/people.js';
 import { IdentityError } from './errors.js';
-import type { Delivery, Notifications, NotifyChoice } from './notifications.js';
+import type { Delivery, DeliveryPlan, Notifications, NotifyChoice } from './notifications.js';
 import { CodeMac, codeLength, generateCode } from './otp.js';
-import { collectable, mayAct, templateData, type MobileProfile } from './profiles.js';
+import { citrixEmailWarning, hasCitrixContainer } from './citrix-email.js';
+import { collectable, isDerived, mayAct, templateData, type MobileProfile } from './profiles.js';
 
 /** Who is asking: the authenticated API caller. */
 export interface Caller {
@@ -35,8 +37,13 @@ export interface NewRequest {
   notify?: NotifyChoice;
   /** Also answer with a QR code (PNG and SVG) the Identity Agent can scan. */
   qr?: boolean;
-  /** The mobile ID this one replaces (lifecycle). */
+  /** The mobile ID this one replaces (lifecycle), or supersedes once issued (derived credentials). */
   replaces?: string;
+  /**
+   * A derived credential: its holder proved who they are with a PIV card and
+   * is shown the code; nothing is sent. `bind` runs in the request's transaction.
+   */
+  derived?: { bind: (trx: Knex.Transaction, mobileId: string) => Promise<void> };
 }
 
 export interface MobileIdView extends Omit<MobileId, 'status'> {
@@ -51,6 +58,8 @@ export interface IssuedCode {
   link: string;
   qr?: { png: string; svg: string };
   notifications: Delivery[];
+  /** What the operator should fix before the user collects, e.g. an email address the Citrix store will not match (seed 3.2). */
+  warnings?: string[];
 }
 
 // Seed 6.3's messages, word for word, with what to do about them.
@@ -96,10 +105,12 @@ export class RequestService {
       person = await this.deps.people.find(req.user);
       if (!person) throw new IdentityError('not_found', `no user ${req.user}`);
     }
-    if (!person.email && !person.mobile) throw new IdentityError('bad_request', SEED_ERRORS.noContact);
-    const profile = this.chooseProfile(person, roles, req.credentialProfile);
+    const derived = req.derived !== undefined;
+    if (!derived && !person.email && !person.mobile) throw new IdentityError('bad_request', SEED_ERRORS.noContact);
+    const profile = this.chooseProfile(person, roles, req.credentialProfile, derived);
     await this.checkCertificates(person, profile);
-    const plan = this.deps.notifications.plan(person, req.notify);
+    const citrixWarning = hasCitrixContainer(profile) ? citrixEmailWarning(person) : undefined;
+    const plan: DeliveryPlan = derived ? { code: 'screen', notifyBy: null } : this.deps.notifications.plan(person, req.notify);
 
     const id = randomUUID();
     const expiresAt = Date.now() + durationMs(profile.requestExpiry);
@@ -115,18 +126,20 @@ export class RequestService {
         replaces: req.replaces ?? null,
         expiresAt,
       });
+      await req.derived?.bind(trx, id);
       await this.deps.audit.append(trx, {
         actor: caller.actor,
         action: 'mobile-id.request',
         subjectType: 'mobile-id',
         subjectId: id,
-        detail: { userId: person.id, credentialProfile: profile.name, self: person.id === self?.id, validation: profile.requireValidation, code: plan.code, notify: plan.notifyBy, ...(req.replaces && { replaces: req.replaces }) },
+        detail: { userId: person.id, credentialProfile: profile.name, self: person.id === self?.id, validation: profile.requireValidation, code: plan.code, notify: plan.notifyBy, ...(req.replaces && { replaces: req.replaces }), ...(derived && { derived }) },
       });
     });
     this.deps.log.info({ mobileId: id, userId: person.id, credentialProfile: profile.name }, 'mobile ID requested');
+    if (citrixWarning) this.deps.log.warn({ mobileId: id, userId: person.id }, citrixWarning);
     const created = (await this.deps.mobileIds.get(id))!;
-    if (!code) return { mobileId: this.view(created, person), link: this.deps.notifications.link(id), notifications: [] };
-    return this.handOut(created, person, profile, code, plan, req.qr === true);
+    const issued = code ? await this.handOut(created, person, profile, code, plan, req.qr === true) : { mobileId: this.view(created, person), link: this.deps.notifications.link(id), notifications: [] };
+    return citrixWarning ? { ...issued, warnings: [citrixWarning] } : issued;
   }
 
   /** A second person approves: the code is made now and goes where the plan says (to the validator when on screen). */
@@ -173,7 +186,7 @@ export class RequestService {
     return { ...m, status: open && m.expiresAt <= Date.now() ? 'expired' : m.status, userName: person?.userName ?? null };
   }
 
-  private async handOut(m: MobileId, person: Person, profile: MobileProfile, code: string, plan: ReturnType<Notifications['plan']>, qr: boolean): Promise<IssuedCode> {
+  private async handOut(m: MobileId, person: Person, profile: MobileProfile, code: string, plan: DeliveryPlan, qr: boolean): Promise<IssuedCode> {
     const notifications = await this.deps.notifications.send(plan, { person, profile: profile.name, requestId: m.id, expiresAt: m.expiresAt }, code);
     const onScreen = plan.code === 'screen';
     const link = this.deps.notifications.link(m.id, onScreen ? code : undefined);
@@ -186,12 +199,14 @@ export class RequestService {
     };
   }
 
-  private chooseProfile(person: Person, requesterRoles: string[], name: string | undefined): MobileProfile {
-    const receivable = (p: MobileProfile) => collectable(p) && mayAct(p, 'receive', person.roles) && mayAct(p, 'collect', person.roles);
+  private chooseProfile(person: Person, requesterRoles: string[], name: string | undefined, derived: boolean): MobileProfile {
+    const receivable = (p: MobileProfile) => collectable(p) && isDerived(p) === derived && mayAct(p, 'receive', person.roles) && mayAct(p, 'collect', person.roles);
     if (name !== undefined) {
       const p = this.deps.profiles[name];
       if (!p) throw new IdentityError('bad_request', `no credential profile "${name}"; configured: ${Object.keys(this.deps.profiles).join(', ') || 'none'}`);
       if (!collectable(p)) throw new IdentityError('bad_request', `credential profile "${name}" is a ${p.encoding} profile, not one the Identity Agent collects`);
+      if (isDerived(p) && !derived) throw new IdentityError('bad_request', `credential profile "${name}" is for derived credentials: the holder requests one with their PIV card at /derived/`);
+      if (!isDerived(p) && derived) throw new IdentityError('bad_request', `credential profile "${name}" is not a derived-credential profile (encoding derived-credential)`);
       if (!mayAct(p, 'request', requesterRoles)) throw new IdentityError('forbidden', `you may not request "${name}" (roles that may: ${p.roles.request.join(', ')})`);
       if (!receivable(p)) throw new IdentityError('bad_request', `${SEED_ERRORS.noProfile} ${person.userName} lacks a role that may receive and collect "${name}" (receive: ${p.roles.receive.join(', ')}; collect: ${p.roles.collect.join(', ')}).`);
       return p;

@@ -4,8 +4,9 @@
  * another worker (or this one after a restart) claims it again, so handlers
  * must be idempotent. A handler whose lease is lost anyway (the database was
  * unreachable for a whole lease) is told through its abort signal. A handler throws PermanentJobError
- * for failures a retry cannot fix (a 4xx from a vendor, say); any other error
- * is retried with backoff until maxAttempts, then the job is dead.
+ * for failures a retry cannot fix (a 4xx from a vendor, say), RetryLaterError
+ * when the other side said when to come back (HTTP 429 Retry-After); any other
+ * error is retried with backoff until maxAttempts, then the job is dead.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -20,6 +21,17 @@ export class PermanentJobError extends Error {
   ) {
     super(message);
     this.name = 'PermanentJobError';
+  }
+}
+
+/** A failure to retry no sooner than `delayMs` from now, whatever the backoff would say. */
+export class RetryLaterError extends Error {
+  constructor(
+    message: string,
+    readonly delayMs: number,
+  ) {
+    super(message);
+    this.name = 'RetryLaterError';
   }
 }
 
@@ -141,7 +153,7 @@ export class JobWorker {
       const retryAt =
         permanent || job.attempts >= job.maxAttempts
           ? undefined
-          : Date.now() + retryDelayMs(job.attempts, this.opts.backoff);
+          : Date.now() + Math.max(retryDelayMs(job.attempts, this.opts.backoff), err instanceof RetryLaterError ? err.delayMs : 0);
       await this.repo.fail(job.id, this.id, message, retryAt).catch((e: unknown) => log.error({ err: e }, 'could not record job failure'));
       if (retryAt === undefined) log.error({ error: message }, 'job dead');
       else log.warn({ error: message, retryInMs: retryAt - Date.now() }, 'job failed; will retry');

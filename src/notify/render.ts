@@ -11,6 +11,8 @@ const escapers: Record<Escaping, (s: string) => string> = {
   none: (s) => s,
 };
 
+export const escapeHtml = escapers.html;
+
 /** Unknown placeholders are left as they are, so a typo shows in the message instead of vanishing. */
 export function render(template: string, values: Record<string, string>, escaping: Escaping): string {
   return template.replace(/\{\{\s*([\w.]+)\s*\}\}/g, (whole, key: string) => (key in values ? escapers[escaping](values[key]!) : whole));

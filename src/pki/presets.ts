@@ -18,3 +18,17 @@ export const PRESETS = {
 
 export type PresetName = keyof typeof PRESETS;
 export const PRESET_NAMES = Object.keys(PRESETS) as [PresetName, ...PresetName[]];
+
+export type CertificatePurpose = 'authentication' | 'signing' | 'encryption';
+
+/**
+ * What a preset's certificates are for, when a credential profile does not
+ * say: client authentication (clientAuth), else encryption when the key only
+ * enciphers or agrees keys, else signing.
+ */
+export function presetPurpose(name: PresetName): CertificatePurpose {
+  const p: Preset = PRESETS[name];
+  if (p.extendedKeyUsage.includes('clientAuth')) return 'authentication';
+  if ((p.keyUsage.keyEncipherment || p.keyUsage.keyAgreement) && !p.keyUsage.digitalSignature) return 'encryption';
+  return 'signing';
+}

@@ -163,9 +163,11 @@ export class MobileIdRepository {
     return (await trx('mobile_ids').where({ id, status: 'collecting' }).update({ serials: JSON.stringify(serials), not_after: notAfter, updated_at: now })) === 1;
   }
 
-  /** Issued mobile IDs whose first certificate expires before `before` and that were not told yet. */
-  async dueForRenewalNotice(before: number, limit = 500): Promise<MobileId[]> {
-    const rows = (await this.db<Row>('mobile_ids').where({ status: 'issued' }).whereNull('renewal_notice_at').where('not_after', '<', before).orderBy('not_after').limit(limit)) as Row[];
+  /** Issued mobile IDs whose first certificate expires before `before` and that were not told yet, except those of `exceptProfiles`. */
+  async dueForRenewalNotice(before: number, exceptProfiles: string[] = [], limit = 500): Promise<MobileId[]> {
+    const q = this.db<Row>('mobile_ids').where({ status: 'issued' }).whereNull('renewal_notice_at').where('not_after', '<', before).orderBy('not_after').limit(limit);
+    if (exceptProfiles.length > 0) q.whereNotIn('credential_profile', exceptProfiles);
+    const rows = (await q) as Row[];
     return rows.map(fromRow);
   }
 

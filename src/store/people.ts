@@ -1,6 +1,6 @@
 /** People who request, validate or receive mobile identities: name, contact details, groups and roles. */
 import type { Knex } from 'knex';
-import type { Db } from './db.js';
+import { clientOf, type Db } from './db.js';
 
 export interface Person {
   id: string;
@@ -91,6 +91,15 @@ export class PersonRepository {
   /** By id or, failing that, by user name. */
   async find(ref: string, trx: Knex | Knex.Transaction = this.db): Promise<Person | undefined> {
     return (await this.get(ref, trx)) ?? this.byUserName(ref, trx);
+  }
+
+  /** People whose UPN or email is `value`, compared without case as both are (a few, when email addresses are shared). */
+  async byDirectoryName(field: 'upn' | 'email', value: string, trx: Knex | Knex.Transaction = this.db): Promise<Person[]> {
+    // MariaDB's collation ignores case; SQLite needs NOCASE, which its index for these columns has (migration 011).
+    const q = trx<Row>('people').orderBy('user_name').limit(10);
+    if (clientOf(this.db) === 'mysql') q.where(field, value);
+    else q.whereRaw(`${field} = ? COLLATE NOCASE`, [value]);
+    return ((await q) as Row[]).map(fromRow);
   }
 
   async byUserNames(userNames: string[], trx: Knex | Knex.Transaction = this.db): Promise<Map<string, Person>> {

@@ -141,6 +141,7 @@ describe('mobile identities, as a person and a phone', () => {
       { userName: 'bob', displayName: 'Bob Jones', email: 'bob@example.com', roles: ['mobile-user'] },
       { userName: 'nocontact', displayName: 'No Contact' },
       { userName: 'carl', displayName: 'Carl Citrix', email: 'carl@example.com' },
+      { userName: 'cara', displayName: 'Cara Citrix', email: 'Cara.Citrix@Example.COM' },
     ];
     const imported = await api('POST', '/users/import', users);
     assert.equal(imported.status, 200, imported.body);
@@ -308,6 +309,29 @@ describe('mobile identities, as a person and a phone', () => {
     assert.deepEqual(only.credentials.map((c) => c.container), ['none'], 'a phone without Citrix gets the uncontained certificate only');
     assert.equal((await phone.ack(plain.token)).status, 200);
     for (const m of [id, plain.id]) await api('POST', `/mobile-ids/${m}/cancel`, {});
+  });
+
+  test('Citrix SecureVault (seed 3.2): the operator is warned of an email address not in lower case; SecureVault certificates carry it lower-case', async () => {
+    const created = (await requestId({ user: 'cara', credentialProfile: 'citrix' })) as Awaited<ReturnType<typeof requestId>> & { warnings?: string[] };
+    assert.equal(created.warnings?.length, 1);
+    assert.match(created.warnings[0]!, /\(Cara\.Citrix@Example\.COM\) is not in lower case: its Citrix SecureVault certificates carry cara\.citrix@example\.com/);
+    const warned = () => gw.logs().split('\n').filter((l) => l.includes(created.mobileId.id) && l.includes('"level":40') && l.includes('not in lower case'));
+    assert.equal(warned().length, 1, 'logged when requested');
+    const code = codeIn(await mailFor(created.mobileId.id));
+    const started = await phone.start({ request: created.mobileId.id, code, device: { serial: 'R58M1111222', platform: 'android', keyStores: ['citrix-securevault'] } });
+    assert.equal(started.status, 201, JSON.stringify(started.body));
+    const token = started.body.token as string;
+    secrets.push(token);
+    const got = await collect(token);
+    const pem = openP12(got.credentials.find((c) => c.container === 'citrix-securevault')!);
+    assert.match(openssl(['x509', '-noout', '-ext', 'subjectAltName'], pem), /email:cara\.citrix@example\.com/);
+    assert.match(openssl(['x509', '-noout', '-subject'], pem), /emailAddress ?= ?cara\.citrix@example\.com/);
+    assert.equal(warned().length, 2, 'and again when collected');
+    assert.equal((await phone.ack(token)).status, 200);
+
+    const plain = (await requestId({ user: 'cara', credentialProfile: 'smime' })) as { mobileId: { id: string }; warnings?: string[] };
+    assert.equal(plain.warnings, undefined, 'a profile without SecureVault has nothing to warn about');
+    for (const m of [created.mobileId.id, plain.mobileId.id]) await api('POST', `/mobile-ids/${m}/cancel`, {});
   });
 
   test('validation: the code waits for a second person; the requester cannot validate their own request', async () => {

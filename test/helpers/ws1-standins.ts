@@ -170,7 +170,7 @@ export function writeTestTlsFiles(tls: TestTls, dir: string): TestTlsFiles {
 }
 
 // ---------------------------------------------------------------------------
-// Shared HTTP plumbing
+// Shared HTTP plumbing (other vendors' stand-ins use it too)
 // ---------------------------------------------------------------------------
 
 const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -204,7 +204,7 @@ function parseAccept(value: string | undefined): MediaRange[] {
   });
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
@@ -215,9 +215,9 @@ function sendEmpty(res: ServerResponse, status: number, headers: Record<string, 
   res.end();
 }
 
-class BodyTooLarge extends Error {}
+export class BodyTooLarge extends Error {}
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -235,7 +235,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-const parseJson = (body: Buffer): { ok: true; value: unknown } | { ok: false; reason: string } => {
+export const parseJson = (body: Buffer): { ok: true; value: unknown } | { ok: false; reason: string } => {
   try {
     return { ok: true, value: JSON.parse(body.toString('utf8')) as unknown };
   } catch (err) {
@@ -243,7 +243,7 @@ const parseJson = (body: Buffer): { ok: true; value: unknown } | { ok: false; re
   }
 };
 
-interface Lifecycle {
+export interface Lifecycle {
   server: Server;
   url: string;
   port: number;
@@ -251,7 +251,7 @@ interface Lifecycle {
   timers: Set<NodeJS.Timeout>;
 }
 
-async function listen(server: Server): Promise<Lifecycle> {
+export async function listen(server: Server): Promise<Lifecycle> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { retryDelayMs } from '../../src/jobs/backoff.js';
 import { JobQueue } from '../../src/jobs/queue.js';
-import { JobWorker, PermanentJobError } from '../../src/jobs/worker.js';
+import { JobWorker, PermanentJobError, RetryLaterError } from '../../src/jobs/worker.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { migrate, openDb, type Db } from '../../src/store/db.js';
 import { JobRepository, type Job } from '../../src/store/jobs.js';
@@ -40,6 +40,7 @@ describe('job worker', () => {
   let queue: JobQueue;
   let worker: JobWorker;
   const calls = new Map<string, number>();
+  const attemptsAt: number[] = [];
 
   before(async () => {
     db = openDb({ client: 'sqlite', filename: join(tempDir(), 'worker.db') });
@@ -60,6 +61,11 @@ describe('job worker', () => {
     worker.register('rejected', async () => {
       count('rejected');
       throw new PermanentJobError('vendor answered 400', { status: 400, body: 'bad certificate' });
+    });
+    worker.register('busy', async () => {
+      attemptsAt.push(Date.now());
+      if (attemptsAt.length === 1) throw new RetryLaterError('vendor answered 429', 2500);
+      return 'ok';
     });
     worker.start();
   });
@@ -98,6 +104,15 @@ describe('job worker', () => {
     assert.equal(job.status, 'dead');
     assert.equal(job.attempts, 1);
     assert.equal(job.lastError, 'vendor answered 400: {"status":400,"body":"bad certificate"}');
+  });
+
+  test('a retry asked for later waits that long, though the backoff is shorter', async () => {
+    const id = (await queue.enqueue(db, 'busy', {}))!;
+    queue.wake();
+    const job = await settle(repo, id);
+    assert.equal(job.status, 'done');
+    assert.equal(attemptsAt.length, 2);
+    assert.ok(attemptsAt[1]! - attemptsAt[0]! >= 2500, `retried after ${attemptsAt[1]! - attemptsAt[0]!} ms`);
   });
 
   test('a job of an unknown type is dead, not retried forever', async () => {

@@ -19,11 +19,23 @@ export interface ChallengeContext {
 
 export type ChallengeVerdict = { ok: true } | { ok: false; reason: string };
 
+/** The certificate issued for a request a validator let through. */
+export interface IssuedForRequest {
+  /** Lower-case hex. */
+  serial: string;
+  der: Buffer;
+  notAfter: number;
+  /** The issuing CA's name in this gateway's configuration. */
+  ca: string;
+  /** The issuing CA's subject, as OpenSSL prints it on one line. */
+  issuer: string;
+}
+
 export interface ChallengeValidator {
   validate(ctx: ChallengeContext): Promise<ChallengeVerdict>;
-  /** Told once a certificate was issued for a validated request. */
-  issued?(ctx: ChallengeContext, serial: string): Promise<void>;
-  /** Told when a validated request was not issued after all. */
+  /** Told once a certificate was issued for a validated request (after it was recorded). */
+  issued?(ctx: ChallengeContext, certificate: IssuedForRequest): Promise<void>;
+  /** Told when a validated request was not issued after all (policy refused it, an operator rejected it). */
   failed?(ctx: ChallengeContext, reason: string): Promise<void>;
 }
 

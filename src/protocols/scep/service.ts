@@ -34,7 +34,7 @@ export interface ScepProfile {
   renewal: boolean;
   /** 'request': the certificate carries the request's subject and SANs; 'template': the template's. */
   names: 'request' | 'template';
-  challengeKind: 'static' | 'dynamic' | 'none';
+  challengeKind: 'static' | 'dynamic' | 'none' | 'intune';
   /** Lifetime of one-time challenges made for this profile. */
   challengeTtlMs: number;
 }
@@ -150,13 +150,14 @@ export class ScepService {
     }
     const keySha256 = createHash('sha256').update(csr.publicKeyInfo).digest('hex');
     // A renewal is its own request even when it reuses the first enrollment's transactionID.
-    const renews = message.type === 'RenewalReq' && !this.isSelfSigned(message.signerCert) ? normalizeSerialHex(message.signerCert.serialNumber) : '';
+    const renewing = this.renewalSigner(message);
+    const renews = renewing ? normalizeSerialHex(renewing.serialNumber) : '';
     const known = await this.deps.transactions.find(profile.name, message.transactionId, renews);
     if (known) return known.keySha256 === keySha256 ? this.answerFor(known) : fail('badRequest');
 
     const log = this.deps.log.child({ profile: profile.name, transactionId: message.transactionId, subject: csr.subjectDn });
     const ctx: ChallengeContext = { profile: profile.name, challenge: csr.challengePassword, csr, transactionId: message.transactionId };
-    const refusal = await this.authorise(profile, message, ctx);
+    const refusal = await this.authorise(profile, renewing, ctx);
     const base: RequestRecord = { profile: profile.name, transactionId: message.transactionId, renews, keySha256, messageType: message.type, subject: csr.subjectDn };
     if (refusal) {
       log.info({ reason: refusal }, 'SCEP enrollment refused');
@@ -186,9 +187,9 @@ export class ScepService {
   }
 
   /** Why the request may not enroll, or undefined. */
-  private async authorise(profile: ScepProfile, message: PkiMessage, ctx: ChallengeContext): Promise<string | undefined> {
-    if (message.type === 'RenewalReq' && profile.renewal && !this.isSelfSigned(message.signerCert)) {
-      const refusal = await this.renewalRefusal(message.signerCert);
+  private async authorise(profile: ScepProfile, renewing: X509Certificate | undefined, ctx: ChallengeContext): Promise<string | undefined> {
+    if (renewing && profile.renewal) {
+      const refusal = await this.renewalRefusal(renewing);
       if (!refusal) return undefined;
       if (ctx.challenge === undefined) return refusal;
     }
@@ -196,8 +197,10 @@ export class ScepService {
     return verdict.ok ? undefined : verdict.reason;
   }
 
-  private isSelfSigned(cert: X509Certificate): boolean {
-    return cert.checkIssued(cert);
+  /** The certificate a RenewalReq is signed with; a self-signed one makes it a first enrollment in all but name. */
+  private renewalSigner(message: PkiMessage): X509Certificate | undefined {
+    const cert = message.type === 'RenewalReq' ? message.signerCert.x509() : undefined;
+    return cert && !cert.checkIssued(cert) ? cert : undefined;
   }
 
   /** A renewal must be signed by a certificate of ours that is valid now and not revoked. */
@@ -230,14 +233,26 @@ export class ScepService {
         actor,
         reason: `SCEP ${base.messageType} ${base.transactionId}`,
       });
-      await profile.validator.issued?.(ctx, issued.record.serial);
       log.info({ serial: issued.record.serial }, 'SCEP certificate issued');
-      return { status: { status: 'SUCCESS', certificates: [issued.der] }, serial: issued.record.serial };
+      const { serial, notAfter } = issued.record;
+      await this.tell(log, 'issued', () => profile.validator.issued?.(ctx, { serial, notAfter, der: issued.der, ca: issued.ca.name, issuer: oneLineName(issued.ca.cert.subject) }));
+      return { status: { status: 'SUCCESS', certificates: [issued.der] }, serial };
     } catch (err) {
+      // Another instance answering the same request is not a failure to issue.
+      if (err instanceof RequestTaken) throw err;
+      await this.tell(log, 'failed', () => profile.validator.failed?.(ctx, err instanceof IssuanceError ? err.message : 'the gateway could not issue the certificate'));
       if (!(err instanceof IssuanceError)) throw err;
-      await profile.validator.failed?.(ctx, err.message);
       log.info({ reason: err.message }, 'SCEP enrollment refused by policy');
       return { status: fail('badRequest'), reason: err.message };
+    }
+  }
+
+  /** Tells the validator an outcome; its failure is logged, never the request's (the certificate stands). */
+  private async tell(log: Logger, what: 'issued' | 'failed', notify: () => Promise<void> | undefined): Promise<void> {
+    try {
+      await notify();
+    } catch (err) {
+      log.warn({ error: err instanceof Error ? err.message : String(err) }, `the challenge validator could not be told the request ${what}`);
     }
   }
 
@@ -258,10 +273,10 @@ export class ScepService {
       const profile = current && this.profile(current.profile);
       if (!current || current.status !== 'pending' || !current.csr || !profile) throw new ScepDecisionError(`SCEP transaction ${id} is ${current?.status ?? 'gone'}, not pending`, 409);
       const log = this.deps.log.child({ profile: profile.name, transactionId: current.transactionId, subject: current.subject, actor: decision.actor });
+      const csr = parseCsr(Buffer.from(current.csr, 'base64'));
+      const ctx: ChallengeContext = { profile: profile.name, challenge: csr.challengePassword, csr, transactionId: current.transactionId };
       let outcome: Outcome;
       if (decision.approve) {
-        const csr = parseCsr(Buffer.from(current.csr, 'base64'));
-        const ctx: ChallengeContext = { profile: profile.name, challenge: csr.challengePassword, csr, transactionId: current.transactionId };
         outcome = await this.issue(profile, ctx, current, log, decision.actor);
       } else {
         outcome = { status: fail('badRequest'), reason: decision.reason ?? 'rejected by an operator' };
@@ -279,6 +294,7 @@ export class ScepService {
           detail: { profile: current.profile, transactionId: current.transactionId, subject: current.subject, status: settled.status, ...(outcome.serial && { serial: outcome.serial }) },
         });
       });
+      if (!decision.approve) await this.tell(log, 'failed', () => profile.validator.failed?.(ctx, outcome.reason!));
       return (await this.deps.transactions.get(id))!;
     });
   }
@@ -315,6 +331,9 @@ function transactionOf(base: RequestRecord, outcome: Outcome) {
 }
 
 const fail = (failInfo: FailInfo): CertRepStatus => ({ status: 'FAILURE', failInfo });
+
+/** X509Certificate#subject's one attribute per line as "CN=…, O=…". */
+const oneLineName = (subject: string): string => subject.split('\n').join(', ');
 
 /** IssuerAndSerialNumber (GetCert) → serial hex, or undefined when unreadable. */
 function serialOfIssuerAndSerial(der: Buffer): string | undefined {

@@ -11,6 +11,9 @@ import * as m005scep from './005_scep_renewals.js';
 import * as m006 from './006_ota.js';
 import * as m007 from './007_mobile_identities.js';
 import * as m009 from './009_job_priority.js';
+import * as m010 from './010_intune.js';
+import * as m011 from './011_derived_credentials.js';
+import * as m013 from './013_citrix_certsrv.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -26,6 +29,9 @@ const migrations: Record<string, Migration> = {
   '006_ota': m006,
   '007_mobile_identities': m007,
   '009_job_priority': m009,
+  '010_intune': m010,
+  '011_derived_credentials': m011,
+  '013_citrix_certsrv': m013,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

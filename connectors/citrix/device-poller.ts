@@ -1,0 +1,150 @@
+/**
+ * XenMobile pushes no events, so the connector reads the device list every
+ * `pollEvery` and turns a device's departure (retired per `retiredWhen`, or
+ * no longer listed) into one `unenrolled` event, whose handling revokes the
+ * certificates issued through certsrv for that device.
+ *
+ * The devices seen are kept in the database, so a departure is reported once
+ * across restarts. A device missing from the list counts as removed only
+ * when the whole list was read and XenMobile also says the device does not
+ * exist: a failed or partial read never revokes anything. The event is
+ * accepted before the device's new state is saved, and its dedupe key is
+ * derived from the saved state, so a crash in between repeats the same
+ * (deduplicated) event rather than losing it.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { durationMs } from '../../src/config/duration.js';
+import type { MdmEvent } from '../../src/connectors/connector.js';
+import type { EventIntake } from '../../src/connectors/intake.js';
+import type { CitrixSettings } from './schema.js';
+import type { DeviceState, KnownDevice, KnownDeviceRepository } from './store.js';
+import type { XenMobileApi, XmDevice } from './xenmobile-api.js';
+
+export interface PollResult {
+  listed: number;
+  retired: string[];
+  removed: string[];
+}
+
+/** A field of the device, or properties.<NAME> for one of its properties. */
+function valueOf(device: XmDevice, field: string): unknown {
+  if (field.startsWith('properties.')) {
+    const name = field.slice('properties.'.length);
+    return device.properties?.find((p) => p?.name === name)?.value;
+  }
+  return device[field];
+}
+
+const departed = (state: DeviceState | undefined) => state === 'retired' || state === 'gone';
+
+export class DevicePoller {
+  constructor(
+    private readonly deps: {
+      connectorId: string;
+      api: XenMobileApi;
+      known: KnownDeviceRepository;
+      intake: EventIntake;
+      settings: CitrixSettings;
+      log: Logger;
+    },
+  ) {}
+
+  isRetired(device: XmDevice): boolean {
+    return this.deps.settings.xenmobile.retiredWhen.every((rule) => {
+      const actual = valueOf(device, rule.field);
+      return actual !== undefined && actual !== null && String(actual) === String(rule.equals);
+    });
+  }
+
+  /** What certsrv requests name the device by (certsrv.device.field). */
+  private linkOf(device: Record<string, unknown>): string {
+    const v = this.deps.settings.certsrv.device.field === 'id' ? device.id : device.serialNumber;
+    return typeof v === 'string' || typeof v === 'number' ? String(v).trim() : '';
+  }
+
+  async pollOnce(): Promise<PollResult> {
+    const listed = await this.deps.api.listDevices();
+    const known = await this.deps.known.all();
+    const result: PollResult = { listed: listed.length, retired: [], removed: [] };
+    const listedIds = new Set(listed.map((d) => String(d.id)));
+    // Links of devices still enrolled: a serial enrolled again under a new XenMobile id keeps its certificates.
+    const activeLinks = new Set(listed.filter((d) => !this.isRetired(d)).map((d) => this.linkOf(d)));
+
+    for (const device of listed) {
+      const xmId = String(device.id);
+      const prev = known.get(xmId);
+      const state: DeviceState = this.isRetired(device) ? 'retired' : 'active';
+      if (state === 'retired' && !departed(prev?.state)) {
+        await this.depart({ xmId, state, departures: prev?.departures ?? 0, device }, 'device retired', activeLinks);
+        result.retired.push(xmId);
+      } else if (!prev || prev.state !== state || JSON.stringify(prev.device) !== JSON.stringify(device)) {
+        // A device that returns (re-enrolled) is active again; its next departure is a new event.
+        await this.deps.known.save({ xmId, state, departures: prev?.departures ?? 0, device });
+      }
+    }
+
+    for (const prev of known.values()) {
+      if (listedIds.has(prev.xmId) || prev.state === 'gone') continue;
+      if (prev.state === 'retired') {
+        await this.deps.known.save({ ...prev, state: 'gone' });
+        continue;
+      }
+      let still: XmDevice | undefined;
+      try {
+        still = await this.deps.api.device(prev.xmId);
+      } catch (err) {
+        this.deps.log.warn({ err, xmId: prev.xmId }, 'XenMobile device missing from the list could not be looked up; checked again at the next poll');
+        continue;
+      }
+      if (still) continue; // listed again next time; a list that shifted while it was paged
+      await this.depart({ ...prev, state: 'gone' }, 'device removed', activeLinks);
+      result.removed.push(prev.xmId);
+    }
+    return result;
+  }
+
+  private async depart(d: KnownDevice, vendorType: 'device retired' | 'device removed', activeLinks: Set<string>): Promise<void> {
+    const link = this.linkOf(d.device);
+    const departures = d.departures + 1;
+    const log = this.deps.log.child({ xmId: d.xmId, device: link, vendorType });
+    if (!link) {
+      log.warn(`XenMobile ${vendorType} has no ${this.deps.settings.certsrv.device.field}; no certificate can be linked to it`);
+    } else if (activeLinks.has(link)) {
+      log.warn(`XenMobile ${vendorType}, but another enrollment with ${this.deps.settings.certsrv.device.field} ${link} is active: certificates linked to it stay valid`);
+    } else {
+      const event: MdmEvent = {
+        connectorId: this.deps.connectorId,
+        type: 'unenrolled',
+        vendorType,
+        user: { ...(typeof d.device.userName === 'string' && { userName: d.device.userName }) },
+        device: {
+          id: link,
+          ...(typeof d.device.serialNumber === 'string' && { serialNumber: d.device.serialNumber }),
+          ...(typeof d.device.platform === 'string' && { platform: d.device.platform }),
+          ...(typeof d.device.deviceModel === 'string' && { model: d.device.deviceModel }),
+          ...(typeof d.device.deviceName === 'string' && { name: d.device.deviceName }),
+        },
+        occurredAt: new Date(),
+        dedupeKey: `xenmobile-device:${d.xmId}:departure:${departures}`,
+      };
+      const accepted = await this.deps.intake.accept(event, d.device);
+      log.info({ eventId: accepted.eventId, duplicate: accepted.duplicate }, 'XenMobile device left: unenroll event accepted');
+    }
+    await this.deps.known.save({ ...d, departures });
+  }
+
+  /** Polls until the signal aborts; a failed poll is logged and tried again at the next interval. */
+  async run(signal: AbortSignal): Promise<void> {
+    const every = durationMs(this.deps.settings.xenmobile.pollEvery);
+    while (!signal.aborted) {
+      try {
+        const r = await this.pollOnce();
+        this.deps.log.debug(r, 'XenMobile devices polled');
+      } catch (err) {
+        this.deps.log.warn({ err }, 'XenMobile device poll failed; nothing was marked retired or removed; trying again at the next interval');
+      }
+      await sleep(every, undefined, { signal, ref: false }).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The MQTT side of the Event Notification Service: a TLS connection with a
+ * client certificate, QoS 1 subscriptions made on every connect, and
+ * at-least-once handling. A message is acknowledged (PUBACK) only after its
+ * handler resolved, i.e. after its events were committed; when the handler
+ * throws, the connection is dropped without the acknowledgement so the
+ * broker delivers the message again on the resumed session.
+ *
+ * Reconnects are ours, not mqtt.js's (its reconnectPeriod is a fixed
+ * interval): exponential backoff with full jitter, reset by a successful
+ * connect.
+ */
+import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { durationMs } from '../../src/config/duration.js';
+import { retryDelayMs } from '../../src/jobs/backoff.js';
+import { readSetting } from './files.js';
+import type { MobileIronSettings } from './schema.js';
+
+type BrokerSettings = MobileIronSettings['broker'];
+
+export type MessageHandler = (topic: string, payload: Buffer) => Promise<void>;
+
+/** Topics with the Neurons tenant prefix applied. */
+export const brokerTopics = (s: BrokerSettings): string[] => s.topics.map((t) => (s.tenantPrefix ? `${s.tenantPrefix}/${t}` : t));
+
+/** The PEM material of the broker connection, read and checked once at start-up. */
+export interface BrokerTls {
+  cert: Buffer;
+  key: Buffer;
+  passphrase?: string;
+  ca?: Buffer;
+}
+
+/** Reads the certificate, key and CA; a file that is missing, a wrong passphrase or a key that is not the certificate's is named. */
+export function loadBrokerTls(s: BrokerSettings): BrokerTls {
+  const read = (file: string, setting: string) => readSetting(file, `broker.${setting}`);
+  const { clientCertificate: cc } = s;
+  const tls: BrokerTls = { cert: read(cc.cert, 'clientCertificate.cert'), key: read(cc.key, 'clientCertificate.key'), ...(s.ca && { ca: read(s.ca, 'ca') }) };
+  if (cc.passphrase !== undefined) tls.passphrase = cc.passphrase;
+  let key;
+  try {
+    key = createPrivateKey({ key: tls.key, ...(cc.passphrase !== undefined && { passphrase: cc.passphrase }) });
+  } catch {
+    throw new Error(`broker.clientCertificate.key: ${cc.key} is not a PEM private key, or its passphrase is wrong or missing`);
+  }
+  let cert;
+  try {
+    cert = new X509Certificate(tls.cert);
+  } catch {
+    throw new Error(`broker.clientCertificate.cert: ${cc.cert} is not a PEM certificate`);
+  }
+  if (!cert.checkPrivateKey(key)) throw new Error(`broker.clientCertificate: ${cc.key} is not the key of ${cc.cert}`);
+  return tls;
+}
+
+/** TLS and MQTT options shared by the subscriber and the connection check. */
+export function brokerOptions(s: BrokerSettings, tls: BrokerTls, clientId: string): IClientOptions {
+  return {
+    clientId,
+    protocolVersion: 4,
+    keepalive: Math.round(durationMs(s.keepalive) / 1000),
+    connectTimeout: durationMs(s.connectTimeout),
+    reconnectPeriod: 0,
+    resubscribe: false,
+    ...tls,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.2',
+  } as IClientOptions;
+}
+
+/** A client id no other connection shares: the configured prefix and 12 random hex digits. */
+export const uniqueClientId = (prefix: string) => `${prefix}${randomBytes(6).toString('hex')}`;
+
+export class EnsSubscriber {
+  /** One id for the life of this process, so reconnects resume the broker session. */
+  readonly clientId: string;
+  private client: MqttClient | undefined;
+  private attempts = 0;
+  private lastError: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly settings: BrokerSettings,
+    private readonly tls: BrokerTls,
+    private readonly handle: MessageHandler,
+    private readonly log: Logger,
+  ) {
+    this.clientId = uniqueClientId(settings.clientIdPrefix);
+  }
+
+  get connected(): boolean {
+    return this.client?.connected === true;
+  }
+
+  /** Connects and keeps reconnecting until the signal aborts; resolves once the connection is closed. */
+  start(signal: AbortSignal): Promise<void> {
+    const topics = brokerTopics(this.settings);
+    const client = mqtt.connect(this.settings.url, { ...brokerOptions(this.settings, this.tls, this.clientId), clean: this.settings.session === 'clean' });
+    this.client = client;
+    const backoff = { baseMs: durationMs(this.settings.reconnect.initial), maxMs: durationMs(this.settings.reconnect.max) };
+
+    client.handleMessage = (packet, done) => {
+      this.handle(packet.topic, packet.payload as Buffer).then(
+        () => done(),
+        (err: unknown) => {
+          this.log.error({ err, topic: packet.topic }, 'ENS message not handled; reconnecting so the broker delivers it again');
+          done(err as Error);
+          client.stream.destroy();
+        },
+      );
+    };
+    client.on('connect', (connack) => {
+      this.attempts = 0;
+      this.lastError = undefined;
+      this.log.info({ broker: this.settings.url, clientId: this.clientId, sessionPresent: connack.sessionPresent }, 'connected to the Event Notification Service');
+      client.subscribe(topics, { qos: 1 }, (err, granted) => {
+        if (err) return this.log.error({ err, topics }, 'subscribing failed');
+        const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+        if (refused.length) this.log.error({ topics: refused }, 'the broker refused these subscriptions (does the certificate map to an admin with the CPS role?)');
+        else this.log.info({ topics }, 'subscribed');
+      });
+    });
+    client.on('error', (err) => {
+      this.lastError = err.message;
+    });
+    client.on('close', () => {
+      if (signal.aborted || this.timer) return;
+      this.attempts += 1;
+      const delay = retryDelayMs(this.attempts, backoff);
+      this.log.warn({ broker: this.settings.url, attempt: this.attempts, retryInMs: delay, reason: this.lastError ?? 'connection closed' }, 'ENS connection lost; reconnecting');
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        if (!signal.aborted) client.reconnect();
+      }, delay);
+    });
+
+    return new Promise((resolve) => {
+      const stop = () => {
+        clearTimeout(this.timer);
+        client.end(true, {}, () => resolve());
+      };
+      if (signal.aborted) stop();
+      else signal.addEventListener('abort', stop, { once: true });
+    });
+  }
+}

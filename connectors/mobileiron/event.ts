@@ -1,0 +1,115 @@
+/**
+ * Event Notification Service messages to normalized MdmEvents. One message
+ * names one event type and carries one or more devices; each device becomes
+ * its own event, deduplicated by (device, event type, message timestamp) so
+ * a redelivered message changes nothing.
+ */
+import { z } from 'zod';
+import type { MdmEvent, MdmUser } from '../../src/connectors/connector.js';
+
+export class EnsMessageError extends Error {}
+
+const TYPES: Record<string, MdmEvent['type']> = {
+  'device.enrolled': 'enrolled',
+  'device.retired': 'unenrolled',
+  'device.wiped': 'wiped',
+  'device.compliant': 'compliance-changed',
+  'device.not_compliant': 'compliance-changed',
+};
+
+const text = (max: number) => z.string().trim().max(max);
+const optionalText = (max: number) => z.union([text(max), z.number().transform(String)]).optional().nullable();
+
+const device = z.looseObject({
+  deviceGuid: text(100).min(1, { message: 'deviceGuid is empty' }),
+  identifier: optionalText(200),
+  iosUdid: optionalText(100),
+  userId: optionalText(320),
+  userUuid: optionalText(100),
+  serialNumber: optionalText(100),
+  manufacturer: optionalText(100),
+  model: optionalText(100),
+  os: optionalText(50),
+  osVersion: optionalText(50),
+});
+
+const message = z.looseObject({
+  timestamp: z.union([z.number().int().nonnegative(), text(64).min(1)]),
+  eventType: text(64).min(1).optional(),
+  devices: z.array(device).min(1, { message: 'devices is empty' }).max(1000),
+});
+
+export type EnsDevice = z.infer<typeof device>;
+
+/** "1700000000000" / 1700000000000 (ms), seconds, or ISO-8601. */
+export function parseTimestamp(value: number | string): Date {
+  const n = typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : NaN;
+  const date = Number.isFinite(n) ? new Date(n < 1e11 ? n * 1000 : n) : /^\d{4}-\d{2}-\d{2}T/.test(String(value)) ? new Date(value) : new Date(NaN);
+  if (Number.isNaN(date.getTime())) throw new EnsMessageError(`timestamp ${JSON.stringify(value)} is neither epoch milliseconds nor ISO-8601`);
+  return date;
+}
+
+/** The event type a topic stands for: `[<tenant>/]device/retired` -> `device.retired`. */
+export function typeOfTopic(topic: string): string {
+  return topic.split('/').slice(-2).join('.');
+}
+
+const present = (v: string | null | undefined) => (v === undefined || v === null || v === '' ? undefined : v);
+
+export interface ParsedMessage {
+  vendorType: string;
+  events: { event: MdmEvent; payload: Record<string, unknown> }[];
+}
+
+/** Parses and validates one message; EnsMessageError says what is wrong with it. */
+export function parseEnsMessage(connectorId: string, topic: string, body: Buffer): ParsedMessage {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch {
+    // JSON.parse quotes the input in its message; the log gets no message content.
+    throw new EnsMessageError('malformed JSON');
+  }
+  const parsed = message.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new EnsMessageError(`${issue.path.join('.') || 'message'}: ${issue.message}`);
+  }
+  const m = parsed.data;
+  const vendorType = m.eventType ?? typeOfTopic(topic);
+  const occurredAt = parseTimestamp(m.timestamp);
+  const type = TYPES[vendorType.toLowerCase()] ?? 'unknown';
+  return {
+    vendorType,
+    events: m.devices.map((d) => {
+      const userId = present(d.userId);
+      const id = present(d.userUuid) ?? userId;
+      const user: MdmUser = {
+        ...(id && { id }),
+        ...(userId && { userName: userId, vendorId: userId }),
+      };
+      const deviceInfo = Object.fromEntries(
+        Object.entries({
+          id: d.deviceGuid,
+          serialNumber: present(d.serialNumber),
+          udid: present(d.iosUdid),
+          platform: present(d.os),
+          model: present(d.model),
+          name: present(d.identifier),
+        }).filter(([, v]) => v !== undefined),
+      ) as MdmEvent['device'];
+      return {
+        event: {
+          connectorId,
+          type,
+          vendorType,
+          user,
+          device: deviceInfo,
+          occurredAt,
+          dedupeKey: `mobileiron:${d.deviceGuid}:${vendorType}:${String(m.timestamp)}`,
+        },
+        payload: { topic, timestamp: m.timestamp, eventType: vendorType, device: d },
+      };
+    }),
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * MobileIron Core / Ivanti EPMM and Ivanti Neurons for MDM: device events in
+ * over the Event Notification Service (MQTT), user-provided PKCS#12 files
+ * out to Core's REST API v2. Core also enrolls at our SCEP server (a
+ * static-challenge profile) in Centralized mode. Contract:
+ * shared/contracts/mobileiron.md.
+ */
+import { Agent } from 'node:https';
+import axios from 'axios';
+import mqtt from 'mqtt';
+import type { Connector, HealthReport, MdmEvent, MdmUser } from '../../src/connectors/connector.js';
+import type { ConnectorContext, ConnectorModule } from '../../src/connectors/module.js';
+import { CoreApi } from './core-api.js';
+import { readSetting } from './files.js';
+import { brokerOptions, EnsSubscriber, loadBrokerTls, uniqueClientId, type BrokerTls } from './ens-subscriber.js';
+import { EnsMessageError, parseEnsMessage } from './event.js';
+import { mobileIronSchema, type MobileIronSettings } from './schema.js';
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** Connects once with the subscriber's certificate, its own client id and a clean session, then disconnects. */
+function probeBroker(settings: MobileIronSettings['broker'], tls: BrokerTls): Promise<{ ok: boolean; detail: string }> {
+  return new Promise((resolve) => {
+    const client = mqtt.connect(settings.url, { ...brokerOptions(settings, tls, uniqueClientId(settings.clientIdPrefix)), clean: true });
+    let lastError: string | undefined;
+    let settled = false;
+    const finish = (r: { ok: boolean; detail: string }) => {
+      if (settled) return;
+      settled = true;
+      client.end(true, {}, () => resolve(r));
+    };
+    client.on('error', (err) => (lastError = err.message));
+    client.once('connect', () => finish({ ok: true, detail: `connected to ${settings.url}` }));
+    client.once('close', () => finish({ ok: false, detail: `${settings.url}: ${lastError ?? 'connection closed'}` }));
+  });
+}
+
+/** Asks the SCEP URL entered in Core for its capabilities, as Core would. */
+async function probeScep(scep: { url: string; serverCa?: string | undefined }): Promise<{ ok: boolean; detail: string }> {
+  try {
+    const res = await axios.get(scep.url, {
+      params: { operation: 'GetCACaps' },
+      timeout: 10_000,
+      responseType: 'text',
+      validateStatus: () => true,
+      proxy: false,
+      ...(scep.serverCa && { httpsAgent: new Agent({ ca: readSetting(scep.serverCa, 'scep.serverCa') }) }),
+    });
+    return res.status === 200 && /POSTPKIOperation/.test(String(res.data)) ? { ok: true, detail: `${scep.url} answers GetCACaps` } : { ok: false, detail: `${scep.url} answered ${res.status}` };
+  } catch (err) {
+    return { ok: false, detail: `${scep.url}: ${(err as Error).message}` };
+  }
+}
+
+function create(settings: MobileIronSettings, ctx: ConnectorContext): Connector {
+  const core = new CoreApi(ctx.id, settings.coreApi);
+  const tls = loadBrokerTls(settings.broker);
+
+  const onMessage = async (topic: string, payload: Buffer): Promise<void> => {
+    let parsed;
+    try {
+      parsed = parseEnsMessage(ctx.id, topic, payload);
+    } catch (err) {
+      if (!(err instanceof EnsMessageError)) throw err;
+      // Acknowledged and dropped: redelivering a message that cannot be read would not make it readable.
+      ctx.log.warn({ topic, reason: err.message, bytes: payload.length }, 'ENS message ignored');
+      return;
+    }
+    for (const { event, payload: stored } of parsed.events) {
+      const accepted = await ctx.intake.accept(event, stored);
+      ctx.log.info({ topic, vendorType: parsed.vendorType, device: event.device.id, ...accepted }, accepted.duplicate ? 'ENS event already received' : 'ENS event accepted');
+    }
+  };
+
+  const resolveUser = async (event: MdmEvent): Promise<MdmUser> => {
+    const found = await core.lookupUser(event.device.id);
+    if (found.email) return found;
+    const userId = event.user.vendorId;
+    return settings.emailFromUserId && userId && EMAIL.test(userId) ? { email: userId } : {};
+  };
+
+  return {
+    id: ctx.id,
+    kind: 'mobileiron',
+    start: (signal) => new EnsSubscriber(settings.broker, tls, onMessage, ctx.log).start(signal),
+    deliver: (set) => core.upload(set),
+    resolveUser,
+    async check(): Promise<HealthReport> {
+      const checks = [
+        { name: 'broker', ...(await probeBroker(settings.broker, tls)) },
+        { name: 'core-api', ...(await core.ping()) },
+        ...(settings.scep?.url ? [{ name: 'scep', ...(await probeScep({ url: settings.scep.url, serverCa: settings.scep.serverCa })) }] : []),
+      ];
+      return { ok: checks.every((c) => c.ok), checks };
+    },
+  };
+}
+
+export const mobileIron: ConnectorModule<MobileIronSettings> = {
+  kind: 'mobileiron',
+  schema: mobileIronSchema,
+  create,
+};

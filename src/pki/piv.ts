@@ -1,0 +1,166 @@
+/**
+ * PIV card certificates as the derived-credential page receives them over
+ * mTLS. The chain is checked here against the configured PIV CAs only (not
+ * against everything the listener trusts): each link's issuer name and
+ * signature (node:crypto) and each certificate's validity dates. The names a
+ * person is found by come from the subjectAltName: the UPN otherName and
+ * rfc822Name.
+ */
+import { X509Certificate } from 'node:crypto';
+import forge from 'node-forge';
+import { parseDer } from './asn1.js';
+import { pemCertificates } from './ca.js';
+import { parseSubjectAltNames } from './csr.js';
+import { parseDnTemplate } from './template.js';
+import { normalizeSerialHex } from './x509-der.js';
+
+const { asn1 } = forge;
+const SUBJECT_ALT_NAME = '2.5.29.17';
+/** Leaf, at most three intermediates, anchor: deeper chains are not what PIV issuers build. */
+const MAX_DEPTH = 5;
+
+export type PivRefusal = 'untrusted' | 'expired' | 'not-yet-valid' | 'malformed';
+
+export class PivCardError extends Error {
+  constructor(
+    readonly kind: PivRefusal,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PivCardError';
+  }
+}
+
+export interface PivCard {
+  der: Buffer;
+  /** One-line DNs (RDNs joined by ", "), as OpenSSL prints them. */
+  subject: string;
+  issuer: string;
+  /** Normalized lower-case hex (normalizeSerialHex). */
+  serial: string;
+  /** SHA-256 of the DER, lower-case hex without colons. */
+  fingerprint: string;
+  notBefore: number;
+  notAfter: number;
+  upns: string[];
+  emails: string[];
+}
+
+export const oneLine = (dn: string): string => dn.split('\n').filter(Boolean).join(', ');
+const hexFingerprint = (c: X509Certificate): string => c.fingerprint256.replace(/:/g, '').toLowerCase();
+
+/** The subjectAltName extension value of a certificate, if it has one. */
+function subjectAltNameValue(der: Buffer): Buffer | undefined {
+  const cert = parseDer(der);
+  const tbs = (cert.value as forge.asn1.Asn1[])[0]!.value as forge.asn1.Asn1[];
+  const extensions = tbs.find((n) => n.tagClass === asn1.Class.CONTEXT_SPECIFIC && n.type === 3);
+  if (!extensions) return undefined;
+  for (const ext of (extensions.value as forge.asn1.Asn1[])[0]!.value as forge.asn1.Asn1[]) {
+    const parts = ext.value as forge.asn1.Asn1[];
+    if (asn1.derToOid(parts[0]!.value as string) === SUBJECT_ALT_NAME) return Buffer.from(parts[parts.length - 1]!.value as string, 'binary');
+  }
+  return undefined;
+}
+
+/** Reads a card certificate's identity and names; malformed input is a PivCardError. */
+export function readPivCard(der: Buffer): PivCard {
+  let x509: X509Certificate;
+  let names: { type: string; value: string }[];
+  try {
+    x509 = new X509Certificate(der);
+    const san = subjectAltNameValue(der);
+    names = san ? parseSubjectAltNames(san) : [];
+  } catch (err) {
+    throw new PivCardError('malformed', `the card certificate cannot be read: ${(err as Error).message}`);
+  }
+  return {
+    der: x509.raw,
+    subject: oneLine(x509.subject),
+    issuer: oneLine(x509.issuer),
+    serial: normalizeSerialHex(x509.serialNumber),
+    fingerprint: hexFingerprint(x509),
+    notBefore: Date.parse(x509.validFrom),
+    notAfter: Date.parse(x509.validTo),
+    upns: names.filter((n) => n.type === 'upn').map((n) => n.value),
+    emails: names.filter((n) => n.type === 'email').map((n) => n.value),
+  };
+}
+
+/** The PIV CAs a card must chain to. */
+export class PivTrust {
+  constructor(private readonly anchors: X509Certificate[]) {}
+
+  /** From PEM bundles (roots and/or intermediates: any of them ends a chain). */
+  static fromPem(bundles: string[]): PivTrust {
+    return new PivTrust(bundles.flatMap((pem) => pemCertificates(pem)).map((der) => new X509Certificate(der)));
+  }
+
+  get size(): number {
+    return this.anchors.length;
+  }
+
+  /**
+   * Verifies the card certificate with the intermediates the client sent and
+   * returns what the card says; throws PivCardError saying what is wrong.
+   */
+  verify(leafDer: Buffer, presented: Buffer[] = [], now = Date.now()): PivCard {
+    const card = readPivCard(leafDer);
+    const leaf = new X509Certificate(card.der);
+    if (leaf.ca) throw new PivCardError('untrusted', 'the certificate presented is a CA certificate, not a card certificate');
+    const intermediates = presented.flatMap((der) => {
+      try {
+        const c = new X509Certificate(der);
+        return c.ca ? [c] : [];
+      } catch {
+        return [];
+      }
+    });
+    let cert = leaf;
+    for (let depth = 0; depth < MAX_DEPTH; depth++) {
+      checkDates(cert, now, depth === 0 ? 'the card certificate' : `the card's issuing CA ${oneLine(cert.subject)}`);
+      const issuedBy = (c: X509Certificate) => c.ca && cert.checkIssued(c) && cert.verify(c.publicKey);
+      const anchor = this.anchors.find(issuedBy);
+      if (anchor) {
+        checkDates(anchor, now, `the trusted PIV CA ${oneLine(anchor.subject)}`);
+        return card;
+      }
+      const next = intermediates.find((c) => issuedBy(c) && c.fingerprint256 !== cert.fingerprint256);
+      if (!next) break;
+      cert = next;
+    }
+    throw new PivCardError('untrusted', `the card certificate (issuer ${card.issuer}) does not chain to a trusted PIV CA`);
+  }
+}
+
+function checkDates(c: X509Certificate, now: number, what: string): void {
+  if (Date.parse(c.validFrom) > now) throw new PivCardError('not-yet-valid', `${what} is not valid before ${new Date(c.validFrom).toISOString()}`);
+  if (Date.parse(c.validTo) < now) throw new PivCardError('expired', `${what} expired on ${new Date(c.validTo).toISOString()}`);
+}
+
+const DN_ALIASES: Record<string, string> = { EMAILADDRESS: 'E', EMAIL: 'E', COMMONNAME: 'CN' };
+
+/**
+ * A DN as an operator means it, for comparing issuers a card management
+ * system names: RDNs in any order, "," or "/" separated (as OpenSSL prints
+ * them either way), types and values without case.
+ */
+export function dnKey(dn: string): string {
+  const text = dn.trim();
+  const bad = () => new PivCardError('malformed', `"${dn}" is not a distinguished name such as "CN=PIV CA, O=Example"`);
+  let pairs: [string, string][];
+  try {
+    pairs = text.startsWith('/')
+      ? text
+          .slice(1)
+          .split('/')
+          .map((p): [string, string] => [p.slice(0, Math.max(p.indexOf('='), 0)).trim().toUpperCase(), p.slice(p.indexOf('=') + 1).trim()])
+      : parseDnTemplate(text.replace(/\n/g, ','));
+  } catch {
+    throw bad();
+  }
+  if (pairs.length === 0 || pairs.some(([t]) => t === '')) throw bad();
+  return pairs
+    .map(([t, v]) => `${DN_ALIASES[t] ?? t}=${v.toLowerCase()}`)
+    .sort()
+    .join(',');
+}

@@ -1,0 +1,159 @@
+/**
+ * A stand-in for MobileIron Core's REST API v2, built to
+ * ../shared/contracts/mobileiron.md, for tests of the MobileIron connector:
+ *
+ *  - POST <uploadPath> (default /api/v2/usercertificates/upload): multipart
+ *    with file, password, userId and ceSettingName. The PKCS#12 is opened
+ *    with `openssl pkcs12` and that password and must hold exactly one
+ *    private key; the setting must be one Core knows;
+ *  - GET /api/v2/devices?query=common.uuid="<guid>"&fields=user.email_address:
+ *    the device search the connector finds user emails with;
+ *  - GET /api/v2/ping.
+ *
+ * Every call needs HTTP Basic of the configured admin and the configured
+ * adminDeviceSpaceId, as Core would refuse anything else.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface CoreUpload {
+  at: Date;
+  userId: string;
+  ceSettingName: string;
+  password: string;
+  fileName: string;
+  pkcs12: Buffer;
+  /** `openssl pkcs12 -nodes` output: the key and the certificates as PEM. */
+  pem: string;
+}
+
+export interface CoreApiOptions {
+  cert: string;
+  key: string;
+  username: string;
+  password: string;
+  adminDeviceSpaceId: number;
+  ceSettingNames: string[];
+  uploadPath?: string;
+  /** Names of the multipart fields, when Core's differ from the contract's. */
+  fields?: { file: string; password: string; userId: string; ceSettingName: string };
+}
+
+export interface CoreApiHandle {
+  url: string;
+  uploads: CoreUpload[];
+  /** Every request: method, path and query, in arrival order. */
+  requests: { method: string; path: string; query: URLSearchParams }[];
+  /** Device GUID -> user email, for the device search. */
+  addDevice(guid: string, email: string): void;
+  /** Answer the next n uploads with `status`, recording nothing. */
+  failNext(n: number, status?: number): void;
+  stop(): Promise<void>;
+}
+
+/** Opens a PKCS#12 with openssl; the PEM text, or the reason it does not open. */
+function openPkcs12(p12: Buffer, password: string): { ok: true; pem: string } | { ok: false; reason: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'core-standin-'));
+  try {
+    const file = join(dir, 'upload.p12');
+    writeFileSync(file, p12);
+    const r = spawnSync('openssl', ['pkcs12', '-in', file, '-passin', 'stdin', '-nodes'], { input: password, encoding: 'utf8' });
+    if (r.status !== 0) return { ok: false, reason: `openssl pkcs12 cannot open the file: ${r.stderr.split('\n')[0]}` };
+    return { ok: true, pem: r.stdout };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const send = (res: ServerResponse, status: number, body: unknown) => {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+};
+
+const readBody = (req: IncomingMessage) =>
+  new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+
+export async function startCoreApi(opts: CoreApiOptions): Promise<CoreApiHandle> {
+  const uploadPath = opts.uploadPath ?? '/api/v2/usercertificates/upload';
+  const fields = opts.fields ?? { file: 'file', password: 'password', userId: 'userId', ceSettingName: 'ceSettingName' };
+  const expectedAuth = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
+  const uploads: CoreUpload[] = [];
+  const requests: CoreApiHandle['requests'] = [];
+  const devices = new Map<string, string>();
+  let failures = { left: 0, status: 503 };
+
+  const upload = async (req: IncomingMessage, res: ServerResponse) => {
+    if (failures.left > 0) {
+      failures.left -= 1;
+      return send(res, failures.status, { messages: [{ type: 'Error', message: `stand-in answering ${failures.status}` }] });
+    }
+    const type = req.headers['content-type'] ?? '';
+    if (!type.startsWith('multipart/form-data')) return send(res, 415, { messages: [{ message: 'expected multipart/form-data' }] });
+    let form: FormData;
+    try {
+      form = await new Response(await readBody(req), { headers: { 'content-type': type } }).formData();
+    } catch (err) {
+      return send(res, 400, { messages: [{ message: `unreadable multipart body: ${(err as Error).message}` }] });
+    }
+    const file = form.get(fields.file);
+    const [password, userId, ceSettingName] = [fields.password, fields.userId, fields.ceSettingName].map((k) => form.get(k));
+    if (!(file instanceof Blob)) return send(res, 400, { messages: [{ message: 'file is missing or not a file' }] });
+    for (const [k, v] of Object.entries({ password, userId, ceSettingName })) {
+      if (typeof v !== 'string' || v === '') return send(res, 400, { messages: [{ message: `${k} is missing` }] });
+    }
+    if (!opts.ceSettingNames.includes(ceSettingName as string)) return send(res, 404, { messages: [{ message: `no certificate enrollment setting named ${String(ceSettingName)}` }] });
+    const pkcs12 = Buffer.from(await file.arrayBuffer());
+    const opened = openPkcs12(pkcs12, password as string);
+    if (!opened.ok) return send(res, 400, { messages: [{ message: opened.reason }] });
+    const keys = opened.pem.match(/-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/g)?.length ?? 0;
+    if (keys !== 1) return send(res, 400, { messages: [{ message: `the PKCS#12 must hold exactly one private key, it holds ${keys}` }] });
+    uploads.push({ at: new Date(), userId: userId as string, ceSettingName: ceSettingName as string, password: password as string, fileName: (file as File).name, pkcs12, pem: opened.pem });
+    send(res, 200, { results: { success: true } });
+  };
+
+  const server = createServer({ cert: opts.cert, key: opts.key }, (req, res) => {
+    const url = new URL(req.url ?? '/', 'https://core.invalid');
+    requests.push({ method: req.method ?? '', path: url.pathname, query: url.searchParams });
+    if (req.headers.authorization !== expectedAuth) return send(res, 401, { messages: [{ message: 'authentication failed' }] });
+    if (url.searchParams.get('adminDeviceSpaceId') !== String(opts.adminDeviceSpaceId)) return send(res, 400, { messages: [{ message: 'adminDeviceSpaceId is missing or wrong' }] });
+    if (req.method === 'POST' && url.pathname === uploadPath) {
+      upload(req, res).catch((err: unknown) => send(res, 500, { messages: [{ message: String(err) }] }));
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/api/v2/ping') return send(res, 200, { results: { vspVersion: 'stand-in' } });
+    if (req.method === 'GET' && url.pathname === '/api/v2/devices') {
+      const m = /^common\.uuid="([^"]+)"$/.exec(url.searchParams.get('query') ?? '');
+      if (!m || !url.searchParams.get('fields')) return send(res, 400, { messages: [{ message: 'query and fields are required' }] });
+      const email = devices.get(m[1]!);
+      return send(res, 200, { totalCount: email ? 1 : 0, resultCount: email ? 1 : 0, results: email ? [{ 'common.uuid': m[1], 'user.email_address': email }] : [] });
+    }
+    send(res, 404, { messages: [{ message: `no route ${req.method} ${url.pathname}` }] });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `https://127.0.0.1:${port}`,
+    uploads,
+    requests,
+    addDevice: (guid, email) => void devices.set(guid, email),
+    failNext(n, status = 503) {
+      failures = { left: n, status };
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
