@@ -16,7 +16,7 @@ import type { ConnectorContext, ConnectorModule, ConnectorSettings } from '../co
 import { CredentialPipeline, type ConnectorEntry } from '../connectors/pipeline.js';
 import { EventIntake } from '../connectors/intake.js';
 import { guard, type GuardOptions } from '../http/auth/authenticate.js';
-import { basicStrategy, ClientCertAuth } from '../http/auth/strategies.js';
+import { basicStrategy, ClientCertAuth, type ClientCertTrust } from '../http/auth/strategies.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { JobWorker } from '../jobs/worker.js';
 import type { ChallengeValidator } from '../protocols/scep/challenges.js';
@@ -134,6 +134,8 @@ export function wireConnectors(deps: {
   worker: JobWorker;
   issuance: Issuance;
   bodyLimit: number;
+  /** The listener's own client CAs (auth.clientCertificates.trust), which may also issue console certificates. */
+  clientCertTrust: ClientCertTrust;
   log: Logger;
 }): WiredConnectors {
   const { passport, db, queue, issuance, log } = deps;
@@ -145,7 +147,12 @@ export function wireConnectors(deps: {
     const principal = { principal: `console:${c.id}`, roles: ['connector'] };
     const opts: GuardOptions = { methods: [], strategies: {} };
     if (clientCertificates) {
-      opts.clientCert = new ClientCertAuth(clientCertificates.allow.map((rule) => ({ ...rule, ...principal })));
+      // A console certificate chains to this connector's CAs or the listener's own, never to another connector's or a PIV issuer's.
+      const anchors = [...clientCertificates.trust.map((p) => readFileSync(p, 'utf8')), ...deps.clientCertTrust.anchors];
+      opts.clientCert = new ClientCertAuth(
+        clientCertificates.allow.map((rule) => ({ ...rule, ...principal })),
+        { ...deps.clientCertTrust, anchors },
+      );
       passport.use(`client-cert:${c.id}`, opts.clientCert.strategy());
       opts.methods.push('client-cert');
       opts.strategies!['client-cert'] = `client-cert:${c.id}`;

@@ -69,6 +69,7 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
   const connectorFiles = loadConnectorFiles(config.connectors.dir);
   await ensurePki(config, masterKey, log);
   const tls = loadTlsIdentity(config, masterKey);
+  const adminAnchors = [...tls.clientCaPem];
   tls.clientCaPem.push(...connectorTrust(connectorFiles));
   const db = await openDatabase(config.database);
   let checkpoints: WalCheckpointer | undefined;
@@ -81,7 +82,7 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
     checkpoints = await checkpointInBackground(db, dbSettings(config.database), (message) =>
       log.warn({ error: message }, 'SQLite WAL checkpoint failed; the next one retries'),
     );
-    return await serve({ config, log, handlers, masterKey, connectorFiles, tls, db, closeDb });
+    return await serve({ config, log, handlers, masterKey, connectorFiles, tls, adminAnchors, db, closeDb });
   } catch (err) {
     // A pool left open keeps its reaping timer, and with it the process, alive.
     await closeDb();
@@ -96,12 +97,14 @@ interface Opened {
   masterKey: ReturnType<typeof loadMasterKey>;
   connectorFiles: ReturnType<typeof loadConnectorFiles>;
   tls: ReturnType<typeof loadTlsIdentity>;
+  /** The CAs of auth.clientCertificates.trust, before connectors and PIV issuers add theirs to the listener. */
+  adminAnchors: string[];
   db: Db;
   closeDb(): Promise<void>;
 }
 
 /** Builds and starts everything on the open database; startGateway closes it when this throws. */
-async function serve({ config, log, handlers, masterKey, connectorFiles, tls, db, closeDb }: Opened): Promise<Gateway> {
+async function serve({ config, log, handlers, masterKey, connectorFiles, tls, adminAnchors, db, closeDb }: Opened): Promise<Gateway> {
   const baseUrl = (config.server.publicUrl ?? `https://localhost:${config.server.port}`).replace(/\/$/, '');
   const issuance = buildIssuance(config, db, masterKey, baseUrl, log);
   // Connectors are wired below; a SCEP profile reaches its connector's validator only once requests arrive.
@@ -128,14 +131,25 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, tls, db
   for (const [type, handler] of Object.entries(handlers)) worker.register(type, handler);
 
   const passport = new passportPkg.Passport();
-  const adminCerts = new ClientCertAuth(config.auth.clientCertificates.allow);
+  const issuedHere = (sha256: string) => issuance.certificates.hasSha256(sha256);
+  const adminCerts = new ClientCertAuth(config.auth.clientCertificates.allow, { anchors: adminAnchors, issuedHere });
   passport.use('client-cert', adminCerts.strategy());
   passport.use('basic', basicStrategy(config.auth.basic));
   passport.use('bearer', bearerStrategy(tokens));
 
   const adminGuard = (opts: GuardOptions) => guard(passport, { clientCert: adminCerts, ...opts });
 
-  const connectors = wireConnectors({ loaded: connectorFiles, passport, db, queue, worker, issuance, bodyLimit: sizeBytes(config.server.bodyLimit), log });
+  const connectors = wireConnectors({
+    loaded: connectorFiles,
+    passport,
+    db,
+    queue,
+    worker,
+    issuance,
+    bodyLimit: sizeBytes(config.server.bodyLimit),
+    clientCertTrust: { anchors: adminAnchors, issuedHere },
+    log,
+  });
 
   const metrics = config.metrics.enabled ? createMetrics() : undefined;
   metrics?.setQueueDepthSource(() => jobsRepo.countByStatus());

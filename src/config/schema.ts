@@ -100,7 +100,10 @@ const auth = z.strictObject({
           .array(path)
           .default(['certs/root-ca.pem', 'certs/issuing-ca.pem'])
           .describe('PEM files of the CAs whose client certificates the listener accepts.'),
-        allow: z.array(clientCertRule).default([]).describe('Client certificates mapped to principals.'),
+        allow: z
+          .array(clientCertRule)
+          .default([])
+          .describe('Client certificates mapped to principals; one that chains to these CAs only, and one this gateway issued by fingerprint only.'),
       })
       .prefault({}),
     basic: z.array(basicUser).default([]).describe('HTTP Basic users (for MDM consoles). Passwords via ${ENV_VAR}.'),

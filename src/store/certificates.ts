@@ -121,6 +121,11 @@ export class CertificateRepository {
     return row ? fromRow(row) : undefined;
   }
 
+  /** Whether this exact certificate (lower-case SHA-256 hex of its DER) was issued here. */
+  async hasSha256(sha256: string): Promise<boolean> {
+    return (await this.db('certificates').where({ sha256 }).first('serial')) !== undefined;
+  }
+
   async list(filter: CertificateFilter = {}): Promise<CertificateRecord[]> {
     const q = this.db<Row>('certificates').orderBy('serial').limit(Math.min(filter.limit ?? 100, 1000));
     if (filter.userId) q.where({ user_id: filter.userId });

@@ -100,12 +100,17 @@ export async function issueTestServer(ca: TestCa, commonName = 'localhost'): Pro
   return { cert: cert.pem, key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 
-export async function issueTestClient(ca: TestCa, commonName: string, pkcs12Password = 'p12-' + randomBytes(6).toString('hex')): Promise<TestClientIdentity> {
+export async function issueTestClient(
+  ca: TestCa,
+  commonName: string,
+  pkcs12Password = 'p12-' + randomBytes(6).toString('hex'),
+  organization = 'credgate test',
+): Promise<TestClientIdentity> {
   const { privateKey, publicKey } = await generateKey('rsa-2048');
   const cert = await buildCertificate({
     subject: [
       { type: 'CN', value: commonName },
-      { type: 'O', value: 'credgate test' },
+      { type: 'O', value: organization },
     ],
     publicKey,
     notBefore: new Date(Date.now() - DAY),

@@ -3,6 +3,7 @@
  * way operators and MDM consoles call the gateway.
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -90,6 +91,24 @@ describe('HTTPS authentication', () => {
     const r = await curl(`${base}/api/v1/whoami`, [...ca, '--cert', other.cert, '--key', other.key]);
     assert.equal(r.status, 401, r.body);
     assert.match(String(r.json().message), /not on the allowlist/);
+  });
+
+  test("a certificate the gateway issued (as SCEP would, to the request's subject) with the admin's subject is not the admin", async () => {
+    const subject = [
+      { type: 'CN', value: 'credgate-admin' },
+      { type: 'O', value: 'credgate dev' },
+    ];
+    const issued = await gw.issuance.issuer.issue({ template: 'tls-client', data: {}, names: { subject, subjectAltNames: [] }, actor: 'test' });
+    assert.equal(issued.record.subject, 'CN=credgate-admin, O=credgate dev');
+    const certFile = join(pkiDir, 'enrollee.pem');
+    const keyFile = join(pkiDir, 'enrollee-key.pem');
+    writeFileSync(certFile, issued.record.pem + issued.chain.map((der) => new X509Certificate(der).toString()).join(''));
+    writeFileSync(keyFile, issued.privateKey!.export({ type: 'pkcs8', format: 'pem' }));
+    const r = await curl(`${base}/api/v1/whoami`, [...ca, '--cert', certFile, '--key', keyFile]);
+    assert.equal(r.status, 401, r.body);
+    assert.match(String(r.json().message), /not on the allowlist/);
+    // The dev admin certificate, same subject and same issuing CA, still is.
+    assert.equal((await curl(`${base}/api/v1/whoami`, adminCurlArgs(pkiDir))).status, 200);
   });
 
   test('HTTP Basic: right password accepted, wrong one refused with a challenge', async () => {

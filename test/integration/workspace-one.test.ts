@@ -13,7 +13,7 @@ import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { openssl } from '../helpers/openssl.js';
 import { tempDir } from '../helpers/tmp.js';
-import { makeTestTls, startEscrowGateway, startUemApi, writeTestTlsFiles, type EscrowGatewayHandle, type UemApiHandle } from '../helpers/ws1-standins.js';
+import { issueTestClient, makeTestTls, startEscrowGateway, startUemApi, writeTestTlsFiles, type EscrowGatewayHandle, type UemApiHandle } from '../helpers/ws1-standins.js';
 import { until } from '../helpers/wait.js';
 
 const EVENTS_PASSWORD = 'console-events-pw-2024';
@@ -53,6 +53,7 @@ describe('Workspace ONE connector', () => {
   let uem: UemApiHandle;
   let dir: string;
   let files: ReturnType<typeof writeTestTlsFiles>;
+  let tls: Awaited<ReturnType<typeof makeTestTls>>;
   let base: string;
   let ca: string[];
 
@@ -72,7 +73,7 @@ describe('Workspace ONE connector', () => {
 
   before(async () => {
     dir = tempDir();
-    const tls = await makeTestTls();
+    tls = await makeTestTls();
     files = writeTestTlsFiles(tls, dir);
     eg = await startEscrowGateway({ cert: tls.server.cert, key: tls.server.key, clientCa: tls.caPem, allowedFingerprints: [tls.client.fingerprint256] });
     uem = await startUemApi({
@@ -313,5 +314,16 @@ describe('Workspace ONE connector', () => {
     assert.equal((await mtls(files.clientCert, files.clientKey, event(2))).status, 202);
     await until('the upload after the token expired', () => uem.uploads[1]);
     assert.equal(uem.tokensIssued, 2);
+  });
+
+  test("the console CA the listener now trusts cannot mint the admin: its certificate with the admin's subject gets 401 on admin routes", async () => {
+    const forged = await issueTestClient(tls.ca, 'credgate-admin', undefined, 'credgate dev');
+    const cert = join(dir, 'forged-admin.pem');
+    const key = join(dir, 'forged-admin-key.pem');
+    writeFileSync(cert, forged.cert + tls.caPem);
+    writeFileSync(key, forged.key);
+    const r = await curl(`${base}/api/v1/whoami`, [...ca, '--cert', cert, '--key', key]);
+    assert.equal(r.status, 401, r.body);
+    assert.match(String(r.json().message), /not on the allowlist/);
   });
 });
