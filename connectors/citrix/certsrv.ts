@@ -125,7 +125,7 @@ export class CertsrvService {
         deviceId,
         actor: `connector:${this.deps.connectorId}`,
         reason: `certsrv request (${adcsTemplate}) from ${requester}`,
-        within: async (sql, record) => {
+        within: async (sql, { record }) => {
           requestId = await this.deps.requests.insert(sql, { connectorId: this.deps.connectorId, serial: record.serial, adcsTemplate, template, requester, deviceId });
         },
       });

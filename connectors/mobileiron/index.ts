@@ -9,6 +9,7 @@ import { Agent } from 'node:https';
 import axios from 'axios';
 import mqtt from 'mqtt';
 import type { Connector, HealthReport, MdmEvent, MdmUser } from '../../src/connectors/connector.js';
+import { InvalidEventError } from '../../src/connectors/intake.js';
 import type { ConnectorContext, ConnectorModule } from '../../src/connectors/module.js';
 import { CoreApi } from './core-api.js';
 import { readSetting } from './files.js';
@@ -67,7 +68,14 @@ function create(settings: MobileIronSettings, ctx: ConnectorContext): Connector 
       return;
     }
     for (const { event, payload: stored } of parsed.events) {
-      const accepted = await ctx.intake.accept(event, stored);
+      let accepted;
+      try {
+        accepted = await ctx.intake.accept(event, stored);
+      } catch (err) {
+        if (!(err instanceof InvalidEventError)) throw err;
+        ctx.log.warn({ topic, vendorType: parsed.vendorType, reason: err.message }, 'ENS event ignored');
+        continue;
+      }
       ctx.log.info({ topic, vendorType: parsed.vendorType, device: event.device.id, ...accepted }, accepted.duplicate ? 'ENS event already received' : 'ENS event accepted');
     }
   };

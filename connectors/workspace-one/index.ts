@@ -4,6 +4,7 @@
  */
 import express, { Router } from 'express';
 import type { Connector, MdmEvent, MdmUser } from '../../src/connectors/connector.js';
+import { InvalidEventError } from '../../src/connectors/intake.js';
 import type { ConnectorContext, ConnectorModule } from '../../src/connectors/module.js';
 import { EscrowGatewayClient } from './escrow-gateway.js';
 import { EventFormatError, parseBody, toMdmEvent } from './event.js';
@@ -34,7 +35,16 @@ function create(settings: WorkspaceOneSettings, ctx: ConnectorContext): Connecto
         }
         throw err;
       }
-      const accepted = await ctx.intake.accept(event, fields);
+      let accepted;
+      try {
+        accepted = await ctx.intake.accept(event, fields);
+      } catch (err) {
+        if (err instanceof InvalidEventError) {
+          res.status(400).json({ error: 'bad_event', message: err.message, requestId: req.id });
+          return;
+        }
+        throw err;
+      }
       res.status(accepted.duplicate ? 200 : 202).json({ status: accepted.duplicate ? 'duplicate' : 'accepted', ...(accepted.eventId && { eventId: accepted.eventId }) });
     });
     return r;

@@ -16,7 +16,8 @@ import type { ConnectorContext, ConnectorModule, ConnectorSettings } from '../co
 import { CredentialPipeline, type ConnectorEntry } from '../connectors/pipeline.js';
 import { EventIntake } from '../connectors/intake.js';
 import { guard, type GuardOptions } from '../http/auth/authenticate.js';
-import { basicStrategy, ClientCertAuth, type ClientCertTrust } from '../http/auth/strategies.js';
+import { BasicUsers } from '../http/auth/basic.js';
+import { ClientCertAuth, type ClientCertTrust } from '../http/auth/strategies.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { JobWorker } from '../jobs/worker.js';
 import type { ChallengeValidator } from '../protocols/scep/challenges.js';
@@ -158,9 +159,8 @@ export function wireConnectors(deps: {
       opts.strategies!['client-cert'] = `client-cert:${c.id}`;
     }
     if (basic.length > 0) {
-      passport.use(`basic:${c.id}`, basicStrategy(basic.map((u) => ({ ...u, ...principal }))));
+      opts.basic = new BasicUsers(basic.map((u) => ({ ...u, ...principal })));
       opts.methods.push('basic');
-      opts.strategies!.basic = `basic:${c.id}`;
     }
     return guard(passport, opts);
   };

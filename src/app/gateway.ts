@@ -12,7 +12,8 @@ import type { Config } from '../config/schema.js';
 import { durationMs, sizeBytes } from '../config/duration.js';
 import { createApp } from '../http/app.js';
 import { guard, type GuardOptions } from '../http/auth/authenticate.js';
-import { basicStrategy, bearerStrategy, ClientCertAuth } from '../http/auth/strategies.js';
+import { BasicUsers } from '../http/auth/basic.js';
+import { bearerStrategy, ClientCertAuth } from '../http/auth/strategies.js';
 import { adminRouter } from '../http/routes/admin.js';
 import { certificateRouter } from '../http/routes/certificates.js';
 import { pkiRouter } from '../http/routes/pki.js';
@@ -134,10 +135,10 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, tls, ad
   const issuedHere = (sha256: string) => issuance.certificates.hasSha256(sha256);
   const adminCerts = new ClientCertAuth(config.auth.clientCertificates.allow, { anchors: adminAnchors, issuedHere });
   passport.use('client-cert', adminCerts.strategy());
-  passport.use('basic', basicStrategy(config.auth.basic));
   passport.use('bearer', bearerStrategy(tokens));
+  const adminBasic = new BasicUsers(config.auth.basic);
 
-  const adminGuard = (opts: GuardOptions) => guard(passport, { clientCert: adminCerts, ...opts });
+  const adminGuard = (opts: GuardOptions) => guard(passport, { clientCert: adminCerts, basic: adminBasic, ...opts });
 
   const connectors = wireConnectors({
     loaded: connectorFiles,

@@ -19,9 +19,10 @@ import type { CertificateRepository } from '../store/certificates.js';
 import type { Db } from '../store/db.js';
 import type { DeliveryRepository } from '../store/deliveries.js';
 import type { EventRepository, StoredEvent } from '../store/events.js';
+import { NamedLocks } from '../store/named-lock.js';
+import { transaction, type Sql } from '../store/sql.js';
 import { DeliveryError, type Connector, type CredentialSet, type DeliveredCredential, type MdmEvent, type MdmUser } from './connector.js';
 import { EVENT_JOB } from './intake.js';
-import { KeyedLock } from '../util/keyed-lock.js';
 
 export const DELIVER_JOB = 'connector.deliver';
 export const RENEW_JOB = 'connector.renew';
@@ -57,14 +58,22 @@ interface SealedCredential {
 
 type IssuedCredential = SealedCredential & { notAfter: number };
 
+/** Where a set goes: the event (or the delivery it renews), the device and the user. */
+interface DeliveryTarget {
+  eventId: number | null;
+  renews: number | null;
+  deviceId: string;
+  userId: string | null;
+}
+
 /** AAD binding a sealed payload to its connector and device. */
 const deliveryContext = (connectorId: string, deviceId: string | null) => `delivery:${connectorId}:${deviceId ?? '-'}`;
 
 export class CredentialPipeline {
-  // Two devices of one user enrolling at once must end up with one shared
-  // encryption credential: its check-then-issue runs under a per-user lock.
-  // (Across gateway instances on one MySQL this is narrowed, not closed.)
-  private readonly userLocks = new KeyedLock();
+  // Two devices of one user enrolling at once, on this instance or another
+  // one on the same database, must end up with one shared encryption
+  // credential: its check-then-issue runs under a per-user lock.
+  private readonly userLocks: NamedLocks;
 
   constructor(
     private readonly deps: {
@@ -80,7 +89,9 @@ export class CredentialPipeline {
       connector(id: string): ConnectorEntry | undefined;
       log: Logger;
     },
-  ) {}
+  ) {
+    this.userLocks = new NamedLocks(deps.db, { prefix: 'credgate:user-credential' });
+  }
 
   handlers(): Record<string, JobHandler> {
     return {
@@ -124,52 +135,72 @@ export class CredentialPipeline {
     }
     const deviceId = event.deviceId!;
     await this.deps.events.rememberDeviceUser(this.deps.db, event.connectorId, deviceId, { ...user });
-    const credentials = await this.issueSet(event.connectorId, policy, user, event.device, deviceId, `enrollment event ${event.id}`);
-    const deliveryId = await this.queueDelivery(event.connectorId, { eventId: event.id, renews: null, deviceId, userId: user.id ?? null }, credentials);
-    return { deliveryId, serials: credentials.map((c) => c.serialNumber) };
+    return this.issueAndQueue(event.connectorId, policy, user, event.device, `enrollment event ${event.id}`, { eventId: event.id, renews: null, deviceId, userId: user.id ?? null });
   }
 
-  /** Issues what the policy names for one device; the encryption credential is the user's, shared across devices. */
-  private async issueSet(connectorId: string, policy: ConnectorPolicy, user: MdmUser, device: Record<string, unknown>, deviceId: string, reason: string): Promise<IssuedCredential[]> {
+  /**
+   * Issues what the policy names for one device and queues its delivery.
+   * The device's signing certificate commits in one transaction with the
+   * delivery that carries it and that delivery's job, so a job that dies
+   * half-way leaves no valid certificate that nobody will receive. The
+   * user's encryption credential comes first: it is escrowed, and a retried
+   * job finds it again instead of issuing another.
+   */
+  private async issueAndQueue(
+    connectorId: string,
+    policy: ConnectorPolicy,
+    user: MdmUser,
+    device: Record<string, unknown>,
+    reason: string,
+    d: DeliveryTarget,
+  ): Promise<{ deliveryId: number; serials: string[] }> {
+    const pkcs12 = this.pkcs12Of(connectorId, policy);
     const actor = `connector:${connectorId}`;
     const data = { user: { ...user, displayName: user.displayName ?? user.userName ?? user.email }, device };
-    const credentials: IssuedCredential[] = [];
-    if (policy.enrolled.signing) {
-      const issued = await this.deps.issuer.issue({ template: policy.enrolled.signing, data, userId: user.id ?? null, deviceId, actor, reason });
-      const pkcs12 = buildPkcs12({ key: issued.privateKey!, cert: issued.der, chain: issued.chain, ...this.pkcs12Of(connectorId, policy), friendlyName: issued.record.subject });
-      credentials.push({ serialNumber: issued.record.serial, purpose: 'signing', archived: false, pkcs12: pkcs12.toString('base64'), notAfter: issued.record.notAfter });
-    }
+    const encryption: IssuedCredential[] = [];
     const template = policy.enrolled.encryption;
     if (template) {
-      const issue = () => this.encryption(template, user, data, deviceId, actor, reason, policy.renewal, this.pkcs12Of(connectorId, policy));
-      credentials.push(...(await (user.id ? this.userLocks.run(`${template}:${user.id}`, issue) : issue())));
+      const issue = () => this.encryption(template, user, data, d.deviceId, actor, reason, policy.renewal, pkcs12);
+      encryption.push(...(await (user.id ? this.userLocks.run(`${template}:${user.id}`, issue) : issue())));
     }
-    return credentials;
+    let queued: { deliveryId: number; serials: string[] } | undefined;
+    if (policy.enrolled.signing) {
+      await this.deps.issuer.issue({
+        template: policy.enrolled.signing,
+        data,
+        userId: user.id ?? null,
+        deviceId: d.deviceId,
+        actor,
+        reason,
+        within: async (sql, issued) => {
+          const p12 = buildPkcs12({ key: issued.privateKey!, cert: issued.der, chain: issued.chain, ...pkcs12, friendlyName: issued.record.subject });
+          const signing: IssuedCredential = { serialNumber: issued.record.serial, purpose: 'signing', archived: false, pkcs12: p12.toString('base64'), notAfter: issued.record.notAfter };
+          queued = await this.recordDelivery(sql, connectorId, d, [signing, ...encryption]);
+        },
+      });
+    } else {
+      queued = await transaction(this.deps.db, (sql) => this.recordDelivery(sql, connectorId, d, encryption));
+    }
+    this.deps.queue.wake();
+    return queued!;
   }
 
-  /** Seals the set and queues its delivery, in one transaction. */
-  private async queueDelivery(
-    connectorId: string,
-    d: { eventId: number | null; renews: number | null; deviceId: string; userId: string | null },
-    credentials: IssuedCredential[],
-  ): Promise<number> {
+  /** Seals the set and records its delivery and the delivery's job in the caller's transaction. */
+  private async recordDelivery(sql: Sql, connectorId: string, d: DeliveryTarget, credentials: IssuedCredential[]): Promise<{ deliveryId: number; serials: string[] }> {
     const current = credentials.filter((c) => !c.archived);
     const payload: SealedCredential[] = credentials.map(({ notAfter: _n, ...c }) => c);
     const sealed = sealBytes(this.deps.master, Buffer.from(JSON.stringify(payload)), deliveryContext(connectorId, d.deviceId));
-    const deliveryId = await this.deps.db.transaction(async (trx) => {
-      const id = await this.deps.deliveries.create(trx, {
-        connectorId,
-        ...d,
-        serials: credentials.map((c) => c.serialNumber),
-        kekId: this.deps.master.id,
-        wrappedPayload: sealed,
-        expiresAt: current.length ? Math.min(...current.map((c) => c.notAfter)) : null,
-      });
-      await this.deps.queue.enqueue(trx, DELIVER_JOB, { deliveryId: id }, { dedupeKey: `delivery:${id}`, priority: DELIVERY_PRIORITY });
-      return id;
+    const serials = credentials.map((c) => c.serialNumber);
+    const deliveryId = await this.deps.deliveries.create(sql, {
+      connectorId,
+      ...d,
+      serials,
+      kekId: this.deps.master.id,
+      wrappedPayload: sealed,
+      expiresAt: current.length ? Math.min(...current.map((c) => c.notAfter)) : null,
     });
-    this.deps.queue.wake();
-    return deliveryId;
+    await this.deps.queue.enqueue(sql, DELIVER_JOB, { deliveryId }, { dedupeKey: `delivery:${deliveryId}`, priority: DELIVERY_PRIORITY });
+    return { deliveryId, serials };
   }
 
   /** Queues a renewal for every delivered set of the connector that expires within its window; each set is renewed once. */
@@ -192,9 +223,13 @@ export class CredentialPipeline {
     if (!old.deviceId) throw new PermanentJobError(`delivery ${deliveryId} names no device`);
     const { policy } = this.entry(old.connectorId);
     const user = { ...((await this.deps.events.deviceUser(old.connectorId, old.deviceId)) ?? {}), ...(old.userId && { id: old.userId }) } as MdmUser;
-    const credentials = await this.issueSet(old.connectorId, policy, user, { id: old.deviceId }, old.deviceId, `renewal of delivery ${deliveryId}`);
-    const renewal = await this.queueDelivery(old.connectorId, { eventId: null, renews: deliveryId, deviceId: old.deviceId, userId: old.userId }, credentials);
-    return { deliveryId: renewal, serials: credentials.map((c) => c.serialNumber) };
+    const renewal = await this.issueAndQueue(old.connectorId, policy, user, { id: old.deviceId }, `renewal of delivery ${deliveryId}`, {
+      eventId: null,
+      renews: deliveryId,
+      deviceId: old.deviceId,
+      userId: old.userId,
+    });
+    return { deliveryId: renewal.deliveryId, serials: renewal.serials };
   }
 
   /**

@@ -50,8 +50,12 @@ export interface IssueRequest {
   deviceId?: string | null;
   actor: string;
   reason?: string;
-  /** More writes that must commit with the certificate (e.g. the protocol's own record of the request). */
-  within?: (sql: Sql, record: CertificateRecord) => Promise<void>;
+  /**
+   * More writes that must commit with the certificate (the protocol's own
+   * record of the request, the delivery that hands it on): if they fail,
+   * the certificate is not issued either.
+   */
+  within?: (sql: Sql, issued: IssuedCertificate) => Promise<void>;
 }
 
 export interface IssuedCertificate {
@@ -187,6 +191,16 @@ export class Issuer {
         keyEscrowed: escrow && privateKey !== undefined,
         createdAt: now,
       };
+      const issued: IssuedCertificate = {
+        record,
+        der: built.der,
+        get cert() {
+          return built.x509;
+        },
+        ca,
+        chain: [ca.cert.raw, ...ca.chain],
+        ...(privateKey && { privateKey }),
+      };
       try {
         await transaction(this.deps.db, async (sql) => {
           await this.deps.certificates.insert(sql, record);
@@ -201,23 +215,14 @@ export class Issuer {
             reason: req.reason ?? null,
             detail: { template: req.template, ca: ca.name, subject: record.subject, keySource: req.csr !== undefined ? 'csr' : 'generated', escrowed: record.keyEscrowed },
           });
-          await req.within?.(sql, record);
+          await req.within?.(sql, issued);
         });
       } catch (err) {
         // 16 random bytes collide only by astronomical bad luck; re-sign with a new serial.
         if (err instanceof SerialCollisionError && attempt < MAX_SERIAL_TRIES) continue;
         throw err;
       }
-      return {
-        record,
-        der: built.der,
-        get cert() {
-          return built.x509;
-        },
-        ca,
-        chain: [ca.cert.raw, ...ca.chain],
-        ...(privateKey && { privateKey }),
-      };
+      return issued;
     }
   }
 

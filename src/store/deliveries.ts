@@ -1,6 +1,6 @@
 /** Credential sets on their way to an MDM. The wrapped payload is erased once delivered. */
-import type { Knex } from 'knex';
 import type { Db } from './db.js';
+import { sqlOf, type SqlTarget } from './sql.js';
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 
@@ -63,29 +63,35 @@ const fromRow = (r: Row): Delivery => ({
   deliveredAt: r.delivered_at === null ? null : Number(r.delivered_at),
 });
 
+// Plain SQL (sql.ts), so a delivery can commit in the issuer's transaction with the certificate it carries.
+const INSERT =
+  'INSERT INTO deliveries (connector_id, event_id, device_id, user_id, status, serials, kek_id, wrapped_payload, expires_at, renews, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+
 export class DeliveryRepository {
   constructor(private readonly db: Db) {}
 
+  /** Records a set to deliver (and, for a renewal, that the set it renews is renewed) in the caller's transaction. */
   async create(
-    trx: Knex.Transaction,
+    target: SqlTarget,
     d: Pick<Delivery, 'connectorId' | 'eventId' | 'deviceId' | 'userId' | 'serials' | 'kekId' | 'wrappedPayload' | 'expiresAt' | 'renews'>,
     now = Date.now(),
   ): Promise<number> {
-    const [id] = await trx('deliveries').insert({
-      connector_id: d.connectorId,
-      event_id: d.eventId,
-      device_id: d.deviceId,
-      user_id: d.userId,
-      status: 'pending',
-      serials: JSON.stringify(d.serials),
-      kek_id: d.kekId,
-      wrapped_payload: d.wrappedPayload,
-      expires_at: d.expiresAt,
-      renews: d.renews,
-      created_at: now,
-    });
-    if (d.renews !== null) await trx('deliveries').where({ id: d.renews }).update({ renewed_at: now });
-    return Number(id);
+    const sql = sqlOf(target);
+    const id = await sql.insert(INSERT, [
+      d.connectorId,
+      d.eventId,
+      d.deviceId,
+      d.userId,
+      'pending',
+      JSON.stringify(d.serials),
+      d.kekId,
+      d.wrappedPayload,
+      d.expiresAt,
+      d.renews,
+      now,
+    ]);
+    if (d.renews !== null) await sql.run('UPDATE deliveries SET renewed_at = ? WHERE id = ?', [now, d.renews]);
+    return id!;
   }
 
   /** Delivered sets whose credentials expire before `before` and that nothing has renewed yet. */

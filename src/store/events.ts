@@ -1,7 +1,8 @@
 /** MDM events and the device → user mapping learnt from them. */
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from './db.js';
-import { insertIgnoringDuplicates, sqlOf, type SqlTarget } from './sql.js';
+import { insertIgnoringDuplicates, insertUnlessDuplicate, sqlOf, type SqlTarget } from './sql.js';
 
 export interface StoredEvent {
   id: number;
@@ -33,6 +34,13 @@ interface Row {
 
 export type NewEvent = Omit<StoredEvent, 'id' | 'receivedAt'>;
 
+/**
+ * The dedupe key as stored: a key longer than its column is kept as its
+ * SHA-256, never cut short (two events whose keys share a long prefix would
+ * otherwise collide and the second be dropped as a duplicate).
+ */
+const dedupeColumn = (key: string) => (key.length <= 191 ? key : `sha256:${createHash('sha256').update(key, 'utf8').digest('hex')}`);
+
 // Written once per accepted event: plain SQL, prepared once (see sql.ts).
 const INSERT = insertIgnoringDuplicates(
   'mdm_events',
@@ -46,11 +54,11 @@ export class EventRepository {
   /** Stores an event; undefined when the connector already has one with this dedupe key. */
   async insert(target: SqlTarget, e: NewEvent, now = Date.now()): Promise<number | undefined> {
     const sql = sqlOf(target);
-    return sql.insert(INSERT[sql.dialect], [
+    return insertUnlessDuplicate(sql, INSERT, [
       e.connectorId,
       e.type,
       e.vendorType.slice(0, 128),
-      e.dedupeKey.slice(0, 191),
+      dedupeColumn(e.dedupeKey),
       e.deviceId,
       JSON.stringify(e.user),
       JSON.stringify(e.device),

@@ -6,7 +6,7 @@
  */
 import type { Knex } from 'knex';
 import { clientOf, type Db } from './db.js';
-import { insertIgnoringDuplicates, sqlOf, type SqlTarget } from './sql.js';
+import { insertIgnoringDuplicates, insertUnlessDuplicate, sqlOf, type SqlTarget } from './sql.js';
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'dead';
 export const JOB_STATUSES: readonly JobStatus[] = ['queued', 'running', 'done', 'dead'];
@@ -113,7 +113,7 @@ export class JobRepository {
       now,
     ];
     // Without a dedupe key nothing is a duplicate (NULLs never collide in a unique index).
-    return sql.insert(INSERT[sql.dialect], values);
+    return insertUnlessDuplicate(sql, INSERT, values);
   }
 
   /** Claims up to `limit` runnable jobs (queued and due, or running with an expired lease). */

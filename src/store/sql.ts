@@ -14,7 +14,7 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Knex } from 'knex';
-import { clientOf } from './db.js';
+import { clientOf, isUniqueViolation } from './db.js';
 
 export type SqlValue = string | number | Buffer | null;
 
@@ -23,7 +23,7 @@ export interface Sql {
   readonly dialect: 'sqlite' | 'mysql';
   /** A statement without result rows; resolves to the number of rows it changed. */
   run(sql: string, values: readonly SqlValue[]): Promise<number>;
-  /** An INSERT of one row; resolves to its id, or undefined when the row was ignored as a duplicate. */
+  /** An INSERT of one row; resolves to its id, or undefined when SQLite's ON CONFLICT … DO NOTHING skipped it. */
   insert(sql: string, values: readonly SqlValue[]): Promise<number | undefined>;
   /** A statement with result rows (SELECT, DELETE … RETURNING). */
   all<T>(sql: string, values: readonly SqlValue[]): Promise<T[]>;
@@ -76,23 +76,34 @@ function onKnex(k: Knex | Knex.Transaction): Sql {
   return {
     dialect: 'mysql',
     run: async (sql, values) => (await header(sql, values)).affectedRows,
-    insert: async (sql, values) => {
-      // INSERT IGNORE of a duplicate changes no row.
-      const h = await header(sql, values);
-      return h.affectedRows ? Number(h.insertId) : undefined;
-    },
+    insert: async (sql, values) => Number((await header(sql, values)).insertId),
     all: async <T>(sql: string, values: readonly SqlValue[]) => ((await k.raw(sql, [...values])) as [T[]])[0],
   };
 }
 
 /**
- * INSERT of one row that skips it when `key` (a unique key's columns) already
- * exists, in each dialect's words; pick with `sql.dialect`.
+ * INSERT of one row that is skipped when `key` (a unique key's columns)
+ * already holds its values, in each dialect's words; run it with
+ * `insertUnlessDuplicate`. MySQL gets a plain INSERT whose duplicate-key
+ * error is caught: INSERT IGNORE would also turn every other error (a value
+ * too long for its column, say) into a warning and store a truncated row.
  */
 export function insertIgnoringDuplicates(table: string, columns: readonly string[], key: readonly string[]): Record<Sql['dialect'], string> {
   // Backticks quote names (e.g. `user`) in MySQL and SQLite alike.
   const into = `INTO ${table} (${columns.map((c) => `\`${c}\``).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
-  return { sqlite: `INSERT ${into} ON CONFLICT (${key.join(', ')}) DO NOTHING`, mysql: `INSERT IGNORE ${into}` };
+  return { sqlite: `INSERT ${into} ON CONFLICT (${key.join(', ')}) DO NOTHING`, mysql: `INSERT ${into}` };
+}
+
+/** Runs a statement of `insertIgnoringDuplicates`: the new row's id, or undefined for a duplicate. */
+export async function insertUnlessDuplicate(sql: Sql, statement: Record<Sql['dialect'], string>, values: readonly SqlValue[]): Promise<number | undefined> {
+  if (sql.dialect === 'sqlite') return sql.insert(statement.sqlite, values);
+  try {
+    return await sql.insert(statement.mysql, values);
+  } catch (err) {
+    // InnoDB rolls back only the statement, so the caller's transaction goes on.
+    if (isUniqueViolation(err)) return undefined;
+    throw err;
+  }
 }
 
 export const sqlOf = (target: SqlTarget): Sql => (typeof target === 'function' ? onKnex(target) : target);

@@ -1,10 +1,13 @@
 /**
  * A fresh database on the local MariaDB (127.0.0.1:3306, root, no password)
- * for each suite, dropped afterwards. CREDGATE_TEST_MYSQL_URL points the
- * tests at another server.
+ * for each suite, dropped afterwards, and the pair of backends store suites
+ * run on. CREDGATE_TEST_MYSQL_URL points the tests at another server.
  */
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import knexFactory from 'knex';
+import type { DbSettings } from '../../src/store/db.js';
+import { tempDir } from './tmp.js';
 
 export const MYSQL_SERVER_URL = process.env.CREDGATE_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 
@@ -29,3 +32,21 @@ export async function freshMysqlDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+export interface StoreBackend {
+  name: 'sqlite' | 'mariadb';
+  /** A fresh, empty database of this kind and how to throw it away. */
+  open(): Promise<{ settings: DbSettings; cleanup: () => Promise<void> }>;
+}
+
+/** The two databases every store suite runs on: the embedded SQLite and the local MariaDB. */
+export const STORE_BACKENDS: StoreBackend[] = [
+  { name: 'sqlite', open: async () => ({ settings: { client: 'sqlite', filename: join(tempDir(), 'store.db') }, cleanup: async () => undefined }) },
+  {
+    name: 'mariadb',
+    open: async () => {
+      const database = await freshMysqlDatabase();
+      return { settings: { client: 'mysql', url: database.url, pool: { min: 0, max: 5 } }, cleanup: () => database.drop() };
+    },
+  },
+];

@@ -1,27 +1,15 @@
 /** PIV cards, derived credentials and people by UPN or email on SQLite and MariaDB. */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { migrate, openDb, type Db, type DbSettings } from '../../src/store/db.js';
+import { migrate, openDb, type Db } from '../../src/store/db.js';
 import { DerivedCredentialRepository } from '../../src/store/derived-credentials.js';
 import { MobileIdRepository } from '../../src/store/mobile-ids.js';
 import { PersonRepository } from '../../src/store/people.js';
-import { freshMysqlDatabase } from '../helpers/mariadb.js';
-import { tempDir } from '../helpers/tmp.js';
+import { STORE_BACKENDS } from '../helpers/mariadb.js';
 
-const backends: { name: string; open: () => Promise<{ settings: DbSettings; cleanup: () => Promise<void> }> }[] = [
-  { name: 'sqlite', open: async () => ({ settings: { client: 'sqlite', filename: join(tempDir(), 'derived.db') }, cleanup: async () => undefined }) },
-  {
-    name: 'mariadb',
-    open: async () => {
-      const database = await freshMysqlDatabase();
-      return { settings: { client: 'mysql', url: database.url, pool: { min: 0, max: 5 } }, cleanup: () => database.drop() };
-    },
-  },
-];
 
-for (const backend of backends) {
+for (const backend of STORE_BACKENDS) {
   describe(`derived-credential store on ${backend.name}`, () => {
     let db: Db;
     let cleanup: () => Promise<void>;

@@ -14,6 +14,8 @@ import { adminCurlArgs, issueClientCert, type ClientCertFiles } from '../helpers
 import { tempDir } from '../helpers/tmp.js';
 
 const CONSOLE_PASSWORD = 'console-password-0123456789';
+// RFC 7617: everything after the first colon is the password.
+const COLON_PASSWORD = 'pass:word:with:colons';
 
 describe('HTTPS authentication', () => {
   let gw: TestGateway;
@@ -40,7 +42,10 @@ describe('HTTPS authentication', () => {
               { fingerprint: consoleCert.fingerprint256, principal: 'ws1-console', roles: ['connector'] },
             ],
           },
-          basic: [{ username: 'airwatch', password: CONSOLE_PASSWORD, principal: 'airwatch-console', roles: ['connector'] }],
+          basic: [
+            { username: 'airwatch', password: CONSOLE_PASSWORD, principal: 'airwatch-console', roles: ['connector'] },
+            { username: 'colons', password: COLON_PASSWORD, principal: 'colon-console', roles: ['connector'] },
+          ],
         },
       },
     });
@@ -119,6 +124,21 @@ describe('HTTPS authentication', () => {
     assert.equal(bad.status, 401);
     assert.match(bad.body, /www-authenticate: .*Basic realm="credgate"/i);
     assert.match(bad.body, /wrong username or password/);
+  });
+
+  test('HTTP Basic: a password may contain colons; only the whole of it is accepted', async () => {
+    const ok = await curl(`${base}/api/v1/whoami`, [...ca, '-u', `colons:${COLON_PASSWORD}`]);
+    assert.equal(ok.status, 200, ok.body);
+    assert.equal((ok.json().principal as { name: string }).name, 'colon-console');
+    assert.equal((await curl(`${base}/api/v1/whoami`, [...ca, '-u', 'colons:pass'])).status, 401);
+  });
+
+  test('HTTP Basic: a malformed header is a 401 with the reason, not a 500', async () => {
+    for (const header of ['Basic', 'Basic !!!not-base64', `Basic ${Buffer.from('no-colon-here').toString('base64')}`]) {
+      const r = await curl(`${base}/api/v1/whoami`, [...ca, '-H', `Authorization: ${header}`]);
+      assert.equal(r.status, 401, `${header}: ${r.body}`);
+      assert.equal(r.json().error, 'unauthorized');
+    }
   });
 
   test('bearer tokens: valid, then revoked; stored only as a hash', async () => {

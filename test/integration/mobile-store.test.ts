@@ -1,27 +1,15 @@
 /** People, devices, mobile IDs and sessions on SQLite and MariaDB. */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { migrate, openDb, type Db, type DbSettings } from '../../src/store/db.js';
+import { migrate, openDb, type Db } from '../../src/store/db.js';
 import { DeviceRepository } from '../../src/store/devices.js';
 import { MessageTemplateRepository } from '../../src/store/message-templates.js';
 import { MobileIdRepository } from '../../src/store/mobile-ids.js';
 import { MobileSessionRepository } from '../../src/store/mobile-sessions.js';
 import { PersonRepository, type PersonFields } from '../../src/store/people.js';
-import { freshMysqlDatabase } from '../helpers/mariadb.js';
-import { tempDir } from '../helpers/tmp.js';
+import { STORE_BACKENDS } from '../helpers/mariadb.js';
 
-const backends: { name: string; open: () => Promise<{ settings: DbSettings; cleanup: () => Promise<void> }> }[] = [
-  { name: 'sqlite', open: async () => ({ settings: { client: 'sqlite', filename: join(tempDir(), 'mobile.db') }, cleanup: async () => undefined }) },
-  {
-    name: 'mariadb',
-    open: async () => {
-      const database = await freshMysqlDatabase();
-      return { settings: { client: 'mysql', url: database.url, pool: { min: 0, max: 5 } }, cleanup: () => database.drop() };
-    },
-  },
-];
 
 const person = (userName: string, extra: Partial<PersonFields> = {}): PersonFields => ({
   userName,
@@ -34,7 +22,7 @@ const person = (userName: string, extra: Partial<PersonFields> = {}): PersonFiel
   ...extra,
 });
 
-for (const backend of backends) {
+for (const backend of STORE_BACKENDS) {
   describe(`mobile identity store on ${backend.name}`, () => {
     let db: Db;
     let cleanup: () => Promise<void>;

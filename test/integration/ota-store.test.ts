@@ -1,27 +1,15 @@
 /** OTA enrollments on SQLite and MariaDB: one device per enrollment, one completion, claims that outlive a crash. */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { migrate, openDb, type Db, type DbSettings } from '../../src/store/db.js';
+import { migrate, openDb, type Db } from '../../src/store/db.js';
 import { OtaEnrollmentRepository, type OtaDevice } from '../../src/store/ota.js';
-import { freshMysqlDatabase } from '../helpers/mariadb.js';
-import { tempDir } from '../helpers/tmp.js';
+import { STORE_BACKENDS } from '../helpers/mariadb.js';
 
-const backends: { name: string; open: () => Promise<{ settings: DbSettings; cleanup: () => Promise<void> }> }[] = [
-  { name: 'sqlite', open: async () => ({ settings: { client: 'sqlite', filename: join(tempDir(), 'ota.db') }, cleanup: async () => undefined }) },
-  {
-    name: 'mariadb',
-    open: async () => {
-      const database = await freshMysqlDatabase();
-      return { settings: { client: 'mysql', url: database.url, pool: { min: 0, max: 5 } }, cleanup: () => database.drop() };
-    },
-  },
-];
 
 const device = (udid: string): OtaDevice => ({ udid, serialNumber: 'F2LX1234ABCD', product: 'iPhone12,1', osVersion: '21E236', imei: null, attributes: { UDID: udid, DEVICE_NAME: 'Jane’s iPhone' } });
 
-for (const backend of backends) {
+for (const backend of STORE_BACKENDS) {
   describe(`OTA enrollments on ${backend.name}`, () => {
     let db: Db;
     let cleanup: () => Promise<void>;

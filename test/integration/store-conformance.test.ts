@@ -3,9 +3,8 @@
  * whatever works on one must behave the same on the other.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { migrate, openDb, type Db, type DbSettings } from '../../src/store/db.js';
+import { migrate, openDb, type Db } from '../../src/store/db.js';
 import { AuditRepository } from '../../src/store/audit.js';
 import { CertificateRepository, SerialCollisionError } from '../../src/store/certificates.js';
 import { CrlStateRepository } from '../../src/store/crl-state.js';
@@ -13,24 +12,10 @@ import { JobRepository } from '../../src/store/jobs.js';
 import { KeyPoolRepository } from '../../src/store/key-store.js';
 import { sqlOf, transaction } from '../../src/store/sql.js';
 import { TokenRepository } from '../../src/store/tokens.js';
-import { freshMysqlDatabase, type TestDatabase } from '../helpers/mariadb.js';
-import { tempDir } from '../helpers/tmp.js';
+import { STORE_BACKENDS } from '../helpers/mariadb.js';
 
-const backends: { name: string; settings: () => Promise<{ settings: DbSettings; cleanup: () => Promise<void> }> }[] = [
-  {
-    name: 'sqlite',
-    settings: async () => ({ settings: { client: 'sqlite', filename: join(tempDir(), 'conformance.db') }, cleanup: async () => undefined }),
-  },
-  {
-    name: 'mariadb',
-    settings: async () => {
-      const database: TestDatabase = await freshMysqlDatabase();
-      return { settings: { client: 'mysql', url: database.url, pool: { min: 0, max: 5 } }, cleanup: () => database.drop() };
-    },
-  },
-];
 
-for (const backend of backends) {
+for (const backend of STORE_BACKENDS) {
   describe(`store on ${backend.name}`, () => {
     let db: Db;
     let cleanup: () => Promise<void>;
@@ -38,7 +23,7 @@ for (const backend of backends) {
     let tokens: TokenRepository;
 
     before(async () => {
-      const s = await backend.settings();
+      const s = await backend.open();
       cleanup = s.cleanup;
       db = openDb(s.settings);
       await migrate(db);
@@ -179,12 +164,12 @@ for (const backend of backends) {
 }
 
 describe('issuance repositories on both databases', () => {
-  for (const backend of backends) {
+  for (const backend of STORE_BACKENDS) {
     describe(backend.name, () => {
       let db: Db;
       let cleanup: () => Promise<void>;
       before(async () => {
-        const s = await backend.settings();
+        const s = await backend.open();
         cleanup = s.cleanup;
         db = openDb(s.settings);
         await migrate(db);

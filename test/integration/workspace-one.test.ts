@@ -215,6 +215,9 @@ describe('Workspace ONE connector', () => {
     assert.equal((await post('<Eventlog><EventId>148</Eventlog>', 'text/xml')).status, 400);
     assert.equal((await post(JSON.stringify({ ...SEED_EVENT, EventTime: 'yesterday' }))).status, 400);
     assert.equal((await post(JSON.stringify({ ...SEED_EVENT, DeviceUUID: '', DeviceId: '' }))).status, 400);
+    const long = await post(JSON.stringify({ ...SEED_EVENT, DeviceUUID: 'd'.repeat(500) }));
+    assert.equal(long.status, 400);
+    assert.match(String(long.json().message), /device id is 500 characters long/);
     assert.equal(await count(), before, 'nothing stored');
     const unknown = await post(JSON.stringify({ EventId: 9999, EventType: 'Device Renamed', DeviceUUID: 'x-1', EventTime: '2024-01-01T00:00:00Z' }));
     assert.equal(unknown.status, 202);
@@ -257,6 +260,28 @@ describe('Workspace ONE connector', () => {
     const delivery = await gw.db('deliveries').where({ device_id: device }).first();
     assert.equal(delivery.status, 'failed');
     assert.equal(eg.uploads.filter((u) => u.deviceUuid === device).length, 0);
+  });
+
+  test('an enrollment that fails after signing leaves no signing certificate behind; its retry issues exactly one', async () => {
+    const device = '4d000000-0000-4000-8000-0000000000f1';
+    // The database refuses the delivery record, as a crash between the certificate and its delivery would lose it.
+    await gw.db.raw("CREATE TRIGGER refuse_delivery BEFORE INSERT ON deliveries BEGIN SELECT RAISE(ABORT, 'delivery refused by the test'); END");
+    try {
+      assert.equal((await post(JSON.stringify({ ...SEED_EVENT, DeviceUUID: device, EnrollmentEmailAddress: 'zenny@example.com' }))).status, 202);
+      await until('a failed enrollment attempt', async () => {
+        const job = (await gw.db('jobs').where({ type: 'mdm.event' }).orderBy('id', 'desc').first()) as { last_error: string | null; attempts: number };
+        return job.attempts >= 2 && /delivery refused/.test(job.last_error ?? '');
+      }, 10_000);
+      const signing = await gw.db('certificates').where({ device_id: device, template: 'smime-signing' });
+      assert.deepEqual(signing, [], 'the signing certificate rolled back with its delivery');
+    } finally {
+      await gw.db.raw('DROP TRIGGER refuse_delivery');
+    }
+    await until('the upload once deliveries are accepted again', () => eg.uploads.find((u) => u.deviceUuid === device), 10_000);
+    const signing = (await gw.db('certificates').where({ device_id: device, template: 'smime-signing' })) as { serial: string; status: string }[];
+    assert.equal(signing.length, 1, 'one signing certificate for the device');
+    const delivery = (await gw.db('deliveries').where({ device_id: device }).first()) as { serials: string };
+    assert.ok(JSON.parse(delivery.serials).includes(signing[0]!.serial), 'and it is the one delivered');
   });
 
   test('unenrollment revokes the device signing certificate and keeps the encryption one', async () => {

@@ -8,15 +8,18 @@ import type { PassportStatic } from 'passport';
 type Authenticator = PassportStatic['Authenticator']['prototype'];
 import type { TLSSocket } from 'node:tls';
 import { HttpError } from '../errors.js';
+import type { BasicUsers } from './basic.js';
 import type { AuthMethod, Principal } from './principal.js';
 import type { ClientCertAuth } from './strategies.js';
 
 export interface GuardOptions {
   methods: AuthMethod[];
   /** Passport strategy name per method, when not the method's own name (per-connector strategies). */
-  strategies?: Partial<Record<AuthMethod, string>>;
+  strategies?: Partial<Record<Exclude<AuthMethod, 'basic'>, string>>;
   /** The allowlist behind the client-cert strategy, whose per-connection cache the guard reads. */
   clientCert?: ClientCertAuth;
+  /** The users the basic method accepts. */
+  basic?: BasicUsers;
   /** Any one of these roles is enough; omit to accept any authenticated caller. */
   roles?: string[];
 }
@@ -41,17 +44,16 @@ function reason(req: Parameters<RequestHandler>[0], methods: AuthMethod[]): stri
 const CHALLENGE: Partial<Record<AuthMethod, string>> = { basic: 'Basic realm="credgate"', bearer: 'Bearer realm="credgate"' };
 
 /**
- * Narrows the methods worth trying for this request, so passport runs only
- * strategies that can succeed: a connection without a verified certificate
- * skips client-cert, and Basic/Bearer are tried only for their own scheme.
+ * Narrows the passport methods worth trying for this request, so passport
+ * runs only strategies that can succeed: a connection without a verified
+ * certificate skips client-cert, and Bearer is tried only for its own scheme.
  */
-function candidates(req: Parameters<RequestHandler>[0], opts: GuardOptions): AuthMethod[] {
+function candidates(req: Parameters<RequestHandler>[0], opts: GuardOptions): Exclude<AuthMethod, 'basic'>[] {
   const socket = req.socket as TLSSocket;
-  const scheme = req.headers.authorization?.slice(0, 7).toLowerCase();
-  return opts.methods.filter((m) => {
+  const bearer = req.headers.authorization?.slice(0, 7).toLowerCase() === 'bearer ';
+  return opts.methods.filter((m): m is Exclude<AuthMethod, 'basic'> => {
     if (m === 'client-cert') return socket.authorized === true && opts.clientCert?.principals.get(socket) !== null;
-    if (m === 'bearer') return scheme === 'bearer ';
-    return scheme?.startsWith('basic ') === true;
+    return m === 'bearer' && bearer;
   });
 }
 
@@ -74,11 +76,14 @@ export function guard(passport: Authenticator, opts: GuardOptions): RequestHandl
       const known = opts.clientCert.principals.get(req.socket as TLSSocket);
       if (known) return accept(req, known, next);
     }
+    const authorization = req.headers.authorization;
+    const basic = opts.basic && opts.methods.includes('basic') && authorization?.slice(0, 6).toLowerCase() === 'basic ' ? opts.basic.verify(authorization) : false;
     const methods = candidates(req, opts);
-    if (methods.length === 0) return accept(req, false, next);
+    if (methods.length === 0) return accept(req, basic, next);
+    // A certificate not yet matched on this connection goes first, as it comes first in `methods`.
     passport.authenticate(methods.map((m) => opts.strategies?.[m] ?? m), { session: false }, (err: unknown, user: Principal | false) => {
       if (err) return next(err);
-      accept(req, user, next);
+      accept(req, user || basic, next);
     })(req, res, next);
   };
 }

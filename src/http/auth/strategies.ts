@@ -1,13 +1,12 @@
 /**
- * The three passport strategies. Each maps a credential to a Principal from
- * configuration (client certificates, Basic users) or the database (tokens).
+ * The passport strategies for client certificates (configuration) and bearer
+ * tokens (the database). Basic users are checked by basic.ts.
  */
-import { createHash, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, PeerCertificate, TLSSocket } from 'node:tls';
 import { Strategy as ClientCertStrategy } from 'passport-client-cert';
-import { BasicStrategy } from 'passport-http';
 import { Strategy as BearerStrategy } from 'passport-http-bearer';
-import type { BasicUser, ClientCertRule } from '../../config/schema.js';
+import type { ClientCertRule } from '../../config/schema.js';
 import type { TokenRepository } from '../../store/tokens.js';
 import { sameDn } from './dn.js';
 import type { Principal } from './principal.js';
@@ -120,20 +119,6 @@ export class ClientCertAuth {
       );
     }) as never);
   }
-}
-
-const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-
-export function basicStrategy(users: BasicUser[]): BasicStrategy {
-  const byName = new Map(users.map((u) => [u.username, { ...u, digest: digest(u.password) }]));
-  // Compared as SHA-256 digests so timingSafeEqual sees equal lengths and
-  // the time taken does not depend on where the passwords differ.
-  const unknown = digest('credgate: no such user');
-  return new BasicStrategy((username, password, done) => {
-    const user = byName.get(username);
-    const ok = timingSafeEqual(digest(password), user?.digest ?? unknown) && user !== undefined;
-    done(null, ok ? { name: user.principal, method: 'basic', roles: user.roles } : false);
-  });
 }
 
 export function bearerStrategy(tokens: TokenRepository): BearerStrategy<(token: string, done: (e: unknown, u?: Principal | false) => void) => void> {

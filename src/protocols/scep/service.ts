@@ -227,7 +227,7 @@ export class ScepService {
       const issued = await this.deps.issuer.issue({
         template: profile.template,
         csr: ctx.csr, // parsed and its signature verified already
-        ...(record && { within: (sql: Sql, rec: { serial: string }) => record(sql, rec.serial) }),
+        ...(record && { within: (sql: Sql, issued: { record: { serial: string } }) => record(sql, issued.record.serial) }),
         data: {},
         ...(profile.names === 'request' && { names: { subject: ctx.csr.subject, subjectAltNames: ctx.csr.subjectAltNames } }),
         actor,
