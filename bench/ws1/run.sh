@@ -20,7 +20,8 @@
 #
 # Knobs (environment): THREADS=2 CONNECTIONS_LIST="32 4" DURATION=10s
 # WARMUP=10s ROUNDS=5 LOG_LEVEL=warn GATEWAY_PORT=18445 BARE_PORT=18446
-# E2E=1 E2E_N=200 E2E_ARGS="" KEEP_TMP=1 PROFILE_DIR= (the gateway runs with
+# E2E=1 E2E_N=200 E2E_ARGS="" KEEP_TMP=1 NODE_FLAGS= (more flags for the
+# gateway's node, e.g. --perf-basic-prof for perf) PROFILE_DIR= (the gateway runs with
 # --cpu-prof and its main thread's profile is summarized at the end; the
 # profiler slows it, so the numbers of such a run are not results).
 # Needs wrk, openssl and curl (installed with apt-get when missing; that
@@ -110,6 +111,8 @@ node --import tsx src/app/cli/main.ts --config "$TMP/credgate.yaml" init >"$TMP/
 say "starting the gateway (jobs.workers=0, logging.level=$LOG_LEVEL) and the bare express app"
 PROF_ARGS=()
 [ -n "${PROFILE_DIR:-}" ] && PROF_ARGS=(--cpu-prof "--cpu-prof-dir=$PROFILE_DIR")
+# shellcheck disable=SC2206 # NODE_FLAGS is a list of flags
+PROF_ARGS+=(${NODE_FLAGS:-})
 node "${PROF_ARGS[@]}" --import tsx src/app/cli/main.ts --config "$TMP/credgate.yaml" serve >"$TMP/gateway.log" 2>&1 &
 GATEWAY_PID=$!
 PIDS+=("$GATEWAY_PID")

@@ -164,7 +164,11 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, tls, ad
     log,
     ...(metrics && { metrics }),
     trustProxy: config.server.trustProxy,
+    // Express tries mounts in order and the prefixes do not overlap: the
+    // surfaces that carry the volume (console events, SCEP) come first.
     mounts: [
+      ...connectors.mounts,
+      ...publicMounts,
       {
         path: '/',
         router: opsRouter({
@@ -194,14 +198,12 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, tls, ad
       { path: '/api/v1', router: mobileIdsRouter({ guard: adminGuard, ...mobile, bodyLimit: sizeBytes(config.server.bodyLimit) }) },
       ...(config.mobile.enabled ? [{ path: '/mobile/v1', router: mobileAgentRouter(mobile) }] : []),
       ...derived.mounts(adminGuard, sizeBytes(config.server.bodyLimit)),
-      ...publicMounts,
       ...(ota
         ? [
             { path: '/api/v1', router: otaAdminRouter({ guard: adminGuard, ota, bodyLimit: sizeBytes(config.server.bodyLimit) }) },
             { path: '/ota', router: otaRouter({ ota }) },
           ]
         : []),
-      ...connectors.mounts,
     ],
   });
 

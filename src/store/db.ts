@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from './migrations/index.js';
-import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js';
+import { JOURNAL_SIZE_LIMIT, startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js';
 
 export type Db = Knex;
 export type DbClient = 'sqlite' | 'mysql';
@@ -40,6 +40,8 @@ export function openDb(settings: DbSettings): Db {
         conn.pragma('synchronous = NORMAL');
         conn.pragma('foreign_keys = ON');
         conn.pragma('busy_timeout = 5000');
+        // The connection that restarts the WAL trims it back to this after a burst.
+        conn.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
         done(null, conn);
       },
     },
@@ -52,10 +54,15 @@ export function openDb(settings: DbSettings): Db {
  * gateway, not one-shot CLI commands); stop the checkpointer before
  * db.destroy(). Nothing to do for MySQL or an in-memory database.
  */
-export async function checkpointInBackground(db: Db, settings: DbSettings, onError: (message: string) => void): Promise<WalCheckpointer | undefined> {
+export async function checkpointInBackground(
+  db: Db,
+  settings: DbSettings,
+  onError: (message: string) => void,
+  tuning: { everyMs?: number; restartFrames?: number } = {},
+): Promise<WalCheckpointer | undefined> {
   if (settings.client !== 'sqlite' || settings.filename === ':memory:') return undefined;
   await db.raw('PRAGMA wal_autocheckpoint = 0');
-  return startWalCheckpointer(settings.filename, { onError });
+  return startWalCheckpointer(settings.filename, { ...tuning, onError });
 }
 
 export async function migrate(db: Db): Promise<void> {
