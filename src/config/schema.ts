@@ -493,6 +493,12 @@ export const configSchema = z.strictObject({
       .prefault({}),
     metrics: z.strictObject({ enabled: z.boolean().default(true) })
       .prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    // A job may hold a pooled connection for a per-user lock while its own queries need another.
+    if (c.database.client === 'mysql' && c.database.pool.max <= c.jobs.workers) {
+      ctx.addIssue({ code: 'custom', path: ['database', 'pool', 'max'], message: `must be larger than jobs.workers (${c.jobs.workers}): each worker may hold a connection for a lock while it needs another` });
+    }
   });
 
 export type Config = z.infer<typeof configSchema>;

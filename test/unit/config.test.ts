@@ -46,6 +46,13 @@ describe('configuration', () => {
     ]);
   });
 
+  test('on MySQL the connection pool must be larger than the number of workers', () => {
+    const text = 'database:\n  client: mysql\n  url: mysql://u:p@db/credgate\n  pool: { max: 4 }\njobs:\n  workers: 4\n';
+    const [problem] = problems(text);
+    assert.match(problem!, /^config\/credgate\.yaml:4:\d+ database\.pool\.max: must be larger than jobs\.workers \(4\)/);
+    assert.equal(parseConfig(text.replace('workers: 4', 'workers: 3'), 'f', {}).jobs.workers, 3);
+  });
+
   test('a missing required key points at its parent', () => {
     assert.deepEqual(problems('database:\n  client: mysql\n'), ['config/credgate.yaml:2:3 database.url: required when database.client is mysql']);
   });
