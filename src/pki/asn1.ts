@@ -1,4 +1,9 @@
-/** Terse builders over forge's ASN.1 so structures read like their definitions. */
+/**
+ * Terse builders over forge's ASN.1 so structures read like their
+ * definitions, and a few that work on encoded bytes (tlv, derOid,
+ * derOctets) for hot paths that embed what is already DER (certificates,
+ * names, keys): forge would parse those into nodes only to encode them again.
+ */
 import forge from 'node-forge';
 
 const { asn1 } = forge;
@@ -45,3 +50,13 @@ export function tlv(tag: number, members: Buffer[]): Buffer {
 }
 
 export const derSequence = (members: Buffer[]): Buffer => tlv(0x30, members);
+
+const oids = new Map<string, Buffer>();
+/** An OBJECT IDENTIFIER, encoded once per OID. */
+export function derOid(dotted: string): Buffer {
+  let der = oids.get(dotted);
+  if (!der) oids.set(dotted, (der = toDer(oid(dotted))));
+  return der;
+}
+
+export const derOctets = (data: Buffer): Buffer => tlv(0x04, [data]);

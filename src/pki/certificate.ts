@@ -6,7 +6,8 @@
  */
 import { randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
-import { algorithmIdentifier, bitString, bool, derSequence, explicit, implicitOctets, int, octets, parseDer, seq, toDer, type Asn1 } from './asn1.js';
+import { algorithmIdentifier, bitString, bool, derSequence, explicit, implicitOctets, int, octets, seq, tlv, toDer, type Asn1 } from './asn1.js';
+import { childSpans, tlvAt } from './der-reader.js';
 import { extendedKeyUsage, subjectAltName, type AltName, type RawExtension } from './extensions.js';
 import { encodeName, type NameAttribute } from './names.js';
 import type { Signer } from './native-signer.js';
@@ -74,7 +75,8 @@ function keyUsageBits(usage: Partial<Record<KeyUsageName, boolean>>): Asn1 {
 }
 
 interface IssuerInfo {
-  name: Asn1;
+  /** The issuer's subject Name, as its certificate encodes it. */
+  name: Buffer;
   keyId: Buffer;
 }
 
@@ -85,23 +87,32 @@ function issuerInfo(der: Buffer): IssuerInfo {
   let info = issuers.get(der);
   if (!info) {
     const parts = certificateParts(der);
-    info = { name: parts.subject, keyId: parts.subjectKeyId ?? sha1(parts.publicKeyBits) };
+    info = { name: parts.subjectDer, keyId: parts.subjectKeyId ?? sha1(parts.publicKeyBits) };
     issuers.set(der, info);
   }
   return info;
 }
 
 /** The subjectPublicKey BIT STRING's bytes: what RFC 5280 §4.2.1.2 method 1 hashes into the key identifier. */
-function publicKeyBits(spki: Asn1): Buffer {
-  const bits = (spki.value as Asn1[])[1]!.value as string;
-  return Buffer.from(bits.slice(1), 'binary');
+function publicKeyBits(spki: Buffer): Buffer {
+  const [, bits] = childSpans(spki, tlvAt(spki, 0, spki.length));
+  if (!bits || spki[bits.start] !== 0x03) throw new Error('SubjectPublicKeyInfo without a BIT STRING');
+  return spki.subarray(bits.contentStart + 1, bits.end);
 }
+
+const VERSION_3 = toDer(explicit(0, int(2)));
+const ALGORITHMS = new WeakMap<Signer['algorithm'], Buffer>();
+const algorithmDer = (a: Signer['algorithm']): Buffer => {
+  let der = ALGORITHMS.get(a);
+  if (!der) ALGORITHMS.set(a, (der = toDer(algorithmIdentifier(a))));
+  return der;
+};
 
 export async function buildCertificate(spec: CertificateSpec): Promise<IssuedCertificate> {
   const serialNumber = spec.serialNumber ?? randomSerial();
-  const spki = parseDer(spkiOf(spec.publicKey));
+  const spki = spkiOf(spec.publicKey);
   const subjectKeyId = sha1(publicKeyBits(spki));
-  const subject = encodeName(spec.subject);
+  const subject = toDer(encodeName(spec.subject));
   const issuer = spec.issuer ? issuerInfo(spec.issuer.cert) : { name: subject, keyId: subjectKeyId };
 
   const basicConstraints = spec.ca ? [bool(true), ...(spec.ca.pathLength !== undefined ? [int(spec.ca.pathLength)] : [])] : [];
@@ -119,21 +130,20 @@ export async function buildCertificate(spec: CertificateSpec): Promise<IssuedCer
   ];
   for (const e of raw) extensions.push(extension(e.oid, e.value, e.critical));
 
-  const algorithm = algorithmIdentifier(spec.signer.algorithm);
-  const tbs = toDer(
-    seq([
-      explicit(0, int(2)), // v3
-      serialInteger(serialNumber),
-      algorithm,
-      issuer.name,
-      seq([x509Time(spec.notBefore), x509Time(spec.notAfter)]),
-      subject,
-      spki,
-      explicit(3, seq(extensions)),
-    ]),
-  );
+  // The names and the key go in as the bytes they are.
+  const algorithm = algorithmDer(spec.signer.algorithm);
+  const tbs = derSequence([
+    VERSION_3,
+    toDer(serialInteger(serialNumber)),
+    algorithm,
+    issuer.name,
+    toDer(seq([x509Time(spec.notBefore), x509Time(spec.notAfter)])),
+    subject,
+    spki,
+    tlv(0xa3, [derSequence(extensions.map(toDer))]),
+  ]);
   const signature = await spec.signer.sign(tbs);
-  const certificate = derSequence([tbs, toDer(algorithm), toDer(bitString(signature))]);
+  const certificate = derSequence([tbs, algorithm, toDer(bitString(signature))]);
   let x509: X509Certificate | undefined;
   return {
     der: certificate,

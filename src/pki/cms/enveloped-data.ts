@@ -10,8 +10,7 @@
  * key would. Callers get one CmsDecryptError whatever went wrong.
  */
 import { constants, createCipheriv, createDecipheriv, createHmac, privateDecrypt, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
-import { explicit, implicitOctets, int, nul, octets, oid, parseDer, seq, set, toDer, type Asn1 } from '../asn1.js';
+import { derOctets, derOid, int, nul, oid, seq, tlv, toDer, type Asn1 } from '../asn1.js';
 import { constructed, CONTEXT, DerError, oidOf, primitive, readDer, TAG } from '../der-reader.js';
 import { bigintInteger, integerHex } from '../x509-der.js';
 import { certificateIdentity, CMS_OID } from './signed-data.js';
@@ -155,17 +154,13 @@ export function decryptEnvelopedData(env: EnvelopedData, cert: Buffer, key: KeyO
 
 /** CBC with PKCS#7 padding in either direction; a padding error on decryption throws. */
 function cbc(direction: 'encrypt' | 'decrypt', cipher: ContentCipher, key: Buffer, iv: Buffer, data: Buffer): Buffer {
-  if (cipher !== 'des-cbc') {
-    const c = direction === 'encrypt' ? createCipheriv(cipher, key, iv) : createDecipheriv(cipher, key, iv);
-    return Buffer.concat([c.update(data), c.final()]);
-  }
-  // Single DES lives in OpenSSL's legacy provider, which is not loaded; forge's DES serves old clients.
-  const bytes = (b: Buffer) => forge.util.createBuffer(b.toString('binary'));
-  const c = direction === 'encrypt' ? forge.cipher.createCipher('DES-CBC', bytes(key)) : forge.cipher.createDecipher('DES-CBC', bytes(key));
-  c.start({ iv: bytes(iv) });
-  c.update(bytes(data));
-  if (!c.finish()) throw new Error('bad padding');
-  return Buffer.from(c.output.getBytes(), 'binary');
+  // Single DES lives in OpenSSL's legacy provider, which is not loaded. Triple
+  // DES with one key three times is single DES (encrypt, decrypt and encrypt
+  // again under one key is one encryption), so old clients are served by the
+  // default provider too.
+  const [name, k] = cipher === 'des-cbc' ? (['des-ede3-cbc', Buffer.concat([key, key, key])] as const) : [cipher, key];
+  const c = direction === 'encrypt' ? createCipheriv(name, k, iv) : createDecipheriv(name, k, iv);
+  return Buffer.concat([c.update(data), c.final()]);
 }
 
 /** A recipient's certificate DER and its public key (an X509Certificate is one). */
@@ -173,6 +168,9 @@ export interface RecipientCertificate {
   raw: Buffer;
   publicKey: KeyObject;
 }
+
+const VERSION_0 = toDer(int(0));
+const RSA_KEY_TRANSPORT = toDer(seq([oid(RSA_ENCRYPTION), nul()]));
 
 /** EnvelopedData ContentInfo of `content` for one or more RSA recipient certificates. */
 export function buildEnvelopedData(content: Buffer, recipients: RecipientCertificate | RecipientCertificate[], cipher: ContentCipher = 'aes-256-cbc'): Buffer {
@@ -184,18 +182,13 @@ export function buildEnvelopedData(content: Buffer, recipients: RecipientCertifi
     if (!id) throw new Error('recipient certificate is not readable');
     if (recipient.publicKey.asymmetricKeyType !== 'rsa') throw new Error('recipient certificate must hold an RSA key');
     const encryptedKey = publicEncrypt({ key: recipient.publicKey, padding: constants.RSA_PKCS1_PADDING }, key);
-    return seq([int(0), seq([parseDer(id.issuer), bigintInteger(BigInt(`0x${id.serial}`))]), seq([oid(RSA_ENCRYPTION), nul()]), octets(encryptedKey)]);
+    // KeyTransRecipientInfo: version 0, issuerAndSerialNumber (the name as the certificate encodes it), rsaEncryption, the key.
+    return tlv(0x30, [VERSION_0, tlv(0x30, [id.issuer, toDer(bigintInteger(BigInt(`0x${id.serial}`)))]), RSA_KEY_TRANSPORT, derOctets(encryptedKey)]);
   });
-  const enveloped = seq([
-    int(0),
-    set(recipientInfos),
-    seq([oid(CMS_OID.data), seq([oid(CIPHER_OIDS[cipher]), octets(iv)]), implicitOctets(0, cbc('encrypt', cipher, key, iv, content))]),
+  const enveloped = tlv(0x30, [
+    VERSION_0,
+    tlv(0x31, recipientInfos),
+    tlv(0x30, [derOid(CMS_OID.data), tlv(0x30, [derOid(CIPHER_OIDS[cipher]), derOctets(iv)]), tlv(0x80, [cbc('encrypt', cipher, key, iv, content)])]),
   ]);
-  return toDer(seq([oid(CMS_OID.envelopedData), explicit(0, enveloped)]));
-}
-
-/** The bare EnvelopedData inside a ContentInfo (SCEP carries it as signed content). */
-export function envelopedDataOnly(contentInfo: Buffer): Buffer {
-  const top = constructed(parseDer(contentInfo), TAG.SEQUENCE, 'ContentInfo');
-  return toDer((top[1]!.value as Asn1[])[0]!);
+  return tlv(0x30, [derOid(CMS_OID.envelopedData), tlv(0xa0, [enveloped])]);
 }

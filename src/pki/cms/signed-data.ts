@@ -2,11 +2,10 @@
  * CMS SignedData (RFC 5652 §5) as SCEP and Apple profiles use it: one or
  * more signers with signed attributes, content attached. Reading checks
  * every field; signatures are verified and made by OpenSSL (node:crypto),
- * forge only encodes.
+ * forge encodes the small parts and certificates go in as their own bytes.
  */
 import { createHash, verify, X509Certificate, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
-import { algorithmIdentifier, explicit, int, nul, octets, oid, parseDer, seq, set, tlv, toDer, type Asn1 } from '../asn1.js';
+import { algorithmIdentifier, derOctets, derOid, int, nul, octets, oid, seq, set, tlv, toDer, type Asn1 } from '../asn1.js';
 import { childSpans, constructed, CONTEXT, DerError, oidOf, primitive, readDer, TAG, tlvAt } from '../der-reader.js';
 import type { Signer } from '../native-signer.js';
 import { publicKeyFromSpki } from '../public-key.js';
@@ -243,7 +242,21 @@ export interface SignInput {
 
 const attribute = (id: string, values: Asn1[]): Asn1 => seq([oid(id), set(values)]);
 
-/** Attached-content SignedData with one signer (issuerAndSerialNumber), as ContentInfo DER. */
+const VERSION_1 = toDer(int(1));
+const EMPTY_SET = tlv(0x31, []);
+const DIGEST_ALGORITHMS = new Map<string, Buffer>();
+/** DigestAlgorithmIdentifier with NULL parameters, encoded once per digest. */
+function digestAlgorithm(digest: string): Buffer {
+  let der = DIGEST_ALGORITHMS.get(digest);
+  if (!der) DIGEST_ALGORITHMS.set(digest, (der = toDer(seq([oid(DIGEST_OIDS[digest]!), nul()]))));
+  return der;
+}
+
+/**
+ * Attached-content SignedData with one signer (issuerAndSerialNumber), as
+ * ContentInfo DER. Certificates and the signer's issuer name go in as the
+ * bytes they are.
+ */
 export async function buildSignedData(input: SignInput): Promise<Buffer> {
   const digest = input.signer.digest;
   const contentType = input.contentType ?? CMS_OID.data;
@@ -255,41 +268,38 @@ export async function buildSignedData(input: SignInput): Promise<Buffer> {
     attribute(CMS_OID.messageDigest, [octets(createHash(digest).update(input.content ?? Buffer.alloc(0)).digest())]),
     ...(input.attributes ?? []).map(([id, values]) => attribute(id, values)),
   ];
-  // DER SET OF: members sorted by their encodings.
+  // DER SET OF: members sorted by their encodings. The signature covers them as a SET; the SignerInfo carries them as [0] IMPLICIT.
   const encoded = attrs.map(toDer).sort(Buffer.compare);
   const signature = await input.signer.sign(tlv(0x31, encoded));
-  const signedAttrs = forge.asn1.create(forge.asn1.Class.CONTEXT_SPECIFIC, 0, true, encoded.map((e) => parseDer(e)));
 
-  const digestAlgorithm = seq([oid(DIGEST_OIDS[digest]!), nul()]);
-  const signerInfo = seq([
-    int(1),
-    seq([parseDer(identity.issuer), bigintInteger(BigInt(`0x${identity.serial}`))]),
-    digestAlgorithm,
-    signedAttrs,
-    algorithmIdentifier(input.signer.algorithm),
-    octets(signature),
+  const signerInfo = tlv(0x30, [
+    VERSION_1,
+    tlv(0x30, [identity.issuer, toDer(bigintInteger(BigInt(`0x${identity.serial}`)))]),
+    digestAlgorithm(digest),
+    tlv(0xa0, encoded),
+    toDer(algorithmIdentifier(input.signer.algorithm)),
+    derOctets(signature),
   ]);
   const certs = [input.signerCert, ...(input.certificates ?? []).filter((c) => !c.equals(input.signerCert))];
-  const signedData = seq([
-    int(1),
-    set([digestAlgorithm]),
-    seq(input.content ? [oid(contentType), explicit(0, octets(input.content))] : [oid(contentType)]),
-    forge.asn1.create(forge.asn1.Class.CONTEXT_SPECIFIC, 0, true, certs.map((c) => parseDer(c))),
-    set([signerInfo]),
+  const signedData = tlv(0x30, [
+    VERSION_1,
+    tlv(0x31, [digestAlgorithm(digest)]),
+    tlv(0x30, input.content ? [derOid(contentType), tlv(0xa0, [derOctets(input.content)])] : [derOid(contentType)]),
+    tlv(0xa0, certs),
+    tlv(0x31, [signerInfo]),
   ]);
-  return toDer(seq([oid(CMS_OID.signedData), explicit(0, signedData)]));
+  return tlv(0x30, [derOid(CMS_OID.signedData), tlv(0xa0, [signedData])]);
 }
 
 /** Degenerate ("certs-only") SignedData: how SCEP hands out CA + RA certificates, issued certificates and CRLs. */
 export function certsOnly(certs: Buffer[], crls: Buffer[] = []): Buffer {
-  const ctx = (tag: number, items: Buffer[]) => forge.asn1.create(forge.asn1.Class.CONTEXT_SPECIFIC, tag, true, items.map((c) => parseDer(c)));
-  const signedData = seq([
-    int(1),
-    set([]),
-    seq([oid(CMS_OID.data)]),
-    ...(certs.length ? [ctx(0, certs)] : []),
-    ...(crls.length ? [ctx(1, crls)] : []),
-    set([]),
+  const signedData = tlv(0x30, [
+    VERSION_1,
+    EMPTY_SET,
+    tlv(0x30, [derOid(CMS_OID.data)]),
+    ...(certs.length ? [tlv(0xa0, certs)] : []),
+    ...(crls.length ? [tlv(0xa1, crls)] : []),
+    EMPTY_SET,
   ]);
-  return toDer(seq([oid(CMS_OID.signedData), explicit(0, signedData)]));
+  return tlv(0x30, [derOid(CMS_OID.signedData), tlv(0xa0, [signedData])]);
 }

@@ -6,6 +6,7 @@
  */
 import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
+import { scoped, type ScopedLog } from '../../observability/scoped-log.js';
 import type { CaRegistry, CertificateAuthority } from '../../pki/ca.js';
 import { CmsDecryptError, decryptEnvelopedData } from '../../pki/cms/enveloped-data.js';
 import { certsOnly } from '../../pki/cms/signed-data.js';
@@ -155,7 +156,7 @@ export class ScepService {
     const known = await this.deps.transactions.find(profile.name, message.transactionId, renews);
     if (known) return known.keySha256 === keySha256 ? this.answerFor(known) : fail('badRequest');
 
-    const log = this.deps.log.child({ profile: profile.name, transactionId: message.transactionId, subject: csr.subjectDn });
+    const log = scoped(this.deps.log, { profile: profile.name, transactionId: message.transactionId, subject: csr.subjectDn });
     const ctx: ChallengeContext = { profile: profile.name, challenge: csr.challengePassword, csr, transactionId: message.transactionId };
     const refusal = await this.authorise(profile, renewing, ctx);
     const base: RequestRecord = { profile: profile.name, transactionId: message.transactionId, renews, keySha256, messageType: message.type, subject: csr.subjectDn };
@@ -219,7 +220,7 @@ export class ScepService {
     profile: ScepProfile,
     ctx: ChallengeContext,
     base: RequestRecord,
-    log: Logger,
+    log: ScopedLog,
     actor: string,
     record?: (sql: Sql, serial: string) => Promise<void>,
   ): Promise<Outcome> {
@@ -248,7 +249,7 @@ export class ScepService {
   }
 
   /** Tells the validator an outcome; its failure is logged, never the request's (the certificate stands). */
-  private async tell(log: Logger, what: 'issued' | 'failed', notify: () => Promise<void> | undefined): Promise<void> {
+  private async tell(log: ScopedLog, what: 'issued' | 'failed', notify: () => Promise<void> | undefined): Promise<void> {
     try {
       await notify();
     } catch (err) {
@@ -272,7 +273,7 @@ export class ScepService {
       const current = await this.deps.transactions.get(id);
       const profile = current && this.profile(current.profile);
       if (!current || current.status !== 'pending' || !current.csr || !profile) throw new ScepDecisionError(`SCEP transaction ${id} is ${current?.status ?? 'gone'}, not pending`, 409);
-      const log = this.deps.log.child({ profile: profile.name, transactionId: current.transactionId, subject: current.subject, actor: decision.actor });
+      const log = scoped(this.deps.log, { profile: profile.name, transactionId: current.transactionId, subject: current.subject, actor: decision.actor });
       const csr = parseCsr(Buffer.from(current.csr, 'base64'));
       const ctx: ChallengeContext = { profile: profile.name, challenge: csr.challengePassword, csr, transactionId: current.transactionId };
       let outcome: Outcome;
