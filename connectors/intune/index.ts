@@ -62,7 +62,7 @@ function create(settings: IntuneSettings, ctx: ConnectorContext): Connector {
   const devices = new DevicePoller({ connectorId: ctx.id, graph, store: new DeviceStore(ctx.db, ctx.id), intake: ctx.intake, initialSync: settings.polling.initialSync, log: ctx.log });
   const importer = new PfxImporter({ connectorId: ctx.id, graph, settings: settings.pfxImport, connectorKey: readConnectorKey(settings.pfxImport.connectorPublicKey), lookupUser });
   const validator = new IntuneScepValidator({ services, callerInfo, log: ctx.log });
-  const revocations = new RevocationPoller({ connectorId: ctx.id, services, ca: ctx.pki.revoker, maxRequests: settings.revocation.maxRequests, log: ctx.log });
+  const revocations = new RevocationPoller({ connectorId: ctx.id, services, ca: ctx.pki.revoker, issuedThrough: (serial) => ctx.pki.issuedThrough(serial), maxRequests: settings.revocation.maxRequests, log: ctx.log });
 
   const check = async (): Promise<HealthReport> => {
     const checks: HealthReport['checks'] = [];
@@ -90,7 +90,7 @@ function create(settings: IntuneSettings, ctx: ConnectorContext): Connector {
       ]);
     },
     deliver: (set) => importer.deliver(set),
-    withdraw: (ref) => importer.withdraw(ref),
+    withdraw: (ref, credentials) => importer.withdraw(ref, credentials),
     resolveUser: (event: MdmEvent) => (event.user.id ? lookupUser(event.user.id) : Promise.resolve({})),
     check,
     scepValidator: () => validator,

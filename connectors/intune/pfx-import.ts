@@ -10,7 +10,7 @@
  * retried delivery imports nothing twice.
  */
 import { createHash, publicEncrypt, X509Certificate, type KeyObject } from 'node:crypto';
-import { DeliveryError, type CredentialSet, type DeliveredCredential, type DeliveryReceipt, type MdmUser } from '../../src/connectors/connector.js';
+import { DeliveryError, type CredentialSet, type DeliveredCredential, type DeliveryReceipt, type MdmUser, type WithdrawnCredential } from '../../src/connectors/connector.js';
 import { failure, GraphError, TransportError, type Graph } from './graph.js';
 import { OAEP_SHA512, type IntuneSettings } from './schema.js';
 
@@ -97,9 +97,12 @@ export class PfxImporter {
     throw failure('POST', COLLECTION, res);
   }
 
-  /** Deletes every import a receipt names; one already gone is fine. */
-  async withdraw(ref: DeliveryReceipt): Promise<void> {
-    for (const id of ref.reference.split(',').filter(Boolean)) {
+  /** Deletes the imports of these certificates (every import the receipt names, when none are given); one already gone is fine. */
+  async withdraw(ref: DeliveryReceipt, credentials?: WithdrawnCredential[]): Promise<void> {
+    const named = ref.reference.split(',').filter(Boolean);
+    // Import ids are <userId>-<thumbprint>.
+    const ids = credentials ? named.filter((id) => credentials.some((c) => id.endsWith(`-${thumbprint(c.certificate)}`))) : named;
+    for (const id of ids) {
       const path = `${COLLECTION}/${encodeURIComponent(id)}`;
       const res = await this.deps.graph.request('DELETE', path);
       if (res.status !== 204 && res.status !== 200 && res.status !== 404) throw asDeliveryError(failure('DELETE', path, res));

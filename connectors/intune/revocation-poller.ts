@@ -47,6 +47,8 @@ export class RevocationPoller {
       connectorId: string;
       services: IntuneServices;
       ca: CaRevoker;
+      /** Intune may revoke only what was issued through this connector (see ConnectorPki.issuedThrough). */
+      issuedThrough(serial: string): Promise<boolean>;
       maxRequests: number;
       log: Logger;
     },
@@ -78,6 +80,11 @@ export class RevocationPoller {
       return result(CA_REQUEST.parameterDataInvalid, `serial number ${JSON.stringify(r.serialNumber)} is not hexadecimal`);
     }
     try {
+      // Any other certificate of the CA (another connector's, an admin's client certificate) is not Intune's to revoke; it is answered as unknown, saying nothing about whether it exists.
+      if (!(await this.deps.issuedThrough(serial))) {
+        this.deps.log.warn({ serial }, 'Intune asked to revoke a certificate not issued through this connector; refused');
+        return result(CA_REQUEST.certificateNotFound, `no certificate with serial ${serial} was issued through this connector`);
+      }
       // Intune's requests carry no reason code.
       await this.deps.ca.revoke(serial, 'unspecified', `connector:${this.deps.connectorId}`, 'revocation requested by Intune');
       return result(CA_REQUEST.none);

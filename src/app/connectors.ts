@@ -24,6 +24,7 @@ import type { ChallengeValidator } from '../protocols/scep/challenges.js';
 import type { Db } from '../store/db.js';
 import { DeliveryRepository } from '../store/deliveries.js';
 import { EventRepository } from '../store/events.js';
+import { ScepTransactionRepository } from '../store/scep.js';
 import type { Issuance } from './issuance.js';
 import type { PassportStatic } from 'passport';
 
@@ -137,10 +138,13 @@ export function wireConnectors(deps: {
   bodyLimit: number;
   /** The listener's own client CAs (auth.clientCertificates.trust), which may also issue console certificates. */
   clientCertTrust: ClientCertTrust;
+  /** Names of the SCEP profiles whose challenges a connector validates. */
+  scepProfilesOf(connectorId: string): string[];
   log: Logger;
 }): WiredConnectors {
   const { passport, db, queue, issuance, log } = deps;
   const events = new EventRepository(db);
+  const scepTransactions = new ScepTransactionRepository(db);
   const intake = new EventIntake({ db, events, queue, log: log.child({ component: 'intake' }) });
 
   const inboundGuard = (c: LoadedConnector) => {
@@ -174,7 +178,18 @@ export function wireConnectors(deps: {
       inboundGuard: inboundGuard(c),
       bodyLimit: deps.bodyLimit,
       db,
-      pki: { issuer: issuance.issuer, certificates: issuance.certificates, caOf: (t) => issuance.issuer.caOf(t)!, revoker: issuance.revoker },
+      pki: {
+        issuer: issuance.issuer,
+        certificates: issuance.certificates,
+        caOf: (t) => issuance.issuer.caOf(t)!,
+        revoker: issuance.revoker,
+        // Its own issuance and that of the SCEP profiles it validates: what the MDM had a hand in.
+        issuedThrough: async (serial) => {
+          if ((await issuance.audit.issuedBy(`connector:${c.id}`, [serial])).size > 0) return true;
+          const profiles = deps.scepProfilesOf(c.id);
+          return profiles.length > 0 && (await scepTransactions.issuedIn(profiles, serial));
+        },
+      },
     }),
     issuance.issuer.templateNames(),
   );
@@ -187,6 +202,7 @@ export function wireConnectors(deps: {
     issuer: issuance.issuer,
     recovery: issuance.recovery,
     revoker: issuance.revoker,
+    audit: issuance.audit,
     queue,
     master: issuance.master,
     connector: (id) => byId.get(id),

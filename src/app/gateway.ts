@@ -149,6 +149,7 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, tls, ad
     issuance,
     bodyLimit: sizeBytes(config.server.bodyLimit),
     clientCertTrust: { anchors: adminAnchors, issuedHere },
+    scepProfilesOf: (id) => Object.entries(config.scep.profiles).filter(([, p]) => typeof p.challenge === 'object' && 'intune' in p.challenge && p.challenge.intune === id).map(([name]) => name),
     log,
   });
 

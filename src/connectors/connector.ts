@@ -68,6 +68,13 @@ export class DeliveryError extends Error {
   }
 }
 
+/** A delivered certificate to take back from the MDM. */
+export interface WithdrawnCredential {
+  serialNumber: string;
+  /** DER. */
+  certificate: Buffer;
+}
+
 export interface DeliveryReceipt {
   connectorId: string;
   /** The vendor's identifier(s) for what was delivered, enough to withdraw it. */
@@ -90,7 +97,12 @@ export interface Connector {
   deliver?(set: CredentialSet): Promise<DeliveryReceipt>;
   /** Fills in a user the event left incomplete (e.g. the email, from the vendor's API). */
   resolveUser?(event: MdmEvent): Promise<MdmUser>;
-  withdraw?(ref: DeliveryReceipt): Promise<void>;
+  /**
+   * Removes from the MDM what a delivery put there: the credentials given
+   * (revoked ones, on unenroll), or everything the receipt names. What is
+   * already gone counts as removed.
+   */
+  withdraw?(ref: DeliveryReceipt, credentials?: WithdrawnCredential[]): Promise<void>;
   check?(): Promise<HealthReport>;
   /** Decides SCEP enrollments for profiles that name this connector (Intune's challenge validation). */
   scepValidator?(): ChallengeValidator;

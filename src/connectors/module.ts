@@ -26,6 +26,12 @@ export interface ConnectorPki {
   caOf(template: string): CertificateAuthority;
   /** Revocations the MDM asks for (Intune relays them from its console). */
   revoker: Revoker;
+  /**
+   * Whether the certificate was issued through this connector: by its own
+   * pipeline or CA front, or by a SCEP profile whose challenges it validates.
+   * An MDM may ask to revoke those, and only those.
+   */
+  issuedThrough(serial: string): Promise<boolean>;
 }
 
 export interface ConnectorContext {

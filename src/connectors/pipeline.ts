@@ -15,17 +15,19 @@ import type { KeyRecovery } from '../pki/key-recovery.js';
 import { openBytes, sealBytes, type MasterKey } from '../pki/key-wrap.js';
 import { buildPkcs12, type Pkcs12Format } from '../pki/pkcs12.js';
 import type { Revoker } from '../pki/revoker.js';
+import type { AuditRepository } from '../store/audit.js';
 import type { CertificateRepository } from '../store/certificates.js';
 import type { Db } from '../store/db.js';
 import type { DeliveryRepository } from '../store/deliveries.js';
 import type { EventRepository, StoredEvent } from '../store/events.js';
 import { NamedLocks } from '../store/named-lock.js';
 import { transaction, type Sql } from '../store/sql.js';
-import { DeliveryError, type Connector, type CredentialSet, type DeliveredCredential, type MdmEvent, type MdmUser } from './connector.js';
+import { DeliveryError, type Connector, type CredentialSet, type DeliveredCredential, type DeliveryReceipt, type MdmEvent, type MdmUser } from './connector.js';
 import { EVENT_JOB } from './intake.js';
 
 export const DELIVER_JOB = 'connector.deliver';
 export const RENEW_JOB = 'connector.renew';
+export const WITHDRAW_JOB = 'connector.withdraw';
 /** Deliveries of credentials already issued run before new enrollment events. */
 const DELIVERY_PRIORITY = 10;
 
@@ -84,6 +86,7 @@ export class CredentialPipeline {
       issuer: Issuer;
       recovery: KeyRecovery;
       revoker: Revoker;
+      audit: AuditRepository;
       queue: JobQueue;
       master: MasterKey;
       connector(id: string): ConnectorEntry | undefined;
@@ -98,6 +101,7 @@ export class CredentialPipeline {
       [EVENT_JOB]: (payload) => this.onEvent((payload as { eventId: number }).eventId),
       [DELIVER_JOB]: (payload) => this.deliver((payload as { deliveryId: number }).deliveryId),
       [RENEW_JOB]: (payload) => this.renew((payload as { deliveryId: number }).deliveryId),
+      [WITHDRAW_JOB]: (payload) => this.withdraw((payload as { deliveryId: number }).deliveryId, (payload as { serials: string[] }).serials),
     };
   }
 
@@ -284,20 +288,66 @@ export class CredentialPipeline {
     return { ...user, ...(await connector.resolveUser(asEvent)) };
   }
 
-  private async unenrolled(event: StoredEvent, { policy }: ConnectorEntry): Promise<unknown> {
-    const templates = [...(policy.enrolled.signing ? [policy.enrolled.signing] : []), ...(policy.deviceTemplates ?? [])];
+  /**
+   * The device's signing (and MDM-requested device) certificates that this
+   * connector issued are revoked, never another connector's or the admin
+   * API's for a device of the same id; the escrowed encryption credential is
+   * the user's and stays. What the MDM still holds of the revoked
+   * certificates is withdrawn through a job per delivery.
+   */
+  private async unenrolled(event: StoredEvent, { connector, policy }: ConnectorEntry): Promise<unknown> {
+    const templates = [...new Set([...(policy.enrolled.signing ? [policy.enrolled.signing] : []), ...(policy.deviceTemplates ?? [])])];
     if (policy.onUnenroll === 'keep' || templates.length === 0) return { revoked: [] };
+    const actor = `connector:${event.connectorId}`;
     const certs = [];
-    for (const template of new Set(templates)) certs.push(...(await this.deps.certificates.list({ deviceId: event.deviceId!, template, status: 'valid', limit: 1000 })));
+    for (const template of templates) certs.push(...(await this.deps.certificates.list({ deviceId: event.deviceId!, template, status: 'valid', limit: 1000 })));
+    const ours = await this.deps.audit.issuedBy(actor, certs.map((c) => c.serial));
     const revoked: string[] = [];
-    for (const c of certs) {
+    for (const c of certs.filter((c) => ours.has(c.serial))) {
       // Another worker may have revoked it meanwhile: that is the same outcome.
       await this.deps.revoker
-        .revoke(c.serial, 'cessationOfOperation', `connector:${event.connectorId}`, `${event.type} event ${event.id}`)
+        .revoke(c.serial, 'cessationOfOperation', actor, `${event.type} event ${event.id}`)
         .then(() => revoked.push(c.serial))
         .catch((err: unknown) => this.deps.log.warn({ err, serial: c.serial }, 'revocation on unenroll skipped'));
     }
-    return { revoked };
+    const withdrawals = connector.withdraw ? await this.queueWithdrawals(event.connectorId, event.deviceId!, templates) : [];
+    return { revoked, withdrawals };
+  }
+
+  /** One withdrawal job per delivered set of the device that carried certificates of these templates (once per set, however often the device leaves). */
+  private async queueWithdrawals(connectorId: string, deviceId: string, templates: string[]): Promise<number[]> {
+    const queued: number[] = [];
+    for (const d of await this.deps.deliveries.deliveredTo(connectorId, deviceId)) {
+      const serials = [];
+      for (const serial of d.serials) if (templates.includes((await this.deps.certificates.get(serial))?.template ?? '')) serials.push(serial);
+      if (serials.length === 0) continue;
+      await this.deps.queue.enqueue(this.deps.db, WITHDRAW_JOB, { deliveryId: d.id, serials }, { dedupeKey: `withdraw:${d.id}`, priority: DELIVERY_PRIORITY });
+      queued.push(d.id);
+    }
+    if (queued.length) this.deps.queue.wake();
+    return queued;
+  }
+
+  async withdraw(deliveryId: number, serials: string[]): Promise<unknown> {
+    const delivery = await this.deps.deliveries.get(deliveryId);
+    if (!delivery) throw new PermanentJobError(`delivery ${deliveryId} does not exist`);
+    const { connector } = this.entry(delivery.connectorId);
+    if (!connector.withdraw || !delivery.receipt) return { withdrawn: [] };
+    const credentials = [];
+    for (const serial of serials) {
+      const record = await this.deps.certificates.get(serial);
+      if (record) credentials.push({ serialNumber: serial, certificate: new X509Certificate(record.pem).raw });
+    }
+    const receipt = delivery.receipt as DeliveryReceipt;
+    try {
+      await connector.withdraw({ ...receipt, deliveredAt: new Date(receipt.deliveredAt) }, credentials);
+    } catch (err) {
+      if (err instanceof DeliveryError && err.permanent) throw new PermanentJobError(err.message, err.detail);
+      if (err instanceof DeliveryError && err.retryAfterMs !== undefined) throw new RetryLaterError(err.message, err.retryAfterMs);
+      throw err;
+    }
+    this.deps.log.info({ connector: delivery.connectorId, deliveryId, serials }, 'withdrawn from the MDM');
+    return { withdrawn: serials };
   }
 
   async deliver(deliveryId: number): Promise<unknown> {

@@ -55,6 +55,16 @@ export class AuditRepository {
     ]);
   }
 
+  /** Which of these certificates `actor` issued (the issuance row written with each certificate says). */
+  async issuedBy(actor: string, serials: string[]): Promise<Set<string>> {
+    if (serials.length === 0) return new Set();
+    const rows = (await this.db('audit')
+      .where({ action: 'certificate.issue', subject_type: 'certificate', actor })
+      .whereIn('subject_id', serials)
+      .select('subject_id')) as { subject_id: string }[];
+    return new Set(rows.map((r) => r.subject_id));
+  }
+
   async list(filter: AuditFilter = {}): Promise<AuditEntry[]> {
     const q = this.db<Row>('audit').orderBy('id', 'desc').limit(Math.min(filter.limit ?? 100, 1000));
     if (filter.subjectType) q.where({ subject_type: filter.subjectType });

@@ -115,6 +115,11 @@ export class DeliveryRepository {
     return r ? fromRow(r) : undefined;
   }
 
+  /** The sets the MDM holds for one device, oldest first. */
+  async deliveredTo(connectorId: string, deviceId: string): Promise<Delivery[]> {
+    return ((await this.db<Row>('deliveries').where({ connector_id: connectorId, device_id: deviceId, status: 'delivered' }).orderBy('id')) as Row[]).map(fromRow);
+  }
+
   async list(connectorId: string): Promise<Delivery[]> {
     return ((await this.db<Row>('deliveries').where({ connector_id: connectorId }).orderBy('id')) as Row[]).map(fromRow);
   }

@@ -84,6 +84,11 @@ export class ScepTransactionRepository {
     return r && fromRow(r);
   }
 
+  /** Whether a request of one of these profiles was answered with this certificate. */
+  async issuedIn(profiles: string[], serial: string): Promise<boolean> {
+    return (await this.db('scep_transactions').whereIn('profile', profiles).where({ serial }).first()) !== undefined;
+  }
+
   async get(id: number): Promise<ScepTransaction | undefined> {
     const r = (await this.db<TransactionRow>('scep_transactions').where({ id }).first()) as TransactionRow | undefined;
     return r && fromRow(r);

@@ -62,6 +62,7 @@ describe('SCEP protocol', () => {
           profiles: {
             default: {},
             mdm: { challenge: { static: STATIC } },
+            tls: { template: 'tls-client', challenge: { static: STATIC } },
             approve: { challenge: 'none', approval: true },
           },
         },
@@ -153,6 +154,29 @@ describe('SCEP protocol', () => {
     assert.equal(answer.status, 'FAILURE');
     assert.equal(answer.failInfo, 'badRequest');
     assert.equal((await admin('/scep/requests/999999/approve', 'POST', {})).status, 404);
+  });
+
+  test('a RenewalReq keeps the names and the template of the certificate it renews, or it needs the challenge', async () => {
+    const device = await newDevice('renew-names');
+    const first = readCertRep(await operation('mdm', (await enrollMessage(device, STATIC)).der), ra, device);
+    assert.equal(first.status, 'SUCCESS');
+    const holder: Identity = { key: device.key, cert: first.certificates[0]! };
+    const renewal = (cn: string, profile: string, challenge?: string) =>
+      pkiMessage({ type: 'RenewalReq', inner: deviceCsr(holder, [{ type: 'CN', value: cn }], challenge), signer: holder, recipients: [ra] }).then(async (m) =>
+        readCertRep(await operation(profile, m.der), ra, holder),
+      );
+    const other = await renewal('someone-else', 'mdm');
+    assert.equal(other.status, 'FAILURE', 'another subject is not a renewal');
+    assert.equal(other.failInfo, 'badRequest');
+    const elsewhere = await renewal('renew-names', 'tls');
+    assert.equal(elsewhere.status, 'FAILURE', "a certificate of another profile's template does not renew into this one");
+    const same = await renewal('renew-names', 'mdm');
+    assert.equal(same.status, 'SUCCESS', 'the same names renew without a challenge');
+    assert.match(same.certificates[0]!.subject, /CN=renew-names/);
+    const withChallenge = await renewal('someone-else', 'mdm', STATIC);
+    assert.equal(withChallenge.status, 'SUCCESS', 'with the challenge it is an enrollment of its own');
+    const refused = (await gw.db('scep_transactions').where({ profile: 'mdm', status: 'rejected' }).select('reason')) as { reason: string }[];
+    assert.ok(refused.some((r) => /keeps the subject/.test(r.reason)), JSON.stringify(refused));
   });
 
   test('GetCert returns an issued certificate by issuer and serial; GetCRL the current CRL', async () => {

@@ -171,7 +171,7 @@ describe('Intune connector', () => {
     assert.equal(Number((await gw.db('intune_devices').where({ connector_id: 'intune' }).count({ n: '*' }).first())?.n), cloud.devices.length);
   });
 
-  test('a vanished device is unenrolled: its signing certificate is revoked, the encryption one kept', async () => {
+  test('a vanished device is unenrolled: its signing certificate is revoked and its import deleted, the encryption one kept', async () => {
     const bob = [...cloud.users.values()].find((u) => u.userPrincipalName.startsWith('bob'))!.id;
     const signing = importsOf(bob).find((i) => i.body.intendedPurpose === 'smimeSigning')!;
     const encryption = importsOf(bob).find((i) => i.body.intendedPurpose === 'smimeEncryption')!;
@@ -186,6 +186,10 @@ describe('Intune connector', () => {
     assert.equal((await certRow(serialOf(encryption.certificate)))?.status, 'valid');
     const event = await gw.db('mdm_events').where({ connector_id: 'intune', device_id: 'dev-bob-1', type: 'unenrolled' }).first();
     assert.equal(event.dedupe_key, 'intune:dev-bob-1:unenrolled:2024-05-02T10:00:00Z');
+    // Intune would keep pushing the revoked signing PFX to bob's devices: its import goes, the encryption import stays.
+    await until('the signing import to be deleted', () => !importsOf(bob).some((i) => i.id === signing.id), 5000);
+    assert.ok(importsOf(bob).some((i) => i.id === encryption.id), 'the encryption import stays');
+    assert.ok(cloud.requests.some((q) => q.method === 'DELETE' && q.path === `/beta/deviceManagement/userPfxCertificates/${encodeURIComponent(signing.id)}`));
   });
 
   test('429 with Retry-After: the import is retried no sooner than asked, and lands once', async () => {
@@ -221,22 +225,27 @@ describe('Intune connector', () => {
   test("Intune's revocation requests: revoked here and answered 0, unknown serials 4004, garbage 4002, already revoked 0", async () => {
     const carol = [...cloud.users.values()].find((u) => u.userPrincipalName.startsWith('carol'))!.id;
     const target = importsOf(carol).find((i) => i.body.intendedPurpose === 'smimeSigning')!.certificate;
-    const bob = [...cloud.users.values()].find((u) => u.userPrincipalName.startsWith('bob'))!.id;
-    const revokedBefore = importsOf(bob).find((i) => i.body.intendedPurpose === 'smimeSigning')!.certificate;
+    // bob's signing certificate was revoked on unenroll (and its import withdrawn).
+    const revokedBefore = (await gw.db('certificates').where({ device_id: 'dev-bob-1', template: 'smime-signing', status: 'revoked' }).first()) as { serial: string };
+    // A certificate of the same CA that Intune had no hand in: an administrator's client certificate.
+    const foreign = await gw.issuance.issuer.issue({ template: 'tls-client', data: {}, names: { subject: [{ type: 'CN', value: 'ops-admin' }], subjectAltNames: [] }, actor: 'admin' });
     const uploads = cloud.revocationUploads.length;
     const requests = [
       cloud.queueRevocation(target.serialNumber), // upper-case, as Intune echoes it
       cloud.queueRevocation('7f'.repeat(16)),
       cloud.queueRevocation('not-a-serial'),
-      cloud.queueRevocation(serialOf(revokedBefore)),
+      cloud.queueRevocation(revokedBefore.serial),
+      cloud.queueRevocation(foreign.record.serial),
     ];
-    const results = await until('the uploaded results', () => cloud.revocationUploads.slice(uploads).flat().length >= 4 && cloud.revocationUploads.slice(uploads).flat(), 5000);
+    const results = await until('the uploaded results', () => cloud.revocationUploads.slice(uploads).flat().length >= 5 && cloud.revocationUploads.slice(uploads).flat(), 5000);
     const codeOf = (ctx: string) => results.find((r) => r.requestContext === ctx);
     assert.deepEqual(codeOf(requests[0]!.requestContext), { requestContext: requests[0]!.requestContext, succeeded: true, errorCode: 0, errorMessage: '' });
     assert.equal(codeOf(requests[1]!.requestContext)?.errorCode, 4004);
     assert.equal(codeOf(requests[1]!.requestContext)?.succeeded, false);
     assert.equal(codeOf(requests[2]!.requestContext)?.errorCode, 4002);
     assert.equal(codeOf(requests[3]!.requestContext)?.errorCode, 0);
+    assert.equal(codeOf(requests[4]!.requestContext)?.errorCode, 4004, 'not issued through the connector: not Intune\'s to revoke');
+    assert.equal((await certRow(foreign.record.serial))?.status, 'valid');
     const row = await certRow(serialOf(target));
     assert.equal(row?.status, 'revoked');
     assert.equal(row?.revocation_reason, 'unspecified');

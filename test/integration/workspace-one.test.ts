@@ -285,6 +285,8 @@ describe('Workspace ONE connector', () => {
   });
 
   test('unenrollment revokes the device signing certificate and keeps the encryption one', async () => {
+    // Issued for the same device id and template by someone else (the admin API): not this connector's to revoke.
+    const bystander = await gw.issuance.issuer.issue({ template: 'smime-signing', data: { user: { email: 'zenny@example.com', displayName: 'zenny' } }, deviceId: SEED_EVENT.DeviceUUID, actor: 'admin' });
     const unenroll = { EventId: 39, EventType: 'Break MDM Confirmed', DeviceId: 15, DeviceUUID: SEED_EVENT.DeviceUUID, EventTime: '2020-03-01T10:00:00Z', EnrollmentEmailAddress: '', EnrollmentUserName: '' };
     assert.equal((await post(JSON.stringify(unenroll))).status, 202);
     const certs = await until('the revocation', async () => {
@@ -292,12 +294,13 @@ describe('Workspace ONE connector', () => {
       return rows.some((r) => r.status === 'revoked') ? rows : undefined;
     });
     assert.deepEqual(
-      certs.map((c) => [c.template, c.status, c.revocation_reason]).sort(),
+      certs.filter((c) => (c as { serial?: string }).serial !== bystander.record.serial).map((c) => [c.template, c.status, c.revocation_reason]).sort(),
       [
         ['smime-encryption', 'valid', null],
         ['smime-signing', 'revoked', 'cessationOfOperation'],
       ],
     );
+    assert.equal((await gw.db('certificates').where({ serial: bystander.record.serial }).first()).status, 'valid', "another issuer's certificate for the device stays valid");
   });
 
   test('renewal: sets nearing expiry are re-issued and uploaded again once, with the old encryption credential archived', async () => {

@@ -15,6 +15,7 @@ import { CsrError, parseCsr, verifyCsrSignature, type ParsedCsr } from '../../pk
 import { constructed, DerError, primitive, readDer, TAG } from '../../pki/der-reader.js';
 import { IssuanceError, type Issuer } from '../../pki/issuer.js';
 import type { Signer } from '../../pki/native-signer.js';
+import { formatName } from '../../pki/names.js';
 import { integerHex, normalizeSerialHex } from '../../pki/x509-der.js';
 import type { AuditRepository } from '../../store/audit.js';
 import type { CertificateRepository } from '../../store/certificates.js';
@@ -189,8 +190,9 @@ export class ScepService {
 
   /** Why the request may not enroll, or undefined. */
   private async authorise(profile: ScepProfile, renewing: X509Certificate | undefined, ctx: ChallengeContext): Promise<string | undefined> {
-    if (renewing && profile.renewal) {
-      const refusal = await this.renewalRefusal(renewing);
+    // A challenge Intune decides is Intune's to decide, renewal or not: it also checks the names Intune expects.
+    if (renewing && profile.renewal && profile.challengeKind !== 'intune') {
+      const refusal = await this.renewalRefusal(renewing, profile, ctx.csr);
       if (!refusal) return undefined;
       if (ctx.challenge === undefined) return refusal;
     }
@@ -204,14 +206,25 @@ export class ScepService {
     return cert && !cert.checkIssued(cert) ? cert : undefined;
   }
 
-  /** A renewal must be signed by a certificate of ours that is valid now and not revoked. */
-  private async renewalRefusal(signer: X509Certificate): Promise<string | undefined> {
+  /**
+   * A renewal must be signed by a certificate of ours that is valid now, not
+   * revoked, issued from this profile's template, and it may not change who
+   * the certificate names: holding any key of ours must not buy a
+   * certificate for another subject.
+   */
+  private async renewalRefusal(signer: X509Certificate, profile: ScepProfile, csr: ParsedCsr): Promise<string | undefined> {
     const ca = this.deps.cas.issuerOf(signer);
     if (!ca || !signer.verify(ca.cert.publicKey)) return 'the renewal is not signed by a certificate this gateway issued';
     const now = Date.now();
     if (new Date(signer.validFrom).getTime() > now || new Date(signer.validTo).getTime() < now) return 'the certificate signing the renewal has expired';
     const record = await this.deps.certificates.get(normalizeSerialHex(signer.serialNumber));
     if (!record || record.status !== 'valid') return 'the certificate signing the renewal is revoked or unknown';
+    if (record.template !== profile.template) return `the certificate signing the renewal was issued from template ${record.template}, not this profile's ${profile.template}`;
+    if (profile.names === 'request') {
+      // Names with attribute types OpenSSL has no short name for are recorded as OpenSSL prints them; such renewals need a challenge.
+      if ((formatName(csr.subject) ?? csr.subjectDn) !== record.subject) return `a renewal keeps the subject of the certificate it renews (${record.subject}), not ${csr.subjectDn}`;
+      if (sanKey(csr.subjectAltNames) !== sanKey(record.sans)) return 'a renewal keeps the subjectAltNames of the certificate it renews';
+    }
     return undefined;
   }
 
@@ -332,6 +345,9 @@ function transactionOf(base: RequestRecord, outcome: Outcome) {
 }
 
 const fail = (failInfo: FailInfo): CertRepStatus => ({ status: 'FAILURE', failInfo });
+
+/** subjectAltNames in a comparable form: order does not matter, type and value do. */
+const sanKey = (sans: readonly { type: string; value: string }[]): string => JSON.stringify(sans.map((n) => `${n.type}:${n.value}`).sort());
 
 /** X509Certificate#subject's one attribute per line as "CN=…, O=…". */
 const oneLineName = (subject: string): string => subject.split('\n').join(', ');
