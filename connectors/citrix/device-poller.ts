@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import { durationMs } from '../../src/config/duration.js';
 import type { MdmEvent } from '../../src/connectors/connector.js';
 import type { EventIntake } from '../../src/connectors/intake.js';
+import { unenrollRefusal } from '../../src/connectors/unenroll-guard.js';
 import type { CitrixSettings } from './schema.js';
 import type { DeviceState, KnownDevice, KnownDeviceRepository } from './store.js';
 import type { XenMobileApi, XmDevice } from './xenmobile-api.js';
@@ -71,19 +72,21 @@ export class DevicePoller {
     // Links of devices still enrolled: a serial enrolled again under a new XenMobile id keeps its certificates.
     const activeLinks = new Set(listed.filter((d) => !this.isRetired(d)).map((d) => this.linkOf(d)));
 
+    // Departures are gathered first: the unenroll guard weighs them all before any is acted on.
+    const retiring: KnownDevice[] = [];
     for (const device of listed) {
       const xmId = String(device.id);
       const prev = known.get(xmId);
       const state: DeviceState = this.isRetired(device) ? 'retired' : 'active';
       if (state === 'retired' && !departed(prev?.state)) {
-        await this.depart({ xmId, state, departures: prev?.departures ?? 0, device }, 'device retired', activeLinks);
-        result.retired.push(xmId);
+        retiring.push({ xmId, state, departures: prev?.departures ?? 0, device });
       } else if (!prev || prev.state !== state || JSON.stringify(prev.device) !== JSON.stringify(device)) {
         // A device that returns (re-enrolled) is active again; its next departure is a new event.
         await this.deps.known.save({ xmId, state, departures: prev?.departures ?? 0, device });
       }
     }
 
+    const removed: KnownDevice[] = [];
     for (const prev of known.values()) {
       if (listedIds.has(prev.xmId) || prev.state === 'gone') continue;
       if (prev.state === 'retired') {
@@ -98,8 +101,22 @@ export class DevicePoller {
         continue;
       }
       if (still) continue; // listed again next time; a list that shifted while it was paged
-      await this.depart({ ...prev, state: 'gone' }, 'device removed', activeLinks);
-      result.removed.push(prev.xmId);
+      removed.push({ ...prev, state: 'gone' });
+    }
+
+    const active = [...known.values()].filter((d) => !departed(d.state)).length;
+    const refusal = unenrollRefusal(retiring.length + removed.length, active, this.deps.settings.xenmobile.unenrollGuard, 'xenmobile.unenrollGuard');
+    if (refusal) {
+      this.deps.log.error({ retiring: retiring.length, removed: removed.length, known: active }, refusal);
+      return result;
+    }
+    for (const d of retiring) {
+      await this.depart(d, 'device retired', activeLinks);
+      result.retired.push(d.xmId);
+    }
+    for (const d of removed) {
+      await this.depart(d, 'device removed', activeLinks);
+      result.removed.push(d.xmId);
     }
     return result;
   }

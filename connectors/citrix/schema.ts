@@ -1,5 +1,6 @@
 /** config/connectors/<id>.yaml for `kind: citrix`. */
 import { z } from 'zod';
+import { unenrollGuardSchema } from '../../src/connectors/unenroll-guard.js';
 import { duration, name, path } from '../../src/config/schema.js';
 import type { ConnectorPolicy } from '../../src/connectors/pipeline.js';
 import { inboundSchema } from '../../src/connectors/settings.js';
@@ -57,6 +58,7 @@ export const citrixSchema = z
           { field: 'mdmKnown', equals: true },
         ])
         .describe('A listed device matching every rule is retired (default: known to MDM but no longer managed).'),
+      unenrollGuard: unenrollGuardSchema,
     }),
   })
   // The core's policy: nothing is pushed; on retirement the certsrv templates' device certificates are revoked.

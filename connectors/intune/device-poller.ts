@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { MdmEvent } from '../../src/connectors/connector.js';
 import type { EventIntake } from '../../src/connectors/intake.js';
+import { unenrollRefusal, type UnenrollGuard } from '../../src/connectors/unenroll-guard.js';
 import type { DeviceStore } from './device-store.js';
 import type { Graph } from './graph.js';
 
@@ -83,6 +84,7 @@ export class DevicePoller {
       store: DeviceStore;
       intake: EventIntake;
       initialSync: 'enroll' | 'skip-existing';
+      unenrollGuard: UnenrollGuard;
       log: Logger;
     },
   ) {}
@@ -122,8 +124,13 @@ export class DevicePoller {
       }
       await store.remember({ id: device.id, enrolledAt });
     }
-    for (const [id, enrolledAt] of known) {
-      if (present.has(id)) continue;
+    const gone = [...known].filter(([id]) => !present.has(id));
+    const refusal = unenrollRefusal(gone.length, known.size, this.deps.unenrollGuard, 'polling.unenrollGuard');
+    if (refusal) {
+      log.error({ departing: gone.length, known: known.size }, refusal);
+      gone.length = 0;
+    }
+    for (const [id, enrolledAt] of gone) {
       await intake.accept(toEvent(connectorId, 'unenrolled', { id, enrolledDateTime: enrolledAt }), { id, enrolledDateTime: enrolledAt });
       await store.forget(id);
       result.unenrolled.push(id);

@@ -59,7 +59,7 @@ function create(settings: IntuneSettings, ctx: ConnectorContext): Connector {
     ) as MdmUser;
   };
 
-  const devices = new DevicePoller({ connectorId: ctx.id, graph, store: new DeviceStore(ctx.db, ctx.id), intake: ctx.intake, initialSync: settings.polling.initialSync, log: ctx.log });
+  const devices = new DevicePoller({ connectorId: ctx.id, graph, store: new DeviceStore(ctx.db, ctx.id), intake: ctx.intake, initialSync: settings.polling.initialSync, unenrollGuard: settings.polling.unenrollGuard, log: ctx.log });
   const importer = new PfxImporter({ connectorId: ctx.id, graph, settings: settings.pfxImport, connectorKey: readConnectorKey(settings.pfxImport.connectorPublicKey), lookupUser });
   const validator = new IntuneScepValidator({ services, callerInfo, log: ctx.log });
   const revocations = new RevocationPoller({ connectorId: ctx.id, services, ca: ctx.pki.revoker, issuedThrough: (serial) => ctx.pki.issuedThrough(serial), maxRequests: settings.revocation.maxRequests, log: ctx.log });

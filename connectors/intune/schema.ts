@@ -2,6 +2,7 @@
 import { constants, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { unenrollGuardSchema } from '../../src/connectors/unenroll-guard.js';
 import { duration, path } from '../../src/config/schema.js';
 import { policySchema } from '../../src/connectors/settings.js';
 
@@ -78,6 +79,7 @@ export const intuneSchema = z
           .enum(['enroll', 'skip-existing'])
           .default('enroll')
           .describe('First listing of a new install: enroll treats every device already in Intune as newly enrolled (credentials for everyone); skip-existing only records them.'),
+        unenrollGuard: unenrollGuardSchema,
       })
       .prefault({}),
     pfxImport,

@@ -91,7 +91,7 @@ describe('Intune connector', () => {
       'policy:',
       '  enrolled: { signing: smime-signing, encryption: smime-encryption }',
       `  pkcs12: { format: modern, password: "${P12_PASSWORD}" }`,
-      'polling: { interval: 400ms }',
+      'polling: { interval: 400ms, unenrollGuard: { atLeast: 2 } }',
       'pfxImport:',
       `  connectorPublicKey: ${join(dir, 'connector-key.pem')}`,
       '  keyName: PFXEncryptionKey',
@@ -252,6 +252,24 @@ describe('Intune connector', () => {
     const calls = cloud.requests.filter((r) => r.server === 'services' && r.path.includes('/CertificateAuthorityRequests/'));
     assert.ok(calls.every((c) => c.headers['api-version'] === '5019-05-05' && /^[0-9a-f-]{36}$/.test(String(c.headers['client-request-id']))));
     assert.ok(cloud.tokensIssued.some((t) => t.scope === 'https://api.manage.microsoft.com//.default'));
+  });
+
+  test('a listing that comes back empty unenrolls nobody: the mass-unenrollment brake holds it and says why', async () => {
+    const unenrolled = async () => Number((await gw.db('mdm_events').where({ connector_id: 'intune', type: 'unenrolled' }).count({ n: '*' }).first())?.n);
+    const before = await unenrolled();
+    const known = Number((await gw.db('intune_devices').where({ connector_id: 'intune' }).count({ n: '*' }).first())?.n);
+    assert.ok(known > 2, `enough devices for the brake (${known})`);
+    const held = () => gw.logs().split('\n').filter((l) => l.includes('none was unenrolled') && l.includes('"level":50')).length;
+    const heldBefore = held();
+    const saved = cloud.devices.splice(0);
+    try {
+      await until('two held listings', () => held() >= heldBefore + 2, 5000);
+    } finally {
+      cloud.devices.push(...saved);
+    }
+    assert.equal(await unenrolled(), before, 'no device was unenrolled');
+    assert.equal(Number((await gw.db('intune_devices').where({ connector_id: 'intune' }).count({ n: '*' }).first())?.n), known, 'and every device is still known');
+    assert.match(gw.logs(), new RegExp(`${known} of ${known} known devices left in one listing.*raise polling\\.unenrollGuard\\.maxFraction`));
   });
 
   test('service endpoints are discovered once, and again after the service moved (connection refused)', async () => {
