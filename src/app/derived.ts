@@ -75,7 +75,7 @@ export function buildDerived(config: Config, db: Db, issuance: Issuance, mobile:
     requests: mobile.requests,
     lifecycle: mobile.lifecycle,
     notifications: mobile.notifications,
-    trust: PivTrust.fromPem(trustPem),
+    trust: PivTrust.fromPem(trustPem, config.derivedCredentials.acceptPolicies),
     profile: pageProfile(config, mobile.profiles),
     config: config.derivedCredentials,
     mobile: config.mobile,

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { KEY_ALGORITHMS } from '../pki/keys.js';
 import { unknownAttributeType } from '../pki/names.js';
+import { PIV_AUTHENTICATION_POLICIES } from '../pki/piv.js';
 import { PRESET_NAMES } from '../pki/presets.js';
 import { parseDnTemplate } from '../pki/template.js';
 
@@ -446,6 +447,10 @@ const derivedCredentials = z
       .array(path)
       .default([])
       .describe('PEM files of the CAs that issue PIV cards (roots or intermediates); the HTTPS listener also accepts client certificates from them. Empty: no derived-credential page at /derived/.'),
+    acceptPolicies: z
+      .union([z.literal('any'), z.array(z.string().regex(/^[0-2](\.\d+)+$/, 'a dotted OID such as 2.16.840.1.101.3.2.1.3.13')).min(1)])
+      .default([...PIV_AUTHENTICATION_POLICIES])
+      .describe('Certificate policies a card certificate must assert one of: default PIV Authentication (2.16.840.1.101.3.2.1.3.13) and PIV-I hardware (2.16.840.1.101.3.2.1.3.18); Card Authentication certificates, which need no PIN, are refused. "any": enterprise cards whose issuer sets no policy.'),
     credentialProfile: name.optional().describe('Credential profile (encoding derived-credential) the page requests; default: the only such profile.'),
     match: z
       .array(z.enum(['upn', 'email']))

@@ -1,6 +1,7 @@
 /**
  * DER for the extensions forge cannot build: subjectAltName with otherName
- * UPN, CRL distribution points and authority information access.
+ * UPN, CRL distribution points, authority information access and
+ * certificate policies.
  */
 import { explicit, oid, seq, toDer, type Asn1 } from './asn1.js';
 import forge from 'node-forge';
@@ -87,4 +88,9 @@ export function extendedKeyUsage(usages: string[]): RawExtension {
     return oid(o);
   });
   return { oid: '2.5.29.37', critical: false, value: toDer(seq(oids)) };
+}
+
+/** certificatePolicies with bare policy identifiers (no qualifiers). */
+export function certificatePolicies(oids: string[]): RawExtension {
+  return { oid: '2.5.29.32', critical: false, value: toDer(seq(oids.map((o) => seq([oid(o)])))) };
 }

@@ -2,7 +2,8 @@
  * PIV card certificates as the derived-credential page receives them over
  * mTLS. The chain is checked here against the configured PIV CAs only (not
  * against everything the listener trusts): each link's issuer name and
- * signature (node:crypto) and each certificate's validity dates. The names a
+ * signature (node:crypto), each certificate's validity dates, and the card
+ * certificate's policy (PIV Authentication, not Card Authentication). The names a
  * person is found by come from the subjectAltName: the UPN otherName and
  * rfc822Name.
  */
@@ -16,10 +17,21 @@ import { normalizeSerialHex } from './x509-der.js';
 
 const { asn1 } = forge;
 const SUBJECT_ALT_NAME = '2.5.29.17';
+const CERTIFICATE_POLICIES = '2.5.29.32';
+
+/**
+ * Common Policy OIDs (X.509 Certificate Policy for the U.S. Federal PKI
+ * Common Policy Framework, and its PIV-I counterpart). Derivation starts
+ * from the PIV Authentication certificate, whose key needs the PIN (SP
+ * 800-157); the Card Authentication key answers without one, so a card
+ * certificate under those policies proves possession of the card only.
+ */
+export const PIV_AUTHENTICATION_POLICIES = ['2.16.840.1.101.3.2.1.3.13', '2.16.840.1.101.3.2.1.3.18'] as const;
+const CARD_AUTHENTICATION_POLICIES = new Set(['2.16.840.1.101.3.2.1.3.17', '2.16.840.1.101.3.2.1.3.19']);
 /** Leaf, at most three intermediates, anchor: deeper chains are not what PIV issuers build. */
 const MAX_DEPTH = 5;
 
-export type PivRefusal = 'untrusted' | 'expired' | 'not-yet-valid' | 'malformed';
+export type PivRefusal = 'untrusted' | 'expired' | 'not-yet-valid' | 'malformed' | 'wrong-certificate';
 
 export class PivCardError extends Error {
   constructor(
@@ -44,32 +56,42 @@ export interface PivCard {
   notAfter: number;
   upns: string[];
   emails: string[];
+  /** certificatePolicies OIDs. */
+  policies: string[];
 }
 
 export const oneLine = (dn: string): string => dn.split('\n').filter(Boolean).join(', ');
 const hexFingerprint = (c: X509Certificate): string => c.fingerprint256.replace(/:/g, '').toLowerCase();
 
-/** The subjectAltName extension value of a certificate, if it has one. */
-function subjectAltNameValue(der: Buffer): Buffer | undefined {
+/** The value of a certificate's extension `id`, if it has one. */
+function extensionValue(der: Buffer, id: string): Buffer | undefined {
   const cert = parseDer(der);
   const tbs = (cert.value as forge.asn1.Asn1[])[0]!.value as forge.asn1.Asn1[];
   const extensions = tbs.find((n) => n.tagClass === asn1.Class.CONTEXT_SPECIFIC && n.type === 3);
   if (!extensions) return undefined;
   for (const ext of (extensions.value as forge.asn1.Asn1[])[0]!.value as forge.asn1.Asn1[]) {
     const parts = ext.value as forge.asn1.Asn1[];
-    if (asn1.derToOid(parts[0]!.value as string) === SUBJECT_ALT_NAME) return Buffer.from(parts[parts.length - 1]!.value as string, 'binary');
+    if (asn1.derToOid(parts[0]!.value as string) === id) return Buffer.from(parts[parts.length - 1]!.value as string, 'binary');
   }
   return undefined;
+}
+
+/** The policy OIDs of a certificatePolicies value (SEQUENCE OF PolicyInformation). */
+function policyOids(value: Buffer): string[] {
+  return (parseDer(value).value as forge.asn1.Asn1[]).map((info) => asn1.derToOid((info.value as forge.asn1.Asn1[])[0]!.value as string));
 }
 
 /** Reads a card certificate's identity and names; malformed input is a PivCardError. */
 export function readPivCard(der: Buffer): PivCard {
   let x509: X509Certificate;
   let names: { type: string; value: string }[];
+  let policies: string[];
   try {
     x509 = new X509Certificate(der);
-    const san = subjectAltNameValue(der);
+    const san = extensionValue(der, SUBJECT_ALT_NAME);
     names = san ? parseSubjectAltNames(san) : [];
+    const cp = extensionValue(der, CERTIFICATE_POLICIES);
+    policies = cp ? policyOids(cp) : [];
   } catch (err) {
     throw new PivCardError('malformed', `the card certificate cannot be read: ${(err as Error).message}`);
   }
@@ -83,16 +105,26 @@ export function readPivCard(der: Buffer): PivCard {
     notAfter: Date.parse(x509.validTo),
     upns: names.filter((n) => n.type === 'upn').map((n) => n.value),
     emails: names.filter((n) => n.type === 'email').map((n) => n.value),
+    policies,
   };
 }
 
-/** The PIV CAs a card must chain to. */
+/** Certificate policies a card certificate must assert one of, or 'any' for cards whose issuer sets none (enterprise smart cards). */
+export type PivPolicies = readonly string[] | 'any';
+
+/** The PIV CAs a card must chain to, and the policies its certificate must be under. */
 export class PivTrust {
-  constructor(private readonly anchors: X509Certificate[]) {}
+  constructor(
+    private readonly anchors: X509Certificate[],
+    private readonly policies: PivPolicies = PIV_AUTHENTICATION_POLICIES,
+  ) {}
 
   /** From PEM bundles (roots and/or intermediates: any of them ends a chain). */
-  static fromPem(bundles: string[]): PivTrust {
-    return new PivTrust(bundles.flatMap((pem) => pemCertificates(pem)).map((der) => new X509Certificate(der)));
+  static fromPem(bundles: string[], policies?: PivPolicies): PivTrust {
+    return new PivTrust(
+      bundles.flatMap((pem) => pemCertificates(pem)).map((der) => new X509Certificate(der)),
+      policies,
+    );
   }
 
   get size(): number {
@@ -122,6 +154,7 @@ export class PivTrust {
       const anchor = this.anchors.find(issuedBy);
       if (anchor) {
         checkDates(anchor, now, `the trusted PIV CA ${oneLine(anchor.subject)}`);
+        this.checkPolicies(card);
         return card;
       }
       const next = intermediates.find((c) => issuedBy(c) && c.fingerprint256 !== cert.fingerprint256);
@@ -129,6 +162,16 @@ export class PivTrust {
       cert = next;
     }
     throw new PivCardError('untrusted', `the card certificate (issuer ${card.issuer}) does not chain to a trusted PIV CA`);
+  }
+
+  private checkPolicies(card: PivCard): void {
+    const accepted = this.policies;
+    if (accepted === 'any' || card.policies.some((p) => accepted.includes(p))) return;
+    if (card.policies.some((p) => CARD_AUTHENTICATION_POLICIES.has(p))) {
+      throw new PivCardError('wrong-certificate', 'this is the card\'s Card Authentication certificate, which works without the PIN; choose the PIV Authentication certificate when the browser asks');
+    }
+    const under = card.policies.length > 0 ? `under certificate policies ${card.policies.join(', ')}` : 'under no certificate policy';
+    throw new PivCardError('wrong-certificate', `the card certificate is ${under}; a PIV Authentication certificate (policy ${accepted.join(' or ')}) is needed`);
   }
 }
 

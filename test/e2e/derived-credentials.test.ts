@@ -51,7 +51,7 @@ describe('derived credentials, from a PIV card to a phone', () => {
   let rootPem: Buffer;
   let mailbox: Mailbox;
   let cmsToken: string;
-  let cards: Record<'jane' | 'bob' | 'stranger' | 'expired' | 'nobody' | 'unseen' | 'rosa', PivCardFiles>;
+  let cards: Record<'jane' | 'bob' | 'stranger' | 'expired' | 'nobody' | 'unseen' | 'rosa' | 'cardAuth', PivCardFiles>;
   const secrets: string[] = [];
 
   const cacert = () => ['--cacert', join(dir, 'certs/root-ca.pem')];
@@ -132,6 +132,8 @@ describe('derived credentials, from a PIV card to a phone', () => {
       expired: await issuePivCard(dir, ca, 'expired-card', { cn: 'SMITH.JANE.1234567890', upn: 'jane.smith@corp.example.com', expired: true }),
       nobody: await issuePivCard(dir, ca, 'nobody-card', { cn: 'DOE.JOHN.1', upn: 'john.doe@corp.example.com' }),
       unseen: await issuePivCard(dir, ca, 'unseen-card', { cn: 'SMITH.JANE.1234567890', upn: 'jane.smith@corp.example.com' }),
+      // The same card's Card Authentication certificate: it answers without the PIN.
+      cardAuth: await issuePivCard(dir, ca, 'card-auth', { cn: 'SMITH.JANE.1234567890', upn: 'jane.smith@corp.example.com', policies: ['2.16.840.1.101.3.2.1.3.17'] }),
     };
     gw = await startTestGateway({
       dir,
@@ -188,13 +190,16 @@ describe('derived credentials, from a PIV card to a phone', () => {
     const expired = await curl(`${base}/derived/`, [...cacert(), ...withCard(cards.expired)]);
     assert.equal(expired.status, 403);
     assert.match(expired.body, /the card certificate expired on/);
+    const cardAuth = await curl(`${base}/derived/`, [...cacert(), ...withCard(cards.cardAuth)]);
+    assert.equal(cardAuth.status, 403);
+    assert.match(cardAuth.body, /Card Authentication certificate, which works without the PIN/);
     const nobody = await curl(`${base}/derived/`, [...cacert(), ...withCard(cards.nobody)]);
     assert.equal(nobody.status, 403);
     assert.match(nobody.body, /no user has the UPN john\.doe@corp\.example\.com/);
     // The admin's own client certificate is trusted by the listener but is no PIV card.
     const admin = await curl(`${base}/derived/`, adminCurlArgs(join(dir, 'certs')));
     assert.equal(admin.status, 403);
-    for (const card of [cards.stranger, cards.expired, cards.nobody]) {
+    for (const card of [cards.stranger, cards.expired, cards.nobody, cards.cardAuth]) {
       const post = await curl(`${base}/derived/request`, [...cacert(), ...withCard(card), '-d', 'token=x']);
       assert.ok(post.status === 403, `${post.status} ${post.body}`);
     }

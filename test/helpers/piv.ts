@@ -3,6 +3,7 @@ import { X509Certificate, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildCertificate, type SubjectAltName } from '../../src/pki/certificate.js';
+import { certificatePolicies } from '../../src/pki/extensions.js';
 import { generateKey } from '../../src/pki/keys.js';
 import { NativeSigner } from '../../src/pki/native-signer.js';
 
@@ -46,10 +47,11 @@ export async function makePivCa(dir: string, name: string): Promise<PivCa> {
   return { name, der: ca.der, key: privateKey, pem };
 }
 
-/** A card's PIV Authentication certificate; `expired` ended yesterday. */
-export async function issuePivCard(dir: string, ca: PivCa, file: string, opts: { cn: string; upn?: string; email?: string; expired?: boolean }): Promise<PivCardFiles> {
+/** A card's PIV Authentication certificate (or the certificate under `policies`); `expired` ended yesterday. */
+export async function issuePivCard(dir: string, ca: PivCa, file: string, opts: { cn: string; upn?: string; email?: string; expired?: boolean; policies?: string[] }): Promise<PivCardFiles> {
   const { privateKey, publicKey } = await generateKey('rsa-2048');
   const now = Date.now();
+  const policies = opts.policies ?? ['2.16.840.1.101.3.2.1.3.13'];
   const sans: SubjectAltName[] = [...(opts.upn ? [{ type: 'upn' as const, value: opts.upn }] : []), ...(opts.email ? [{ type: 'email' as const, value: opts.email }] : [])];
   const cert = await buildCertificate({
     subject: [
@@ -65,6 +67,7 @@ export async function issuePivCard(dir: string, ca: PivCa, file: string, opts: {
     keyUsage: { digitalSignature: true },
     extendedKeyUsage: ['clientAuth', 'smartcardLogon'],
     ...(sans.length > 0 && { subjectAltNames: sans }),
+    extraExtensions: policies.length > 0 ? [certificatePolicies(policies)] : [],
   });
   const certPath = join(dir, `${file}.pem`);
   const keyPath = join(dir, `${file}-key.pem`);
