@@ -13,7 +13,7 @@ import { Agent } from 'node:https';
 import axios, { isAxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import { durationMs } from '../../src/config/duration.js';
 import { DeliveryError, type CredentialSet, type DeliveryReceipt, type MdmUser } from '../../src/connectors/connector.js';
-import { readSetting } from './files.js';
+import { readSetting } from '../../src/connectors/setting-file.js';
 import type { MobileIronSettings } from './schema.js';
 
 type CoreApiSettings = MobileIronSettings['coreApi'];

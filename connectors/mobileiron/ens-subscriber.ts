@@ -15,7 +15,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { durationMs } from '../../src/config/duration.js';
 import { retryDelayMs } from '../../src/jobs/backoff.js';
-import { readSetting } from './files.js';
+import { readSetting } from '../../src/connectors/setting-file.js';
 import type { MobileIronSettings } from './schema.js';
 
 type BrokerSettings = MobileIronSettings['broker'];

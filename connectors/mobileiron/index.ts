@@ -12,7 +12,7 @@ import type { Connector, HealthReport, MdmEvent, MdmUser } from '../../src/conne
 import { InvalidEventError } from '../../src/connectors/intake.js';
 import type { ConnectorContext, ConnectorModule } from '../../src/connectors/module.js';
 import { CoreApi } from './core-api.js';
-import { readSetting } from './files.js';
+import { readSetting } from '../../src/connectors/setting-file.js';
 import { brokerOptions, EnsSubscriber, loadBrokerTls, uniqueClientId, type BrokerTls } from './ens-subscriber.js';
 import { EnsMessageError, parseEnsMessage } from './event.js';
 import { mobileIronSchema, type MobileIronSettings } from './schema.js';

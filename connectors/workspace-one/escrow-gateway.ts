@@ -4,11 +4,11 @@
  * answer is kept for the operator); 5xx, timeouts and connection errors are
  * retried by the job queue.
  */
-import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
 import { durationMs } from '../../src/config/duration.js';
 import { DeliveryError, type CredentialSet, type DeliveryReceipt } from '../../src/connectors/connector.js';
+import { readSetting } from '../../src/connectors/setting-file.js';
 import type { WorkspaceOneSettings } from './schema.js';
 
 export interface EgUploadBody {
@@ -41,9 +41,9 @@ export class EscrowGatewayClient {
     settings: NonNullable<WorkspaceOneSettings['escrowGateway']>,
   ) {
     const agent = new Agent({
-      pfx: readFileSync(settings.clientPkcs12),
+      pfx: readSetting(settings.clientPkcs12, 'escrowGateway.clientPkcs12'),
       passphrase: settings.clientPkcs12Password,
-      ...(settings.serverCa && { ca: readFileSync(settings.serverCa) }),
+      ...(settings.serverCa && { ca: readSetting(settings.serverCa, 'escrowGateway.serverCa') }),
       keepAlive: true,
       minVersion: 'TLSv1.2',
     });

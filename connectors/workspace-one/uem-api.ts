@@ -3,11 +3,11 @@
  * Every call carries aw-tenant-code and either Basic or an OAuth2
  * client-credentials token, cached until shortly before it expires.
  */
-import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
 import { durationMs } from '../../src/config/duration.js';
 import { DeliveryError, type CredentialSet, type DeliveredCredential, type DeliveryReceipt, type MdmUser } from '../../src/connectors/connector.js';
+import { readSetting } from '../../src/connectors/setting-file.js';
 import type { WorkspaceOneSettings } from './schema.js';
 
 type UemSettings = NonNullable<WorkspaceOneSettings['uem']>;
@@ -27,7 +27,7 @@ export class UemApi {
     this.http = axios.create({
       baseURL: settings.url.replace(/\/$/, ''),
       timeout: durationMs(settings.timeout),
-      ...(settings.serverCa && { httpsAgent: new Agent({ ca: readFileSync(settings.serverCa), keepAlive: true }) }),
+      ...(settings.serverCa && { httpsAgent: new Agent({ ca: readSetting(settings.serverCa, 'uem.serverCa'), keepAlive: true }) }),
       validateStatus: () => true,
       proxy: false,
     });

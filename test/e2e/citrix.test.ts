@@ -337,13 +337,18 @@ describe('Citrix connector', () => {
     assert.ok(xm.requests.some((r) => r.path.endsWith('/device/104')));
   });
 
-  test('an expired auth_token is replaced by logging in again', async () => {
-    const logins = xm.logins;
+  test('an expired auth_token is refused once, then the poller logs in again and lists with the new token', async () => {
+    const mark = xm.requests.length;
+    const oldTokens = new Set(xm.requests.map((r) => r.token).filter(Boolean));
     xm.expireTokens();
-    await until('a new login', () => xm.logins > logins, 3000);
-    const rejected = xm.requests.filter((r) => r.path.endsWith('/device/filter'));
-    assert.ok(rejected.length > 0);
-    await until('a listing with the new token', () => xm.requests.slice(-3).some((r) => r.path.endsWith('/device/filter')), 3000);
+    const lists = (r: (typeof xm.requests)[number]) => r.path.endsWith('/device/filter');
+    await until('a listing with a new token', () => xm.requests.slice(mark).some((r) => lists(r) && r.status === 200 && !oldTokens.has(r.token)), 3000);
+    const after = xm.requests.slice(mark);
+    const refused = after.findIndex((r) => lists(r) && r.status === 401 && oldTokens.has(r.token));
+    const login = after.findIndex((r) => r.path.endsWith('/authentication/login') && r.status === 200);
+    const relisted = after.findIndex((r) => lists(r) && r.status === 200);
+    assert.ok(refused >= 0 && refused < login && login < relisted, JSON.stringify(after.map((r) => [r.path, r.status])));
+    assert.ok(!after.slice(0, refused).some((r) => lists(r) && r.status === 200), 'no listing succeeded with an expired token');
   });
 
   test('check(): logs in to XenMobile, and names the failure when it cannot', async () => {
@@ -357,6 +362,7 @@ describe('Citrix connector', () => {
     assert.equal(bad.ok, false);
     assert.match(bad.checks[0]!.detail!, /login as credgate-api failed: HTTP 401 \(check the login and password\)/);
     assert.doesNotMatch(bad.checks[0]!.detail!, /not-the-password/);
+    assert.throws(() => citrix.create({ ...settings, xenmobile: { ...settings.xenmobile, serverCa: join(dir, 'missing-ca.pem') } }, ctx), /xenmobile\.serverCa: cannot read .*missing-ca\.pem \(ENOENT\)/);
   });
 
   test('the example connector file is valid', () => {

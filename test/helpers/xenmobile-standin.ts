@@ -24,8 +24,8 @@ export interface XenMobileStandin {
   url: string;
   /** Successful logins so far. */
   readonly logins: number;
-  /** Every API call: method, path, the auth_token header it carried and the body. */
-  readonly requests: { method: string; path: string; token: string | undefined; body: unknown }[];
+  /** Every API call: method, path, the auth_token header it carried, the body, and the status it was answered with (0 until then). */
+  readonly requests: { method: string; path: string; token: string | undefined; body: unknown; status: number }[];
   addDevice(d: Partial<XmStandinDevice> & { id: number; serialNumber: string; userName: string }): void;
   /** What XenMobile shows for a retired (revoked / selectively wiped) device: known to MDM, no longer managed. */
   retire(id: number): void;
@@ -61,7 +61,9 @@ export async function startXenMobile(opts: { cert: string; key: string; login: s
     const json = raw.length ? parseJson(raw) : { ok: true as const, value: undefined };
     const body = json.ok ? json.value : undefined;
     const token = req.headers.auth_token as string | undefined;
-    requests.push({ method: req.method ?? '', path, token, body });
+    const entry = { method: req.method ?? '', path, token, body, status: 0 };
+    requests.push(entry);
+    res.on('finish', () => (entry.status = res.statusCode));
     if (!json.ok) return sendJson(res, 400, { status: 1, message: json.reason });
 
     if (req.method === 'POST' && path === `${BASE}/authentication/login`) {
