@@ -82,20 +82,27 @@ export class CoreApi {
 
   /**
    * The email of the device's user through Core's device search (assumed:
-   * GET /api/v2/devices?query=<field>="<guid>"&fields=<emailField>, answering
-   * { results: [{ "<emailField>": ... }] }). An empty answer leaves the user
-   * as it was; 5xx and network errors are thrown so the job retries.
+   * GET /api/v2/devices?query=<field>="<guid>"&fields=<field>,<emailField>,
+   * answering { results: [{ "<field>": ..., "<emailField>": ... }] }). Only
+   * the result that is this device counts: a search matching more loosely
+   * must not hand another user's address to this one. No such result leaves
+   * the user as it was; 5xx and network errors are thrown so the job retries.
    */
   async lookupUser(deviceGuid: string): Promise<MdmUser> {
     const lookup = this.settings.userLookup;
     if (!lookup) return {};
     const res = await this.call('Core user lookup', () =>
-      this.http.get(lookup.path, { params: { adminDeviceSpaceId: this.settings.adminDeviceSpaceId, query: `${lookup.deviceField}="${deviceGuid.replace(/"/g, '')}"`, fields: lookup.emailField } }),
+      this.http.get(lookup.path, {
+        params: { adminDeviceSpaceId: this.settings.adminDeviceSpaceId, query: `${lookup.deviceField}="${deviceGuid.replace(/"/g, '')}"`, fields: `${lookup.deviceField},${lookup.emailField}` },
+      }),
     );
     if (res.status >= 500) throw new Error(`Core user lookup answered ${res.status}`);
     if (res.status !== 200) return {};
-    const results = (res.data as { results?: Record<string, unknown>[] } | undefined)?.results;
-    const email = Array.isArray(results) ? results[0]?.[lookup.emailField] : undefined;
+    const results = (res.data as { results?: unknown } | undefined)?.results;
+    const mine = (Array.isArray(results) ? results : []).filter(
+      (r): r is Record<string, unknown> => typeof r === 'object' && r !== null && String((r as Record<string, unknown>)[lookup.deviceField] ?? '').toLowerCase() === deviceGuid.toLowerCase(),
+    );
+    const email = mine.length === 1 ? mine[0]![lookup.emailField] : undefined;
     return typeof email === 'string' && email.includes('@') ? { email } : {};
   }
 

@@ -21,7 +21,10 @@ const text = (max: number) => z.string().trim().max(max);
 const optionalText = (max: number) => z.union([text(max), z.number().transform(String)]).optional().nullable();
 
 const device = z.looseObject({
-  deviceGuid: text(100).min(1, { message: 'deviceGuid is empty' }),
+  // An identifier, never a pattern: it keys events and goes into Core's device search.
+  deviceGuid: text(100)
+    .min(1, { message: 'deviceGuid is empty' })
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, { message: 'deviceGuid has characters no device id has (letters, digits and . _ : - only)' }),
   identifier: optionalText(200),
   iosUdid: optionalText(100),
   userId: optionalText(320),
@@ -76,7 +79,12 @@ export function parseEnsMessage(connectorId: string, topic: string, body: Buffer
     throw new EnsMessageError(`${issue.path.join('.') || 'message'}: ${issue.message}`);
   }
   const m = parsed.data;
-  const vendorType = m.eventType ?? typeOfTopic(topic);
+  // The topic is what the broker's ACL let through: a body claiming another event type is not believed.
+  const topicType = typeOfTopic(topic);
+  if (m.eventType !== undefined && m.eventType.toLowerCase() !== topicType.toLowerCase()) {
+    throw new EnsMessageError(`eventType ${JSON.stringify(m.eventType.slice(0, 64))} does not match topic ${topic}`);
+  }
+  const vendorType = m.eventType ?? topicType;
   const occurredAt = parseTimestamp(m.timestamp);
   const type = TYPES[vendorType.toLowerCase()] ?? 'unknown';
   return {

@@ -2,6 +2,7 @@
 import { createHmac, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import type { MobileIronSettings } from '../../connectors/mobileiron/schema.js';
 import type { Config } from '../config/schema.js';
 import { durationMs } from '../config/duration.js';
 import { devPkiFiles } from '../pki/dev-pki.js';
@@ -49,6 +50,25 @@ function connectorChallenge(setting: string, id: string, connectors: ScepConnect
   };
 }
 
+/**
+ * Connectors that are SCEP clients themselves (MobileIron Core in
+ * Centralized mode) name a profile; it must exist and take the one static
+ * challenge their console sends, or every enrollment would fail later.
+ */
+function checkConnectorProfiles(config: Config, files: LoadedConnector[]): void {
+  for (const c of files) {
+    if (c.settings.kind !== 'mobileiron') continue;
+    const name = (c.settings as MobileIronSettings).scep?.profile;
+    if (name === undefined) continue;
+    const p = config.scep.profiles[name];
+    if (!p) throw new StartupError(`${c.file} scep.profile: no SCEP profile "${name}" in scep.profiles (configured: ${Object.keys(config.scep.profiles).join(', ') || 'none'})`);
+    if (typeof p.challenge !== 'object' || !('static' in p.challenge)) {
+      const has = typeof p.challenge === 'string' ? `"${p.challenge}"` : 'Intune validation';
+      throw new StartupError(`${c.file} scep.profile: SCEP profile "${name}" has challenge ${has}; Core's Centralized SCEP sends one shared password, so it needs challenge: { static: ... }`);
+    }
+  }
+}
+
 export function buildScep(config: Config, db: Db, issuance: Issuance, masterKey: Buffer, log: Logger, connectors: ScepConnectors = { files: [], validator: () => undefined }): Scep {
   const f = devPkiFiles(config.pki.dir);
   const paths = config.scep.ra ?? { cert: f.scepRaCert, key: f.scepRaKey };
@@ -83,6 +103,8 @@ export function buildScep(config: Config, db: Db, issuance: Issuance, masterKey:
       challengeTtlMs: durationMs(p.challengeTtl),
     });
   }
+
+  checkConnectorProfiles(config, connectors.files);
 
   const service = new ScepService({
     db,

@@ -275,6 +275,20 @@ describe('MobileIron connector', () => {
     }
   });
 
+  test("the user lookup takes the search result that is the device itself, never another device's user", async () => {
+    const settings = parseYaml(settingsText, 'mi.yaml', mobileIronSchema) as MobileIronSettings;
+    const api = new CoreApi('mi', settings.coreApi);
+    const [mine, other, unknown] = [device(7, JDOE).deviceGuid, device(8, ASMITH).deviceGuid, '9e0c0000-0000-4000-8000-0000000000ff'];
+    core.addDevice(mine, 'jdoe@example.com');
+    core.addDevice(other, 'asmith@example.com');
+    core.alsoMatch(mine, [other]);
+    core.alsoMatch(unknown, [other]);
+    assert.deepEqual(await api.lookupUser(mine), { email: 'jdoe@example.com' }, 'the other device is listed first');
+    assert.deepEqual(await api.lookupUser(unknown), {}, 'only another device found: no email');
+    const call = core.requests.filter((r) => r.path === '/api/v2/devices').at(-1)!;
+    assert.equal(call.query.get('fields'), 'common.uuid,user.email_address');
+  });
+
   test('device/retired revokes the device signing certificate (OCSP says revoked), the encryption one stays good', async () => {
     const signing = uploadsOf('asmith').find((u) => u.ceSettingName === SETTINGS.signing)!;
     const encryption = uploadsOf('asmith').find((u) => u.ceSettingName === SETTINGS.encryption)!;
@@ -367,6 +381,12 @@ describe('MobileIron connector', () => {
     assert.throws(build({ cert: cc.cert, key: cc.key }), /passphrase is wrong or missing/);
     assert.throws(build({ cert: files.strangerCert, key: cc.key, passphrase: KEY_PASSPHRASE }), /is not the key of/);
     assert.throws(build({ ...cc, cert: join(dir, 'missing.pem') }), /broker\.clientCertificate\.cert: cannot read .*missing\.pem \(ENOENT\)/);
+  });
+
+  test('start-up stops when scep.profile names no SCEP profile, or one without a static challenge', async () => {
+    const start = (profiles: Record<string, unknown>) => startTestGateway({ dir: tempDir(), overrides: { connectors: { dir: join(dir, 'connectors') }, scep: { profiles: { default: {}, ...profiles } } } });
+    await assert.rejects(start({}), /mi\.yaml scep\.profile: no SCEP profile "mobileiron" in scep\.profiles \(configured: default\)/);
+    await assert.rejects(start({ mobileiron: { challenge: 'dynamic' } }), /mi\.yaml scep\.profile: SCEP profile "mobileiron" has challenge "dynamic"; .* needs challenge: \{ static: \.\.\. \}/);
   });
 
   test("Core's Centralized SCEP: scepclient enrolls with the static challenge; a wrong challenge fails", async () => {

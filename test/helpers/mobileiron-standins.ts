@@ -51,6 +51,8 @@ export interface CoreApiHandle {
   requests: { method: string; path: string; query: URLSearchParams }[];
   /** Device GUID -> user email, for the device search. */
   addDevice(guid: string, email: string): void;
+  /** The search for `guid` also lists these devices, before it (a query matching more loosely than one device). */
+  alsoMatch(guid: string, others: string[]): void;
   /** Answer the next n uploads with `status`, recording nothing. */
   failNext(n: number, status?: number): void;
   stop(): Promise<void>;
@@ -91,6 +93,7 @@ export async function startCoreApi(opts: CoreApiOptions): Promise<CoreApiHandle>
   const uploads: CoreUpload[] = [];
   const requests: CoreApiHandle['requests'] = [];
   const devices = new Map<string, string>();
+  const looseMatches = new Map<string, string[]>();
   let failures = { left: 0, status: 503 };
 
   const upload = async (req: IncomingMessage, res: ServerResponse) => {
@@ -135,8 +138,9 @@ export async function startCoreApi(opts: CoreApiOptions): Promise<CoreApiHandle>
     if (req.method === 'GET' && url.pathname === '/api/v2/devices') {
       const m = /^common\.uuid="([^"]+)"$/.exec(url.searchParams.get('query') ?? '');
       if (!m || !url.searchParams.get('fields')) return send(res, 400, { messages: [{ message: 'query and fields are required' }] });
-      const email = devices.get(m[1]!);
-      return send(res, 200, { totalCount: email ? 1 : 0, resultCount: email ? 1 : 0, results: email ? [{ 'common.uuid': m[1], 'user.email_address': email }] : [] });
+      const found = [...(looseMatches.get(m[1]!) ?? []), m[1]!].filter((g) => devices.has(g));
+      const results = found.map((g) => ({ 'common.uuid': g, 'user.email_address': devices.get(g) }));
+      return send(res, 200, { totalCount: results.length, resultCount: results.length, results });
     }
     send(res, 404, { messages: [{ message: `no route ${req.method} ${url.pathname}` }] });
   });
@@ -147,6 +151,7 @@ export async function startCoreApi(opts: CoreApiOptions): Promise<CoreApiHandle>
     uploads,
     requests,
     addDevice: (guid, email) => void devices.set(guid, email),
+    alsoMatch: (guid, others) => void looseMatches.set(guid, others),
     failNext(n, status = 503) {
       failures = { left: n, status };
     },

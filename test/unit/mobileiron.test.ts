@@ -45,7 +45,7 @@ describe('ENS messages', () => {
   });
 
   test('retired and wiped map to unenrolled and wiped; other types are stored as unknown', () => {
-    const type = (eventType: string) => parseEnsMessage('mi', 'x', msg({ timestamp: 1, eventType, devices: [DEVICE] })).events[0]!.event.type;
+    const type = (eventType: string) => parseEnsMessage('mi', eventType.replace('.', '/'), msg({ timestamp: 1, eventType, devices: [DEVICE] })).events[0]!.event.type;
     assert.equal(type('device.retired'), 'unenrolled');
     assert.equal(type('device.wiped'), 'wiped');
     assert.equal(type('device.not_compliant'), 'compliance-changed');
@@ -56,6 +56,13 @@ describe('ENS messages', () => {
     const e = parseEnsMessage('mi', '6f1c0000-aaaa/device/retired', msg({ timestamp: '2024-06-01T10:00:00Z', devices: [DEVICE] })).events[0]!.event;
     assert.equal(e.vendorType, 'device.retired');
     assert.equal(e.type, 'unenrolled');
+  });
+
+  test('a body whose eventType contradicts its topic is refused; case and a tenant prefix do not matter', () => {
+    const parse = (topic: string, eventType: string) => parseEnsMessage('mi', topic, msg({ timestamp: 1, eventType, devices: [DEVICE] }));
+    assert.throws(() => parse('device/enrolled', 'device.wiped'), (err: unknown) => err instanceof EnsMessageError && /eventType "device\.wiped" does not match topic device\/enrolled/.test(err.message));
+    assert.throws(() => parse('6f1c0000-aaaa/device/compliant', 'device.retired'), EnsMessageError);
+    assert.equal(parse('6f1c0000-aaaa/device/retired', 'Device.Retired').events[0]!.event.type, 'unenrolled');
   });
 
   test('the dedupe key is the same for a redelivered message and differs for a later one', () => {
@@ -92,6 +99,9 @@ describe('ENS messages', () => {
     assert.match(reason(JSON.stringify({ timestamp: 1, devices: [{ ...DEVICE, deviceGuid: '' }] })), /devices\.0\.deviceGuid: deviceGuid is empty/);
     assert.match(reason(JSON.stringify({ timestamp: 1, devices: [{ ...DEVICE, deviceGuid: 'x'.repeat(300) }] })), /devices\.0\.deviceGuid/);
     assert.match(reason(JSON.stringify({ timestamp: 1, devices: [{ ...DEVICE, userId: { $ne: 1 } }] })), /devices\.0\.userId/);
+    for (const guid of ['*', 'a b', 'guid"', '../x', '%']) {
+      assert.match(reason(JSON.stringify({ timestamp: 1, devices: [{ ...DEVICE, deviceGuid: guid }] })), /devices\.0\.deviceGuid: deviceGuid has characters no device id has/, guid);
+    }
     assert.match(reason(JSON.stringify({ timestamp: 'soon', devices: [DEVICE] })), /timestamp "soon"/);
   });
 });
