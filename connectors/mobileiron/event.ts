@@ -27,7 +27,7 @@ const device = z.looseObject({
     .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, { message: 'deviceGuid has characters no device id has (letters, digits and . _ : - only)' }),
   identifier: optionalText(200),
   iosUdid: optionalText(100),
-  userId: optionalText(320),
+  userId: optionalText(191), // the user id columns' width
   userUuid: optionalText(100),
   serialNumber: optionalText(100),
   manufacturer: optionalText(100),

@@ -20,8 +20,9 @@ const ACTIONABLE = new Set(['enrolled', 'unenrolled', 'wiped']);
 /** Events per transaction at most; more wait for the next one. */
 const MAX_BATCH = 256;
 
-/** Longest device id the event store keeps (its column's width). */
+/** Longest device and user id the event store keeps (its columns' width). */
 export const MAX_DEVICE_ID = 191;
+export const MAX_USER_ID = 191;
 
 /** An event the store cannot keep as it is; the sender gets a 400 with this message. */
 export class InvalidEventError extends Error {}
@@ -46,6 +47,9 @@ export class EventIntake {
   accept(event: MdmEvent, payload: unknown): Promise<Accepted> {
     if (event.device.id && event.device.id.length > MAX_DEVICE_ID) {
       return Promise.reject(new InvalidEventError(`device id is ${event.device.id.length} characters long; at most ${MAX_DEVICE_ID} are accepted`));
+    }
+    if (event.user.id && event.user.id.length > MAX_USER_ID) {
+      return Promise.reject(new InvalidEventError(`user id is ${event.user.id.length} characters long; at most ${MAX_USER_ID} are accepted`));
     }
     return new Promise<Accepted>((resolve, reject) => {
       this.pending.push({ event, payload, resolve, reject });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import type { MdmEvent } from '../../src/connectors/connector.js';
-import { EVENT_JOB, EventIntake, InvalidEventError, MAX_DEVICE_ID } from '../../src/connectors/intake.js';
+import { EVENT_JOB, EventIntake, InvalidEventError, MAX_DEVICE_ID, MAX_USER_ID } from '../../src/connectors/intake.js';
 import { JobQueue } from '../../src/jobs/queue.js';
 import { migrate, openDb, type Db } from '../../src/store/db.js';
 import { EventRepository } from '../../src/store/events.js';
@@ -104,6 +104,13 @@ for (const backend of STORE_BACKENDS) {
       const longest = 'y'.repeat(MAX_DEVICE_ID);
       assert.equal((await intake.accept(event(longest), {})).duplicate, false);
       assert.equal(((await db('mdm_events').where({ device_id: longest }).first()) as { device_id: string }).device_id, longest);
+    });
+
+    test('a user id longer than the store keeps is refused too', async () => {
+      const before = await count('mdm_events');
+      const long = { ...event('long-user'), user: { id: 'u'.repeat(MAX_USER_ID + 1) } };
+      await assert.rejects(intake.accept(long, {}), (err: unknown) => err instanceof InvalidEventError && /user id is 192 characters long/.test(err.message));
+      assert.equal(await count('mdm_events'), before);
     });
 
     test('dedupe keys longer than their column are kept whole (hashed): events that share a long prefix stay apart', async () => {
