@@ -208,4 +208,24 @@ describe('HTTPS authentication', () => {
     assert.match(metrics, /credgate_http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/healthz",status="200"\}/);
     assert.match(metrics, /credgate_jobs\{status="queued"\} 0/);
   });
+
+  // Last: from here on this address is throttled for Basic for a minute.
+  test('HTTP Basic: an address that keeps guessing gets 429 with Retry-After, even for the right password; certificates still work', async () => {
+    let status = 0;
+    let tries = 0;
+    while (status !== 429 && tries < 30) {
+      tries += 1;
+      status = (await curl(`${base}/api/v1/whoami`, [...ca, '-u', `airwatch:guess-${tries}-abcdefgh`])).status;
+      assert.ok(status === 401 || status === 429, String(status));
+    }
+    assert.equal(status, 429, 'throttled within 30 guesses');
+    const right = await curl(`${base}/api/v1/whoami`, [...ca, '-u', `airwatch:${CONSOLE_PASSWORD}`, '-D', '-']);
+    assert.equal(right.status, 429, 'not even compared while throttled');
+    const wait = Number(/retry-after: (\d+)/i.exec(right.body)?.[1]);
+    assert.ok(wait >= 1 && wait <= 60, String(wait));
+    assert.match(right.body, /too many failed Basic logins from 127\.0\.0\.1; try again in \d+ s/);
+    assert.equal((await curl(`${base}/api/v1/whoami`, adminCurlArgs(pkiDir))).status, 200);
+    assert.ok(!gw.logs().includes(CONSOLE_PASSWORD), 'the password is not logged');
+    assert.match(gw.logs(), /failed Basic logins from this address are refused/);
+  });
 });

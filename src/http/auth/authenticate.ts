@@ -1,6 +1,7 @@
 /**
  * Route guard: tries the allowed methods in order and answers 401 with the
- * reason when none succeeds, or 403 when the caller lacks a required role.
+ * reason when none succeeds, or 403 when the caller lacks a required role;
+ * an address that keeps failing Basic gets 429 (basic-throttle.ts).
  */
 import type { RequestHandler } from 'express';
 import type { PassportStatic } from 'passport';
@@ -77,7 +78,14 @@ export function guard(passport: Authenticator, opts: GuardOptions): RequestHandl
       if (known) return accept(req, known, next);
     }
     const authorization = req.headers.authorization;
-    const basic = opts.basic && opts.methods.includes('basic') && authorization?.slice(0, 6).toLowerCase() === 'basic ' ? opts.basic.verify(authorization) : false;
+    let basic: Principal | false = false;
+    if (opts.basic && opts.methods.includes('basic') && authorization?.slice(0, 6).toLowerCase() === 'basic ') {
+      const address = req.socket.remoteAddress ?? '';
+      const wait = opts.basic.throttle.retryAfter(address);
+      if (wait > 0) return next(new HttpError(429, 'too_many_requests', `too many failed Basic logins from ${address}; try again in ${wait} s`, { 'Retry-After': String(wait) }));
+      basic = opts.basic.verify(authorization);
+      if (!basic && opts.basic.throttle.fail(address)) req.log?.warn({ address }, 'failed Basic logins from this address are refused for the rest of the minute');
+    }
     const methods = candidates(req, opts);
     if (methods.length === 0) return accept(req, basic, next);
     // A certificate not yet matched on this connection goes first, as it comes first in `methods`.

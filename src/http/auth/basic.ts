@@ -7,6 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import basicAuth from 'basic-auth';
 import type { BasicUser } from '../../config/schema.js';
+import { basicThrottle, type BasicThrottle } from './basic-throttle.js';
 import type { Principal } from './principal.js';
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
@@ -18,7 +19,10 @@ export class BasicUsers {
   // whether the user exists.
   private readonly unknown = digest('credgate: no such user');
 
-  constructor(users: BasicUser[]) {
+  constructor(
+    users: BasicUser[],
+    readonly throttle: BasicThrottle = basicThrottle,
+  ) {
     this.byName = new Map(users.map((u) => [u.username, { digest: digest(u.password), principal: { name: u.principal, method: 'basic', roles: u.roles } }]));
   }
 
