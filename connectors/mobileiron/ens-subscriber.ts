@@ -74,7 +74,7 @@ export function brokerOptions(s: BrokerSettings, tls: BrokerTls, clientId: strin
 export const uniqueClientId = (prefix: string) => `${prefix}${randomBytes(6).toString('hex')}`;
 
 export class EnsSubscriber {
-  /** One id for the life of this process, so reconnects resume the broker session. */
+  /** One id for the life of this process (or the configured one), so reconnects resume the broker session. */
   readonly clientId: string;
   private client: MqttClient | undefined;
   private attempts = 0;
@@ -87,7 +87,7 @@ export class EnsSubscriber {
     private readonly handle: MessageHandler,
     private readonly log: Logger,
   ) {
-    this.clientId = uniqueClientId(settings.clientIdPrefix);
+    this.clientId = settings.clientId ?? uniqueClientId(settings.clientIdPrefix);
   }
 
   get connected(): boolean {

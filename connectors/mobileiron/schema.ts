@@ -33,10 +33,17 @@ const broker = z.strictObject({
     .regex(/^[A-Za-z0-9_-]{1,40}$/, { message: 'expected 1-40 letters, digits, _ or -' })
     .default('credgate-')
     .describe('12 random hex digits are added per gateway process, so no two instances share a client id; up to 11 characters keep the id within the 23 every MQTT 3.1.1 broker accepts.'),
+  clientId: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'expected 1-64 letters, digits, _ . or -' })
+    .optional()
+    .describe(
+      'A fixed client id for this gateway instance (e.g. credgate-${HOSTNAME}), instead of clientIdPrefix and a random suffix: with session: persistent the broker then keeps what is published while the gateway restarts. Every instance needs its own; two connections with one id push each other off.',
+    ),
   session: z
     .enum(['persistent', 'clean'])
     .default('persistent')
-    .describe('persistent: the broker keeps unacknowledged and queued messages across reconnects of this process; clean: every connection starts afresh.'),
+    .describe('persistent: the broker keeps unacknowledged and queued messages across reconnects (and, with a fixed clientId, across restarts); clean: every connection starts afresh.'),
   keepalive: duration.default('60s'),
   connectTimeout: duration.default('30s'),
   reconnect: z

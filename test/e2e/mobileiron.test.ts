@@ -331,6 +331,46 @@ describe('MobileIron connector', () => {
     await until('the upload after the restart', () => uploadsOf('jdoe').length >= uploads + 2, 8000);
   });
 
+  test('with a fixed clientId the persistent session outlives a restart: what Core published meanwhile arrives; a random id loses it', { timeout: 30_000 }, async () => {
+    const settings = parseYaml(settingsText, 'mi.yaml', mobileIronSchema) as MobileIronSettings;
+    const running = new Set<() => Promise<void>>();
+    const run = async (broker: MobileIronSettings['broker'], seen: string[]) => {
+      const sub = new EnsSubscriber(broker, loadBrokerTls(broker), async (_topic, payload) => void seen.push(payload.toString()), pino({ level: 'silent' }));
+      const abort = new AbortController();
+      const done = sub.start(abort.signal);
+      const stop = async () => {
+        running.delete(stop);
+        abort.abort();
+        await done;
+      };
+      running.add(stop);
+      await until('the test subscriber', () => sub.connected, 5000);
+      await sleep(300); // the SUBACK
+      return { id: sub.clientId, stop };
+    };
+    try {
+      const fixed = { ...settings.broker, topics: ['test/restart'], clientId: 'credgate-test-instance-1' };
+      const random = { ...settings.broker, topics: ['test/restart'] };
+      const first = await run(fixed, []);
+      const firstRandom = await run(random, []);
+      assert.equal(first.id, 'credgate-test-instance-1');
+      await first.stop();
+      await firstRandom.stop();
+      await publish('test/restart', 'published while the gateway was down');
+      const afterFixed: string[] = [];
+      const afterRandom: string[] = [];
+      await run(fixed, afterFixed);
+      const secondRandom = await run(random, afterRandom);
+      assert.notEqual(secondRandom.id, firstRandom.id, 'a new process, a new random id');
+      await until('the queued message', () => afterFixed.length > 0, 5000);
+      assert.deepEqual(afterFixed, ['published while the gateway was down']);
+      await sleep(300);
+      assert.deepEqual(afterRandom, [], 'a random id starts a new session: the message is lost to it');
+    } finally {
+      for (const stop of [...running]) await stop();
+    }
+  });
+
   test('a message whose handling fails is not acknowledged and arrives again', async () => {
     // The subscriber on its own, so its handler can fail: the broker must redeliver on the resumed session.
     const settings = parseYaml(settingsText, 'mi.yaml', mobileIronSchema) as MobileIronSettings;
