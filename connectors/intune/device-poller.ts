@@ -128,12 +128,12 @@ export class DevicePoller {
     const refusal = unenrollRefusal(gone.length, known.size, this.deps.unenrollGuard, 'polling.unenrollGuard');
     if (refusal) {
       log.error({ departing: gone.length, known: known.size }, refusal);
-      gone.length = 0;
-    }
-    for (const [id, enrolledAt] of gone) {
-      await intake.accept(toEvent(connectorId, 'unenrolled', { id, enrolledDateTime: enrolledAt }), { id, enrolledDateTime: enrolledAt });
-      await store.forget(id);
-      result.unenrolled.push(id);
+    } else {
+      for (const [id, enrolledAt] of gone) {
+        await intake.accept(toEvent(connectorId, 'unenrolled', { id, enrolledDateTime: enrolledAt }), { id, enrolledDateTime: enrolledAt });
+        await store.forget(id);
+        result.unenrolled.push(id);
+      }
     }
     await store.listed(devices.length);
     if (result.enrolled.length || result.unenrolled.length || result.recorded) log.info(result, 'managed devices listed');

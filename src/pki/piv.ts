@@ -63,17 +63,17 @@ export interface PivCard {
 export const oneLine = (dn: string): string => dn.split('\n').filter(Boolean).join(', ');
 const hexFingerprint = (c: X509Certificate): string => c.fingerprint256.replace(/:/g, '').toLowerCase();
 
-/** The value of a certificate's extension `id`, if it has one. */
-function extensionValue(der: Buffer, id: string): Buffer | undefined {
+/** A certificate's extension values by OID, from one parse of its DER. */
+function extensionValues(der: Buffer): Map<string, Buffer> {
   const cert = parseDer(der);
   const tbs = (cert.value as forge.asn1.Asn1[])[0]!.value as forge.asn1.Asn1[];
   const extensions = tbs.find((n) => n.tagClass === asn1.Class.CONTEXT_SPECIFIC && n.type === 3);
-  if (!extensions) return undefined;
-  for (const ext of (extensions.value as forge.asn1.Asn1[])[0]!.value as forge.asn1.Asn1[]) {
+  const values = new Map<string, Buffer>();
+  for (const ext of extensions ? ((extensions.value as forge.asn1.Asn1[])[0]!.value as forge.asn1.Asn1[]) : []) {
     const parts = ext.value as forge.asn1.Asn1[];
-    if (asn1.derToOid(parts[0]!.value as string) === id) return Buffer.from(parts[parts.length - 1]!.value as string, 'binary');
+    values.set(asn1.derToOid(parts[0]!.value as string), Buffer.from(parts[parts.length - 1]!.value as string, 'binary'));
   }
-  return undefined;
+  return values;
 }
 
 /** The policy OIDs of a certificatePolicies value (SEQUENCE OF PolicyInformation). */
@@ -88,9 +88,10 @@ export function readPivCard(der: Buffer): PivCard {
   let policies: string[];
   try {
     x509 = new X509Certificate(der);
-    const san = extensionValue(der, SUBJECT_ALT_NAME);
+    const extensions = extensionValues(der);
+    const san = extensions.get(SUBJECT_ALT_NAME);
     names = san ? parseSubjectAltNames(san) : [];
-    const cp = extensionValue(der, CERTIFICATE_POLICIES);
+    const cp = extensions.get(CERTIFICATE_POLICIES);
     policies = cp ? policyOids(cp) : [];
   } catch (err) {
     throw new PivCardError('malformed', `the card certificate cannot be read: ${(err as Error).message}`);
