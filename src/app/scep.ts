@@ -1,6 +1,7 @@
 /** Builds the SCEP service from configuration: RA identity, profiles and their challenge validators. */
 import { createHmac, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import type { MobileIronSettings } from '../../connectors/mobileiron/schema.js';
 import type { Config } from '../config/schema.js';
@@ -12,6 +13,7 @@ import { DynamicChallenges, NoChallenge, StaticChallenge, type ChallengeValidato
 import { ScepService, type ScepProfile } from '../protocols/scep/service.js';
 import type { Db } from '../store/db.js';
 import { ScepChallengeRepository, ScepTransactionRepository } from '../store/scep.js';
+import { Admission } from '../util/admission.js';
 import type { LoadedConnector } from './connectors.js';
 import { StartupError } from './errors.js';
 import type { Issuance } from './issuance.js';
@@ -117,6 +119,7 @@ export function buildScep(config: Config, db: Db, issuance: Issuance, masterKey:
     transactions: new ScepTransactionRepository(db),
     audit: issuance.audit,
     crls: issuance.crls,
+    admission: new Admission(config.scep.concurrency ?? 2 * availableParallelism(), config.scep.maxQueued),
     log: log.child({ component: 'scep' }),
   });
   return { service, challenges };

@@ -265,6 +265,14 @@ const scep = z
       .optional()
       .describe('Registration authority certificate and key (keyUsage digitalSignature + keyEncipherment); default: the dev PKI\'s scep-ra.pem.'),
     profiles: z.record(name, scepProfile).prefault({ default: {} }).describe('SCEP profiles by name; "default" answers at /scep, others at /scep/<name>.'),
+    concurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024)
+      .optional()
+      .describe('PKIOperations worked on at once; the rest wait their turn in arrival order. Default: twice the CPU count, enough to keep the CPUs and signing threads busy.'),
+    maxQueued: z.number().int().min(0).default(1024).describe('PKIOperations that may wait their turn; more get 503 with Retry-After.'),
   })
   .prefault({});
 

@@ -355,3 +355,45 @@ describe('SCEP protocol', () => {
     assert.ok(health.status < 500);
   });
 });
+
+describe('SCEP admission', () => {
+  let gw: TestGateway;
+  after(async () => {
+    await gw?.stop();
+  });
+
+  test('past scep.concurrency + scep.maxQueued a PKIOperation gets 503 with Retry-After; the admitted ones are issued', async () => {
+    gw = await startTestGateway({ overrides: { scep: { profiles: { default: {}, mdm: { challenge: { static: STATIC } } }, concurrency: 1, maxQueued: 1 } } });
+    const certs = join(gw.dir, 'certs');
+    const ra = new X509Certificate(readFileSync(join(certs, 'scep-ra.pem')));
+    const devices = await Promise.all(Array.from({ length: 8 }, (_, i) => newDevice(`busy-${i}`)));
+    const messages = await Promise.all(
+      devices.map((d, i) => pkiMessage({ type: 'PKCSReq', inner: deviceCsr(d, [{ type: 'CN', value: `busy-${i}` }], STATIC), signer: d, recipients: [ra] }).then((m) => m.der)),
+    );
+    const send = (der: Buffer): Promise<{ status: number; retryAfter?: string; body: Buffer }> =>
+      new Promise((resolve, reject) => {
+        const options = { method: 'POST', ca: readFileSync(join(certs, 'root-ca.pem')), headers: { 'content-type': 'application/x-pki-message' } };
+        const req = request(`https://localhost:${gw.port}/scep/mdm?operation=PKIOperation`, options, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'], body: Buffer.concat(chunks) }));
+        });
+        req.on('error', reject);
+        req.end(der);
+      });
+    const answers = await Promise.all(messages.map(send));
+    const statuses = answers.map((a) => a.status);
+    assert.ok(statuses.every((s) => s === 200 || s === 503), JSON.stringify(statuses));
+    assert.ok(statuses.filter((s) => s === 503).length >= 1 && statuses.filter((s) => s === 200).length >= 2, `one running and one waiting, eight at once: ${JSON.stringify(statuses)}`);
+    for (const [i, a] of answers.entries()) {
+      if (a.status === 503) {
+        assert.equal(a.retryAfter, '1');
+        assert.equal(JSON.parse(a.body.toString()).error, 'busy');
+      } else {
+        assert.equal(readCertRep(a.body, ra, devices[i]!).status, 'SUCCESS');
+      }
+    }
+    const retried = answers.findIndex((a) => a.status === 503);
+    assert.equal(readCertRep((await send(messages[retried]!)).body, ra, devices[retried]!).status, 'SUCCESS', 'a refused request succeeds when sent again');
+  });
+});

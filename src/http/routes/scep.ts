@@ -9,6 +9,7 @@ import { durationMs } from '../../config/duration.js';
 import type { DynamicChallenges } from '../../protocols/scep/challenges.js';
 import { CA_CAPS, ScepDecisionError, type ScepProfile, type ScepService } from '../../protocols/scep/service.js';
 import type { ScepTransaction } from '../../store/scep.js';
+import { Busy } from '../../util/admission.js';
 import type { Guard } from '../auth/authenticate.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
 
@@ -23,13 +24,21 @@ export function scepRouter(deps: { scep: ScepService }): Router {
     if (!profile) throw notFound(`no SCEP profile "${name}"`);
     return profile;
   };
-  const sendPkiMessage = (res: Response, der: Buffer) => res.type('application/x-pki-message').send(der);
+  const sendPkiMessage = async (res: Response, answer: Promise<Buffer>) => {
+    try {
+      res.type('application/x-pki-message').send(await answer);
+    } catch (err) {
+      // Too many waiting already: SCEP clients and MDMs retry on 503.
+      if (err instanceof Busy) throw new HttpError(503, 'busy', 'the SCEP server is busy; try again shortly', { 'Retry-After': '1' });
+      throw err;
+    }
+  };
   const pkiOperation = async (profile: ScepProfile, der: Buffer, res: Response) => {
     if (der.length === 0) throw badRequest('PKIOperation needs a message');
-    sendPkiMessage(res, await deps.scep.pkiOperation(profile, der));
+    await sendPkiMessage(res, deps.scep.pkiOperation(profile, der));
   };
   // A SCEP client understands a CertRep, not an HTTP error: an oversized message gets a signed FAILURE.
-  const tooLarge = async (res: Response) => sendPkiMessage(res, await deps.scep.refuse('badMessageCheck'));
+  const tooLarge = (res: Response) => sendPkiMessage(res, deps.scep.refuse('badMessageCheck'));
 
   const handleGet = async (req: Request, res: Response) => {
     const profile = profileOf(req);

@@ -22,6 +22,7 @@ import type { CertificateRepository } from '../../store/certificates.js';
 import type { Db } from '../../store/db.js';
 import type { Sql } from '../../store/sql.js';
 import type { ScepTransaction, ScepTransactionRepository } from '../../store/scep.js';
+import type { Admission } from '../../util/admission.js';
 import { KeyedLock } from '../../util/keyed-lock.js';
 import type { ChallengeContext, ChallengeValidator } from './challenges.js';
 import { buildCertRep, readPkiMessage, ScepMessageError, type CertRepStatus, type FailInfo, type PkiMessage, type ReplyTo } from './message.js';
@@ -64,6 +65,8 @@ export class ScepService {
       transactions: ScepTransactionRepository;
       audit: AuditRepository;
       crls: CrlPublisher;
+      /** PKIOperations are answered a few at a time, in arrival order. */
+      admission: Admission;
       log: Logger;
     },
   ) {}
@@ -78,15 +81,24 @@ export class ScepService {
     return certsOnly([ca.cert.raw, this.deps.ra.cert.raw, ...ca.chain]);
   }
 
-  /** Answers any pkiMessage with a signed CertRep; only a fault of ours throws. */
-  async pkiOperation(profile: ScepProfile, der: Buffer): Promise<Buffer> {
+  /** Answers any pkiMessage with a signed CertRep; only a fault of ours throws, and Busy when too many wait. */
+  pkiOperation(profile: ScepProfile, der: Buffer): Promise<Buffer> {
+    return this.deps.admission.run(() => this.answer(profile, der));
+  }
+
+  /** The answer to a message that could not even be read (e.g. too large): a signed FAILURE for no transaction. */
+  refuse(failInfo: FailInfo): Promise<Buffer> {
+    return this.deps.admission.run(() => this.reply({ transactionId: '' }, { status: 'FAILURE', failInfo }));
+  }
+
+  private async answer(profile: ScepProfile, der: Buffer): Promise<Buffer> {
     let message: PkiMessage;
     try {
       message = readPkiMessage(der);
     } catch (err) {
       if (!(err instanceof ScepMessageError)) throw err;
       this.deps.log.info({ profile: profile.name, reason: err.message }, 'SCEP message refused');
-      return err.replyTo ? this.reply(err.replyTo, { status: 'FAILURE', failInfo: err.failInfo }) : this.refuse(err.failInfo);
+      return this.reply(err.replyTo ?? { transactionId: '' }, { status: 'FAILURE', failInfo: err.failInfo });
     }
     const replyTo: ReplyTo = { transactionId: message.transactionId, senderNonce: message.senderNonce, signerCert: message.signerCert, cipher: message.envelope.cipher };
     let inner: Buffer;
@@ -99,11 +111,6 @@ export class ScepService {
     }
     const answer = await this.locks.run(`${profile.name}\n${message.transactionId}`, () => this.handle(profile, message, inner));
     return this.reply(replyTo, answer);
-  }
-
-  /** The answer to a message that could not even be read (e.g. too large): a signed FAILURE for no transaction. */
-  refuse(failInfo: FailInfo): Promise<Buffer> {
-    return this.reply({ transactionId: '' }, { status: 'FAILURE', failInfo });
   }
 
   private reply(to: ReplyTo, answer: CertRepStatus): Promise<Buffer> {
