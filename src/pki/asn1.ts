@@ -1,45 +1,63 @@
 /**
- * Terse builders over forge's ASN.1 so structures read like their
- * definitions, and a few that work on encoded bytes (tlv, derOid,
- * derOctets) for hot paths that embed what is already DER (certificates,
- * names, keys): forge would parse those into nodes only to encode them again.
+ * Terse builders of ASN.1 nodes (the shape node-forge uses, encoded by
+ * der-codec.ts) so structures read like their definitions, and a few that
+ * work on encoded bytes (tlv, derOid, derOctets) for hot paths that embed
+ * what is already DER (certificates, names, keys): parsing those into nodes
+ * only to encode them again would be wasted work.
  */
-import forge from 'node-forge';
+import type forge from 'node-forge';
+import { decodeDer, encodeDer, oidContent, type Asn1 } from './der-codec.js';
 
-const { asn1 } = forge;
-const U = asn1.Class.UNIVERSAL;
-export type Asn1 = forge.asn1.Asn1;
+export type { Asn1 } from './der-codec.js';
 
-export const seq = (items: Asn1[]): Asn1 => asn1.create(U, asn1.Type.SEQUENCE, true, items);
-export const set = (items: Asn1[]): Asn1 => asn1.create(U, asn1.Type.SET, true, items);
-export const oid = (dotted: string): Asn1 => asn1.create(U, asn1.Type.OID, false, asn1.oidToDer(dotted).getBytes());
-export const nul = (): Asn1 => asn1.create(U, asn1.Type.NULL, false, '');
-export const octets = (data: Buffer): Asn1 => asn1.create(U, asn1.Type.OCTETSTRING, false, data.toString('binary'));
-export const int = (n: number): Asn1 => asn1.create(U, asn1.Type.INTEGER, false, asn1.integerToDer(n).getBytes());
-export const bmp = (text: string): Asn1 => asn1.create(U, asn1.Type.BMPSTRING, false, text);
+// forge's tag classes and universal types, as numbers.
+const U = 0x00 as forge.asn1.Class;
+const CONTEXT = 0x80 as forge.asn1.Class;
+const T = { BOOLEAN: 1, INTEGER: 2, BITSTRING: 3, OCTETSTRING: 4, NULL: 5, OID: 6, UTF8: 12, SEQUENCE: 16, SET: 17, PRINTABLESTRING: 19, IA5STRING: 22, BMPSTRING: 30 } as const;
+
+const node = (tagClass: forge.asn1.Class, type: number, value: string | Asn1[]): Asn1 => {
+  const constructed = Array.isArray(value);
+  return { tagClass, type: type as forge.asn1.Type, constructed, composed: constructed, value: constructed ? value.filter((v) => v !== undefined) : value };
+};
+
+/** Two's-complement content octets of a small integer, minimal as DER wants. */
+function integerContent(n: number): string {
+  if (!Number.isSafeInteger(n)) throw new Error(`not a safe integer: ${n}`);
+  let hex = (n < 0 ? (1n << 64n) + BigInt(n) : BigInt(n)).toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  let bytes = Buffer.from(hex, 'hex');
+  const redundant = (b: Buffer) => b.length > 1 && ((b[0] === 0 && !(b[1]! & 0x80)) || (b[0] === 0xff && b[1]! & 0x80));
+  if (n >= 0 && bytes[0]! & 0x80) bytes = Buffer.concat([Buffer.from([0]), bytes]);
+  while (redundant(bytes)) bytes = bytes.subarray(1);
+  return bytes.toString('latin1');
+}
+
+export const seq = (items: Asn1[]): Asn1 => node(U, T.SEQUENCE, items);
+export const set = (items: Asn1[]): Asn1 => node(U, T.SET, items);
+export const oid = (dotted: string): Asn1 => node(U, T.OID, oidContent(dotted));
+export const nul = (): Asn1 => node(U, T.NULL, '');
+export const octets = (data: Buffer): Asn1 => node(U, T.OCTETSTRING, data.toString('latin1'));
+export const int = (n: number): Asn1 => node(U, T.INTEGER, integerContent(n));
+export const bmp = (text: string): Asn1 => node(U, T.BMPSTRING, text);
 /** [n] EXPLICIT */
-export const explicit = (n: number, inner: Asn1): Asn1 => asn1.create(asn1.Class.CONTEXT_SPECIFIC, n, true, [inner]);
+export const explicit = (n: number, inner: Asn1): Asn1 => node(CONTEXT, n, [inner]);
 /** [n] IMPLICIT primitive (e.g. EncryptedContent) */
-export const implicitOctets = (n: number, data: Buffer): Asn1 =>
-  asn1.create(asn1.Class.CONTEXT_SPECIFIC, n, false, data.toString('binary'));
+export const implicitOctets = (n: number, data: Buffer): Asn1 => node(CONTEXT, n, data.toString('latin1'));
 
-export const toDer = (node: Asn1): Buffer => Buffer.from(asn1.toDer(node).getBytes(), 'binary');
-export const fromDer = (der: Buffer): Asn1 => asn1.fromDer(forge.util.createBuffer(der.toString('binary')));
-export const bool = (v: boolean): Asn1 => asn1.create(U, asn1.Type.BOOLEAN, false, v ? '\xff' : '\x00');
+export const toDer = (root: Asn1): Buffer => encodeDer(root);
+
+export const bool = (v: boolean): Asn1 => node(U, T.BOOLEAN, v ? '\xff' : '\x00');
 /** BIT STRING of whole bytes (signatures, keys): the leading 00 counts unused bits. */
-export const bitString = (bytes: Buffer): Asn1 => asn1.create(U, asn1.Type.BITSTRING, false, `\x00${bytes.toString('binary')}`);
-export const utf8 = (text: string): Asn1 => asn1.create(U, asn1.Type.UTF8, false, forge.util.encodeUtf8(text));
-export const printable = (text: string): Asn1 => asn1.create(U, asn1.Type.PRINTABLESTRING, false, text);
-export const ia5 = (text: string): Asn1 => asn1.create(U, asn1.Type.IA5STRING, false, text);
+export const bitString = (bytes: Buffer): Asn1 => node(U, T.BITSTRING, `\x00${bytes.toString('latin1')}`);
+export const utf8 = (text: string): Asn1 => node(U, T.UTF8, Buffer.from(text, 'utf8').toString('latin1'));
+export const printable = (text: string): Asn1 => node(U, T.PRINTABLESTRING, text);
+export const ia5 = (text: string): Asn1 => node(U, T.IA5STRING, text);
 
 /** AlgorithmIdentifier: RSA signature algorithms carry NULL parameters, ECDSA none. */
 export const algorithmIdentifier = (a: { oid: string; nullParams: boolean }): Asn1 => seq(a.nullParams ? [oid(a.oid), nul()] : [oid(a.oid)]);
 
-/** DER parse without forge's guess-decoding of BIT STRINGs, so re-encoding reproduces the input. */
-export function parseDer(der: Buffer): Asn1 {
-  const strictFromDer = asn1.fromDer as unknown as (bytes: forge.util.ByteBuffer, options: object) => Asn1;
-  return strictFromDer(forge.util.createBuffer(der.toString('binary')), { strict: true, parseAllBytes: true, decodeBitStrings: false });
-}
+/** Strict DER parse (forge's strict mode, without its guess-decoding of BIT STRINGs), so re-encoding reproduces the input. */
+export const parseDer = (der: Buffer): Asn1 => decodeDer(der);
 
 /** A DER TLV around already-encoded members: lets a signed part be encoded once and reused. */
 export function tlv(tag: number, members: Buffer[]): Buffer {

@@ -1,17 +1,15 @@
 /**
- * Strict reading of received DER (PKCS#10 now, PKCS#7 for SCEP next).
+ * Strict reading of received DER (PKCS#10, PKCS#7, OCSP requests).
  *
- * forge walks the ASN.1 into nodes; the accessors below check each node's tag
- * and shape so a parser reads like its ASN.1 definition. forge keeps no byte
- * offsets, so tlvAt/childSpans recover exact byte ranges separately.
+ * der-codec.ts walks the ASN.1 into nodes; the accessors below check each
+ * node's tag and shape so a parser reads like its ASN.1 definition. Nodes
+ * keep no byte offsets, so tlvAt/childSpans recover exact byte ranges
+ * separately.
  *
  * Every failure is a DerError whose message names the field (`what`), so a
  * parser can rethrow it as its own error type, message unchanged.
  */
-import forge from 'node-forge';
-import type { Asn1 } from './asn1.js';
-
-const { asn1 } = forge;
+import { decodeDer, oidFromContent, type Asn1 } from './der-codec.js';
 
 /** Input that is not, or does not decode to, the DER expected. */
 export class DerError extends Error {
@@ -45,7 +43,7 @@ const TAG_NAMES: Record<number, string> = Object.fromEntries(Object.entries(TAG)
 
 // ---------------------------------------------------------------------------
 // Raw TLV spans. Signatures must be checked over the bytes as received:
-// re-encoding with forge would normalise e.g. non-minimal lengths and break
+// re-encoding would normalise e.g. non-minimal lengths and break
 // valid signatures.
 
 export interface Span {
@@ -83,25 +81,20 @@ export function childSpans(der: Buffer, parent: Span): Span[] {
 }
 
 // ---------------------------------------------------------------------------
-// forge nodes, every mismatch a DerError naming the field.
-
-type FromDer = (bytes: forge.util.ByteBuffer, options: { strict: boolean; parseAllBytes: boolean; decodeBitStrings: boolean }) => Asn1;
-// @types/node-forge omits the options form. decodeBitStrings must be off: forge
-// otherwise tries to read BIT STRING contents (signature, key) as nested ASN.1.
-const forgeFromDer = asn1.fromDer as unknown as FromDer;
+// Nodes, every mismatch a DerError naming the field.
 
 export function readDer(der: Buffer, what: string): Asn1 {
   try {
-    return forgeFromDer(forge.util.createBuffer(der.toString('binary')), { strict: true, parseAllBytes: true, decodeBitStrings: false });
+    return decodeDer(der);
   } catch (err) {
     throw new DerError(`${what} is not valid DER: ${messageOf(err)}`, { cause: err });
   }
 }
 
-export const UNIVERSAL = asn1.Class.UNIVERSAL;
-export const CONTEXT = asn1.Class.CONTEXT_SPECIFIC;
+export const UNIVERSAL = 0x00;
+export const CONTEXT = 0x80;
 
-const CLASS_NAMES: Record<number, string> = { [asn1.Class.APPLICATION]: 'APPLICATION', [asn1.Class.PRIVATE]: 'PRIVATE' };
+const CLASS_NAMES: Record<number, string> = { 0x40: 'APPLICATION', 0xc0: 'PRIVATE' };
 
 /** e.g. "constructed SEQUENCE", "primitive [2]", for "expected X, got Y" messages. */
 export function describe(node: Asn1): string {
@@ -120,7 +113,7 @@ export function constructed(node: Asn1 | undefined, type: number, what: string):
   return node.value;
 }
 
-/** The content octets of a primitive node, as forge's binary string. */
+/** The content octets of a primitive node, as a binary (Latin-1) string. */
 export function primitive(node: Asn1 | undefined, type: number, what: string, tagClass: number = UNIVERSAL): string {
   if (!node) throw new DerError(`${what} is missing`);
   if (node.tagClass !== tagClass || node.type !== type || node.constructed || typeof node.value !== 'string') {
@@ -132,13 +125,8 @@ export function primitive(node: Asn1 | undefined, type: number, what: string, ta
 
 export function oidOf(node: Asn1 | undefined, what: string): string {
   const bytes = primitive(node, TAG.OID, what);
-  // forge returns a partial OID for a truncated last arc instead of failing.
   if (bytes.length === 0 || bytes.charCodeAt(bytes.length - 1) & 0x80) throw new DerError(`${what}: malformed OBJECT IDENTIFIER`);
-  try {
-    return asn1.derToOid(bytes);
-  } catch (err) {
-    throw new DerError(`${what}: malformed OBJECT IDENTIFIER: ${messageOf(err)}`, { cause: err });
-  }
+  return oidFromContent(bytes);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -155,7 +143,7 @@ export function stringOf(node: Asn1, what: string): string | undefined {
         throw new DerError(`${what}: UTF8String is not valid UTF-8`);
       }
     case TAG.BMP:
-      return raw; // forge has already decoded UCS-2 into a JS string
+      return raw; // decoded from UCS-2 into a JS string already
     case TAG.UNIVERSAL: {
       const buf = Buffer.from(raw, 'binary');
       if (buf.length % 4) throw new DerError(`${what}: UniversalString of ${buf.length} bytes is not UCS-4`);

@@ -8,7 +8,7 @@
  * node:crypto; forge supplies only the ASN.1 encoding.
  */
 import { createCipheriv, createHash, createHmac, randomBytes, type KeyObject } from 'node:crypto';
-import { bmp, explicit, nul, fromDer, implicitOctets, int, octets, oid, seq, set, toDer, type Asn1 } from './asn1.js';
+import { bmp, explicit, nul, parseDer, implicitOctets, int, octets, oid, seq, set, toDer, type Asn1 } from './asn1.js';
 import { pkcs12Kdf, type KdfPurpose } from './pkcs12-kdf.js';
 
 export type Pkcs12Format = 'modern' | 'apple';
@@ -68,7 +68,7 @@ function shroudedKeyBag(key: KeyObject, password: string, format: Pkcs12Format, 
   if (format === 'modern') {
     // OpenSSL 3 writes PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC here.
     const der = key.export({ type: 'pkcs8', format: 'der', cipher: 'aes-256-cbc', passphrase: password });
-    encryptedPrivateKeyInfo = fromDer(der);
+    encryptedPrivateKeyInfo = parseDer(der);
   } else {
     const plain = key.export({ type: 'pkcs8', format: 'der' });
     const { algorithm, encrypted } = pbe3Des(password, plain);
