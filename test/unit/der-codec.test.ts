@@ -57,7 +57,7 @@ test('10,000 mutations: refused exactly when forge refuses, and otherwise the sa
     const b = Buffer.from(seeds[i % seeds.length]!.subarray(0, 600 + rand(1400)));
     switch (i % 4) {
       case 0:
-        b[rand(b.length)] ^= 1 << rand(8);
+        b[rand(b.length)]! ^= 1 << rand(8);
         break;
       case 1:
         b[rand(Math.min(40, b.length))] = rand(256);

@@ -26,7 +26,9 @@ export function scepRouter(deps: { scep: ScepService }): Router {
   };
   const sendPkiMessage = async (res: Response, answer: Promise<Buffer>) => {
     try {
-      res.type('application/x-pki-message').send(await answer);
+      const der = await answer;
+      // Written directly: res.send would hash every unique, uncacheable CertRep for an ETag.
+      res.writeHead(200, { 'Content-Type': 'application/x-pki-message', 'Content-Length': der.length }).end(der);
     } catch (err) {
       // Too many waiting already: SCEP clients and MDMs retry on 503.
       if (err instanceof Busy) throw new HttpError(503, 'busy', 'the SCEP server is busy; try again shortly', { 'Retry-After': '1' });
