@@ -61,10 +61,20 @@ export const parseDer = (der: Buffer): Asn1 => decodeDer(der);
 
 /** A DER TLV around already-encoded members: lets a signed part be encoded once and reused. */
 export function tlv(tag: number, members: Buffer[]): Buffer {
-  const body = Buffer.concat(members);
-  const n = body.length;
-  const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : n < 0x10000 ? [0x82, n >> 8, n & 0xff] : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
-  return Buffer.concat([Buffer.from([tag, ...length]), body]);
+  let n = 0;
+  for (const m of members) n += m.length;
+  const lengthBytes = n < 0x80 ? 0 : n < 0x100 ? 1 : n < 0x10000 ? 2 : 3;
+  const out = Buffer.allocUnsafe(2 + lengthBytes + n);
+  out[0] = tag;
+  if (lengthBytes === 0) {
+    out[1] = n;
+  } else {
+    out[1] = 0x80 | lengthBytes;
+    out.writeUIntBE(n, 2, lengthBytes);
+  }
+  let at = 2 + lengthBytes;
+  for (const m of members) at += m.copy(out, at);
+  return out;
 }
 
 export const derSequence = (members: Buffer[]): Buffer => tlv(0x30, members);

@@ -90,28 +90,29 @@ function decodeAt(der: Buffer, offset: number, limit: number, depth: number): { 
 
 /** The DER of a node tree, as forge's asn1.toDer would write it. */
 export function encodeDer(node: Asn1): Buffer {
-  const sizes = new Map<Asn1, number>();
+  // Content sizes in pre-order, the order write() visits the nodes in.
+  const sizes: number[] = [];
   const out = Buffer.allocUnsafe(sizeOf(node, sizes));
-  const end = write(node, out, 0, sizes);
-  if (end !== out.length) throw new Error('DER encoder size mismatch');
+  const cursor = { at: 0, node: 0 };
+  write(node, out, cursor, sizes);
+  if (cursor.at !== out.length) throw new Error('DER encoder size mismatch');
   return out;
 }
 
 const headerSize = (contentLength: number): number => (contentLength < 0x80 ? 2 : contentLength < 0x100 ? 3 : contentLength < 0x10000 ? 4 : contentLength < 0x1000000 ? 5 : 6);
 
-/** Content octets of a primitive value; INTEGERs lose one redundant leading byte, as forge writes them. */
-function primitiveContent(node: Asn1): { text: string; from: number } {
+/** Whether a primitive value is an INTEGER with one redundant leading byte, which forge leaves out. */
+function dropsLeadingByte(node: Asn1): boolean {
   const text = node.value as string;
-  if (node.type === INTEGER && node.tagClass === UNIVERSAL && text.length > 1) {
-    const first = text.charCodeAt(0);
-    const second = text.charCodeAt(1);
-    if ((first === 0 && (second & 0x80) === 0) || (first === 0xff && (second & 0x80) === 0x80)) return { text, from: 1 };
-  }
-  return { text, from: 0 };
+  if (node.type !== INTEGER || node.tagClass !== UNIVERSAL || text.length < 2) return false;
+  const first = text.charCodeAt(0);
+  const second = text.charCodeAt(1);
+  return (first === 0 && (second & 0x80) === 0) || (first === 0xff && (second & 0x80) === 0x80);
 }
 
-/** Size of the whole TLV; content sizes are kept in `sizes` for write(). */
-function sizeOf(node: Asn1, sizes: Map<Asn1, number>): number {
+/** Size of the whole TLV; pushes the content sizes of the tree in pre-order. */
+function sizeOf(node: Asn1, sizes: number[]): number {
+  const index = sizes.push(0) - 1;
   let content: number;
   if (Array.isArray(node.value)) {
     content = node.constructed ? 0 : 1; // a composed BIT STRING starts with its unused-bits octet
@@ -119,16 +120,16 @@ function sizeOf(node: Asn1, sizes: Map<Asn1, number>): number {
   } else if (node.type === BMP_STRING) {
     content = 2 * node.value.length;
   } else {
-    const { text, from } = primitiveContent(node);
-    content = text.length - from;
+    content = node.value.length - (dropsLeadingByte(node) ? 1 : 0);
   }
-  sizes.set(node, content);
+  sizes[index] = content;
   return headerSize(content) + content;
 }
 
-function write(node: Asn1, out: Buffer, at: number, sizes: Map<Asn1, number>): number {
-  const content = sizes.get(node)!;
+function write(node: Asn1, out: Buffer, cursor: { at: number; node: number }, sizes: number[]): void {
+  const content = sizes[cursor.node++]!;
   const composed = Array.isArray(node.value);
+  let at = cursor.at;
   out[at++] = node.tagClass | node.type | (composed && node.constructed ? 0x20 : 0);
   if (content < 0x80) {
     out[at++] = content;
@@ -140,14 +141,17 @@ function write(node: Asn1, out: Buffer, at: number, sizes: Map<Asn1, number>): n
   }
   if (Array.isArray(node.value)) {
     if (!node.constructed) out[at++] = 0;
-    for (const child of node.value) if (child !== undefined) at = write(child, out, at, sizes);
-  } else if (node.type === BMP_STRING) {
+    cursor.at = at;
+    for (const child of node.value) if (child !== undefined) write(child, out, cursor, sizes);
+    return;
+  }
+  if (node.type === BMP_STRING) {
     for (let i = 0; i < node.value.length; i++, at += 2) out.writeUInt16BE(node.value.charCodeAt(i), at);
   } else {
-    const { text, from } = primitiveContent(node);
-    at += out.write(from ? text.slice(from) : text, at, 'latin1');
+    const from = dropsLeadingByte(node) ? 1 : 0;
+    at += out.write(from ? node.value.slice(from) : node.value, at, 'latin1');
   }
-  return at;
+  cursor.at = at;
 }
 
 // ---------------------------------------------------------------------------
