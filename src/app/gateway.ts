@@ -257,6 +257,7 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, tls, ad
         plain?.closeAllConnections();
       }, 5_000).unref();
       await closed;
+      await scep.stop();
       await issuance.keyPool.idle();
       await closeDb();
     },

@@ -9,6 +9,7 @@ import { durationMs } from '../config/duration.js';
 import { devPkiFiles } from '../pki/dev-pki.js';
 import { readKeyFile } from '../pki/key-files.js';
 import { NativeSigner } from '../pki/native-signer.js';
+import { RsaDecryptThread } from '../pki/rsa-decrypt-thread.js';
 import { DynamicChallenges, NoChallenge, StaticChallenge, type ChallengeValidator } from '../protocols/scep/challenges.js';
 import { ScepService, type ScepProfile } from '../protocols/scep/service.js';
 import type { Db } from '../store/db.js';
@@ -21,6 +22,8 @@ import type { Issuance } from './issuance.js';
 export interface Scep {
   service: ScepService;
   challenges: DynamicChallenges;
+  /** Ends the RA's decryption thread. */
+  stop(): Promise<void>;
 }
 
 /** The connectors SCEP profiles may hand their challenges to: their files now, their validators once they are wired. */
@@ -108,10 +111,11 @@ export function buildScep(config: Config, db: Db, issuance: Issuance, masterKey:
 
   checkConnectorProfiles(config, connectors.files);
 
+  const decryptor = new RsaDecryptThread(key);
   const service = new ScepService({
     db,
     profiles,
-    ra: { cert, key, signer: new NativeSigner(key) },
+    ra: { cert, decryptor, signer: new NativeSigner(key) },
     cas: issuance.cas,
     issuer: issuance.issuer,
     templateCa: (template) => issuance.cas.get(config.templates[template]?.ca ?? config.pki.defaultCa)!,
@@ -122,5 +126,5 @@ export function buildScep(config: Config, db: Db, issuance: Issuance, masterKey:
     admission: new Admission(config.scep.concurrency ?? 2 * availableParallelism(), config.scep.maxQueued),
     log: log.child({ component: 'scep' }),
   });
-  return { service, challenges };
+  return { service, challenges, stop: () => decryptor.close() };
 }

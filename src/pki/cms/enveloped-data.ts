@@ -12,6 +12,7 @@
 import { constants, createCipheriv, createDecipheriv, createHmac, privateDecrypt, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import { derOctets, derOid, int, nul, oid, seq, tlv, toDer, type Asn1 } from '../asn1.js';
 import { constructed, CONTEXT, DerError, oidOf, primitive, readDer, TAG } from '../der-reader.js';
+import type { RsaDecryptor } from '../rsa-decrypt-thread.js';
 import { bigintInteger, integerHex } from '../x509-der.js';
 import { certificateIdentity, CMS_OID } from './signed-data.js';
 
@@ -133,24 +134,35 @@ function unpadOrStandIn(em: Buffer, keyLength: number, ciphertext: Buffer): Buff
 
 /** Decrypts the content addressed to (cert, key). Every failure is the same CmsDecryptError. */
 export function decryptEnvelopedData(env: EnvelopedData, cert: Buffer, key: KeyObject): Buffer {
-  const recipient = recipientFor(env, cert);
-  if (!recipient) throw new CmsDecryptError();
-  const cipher = CIPHERS[CIPHER_OIDS[env.cipher]]!;
+  const { recipient, keyLength } = addressedTo(env, cert);
   try {
-    let contentKey: Buffer;
-    if (recipient.algorithm === RSA_OAEP) {
-      contentKey = privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING }, recipient.encryptedKey);
-    } else if (recipient.algorithm === RSA_ENCRYPTION) {
-      const em = privateDecrypt({ key, padding: constants.RSA_NO_PADDING }, recipient.encryptedKey);
-      contentKey = unpadOrStandIn(em, cipher.keyLength, recipient.encryptedKey);
-    } else {
-      throw new CmsDecryptError();
-    }
-    return cbc('decrypt', env.cipher, contentKey, env.iv, env.encryptedContent);
+    const oaep = recipient.algorithm === RSA_OAEP;
+    const decrypted = privateDecrypt({ key, padding: oaep ? constants.RSA_PKCS1_OAEP_PADDING : constants.RSA_NO_PADDING }, recipient.encryptedKey);
+    return open(env, oaep ? decrypted : unpadOrStandIn(decrypted, keyLength, recipient.encryptedKey));
   } catch {
     throw new CmsDecryptError();
   }
 }
+
+/** decryptEnvelopedData with the private key wherever `rsa` keeps it (e.g. on a worker thread). */
+export async function decryptEnvelopedDataWith(env: EnvelopedData, cert: Buffer, rsa: RsaDecryptor): Promise<Buffer> {
+  const { recipient, keyLength } = addressedTo(env, cert);
+  try {
+    if (recipient.algorithm === RSA_OAEP) return open(env, await rsa.oaep(recipient.encryptedKey));
+    return open(env, unpadOrStandIn(await rsa.raw(recipient.encryptedKey), keyLength, recipient.encryptedKey));
+  } catch {
+    throw new CmsDecryptError();
+  }
+}
+
+/** The recipient entry for `cert` with an RSA key transport we can undo, and the content key's length. */
+function addressedTo(env: EnvelopedData, cert: Buffer): { recipient: Recipient; keyLength: number } {
+  const recipient = recipientFor(env, cert);
+  if (!recipient || (recipient.algorithm !== RSA_OAEP && recipient.algorithm !== RSA_ENCRYPTION)) throw new CmsDecryptError();
+  return { recipient, keyLength: CIPHERS[CIPHER_OIDS[env.cipher]]!.keyLength };
+}
+
+const open = (env: EnvelopedData, contentKey: Buffer): Buffer => cbc('decrypt', env.cipher, contentKey, env.iv, env.encryptedContent);
 
 /** CBC with PKCS#7 padding in either direction; a padding error on decryption throws. */
 function cbc(direction: 'encrypt' | 'decrypt', cipher: ContentCipher, key: Buffer, iv: Buffer, data: Buffer): Buffer {

@@ -4,11 +4,11 @@
  * template, with the request's own names), and one answer per
  * transactionID, however often the client resends or polls.
  */
-import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { scoped, type ScopedLog } from '../../observability/scoped-log.js';
 import type { CaRegistry, CertificateAuthority } from '../../pki/ca.js';
-import { CmsDecryptError, decryptEnvelopedData } from '../../pki/cms/enveloped-data.js';
+import { CmsDecryptError, decryptEnvelopedDataWith } from '../../pki/cms/enveloped-data.js';
 import { certsOnly } from '../../pki/cms/signed-data.js';
 import type { CrlPublisher } from '../../pki/crl-publisher.js';
 import { CsrError, parseCsr, verifyCsrSignature, type ParsedCsr } from '../../pki/csr.js';
@@ -16,6 +16,7 @@ import { constructed, DerError, primitive, readDer, TAG } from '../../pki/der-re
 import { IssuanceError, type Issuer } from '../../pki/issuer.js';
 import type { Signer } from '../../pki/native-signer.js';
 import { formatName } from '../../pki/names.js';
+import type { RsaDecryptor } from '../../pki/rsa-decrypt-thread.js';
 import { integerHex, normalizeSerialHex } from '../../pki/x509-der.js';
 import type { AuditRepository } from '../../store/audit.js';
 import type { CertificateRepository } from '../../store/certificates.js';
@@ -44,7 +45,8 @@ export interface ScepProfile {
 
 export interface RegistrationAuthority {
   cert: X509Certificate;
-  key: KeyObject;
+  /** Unwraps the content keys of requests (off the event loop: see rsa-decrypt-thread.ts). */
+  decryptor: RsaDecryptor;
   signer: Signer;
 }
 
@@ -103,7 +105,7 @@ export class ScepService {
     const replyTo: ReplyTo = { transactionId: message.transactionId, senderNonce: message.senderNonce, signerCert: message.signerCert, cipher: message.envelope.cipher };
     let inner: Buffer;
     try {
-      inner = decryptEnvelopedData(message.envelope, this.deps.ra.cert.raw, this.deps.ra.key);
+      inner = await decryptEnvelopedDataWith(message.envelope, this.deps.ra.cert.raw, this.deps.ra.decryptor);
     } catch (err) {
       if (!(err instanceof CmsDecryptError)) throw err;
       // One answer for every decryption failure: nothing to learn about keys or padding.
