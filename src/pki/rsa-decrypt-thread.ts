@@ -5,13 +5,13 @@
  * synchronously. The SCEP RA decrypts one content key per enrollment, so
  * that RSA operation ran on the event loop, and every other request waited
  * behind it; on a worker thread it runs beside them (bench/README.md, SCEP:
- * 20% more enrollments per second, a third off p99). The thread starts with
+ * 20% more enrollments per second, a quarter off p99). The thread starts with
  * the first decryption and holds only this key.
  */
-import { constants, privateDecrypt, type KeyObject } from 'node:crypto';
+import { constants, type KeyObject } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 
-/** An RSA private key's decryptions, wherever they run (here, a worker thread, an HSM). */
+/** An RSA private key's decryptions, wherever they run (a worker thread here; an HSM could be another). */
 export interface RsaDecryptor {
   /** c^d mod n as modulus-length bytes, padding left to the caller (RSA_NO_PADDING). */
   raw(ciphertext: Buffer): Promise<Buffer>;
@@ -21,12 +21,6 @@ export interface RsaDecryptor {
 
 type Padding = 'raw' | 'oaep';
 const PADDINGS: Record<Padding, number> = { raw: constants.RSA_NO_PADDING, oaep: constants.RSA_PKCS1_OAEP_PADDING };
-
-/** The same decryptions on the calling thread (for keys used rarely, and for tests). */
-export const inlineRsaDecryptor = (key: KeyObject): RsaDecryptor => ({
-  raw: async (ciphertext) => privateDecrypt({ key, padding: PADDINGS.raw }, ciphertext),
-  oaep: async (ciphertext) => privateDecrypt({ key, padding: PADDINGS.oaep }, ciphertext),
-});
 
 // CommonJS run by the worker. Errors travel as messages only: what OpenSSL says about a bad ciphertext stays here.
 const WORKER = `
