@@ -23,12 +23,9 @@ const node = (tagClass: forge.asn1.Class, type: number, value: string | Asn1[]):
 /** Two's-complement content octets of a small integer, minimal as DER wants. */
 function integerContent(n: number): string {
   if (!Number.isSafeInteger(n)) throw new Error(`not a safe integer: ${n}`);
-  let hex = (n < 0 ? (1n << 64n) + BigInt(n) : BigInt(n)).toString(16);
-  if (hex.length % 2) hex = `0${hex}`;
-  let bytes = Buffer.from(hex, 'hex');
-  const redundant = (b: Buffer) => b.length > 1 && ((b[0] === 0 && !(b[1]! & 0x80)) || (b[0] === 0xff && b[1]! & 0x80));
-  if (n >= 0 && bytes[0]! & 0x80) bytes = Buffer.concat([Buffer.from([0]), bytes]);
-  while (redundant(bytes)) bytes = bytes.subarray(1);
+  // Eight bytes hold any safe integer with its sign; leading bytes that only repeat the sign go.
+  let bytes = Buffer.from(BigInt.asUintN(64, BigInt(n)).toString(16).padStart(16, '0'), 'hex');
+  while (bytes.length > 1 && ((bytes[0] === 0 && !(bytes[1]! & 0x80)) || (bytes[0] === 0xff && bytes[1]! & 0x80))) bytes = bytes.subarray(1);
   return bytes.toString('latin1');
 }
 

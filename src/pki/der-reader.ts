@@ -124,9 +124,12 @@ export function primitive(node: Asn1 | undefined, type: number, what: string, ta
 }
 
 export function oidOf(node: Asn1 | undefined, what: string): string {
-  const bytes = primitive(node, TAG.OID, what);
-  if (bytes.length === 0 || bytes.charCodeAt(bytes.length - 1) & 0x80) throw new DerError(`${what}: malformed OBJECT IDENTIFIER`);
-  return oidFromContent(bytes);
+  try {
+    return oidFromContent(primitive(node, TAG.OID, what));
+  } catch (err) {
+    if (err instanceof DerError) throw err;
+    throw new DerError(`${what}: malformed OBJECT IDENTIFIER`, { cause: err });
+  }
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
-import { buildEnvelopedData, decryptEnvelopedData, parseEnvelopedData, type ContentCipher } from '../../src/pki/cms/enveloped-data.js';
+import { after, describe, test } from 'node:test';
+import { buildEnvelopedData, decryptEnvelopedData, decryptEnvelopedDataWith, parseEnvelopedData, type ContentCipher } from '../../src/pki/cms/enveloped-data.js';
+import { RsaDecryptThread } from '../../src/pki/rsa-decrypt-thread.js';
 import { openssl } from '../helpers/openssl.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -31,14 +32,18 @@ describe('CMS EnvelopedData and OpenSSL', () => {
   const key = createPrivateKey(readFileSync(keyFile, 'utf8'));
   const content = randomBytes(1500);
   writeFileSync(join(dir, 'content.bin'), content);
+  // The gateway's RA decrypts on a worker thread; devices (and this test) also on their own.
+  const thread = new RsaDecryptThread(key);
+  after(() => thread.close());
 
   for (const cipher of Object.keys(CLI_CIPHER) as ContentCipher[]) {
-    test(`${cipher}: what OpenSSL encrypts, the gateway decrypts, and the other way round`, () => {
+    test(`${cipher}: what OpenSSL encrypts, the gateway decrypts, and the other way round`, async () => {
       const fromOpenssl = join(dir, `${cipher}.openssl.der`);
       openssl(['cms', '-encrypt', '-binary', CLI_CIPHER[cipher], ...PROVIDERS, '-in', join(dir, 'content.bin'), '-outform', 'DER', '-out', fromOpenssl, certFile]);
       const env = parseEnvelopedData(readFileSync(fromOpenssl));
       assert.equal(env.cipher, cipher);
       assert.ok(decryptEnvelopedData(env, cert.raw, key).equals(content), 'the gateway reads what OpenSSL wrote');
+      assert.ok((await decryptEnvelopedDataWith(env, cert.raw, thread)).equals(content), 'and so does its RA decryption thread');
 
       const toOpenssl = join(dir, `${cipher}.gateway.der`);
       writeFileSync(toOpenssl, buildEnvelopedData(content, cert, cipher));
@@ -48,9 +53,12 @@ describe('CMS EnvelopedData and OpenSSL', () => {
     });
   }
 
-  test('a wrong key fails like any other decryption failure', () => {
+  test('a wrong key fails like any other decryption failure', async () => {
     const env = parseEnvelopedData(buildEnvelopedData(content, cert, 'des-cbc'));
     const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     assert.throws(() => decryptEnvelopedData(env, cert.raw, other), /could not be decrypted/);
+    const otherThread = new RsaDecryptThread(other);
+    await assert.rejects(decryptEnvelopedDataWith(env, cert.raw, otherThread), /could not be decrypted/);
+    await otherThread.close();
   });
 });
