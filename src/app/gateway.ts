@@ -17,7 +17,9 @@ import { bearerStrategy, ClientCertAuth } from '../http/auth/strategies.js';
 import { adminRouter } from '../http/routes/admin.js';
 import { certificateRouter } from '../http/routes/certificates.js';
 import { pkiRouter } from '../http/routes/pki.js';
-import { scepAdminRouter, scepRouter } from '../http/routes/scep.js';
+import { scepAdminRouter } from '../http/routes/scep.js';
+import { scepEndpoint, withScepEndpoint } from '../http/scep-endpoint.js';
+import { requestObserver } from '../http/request-metrics.js';
 import { otaAdminRouter, otaRouter } from '../http/routes/ota.js';
 import { opsRouter } from '../http/routes/ops.js';
 import { directoryRouter } from '../http/routes/directory.js';
@@ -156,17 +158,16 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, tls, ad
   const metrics = config.metrics.enabled ? createMetrics() : undefined;
   metrics?.setQueueDepthSource(() => jobsRepo.countByStatus());
 
-  // Served on HTTPS and, when configured, on plain HTTP.
-  const publicMounts = [
-    { path: '/pki', router: pkiRouter({ ...issuance, defaultCa: config.pki.defaultCa }) },
-    { path: '/scep', router: scepRouter({ scep: scep.service }) },
-  ];
+  const observe = metrics && requestObserver(metrics);
+  // Served on HTTPS and, when configured, on plain HTTP; SCEP in front of express (see scep-endpoint.ts).
+  const publicMounts = [{ path: '/pki', router: pkiRouter({ ...issuance, defaultCa: config.pki.defaultCa }) }];
+  const scepHttp = scepEndpoint({ scep: scep.service, log, ...(observe && { observe }) });
   const app = createApp({
     log,
-    ...(metrics && { metrics }),
+    ...(observe && { observe }),
     trustProxy: config.server.trustProxy,
     // Express tries mounts in order and the prefixes do not overlap: the
-    // surfaces that carry the volume (console events, SCEP) come first.
+    // surfaces that carry the volume (console events) come first.
     mounts: [
       ...connectors.mounts,
       ...publicMounts,
@@ -211,10 +212,10 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, tls, ad
   let server: Server;
   let plain: PlainServer | undefined;
   try {
-    server = await listen(app, { host: config.server.host, port: config.server.port, ...tls });
+    server = await listen(withScepEndpoint(scepHttp, app), { host: config.server.host, port: config.server.port, ...tls });
     if (config.server.http) {
-      const publicApp = createApp({ log, ...(metrics && { metrics }), trustProxy: config.server.trustProxy, mounts: publicMounts });
-      plain = await listenPlain(publicApp, { host: config.server.http.host ?? config.server.host, port: config.server.http.port }).catch(async (err: unknown) => {
+      const publicApp = createApp({ log, ...(observe && { observe }), trustProxy: config.server.trustProxy, mounts: publicMounts });
+      plain = await listenPlain(withScepEndpoint(scepHttp, publicApp), { host: config.server.http.host ?? config.server.host, port: config.server.http.port }).catch(async (err: unknown) => {
         await new Promise((resolve) => server.close(resolve));
         throw err;
       });

@@ -6,6 +6,7 @@
  * principal and the timing are logged.
  */
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { safeUrl } from '../observability/logger.js';
@@ -22,31 +23,44 @@ declare global {
   }
 }
 
+/** The caller's X-Request-Id when it is a plain token, else a new one; echoed on the response. */
+export function assignRequestId(req: IncomingMessage, res: ServerResponse): string {
+  const incoming = req.headers['x-request-id'];
+  const id = typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID();
+  res.setHeader('X-Request-Id', id);
+  return id;
+}
+
+/** Logs the request's line once its response has finished. */
+export function logWhenFinished(log: Logger, req: IncomingMessage, res: ServerResponse, entry: { id: string; url: string; principal?: () => { name: string; method: string } | undefined }): void {
+  const start = process.hrtime.bigint();
+  res.once('finish', () => {
+    const status = res.statusCode;
+    const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+    if (!log.isLevelEnabled(level)) return;
+    const user = entry.principal?.();
+    log[level](
+      {
+        requestId: entry.id,
+        method: req.method,
+        url: safeUrl(entry.url),
+        status,
+        responseTimeMs: Number(process.hrtime.bigint() - start) / 1e6,
+        remoteAddress: req.socket.remoteAddress,
+        userAgent: req.headers['user-agent'],
+        ...(user && { principal: user.name, authMethod: user.method }),
+      },
+      'request completed',
+    );
+  });
+}
+
 export function requestLogger(log: Logger): RequestHandler {
   return (req, res, next) => {
-    const incoming = req.headers['x-request-id'];
-    req.id = typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID();
+    req.id = assignRequestId(req, res);
     req.log = log;
-    res.setHeader('X-Request-Id', req.id);
-    const start = process.hrtime.bigint();
-    res.once('finish', () => {
-      const status = res.statusCode;
-      const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
-      if (!log.isLevelEnabled(level)) return;
-      log[level](
-        {
-          requestId: req.id,
-          method: req.method,
-          url: safeUrl(req.originalUrl),
-          status,
-          responseTimeMs: Number(process.hrtime.bigint() - start) / 1e6,
-          remoteAddress: req.socket.remoteAddress,
-          userAgent: req.headers['user-agent'],
-          ...(req.user && { principal: req.user.name, authMethod: req.user.method }),
-        },
-        'request completed',
-      );
-    });
+    // originalUrl and user are read at the end: routers rewrite req.url, authentication sets req.user.
+    logWhenFinished(log, req, res, { id: req.id, url: req.originalUrl, principal: () => req.user });
     next();
   };
 }

@@ -65,6 +65,27 @@ describe('SCEP with scepclient', () => {
     assert.equal(missing.status, 404);
   });
 
+  test('the endpoint answers like the rest of the API: JSON errors with the request id, 405 for other methods, metrics by route template', async () => {
+    const ca = ['--cacert', rootPem];
+    const caps = await curl(`${base}/scep/mdm?operation=GetCACaps`, [...ca, '-D', '-', '-H', 'X-Request-Id: scep-trace-1']);
+    assert.match(caps.body, /x-request-id: scep-trace-1/i);
+    assert.match(caps.body, /x-content-type-options: nosniff/i);
+    assert.match(caps.body, /strict-transport-security: max-age=/i);
+    const missing = await curl(`${base}/scep/nope?operation=GetCACaps`, [...ca, '-H', 'X-Request-Id: scep-trace-2']);
+    assert.deepEqual(missing.json(), { error: 'not_found', message: 'no SCEP profile "nope"', requestId: 'scep-trace-2' });
+    const put = await curl(`${base}/scep?operation=PKIOperation`, [...ca, '-X', 'PUT', '-D', '-']);
+    assert.match(put.body, /^HTTP\/\S+ 405/);
+    assert.match(put.body, /allow: GET, HEAD, POST/i);
+    const deeper = await curl(`${base}/scep/mdm/extra?operation=GetCACaps`, ca);
+    assert.equal(deeper.status, 404);
+    const zipped = await curl(`${base}/scep?operation=PKIOperation`, [...ca, '-X', 'POST', '-H', 'Content-Encoding: gzip', '--data-binary', 'x']);
+    assert.equal(zipped.status, 415);
+    assert.equal(zipped.json().error, 'unsupported_encoding');
+    const metrics = (await curl(`${base}/metrics`, adminCurlArgs(join(dir, 'certs')))).body;
+    assert.match(metrics, /credgate_http_requests_total\{method="GET",route="\/scep\/:profile",status="200"\} \d+/);
+    assert.match(metrics, /credgate_http_requests_total\{method="GET",route="\/scep\/:profile",status="404"\} \d+/);
+  });
+
   let firstSerial = '';
   test('first enrollment with a one-time challenge: the certificate chains to the issuing CA and is recorded', async () => {
     const url = `${base}/scep`;

@@ -43,6 +43,8 @@ describe('log redaction', () => {
     await curl(`${base}/api/v1/whoami`, [...ca, '-u', 'console:wrong-password-for-log-test']);
     const query = `otp=${SECRETS.otp}&token=${SECRETS.token}&password=${SECRETS.password}&challenge=${SECRETS.challenge}&keep=visible`;
     assert.equal((await curl(`${base}/mobile/v1/sessions?${query}`, [...ca, '-H', `Cookie: sid=${SECRETS.cookie}`])).status, 404);
+    // SCEP is served ahead of express and logs its own lines.
+    assert.equal((await curl(`${base}/scep?operation=GetCACaps&challenge=${SECRETS.challenge}`, ca)).status, 200);
     const body = join(gw.dir, 'body.json');
     writeFileSync(body, JSON.stringify({ pfxPassword: SECRETS.pfxPassword, privateKey: SECRETS.privateKey, pfx: SECRETS.pfx, otp: SECRETS.otp }));
     const posted = await curl(`${base}/api/v1/jobs/1/retry`, [...adminCurlArgs(join(gw.dir, 'certs')), '-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', `@${body}`]);
@@ -54,6 +56,7 @@ describe('log redaction', () => {
     // The requests were logged (so the check below is meaningful) ...
     assert.match(logs, /"url":"\/mobile\/v1\/sessions\?otp=\[Redacted\]&token=\[Redacted\]&password=\[Redacted\]&challenge=\[Redacted\]&keep=visible"/);
     assert.match(logs, /"principal":"console","authMethod":"basic"/);
+    assert.match(logs, /"url":"\/scep\?operation=GetCACaps&challenge=\[Redacted\]","status":200/);
     // ... and no secret is in them, in any encoding a header would carry.
     const forbidden = [
       ...Object.values(SECRETS),
