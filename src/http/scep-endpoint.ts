@@ -112,18 +112,13 @@ export function scepEndpoint(deps: { scep: ScepService; log: Logger; observe?: R
   };
 
   const fail = (res: ServerResponse, requestId: string, err: unknown) => {
-    let status = 500;
-    let body: Record<string, string> = { error: 'internal_error', message: 'internal error; quote the request id to an operator', requestId };
-    if (err instanceof HttpError) {
-      status = err.status;
-      body = { error: err.code, message: err.message, requestId };
-      for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-    } else {
-      log.error({ err, requestId }, 'unhandled error');
-    }
+    const known = err instanceof HttpError ? err : undefined;
+    if (!known) log.error({ err, requestId }, 'unhandled error');
+    // Headers already written (the answer was on its way): all that is left is to end it.
     if (res.headersSent) return res.end();
+    const body = known ? { error: known.code, message: known.message, requestId } : { error: 'internal_error', message: 'internal error; quote the request id to an operator', requestId };
     const json = JSON.stringify(body);
-    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) }).end(json);
+    res.writeHead(known?.status ?? 500, { ...known?.headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) }).end(json);
   };
 
   return {

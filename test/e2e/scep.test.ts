@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { X509Certificate } from 'node:crypto';
+import { connect as tlsConnect } from 'node:tls';
 import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { adminCurlArgs } from '../helpers/pki.js';
@@ -81,6 +82,17 @@ describe('SCEP with scepclient', () => {
     const zipped = await curl(`${base}/scep?operation=PKIOperation`, [...ca, '-X', 'POST', '-H', 'Content-Encoding: gzip', '--data-binary', 'x']);
     assert.equal(zipped.status, 415);
     assert.equal(zipped.json().error, 'unsupported_encoding');
+    // A client that promises a body and hangs up halfway costs nothing but its own request.
+    await new Promise<void>((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: gw.port, servername: 'localhost', ca: readFileSync(rootPem) }, () => {
+        socket.write('POST /scep/mdm?operation=PKIOperation HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4000\r\n\r\n0123456789');
+        setTimeout(() => socket.destroy(), 100);
+      });
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+    assert.equal((await curl(`${base}/scep/mdm?operation=GetCACaps`, ca)).status, 200);
+    assert.doesNotMatch(gw.logs(), /unhandled error/);
     const metrics = (await curl(`${base}/metrics`, adminCurlArgs(join(dir, 'certs')))).body;
     assert.match(metrics, /credgate_http_requests_total\{method="GET",route="\/scep\/:profile",status="200"\} \d+/);
     assert.match(metrics, /credgate_http_requests_total\{method="GET",route="\/scep\/:profile",status="404"\} \d+/);
