@@ -42,8 +42,11 @@ need_pkg scepserver scep
 need_pkg curl curl
 [ -x /usr/bin/time ] || need_pkg /usr/bin/time time
 if [ ! -x "$SCEPLOAD" ]; then
-  say "building scepload into $SCEPLOAD"
-  bash "$SHARED/bench/scepload/build.sh" "$SCEPLOAD" >&2
+  # test/tools/scepload is the same tool, kept in the repository for the tests.
+  src=$SHARED/bench/scepload
+  [ -f "$src/build.sh" ] || src=test/tools/scepload
+  say "building scepload from $src into $SCEPLOAD"
+  bash "$src/build.sh" "$SCEPLOAD" >&2
 fi
 [ -d node_modules/express ] || { say "npm ci"; npm ci --no-audit --no-fund >/dev/null; }
 
