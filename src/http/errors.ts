@@ -40,15 +40,18 @@ function clientError(err: { type?: string; status?: number; statusCode?: number;
   return undefined;
 }
 
+/** The JSON answer to a failed request: a client error as it is, anything else a 500 that says only to quote the request id. */
+export function errorReply(err: unknown, requestId: string): { status: number; headers: Record<string, string>; body: { error: string; message: string; requestId: string }; internal: boolean } {
+  const known = err instanceof HttpError ? err : clientError((err ?? {}) as object);
+  if (!known) return { status: 500, headers: {}, body: { error: 'internal_error', message: 'internal error; quote the request id to an operator', requestId }, internal: true };
+  return { status: known.status, headers: known.headers, body: { error: known.code, message: known.message, requestId }, internal: false };
+}
+
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
-  const known = err instanceof HttpError ? err : clientError(err as object);
   const requestId = req.id ?? '';
-  if (!known) {
-    req.log?.error({ err, requestId }, 'unhandled error');
-    if (res.headersSent) return res.end();
-    return res.status(500).json({ error: 'internal_error', message: 'internal error; quote the request id to an operator', requestId });
-  }
+  const reply = errorReply(err, requestId);
+  if (reply.internal) req.log?.error({ err, requestId }, 'unhandled error');
   if (res.headersSent) return res.end();
-  for (const [k, v] of Object.entries(known.headers)) res.setHeader(k, v);
-  res.status(known.status).json({ error: known.code, message: known.message, requestId });
+  for (const [k, v] of Object.entries(reply.headers)) res.setHeader(k, v);
+  res.status(reply.status).json(reply.body);
 };

@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import getRawBody from 'raw-body';
 import { CA_CAPS, type ScepProfile, type ScepService } from '../protocols/scep/service.js';
 import { Busy } from '../util/admission.js';
-import { HttpError } from './errors.js';
+import { errorReply, HttpError } from './errors.js';
 import { assignRequestId, logWhenFinished } from './request-logging.js';
 import type { RequestObserver } from './request-metrics.js';
 
@@ -102,23 +102,20 @@ export function scepEndpoint(deps: { scep: ScepService; log: Logger; observe?: R
     try {
       der = await getRawBody(req, { limit: MAX_MESSAGE_BYTES, ...(req.headers['content-length'] !== undefined && { length: req.headers['content-length'] }) });
     } catch (err) {
-      const type = (err as { type?: string }).type;
-      if (type === 'entity.too.large') return tooLarge(res);
-      if (type === 'request.aborted') throw new HttpError(400, 'request_aborted', 'the client closed the request before the body arrived');
-      if (type === 'request.size.invalid') throw new HttpError(400, 'bad_request', 'the body is not as long as Content-Length says');
+      // Other body errors (aborted, shorter than Content-Length) are client errors errorReply words as express does.
+      if ((err as { type?: string }).type === 'entity.too.large') return tooLarge(res);
       throw err;
     }
     return operate(res, profile, der);
   };
 
   const fail = (res: ServerResponse, requestId: string, err: unknown) => {
-    const known = err instanceof HttpError ? err : undefined;
-    if (!known) log.error({ err, requestId }, 'unhandled error');
+    const reply = errorReply(err, requestId);
+    if (reply.internal) log.error({ err, requestId }, 'unhandled error');
     // Headers already written (the answer was on its way): all that is left is to end it.
     if (res.headersSent) return res.end();
-    const body = known ? { error: known.code, message: known.message, requestId } : { error: 'internal_error', message: 'internal error; quote the request id to an operator', requestId };
-    const json = JSON.stringify(body);
-    res.writeHead(known?.status ?? 500, { ...known?.headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) }).end(json);
+    const json = JSON.stringify(reply.body);
+    res.writeHead(reply.status, { ...reply.headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) }).end(json);
   };
 
   return {

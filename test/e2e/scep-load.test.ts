@@ -15,6 +15,8 @@ const CHALLENGE = 'load-test-static-challenge';
 describe('SCEP under load (scepload, c=16, n=300)', () => {
   let gw: TestGateway;
   let scepload: string;
+  // Go takes extra trust anchors from SSL_CERT_FILE: the dev root behind the gateway's TLS certificate.
+  const load = () => runScepload(scepload, { url: `https://localhost:${gw.port}/scep/load`, n: 300, c: 16, challenge: CHALLENGE, env: { SSL_CERT_FILE: join(gw.dir, 'certs/root-ca.pem') } });
 
   before(async () => {
     scepload = buildScepload();
@@ -25,14 +27,7 @@ describe('SCEP under load (scepload, c=16, n=300)', () => {
   });
 
   test('every enrollment succeeds with its own serial, and each is recorded with its certificate', async () => {
-    const run = await runScepload(scepload, {
-      url: `https://localhost:${gw.port}/scep/load`,
-      n: 300,
-      c: 16,
-      challenge: CHALLENGE,
-      // Go takes extra trust anchors from SSL_CERT_FILE: the dev root behind the gateway's TLS certificate.
-      env: { SSL_CERT_FILE: join(gw.dir, 'certs/root-ca.pem') },
-    });
+    const run = await load();
     assert.equal(run.exitCode, 0, run.output);
     assert.deepEqual({ ok: run.ok, fails: run.fails, dupSerials: run.dupSerials }, { ok: 300, fails: 0, dupSerials: 0 }, run.output);
 
@@ -45,7 +40,7 @@ describe('SCEP under load (scepload, c=16, n=300)', () => {
 
   test('the same 300 requests again are answered from the transaction log: no new certificates', async () => {
     const before = Number(((await gw.db('certificates').count({ n: '*' }).first()) as { n: number | string }).n);
-    const run = await runScepload(scepload, { url: `https://localhost:${gw.port}/scep/load`, n: 300, c: 16, challenge: CHALLENGE, env: { SSL_CERT_FILE: join(gw.dir, 'certs/root-ca.pem') } });
+    const run = await load();
     assert.equal(run.exitCode, 0, run.output);
     assert.equal(run.ok, 300, run.output);
     assert.equal(Number(((await gw.db('certificates').count({ n: '*' }).first()) as { n: number | string }).n), before);

@@ -36,7 +36,6 @@ export interface LoadResult {
   ok: number;
   fails: number;
   dupSerials: number;
-  rate: number;
   exitCode: number;
   output: string;
 }
@@ -50,7 +49,7 @@ export function runScepload(binary: string, opts: { url: string; n: number; c: n
     execFile(binary, args, { env: { ...process.env, ...opts.env }, timeout: 300_000 }, (err, stdout, stderr) => {
       const output = `${stdout}${stderr}`;
       const field = (name: string) => Number(new RegExp(`${name}=([\\d.]+)`).exec(stdout)?.[1] ?? NaN);
-      resolve({ ok: field('ok'), fails: field('fails'), dupSerials: field('dup_serials'), rate: field('rate'), exitCode: err ? Number((err as { code?: number }).code ?? 1) : 0, output });
+      resolve({ ok: field('ok'), fails: field('fails'), dupSerials: field('dup_serials'), exitCode: err ? Number((err as { code?: number }).code ?? 1) : 0, output });
     });
   });
 }
