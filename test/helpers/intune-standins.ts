@@ -275,16 +275,23 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
   };
 
   // ---------------------------------------------------------------- graph
+  const listings = new Map<string, ManagedDevice[]>();
   const graphRoute = async (req: IncomingMessage, res: ServerResponse, url: URL, body: unknown) => {
     if (!authorize(req, res, cloud.graphScope)) return;
     const path = url.pathname;
     if (req.method === 'GET' && path === '/v1.0/deviceManagement/managedDevices') {
       const skip = Number(url.searchParams.get('$skiptoken') ?? '0');
       const top = Number(url.searchParams.get('$top') ?? cloud.pageSize);
-      const page = cloud.devices.slice(skip, skip + Math.min(top, cloud.pageSize));
+      // A listing pages through the devices as they were when it started (Graph's nextLink is a cursor), however cloud.devices changes meanwhile.
+      const listing = url.searchParams.get('listing') ?? randomUUID();
+      const devices = listings.get(listing) ?? [...cloud.devices];
+      const page = devices.slice(skip, skip + Math.min(top, cloud.pageSize));
       const next = new URL(url.toString().replace(url.origin, graph.url));
       next.searchParams.set('$skiptoken', String(skip + page.length));
-      const more = !url.searchParams.has('$top') && skip + page.length < cloud.devices.length;
+      next.searchParams.set('listing', listing);
+      const more = !url.searchParams.has('$top') && skip + page.length < devices.length;
+      if (more) listings.set(listing, devices);
+      else listings.delete(listing);
       return json(res, 200, { '@odata.context': `${graph.url}/v1.0/$metadata#deviceManagement/managedDevices`, value: page, ...(more && { '@odata.nextLink': next.toString() }) });
     }
     const user = /^\/v1\.0\/users\/([^/]+)$/.exec(path);
