@@ -3,7 +3,8 @@
  * Services" PKI entity: a form with a PKCS#10 request and
  * `CertAttrib=CertificateTemplate:<name>` becomes a certificate of the mapped
  * credgate template with the request's own names (XenMobile's credential
- * provider sets them), and a request id to fetch it by. The request row
+ * provider sets them) as far as the connector's name policy allows them
+ * (`certsrv.names`, src/pki/name-policy.ts), and a request id to fetch it by. The request row
  * commits with the certificate, so an issued certificate always has its id.
  *
  * Request attributes never add names: a `SAN:` attribute (what ADCS honours
@@ -12,11 +13,11 @@
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ConnectorPki } from '../../src/connectors/module.js';
-import type { NameAttribute } from '../../src/pki/certificate.js';
 import { CsrError, parseCsr, verifyCsrSignature, type ParsedCsr } from '../../src/pki/csr.js';
-import type { AltName } from '../../src/pki/extensions.js';
 import { IssuanceError } from '../../src/pki/issuer.js';
+import { decideNames, type RequestedNames } from '../../src/pki/name-policy.js';
 import { NameError } from '../../src/pki/names.js';
+import type { Db } from '../../src/store/db.js';
 import type { CitrixSettings } from './schema.js';
 import type { CertsrvRequestRepository } from './store.js';
 
@@ -54,6 +55,7 @@ export class CertsrvService {
       settings: CitrixSettings['certsrv'];
       pki: ConnectorPki;
       requests: CertsrvRequestRepository;
+      db: Db;
       log: Logger;
     },
   ) {}
@@ -106,7 +108,19 @@ export class CertsrvService {
       throw err;
     }
 
-    const names = this.names(csr, log);
+    const decision = decideNames(this.deps.settings.names, csr);
+    if (!decision.ok) {
+      await this.deps.pki.audit.append(this.deps.db, {
+        actor: `connector:${this.deps.connectorId}`,
+        action: 'certsrv.refuse',
+        subjectType: 'certsrv_request',
+        subjectId: adcsTemplate,
+        reason: decision.reason,
+        detail: { requester, adcsTemplate, subject: csr.subjectDn },
+      });
+      return deny(decision.reason, { adcsTemplate, subject: csr.subjectDn });
+    }
+    const names = this.lowerEmails(decision.names, log);
     const deviceId = this.deviceOf(names);
     if (!deviceId && this.deps.settings.device.required) {
       const where = this.deps.settings.device.subjectAttribute ? `a subject ${this.deps.settings.device.subjectAttribute}` : `a subjectAltName URI ${this.deps.settings.device.sanUriPrefix}<device>`;
@@ -144,12 +158,12 @@ export class CertsrvService {
   }
 
   /**
-   * The request's names, email addresses lower-cased when configured: the
+   * The names to certify, email addresses lower-cased when configured: the
    * Citrix credential store compares them case-sensitively (the directory's
    * address must be lower case and match everywhere), so the certificate
    * carries the lower-case form and the mismatch is reported.
    */
-  private names(csr: ParsedCsr, log: Logger): { subject: NameAttribute[]; subjectAltNames: AltName[] } {
+  private lowerEmails(requested: RequestedNames, log: Logger): RequestedNames {
     const lower = this.deps.settings.emailCase === 'lower';
     const changed: string[] = [];
     const fix = (value: string): string => {
@@ -157,8 +171,8 @@ export class CertsrvService {
       changed.push(value);
       return value.toLowerCase();
     };
-    const subject = csr.subject.map((a) => (isEmailAttribute(a.type) ? { ...a, value: fix(a.value) } : a));
-    const subjectAltNames = csr.subjectAltNames.map((n) => (n.type === 'email' ? { ...n, value: fix(n.value) } : n));
+    const subject = requested.subject.map((a) => (isEmailAttribute(a.type) ? { ...a, value: fix(a.value) } : a));
+    const subjectAltNames = requested.subjectAltNames.map((n) => (n.type === 'email' ? { ...n, value: fix(n.value) } : n));
     if (changed.length) {
       log.warn(
         { requested: [...new Set(changed)], issued: [...new Set(changed.map((e) => e.toLowerCase()))] },
@@ -168,7 +182,7 @@ export class CertsrvService {
     return { subject, subjectAltNames };
   }
 
-  private deviceOf(names: { subject: NameAttribute[]; subjectAltNames: AltName[] }): string | null {
+  private deviceOf(names: RequestedNames): string | null {
     const { subjectAttribute, sanUriPrefix } = this.deps.settings.device;
     if (subjectAttribute) return names.subject.find((a) => a.type.toLowerCase() === subjectAttribute.toLowerCase())?.value.trim() || null;
     const uri = names.subjectAltNames.find((n) => n.type === 'uri' && n.value.startsWith(sanUriPrefix!));

@@ -21,7 +21,7 @@ function create(settings: CitrixSettings, ctx: ConnectorContext): Connector {
   const cas = new Set(templates.map((t) => ctx.pki.caOf(t).name));
   if (cas.size > 1) ctx.log.warn({ cas: [...cas] }, 'certsrv templates issue from several CAs; certnew.cer?ReqID=CACert serves the CA of the first one');
 
-  const certsrv = new CertsrvService({ connectorId: ctx.id, settings: settings.certsrv, pki: ctx.pki, requests: new CertsrvRequestRepository(ctx.db), log: ctx.log.child({ component: 'certsrv' }) });
+  const certsrv = new CertsrvService({ connectorId: ctx.id, settings: settings.certsrv, pki: ctx.pki, requests: new CertsrvRequestRepository(ctx.db), db: ctx.db, log: ctx.log.child({ component: 'certsrv' }) });
   const api = new XenMobileApi(settings.xenmobile);
   const poller = new DevicePoller({ connectorId: ctx.id, api, known: new KnownDeviceRepository(ctx.db, ctx.id), intake: ctx.intake, settings, log: ctx.log.child({ component: 'xenmobile-poller' }) });
 

@@ -4,6 +4,12 @@ import { unenrollGuardSchema } from '../../src/connectors/unenroll-guard.js';
 import { duration, name, path } from '../../src/config/schema.js';
 import type { ConnectorPolicy } from '../../src/connectors/pipeline.js';
 import { inboundSchema } from '../../src/connectors/settings.js';
+import { namesSetting } from '../../src/config/name-policy.js';
+import { DEFAULT_REQUEST_SUBJECT, valuePattern, type NamePolicy } from '../../src/pki/name-policy.js';
+
+const EMAIL = "[A-Za-z0-9][A-Za-z0-9._%+'-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+";
+/** What XenMobile credential providers put in subjects: a user's and device's names, and the mail address. */
+const CERTSRV_SUBJECT = { ...DEFAULT_REQUEST_SUBJECT, E: EMAIL };
 
 const httpsUrl = z.url({ protocol: /^https$/, error: 'expected an https:// URL' });
 /** XenMobile refuses special characters in template names; ADCS names are at most 64 characters. */
@@ -37,6 +43,9 @@ export const citrixSchema = z
         .refine((d) => (d.subjectAttribute === undefined) !== (d.sanUriPrefix === undefined), { message: 'give either subjectAttribute or sanUriPrefix' })
         .prefault({ subjectAttribute: 'serialNumber' })
         .describe('Where requests name the device their certificate is for.'),
+      names: namesSetting({ sources: ['request'], subject: CERTSRV_SUBJECT, subjectAltNames: { email: EMAIL, upn: EMAIL } }).describe(
+        'Which of the request\'s names are certified (XenMobile\'s credential provider sets them): subject attributes CN, O, OU, L, ST, C, serialNumber and E, and subjectAltNames email and UPN (and URI under device.sanUriPrefix), one each, unless listed otherwise here; anything else denies the request.',
+      ),
       emailCase: z
         .enum(['lower', 'keep'])
         .default('lower')
@@ -69,7 +78,13 @@ export const citrixSchema = z
       deviceTemplates: [...new Set(Object.values(s.certsrv.templates))],
       renewal: { before: '30d', checkEvery: '1h' },
     };
-    return { ...s, policy };
+    // A device named by a subjectAltName URI under its prefix is one more name the request may carry.
+    const prefix = s.certsrv.device.sanUriPrefix;
+    const uri = s.certsrv.names.subjectAltNames.uri ?? (prefix ? { pattern: valuePattern(`${escapeRegExp(prefix)}[A-Za-z0-9._:-]{1,128}`), max: 1 } : undefined);
+    const names: NamePolicy = { ...s.certsrv.names, source: 'request', subjectAltNames: { ...s.certsrv.names.subjectAltNames, ...(uri && { uri }) } };
+    return { ...s, certsrv: { ...s.certsrv, names }, policy };
   });
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export type CitrixSettings = z.output<typeof citrixSchema>;

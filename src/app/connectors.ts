@@ -183,6 +183,7 @@ export function wireConnectors(deps: {
         certificates: issuance.certificates,
         caOf: (t) => issuance.issuer.caOf(t)!,
         revoker: issuance.revoker,
+        audit: issuance.audit,
         // Its own issuance and that of the SCEP profiles it validates: what the MDM had a hand in.
         issuedThrough: async (serial) => {
           if ((await issuance.audit.issuedBy(`connector:${c.id}`, [serial])).size > 0) return true;

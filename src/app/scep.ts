@@ -8,7 +8,9 @@ import type { Config } from '../config/schema.js';
 import { durationMs } from '../config/duration.js';
 import { devPkiFiles } from '../pki/dev-pki.js';
 import { readKeyFile } from '../pki/key-files.js';
+import { masterKeyOf } from '../pki/key-wrap.js';
 import { NativeSigner } from '../pki/native-signer.js';
+import { renderNames } from '../pki/template.js';
 import { RsaDecryptThread } from '../pki/rsa-decrypt-thread.js';
 import { DynamicChallenges, NoChallenge, StaticChallenge, type ChallengeValidator } from '../protocols/scep/challenges.js';
 import { ScepService, type ScepProfile } from '../protocols/scep/service.js';
@@ -103,7 +105,7 @@ export function buildScep(config: Config, db: Db, issuance: Issuance, masterKey:
       validator,
       approval: p.approval,
       renewal: p.renewal,
-      names: p.names,
+      names: { ...p.names, source: p.names.source ?? (typeof p.challenge === 'object' && 'intune' in p.challenge ? 'mdm' : 'request') },
       challengeKind: typeof p.challenge === 'string' ? p.challenge : 'intune' in p.challenge ? 'intune' : 'static',
       challengeTtlMs: durationMs(p.challengeTtl),
     });
@@ -119,6 +121,8 @@ export function buildScep(config: Config, db: Db, issuance: Issuance, masterKey:
     cas: issuance.cas,
     issuer: issuance.issuer,
     templateCa: (template) => issuance.cas.get(config.templates[template]?.ca ?? config.pki.defaultCa)!,
+    renderNames: (template, data) => renderNames(template, config.templates[template]!, data),
+    master: masterKeyOf(masterKey),
     certificates: issuance.certificates,
     transactions: new ScepTransactionRepository(db),
     audit: issuance.audit,

@@ -9,6 +9,7 @@ import { unknownAttributeType } from '../pki/names.js';
 import { PIV_AUTHENTICATION_POLICIES } from '../pki/piv.js';
 import { PRESET_NAMES } from '../pki/presets.js';
 import { parseDnTemplate } from '../pki/template.js';
+import { namesSetting } from './name-policy.js';
 
 const port = z.number().int().min(0).max(65535);
 /** A path relative to the directory the gateway runs in (not the config file). */
@@ -255,8 +256,14 @@ const scepProfile = z.strictObject({
   challengeTtl: duration.default('1h').describe('Lifetime of one-time challenges.'),
   approval: z.boolean().default(false).describe('Requests wait (PENDING) until an operator approves them.'),
   renewal: z.boolean().default(true).describe('Accept RenewalReq signed by a valid certificate this gateway issued, without a challenge.'),
-  names: z.enum(['request', 'template']).default('request').describe('Certify the request\'s own subject and SANs, or the template\'s.'),
-});
+  names: namesSetting({ sources: ['request', 'mdm', 'template'] }).describe(
+    'Where the names of issued certificates come from. request (default): the request\'s subject attributes as `subject` allows them (default CN, O, OU, L, ST, C, serialNumber, one each, plain text) and no subjectAltName unless `subjectAltNames` lists its type; mdm (default with an Intune challenge): as Intune validated them; template: the template\'s, filled from {{challenge.<attribute>}}, the values a one-time challenge was bound to; the request\'s names are ignored.',
+  ),
+})
+  .superRefine((p, ctx) => {
+    const intune = typeof p.challenge === 'object' && 'intune' in p.challenge;
+    if (p.names.source === 'mdm' && !intune) ctx.addIssue({ code: 'custom', path: ['names', 'source'], message: 'mdm: names as the MDM validated them needs an MDM that validates requests: challenge { intune: <connector id> }' });
+  });
 
 const scep = z
   .strictObject({

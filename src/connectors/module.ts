@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import type { CertificateAuthority } from '../pki/ca.js';
 import type { Issuer } from '../pki/issuer.js';
 import type { Revoker } from '../pki/revoker.js';
+import type { AuditRepository } from '../store/audit.js';
 import type { CertificateRepository } from '../store/certificates.js';
 import type { Db } from '../store/db.js';
 import type { Connector, ConnectorKind } from './connector.js';
@@ -26,6 +27,8 @@ export interface ConnectorPki {
   caOf(template: string): CertificateAuthority;
   /** Revocations the MDM asks for (Intune relays them from its console). */
   revoker: Revoker;
+  /** For decisions the connector takes itself, e.g. a request refused for its names. */
+  audit: AuditRepository;
   /**
    * Whether the certificate was issued through this connector: by its own
    * pipeline or CA front, or by a SCEP profile whose challenges it validates.

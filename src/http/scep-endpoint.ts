@@ -133,7 +133,7 @@ export function scepEndpoint(deps: { scep: ScepService; log: Logger; observe?: R
       const requestId = assignRequestId(req, res);
       res.setHeader('X-Content-Type-Options', 'nosniff');
       if ((req.socket as TLSSocket).encrypted) res.setHeader('Strict-Transport-Security', HSTS);
-      logWhenFinished(log, req, res, { id: requestId, url });
+      logWhenFinished(log, req, res, { id: requestId, url: loggedUrl(path, queryAt < 0 ? '' : url.slice(queryAt + 1)) });
       if (deps.observe) {
         const observe = deps.observe;
         res.once('finish', () => observe(req.method ?? '', match ? route : 'unmatched', res.statusCode, start));
@@ -149,6 +149,16 @@ export function scepEndpoint(deps: { scep: ScepService; log: Logger; observe?: R
       handle().catch((err: unknown) => fail(res, requestId, err));
     },
   };
+}
+
+/**
+ * The access log's URL: the path and the operation only. A GET PKIOperation's
+ * `message` is a client's whole envelope; logged, it would hand anyone who
+ * reads the logs a ciphertext to attack, and it says nothing an operator needs.
+ */
+function loggedUrl(path: string, query: string): string {
+  const operation = new URLSearchParams(query).get('operation');
+  return operation === null ? path : `${path}?operation=${encodeURIComponent(operation.slice(0, 32))}`;
 }
 
 /** Sends /scep to the endpoint and everything else to `app`. */

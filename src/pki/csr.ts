@@ -59,6 +59,8 @@ export interface ParsedCsr {
   signature: Buffer;
   /** From the extensionRequest attribute; GeneralName forms other than these are left out (see requestedExtensions). */
   subjectAltNames: CsrSubjectAltName[];
+  /** subjectAltName forms requested that are never issued (e.g. "directoryName", "otherName 1.2.3"): a name policy refuses them. */
+  otherAltNames: string[];
   challengePassword?: string;
   requestedExtensions: RequestedExtension[];
 }
@@ -257,8 +259,10 @@ function parsePublicKey(spki: Buffer): Pick<ParsedCsr, 'publicKey' | 'keyAlgorit
   return { publicKey, keyAlgorithm, keySize: OTHER_KEY_BITS[keyAlgorithm] ?? 0 };
 }
 
-function parseAttributes(node: Asn1 | undefined): Pick<ParsedCsr, 'challengePassword' | 'subjectAltNames' | 'requestedExtensions'> {
-  const out: Pick<ParsedCsr, 'challengePassword' | 'subjectAltNames' | 'requestedExtensions'> = { subjectAltNames: [], requestedExtensions: [] };
+type AttributeFields = Pick<ParsedCsr, 'challengePassword' | 'subjectAltNames' | 'otherAltNames' | 'requestedExtensions'>;
+
+function parseAttributes(node: Asn1 | undefined): AttributeFields {
+  const out: AttributeFields = { subjectAltNames: [], otherAltNames: [], requestedExtensions: [] };
   // RFC 2986 makes [0] attributes mandatory, but some encoders omit it when empty.
   if (!node) return out;
   if (node.tagClass !== CONTEXT || node.type !== 0 || !node.constructed || !Array.isArray(node.value)) {
@@ -282,7 +286,7 @@ function parseAttributes(node: Asn1 | undefined): Pick<ParsedCsr, 'challengePass
         // RFC 5280 §4.2: one instance per extension; duplicates would let two SAN lists disagree.
         if (out.requestedExtensions.some((e) => e.oid === ext.oid)) throw new CsrError(`extension ${ext.oid} is requested more than once`);
         out.requestedExtensions.push(ext);
-        if (ext.oid === OID.subjectAltName) out.subjectAltNames = parseSubjectAltNames(ext.value);
+        if (ext.oid === OID.subjectAltName) out.subjectAltNames = parseSubjectAltNames(ext.value, out.otherAltNames);
       }
     }
     // Other attributes (unstructuredName, Microsoft OS version / client info, ...) carry nothing we issue from.
@@ -306,8 +310,13 @@ function parseExtensions(node: Asn1): RequestedExtension[] {
   });
 }
 
-/** A subjectAltName extension value (DER), as requests and certificates carry it. */
-export function parseSubjectAltNames(value: Buffer): CsrSubjectAltName[] {
+const OTHER_GENERAL_NAMES: Record<number, string> = { 3: 'x400Address', 4: 'directoryName', 5: 'ediPartyName', 8: 'registeredID' };
+
+/**
+ * A subjectAltName extension value (DER), as requests and certificates
+ * carry it. Forms other than the ones returned are named in `others`.
+ */
+export function parseSubjectAltNames(value: Buffer, others: string[] = []): CsrSubjectAltName[] {
   const names: CsrSubjectAltName[] = [];
   for (const name of constructed(readDer(value, 'subjectAltName extension'), TAG.SEQUENCE, 'subjectAltName')) {
     if (name.tagClass !== CONTEXT) throw new CsrError(`subjectAltName entry: expected a [n] GeneralName, got ${describe(name)}`);
@@ -315,6 +324,7 @@ export function parseSubjectAltNames(value: Buffer): CsrSubjectAltName[] {
       case 0: {
         const upn = otherNameUpn(name);
         if (upn !== undefined) names.push({ type: 'upn', value: upn });
+        else others.push(`otherName ${oidOf((name.value as Asn1[])[0], 'subjectAltName otherName type')}`);
         break;
       }
       case 1:
@@ -329,7 +339,9 @@ export function parseSubjectAltNames(value: Buffer): CsrSubjectAltName[] {
       case 7:
         names.push({ type: 'ip', value: ipText(Buffer.from(primitive(name, 7, 'subjectAltName iPAddress', CONTEXT), 'binary')) });
         break;
-      // x400Address, directoryName, ediPartyName, registeredID: not issued from; still in requestedExtensions.
+      default:
+        // x400Address, directoryName, ediPartyName, registeredID: never issued; still in requestedExtensions.
+        others.push(OTHER_GENERAL_NAMES[name.type as number] ?? `[${name.type}]`);
     }
   }
   return names;

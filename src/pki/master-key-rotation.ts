@@ -11,11 +11,14 @@ import type { AuditRepository } from '../store/audit.js';
 import { EscrowRepository, KeyPoolRepository, type WrappedKey } from '../store/key-store.js';
 import { encryptedPem } from './key-files.js';
 import { writeSecretFile } from './files.js';
-import { unwrapKey, wrapKey, type MasterKey } from './key-wrap.js';
+import { openBytes, sealBytes, unwrapKey, wrapKey, type MasterKey } from './key-wrap.js';
+import { pendingContext, ScepTransactionRepository } from '../store/scep.js';
 
 export interface RotationReport {
   escrowed: number;
   pooled: number;
+  /** SCEP requests waiting for an operator, kept sealed for the MDM that validated them. */
+  scepRequests: number;
   files: string[];
 }
 
@@ -31,7 +34,9 @@ export async function rotateMasterKey(opts: {
   actor: string;
 }): Promise<RotationReport> {
   const { db, from, to } = opts;
-  const report: RotationReport = { escrowed: 0, pooled: 0, files: [] };
+  const report: RotationReport = { escrowed: 0, pooled: 0, scepRequests: 0, files: [] };
+  const scep = new ScepTransactionRepository(db);
+  const pendingScep = await scep.sealedUnder(to.id);
   const escrow = new EscrowRepository(db);
   const pool = new KeyPoolRepository(db);
 
@@ -55,12 +60,17 @@ export async function rotateMasterKey(opts: {
       await pool.replace(trx, row.id, { kekId: to.id, wrapped: wrapKey(to, key, ctx) });
       report.pooled++;
     }
+    for (const row of pendingScep) {
+      const ctx = pendingContext(row);
+      await scep.reseal(trx, row.id, { csrSealed: sealBytes(to, openBytes(from, row.kekId ?? '', row.csrSealed!, ctx), ctx), kekId: to.id });
+      report.scepRequests++;
+    }
     await opts.audit.append(trx, {
       actor: opts.actor,
       action: 'master-key.rotate',
       subjectType: 'master-key',
       subjectId: to.id,
-      detail: { from: from.id, escrowed: report.escrowed, pooled: report.pooled },
+      detail: { from: from.id, escrowed: report.escrowed, pooled: report.pooled, scepRequests: report.scepRequests },
     });
   });
 

@@ -42,6 +42,11 @@ const ASCII = /^[\x00-\x7f]*$/;
 
 export class NameError extends Error {}
 
+/** The OID an attribute type names (short name, any case, or dotted); undefined when unknown. */
+export function attributeOid(type: string): string | undefined {
+  return ATTRIBUTES[type.toUpperCase()]?.oid ?? (DOTTED.test(type) ? type : undefined);
+}
+
 /** Why an attribute type is unusable, or undefined when it is fine (config validation). */
 export function unknownAttributeType(type: string): string | undefined {
   return ATTRIBUTES[type.toUpperCase()] || DOTTED.test(type)

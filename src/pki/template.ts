@@ -12,6 +12,8 @@ export class TemplateError extends Error {}
 export interface TemplateData {
   user?: Record<string, unknown>;
   device?: Record<string, unknown>;
+  /** Subject attributes a SCEP one-time challenge was bound to. */
+  challenge?: Record<string, unknown>;
 }
 
 export interface NameTemplate {

@@ -18,7 +18,11 @@ export interface ScepTransaction {
   reason: string | null;
   serial: string | null;
   subject: string;
+  /** A pending request without its challengePassword (csr-redaction.ts), base64 DER. */
   csr: string | null;
+  /** The pending request as received, sealed under the master key `kekId`, where a validator reports back with it. */
+  csrSealed: string | null;
+  kekId: string | null;
   decidedBy: string | null;
   createdAt: number;
   updatedAt: number;
@@ -37,6 +41,8 @@ interface TransactionRow {
   serial: string | null;
   subject: string;
   csr: string | null;
+  csr_sealed: string | null;
+  kek_id: string | null;
   decided_by: string | null;
   created_at: number;
   updated_at: number;
@@ -55,19 +61,24 @@ const fromRow = (r: TransactionRow): ScepTransaction => ({
   serial: r.serial,
   subject: r.subject,
   csr: r.csr,
+  csrSealed: r.csr_sealed,
+  kekId: r.kek_id,
   decidedBy: r.decided_by,
   createdAt: Number(r.created_at),
   updatedAt: Number(r.updated_at),
 });
 
 export type NewTransaction = Pick<ScepTransaction, 'profile' | 'transactionId' | 'renews' | 'keySha256' | 'messageType' | 'status' | 'subject'> &
-  Partial<Pick<ScepTransaction, 'failInfo' | 'reason' | 'serial' | 'csr'>>;
+  Partial<Pick<ScepTransaction, 'failInfo' | 'reason' | 'serial' | 'csr' | 'csrSealed' | 'kekId'>>;
+
+/** Sealed requests are bound to their transaction (AAD), so a sealed blob cannot be moved to another row. */
+export const pendingContext = (t: Pick<ScepTransaction, 'profile' | 'transactionId' | 'renews'>): string => `scep-request:${t.profile}:${t.transactionId}:${t.renews}`;
 
 // Looked up and written once per enrollment, the insert often inside the issuance transaction: plain SQL, prepared once (see sql.ts).
 const FIND = 'SELECT * FROM scep_transactions WHERE profile = ? AND transaction_id = ? AND renews = ? LIMIT 1';
 const INSERT = `INSERT INTO scep_transactions
-  (profile, transaction_id, renews, key_sha256, message_type, status, fail_info, reason, serial, subject, csr, created_at, updated_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  (profile, transaction_id, renews, key_sha256, message_type, status, fail_info, reason, serial, subject, csr, csr_sealed, kek_id, created_at, updated_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 export class ScepTransactionRepository {
   constructor(private readonly db: Db) {}
@@ -109,6 +120,8 @@ export class ScepTransactionRepository {
         t.serial ?? null,
         t.subject.slice(0, 512),
         t.csr ?? null,
+        t.csrSealed ?? null,
+        t.kekId ?? null,
         now,
         now,
       ]);
@@ -123,8 +136,18 @@ export class ScepTransactionRepository {
   async decide(trx: Knex | Knex.Transaction, id: number, d: { status: 'issued' | 'rejected'; serial?: string; failInfo?: string; reason?: string | null; decidedBy: string }, now = Date.now()): Promise<boolean> {
     const n = await trx('scep_transactions')
       .where({ id, status: 'pending' })
-      .update({ status: d.status, serial: d.serial ?? null, fail_info: d.failInfo ?? null, reason: d.reason ?? null, decided_by: d.decidedBy, csr: null, updated_at: now });
+      .update({ status: d.status, serial: d.serial ?? null, fail_info: d.failInfo ?? null, reason: d.reason ?? null, decided_by: d.decidedBy, csr: null, csr_sealed: null, kek_id: null, updated_at: now });
     return n === 1;
+  }
+
+  /** Pending requests sealed under a master key other than `kekId` (master-key rotation). */
+  async sealedUnder(notKekId: string): Promise<Pick<ScepTransaction, 'id' | 'profile' | 'transactionId' | 'renews' | 'csrSealed' | 'kekId'>[]> {
+    const rows = (await this.db<TransactionRow>('scep_transactions').whereNotNull('csr_sealed').whereNot({ kek_id: notKekId })) as TransactionRow[];
+    return rows.map(fromRow);
+  }
+
+  async reseal(trx: Knex | Knex.Transaction, id: number, sealed: { csrSealed: string; kekId: string }): Promise<void> {
+    await trx('scep_transactions').where({ id }).update({ csr_sealed: sealed.csrSealed, kek_id: sealed.kekId });
   }
 
   async list(filter: { status?: ScepStatus; profile?: string; limit?: number }): Promise<ScepTransaction[]> {
@@ -139,17 +162,20 @@ export interface ChallengeRow {
   id: number;
   profile: string;
   binding: Record<string, string> | null;
+  /** The binding is the whole subject. */
+  exact: boolean;
   expiresAt: number;
 }
 
 export class ScepChallengeRepository {
   constructor(private readonly db: Db) {}
 
-  async add(c: { profile: string; digest: string; binding: Record<string, string> | null; createdBy: string; expiresAt: number }, now = Date.now()): Promise<void> {
+  async add(c: { profile: string; digest: string; binding: Record<string, string> | null; exact: boolean; createdBy: string; expiresAt: number }, now = Date.now()): Promise<void> {
     await this.db('scep_challenges').insert({
       profile: c.profile,
       digest: c.digest,
       binding: c.binding ? JSON.stringify(c.binding) : null,
+      binding_exact: c.exact,
       created_by: c.createdBy,
       created_at: now,
       expires_at: c.expiresAt,
@@ -160,12 +186,13 @@ export class ScepChallengeRepository {
   async consume(profile: string, digest: string, now = Date.now()): Promise<ChallengeRow | undefined> {
     return this.db.transaction(async (trx) => {
       const r = (await trx('scep_challenges').where({ profile, digest }).whereNull('used_at').where('expires_at', '>', now).first()) as
-        | { id: number; profile: string; binding: string | null; expires_at: number }
+        | { id: number; profile: string; binding: string | null; binding_exact: number | boolean; expires_at: number }
         | undefined;
       if (!r) return undefined;
       const n = await trx('scep_challenges').where({ id: r.id }).whereNull('used_at').update({ used_at: now });
       if (n !== 1) return undefined;
-      return { id: Number(r.id), profile: r.profile, binding: r.binding ? (JSON.parse(r.binding) as Record<string, string>) : null, expiresAt: Number(r.expires_at) };
+      const binding = r.binding ? (JSON.parse(r.binding) as Record<string, string>) : null;
+      return { id: Number(r.id), profile: r.profile, binding, exact: Boolean(r.binding_exact), expiresAt: Number(r.expires_at) };
     });
   }
 }

@@ -150,10 +150,10 @@ describe('iOS OTA enrollment, as an iPhone', () => {
     assert.equal(bound.device.udid, UDID);
     assert.equal(bound.device.serialNumber, 'F2LX1234ABCD');
 
-    // The SCEP step, as the device does it with the payload's Subject and Challenge.
+    // The SCEP step, as the device does it with the payload's Subject (and nothing else: no scepclient default OU or C) and Challenge.
     const scepId = { cert: join(dir, 'scep.pem'), key: join(dir, 'scep-key.pem') };
     const enrolled = await scepclient([
-      '-server-url', scep.URL as string, '-challenge', scep.Challenge as string, '-cn', UDID, '-organization', 'Example Bank',
+      '-server-url', scep.URL as string, '-challenge', scep.Challenge as string, '-cn', UDID, '-organization', 'Example Bank', '-ou', '', '-country', '',
       '-private-key', scepId.key, '-certificate', scepId.cert,
     ]);
     assert.equal(enrolled.code, 0, enrolled.output);

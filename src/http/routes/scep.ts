@@ -6,13 +6,15 @@ import { ScepDecisionError, type ScepService } from '../../protocols/scep/servic
 import type { ScepTransaction } from '../../store/scep.js';
 import type { Guard } from '../auth/authenticate.js';
 import { badRequest, HttpError } from '../errors.js';
+import { attributeOid, unknownAttributeType } from '../../pki/names.js';
+import { unsafeCharacter } from '../../util/unsafe-text.js';
 
 /** Admin API: one-time challenges for dynamic SCEP profiles; the approval queue of profiles with `approval: true`. */
 export function scepAdminRouter(deps: { guard: Guard; scep: ScepService; challenges: DynamicChallenges; bodyLimit: number }): Router {
   const router = Router();
   const admin = deps.guard({ methods: ['client-cert', 'bearer'], roles: ['admin'] });
   router.post('/scep/challenges', admin, express.json({ limit: deps.bodyLimit }), async (req, res) => {
-    const body = (req.body ?? {}) as { profile?: unknown; ttl?: unknown; binding?: unknown };
+    const body = (req.body ?? {}) as { profile?: unknown; ttl?: unknown; binding?: unknown; exact?: unknown };
     const name = typeof body.profile === 'string' ? body.profile : 'default';
     const profile = deps.scep.profile(name);
     if (!profile) throw badRequest(`no SCEP profile "${name}"`);
@@ -25,11 +27,16 @@ export function scepAdminRouter(deps: { guard: Guard; scep: ScepService; challen
         throw badRequest(`ttl: ${(err as Error).message}`);
       }
     }
-    const binding = body.binding;
-    if (binding !== undefined && (typeof binding !== 'object' || binding === null || Object.values(binding).some((v) => typeof v !== 'string'))) {
-      throw badRequest('binding must map subject attribute types to strings, e.g. {"serialNumber": "C02X…"}');
-    }
-    const created = await deps.challenges.create({ profile: name, ttlMs, ...(binding ? { binding: binding as Record<string, string> } : {}), createdBy: `${req.user!.method}:${req.user!.name}` });
+    const binding = bindingOf(body.binding);
+    if (body.exact !== undefined && typeof body.exact !== 'boolean') throw badRequest('exact must be true or false');
+    if (body.exact && !binding) throw badRequest('exact needs a binding: the bound attributes are then the whole subject');
+    const created = await deps.challenges.create({
+      profile: name,
+      ttlMs,
+      ...(binding && { binding }),
+      ...(body.exact === true && { exact: true }),
+      createdBy: `${req.user!.method}:${req.user!.name}`,
+    });
     res.status(201).json({ profile: name, challenge: created.challenge, expiresAt: new Date(created.expiresAt).toISOString() });
   });
 
@@ -53,6 +60,25 @@ export function scepAdminRouter(deps: { guard: Guard; scep: ScepService; challen
   router.post('/scep/requests/:id/approve', admin, express.json({ limit: deps.bodyLimit }), decide(true));
   router.post('/scep/requests/:id/reject', admin, express.json({ limit: deps.bodyLimit }), decide(false));
   return router;
+}
+
+/** A challenge's binding: known subject attribute types, each to one clean value, at most one entry per type. */
+function bindingOf(value: unknown): Record<string, string> | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.keys(value).length === 0) {
+    throw badRequest('binding must map subject attribute types to strings, e.g. {"serialNumber": "C02X…"}');
+  }
+  const seen = new Set<string>();
+  for (const [type, v] of Object.entries(value)) {
+    const oid = attributeOid(type);
+    if (!oid) throw badRequest(`binding: ${unknownAttributeType(type)}`);
+    if (seen.has(oid)) throw badRequest(`binding: ${type} is given twice`);
+    seen.add(oid);
+    if (typeof v !== 'string' || v.length === 0 || v.length > 256) throw badRequest(`binding.${type} must be a string of 1 to 256 characters`);
+    const bad = unsafeCharacter(v);
+    if (bad) throw badRequest(`binding.${type} holds ${bad}, a character names may not carry`);
+  }
+  return value as Record<string, string>;
 }
 
 /** A request as operators see it: no CSR, no key hash. */

@@ -40,7 +40,7 @@ export class OtaError extends Error {
 
 /** One-time SCEP challenges (the SCEP server's DynamicChallenges). */
 export interface ChallengeIssuer {
-  create(c: { profile: string; ttlMs: number; binding?: Record<string, string>; createdBy: string }): Promise<{ challenge: string; expiresAt: number }>;
+  create(c: { profile: string; ttlMs: number; binding?: Record<string, string>; exact?: boolean; createdBy: string }): Promise<{ challenge: string; expiresAt: number }>;
 }
 
 export interface OtaCredentialProfile {
@@ -250,7 +250,9 @@ export class OtaService {
     const { challenge } = await this.deps.challenges.create({
       profile: this.deps.scep.profile,
       ttlMs: Math.min(this.deps.scep.challengeTtlMs, e.expiresAt - Date.now()),
-      binding: { CN: device.udid },
+      // The device gets this subject in the profile below and nothing else: the challenge certifies exactly it.
+      binding: { O: this.deps.texts.organization, CN: device.udid },
+      exact: true,
       createdBy: `ota:${e.id}`,
     });
     log.info({ udid: device.udid, product: device.product }, 'OTA device bound; SCEP payload served');

@@ -7,6 +7,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ParsedCsr } from '../../pki/csr.js';
+import type { NameBinding } from '../../pki/name-policy.js';
 import type { ScepChallengeRepository } from '../../store/scep.js';
 
 export interface ChallengeContext {
@@ -17,7 +18,8 @@ export interface ChallengeContext {
   transactionId: string;
 }
 
-export type ChallengeVerdict = { ok: true } | { ok: false; reason: string };
+/** A pass may come with the names its challenge was bound to (src/pki/name-policy.ts checks the request against them). */
+export type ChallengeVerdict = { ok: true; binding?: NameBinding } | { ok: false; reason: string };
 
 /** The certificate issued for a request a validator let through. */
 export interface IssuedForRequest {
@@ -66,8 +68,10 @@ export class NoChallenge implements ChallengeValidator {
 export interface NewChallenge {
   profile: string;
   ttlMs: number;
-  /** Subject attributes (e.g. { serialNumber: 'C02X…' }) the request must carry exactly. */
+  /** Subject attributes (e.g. { serialNumber: 'C02X…' }) the request must carry, each exactly once with exactly this value. */
   binding?: Record<string, string>;
+  /** The bound attributes are the whole subject: no other attribute, no subjectAltName. */
+  exact?: boolean;
   createdBy: string;
 }
 
@@ -86,19 +90,15 @@ export class DynamicChallenges implements ChallengeValidator {
   async create(c: NewChallenge): Promise<{ challenge: string; expiresAt: number }> {
     const challenge = randomBytes(16).toString('hex');
     const expiresAt = Date.now() + c.ttlMs;
-    await this.repo.add({ profile: c.profile, digest: this.digest(challenge), binding: c.binding ?? null, createdBy: c.createdBy, expiresAt });
+    await this.repo.add({ profile: c.profile, digest: this.digest(challenge), binding: c.binding ?? null, exact: c.exact ?? false, createdBy: c.createdBy, expiresAt });
     return { challenge, expiresAt };
   }
 
-  async validate({ profile, challenge, csr }: ChallengeContext): Promise<ChallengeVerdict> {
+  async validate({ profile, challenge }: ChallengeContext): Promise<ChallengeVerdict> {
     if (challenge === undefined) return { ok: false, reason: 'the request has no challenge password' };
     // Looked up by HMAC: the database index does the comparison, never on the secret itself.
     const row = await this.repo.consume(profile, this.digest(challenge));
     if (!row) return { ok: false, reason: 'unknown, expired or already used challenge password' };
-    for (const [type, value] of Object.entries(row.binding ?? {})) {
-      const have = csr.subject.filter((a) => a.type.toLowerCase() === type.toLowerCase()).map((a) => a.value);
-      if (!have.includes(value)) return { ok: false, reason: `the challenge is bound to ${type}=${value}, which the request does not carry` };
-    }
-    return { ok: true };
+    return row.binding || row.exact ? { ok: true, binding: { attributes: row.binding ?? {}, exact: row.exact } } : { ok: true };
   }
 }

@@ -11,21 +11,25 @@ import type { CaRegistry, CertificateAuthority } from '../../pki/ca.js';
 import { CmsDecryptError, decryptEnvelopedDataWith } from '../../pki/cms/enveloped-data.js';
 import { certsOnly } from '../../pki/cms/signed-data.js';
 import type { CrlPublisher } from '../../pki/crl-publisher.js';
-import { CsrError, parseCsr, verifyCsrSignature, type ParsedCsr } from '../../pki/csr.js';
-import { constructed, DerError, primitive, readDer, TAG } from '../../pki/der-reader.js';
+import { parseCsr, type ParsedCsr } from '../../pki/csr.js';
+import { withoutChallengePassword } from '../../pki/csr-redaction.js';
 import { IssuanceError, type Issuer } from '../../pki/issuer.js';
+import { openBytes, sealBytes, type MasterKey } from '../../pki/key-wrap.js';
+import { decideNames, type NameBinding, type NameDecision, type NamePolicy, type RequestedNames } from '../../pki/name-policy.js';
+import { TemplateError, type TemplateData } from '../../pki/template.js';
 import type { Signer } from '../../pki/native-signer.js';
 import { formatName } from '../../pki/names.js';
 import type { RsaDecryptor } from '../../pki/rsa-decrypt-thread.js';
-import { integerHex, normalizeSerialHex } from '../../pki/x509-der.js';
+import { normalizeSerialHex } from '../../pki/x509-der.js';
 import type { AuditRepository } from '../../store/audit.js';
 import type { CertificateRepository } from '../../store/certificates.js';
 import type { Db } from '../../store/db.js';
 import type { Sql } from '../../store/sql.js';
-import type { ScepTransaction, ScepTransactionRepository } from '../../store/scep.js';
+import { pendingContext, type ScepTransaction, type ScepTransactionRepository } from '../../store/scep.js';
 import type { Admission } from '../../util/admission.js';
 import { KeyedLock } from '../../util/keyed-lock.js';
-import type { ChallengeContext, ChallengeValidator } from './challenges.js';
+import type { ChallengeContext, ChallengeValidator, ChallengeVerdict } from './challenges.js';
+import { ContentError, readContent, type RequestContent } from './content.js';
 import { buildCertRep, readPkiMessage, ScepMessageError, type CertRepStatus, type FailInfo, type PkiMessage, type ReplyTo } from './message.js';
 
 export interface ScepProfile {
@@ -36,8 +40,8 @@ export interface ScepProfile {
   approval: boolean;
   /** RenewalReq signed by a valid certificate we issued is accepted without a challenge. */
   renewal: boolean;
-  /** 'request': the certificate carries the request's subject and SANs; 'template': the template's. */
-  names: 'request' | 'template';
+  /** Where the names of its certificates come from (src/pki/name-policy.ts). */
+  names: NamePolicy;
   challengeKind: 'static' | 'dynamic' | 'none' | 'intune';
   /** Lifetime of one-time challenges made for this profile. */
   challengeTtlMs: number;
@@ -63,6 +67,10 @@ export class ScepService {
       cas: CaRegistry;
       issuer: Issuer;
       templateCa: (template: string) => CertificateAuthority;
+      /** A template's subject and subjectAltNames filled from `data` (profiles whose names come from the template). */
+      renderNames: (template: string, data: TemplateData) => RequestedNames;
+      /** Seals the requests that wait for an operator while a validator needs them as received. */
+      master: MasterKey;
       certificates: CertificateRepository;
       transactions: ScepTransactionRepository;
       audit: AuditRepository;
@@ -103,42 +111,54 @@ export class ScepService {
       return this.reply(err.replyTo ?? { transactionId: '' }, { status: 'FAILURE', failInfo: err.failInfo });
     }
     const replyTo: ReplyTo = { transactionId: message.transactionId, senderNonce: message.senderNonce, signerCert: message.signerCert, cipher: message.envelope.cipher };
-    let inner: Buffer;
+    let content: RequestContent;
     try {
-      inner = await decryptEnvelopedDataWith(message.envelope, this.deps.ra.cert.raw, this.deps.ra.decryptor);
+      content = readContent(message.type, await decryptEnvelopedDataWith(message.envelope, this.deps.ra.cert.raw, this.deps.ra.decryptor));
+      if ('csr' in content && !this.signerHolds(message, content.csr)) throw new ContentError();
     } catch (err) {
-      if (!(err instanceof CmsDecryptError)) throw err;
-      // One answer for every decryption failure: nothing to learn about keys or padding.
+      if (!(err instanceof CmsDecryptError) && !(err instanceof ContentError)) throw err;
+      // One answer for every envelope that does not open to what its messageType requires, whatever the
+      // reason (key, padding, structure, CSR signature, signer): anything finer is an oracle (content.ts).
       return this.reply(replyTo, { status: 'FAILURE', failInfo: 'badMessageCheck' });
     }
-    const answer = await this.locks.run(`${profile.name}\n${message.transactionId}`, () => this.handle(profile, message, inner));
+    const answer = await this.locks.run(`${profile.name}\n${message.transactionId}`, () => this.handle(profile, message, content));
     return this.reply(replyTo, answer);
+  }
+
+  /**
+   * The request is signed with the key it asks to have certified (RFC 8894
+   * §2.3: a self-signed certificate for that key), or is a RenewalReq signed
+   * by a certificate of ours. Otherwise anyone could put a captured envelope
+   * in a message of their own and have it answered to them.
+   */
+  private signerHolds(message: PkiMessage, csr: ParsedCsr): boolean {
+    if (message.signerCert.publicKey.equals(csr.publicKey)) return true;
+    const signer = this.renewalSigner(message);
+    const ca = signer && this.deps.cas.issuerOf(signer);
+    return !!ca && signer.verify(ca.cert.publicKey);
   }
 
   private reply(to: ReplyTo, answer: CertRepStatus): Promise<Buffer> {
     return buildCertRep(to, answer, { cert: this.deps.ra.cert, signer: this.deps.ra.signer });
   }
 
-  private async handle(profile: ScepProfile, message: PkiMessage, inner: Buffer): Promise<CertRepStatus> {
-    switch (message.type) {
+  private async handle(profile: ScepProfile, message: PkiMessage, content: RequestContent): Promise<CertRepStatus> {
+    switch (content.type) {
       case 'PKCSReq':
       case 'RenewalReq':
-        return this.enroll(profile, message, inner);
+        return this.enroll(profile, message, content.csr);
       case 'CertPoll': {
         const t = await this.deps.transactions.latest(profile.name, message.transactionId);
         return t ? this.answerFor(t) : fail('badCertId');
       }
       case 'GetCert': {
-        const serial = serialOfIssuerAndSerial(inner);
-        const cert = serial && (await this.deps.certificates.get(serial));
+        const cert = await this.deps.certificates.get(content.serial);
         return cert ? { status: 'SUCCESS', certificates: [new X509Certificate(cert.pem).raw] } : fail('badCertId');
       }
       case 'GetCRL': {
         const ca = this.deps.templateCa(profile.template);
         return { status: 'SUCCESS', certificates: [], crls: [await this.deps.crls.current(ca.name)] };
       }
-      default:
-        return fail('badRequest');
     }
   }
 
@@ -150,15 +170,7 @@ export class ScepService {
     return { status: 'SUCCESS', certificates: [new X509Certificate(cert.pem).raw] };
   }
 
-  private async enroll(profile: ScepProfile, message: PkiMessage, inner: Buffer): Promise<CertRepStatus> {
-    let csr: ParsedCsr;
-    try {
-      csr = parseCsr(inner);
-      if (!verifyCsrSignature(csr)) return fail('badMessageCheck');
-    } catch (err) {
-      if (err instanceof CsrError) return fail('badRequest');
-      throw err;
-    }
+  private async enroll(profile: ScepProfile, message: PkiMessage, csr: ParsedCsr): Promise<CertRepStatus> {
     const keySha256 = createHash('sha256').update(csr.publicKeyInfo).digest('hex');
     // A renewal is its own request even when it reuses the first enrollment's transactionID.
     const renewing = this.renewalSigner(message);
@@ -168,15 +180,26 @@ export class ScepService {
 
     const log = scoped(this.deps.log, { profile: profile.name, transactionId: message.transactionId, subject: csr.subjectDn });
     const ctx: ChallengeContext = { profile: profile.name, challenge: csr.challengePassword, csr, transactionId: message.transactionId };
-    const refusal = await this.authorise(profile, renewing, ctx);
     const base: RequestRecord = { profile: profile.name, transactionId: message.transactionId, renews, keySha256, messageType: message.type, subject: csr.subjectDn };
-    if (refusal) {
-      log.info({ reason: refusal }, 'SCEP enrollment refused');
-      await this.deps.transactions.insert(this.deps.db, { ...base, status: 'rejected', failInfo: 'badRequest', reason: refusal });
+    const verdict = await this.authorise(profile, renewing, ctx);
+    if (!verdict.ok) {
+      log.info({ reason: verdict.reason }, 'SCEP enrollment refused');
+      await this.deps.transactions.insert(this.deps.db, { ...base, status: 'rejected', failInfo: 'badRequest', reason: verdict.reason });
+      return fail('badRequest');
+    }
+    // Names are decided once the request is authenticated, so every refusal for a name is one an enrollee earned and is audited.
+    const names = this.namesFor(profile, csr, verdict.binding);
+    if (!names.ok) {
+      log.info({ reason: names.reason }, 'SCEP enrollment refused: names');
+      await this.deps.db.transaction(async (trx) => {
+        await this.deps.transactions.insert(trx, { ...base, status: 'rejected', failInfo: 'badRequest', reason: names.reason });
+        await this.deps.audit.append(trx, refusalAudit(base, names.reason));
+      });
+      await this.tell(log, 'failed', () => profile.validator.failed?.(ctx, names.reason));
       return fail('badRequest');
     }
     if (profile.approval) {
-      await this.deps.transactions.insert(this.deps.db, { ...base, status: 'pending', csr: csr.der.toString('base64') });
+      await this.deps.transactions.insert(this.deps.db, { ...base, status: 'pending', csr: withoutChallengePassword(csr.der).toString('base64'), ...this.sealed(profile, base, csr) });
       log.info('SCEP enrollment waits for approval');
       return { status: 'PENDING' };
     }
@@ -186,7 +209,7 @@ export class ScepService {
     };
     let answer: Outcome;
     try {
-      answer = await this.issue(profile, ctx, base, log, `scep:${profile.name}`, record);
+      answer = await this.issue(profile, ctx, names.names, base, log, `scep:${profile.name}`, record);
     } catch (err) {
       if (!(err instanceof RequestTaken)) throw err;
       // Another gateway instance answered the same request first: its answer is the answer.
@@ -197,16 +220,38 @@ export class ScepService {
     return answer.status;
   }
 
-  /** Why the request may not enroll, or undefined. */
-  private async authorise(profile: ScepProfile, renewing: X509Certificate | undefined, ctx: ChallengeContext): Promise<string | undefined> {
+  /** The names to certify: the profile's policy applied to the request and its challenge's binding (src/pki/name-policy.ts). */
+  private namesFor(profile: ScepProfile, csr: ParsedCsr, binding: NameBinding | undefined): NameDecision {
+    const checked = decideNames(profile.names, csr, binding);
+    if (!checked.ok || profile.names.source !== 'template') return checked;
+    try {
+      return { ok: true, names: this.deps.renderNames(profile.template, { challenge: binding?.attributes ?? {} }) };
+    } catch (err) {
+      if (err instanceof TemplateError) return { ok: false, reason: err.message };
+      throw err;
+    }
+  }
+
+  /**
+   * The request as received, sealed under the master key, for validators
+   * that report the decision back with it (Intune): kept only while the
+   * request waits, never in clear.
+   */
+  private sealed(profile: ScepProfile, base: RequestRecord, csr: ParsedCsr): { csrSealed?: string; kekId?: string } {
+    if (!profile.validator.issued && !profile.validator.failed) return {};
+    const master = this.deps.master;
+    return { csrSealed: sealBytes(master, csr.der, pendingContext(base)), kekId: master.id };
+  }
+
+  /** Whether the request may enroll: a renewal signed by a certificate of ours, or the profile's challenge. */
+  private async authorise(profile: ScepProfile, renewing: X509Certificate | undefined, ctx: ChallengeContext): Promise<ChallengeVerdict> {
     // A challenge Intune decides is Intune's to decide, renewal or not: it also checks the names Intune expects.
     if (renewing && profile.renewal && profile.challengeKind !== 'intune') {
       const refusal = await this.renewalRefusal(renewing, profile, ctx.csr);
-      if (!refusal) return undefined;
-      if (ctx.challenge === undefined) return refusal;
+      if (!refusal) return { ok: true };
+      if (ctx.challenge === undefined) return { ok: false, reason: refusal };
     }
-    const verdict = await profile.validator.validate(ctx);
-    return verdict.ok ? undefined : verdict.reason;
+    return profile.validator.validate(ctx);
   }
 
   /** The certificate a RenewalReq is signed with; a self-signed one makes it a first enrollment in all but name. */
@@ -229,7 +274,7 @@ export class ScepService {
     const record = await this.deps.certificates.get(normalizeSerialHex(signer.serialNumber));
     if (!record || record.status !== 'valid') return 'the certificate signing the renewal is revoked or unknown';
     if (record.template !== profile.template) return `the certificate signing the renewal was issued from template ${record.template}, not this profile's ${profile.template}`;
-    if (profile.names === 'request') {
+    if (profile.names.source !== 'template') {
       // Names with attribute types OpenSSL has no short name for are recorded as OpenSSL prints them; such renewals need a challenge.
       if ((formatName(csr.subject) ?? csr.subjectDn) !== record.subject) return `a renewal keeps the subject of the certificate it renews (${record.subject}), not ${csr.subjectDn}`;
       if (sanKey(csr.subjectAltNames) !== sanKey(record.sans)) return 'a renewal keeps the subjectAltNames of the certificate it renews';
@@ -241,6 +286,7 @@ export class ScepService {
   private async issue(
     profile: ScepProfile,
     ctx: ChallengeContext,
+    names: RequestedNames,
     base: RequestRecord,
     log: ScopedLog,
     actor: string,
@@ -252,7 +298,7 @@ export class ScepService {
         csr: ctx.csr, // parsed and its signature verified already
         ...(record && { within: (sql: Sql, issued: { record: { serial: string } }) => record(sql, issued.record.serial) }),
         data: {},
-        ...(profile.names === 'request' && { names: { subject: ctx.csr.subject, subjectAltNames: ctx.csr.subjectAltNames } }),
+        names,
         actor,
         reason: `SCEP ${base.messageType} ${base.transactionId}`,
       });
@@ -296,11 +342,15 @@ export class ScepService {
       const profile = current && this.profile(current.profile);
       if (!current || current.status !== 'pending' || !current.csr || !profile) throw new ScepDecisionError(`SCEP transaction ${id} is ${current?.status ?? 'gone'}, not pending`, 409);
       const log = scoped(this.deps.log, { profile: profile.name, transactionId: current.transactionId, subject: current.subject, actor: decision.actor });
-      const csr = parseCsr(Buffer.from(current.csr, 'base64'));
-      const ctx: ChallengeContext = { profile: profile.name, challenge: csr.challengePassword, csr, transactionId: current.transactionId };
+      // Kept without its challengePassword; the request as received only where a validator reports back with it.
+      const stored = parseCsr(Buffer.from(current.csr, 'base64'));
+      const csr = current.csrSealed ? parseCsr(openBytes(this.deps.master, current.kekId ?? '', current.csrSealed, pendingContext(current))) : stored;
+      const ctx: ChallengeContext = { profile: profile.name, challenge: undefined, csr, transactionId: current.transactionId };
       let outcome: Outcome;
       if (decision.approve) {
-        outcome = await this.issue(profile, ctx, current, log, decision.actor);
+        // Decided again under today's policy: it may have changed while the request waited.
+        const names = this.namesFor(profile, stored, undefined);
+        outcome = names.ok ? await this.issue(profile, ctx, names.names, current, log, decision.actor) : { status: fail('badRequest'), reason: names.reason };
       } else {
         outcome = { status: fail('badRequest'), reason: decision.reason ?? 'rejected by an operator' };
         log.info({ reason: outcome.reason }, 'SCEP request rejected');
@@ -317,7 +367,7 @@ export class ScepService {
           detail: { profile: current.profile, transactionId: current.transactionId, subject: current.subject, status: settled.status, ...(outcome.serial && { serial: outcome.serial }) },
         });
       });
-      if (!decision.approve) await this.tell(log, 'failed', () => profile.validator.failed?.(ctx, outcome.reason!));
+      if (outcome.status.status !== 'SUCCESS' && (!decision.approve || outcome.reason)) await this.tell(log, 'failed', () => profile.validator.failed?.(ctx, outcome.reason!));
       return (await this.deps.transactions.get(id))!;
     });
   }
@@ -355,19 +405,20 @@ function transactionOf(base: RequestRecord, outcome: Outcome) {
 
 const fail = (failInfo: FailInfo): CertRepStatus => ({ status: 'FAILURE', failInfo });
 
+/** The audit row of a request refused for the names it asked for. */
+function refusalAudit(base: RequestRecord, reason: string) {
+  return {
+    actor: `scep:${base.profile}`,
+    action: 'scep.refuse',
+    subjectType: 'scep_transaction',
+    subjectId: base.transactionId.slice(0, 191),
+    reason,
+    detail: { profile: base.profile, transactionId: base.transactionId, subject: base.subject, messageType: base.messageType },
+  };
+}
+
 /** subjectAltNames in a comparable form: order does not matter, type and value do. */
 const sanKey = (sans: readonly { type: string; value: string }[]): string => JSON.stringify(sans.map((n) => `${n.type}:${n.value}`).sort());
 
 /** X509Certificate#subject's one attribute per line as "CN=…, O=…". */
 const oneLineName = (subject: string): string => subject.split('\n').join(', ');
-
-/** IssuerAndSerialNumber (GetCert) → serial hex, or undefined when unreadable. */
-function serialOfIssuerAndSerial(der: Buffer): string | undefined {
-  try {
-    const [, serial] = constructed(readDer(der, 'IssuerAndSerialNumber'), TAG.SEQUENCE, 'IssuerAndSerialNumber');
-    return integerHex(Buffer.from(primitive(serial, TAG.INTEGER, 'serialNumber'), 'binary')) || undefined;
-  } catch (err) {
-    if (err instanceof DerError) return undefined;
-    throw err;
-  }
-}
