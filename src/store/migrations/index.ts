@@ -14,6 +14,7 @@ import * as m009 from './009_job_priority.js';
 import * as m010 from './010_intune.js';
 import * as m011 from './011_derived_credentials.js';
 import * as m013 from './013_citrix_certsrv.js';
+import * as m014 from './014_mobile_name_attempts.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -32,6 +33,7 @@ const migrations: Record<string, Migration> = {
   '010_intune': m010,
   '011_derived_credentials': m011,
   '013_citrix_certsrv': m013,
+  '014_mobile_name_attempts': m014,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
