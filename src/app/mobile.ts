@@ -7,6 +7,7 @@ import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { durationMs } from '../config/duration.js';
+import { AddressThrottle } from '../http/address-throttle.js';
 import { CollectionService } from '../identity/collection.js';
 import { Directory } from '../identity/directory.js';
 import { LifecycleService } from '../identity/lifecycle.js';
@@ -31,6 +32,8 @@ export interface Mobile {
   directory: Directory;
   requests: RequestService;
   collection: CollectionService;
+  /** Failed Identity Agent session starts per source address. */
+  sessionThrottle: AddressThrottle;
   lifecycle: LifecycleService;
   messages: Messages;
   notifications: Notifications;
@@ -98,6 +101,7 @@ export function buildMobile(config: Config, db: Db, issuance: Issuance, masterKe
     directory: new Directory({ db, people, devices, audit: issuance.audit }),
     requests,
     collection,
+    sessionThrottle: new AddressThrottle(config.mobile.maxFailuresPerAddress, 60_000),
     lifecycle,
     messages,
     notifications,

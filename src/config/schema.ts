@@ -429,7 +429,8 @@ const mobile = z
     maxSessions: z.number().int().min(-1).default(-1).describe('Concurrent Identity Agent sessions: -1 unlimited, 0 no mobile issuance, N: more get 503 with Retry-After (seed 2.2.5).'),
     retryAfter: duration.default('30s').describe('Retry-After sent with 503 when maxSessions is reached.'),
     sessionTtl: duration.default('15m').describe('How long a session token works.'),
-    maxCodeAttempts: z.number().int().min(1).max(20).default(5).describe('Wrong one-time codes before a request locks.'),
+    maxCodeAttempts: z.number().int().min(1).max(20).default(5).describe('Wrong one-time codes with the request id before the request locks; as many with the user name, which never lock, and it no longer opens by user name.'),
+    maxFailuresPerAddress: z.number().int().min(1).max(10_000).default(20).describe('Failed session starts (unknown request, wrong code) one address may make within a minute; the rest of the minute it gets 429 with Retry-After. The address is the peer\'s, or the client\'s from X-Forwarded-For with server.trustProxy.'),
     otpDelivery: z
       .enum(['screen', 'sms', 'email'])
       .default('screen')

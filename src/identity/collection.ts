@@ -1,10 +1,11 @@
 /**
  * Collection by the Identity Agent (/mobile/v1): a session starts with the
- * request (or user name), the one-time code and the device's facts; the
+ * request id (or user name), the one-time code and the device's facts; the
  * session then fetches one PKCS#12 per certificate for the key stores the
  * device has, and acknowledges, which makes the mobile ID and the device
- * issued. Wrong codes count towards a lock; a code works once; past the
- * session limit every new session gets 503 with Retry-After (seed 2.2.5).
+ * issued. Which request a code opens, and what a wrong one counts towards,
+ * is request-opener.ts's; a code works once; past the session limit every
+ * new session gets 503 with Retry-After.
  */
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
@@ -19,14 +20,13 @@ import type { CertificateRecord } from '../store/certificates.js';
 import { PLATFORMS } from '../store/devices.js';
 import type { MobileId } from '../store/mobile-ids.js';
 import type { MobileSession } from '../store/mobile-sessions.js';
-import type { Person } from '../store/people.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { CITRIX_CONTAINER, citrixEmailWarning, forCitrix } from './citrix-email.js';
 import { describeIssues, SERIAL } from './directory.js';
 import { IdentityError } from './errors.js';
-import { CodeMac, codeLength, normalizeCode } from './otp.js';
+import type { CodeMac } from './otp.js';
 import { templateData, type MobileProfile, type MobileStores } from './profiles.js';
-import { CODE_PURPOSE } from './requests.js';
+import { RequestOpener } from './request-opener.js';
 
 const SESSION_PURPOSE = 'mobile session';
 /** A PIV card holds up to 20 retired key management keys (SP 800-73); AppConnect receives as many older decryption keys. */
@@ -96,6 +96,7 @@ export class CollectionService {
   // Count-then-insert of sessions, serialised in this process so the limit holds here exactly.
   private readonly sessionLock = new KeyedLock();
   private readonly issuedListeners: ((mobileId: string) => Promise<unknown>)[] = [];
+  private readonly opener: RequestOpener;
 
   constructor(
     private readonly deps: MobileStores & {
@@ -106,7 +107,9 @@ export class CollectionService {
       unlockSecret: Buffer;
       config: MobileConfig;
     },
-  ) {}
+  ) {
+    this.opener = new RequestOpener(deps);
+  }
 
   policy() {
     const p = this.deps.config.policy;
@@ -130,7 +133,8 @@ export class CollectionService {
     const parsed = sessionStart.safeParse(input);
     if (!parsed.success) throw new IdentityError('bad_request', describeIssues(parsed.error).join('; '));
     const s = parsed.data;
-    const { m, profile, person } = await this.openRequest(s);
+    const claim = { code: s.code, serial: s.device.serial };
+    const { m, profile, person } = s.request ? await this.opener.byRequest(s.request, claim) : await this.opener.byUserName(s.userName!, claim);
 
     // Restrictions are checked after the code, so they tell nothing to someone guessing codes, and before the claim, so a refused device does not use up the code.
     const known = await this.deps.devices.bySerial(s.device.serial);
@@ -165,61 +169,6 @@ export class CollectionService {
     if (active >= max) {
       this.deps.log.warn({ active, max }, 'Identity Agent session refused: maximum session count reached');
       throw new IdentityError('unavailable', 'the server is busy; try again later', retryAfter);
-    }
-  }
-
-  /** The request the code opens, counting a wrong code against it. */
-  private async openRequest(s: SessionStart): Promise<{ m: MobileId; profile: MobileProfile; person: Person }> {
-    let candidates: MobileId[];
-    if (s.request) {
-      const m = await this.deps.mobileIds.get(s.request);
-      if (!m) throw new IdentityError('not_found', 'unknown request; check the request id, or ask for a new mobile ID');
-      candidates = [m];
-    } else {
-      const person = await this.deps.people.byUserName(s.userName!);
-      const open = person ? (await this.deps.mobileIds.list({ userId: person.id, limit: 20 })).filter((m) => m.status === 'ready' || m.status === 'locked' || m.status === 'awaiting-validation') : [];
-      if (open.length === 0) throw new IdentityError('not_found', 'no mobile ID is waiting to be collected for this user name');
-      candidates = open;
-    }
-    const now = Date.now();
-    const ready = candidates.filter((m) => m.status === 'ready' && m.expiresAt > now);
-    if (ready.length === 0) throw this.closedRequest(candidates[0]!, now);
-
-    for (const m of ready) {
-      const profile = this.deps.profiles[m.credentialProfile];
-      if (!profile) continue;
-      const length = codeLength(profile.otpComplexity);
-      const digest = await this.deps.mobileIds.codeDigest(m.id, now);
-      const digits = normalizeCode(s.code, length);
-      if (digest && digits && this.deps.mac.matches(CODE_PURPOSE, m.id, digits, digest)) return { m, profile, person: (await this.deps.people.get(m.userId))! };
-    }
-    // A wrong code counts against the one request named; by user name, against each open one.
-    let left = Infinity;
-    for (const m of ready) {
-      const r = await this.deps.mobileIds.recordWrongCode(m.id, this.deps.config.maxCodeAttempts);
-      if (!r) continue;
-      if (r.locked) {
-        await this.deps.audit.append(this.deps.db, { actor: `mobile-device:${s.device.serial}`, action: 'mobile-id.lock', subjectType: 'mobile-id', subjectId: m.id, detail: { attempts: r.attempts } });
-        this.deps.log.warn({ mobileId: m.id, attempts: r.attempts }, 'mobile ID request locked after wrong codes');
-      }
-      left = Math.min(left, this.deps.config.maxCodeAttempts - r.attempts);
-    }
-    if (left <= 0) throw new IdentityError('locked', `wrong code; the request is now locked after ${this.deps.config.maxCodeAttempts} wrong codes; ask for a new mobile ID`);
-    throw new IdentityError('unauthorized', `wrong code; ${left === Infinity ? 'try again' : `${left} attempt${left === 1 ? '' : 's'} left before the request locks`}`);
-  }
-
-  private closedRequest(m: MobileId, now: number): IdentityError {
-    switch (m.status) {
-      case 'locked':
-        return new IdentityError('locked', `this request is locked after ${this.deps.config.maxCodeAttempts} wrong codes; ask for a new mobile ID`);
-      case 'awaiting-validation':
-        return m.expiresAt <= now ? new IdentityError('gone', 'this request has expired; ask for a new mobile ID') : new IdentityError('conflict', 'this request is waiting to be validated; try again once it is');
-      case 'ready':
-        return new IdentityError('gone', 'this request has expired; ask for a new mobile ID');
-      case 'cancelled':
-        return new IdentityError('gone', 'this request was cancelled');
-      default:
-        return new IdentityError('gone', 'this one-time code has already been used');
     }
   }
 

@@ -16,6 +16,8 @@ export interface MobileId {
   credentialProfile: string;
   status: MobileIdStatus;
   failedAttempts: number;
+  /** Wrong codes given with the user name: they never lock; past the limit the request no longer opens by user name. */
+  failedNameAttempts: number;
   requestedBy: string;
   validatedBy: string | null;
   deviceId: string | null;
@@ -37,6 +39,7 @@ interface Row {
   status: MobileIdStatus;
   code_digest: string | null;
   failed_attempts: number;
+  failed_name_attempts: number;
   requested_by: string;
   validated_by: string | null;
   device_id: string | null;
@@ -58,6 +61,7 @@ const fromRow = (r: Row): MobileId => ({
   credentialProfile: r.credential_profile,
   status: r.status,
   failedAttempts: Number(r.failed_attempts),
+  failedNameAttempts: Number(r.failed_name_attempts),
   requestedBy: r.requested_by,
   validatedBy: r.validated_by,
   deviceId: r.device_id,
@@ -70,6 +74,14 @@ const fromRow = (r: Row): MobileId => ({
   createdAt: Number(r.created_at),
   updatedAt: Number(r.updated_at),
 });
+
+/** What trying a code by user name needs of a request. */
+export interface UsableCode {
+  id: string;
+  credentialProfile: string;
+  codeDigest: string;
+  failedNameAttempts: number;
+}
 
 export interface NewMobileId {
   id: string;
@@ -114,6 +126,23 @@ export class MobileIdRepository {
     return r?.code_digest ?? undefined;
   }
 
+  /**
+   * A person's requests whose code is usable now, newest first: one query
+   * whether or not the person exists or has any, so the time it takes tells
+   * a caller nothing.
+   */
+  async usableCodes(userId: string, now = Date.now()): Promise<UsableCode[]> {
+    const rows = (await this.db('mobile_ids')
+      .select('id', 'credential_profile', 'code_digest', 'failed_name_attempts')
+      .where({ user_id: userId, status: 'ready' })
+      .where('expires_at', '>', now)
+      .whereNotNull('code_digest')
+      .orderBy('created_at', 'desc')
+      .orderBy('id')
+      .limit(20)) as Pick<Row, 'id' | 'credential_profile' | 'code_digest' | 'failed_name_attempts'>[];
+    return rows.map((r) => ({ id: r.id, credentialProfile: r.credential_profile, codeDigest: r.code_digest!, failedNameAttempts: Number(r.failed_name_attempts) }));
+  }
+
   async list(filter: { userId?: string; status?: MobileIdStatus; deviceId?: string; limit?: number } = {}): Promise<MobileId[]> {
     const q = this.db<Row>('mobile_ids').orderBy('created_at', 'desc').orderBy('id').limit(Math.min(filter.limit ?? 100, 1000));
     if (filter.userId) q.where({ user_id: filter.userId });
@@ -150,6 +179,19 @@ export class MobileIdRepository {
     if (counted === 1) return { attempts: (await this.get(id))!.failedAttempts, locked: false };
     const locked = await this.db('mobile_ids').where({ id, status: 'ready', failed_attempts: max - 1 }).update({ status: 'locked', failed_attempts: max, updated_at: now });
     return locked === 1 ? { attempts: max, locked: true } : undefined;
+  }
+
+  /**
+   * Counts a wrong code given with the user name against each of the
+   * person's usable requests, up to `max` each. Never locks: anyone may know
+   * a user name. One statement whether or not anything is counted.
+   */
+  async recordWrongNameCode(userId: string, max: number, now = Date.now()): Promise<number> {
+    return this.db('mobile_ids')
+      .where({ user_id: userId, status: 'ready' })
+      .where('expires_at', '>', now)
+      .where('failed_name_attempts', '<', max)
+      .update({ failed_name_attempts: this.db.raw('failed_name_attempts + 1'), updated_at: now });
   }
 
   /** Takes a ready request for one device: the code is cleared, so it works once. */

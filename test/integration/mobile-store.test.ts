@@ -108,6 +108,28 @@ for (const backend of STORE_BACKENDS) {
       assert.equal(await ids.claim(db, await add(Date.now() - 1), 'dev-3'), false, 'an expired request cannot be claimed');
     });
 
+    test('mobile IDs: wrong codes by user name count to the limit, even concurrently, and never lock; only usable codes are offered', async () => {
+      const ids = new MobileIdRepository(db);
+      const userId = randomUUID();
+      const add = async (status: 'ready' | 'awaiting-validation', expiresAt = Date.now() + 60_000) => {
+        const id = randomUUID();
+        await ids.insert(db, { id, userId, credentialProfile: 'smime', status, codeDigest: status === 'ready' ? 'cd'.repeat(32) : null, requestedBy: 'test', replaces: null, expiresAt });
+        return id;
+      };
+      const ready = await add('ready');
+      await add('ready', Date.now() - 1);
+      await add('awaiting-validation');
+      assert.deepEqual(await ids.usableCodes(userId), [{ id: ready, credentialProfile: 'smime', codeDigest: 'cd'.repeat(32), failedNameAttempts: 0 }], 'neither the expired nor the unvalidated one');
+      assert.deepEqual(await ids.usableCodes(randomUUID()), []);
+
+      const counted = await Promise.all(Array.from({ length: 8 }, () => ids.recordWrongNameCode(userId, 5)));
+      assert.equal(counted.reduce((a, b) => a + b, 0), 5, 'only five counted');
+      const m = (await ids.get(ready))!;
+      assert.deepEqual([m.status, m.failedNameAttempts, m.failedAttempts], ['ready', 5, 0], 'not locked, and its own attempts untouched');
+      assert.equal((await ids.usableCodes(userId))[0]?.failedNameAttempts, 5);
+      assert.equal(await ids.recordWrongNameCode(randomUUID(), 5), 0);
+    });
+
     test('sessions count while open and unexpired; delivery is marked once; templates are replaced', async () => {
       const sessions = new MobileSessionRepository(db);
       const before = await sessions.countActive();

@@ -1,7 +1,7 @@
 /**
  * Route guard: tries the allowed methods in order and answers 401 with the
  * reason when none succeeds, or 403 when the caller lacks a required role;
- * an address that keeps failing Basic gets 429 (basic-throttle.ts).
+ * an address that keeps failing Basic gets 429 (address-throttle.ts).
  */
 import type { RequestHandler } from 'express';
 import type { PassportStatic } from 'passport';

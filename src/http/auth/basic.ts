@@ -7,10 +7,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import basicAuth from 'basic-auth';
 import type { BasicUser } from '../../config/schema.js';
-import { basicThrottle, type BasicThrottle } from './basic-throttle.js';
+import { AddressThrottle } from '../address-throttle.js';
 import type { Principal } from './principal.js';
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+/** One throttle for every BasicUsers of the process, so a guesser gains nothing by moving between connectors. */
+const basicThrottle = new AddressThrottle();
 
 export class BasicUsers {
   private readonly byName: Map<string, { digest: Buffer; principal: Principal }>;
@@ -21,7 +24,7 @@ export class BasicUsers {
 
   constructor(
     users: BasicUser[],
-    readonly throttle: BasicThrottle = basicThrottle,
+    readonly throttle: AddressThrottle = basicThrottle,
   ) {
     this.byName = new Map(users.map((u) => [u.username, { digest: digest(u.password), principal: { name: u.principal, method: 'basic', roles: u.roles } }]));
   }

@@ -2,15 +2,19 @@
  * /mobile/v1: the Identity Agent API, described by api/mobile-v1.openapi.yaml
  * (served at /mobile/v1/openapi.yaml). A session starts with a one-time
  * code; its token (Authorization: Bearer) fetches the credentials once and
- * acknowledges them. No passport here: the code and the token decide.
+ * acknowledges them. No passport here: the code and the token decide. An
+ * address whose session starts keep being refused (unknown request, wrong
+ * code) gets 429 for the rest of the minute.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import express, { Router, type Request } from 'express';
+import express, { Router, type Request, type RequestHandler } from 'express';
 import type { CollectionService } from '../../identity/collection.js';
+import { CodeRefused } from '../../identity/request-opener.js';
+import type { AddressThrottle } from '../address-throttle.js';
 import { HttpError } from '../errors.js';
-import { refusals } from '../identity-errors.js';
+import { identityHttpError, refusals } from '../identity-errors.js';
 
 // A session start is a few hundred bytes.
 const MAX_BODY = 16 * 1024;
@@ -30,9 +34,15 @@ function sessionToken(req: Request): string {
   return m[1]!;
 }
 
-export function mobileAgentRouter(deps: { collection: CollectionService }): Router {
+export function mobileAgentRouter(deps: { collection: CollectionService; sessionThrottle: AddressThrottle }): Router {
   const router = Router();
   const spec = openApiDocument();
+  // Before the body is read: a held-up address costs no lookup and learns nothing about its attempt.
+  const throttled: RequestHandler = (req, _res, next) => {
+    const wait = deps.sessionThrottle.retryAfter(req.ip ?? '');
+    if (wait > 0) return next(new HttpError(429, 'rate_limited', `too many failed session starts from this address; try again in ${wait} s`, { 'Retry-After': String(wait) }));
+    next();
+  };
   router.use((_req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');
     next();
@@ -43,8 +53,14 @@ export function mobileAgentRouter(deps: { collection: CollectionService }): Rout
   router.get('/policy', (_req, res) => {
     res.json(deps.collection.policy());
   });
-  router.post('/sessions', express.json({ limit: MAX_BODY }), async (req, res) => {
-    res.status(201).json(await refusals(() => deps.collection.start(req.body)));
+  router.post('/sessions', throttled, express.json({ limit: MAX_BODY }), async (req, res) => {
+    try {
+      res.status(201).json(await deps.collection.start(req.body));
+    } catch (err) {
+      const address = req.ip ?? '';
+      if (err instanceof CodeRefused && deps.sessionThrottle.fail(address)) req.log.warn({ address }, 'failed session starts from this address are refused for the rest of the minute');
+      throw identityHttpError(err);
+    }
   });
   router.get('/credentials', async (req, res) => {
     const token = sessionToken(req);

@@ -14,7 +14,8 @@ import * as m009 from './009_job_priority.js';
 import * as m010 from './010_intune.js';
 import * as m011 from './011_derived_credentials.js';
 import * as m013 from './013_citrix_certsrv.js';
-import * as m014 from './014_scep_request_privacy.js';
+import * as m014 from './014_mobile_name_attempts.js';
+import * as m015 from './015_scep_request_privacy.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -33,7 +34,8 @@ const migrations: Record<string, Migration> = {
   '010_intune': m010,
   '011_derived_credentials': m011,
   '013_citrix_certsrv': m013,
-  '014_scep_request_privacy': m014,
+  '014_mobile_name_attempts': m014,
+  '015_scep_request_privacy': m015,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

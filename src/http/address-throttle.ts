@@ -1,11 +1,11 @@
 /**
- * Slows password guessing against HTTP Basic: an address that fails too
- * often within a window is refused (429) until the window ends, before its
- * password is even compared. One throttle serves every Basic endpoint of the
- * process, so a guesser gains nothing by moving between connectors. Counted
- * per instance: behind a load balancer each gateway keeps its own.
+ * Slows guessing by source address: an address that fails too often within
+ * a window is refused (429) until the window ends, before its secret is even
+ * compared. HTTP Basic logins (basic.ts) and Identity Agent session starts
+ * (routes/mobile-agent.ts) each keep one. Counted per instance: behind a load
+ * balancer each gateway keeps its own.
  */
-export class BasicThrottle {
+export class AddressThrottle {
   private readonly failures = new Map<string, { count: number; since: number }>();
 
   constructor(
@@ -28,7 +28,7 @@ export class BasicThrottle {
     return f.count >= this.limit ? Math.ceil(left / 1000) : 0;
   }
 
-  /** Counts a failed login; true when this one used up the address's allowance. */
+  /** Counts a failure; true when this one used up the address's allowance. */
   fail(address: string): boolean {
     const t = this.now();
     const f = this.failures.get(address);
@@ -42,6 +42,3 @@ export class BasicThrottle {
     return f.count === this.limit;
   }
 }
-
-/** The process's throttle, shared by every BasicUsers. */
-export const basicThrottle = new BasicThrottle();

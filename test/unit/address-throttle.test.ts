@@ -1,11 +1,11 @@
-/** The Basic login throttle: its allowance per window, the window's end, and its bound on memory. */
+/** The per-address throttle (HTTP Basic, Identity Agent session starts): its allowance per window, the window's end, and its bound on memory. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BasicThrottle } from '../../src/http/auth/basic-throttle.js';
+import { AddressThrottle } from '../../src/http/address-throttle.js';
 
 test('an address is refused after its allowance of failures until the window ends; others are not', () => {
   let now = 1_000_000;
-  const t = new BasicThrottle(3, 60_000, 100, () => now);
+  const t = new AddressThrottle(3, 60_000, 100, () => now);
   assert.deepEqual([t.fail('a'), t.fail('a')], [false, false]);
   assert.equal(t.retryAfter('a'), 0, 'two of three');
   assert.equal(t.fail('a'), true, 'the third uses it up');
@@ -20,7 +20,7 @@ test('an address is refused after its allowance of failures until the window end
 
 test('addresses past the capacity push out the oldest, so memory stays bounded', () => {
   const now = 5_000;
-  const t = new BasicThrottle(1, 60_000, 2, () => now);
+  const t = new AddressThrottle(1, 60_000, 2, () => now);
   t.fail('first');
   t.fail('second');
   assert.ok(t.retryAfter('first') > 0);
