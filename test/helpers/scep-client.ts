@@ -30,8 +30,8 @@ export interface Identity {
 }
 
 /** A device: an RSA key and the self-signed certificate that signs its first request. */
-export async function newDevice(cn: string): Promise<Identity> {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+export async function newDevice(cn: string, modulusLength = 2048): Promise<Identity> {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength });
   const now = Date.now();
   const cert = await buildCertificate({
     subject: [{ type: 'CN', value: cn }],
@@ -63,6 +63,8 @@ export interface RequestOptions {
   type: MessageType;
   /** What the envelope carries: a CSR, IssuerAndSerialNumber, or (for CertPoll) IssuerAndSubject. */
   inner: Buffer;
+  /** An EnvelopedData made elsewhere (e.g. taken from another message), sent instead of one made from `inner`. */
+  envelope?: Buffer;
   signer: Identity;
   recipients: X509Certificate[];
   transactionId?: string;
@@ -81,7 +83,7 @@ export interface Request {
 export async function pkiMessage(o: RequestOptions): Promise<Request> {
   const transactionId = o.transactionId ?? randomBytes(16).toString('hex');
   const senderNonce = o.senderNonce ?? randomBytes(16);
-  const envelope = buildEnvelopedData(o.inner, o.recipients, o.cipher ?? 'aes-128-cbc');
+  const envelope = o.envelope ?? buildEnvelopedData(o.inner, o.recipients, o.cipher ?? 'aes-128-cbc');
   const der = await buildSignedData({
     content: envelope,
     signer: rsaSigner(o.signer.key, o.digest ?? 'sha256'),
