@@ -6,6 +6,7 @@
  */
 import type { NameAttribute } from './certificate.js';
 import type { AltName } from './extensions.js';
+import { unsafeCharacter } from '../util/unsafe-text.js';
 
 export class TemplateError extends Error {}
 
@@ -51,9 +52,13 @@ export function parseDnTemplate(dn: string): [string, string][] {
 
 function lookup(data: TemplateData, path: string): string | undefined {
   let v: unknown = data;
-  for (const k of path.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+  for (const k of path.split('.')) v = v && typeof v === 'object' && Object.hasOwn(v, k) ? (v as Record<string, unknown>)[k] : undefined;
   if (v === undefined || v === null || v === '') return undefined;
-  return typeof v === 'string' ? v : String(v);
+  const text = typeof v === 'string' ? v : String(v);
+  // Whoever supplied the attribute (a directory, an MDM, an API caller), a name never carries invisible or control characters.
+  const bad = unsafeCharacter(text);
+  if (bad) throw new TemplateError(`${path} holds ${bad}, a character names may not carry`);
+  return text;
 }
 
 /** Fills placeholders; returns undefined (with the missing name) when one has no value. */
