@@ -77,7 +77,7 @@ describe('Citrix connector', () => {
   /** A key and PKCS#10 request made by openssl, as XenMobile's credential provider makes them. */
   const makeCsr = (subject: string, san?: string): string => {
     const name = `req-${++n}`;
-    openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.csr`), '-subj', subject, ...(san ? ['-addext', `subjectAltName=${san}`] : [])]);
+    openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.csr`), '-utf8', '-subj', subject, ...(san ? ['-addext', `subjectAltName=${san}`] : [])]);
     return readFileSync(join(dir, `${name}.csr`), 'utf8');
   };
 
@@ -240,6 +240,38 @@ describe('Citrix connector', () => {
     assert.match(text, /email:erin@example\.com/);
     assert.doesNotMatch(text, /ceo@example\.com|administrator/);
     assert.ok(gw.logs().split('\n').some((l) => l.includes('certsrv request attributes ignored') && l.includes('"san"')));
+  });
+
+  test('names come from the connector\'s policy: extra names, other subjectAltName forms and invisible characters are denied and audited; usages come from the template', async () => {
+    const before = await count('certificates');
+    const denied: [string, string | undefined, RegExp][] = [
+      ['/CN=mallory/CN=domain.admin/serialNumber=F2LXK1AAAA07', undefined, /2 CN attributes/],
+      ['/CN=mallory/OU=Staff/OU=Domain Admins/serialNumber=F2LXK1AAAA07', undefined, /2 OU attributes/],
+      ['/CN=mallory/serialNumber=F2LXK1AAAA07', 'DNS:login.example.com', /dns subjectAltName/],
+      ['/CN=mallory/serialNumber=F2LXK1AAAA07', 'IP:10.0.0.1', /ip subjectAltName/],
+      ['/CN=mallory/serialNumber=F2LXK1AAAA07', 'URI:https://login.example.com/', /uri subjectAltName/],
+      ['/CN=mallory/serialNumber=F2LXK1AAAA07', 'email:mallory@example.com,email:ceo@example.com', /2 email subjectAltNames/],
+      ['/CN=mallory/serialNumber=F2LXK1AAAA07', 'otherName:1.3.6.1.5.5.7.8.9;UTF8:admin@example.com', /never certified: otherName/],
+      ['/CN=mallory\u202Efdp.exe/serialNumber=F2LXK1AAAA07', undefined, /U\+202E/],
+    ];
+    for (const [subject, san, reason] of denied) {
+      const page = await submit(makeCsr(subject, san), 'XenMobileUser');
+      assert.equal(page.status, 200);
+      assert.match(page.body, /Certificate Request Denied/, `${subject} ${san ?? ''}`);
+      assert.match(dispositionOf(page), reason);
+    }
+    assert.equal(await count('certificates'), before, 'nothing was issued');
+    const audited = await gw.db('audit').where({ action: 'certsrv.refuse' }).select('reason');
+    assert.equal(audited.length, denied.length, 'each denial is audited with its reason');
+
+    // What the policy allows is issued, with the template's usages whatever the request asks for.
+    const name = `req-${++n}`;
+    openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.csr`), '-subj', '/CN=mallory/serialNumber=F2LXK1AAAA07',
+      '-addext', 'subjectAltName=email:mallory@example.com,otherName:1.3.6.1.4.1.311.20.2.3;UTF8:mallory@example.com', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'extendedKeyUsage=serverAuth,codeSigning']);
+    const page = await submit(readFileSync(join(dir, `${name}.csr`), 'utf8'), 'XenMobileUser');
+    const text = openssl(['x509', '-in', (await fetchCert(reqIdOf(page))).file, '-noout', '-text']);
+    assert.match(text, /email:mallory@example\.com, othername: ?UPN:: ?mallory@example\.com/);
+    assert.doesNotMatch(text, /CA:TRUE|Code Signing|TLS Web Server/);
   });
 
   test('bad input gets a denial page that says why, and nothing is issued', async () => {

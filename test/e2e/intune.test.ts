@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseCsr } from '../../src/pki/csr.js';
 import { curl } from '../helpers/curl.js';
+import { openssl } from '../helpers/openssl.js';
+import { opensslCsr } from '../helpers/openssl-csr.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startIntuneCloud, type IntuneCloud } from '../helpers/intune-standins.js';
 import { adminCurlArgs } from '../helpers/pki.js';
@@ -175,6 +177,34 @@ describe('SCEP with Intune challenge validation', () => {
     assert.equal(n.callerInfo, 'credgate-e2e');
   });
 
+  test('names Intune validated still carry no invisible characters, and usages come from the template, not the request', async () => {
+    const ra = new X509Certificate(readFileSync(join(dir, 'certs/scep-ra.pem')));
+    const send = async (subject: string, addext: string[] = []) => {
+      const device = await newDevice('intune-names');
+      const challenge = cloud.scepChallenge('Success');
+      const req = await pkiMessage({ type: 'PKCSReq', inner: opensslCsr(device.key, { subject, addext, challenge }), signer: device, recipients: [ra] });
+      const file = join(dir, `names-${req.transactionId}.der`);
+      writeFileSync(file, req.der);
+      const sent = await curl(`${base}/scep/intune?operation=PKIOperation`, ['--cacert', rootPem, '-H', 'Content-Type: application/x-pki-message', '--data-binary', `@${file}`, '-o', `${file}.rep`]);
+      assert.equal(sent.status, 200);
+      return { rep: readCertRep(readFileSync(`${file}.rep`), ra, device), challenge };
+    };
+    const before = await certificates();
+    const bidi = await send('/CN=intune-\u202Egpj.exe');
+    assert.equal(bidi.rep.status, 'FAILURE');
+    assert.equal(bidi.rep.failInfo, 'badRequest');
+    assert.equal(await certificates(), before);
+    assert.deepEqual(callsFor(bidi.challenge).notifications.map((n) => n.action), ['failureNotification'], 'Intune hears why');
+    assert.match(callsFor(bidi.challenge).notifications[0]!.body.notification!.errorDescription as string, /U\+202E/);
+
+    const usages = await send('/CN=intune-wants-ca', ['basicConstraints=critical,CA:TRUE', 'extendedKeyUsage=serverAuth,codeSigning', 'subjectAltName=otherName:1.3.6.1.4.1.311.20.2.3;UTF8:jane@example.com']);
+    assert.equal(usages.rep.status, 'SUCCESS', usages.rep.failInfo);
+    const cert = usages.rep.certificates[0]!;
+    assert.equal(cert.ca, false);
+    assert.equal(cert.subjectAltName, 'othername:UPN:jane@example.com', 'the names Intune validated');
+    assert.doesNotMatch(openssl(['x509', '-noout', '-text'], cert.toString()), /Code Signing|TLS Web Server/);
+  });
+
   test('validated, then rejected by an operator: Intune gets a failureNotification', async () => {
     const ra = new X509Certificate(readFileSync(join(dir, 'certs/scep-ra.pem')));
     const device = await newDevice('intune-pending');
@@ -185,12 +215,21 @@ describe('SCEP with Intune challenge validation', () => {
     assert.equal(sent.status, 200);
     assert.equal(readCertRep(readFileSync(join(dir, 'pending-rep.der')), ra, device).status, 'PENDING');
     assert.deepEqual(callsFor(challenge).notifications, [], 'nothing to report while it waits');
-    const id = (await gw.db('scep_transactions').where({ transaction_id: req.transactionId }).first()).id as number;
+    const waiting = await gw.db('scep_transactions').where({ transaction_id: req.transactionId }).first();
+    const id = waiting.id as number;
+    // The challenge is Intune's secret: the waiting request is kept without it, and as received only sealed.
+    assert.equal(parseCsr(Buffer.from(waiting.csr as string, 'base64')).challengePassword, undefined);
+    for (const column of Object.values(waiting as Record<string, unknown>)) assert.ok(!String(column).includes(challenge), 'no column holds the challenge in clear');
+    assert.ok(waiting.csr_sealed);
     const rejected = await curl(`${base}/api/v1/scep/requests/${id}/reject`, [...adminCurlArgs(join(dir, 'certs')), '-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', JSON.stringify({ reason: 'unknown device' })]);
     assert.equal(rejected.status, 200, rejected.body);
     const { notifications } = callsFor(challenge);
     assert.deepEqual(notifications.map((n) => n.action), ['failureNotification']);
     assert.equal(notifications[0]!.body.notification!.errorDescription, 'unknown device');
+    assert.equal(notifications[0]!.body.notification!.certificateRequest, callsFor(challenge).validate!.body.request!.certificateRequest, 'Intune is told with the request it validated');
+    const decided = await gw.db('scep_transactions').where({ id }).first();
+    assert.equal(decided.csr, null);
+    assert.equal(decided.csr_sealed, null);
   });
 
   test('start-up stops, naming the setting, for a profile without its Intune connector and for a client certificate without its key', async () => {

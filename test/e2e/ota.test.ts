@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { PlistValue } from 'plist';
@@ -245,6 +245,37 @@ describe('iOS OTA enrollment, as an iPhone', () => {
     // Another device cannot take the enrollment over.
     const other = await fetchBytes(e.url, signDeviceMessage(dir, attributes(e.challenge, OTHER_UDID), device));
     assert.equal(other.status, 409);
+  });
+
+  test('the SCEP challenge of phase 2 certifies exactly the subject the payload gives: any other name is refused', async () => {
+    const scepPayloadFor = async (udid: string): Promise<Dict> => {
+      const e = await enroll();
+      const service = profileOf((await fetchBytes(`${base}/ota/enroll?code=${e.code}`)).body).PayloadContent as Dict;
+      const p2 = await fetchBytes(service.URL as string, signDeviceMessage(dir, attributes(service.Challenge as string, udid), device));
+      assert.equal(p2.status, 200, p2.body.toString());
+      return ((profileOf(p2.body).PayloadContent as Dict[])[0]!.PayloadContent as Dict);
+    };
+    const before = Number((await gw.db('certificates').count({ n: '*' }).first())?.n);
+    const tries: [string, string[]][] = [
+      ['scepclient\'s default OU and C', []],
+      ['a second OU', ['-ou', 'Domain Admins', '-country', '']],
+      ['another CN', ['-cn', 'domain.admin', '-ou', '', '-country', '']],
+    ];
+    for (const [what, extra] of tries) {
+      const udid = `${what.length.toString(16).padStart(8, '0')}-0000000000000001`;
+      const scep = await scepPayloadFor(udid);
+      // scepclient keeps csr.pem and self.pem beside the key and reuses them: each device gets its own directory.
+      const home = join(dir, `ota-extra-${what.length}`);
+      mkdirSync(home);
+      const id = { cert: join(home, 'cert.pem'), key: join(home, 'key.pem') };
+      const run = await scepclient(['-server-url', scep.URL as string, '-challenge', scep.Challenge as string, '-cn', udid, '-organization', 'Example Bank', ...extra, '-private-key', id.key, '-certificate', id.cert]);
+      assert.notEqual(run.code, 0, `${what} was issued`);
+      assert.match(run.output, /failInfo: badRequest/, what);
+    }
+    assert.equal(Number((await gw.db('certificates').count({ n: '*' }).first())?.n), before);
+    const audit = await gw.db('audit').where({ action: 'scep.refuse' }).select('reason');
+    assert.ok(audit.some((r: { reason: string }) => /the challenge names the whole subject; the request adds OU/.test(r.reason)), JSON.stringify(audit));
+    assert.ok(audit.some((r: { reason: string }) => /exactly that CN and no other/.test(r.reason)), JSON.stringify(audit));
   });
 
   test('phase 3 refuses a certificate of ours that belongs to another device', async () => {
