@@ -4,6 +4,7 @@
  * override each key, and config/credgate.schema.json (generated from it).
  */
 import { z } from 'zod';
+import { parseDn } from '../pki/dn.js';
 import { KEY_ALGORITHMS } from '../pki/keys.js';
 import { unknownAttributeType } from '../pki/names.js';
 import { PIV_AUTHENTICATION_POLICIES } from '../pki/piv.js';
@@ -73,7 +74,18 @@ const certificateMatch = {
     .regex(/^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, { message: 'expected a SHA-256 fingerprint (64 hex digits, colons optional)' })
     .optional()
     .describe('SHA-256 fingerprint of the client certificate.'),
-  subject: z.string().min(1).optional().describe('Exact subject DN, e.g. "CN=ops-console,O=Example Bank".'),
+  subject: z
+    .string()
+    .min(1)
+    .superRefine((dn, ctx) => {
+      try {
+        parseDn(dn);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `not a distinguished name (RFC 4514): ${(err as Error).message}` });
+      }
+    })
+    .optional()
+    .describe('Exact subject DN as RFC 4514 writes it (escape "," "+" "\\" in values), e.g. "CN=ops-console, O=Example Bank"; RDNs match in either order of writing, never shuffled.'),
 };
 const needsMatch = [(r: { fingerprint?: string | undefined; subject?: string | undefined }) => r.fingerprint !== undefined || r.subject !== undefined, { message: 'give a fingerprint or a subject to match' }] as const;
 
