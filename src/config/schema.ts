@@ -488,6 +488,27 @@ const derivedCredentials = z
   })
   .prefault({});
 
+const network = z.string().refine((s) => z.cidrv4().safeParse(s).success || z.cidrv6().safeParse(s).success, { message: 'expected a network in CIDR form, such as "10.0.0.0/8", "192.0.2.7/32" or "fd00::/8"' });
+
+const metrics = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    allow: z
+      .array(network)
+      .default(['127.0.0.0/8', '::1/128'])
+      .describe('Networks whose callers may read /metrics, by the TCP peer address (never X-Forwarded-For; a request that came through a proxy is not admitted by address); [] admits none by address.'),
+    token: z.string().min(1).optional().describe('Bearer token that admits a caller from anywhere (Authorization: Bearer <token>); use ${METRICS_TOKEN}.'),
+    listener: z
+      .strictObject({
+        host: z.string().default('127.0.0.1').describe('Address to bind.'),
+        port: port.describe('Plain HTTP port; 0 picks a free one.'),
+      })
+      .optional()
+      .describe('Serve /metrics on this plain-HTTP listener only, not on the HTTPS one; allow and token still decide who may read it.'),
+  })
+  .prefault({})
+  .describe('Prometheus metrics at /metrics: by default only callers on this host may read them.');
+
 export const configSchema = z.strictObject({
     server,
     database,
@@ -516,8 +537,7 @@ export const configSchema = z.strictObject({
         dir: path.default('config/connectors').describe('Each <id>.yaml here configures one MDM connector (see config/connectors/examples/).'),
       })
       .prefault({}),
-    metrics: z.strictObject({ enabled: z.boolean().default(true) })
-      .prefault({}),
+    metrics,
   })
   .superRefine((c, ctx) => {
     // A job may hold a pooled connection for a per-user lock while its own queries need another.
