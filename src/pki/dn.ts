@@ -182,10 +182,13 @@ function escapeText(value: string): string {
 
 const valueText = (v: AttributeValue): string => (v.text !== undefined ? escapeText(v.text) : `#${v.der!.toString('hex').toUpperCase()}`);
 
-/** The RFC 4514 string of a name: last RDN first, types by short name where names.ts has one. */
+/**
+ * A name for display: values escaped as RFC 4514 §2.4 says, types by short
+ * name where names.ts has one, RDNs in the certificate's order joined by
+ * ", " as OpenSSL's default print, X509Certificate#subject and the
+ * certificate records list them. parseDn reads it back as the same name
+ * read in reverse, which allowlists accept (src/http/auth/dn.ts).
+ */
 export function formatDn(dn: Dn): string {
-  return [...dn]
-    .reverse()
-    .map((rdn) => rdn.map((v) => `${attributeLabel(v.type) ?? v.type}=${valueText(v)}`).join('+'))
-    .join(',');
+  return dn.map((rdn) => rdn.map((v) => `${attributeLabel(v.type) ?? v.type}=${valueText(v)}`).join('+')).join(', ');
 }

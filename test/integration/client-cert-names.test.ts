@@ -91,11 +91,12 @@ describe('client certificates matched by subject structure', () => {
     const r = await curl(`${base}/api/v1/whoami`, jane);
     assert.equal(r.status, 200, r.body);
     const cert = (r.json().principal as { certificate: { subject: string; issuer: string } }).certificate;
-    assert.equal(cert.subject, 'O=credgate dev,CN=Smith\\, Jane');
-    // OpenSSL's own RFC 2253 print of the same certificate.
+    assert.equal(cert.subject, 'CN=Smith\\, Jane, O=credgate dev');
+    // OpenSSL's own print of the same certificate: RFC 2253 escapes, RDNs in the certificate's order.
     const pem = join(pkiDir, `c${serial - 1}.pem`);
-    assert.equal(`subject=${cert.subject}\n`, openssl(['x509', '-in', pem, '-noout', '-subject', '-nameopt', 'RFC2253']));
-    assert.equal(`issuer=${cert.issuer}\n`, openssl(['x509', '-in', pem, '-noout', '-issuer', '-nameopt', 'RFC2253']));
+    const nameopt = 'esc_2253,esc_ctrl,esc_msb,utf8,dump_nostr,dump_unknown,dump_der,sep_comma_plus_space,sname';
+    assert.equal(`subject=${cert.subject}\n`, openssl(['x509', '-in', pem, '-noout', '-subject', '-nameopt', nameopt]));
+    assert.equal(`issuer=${cert.issuer}\n`, openssl(['x509', '-in', pem, '-noout', '-issuer', '-nameopt', nameopt]));
     // The same characters as two RDNs are someone else.
     assert.equal(await whoami(issue('/CN=Smith/CN=Jane/O=credgate dev')), 401);
   });
