@@ -52,7 +52,7 @@ class Reader {
   }
 
   fail(problem: string): never {
-    throw new DnSyntaxError(`${problem} at character ${this.at + 1} of "${this.text}"`);
+    throw new DnSyntaxError(`${problem} at character ${this.at + 1}`);
   }
 }
 
