@@ -22,6 +22,7 @@ import { scepEndpoint, withScepEndpoint } from '../http/scep-endpoint.js';
 import { requestObserver } from '../http/request-metrics.js';
 import { otaAdminRouter, otaRouter } from '../http/routes/ota.js';
 import { opsRouter } from '../http/routes/ops.js';
+import { metricsRouter } from '../http/routes/metrics.js';
 import { directoryRouter } from '../http/routes/directory.js';
 import { mobileAgentRouter } from '../http/routes/mobile-agent.js';
 import { mobileIdsRouter } from '../http/routes/mobile-ids.js';
@@ -49,6 +50,8 @@ export interface Gateway {
   port: number;
   /** Port of the plain-HTTP listener for /scep and /pki, when server.http configures one. */
   httpPort?: number;
+  /** Port of the plain-HTTP /metrics listener, when metrics.listener configures one. */
+  metricsPort?: number;
   db: Db;
   queue: JobQueue;
   worker: JobWorker;
@@ -159,6 +162,8 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, tls, ad
   metrics?.setQueueDepthSource(() => jobsRepo.countByStatus());
 
   const observe = metrics && requestObserver(metrics);
+  // On the HTTPS listener, or only on its own when metrics.listener configures one.
+  const metricsMount = metrics && { path: '/', router: metricsRouter({ registry: metrics.registry, access: config.metrics }) };
   // Served on HTTPS and, when configured, on plain HTTP; SCEP in front of express (see scep-endpoint.ts).
   const publicMounts = [{ path: '/pki', router: pkiRouter({ ...issuance, defaultCa: config.pki.defaultCa }) }];
   const scepHttp = scepEndpoint({ scep: scep.service, log, ...(observe && { observe }) });
@@ -181,9 +186,9 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, tls, ad
               check: async () => (config.jobs.workers === 0 ? 'disabled' : worker.isRunning ? 'running' : false),
             },
           ],
-          ...(metrics && { registry: metrics.registry }),
         }),
       },
+      ...(metricsMount && !config.metrics.listener ? [metricsMount] : []),
       {
         path: '/api/v1',
         router: adminRouter({ guard: adminGuard, jobs: jobsRepo, wakeWorkers: () => queue.wake(), bodyLimit: sizeBytes(config.server.bodyLimit) }),
@@ -211,14 +216,20 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, tls, ad
 
   let server: Server;
   let plain: PlainServer | undefined;
+  let metricsServer: PlainServer | undefined;
+  const closeOnFailure = async (err: unknown): Promise<never> => {
+    await Promise.all([server, plain].map((srv) => srv && new Promise((resolve) => srv.close(resolve))));
+    throw err;
+  };
   try {
     server = await listen(withScepEndpoint(scepHttp, app), { host: config.server.host, port: config.server.port, ...tls });
     if (config.server.http) {
       const publicApp = createApp({ log, ...(observe && { observe }), trustProxy: config.server.trustProxy, mounts: publicMounts });
-      plain = await listenPlain(withScepEndpoint(scepHttp, publicApp), { host: config.server.http.host ?? config.server.host, port: config.server.http.port }).catch(async (err: unknown) => {
-        await new Promise((resolve) => server.close(resolve));
-        throw err;
-      });
+      plain = await listenPlain(withScepEndpoint(scepHttp, publicApp), { host: config.server.http.host ?? config.server.host, port: config.server.http.port }).catch(closeOnFailure);
+    }
+    if (metricsMount && config.metrics.listener) {
+      const metricsApp = createApp({ log, trustProxy: config.server.trustProxy, mounts: [metricsMount] });
+      metricsServer = await listenPlain(metricsApp, config.metrics.listener, 'metrics.listener.port').catch(closeOnFailure);
     }
   } catch (err) {
     if (err instanceof ListenError) throw new StartupError(err.message);
@@ -232,11 +243,13 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, tls, ad
 
   const port = (server.address() as AddressInfo).port;
   const httpPort = plain && (plain.address() as AddressInfo).port;
+  const metricsPort = metricsServer && (metricsServer.address() as AddressInfo).port;
   const url = config.server.publicUrl ?? `https://localhost:${port}`;
   return {
     url,
     port,
     ...(httpPort !== undefined && { httpPort }),
+    ...(metricsPort !== undefined && { metricsPort }),
     db,
     queue,
     worker,
@@ -249,13 +262,15 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, tls, ad
       issuance.stop();
       mobile.stop();
       derived.stop();
-      const closed = Promise.all([server, plain].map((srv) => srv && new Promise<void>((resolve) => srv.close(() => resolve()))));
+      const closed = Promise.all([server, plain, metricsServer].map((srv) => srv && new Promise<void>((resolve) => srv.close(() => resolve()))));
       server.closeIdleConnections();
       plain?.closeIdleConnections();
+      metricsServer?.closeIdleConnections();
       await worker.stop();
       setTimeout(() => {
         server.closeAllConnections();
         plain?.closeAllConnections();
+        metricsServer?.closeAllConnections();
       }, 5_000).unref();
       await closed;
       await scep.stop();

@@ -4,6 +4,7 @@
  * override each key, and config/credgate.schema.json (generated from it).
  */
 import { z } from 'zod';
+import { parseDn } from '../pki/dn.js';
 import { KEY_ALGORITHMS } from '../pki/keys.js';
 import { unknownAttributeType } from '../pki/names.js';
 import { PIV_AUTHENTICATION_POLICIES } from '../pki/piv.js';
@@ -74,7 +75,18 @@ const certificateMatch = {
     .regex(/^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, { message: 'expected a SHA-256 fingerprint (64 hex digits, colons optional)' })
     .optional()
     .describe('SHA-256 fingerprint of the client certificate.'),
-  subject: z.string().min(1).optional().describe('Exact subject DN, e.g. "CN=ops-console,O=Example Bank".'),
+  subject: z
+    .string()
+    .min(1)
+    .superRefine((dn, ctx) => {
+      try {
+        parseDn(dn);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `not a distinguished name (RFC 4514): ${(err as Error).message}` });
+      }
+    })
+    .optional()
+    .describe('Exact subject DN as RFC 4514 writes it (escape "," "+" "\\" in values), e.g. "CN=ops-console, O=Example Bank"; RDNs match in either order of writing, never shuffled.'),
 };
 const needsMatch = [(r: { fingerprint?: string | undefined; subject?: string | undefined }) => r.fingerprint !== undefined || r.subject !== undefined, { message: 'give a fingerprint or a subject to match' }] as const;
 
@@ -484,6 +496,27 @@ const derivedCredentials = z
   })
   .prefault({});
 
+const network = z.string().refine((s) => z.cidrv4().safeParse(s).success || z.cidrv6().safeParse(s).success, { message: 'expected a network in CIDR form, such as "10.0.0.0/8", "192.0.2.7/32" or "fd00::/8"' });
+
+const metrics = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    allow: z
+      .array(network)
+      .default(['127.0.0.0/8', '::1/128'])
+      .describe('Networks whose callers may read /metrics, by the TCP peer address (never X-Forwarded-For; a request that came through a proxy is not admitted by address); [] admits none by address.'),
+    token: z.string().min(1).optional().describe('Bearer token that admits a caller from anywhere (Authorization: Bearer <token>); use ${METRICS_TOKEN}.'),
+    listener: z
+      .strictObject({
+        host: z.string().default('127.0.0.1').describe('Address to bind.'),
+        port: port.describe('Plain HTTP port; 0 picks a free one.'),
+      })
+      .optional()
+      .describe('Serve /metrics on this plain-HTTP listener only, not on the HTTPS one; allow and token still decide who may read it.'),
+  })
+  .prefault({})
+  .describe('Prometheus metrics at /metrics: by default only callers on this host may read them.');
+
 export const configSchema = z.strictObject({
     server,
     database,
@@ -512,8 +545,7 @@ export const configSchema = z.strictObject({
         dir: path.default('config/connectors').describe('Each <id>.yaml here configures one MDM connector (see config/connectors/examples/).'),
       })
       .prefault({}),
-    metrics: z.strictObject({ enabled: z.boolean().default(true) })
-      .prefault({}),
+    metrics,
   })
   .superRefine((c, ctx) => {
     // A job may hold a pooled connection for a per-user lock while its own queries need another.

@@ -37,8 +37,9 @@ export function listen(app: RequestListener, opts: ListenOptions): Promise<Serve
   return start(server, opts, 'server.port (CREDGATE_SERVER__PORT)');
 }
 
-export function listenPlain(app: RequestListener, opts: { host: string; port: number }): Promise<PlainServer> {
-  return start(createPlainServer(app), opts, 'server.http.port');
+/** `setting` names the config key of the port, for the error message when it is taken. */
+export function listenPlain(app: RequestListener, opts: { host: string; port: number }, setting = 'server.http.port'): Promise<PlainServer> {
+  return start(createPlainServer(app), opts, setting);
 }
 
 /** `setting` names the config key that moves the port, for the error message. */

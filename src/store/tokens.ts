@@ -3,6 +3,7 @@
  * 256-bit random values, so a plain hash is enough and lookups stay O(1).
  */
 import { createHash, randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
 import type { Db } from './db.js';
 
 export interface ApiToken {
@@ -44,8 +45,11 @@ const fromRow = (r: Row): ApiToken => ({
 export class TokenRepository {
   constructor(private readonly db: Db) {}
 
-  /** Creates a token and returns its secret; the secret is not kept and cannot be shown again. */
-  async create(input: { name: string; roles: string[]; expiresAt?: number | null }): Promise<{ token: string; record: ApiToken }> {
+  /**
+   * Creates a token and returns its secret; the secret is not kept and cannot be shown again.
+   * Operators' tokens come through src/http/auth/api-tokens.ts, which checks and audits them.
+   */
+  async create(input: { name: string; roles: string[]; expiresAt?: number | null }, trx: Knex | Knex.Transaction = this.db): Promise<{ token: string; record: ApiToken }> {
     const id = randomBytes(8).toString('hex');
     const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const row: Row = {
@@ -58,7 +62,7 @@ export class TokenRepository {
       last_used_at: null,
       revoked_at: null,
     };
-    await this.db('api_tokens').insert(row);
+    await trx('api_tokens').insert(row);
     return { token, record: fromRow(row) };
   }
 
@@ -79,7 +83,12 @@ export class TokenRepository {
     return ((await this.db<Row>('api_tokens').orderBy('created_at')) as Row[]).map(fromRow);
   }
 
-  async revoke(id: string, now = Date.now()): Promise<boolean> {
-    return (await this.db('api_tokens').where({ id }).whereNull('revoked_at').update({ revoked_at: now })) > 0;
+  async get(id: string, trx: Knex | Knex.Transaction = this.db): Promise<ApiToken | undefined> {
+    const row = (await trx<Row>('api_tokens').where({ id }).first()) as Row | undefined;
+    return row && fromRow(row);
+  }
+
+  async revoke(id: string, now = Date.now(), trx: Knex | Knex.Transaction = this.db): Promise<boolean> {
+    return (await trx('api_tokens').where({ id }).whereNull('revoked_at').update({ revoked_at: now })) > 0;
   }
 }

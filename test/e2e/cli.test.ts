@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -69,7 +70,7 @@ describe('credgate CLI', () => {
     assert.match(init.stdout, /admin client\s+certs\/admin\.p12 \(password in certs\/admin\.p12\.password\)/);
     assert.ok(existsSync(join(dir, 'certs/master.key')));
 
-    const created = runCli(['tokens', 'create', '--name', 'ci-bot', '--expires', '30d'], { cwd: dir });
+    const created = runCli(['tokens', 'create', '--name', 'ci-bot', '--role', 'admin', '--expires', '30d'], { cwd: dir });
     assert.equal(created.status, 0, created.stderr);
     const token = created.stdout.trim();
     assert.match(token, /^cgt_/);
@@ -91,6 +92,50 @@ describe('credgate CLI', () => {
     assertOneLineError(runCli(['jobs', 'retry', 'abc'], { cwd: dir }), /job id must be a positive integer/);
     assertOneLineError(runCli(['jobs', 'list', '--status', 'stuck'], { cwd: dir }), /--status must be one of queued, running, done, dead/);
     assertOneLineError(runCli(['tokens', 'create', '--name', 'x', '--expires', 'soon'], { cwd: dir }), /--expires must be a duration/);
+  });
+
+  test('tokens: only roles the gateway knows, 90 days unless "never" is asked for, creation and revocation audited', () => {
+    const dir = freshCheckout();
+    const help = runCli(['tokens', 'create', '--help'], { cwd: dir });
+    assert.equal(help.status, 0, help.stderr);
+    assert.deepEqual(help.stdout.match(/\(default[^)]*\)/g), ['(default: "90d")'], 'each default shown once');
+    assert.match(help.stdout.replace(/\s+/g, ' '), /--role <role> role to grant, repeatable: admin, key-recovery, card-management or a role the credential profiles name/);
+    assert.match(help.stdout.replace(/\s+/g, ' '), /--expires <lifetime> a duration such as 30d or 12h, or "never": the token then works until revoked/);
+    const group = runCli(['tokens', '--help'], { cwd: dir }).stdout;
+    assert.match(group, /create \[options\]\s+create a token and print it once/);
+    assert.match(group, /list\s+list tokens/);
+    assert.match(group, /revoke <id>\s+revoke a token at once/);
+
+    assertOneLineError(
+      runCli(['tokens', 'create', '--name', 'reader', '--role', 'auditor'], { cwd: dir }),
+      /^credgate: --role must be one of admin, key-recovery, card-management; "auditor" is no role$/,
+    );
+    assertOneLineError(runCli(['tokens', 'create', '--name', 'x', '--expires', '0d'], { cwd: dir }), /^credgate: --expires must be a duration such as 90d or 12h, or "never", got "0d"$/);
+    assert.doesNotMatch(runCli(['tokens', 'list'], { cwd: dir }).stdout, /reader/, 'nothing was created');
+
+    const before = Date.now();
+    const plain = runCli(['tokens', 'create', '--name', 'ops'], { cwd: dir });
+    assert.equal(plain.status, 0, plain.stderr);
+    const expires = Date.parse(/expires (\S+)\)/.exec(plain.stderr)?.[1] ?? '');
+    assert.ok(expires >= before + 90 * 86_400_000 && expires <= Date.now() + 90 * 86_400_000, plain.stderr);
+    assert.match(plain.stderr, /for ops \(roles: none,/, 'no role unless one is given');
+    const forever = runCli(['tokens', 'create', '--name', 'forever', '--role', 'key-recovery', '--expires', 'never'], { cwd: dir });
+    assert.match(forever.stderr, /for forever \(roles: key-recovery, expires never\)/);
+    assert.match(runCli(['tokens', 'list'], { cwd: dir }).stdout, /forever\s+key-recovery\s+never/);
+    const id = /token ([0-9a-f]+) for forever/.exec(forever.stderr)![1]!;
+    assert.equal(runCli(['tokens', 'revoke', id], { cwd: dir }).stdout, `token ${id} revoked\n`);
+    assertOneLineError(runCli(['tokens', 'revoke', id], { cwd: dir }), /no live token with id/);
+
+    const db = new Database(join(dir, 'data/credgate.db'), { readonly: true });
+    const rows = db.prepare("select actor, action, subject_id, detail from audit where subject_type = 'api-token' order by id").all() as Record<string, string>[];
+    db.close();
+    const who = `cli:${userInfo().username}`;
+    assert.deepEqual(rows.map((r) => [r.action, r.actor]), [['token.create', who], ['token.create', who], ['token.revoke', who]]);
+    assert.equal(rows[2]!.subject_id, id);
+    for (const secret of [plain.stdout.trim(), forever.stdout.trim()]) {
+      assert.match(secret, /^cgt_/);
+      assert.ok(!JSON.stringify(rows).includes(secret.slice(4)), 'the audit trail never holds a token');
+    }
   });
 
   test('config check: OK, or file:line:col errors with exit status 2', () => {

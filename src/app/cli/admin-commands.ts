@@ -1,6 +1,9 @@
 /** `credgate jobs ...` and `credgate tokens ...`: operate on the database directly. */
-import { durationMs } from '../../config/duration.js';
-import { duration } from '../../config/schema.js';
+import { userInfo } from 'node:os';
+import { ApiTokens, TokenError } from '../../http/auth/api-tokens.js';
+import { grantableRoles } from '../../http/auth/roles.js';
+import type { Config } from '../../config/schema.js';
+import { AuditRepository } from '../../store/audit.js';
 import { JOB_STATUSES, JobRepository, type Job, type JobStatus } from '../../store/jobs.js';
 import { TokenRepository } from '../../store/tokens.js';
 import type { Db } from '../../store/db.js';
@@ -8,11 +11,11 @@ import { openDatabase } from '../database.js';
 import { context } from '../context.js';
 import { StartupError } from '../errors.js';
 
-async function withDb<T>(opts: { config?: string }, fn: (db: Db) => Promise<T>): Promise<T> {
+async function withDb<T>(opts: { config?: string }, fn: (db: Db, config: Config) => Promise<T>): Promise<T> {
   const { config } = context(opts);
   const db = await openDatabase(config.database);
   try {
-    return await fn(db);
+    return await fn(db, config);
   } finally {
     await db.destroy();
   }
@@ -69,29 +72,42 @@ export async function jobsRetry(id: string, opts: { config?: string }): Promise<
   });
 }
 
-export async function tokensCreate(opts: { config?: string; name: string; role: string[]; expires?: string }): Promise<void> {
-  if (opts.expires !== undefined && !duration.safeParse(opts.expires).success) {
-    throw new StartupError(`--expires must be a duration such as 90d or 12h, got ${JSON.stringify(opts.expires)}`);
+/** Who ran a command, for the audit trail: the operating-system user. */
+function cliActor(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return `cli:uid-${process.getuid?.() ?? 'unknown'}`; // a uid without a passwd entry (containers)
   }
-  const { token, record } = await withDb(opts, (db) =>
-    new TokenRepository(db).create({
-      name: opts.name,
-      roles: opts.role,
-      expiresAt: opts.expires ? Date.now() + durationMs(opts.expires) : null,
+}
+
+async function withTokens<T>(opts: { config?: string }, fn: (tokens: ApiTokens) => Promise<T>): Promise<T> {
+  return withDb(opts, (db, config) =>
+    fn(new ApiTokens({ db, tokens: new TokenRepository(db), audit: new AuditRepository(db), grantable: grantableRoles(config.credentialProfiles) })),
+  );
+}
+
+const OPTION: Record<TokenError['field'], string> = { name: '--name', roles: '--role', lifetime: '--expires' };
+const expiry = (ms: number | null) => (ms === null ? 'never' : when(ms));
+
+export async function tokensCreate(opts: { config?: string; name: string; role: string[]; expires: string }): Promise<void> {
+  const { token, record } = await withTokens(opts, (tokens) =>
+    tokens.create({ name: opts.name, roles: opts.role, lifetime: opts.expires, actor: cliActor() }).catch((err: unknown) => {
+      throw err instanceof TokenError ? new StartupError(`${OPTION[err.field]} ${err.message}`) : err;
     }),
   );
-  process.stderr.write(`token ${record.id} for ${record.name} (roles: ${record.roles.join(', ') || 'none'}, expires ${when(record.expiresAt)}); shown once:\n`);
+  process.stderr.write(`token ${record.id} for ${record.name} (roles: ${record.roles.join(', ') || 'none'}, expires ${expiry(record.expiresAt)}); shown once:\n`);
   print(token);
 }
 
 export async function tokensList(opts: { config?: string }): Promise<void> {
   const tokens = await withDb(opts, (db) => new TokenRepository(db).list());
   print(['ID'.padEnd(17), 'NAME'.padEnd(24), 'ROLES'.padEnd(16), 'EXPIRES'.padEnd(24), 'REVOKED'].join(' '));
-  for (const t of tokens) print([t.id.padEnd(17), t.name.padEnd(24), t.roles.join(',').padEnd(16), when(t.expiresAt).padEnd(24), when(t.revokedAt)].join(' '));
+  for (const t of tokens) print([t.id.padEnd(17), t.name.padEnd(24), t.roles.join(',').padEnd(16), expiry(t.expiresAt).padEnd(24), when(t.revokedAt)].join(' '));
 }
 
 export async function tokensRevoke(id: string, opts: { config?: string }): Promise<void> {
-  const ok = await withDb(opts, (db) => new TokenRepository(db).revoke(id));
+  const ok = await withTokens(opts, (tokens) => tokens.revoke(id, cliActor()));
   if (!ok) throw new StartupError(`no live token with id ${id}`);
   print(`token ${id} revoked`);
 }

@@ -4,6 +4,8 @@
  */
 import { Command } from 'commander';
 import { ConfigError } from '../../config/load.js';
+import { DEFAULT_TOKEN_LIFETIME, NEVER } from '../../http/auth/api-tokens.js';
+import { API_ROLES } from '../../http/auth/roles.js';
 import { StartupError } from '../errors.js';
 import { jobsList, jobsRetry, jobsShow, tokensCreate, tokensList, tokensRevoke } from './admin-commands.js';
 import { configCheck, configSchema } from './config-commands.js';
@@ -17,7 +19,7 @@ const program = new Command('credgate')
   .showHelpAfterError();
 
 const global = () => program.opts<{ config?: string }>();
-const collect = (value: string, previous: string[]) => [...previous, value];
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
 program.command('serve', { isDefault: true }).description('run the gateway').action(() => serve(global()));
 program.command('init').description('write the master key and dev PKI, migrate the database').action(() => init(global()));
@@ -47,17 +49,20 @@ keys
   .description('re-wrap every key at rest under a new master key')
   .action(() => rotateMaster(global()));
 
-const tokens = program.command('tokens').description('admin API bearer tokens');
+const tokens = program.command('tokens').description('admin API bearer tokens (creating and revoking one is audited)');
 tokens
   .command('create')
-  .requiredOption('--name <name>', 'who or what the token is for')
-  .option('--role <role>', 'role to grant, repeatable (default: admin)', collect, [])
-  .option('--expires <duration>', 'lifetime, e.g. 90d')
-  .action((o: { name: string; role: string[]; expires?: string }) =>
-    tokensCreate({ ...global(), ...o, role: o.role.length > 0 ? o.role : ['admin'] }),
-  );
-tokens.command('list').action(() => tokensList(global()));
-tokens.command('revoke <id>').action((id: string) => tokensRevoke(id, global()));
+  .description('create a token and print it once')
+  .requiredOption('--name <name>', 'who or what the token is for (required)')
+  .option(
+    '--role <role>',
+    `role to grant, repeatable: ${API_ROLES.join(', ')} or a role the credential profiles name; without any, the token has no role (for mobile IDs it still holds those of the user named like it)`,
+    collect,
+  )
+  .option('--expires <lifetime>', `a duration such as 30d or 12h, or "${NEVER}": the token then works until revoked`, DEFAULT_TOKEN_LIFETIME)
+  .action((o: { name: string; role?: string[]; expires: string }) => tokensCreate({ ...global(), ...o, role: o.role ?? [] }));
+tokens.command('list').description('list tokens: id, name, roles, expiry, revocation (never the tokens)').action(() => tokensList(global()));
+tokens.command('revoke <id>').description('revoke a token at once').action((id: string) => tokensRevoke(id, global()));
 
 function fail(err: unknown): never {
   if (err instanceof ConfigError || err instanceof StartupError) {

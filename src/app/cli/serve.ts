@@ -2,6 +2,8 @@
 import { startGateway } from '../gateway.js';
 import { context } from '../context.js';
 
+const hostInUrl = (host: string) => (host.includes(':') ? `[${host}]` : host);
+
 export async function serve(opts: { config?: string }): Promise<void> {
   const { config, source, log } = context(opts);
   log.info({ config: source ?? '(built-in defaults)', database: config.database.client }, 'starting credgate');
@@ -11,7 +13,7 @@ export async function serve(opts: { config?: string }): Promise<void> {
       url: gateway.url,
       adminApi: `${gateway.url}/api/v1`,
       health: `${gateway.url}/healthz`,
-      metrics: config.metrics.enabled ? `${gateway.url}/metrics` : undefined,
+      metrics: !config.metrics.enabled ? undefined : config.metrics.listener ? `http://${hostInUrl(config.metrics.listener.host)}:${gateway.metricsPort}/metrics` : `${gateway.url}/metrics`,
     },
     `credgate listening on ${gateway.url}`,
   );

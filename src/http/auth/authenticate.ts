@@ -11,6 +11,7 @@ import type { TLSSocket } from 'node:tls';
 import { HttpError } from '../errors.js';
 import type { BasicUsers } from './basic.js';
 import type { AuthMethod, Principal } from './principal.js';
+import type { ApiRole } from './roles.js';
 import type { ClientCertAuth } from './strategies.js';
 
 export interface GuardOptions {
@@ -22,7 +23,7 @@ export interface GuardOptions {
   /** The users the basic method accepts. */
   basic?: BasicUsers;
   /** Any one of these roles is enough; omit to accept any authenticated caller. */
-  roles?: string[];
+  roles?: ApiRole[];
 }
 
 function reason(req: Parameters<RequestHandler>[0], methods: AuthMethod[]): string {

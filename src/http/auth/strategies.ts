@@ -8,38 +8,37 @@ import { Strategy as ClientCertStrategy } from 'passport-client-cert';
 import { Strategy as BearerStrategy } from 'passport-http-bearer';
 import type { ClientCertRule } from '../../config/schema.js';
 import type { TokenRepository } from '../../store/tokens.js';
-import { sameDn } from './dn.js';
+import { DerError } from '../../pki/der-reader.js';
+import { certificateNames } from '../../pki/dn-der.js';
+import { formatDn, parseDn, type Dn } from '../../pki/dn.js';
+import { sameName } from './dn.js';
 import type { Principal } from './principal.js';
 
 const normalizeFingerprint = (fp: string) => fp.replace(/:/g, '').toUpperCase();
 
-function certSubject(cert: PeerCertificate): string {
-  return rdns(cert.subject as unknown as Record<string, string | string[]>);
-}
+/** A rule with its subject parsed once, at start-up (config validation has parsed it already). */
+type ParsedRule = ClientCertRule & { subjectName?: Dn };
 
-function rdns(name: Record<string, string | string[]>): string {
-  return Object.entries(name)
-    .flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => `${k}=${x}`) : [`${k}=${v}`]))
-    .join(', ');
-}
+const parseRule = (rule: ClientCertRule): ParsedRule => (rule.subject === undefined ? rule : { ...rule, subjectName: parseDn(rule.subject) });
 
 /** The rule an already chain-verified client certificate matches, or undefined. */
-function matchRule(rules: ClientCertRule[], cert: PeerCertificate): ClientCertRule | undefined {
+function matchRule(rules: ParsedRule[], cert: PeerCertificate, subject: Dn): ParsedRule | undefined {
   const fingerprint = normalizeFingerprint(cert.fingerprint256 ?? '');
-  const subject = certSubject(cert);
   return rules.find((r) =>
-    r.fingerprint ? normalizeFingerprint(r.fingerprint) === fingerprint && (!r.subject || sameDn(r.subject, subject)) : r.subject !== undefined && sameDn(r.subject, subject),
+    r.fingerprint
+      ? normalizeFingerprint(r.fingerprint) === fingerprint && (!r.subjectName || sameName(r.subjectName, subject))
+      : r.subjectName !== undefined && sameName(r.subjectName, subject),
   );
 }
 
-function principalOf(rule: ClientCertRule, cert: PeerCertificate): Principal {
+function principalOf(rule: ClientCertRule, cert: PeerCertificate, names: { subject: Dn; issuer: Dn }): Principal {
   return {
     name: rule.principal,
     method: 'client-cert',
     roles: rule.roles,
     certificate: {
-      subject: certSubject(cert),
-      issuer: rdns(cert.issuer as unknown as Record<string, string | string[]>),
+      subject: formatDn(names.subject),
+      issuer: formatDn(names.issuer),
       fingerprint256: cert.fingerprint256,
       serialNumber: cert.serialNumber,
       validTo: new Date(cert.valid_to).toISOString(),
@@ -88,11 +87,13 @@ export interface ClientCertTrust {
 export class ClientCertAuth {
   readonly principals = new WeakMap<TLSSocket, Principal | null>();
   private readonly anchors: Set<string>;
+  private readonly rules: ParsedRule[];
 
   constructor(
-    private readonly rules: ClientCertRule[],
+    rules: ClientCertRule[],
     private readonly trust: ClientCertTrust,
   ) {
+    this.rules = rules.map(parseRule);
     this.anchors = fingerprintsOf(trust.anchors);
   }
 
@@ -100,10 +101,18 @@ export class ClientCertAuth {
   async resolve(socket: TLSSocket): Promise<Principal | null> {
     const peer = socket.getPeerCertificate(true);
     if (!peer?.raw || !chainAbove(peer).some((fp) => this.anchors.has(fp))) return null;
-    const rule = matchRule(this.rules, peer);
+    let names: { subject: Dn; issuer: Dn };
+    try {
+      names = certificateNames(peer.raw);
+    } catch (err) {
+      // OpenSSL accepted the chain, yet its names are beyond reading: no rule can vouch for it.
+      if (err instanceof DerError) return null;
+      throw err;
+    }
+    const rule = matchRule(this.rules, peer, names.subject);
     if (!rule) return null;
     if (!rule.fingerprint && (await this.trust.issuedHere?.(normalizeFingerprint(peer.fingerprint256).toLowerCase()))) return null;
-    return principalOf(rule, peer);
+    return principalOf(rule, peer, names);
   }
 
   strategy(): ClientCertStrategy {

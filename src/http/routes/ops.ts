@@ -1,6 +1,5 @@
-/** Liveness, readiness and Prometheus metrics for operators and orchestrators. */
+/** Liveness and readiness for operators and orchestrators (metrics: metrics.ts). */
 import { Router } from 'express';
-import type { Registry } from 'prom-client';
 
 export interface ReadinessCheck {
   name: string;
@@ -8,7 +7,7 @@ export interface ReadinessCheck {
   check(): Promise<string | false>;
 }
 
-export function opsRouter(opts: { checks: ReadinessCheck[]; registry?: Registry }): Router {
+export function opsRouter(opts: { checks: ReadinessCheck[] }): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -30,11 +29,5 @@ export function opsRouter(opts: { checks: ReadinessCheck[]; registry?: Registry 
     );
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks: results });
   });
-  if (opts.registry) {
-    const registry = opts.registry;
-    router.get('/metrics', async (_req, res) => {
-      res.type(registry.contentType).send(await registry.metrics());
-    });
-  }
   return router;
 }

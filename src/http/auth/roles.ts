@@ -1,0 +1,17 @@
+/**
+ * The roles the admin API's route guards check, in one place: guards name
+ * their roles with this type, and tokens may carry only roles that mean
+ * something. Credential profiles add their own: their request, validate
+ * and unlock lists are matched against the caller's roles too
+ * (src/identity/requests.ts, rolesOf), so a token may carry those as well.
+ */
+import type { CredentialProfileConfig } from '../../config/schema.js';
+
+export const API_ROLES = ['admin', 'key-recovery', 'card-management'] as const;
+export type ApiRole = (typeof API_ROLES)[number];
+
+/** The roles a token may carry: the API's, then those the credential profiles' role lists name ("*" is anyone, not a role). */
+export function grantableRoles(profiles: Record<string, Pick<CredentialProfileConfig, 'roles'>>): string[] {
+  const named = Object.values(profiles).flatMap((p) => Object.values(p.roles).flat());
+  return [...new Set<string>([...API_ROLES, ...named.filter((r) => r !== '*')])];
+}
