@@ -101,8 +101,5 @@ export function formatName(attributes: NameAttribute[]): string | undefined {
   return parts.join(', ');
 }
 
-/** The OID a short name (any case) stands for, or undefined when it is not one of ours. */
-export const attributeOid = (type: string): string | undefined => ATTRIBUTES[type.toUpperCase()]?.oid;
-
 /** OpenSSL's short name for an attribute OID, or undefined when it has none here. */
 export const attributeLabel = (oid: string): string | undefined => Object.values(ATTRIBUTES).find((a) => a.oid === oid)?.label;
