@@ -147,6 +147,10 @@ const pki = z.strictObject({
     masterKey: secret(z.string().regex(/^[0-9a-fA-F]{64}$/, { message: 'expected 64 hex digits (a 256-bit key)' }))
       .optional()
       .describe('AES-256 key wrapping private keys at rest; else CREDGATE_MASTER_KEY, else certs/master.key.'),
+    allowInlineMasterKey: z
+      .boolean()
+      .default(false)
+      .describe('Accept pki.masterKey written out in this file (rather than filled from ${VAR}); anyone who reads the file can then unwrap every key.'),
     devPki: z.strictObject({
         organization: z.string().default('credgate dev'),
         serverNames: z.array(z.string()).default(['localhost', '127.0.0.1', '::1']),

@@ -4,7 +4,7 @@ import { loadConfig, resolveConfigPath } from '../../config/load.js';
 import { jsonSchemaText, SCHEMA_PATH } from '../../config/json-schema.js';
 import { checkConfiguration } from '../config-check.js';
 
-/** Checks what `serve` checks before it starts: the file and the connector files. */
+/** Checks what `serve` checks before it starts: the file, unsafe settings, connector files. */
 export function configCheck(opts: { config?: string }): void {
   const loaded = loadConfig(opts.config ? { path: opts.config } : {});
   checkConfiguration(loaded);
