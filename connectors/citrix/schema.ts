@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { unenrollGuardSchema } from '../../src/connectors/unenroll-guard.js';
 import { duration, name, path } from '../../src/config/schema.js';
+import { secret } from '../../src/config/secret.js';
 import type { ConnectorPolicy } from '../../src/connectors/pipeline.js';
 import { inboundSchema } from '../../src/connectors/settings.js';
 import { namesSetting } from '../../src/config/name-policy.js';
@@ -54,7 +55,7 @@ export const citrixSchema = z
     xenmobile: z.strictObject({
       url: httpsUrl.describe('XenMobile server REST API base, e.g. https://xms.example.com:4443'),
       login: z.string().min(1).describe('An administrator with API access.'),
-      password: z.string().min(1).describe('Its password; use ${ENV_VAR}.'),
+      password: secret(z.string().min(1)).describe('Its password; use ${ENV_VAR}.'),
       serverCa: path.optional().describe("CA bundle (PEM) that issued XenMobile's TLS certificate; default: the system store."),
       timeout: duration.default('15s'),
       pollEvery: duration.default('5m').describe('How often the device list is read to notice retired and removed devices.'),

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { unenrollGuardSchema } from '../../src/connectors/unenroll-guard.js';
 import { duration, path } from '../../src/config/schema.js';
+import { secret } from '../../src/config/secret.js';
 import { policySchema } from '../../src/connectors/settings.js';
 
 const httpsBase = z
@@ -53,12 +54,12 @@ export const intuneSchema = z
       .regex(/^[A-Za-z0-9.-]{1,253}$/, { message: 'expected the tenant id (GUID) or its domain, e.g. contoso.onmicrosoft.com' })
       .describe('Microsoft Entra tenant id or primary domain.'),
     clientId: z.string().min(1).describe('Application (client) id of the app registration.'),
-    clientSecret: z.string().min(1).optional().describe('Its client secret; use ${ENV_VAR}.'),
+    clientSecret: secret(z.string().min(1)).optional().describe('Its client secret; use ${ENV_VAR}.'),
     clientCertificate: z
       .strictObject({
         cert: path.describe('PEM certificate uploaded to the app registration.'),
         key: path.describe('Its PEM private key (RSA).'),
-        passphrase: z.string().min(1).optional().describe('Passphrase of an encrypted key; use ${ENV_VAR}.'),
+        passphrase: secret(z.string().min(1)).optional().describe('Passphrase of an encrypted key; use ${ENV_VAR}.'),
       })
       .optional()
       .describe('Authenticate with a certificate (signed client assertion) instead of a secret.'),

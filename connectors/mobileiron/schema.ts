@@ -1,6 +1,7 @@
 /** config/connectors/<id>.yaml for `kind: mobileiron` (MobileIron Core / Ivanti EPMM, Ivanti Neurons for MDM). */
 import { z } from 'zod';
 import { duration, name, path } from '../../src/config/schema.js';
+import { secret } from '../../src/config/secret.js';
 import { policySchema } from '../../src/connectors/settings.js';
 
 const httpsUrl = z.url({ protocol: /^https$/, error: 'expected an https:// URL' });
@@ -11,15 +12,15 @@ const topic = z.string().regex(/^[^#+\s]+$/, { message: 'expected a topic withou
 export const ENS_TOPICS = ['device/enrolled', 'device/retired', 'device/wiped'];
 
 const broker = z.strictObject({
-  url: z
-    .url({ protocol: /^mqtts$/, error: 'expected an mqtts:// URL, e.g. mqtts://core.example.com:8883' })
+  // MQTT URLs may carry a username and password.
+  url: secret(z.url({ protocol: /^mqtts$/, error: 'expected an mqtts:// URL, e.g. mqtts://core.example.com:8883' }))
     .describe('Event Notification Service broker: mqtts://<core-host>:8883 (Neurons: mqtts://queue-<cluster>.mobileiron.com:8883).'),
   ca: path.optional().describe("CA bundle (PEM) that issued the broker's TLS certificate; default: the system store."),
   clientCertificate: z
     .strictObject({
       cert: path.describe('PEM certificate mapped to a Core admin with the CPS role (chain may follow).'),
       key: path.describe('Its PEM private key.'),
-      passphrase: z.string().min(1).optional().describe('Passphrase of an encrypted key; use ${ENV_VAR}.'),
+      passphrase: secret(z.string().min(1)).optional().describe('Passphrase of an encrypted key; use ${ENV_VAR}.'),
     })
     .describe('TLS client certificate the broker authenticates us by.'),
   topics: z.array(topic).min(1).default(ENS_TOPICS).describe('Topics to subscribe to (QoS 1).'),
@@ -75,7 +76,7 @@ const upload = z.strictObject({
 
 const coreApi = z.strictObject({
   url: httpsUrl.describe('Core base URL, e.g. https://core.example.com'),
-  basic: z.strictObject({ username: z.string().min(1), password: z.string().min(1).describe('Use ${ENV_VAR}.') }).describe('An admin with the API role.'),
+  basic: z.strictObject({ username: z.string().min(1), password: secret(z.string().min(1)).describe('Use ${ENV_VAR}.') }).describe('An admin with the API role.'),
   adminDeviceSpaceId: z.number().int().min(0).default(1).describe('Device space of that admin, sent as the adminDeviceSpaceId query parameter.'),
   serverCa: path.optional().describe("CA bundle (PEM) that issued Core's TLS certificate; default: the system store."),
   timeout: duration.default('30s'),

@@ -1,6 +1,7 @@
 /** config/connectors/<id>.yaml for `kind: workspace-one`. */
 import { z } from 'zod';
 import { duration, path } from '../../src/config/schema.js';
+import { secret } from '../../src/config/secret.js';
 import { inboundSchema, policySchema } from '../../src/connectors/settings.js';
 
 const httpsUrl = z.url({ protocol: /^https$/, error: 'expected an https:// URL' });
@@ -17,7 +18,7 @@ export const workspaceOneSchema = z.strictObject({
     .strictObject({
       url: httpsUrl.describe('Escrow Gateway base URL; uploads go to <url>/v2/certificates.'),
       clientPkcs12: path.describe('Client certificate on the EG approved-client list (PKCS#12).'),
-      clientPkcs12Password: z.string().describe('Its password; use ${ENV_VAR}.'),
+      clientPkcs12Password: secret(z.string()).describe('Its password; use ${ENV_VAR}.'),
       serverCa: path.optional().describe("CA bundle (PEM) that issued the EG's TLS certificate; default: the system store."),
       timeout: duration.default('30s'),
     })
@@ -26,10 +27,10 @@ export const workspaceOneSchema = z.strictObject({
   uem: z
     .strictObject({
       url: httpsUrl.describe('UEM API host, e.g. https://as1234.awmdm.com'),
-      tenantCode: z.string().min(1).describe('aw-tenant-code (API key); use ${ENV_VAR}.'),
-      basic: z.strictObject({ username: z.string().min(1), password: z.string().min(1) }).optional(),
+      tenantCode: secret(z.string().min(1)).describe('aw-tenant-code (API key); use ${ENV_VAR}.'),
+      basic: z.strictObject({ username: z.string().min(1), password: secret(z.string().min(1)) }).optional(),
       oauth: z
-        .strictObject({ tokenUrl: httpsUrl, clientId: z.string().min(1), clientSecret: z.string().min(1) })
+        .strictObject({ tokenUrl: httpsUrl, clientId: z.string().min(1), clientSecret: secret(z.string().min(1)) })
         .optional(),
       serverCa: path.optional(),
       timeout: duration.default('15s'),

@@ -1,6 +1,8 @@
 /** Opens and migrates the configured database, turning connection failures into advice. */
+import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { migrate, openDb, ping, type Db, type DbSettings } from '../store/db.js';
+import { privateSqliteFiles } from '../store/sqlite-files.js';
 import { StartupError } from './errors.js';
 
 /** The validated config guarantees a URL when the client is mysql. */
@@ -20,8 +22,24 @@ function describeTarget(settings: DbSettings): string {
   }
 }
 
-export async function openDatabase(database: Config['database']): Promise<Db> {
+/** Keeps the SQLite files private (sqlite-files.ts), warning about any it had to narrow. */
+function privateFiles(settings: DbSettings, log: Pick<Logger, 'warn'> | undefined): void {
+  if (settings.client !== 'sqlite') return;
+  let narrowed;
+  try {
+    narrowed = privateSqliteFiles(settings.filename);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new StartupError(`cannot make the SQLite database ${settings.filename} private: ${e.code ?? e.message}; check that database.filename and its directory belong to this user`);
+  }
+  for (const { file, was } of narrowed) {
+    log?.warn({ file, was, now: '0600' }, `${file} was open to group or others (mode ${was}); narrowed it to 0600`);
+  }
+}
+
+export async function openDatabase(database: Config['database'], log?: Pick<Logger, 'warn'>): Promise<Db> {
   const settings = dbSettings(database);
+  privateFiles(settings, log);
   const db = openDb(settings);
   try {
     await ping(db);

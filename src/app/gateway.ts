@@ -77,7 +77,7 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
   const tls = loadTlsIdentity(config, masterKey);
   const adminAnchors = [...tls.clientCaPem];
   tls.clientCaPem.push(...connectorTrust(connectorFiles));
-  const db = await openDatabase(config.database);
+  const db = await openDatabase(config.database, log);
   let checkpoints: WalCheckpointer | undefined;
   const closeDb = async () => {
     await checkpoints?.stop();

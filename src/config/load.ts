@@ -2,13 +2,16 @@
  * Loads credgate.yaml: YAML with positions, ${ENV_VAR} interpolation,
  * CREDGATE_* environment overrides, then schema validation. Every problem
  * becomes a ConfigError whose lines read `file:line:col key.path: what to fix`.
+ * No line repeats a secret (src/config/secret.ts) or a value taken from the
+ * environment: they are named by key and variable only.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { isMap, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { envOverrides } from './env.js';
 import { formatIssue } from './issues.js';
+import { isSecret, mayHoldSecret } from './secret.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/credgate.yaml';
 
@@ -29,6 +32,8 @@ export interface LoadedConfig {
   config: Config;
   /** The file read, or undefined when running on built-in defaults. */
   source: string | undefined;
+  /** Keys of secrets written out in the file itself rather than taken from the environment, e.g. "pki.masterKey". */
+  inlineSecrets: string[];
 }
 
 export function resolveConfigPath(opts: LoadOptions): { path: string; explicit: boolean } {
@@ -53,7 +58,8 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
       throw new ConfigError([`${path}: cannot read: ${(err as Error).message}`]);
     }
   }
-  return { config: parseConfig(text, source ?? '(defaults)', env), source };
+  const { data, inlineSecrets } = parseDocumentAs(text, source ?? '(defaults)', configSchema, { env, envOverrides: true });
+  return { config: data, source, inlineSecrets };
 }
 
 /** Parses and validates configuration text; `file` is used in messages only. */
@@ -72,6 +78,15 @@ export function parseYaml<S extends z.ZodType>(
   schema: S,
   opts: { env?: NodeJS.ProcessEnv; envOverrides?: boolean } = {},
 ): z.output<S> {
+  return parseDocumentAs(text, file, schema, opts).data;
+}
+
+function parseDocumentAs<S extends z.ZodType>(
+  text: string,
+  file: string,
+  schema: S,
+  opts: { env?: NodeJS.ProcessEnv; envOverrides?: boolean },
+): { data: z.output<S>; inlineSecrets: string[] } {
   const env = opts.env ?? process.env;
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -85,7 +100,7 @@ export function parseYaml<S extends z.ZodType>(
     throw new ConfigError(
       doc.errors.map((e) => {
         const { line, col } = lineCounter.linePos(e.pos[0]);
-        return `${file}:${line}:${col} invalid YAML: ${e.message.split('\n')[0]}`;
+        return `${file}:${line}:${col} invalid YAML: ${yamlProblem(e)}`;
       }),
     );
   }
@@ -93,7 +108,7 @@ export function parseYaml<S extends z.ZodType>(
     throw new ConfigError([`${where(doc.contents as Node)} expected a mapping of settings at the top level`]);
   }
 
-  const problems = interpolate(doc, env, where);
+  const { problems, filled, fromEnvOnly } = interpolate(doc, env, where);
   if (problems.length > 0) throw new ConfigError(problems);
 
   // Environment overrides are applied to the document so that validation
@@ -107,15 +122,55 @@ export function parseYaml<S extends z.ZodType>(
 
   const data = (doc.toJS() ?? {}) as unknown;
   const result = schema.safeParse(data);
-  if (result.success) return result.data as z.output<S>;
+  if (result.success) {
+    // A secret is inline when the file holds its value: no ${VAR} filled it and no variable overrode it.
+    const inlineSecrets = scalarPaths(doc)
+      .filter(({ path, node }) => !fromEnvOnly.has(node) && overriddenBy(fromEnv, path) === undefined && isSecret(schema, path))
+      .map(({ path }) => path.join('.'));
+    return { data: result.data as z.output<S>, inlineSecrets };
+  }
   throw new ConfigError(
     result.error.issues.map((issue) => {
       const key = issue.path.join('.');
-      const variable = fromEnv.get(key);
+      const variable = overriddenBy(fromEnv, issue.path);
       const origin = variable ? `${variable} (environment)` : where(nearestNode(doc, issue.path));
-      return `${origin} ${key || '(top level)'}: ${formatIssue(issue as z.core.$ZodIssue, valueAt(data, issue.path))}`;
+      const node = doc.getIn(issue.path as (string | number)[], true) as Node | undefined;
+      const hide = variable !== undefined || (node !== undefined && filled.has(node)) || mayHoldSecret(schema, issue.path);
+      return `${origin} ${key || '(top level)'}: ${formatIssue(issue as z.core.$ZodIssue, valueAt(data, issue.path), { hide })}`;
     }),
   );
+}
+
+/** The variable that set the value at `path` or a collection around it. */
+function overriddenBy(fromEnv: Map<string, string>, path: readonly PropertyKey[]): string | undefined {
+  for (let n = path.length; n > 0; n--) {
+    const variable = fromEnv.get(path.slice(0, n).join('.'));
+    if (variable) return variable;
+  }
+  return undefined;
+}
+
+/**
+ * The parser's message without the text it stumbled on, which may be part of
+ * a secret; the position already says where to look.
+ */
+function yamlProblem(e: YAMLError): string {
+  const first = e.message.split('\n')[0]!;
+  if (e.code === 'BAD_DQ_ESCAPE') return 'Invalid escape sequence in a double-quoted string';
+  return first.replace(/: .*$/, '');
+}
+
+/** Every scalar of the document with its key path. */
+function scalarPaths(doc: Document): { path: (string | number)[]; node: Node }[] {
+  const out: { path: (string | number)[]; node: Node }[] = [];
+  const walk = (node: unknown, path: (string | number)[]) => {
+    if (isScalar(node)) out.push({ path, node });
+    else if (isMap(node)) {
+      for (const pair of node.items) if (isPair(pair) && isScalar(pair.key)) walk(pair.value, [...path, String(pair.key.value)]);
+    } else if (isSeq(node)) node.items.forEach((item, i) => walk(item, [...path, i]));
+  };
+  walk(doc.contents, []);
+  return out;
 }
 
 function valueAt(data: unknown, path: PropertyKey[]): unknown {
@@ -135,20 +190,31 @@ function nearestNode(doc: Document, path: PropertyKey[]): Node | null {
 
 const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
-/** Replaces ${VAR} and ${VAR:-default} inside string scalars, in place. */
-function interpolate(doc: Document, env: NodeJS.ProcessEnv, where: (n: Node) => string): string[] {
+/**
+ * Replaces ${VAR} and ${VAR:-default} inside string scalars, in place.
+ * `filled`: scalars with any placeholder; `fromEnvOnly`: scalars that are one
+ * placeholder taken from the environment, with nothing of the file's in them.
+ */
+function interpolate(doc: Document, env: NodeJS.ProcessEnv, where: (n: Node) => string): { problems: string[]; filled: Set<Node>; fromEnvOnly: Set<Node> } {
   const problems: string[] = [];
+  const filled = new Set<Node>();
+  const fromEnvOnly = new Set<Node>();
   visit(doc, {
     Scalar(_key, node) {
       if (typeof node.value !== 'string' || !node.value.includes('${')) return;
+      const whole = new RegExp(`^${PLACEHOLDER.source}$`).exec(node.value);
+      let defaulted = false;
       node.value = node.value.replace(PLACEHOLDER, (_m, name: string, fallback: string | undefined) => {
         const v = env[name];
         if (v !== undefined && v !== '') return v;
+        defaulted = true;
         if (fallback !== undefined) return fallback;
         problems.push(`${where(node)} environment variable ${name} is not set; export it or give a default as \${${name}:-value}`);
         return '';
       });
+      filled.add(node);
+      if (whole && !defaulted) fromEnvOnly.add(node);
     },
   });
-  return problems;
+  return { problems, filled, fromEnvOnly };
 }

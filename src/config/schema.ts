@@ -11,6 +11,7 @@ import { PIV_AUTHENTICATION_POLICIES } from '../pki/piv.js';
 import { PRESET_NAMES } from '../pki/presets.js';
 import { parseDnTemplate } from '../pki/template.js';
 import { namesSetting } from './name-policy.js';
+import { secret } from './secret.js';
 
 const port = z.number().int().min(0).max(65535);
 /** A path relative to the directory the gateway runs in (not the config file). */
@@ -52,9 +53,7 @@ const database = z
   .strictObject({
     client: z.enum(['sqlite', 'mysql']).default('sqlite').describe('sqlite (embedded) or mysql (MySQL/MariaDB via mysql2).'),
     filename: path.default('data/credgate.db').describe('SQLite database file (WAL mode); used when client is sqlite.'),
-    url: z
-      .string()
-      .regex(/^mysql:\/\//, { message: 'expected a URL such as mysql://user:password@host:3306/credgate' })
+    url: secret(z.string().regex(/^mysql:\/\//, { message: 'expected a URL such as mysql://user:password@host:3306/credgate' }))
       .optional()
       .describe('MySQL/MariaDB connection URL; required when client is mysql.'),
     pool: z
@@ -103,7 +102,7 @@ export const clientCertRule = z
 
 const basicUser = z.strictObject({
   username: z.string().min(1),
-  password: z.string().min(12, { message: 'expected a password of at least 12 characters; set it with ${ENV_VAR}' }),
+  password: secret(z.string().min(12, { message: 'expected a password of at least 12 characters; set it with ${ENV_VAR}' })),
   principal: z.string().min(1),
   roles: z.array(z.string().min(1)).default([]),
 });
@@ -144,7 +143,7 @@ const ca = z
     key: path.optional().describe('CA private key (PEM; encrypted under the master key or plain).'),
     chain: z.array(path).default([]).describe('Issuers above this CA up to the root (PEM).'),
     pkcs12: path.optional().describe('Alternatively: CA key, certificate and chain as PKCS#12.'),
-    password: z.string().optional().describe('PKCS#12 password; use ${ENV_VAR}.'),
+    password: secret(z.string()).optional().describe('PKCS#12 password; use ${ENV_VAR}.'),
     crl: z
       .strictObject({
         validity: duration.default('7d').describe('nextUpdate - thisUpdate.'),
@@ -158,11 +157,13 @@ const ca = z
 
 const pki = z.strictObject({
     dir: path.default('certs').describe('Where `credgate init` writes the dev PKI.'),
-    masterKey: z
-      .string()
-      .regex(/^[0-9a-fA-F]{64}$/, { message: 'expected 64 hex digits (a 256-bit key)' })
+    masterKey: secret(z.string().regex(/^[0-9a-fA-F]{64}$/, { message: 'expected 64 hex digits (a 256-bit key)' }))
       .optional()
       .describe('AES-256 key wrapping private keys at rest; else CREDGATE_MASTER_KEY, else certs/master.key.'),
+    allowInlineMasterKey: z
+      .boolean()
+      .default(false)
+      .describe('Accept pki.masterKey written out in this file (rather than filled from ${VAR}); anyone who reads the file can then unwrap every key.'),
     devPki: z.strictObject({
         organization: z.string().default('credgate dev'),
         serverNames: z.array(z.string()).default(['localhost', '127.0.0.1', '::1']),
@@ -260,9 +261,9 @@ const scepProfile = z.strictObject({
     .union([
       z.literal('dynamic'),
       z.literal('none'),
-      z.strictObject({ static: z.string().min(8).describe('Shared challenge password, e.g. ${SCEP_CHALLENGE}.') }),
+      z.strictObject({ static: secret(z.string().min(8)).describe('Shared challenge password, e.g. ${SCEP_CHALLENGE}.') }),
       z.strictObject({ intune: name.describe('Id of the Intune connector (config/connectors/<id>.yaml) whose tenant validates the challenges Intune gave its devices.') }),
-    ])
+    ], { error: 'expected "dynamic", "none", { static: <challenge> } or { intune: <connector id> }' })
     .default('dynamic')
     .describe('"dynamic": one-time challenges from the admin API (and OTA); { static: ... } for MDM-driven enrollment; { intune: <connector id> } for Intune SCEP profiles; "none" only with approval.'),
   challengeTtl: duration.default('1h').describe('Lifetime of one-time challenges.'),
@@ -408,11 +409,11 @@ const ota = z
   .prefault({});
 
 const smsGateway = z.strictObject({
-  url: z.url().describe('Gateway endpoint; {{mobile}} and {{message}} in it are URL-encoded.'),
+  url: secret(z.url()).describe('Gateway endpoint; {{mobile}} and {{message}} in it are URL-encoded.'),
   method: z.enum(['GET', 'POST', 'PUT']).default('POST'),
-  headers: z.record(z.string(), z.string()).default({}).describe('Extra headers, e.g. Authorization: "Bearer ${SMS_TOKEN}".'),
+  headers: z.record(z.string(), secret(z.string())).default({}).describe('Extra headers, e.g. Authorization: "Bearer ${SMS_TOKEN}".'),
   contentType: z.enum(['application/json', 'application/x-www-form-urlencoded', 'text/plain']).default('application/json').describe('Body type; placeholders in the body are escaped for it.'),
-  body: z.string().default('{"to": "{{mobile}}", "text": "{{message}}"}').describe('Body template with {{mobile}} and {{message}} (the equivalent of MyID\'s customSendSMS).'),
+  body: secret(z.string()).default('{"to": "{{mobile}}", "text": "{{message}}"}').describe('Body template with {{mobile}} and {{message}} (the equivalent of MyID\'s customSendSMS).'),
   timeout: duration.default('10s'),
 });
 
@@ -426,7 +427,7 @@ const notify = z
         requireTls: z.boolean().default(true).describe('Refuse to send unless the connection is encrypted (STARTTLS).'),
         ca: path.optional().describe('PEM of the CA that issued the SMTP server\'s certificate, when not a public one.'),
         user: z.string().optional(),
-        password: z.string().optional().describe('Use ${SMTP_PASSWORD}.'),
+        password: secret(z.string()).optional().describe('Use ${SMTP_PASSWORD}.'),
         from: z.string().min(3).describe('Sender, e.g. "Example Bank <certificates@example.com>".'),
       })
       .optional()

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { clientCertMatch, duration, name, path } from '../config/schema.js';
+import { secret } from '../config/secret.js';
 
 export const inboundSchema = z
   .strictObject({
@@ -12,7 +13,7 @@ export const inboundSchema = z
       .array(
         z.strictObject({
           username: z.string().min(1),
-          password: z.string().min(12, { message: 'expected a password of at least 12 characters; set it with ${ENV_VAR}' }),
+          password: secret(z.string().min(12, { message: 'expected a password of at least 12 characters; set it with ${ENV_VAR}' })),
         }),
       )
       .default([])
@@ -43,7 +44,7 @@ export const policySchema = z.strictObject({
     .prefault({}),
   pkcs12: z.strictObject({
     format: z.enum(['apple', 'modern']).default('apple').describe('apple: 3DES/SHA-1 (iOS); modern: AES-256/SHA-256.'),
-    password: z.string().min(8).describe('Password of delivered PKCS#12 files; use ${ENV_VAR}.'),
+    password: secret(z.string().min(8)).describe('Password of delivered PKCS#12 files; use ${ENV_VAR}.'),
   }),
 });
 

@@ -7,7 +7,7 @@
  * re-issued from the existing CA.
  */
 import { randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildCertificate, type SubjectAltName } from './certificate.js';
 import { writePublicFile, writeSecretFile } from './files.js';
@@ -90,6 +90,8 @@ export interface DevPkiResult {
 }
 
 export async function ensureDevPki(opts: DevPkiOptions): Promise<DevPkiResult> {
+  // The keys and the admin PKCS#12 password live here: a directory made for them is the owner's alone.
+  mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
   const f = devPkiFiles(opts.dir);
   const created: string[] = [];
   const note = (path: string, wasThere: boolean) => {

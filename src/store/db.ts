@@ -25,7 +25,7 @@ export function openDb(settings: DbSettings): Db {
       acquireConnectionTimeout: 10_000,
     });
   }
-  if (settings.filename !== ':memory:') mkdirSync(dirname(settings.filename), { recursive: true });
+  if (settings.filename !== ':memory:') mkdirSync(dirname(settings.filename), { recursive: true, mode: 0o700 });
   return knexFactory({
     client: 'better-sqlite3',
     connection: { filename: settings.filename },

@@ -99,8 +99,8 @@ describe('configuration', () => {
     assert.equal(config.jobs.backoff.max, '10m');
   });
 
-  test('a bad value from the environment names the variable', () => {
-    assert.deepEqual(problems('', { CREDGATE_SERVER__PORT: 'http' }), ['CREDGATE_SERVER__PORT (environment) server.port: expected number, got "http"']);
+  test('a bad value from the environment names the variable, not the value', () => {
+    assert.deepEqual(problems('', { CREDGATE_SERVER__PORT: 'http' }), ['CREDGATE_SERVER__PORT (environment) server.port: expected number, got a string']);
   });
 
   test('an explicit config path that does not exist is an error', () => {

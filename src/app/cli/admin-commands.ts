@@ -12,8 +12,8 @@ import { context } from '../context.js';
 import { StartupError } from '../errors.js';
 
 async function withDb<T>(opts: { config?: string }, fn: (db: Db, config: Config) => Promise<T>): Promise<T> {
-  const { config } = context(opts);
-  const db = await openDatabase(config.database);
+  const { config, log } = context(opts);
+  const db = await openDatabase(config.database, log);
   try {
     return await fn(db, config);
   } finally {

@@ -2,9 +2,13 @@
 import { writeFileSync } from 'node:fs';
 import { loadConfig, resolveConfigPath } from '../../config/load.js';
 import { jsonSchemaText, SCHEMA_PATH } from '../../config/json-schema.js';
+import { checkConfiguration } from '../config-check.js';
 
+/** Checks what `serve` checks before it starts: the file, unsafe settings, connector files. */
 export function configCheck(opts: { config?: string }): void {
-  const { source } = loadConfig(opts.config ? { path: opts.config } : {});
+  const loaded = loadConfig(opts.config ? { path: opts.config } : {});
+  checkConfiguration(loaded);
+  const { source } = loaded;
   const shown = source ?? `${resolveConfigPath({}).path} (absent: built-in defaults)`;
   process.stdout.write(`${shown}: OK\n`);
 }

@@ -10,7 +10,7 @@ export async function init(opts: { config?: string }): Promise<void> {
   const { config, log } = context(opts);
   const masterKey = loadMasterKey(config, { create: true });
   await ensurePki(config, masterKey, log);
-  const db = await openDatabase(config.database);
+  const db = await openDatabase(config.database, log);
   await db.destroy();
   const f = devPkiFiles(config.pki.dir);
   const admin = new X509Certificate(readFileSync(f.adminCert));

@@ -19,7 +19,7 @@ import { caSources } from '../issuance.js';
 import { loadMasterKey } from '../pki-setup.js';
 
 export async function rotateMaster(opts: { config?: string }): Promise<void> {
-  const { config } = context(opts);
+  const { config, log } = context(opts);
   const current = masterKeyOf(loadMasterKey(config, { create: false }));
   const fileHeld = !config.pki.masterKey && !process.env.CREDGATE_MASTER_KEY;
   const nextPath = `${masterKeyPath(config.pki.dir)}.next`;
@@ -34,7 +34,7 @@ export async function rotateMaster(opts: { config?: string }): Promise<void> {
   if (config.ota.signing) keyFiles.add(config.ota.signing.key);
   for (const ca of Object.values(caSources(config))) if (ca.key) keyFiles.add(ca.key);
 
-  const db = await openDatabase(config.database);
+  const db = await openDatabase(config.database, log);
   try {
     const report = await rotateMasterKey({ db, audit: new AuditRepository(db), from: current, to: next, keyFiles: [...keyFiles], actor: 'cli' });
     process.stdout.write(`re-wrapped ${report.escrowed} escrowed and ${report.pooled} pooled keys and ${report.files.length} key files under master key ${next.id}\n`);

@@ -1,11 +1,14 @@
 /** `credgate serve`: run the gateway until SIGINT/SIGTERM. */
 import { startGateway } from '../gateway.js';
+import { checkConfiguration } from '../config-check.js';
 import { context } from '../context.js';
 
 const hostInUrl = (host: string) => (host.includes(':') ? `[${host}]` : host);
 
 export async function serve(opts: { config?: string }): Promise<void> {
-  const { config, source, log } = context(opts);
+  const loaded = context(opts);
+  const { config, source, log } = loaded;
+  checkConfiguration(loaded);
   log.info({ config: source ?? '(built-in defaults)', database: config.database.client }, 'starting credgate');
   const gateway = await startGateway({ config, log });
   log.info(
