@@ -506,7 +506,7 @@ const metrics = z
       .array(network)
       .default(['127.0.0.0/8', '::1/128'])
       .describe('Networks whose callers may read /metrics, by the TCP peer address (never X-Forwarded-For; a request that came through a proxy is not admitted by address); [] admits none by address.'),
-    token: z.string().min(1).optional().describe('Bearer token that admits a caller from anywhere (Authorization: Bearer <token>); use ${METRICS_TOKEN}.'),
+    token: secret(z.string().min(16, { message: 'expected a token of at least 16 characters; set it with ${ENV_VAR}' })).optional().describe('Bearer token that admits a caller from anywhere (Authorization: Bearer <token>); use ${METRICS_TOKEN}.'),
     listener: z
       .strictObject({
         host: z.string().default('127.0.0.1').describe('Address to bind.'),
