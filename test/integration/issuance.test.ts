@@ -286,6 +286,26 @@ describe('issuance core', () => {
     assert.match(opensslStatus(['ocsp', '-respin', resp, '-resp_text', '-noverify']).output, /Responder Error: malformedrequest/);
   });
 
+  test('OCSP by GET decodes the URL once: a request with "%25" in its path gets malformedRequest, not a 500', async () => {
+    const cacert = ['--cacert', join(dir, 'certs/root-ca.pem')];
+    const req = join(dir, 'once.req');
+    openssl(['ocsp', '-issuer', join(dir, 'certs/issuing-ca.pem'), '-serial', '0x0123456789abcdef', '-reqout', req]);
+    const base64 = readFileSync(req).toString('base64');
+    for (const path of ['%25ZZ', '%25', '%2525', encodeURIComponent(encodeURIComponent(base64))]) {
+      const resp = join(dir, 'once.resp');
+      const r = await curl(`${base}/pki/ocsp/${path}`, [...cacert, '-o', resp]);
+      assert.equal(r.status, 200, `GET /pki/ocsp/${path.slice(0, 40)}`);
+      assert.match(opensslStatus(['ocsp', '-respin', resp, '-resp_text', '-noverify']).output, /Responder Error: malformedrequest/, path.slice(0, 40));
+    }
+    // Base64 as clients send it, raw or percent-encoded once, is still read.
+    for (const path of [base64, encodeURIComponent(base64)]) {
+      const resp = join(dir, 'once.resp');
+      assert.equal((await curl(`${base}/pki/ocsp/${path}`, [...cacert, '-o', resp])).status, 200);
+      assert.match(openssl(['ocsp', '-reqin', req, '-respin', resp, '-CAfile', chainFile]), /Response verify OK/);
+    }
+    assert.ok(!gw.logs().includes('URI malformed'), 'no decoding error was logged');
+  });
+
   test('inventory filters and CA certificate downloads', async () => {
     const alice = (await api('/certificates?user=u-alice')).json().certificates as { template: string }[];
     assert.deepEqual(alice.map((c) => c.template).sort(), ['smime-encryption', 'smime-signing']);
