@@ -17,7 +17,7 @@ import { authorityInfoAccess, crlDistributionPoints, type AltName } from './exte
 import type { KeyPool } from './key-pool.js';
 import type { KeyAlgorithm } from './keys.js';
 import { wrapKey, type MasterKey } from './key-wrap.js';
-import { formatName } from './names.js';
+import { encodeName, formatName, NameError } from './names.js';
 import { PRESETS, type Preset, type PresetName } from './presets.js';
 import { renderNames, TemplateError, type NameTemplate, type TemplateData } from './template.js';
 
@@ -133,8 +133,11 @@ export class Issuer {
     let names: { subject: ReturnType<typeof renderNames>['subject']; subjectAltNames: AltName[] };
     try {
       names = req.names ?? renderNames(req.template, template, req.data);
+      // A request's own names (SCEP, certsrv) or rendered user data may not fit the string types
+      // RFC 5280 requires (C is two letters, DC and emailAddress ASCII): the caller's to fix, found before any key is taken.
+      encodeName(names.subject);
     } catch (err) {
-      if (err instanceof TemplateError) throw new IssuanceError(err.message);
+      if (err instanceof TemplateError || err instanceof NameError) throw new IssuanceError(err.message);
       throw err;
     }
 
