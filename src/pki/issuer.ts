@@ -194,6 +194,8 @@ export class Issuer {
         keyEscrowed: escrow && privateKey !== undefined,
         createdAt: now,
       };
+      const unfit = unstorable(record);
+      if (unfit) throw new IssuanceError(unfit);
       const issued: IssuedCertificate = {
         record,
         der: built.der,
@@ -248,6 +250,21 @@ export class Issuer {
     if (refusal) throw new IssuanceError(refusal);
     return csr.publicKey;
   }
+}
+
+/** The inventory's column widths (src/store/migrations/002_issuance.ts): a record wider is refused, not cut short. */
+const MAX_SUBJECT = 1024;
+const MAX_REFERENCE = 191;
+const MAX_SANS_JSON_BYTES = 65_535;
+
+/** Why the inventory cannot keep the record as it is (names or references a request brought), or undefined. */
+function unstorable(record: CertificateRecord): string | undefined {
+  if (record.subject.length > MAX_SUBJECT) return `the subject is ${record.subject.length} characters long; at most ${MAX_SUBJECT} are kept`;
+  if (record.userId && record.userId.length > MAX_REFERENCE) return `the user id is ${record.userId.length} characters long; at most ${MAX_REFERENCE} are kept`;
+  if (record.deviceId && record.deviceId.length > MAX_REFERENCE) return `the device id is ${record.deviceId.length} characters long; at most ${MAX_REFERENCE} are kept`;
+  const sans = Buffer.byteLength(JSON.stringify(record.sans));
+  if (sans > MAX_SANS_JSON_BYTES) return `the subjectAltNames are ${sans} bytes as JSON; at most ${MAX_SANS_JSON_BYTES} are kept`;
+  return undefined;
 }
 
 const isParsed = (csr: Buffer | string | ParsedCsr): csr is ParsedCsr => typeof csr === 'object' && !Buffer.isBuffer(csr);

@@ -217,6 +217,26 @@ describe('issuance core', () => {
     assert.equal(await count(), before);
   });
 
+  test('names and references wider than the inventory keeps are 400 and store nothing, rather than cut short (or a 500 from MySQL)', async () => {
+    const count = async () => Number((await gw.db('certificates').count({ n: '*' }).first())?.n);
+    const before = await count();
+    const key = csr('wide');
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ template: 'tls-client', csr: key, user: { userName: 'u'.repeat(1100) } }, /subject is 1103 characters long; at most 1024/],
+      [{ template: 'tls-client', csr: key, user: { userName: 'wide' }, userId: 'i'.repeat(192) }, /user id is 192 characters long; at most 191/],
+      [{ template: 'tls-client', csr: key, user: { userName: 'wide' }, deviceId: 'd'.repeat(192) }, /device id is 192 characters long; at most 191/],
+      [{ template: 'tls-client', csr: key, user: { userName: 'wide', upn: `${'p'.repeat(70_000)}@corp.example` } }, /subjectAltNames are \d+ bytes as JSON/],
+    ];
+    for (const [body, message] of cases) {
+      const r = await api('/certificates', body);
+      assert.equal(r.status, 400, r.body.slice(0, 200));
+      assert.match(String(r.json().message), message);
+    }
+    assert.equal(await count(), before);
+    const widest = await api('/certificates', { template: 'tls-client', csr: key, user: { userName: 'w'.repeat(1021) }, userId: 'i'.repeat(191) });
+    assert.equal(widest.status, 201, 'exactly as wide as the columns is kept');
+  });
+
   test('revoke, hold and release show in the CRL and in OCSP (GET and POST)', async () => {
     const issue = async (name: string) => {
       const r = await api('/certificates', { template: 'tls-client', csr: csr(name), user: { userName: name }, userId: `u-${name}` });
