@@ -1,11 +1,14 @@
 /** SCEP's admin API: one-time challenges, and the approval queue. The protocol endpoint is ../scep-endpoint.ts. */
 import express, { Router, type Request, type Response } from 'express';
 import { durationMs } from '../../config/duration.js';
+import { unknownAttributeType } from '../../pki/names.js';
 import type { DynamicChallenges } from '../../protocols/scep/challenges.js';
 import { ScepDecisionError, type ScepService } from '../../protocols/scep/service.js';
 import type { ScepTransaction } from '../../store/scep.js';
 import type { Guard } from '../auth/authenticate.js';
 import { badRequest, HttpError } from '../errors.js';
+
+const MAX_BOUND = 16;
 
 /** Admin API: one-time challenges for dynamic SCEP profiles; the approval queue of profiles with `approval: true`. */
 export function scepAdminRouter(deps: { guard: Guard; scep: ScepService; challenges: DynamicChallenges; bodyLimit: number }): Router {
@@ -29,6 +32,11 @@ export function scepAdminRouter(deps: { guard: Guard; scep: ScepService; challen
     if (binding !== undefined && (typeof binding !== 'object' || binding === null || Object.values(binding).some((v) => typeof v !== 'string'))) {
       throw badRequest('binding must map subject attribute types to strings, e.g. {"serialNumber": "C02X…"}');
     }
+    // A bound value is matched against a request's subject, which a certificate keeps to 1024 characters; the binding is stored as JSON in a TEXT column.
+    const bound = Object.entries((binding ?? {}) as Record<string, string>);
+    if (bound.length > MAX_BOUND) throw badRequest(`binding may name at most ${MAX_BOUND} attributes`);
+    const wrong = bound.find(([type, value]) => unknownAttributeType(type) !== undefined || type.length > 64 || value.length === 0 || value.length > 1024);
+    if (wrong) throw badRequest(`binding ${wrong[0].slice(0, 64)}: ${unknownAttributeType(wrong[0]) ?? 'a value of 1 to 1024 characters for a subject attribute type (at most 64 characters)'}`);
     const created = await deps.challenges.create({ profile: name, ttlMs, ...(binding ? { binding: binding as Record<string, string> } : {}), createdBy: `${req.user!.method}:${req.user!.name}` });
     res.status(201).json({ profile: name, challenge: created.challenge, expiresAt: new Date(created.expiresAt).toISOString() });
   });

@@ -1,9 +1,11 @@
 /**
- * A SCEP request whose own subject X.509 cannot carry as it is (RFC 5280
- * §4.1.2.4: countryName is a two-letter PrintableString, domainComponent and
- * emailAddress are IA5String) is the client's mistake: a signed CertRep
- * FAILURE badRequest, nothing issued, nothing logged as an error, and never
- * a 500.
+ * Subject names at SCEP's edges are the caller's to get right, and a wrong
+ * one is never a 500. A request whose own subject X.509 cannot carry as it
+ * is (RFC 5280 §4.1.2.4: countryName is a two-letter PrintableString,
+ * domainComponent and emailAddress are IA5String) gets a signed CertRep
+ * FAILURE badRequest; a one-time challenge bound to attributes no subject
+ * can hold is refused by the admin API with a 400. Nothing is issued or
+ * stored, and nothing is logged as an error.
  */
 import assert from 'node:assert/strict';
 import { createPublicKey, sign, X509Certificate } from 'node:crypto';
@@ -13,7 +15,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import forge from 'node-forge';
 import { algorithmIdentifier, bitString, derSequence, ia5, int, oid, parseDer, printable, seq, set, toDer, utf8, type Asn1 } from '../../src/pki/asn1.js';
+import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { adminCurlArgs } from '../helpers/pki.js';
 import { newDevice, pkiMessage, readCertRep, type Identity } from '../helpers/scep-client.js';
 
 const STATIC = 'static-secret-for-names';
@@ -29,7 +33,7 @@ function csrWithName(device: Identity, name: Asn1): Buffer {
 
 const rdn = (type: string, value: Asn1) => set([seq([oid(type), value])]);
 
-describe('SCEP: request names X.509 cannot carry', () => {
+describe('SCEP: subject names X.509 or the store cannot carry', () => {
   let gw: TestGateway;
   let ra: X509Certificate;
   let device: Identity;
@@ -46,7 +50,7 @@ describe('SCEP: request names X.509 cannot carry', () => {
     });
 
   before(async () => {
-    gw = await startTestGateway({ overrides: { scep: { profiles: { default: {}, mdm: { challenge: { static: STATIC } } } } } });
+    gw = await startTestGateway({ overrides: { scep: { profiles: { default: {}, mdm: { challenge: { static: STATIC } }, dyn: { challenge: 'dynamic' } } } } });
     ra = new X509Certificate(readFileSync(join(gw.dir, 'certs/scep-ra.pem')));
     device = await newDevice('names-device');
   });
@@ -74,6 +78,26 @@ describe('SCEP: request names X.509 cannot carry', () => {
     const refusals = await gw.db('scep_transactions').where({ profile: 'mdm' });
     assert.equal(refusals.length, names.length, 'each refusal is on record for operators');
     assert.ok(refusals.every((t: { status: string }) => t.status === 'rejected'), JSON.stringify(refusals));
+    assert.ok(!gw.logs().includes('"level":50'), 'nothing was logged as an error');
+  });
+
+  test('a challenge bound to a value longer than a subject holds, to an unknown attribute type or to too many attributes: 400, no challenge', async () => {
+    const create = (binding: unknown) =>
+      curl(`https://localhost:${gw.port}/api/v1/scep/challenges`, [...adminCurlArgs(join(gw.dir, 'certs')), '-H', 'Content-Type: application/json', '--data-binary', JSON.stringify({ profile: 'dyn', binding })]);
+    const refused: [unknown, RegExp][] = [
+      [{ serialNumber: 'x'.repeat(70_000) }, /binding serialNumber: a value of 1 to 1024 characters/],
+      [{ serialNumber: '' }, /binding serialNumber: a value of 1 to 1024 characters/],
+      [{ shoeSize: '42' }, /binding shoeSize: unknown name attribute "shoeSize"/],
+      [Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`1.2.3.${i}`, 'x'])), /at most 16 attributes/],
+    ];
+    for (const [binding, message] of refused) {
+      const r = await create(binding);
+      assert.equal(r.status, 400, r.body.slice(0, 200));
+      assert.match(String(r.json().message), message);
+    }
+    assert.equal((await gw.db('scep_challenges').count({ n: '*' }).first())?.n, 0, 'no challenge was created');
+    const bound = await create({ serialNumber: 'C02X1234', CN: 'd'.repeat(1024) });
+    assert.equal(bound.status, 201, bound.body);
     assert.ok(!gw.logs().includes('"level":50'), 'nothing was logged as an error');
   });
 });
