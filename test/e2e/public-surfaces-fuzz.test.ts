@@ -5,8 +5,11 @@
  * put on the wire. Surfaces: /scep (odd GET queries, random and mutated
  * pkiMessages), /pki (CA certificates, CRLs, OCSP by GET and POST), /ota,
  * /mobile/v1, the Workspace ONE and Citrix certsrv inbound endpoints,
- * /derived with a PIV card, /api/v1 without credentials, and paths, headers,
- * framing and bodies of every kind across all of them.
+ * /derived with a PIV card, /api/v1 without credentials and as an
+ * administrator, SCEP and certsrv requests signed correctly with odd names
+ * and extensions inside, and paths, headers, framing and bodies of every
+ * kind across all of them. The gateway stores in MariaDB, whose column
+ * limits SQLite does not enforce.
  *
  * Each batch asserts that no answer is a 5xx or missing, that /healthz still
  * answers, and that the gateway logged nothing at level error or fatal.
@@ -388,7 +391,6 @@ describe('every public surface under fuzzing: no 5xx, no crash, nothing logged a
       overrides: {
         server: { port, publicUrl: base },
         logging: { level: 'warn' },
-        // MariaDB: its columns have limits SQLite does not enforce, where a 500 would hide.
         database: { client: 'mysql', url: database.url, pool: { min: 0, max: 5 } },
         jobs: { workers: 0 },
         connectors: { dir: join(dir, 'connectors') },
