@@ -23,6 +23,9 @@ const MAX_BATCH = 256;
 /** Longest device and user id the event store keeps (its columns' width). */
 export const MAX_DEVICE_ID = 191;
 export const MAX_USER_ID = 191;
+export const MAX_VENDOR_TYPE = 128;
+/** The event, its user and its device are kept as JSON in TEXT columns: 65,535 bytes on MySQL. */
+export const MAX_JSON_BYTES = 65_535;
 
 /** An event the store cannot keep as it is; the sender gets a 400 with this message. */
 export class InvalidEventError extends Error {}
@@ -39,18 +42,34 @@ interface Pending {
   reject(err: unknown): void;
 }
 
+/** Why the event store cannot keep the event as it is (a sender's mistake, answered 400), or undefined. */
+function unfit(event: MdmEvent, payload: unknown): string | undefined {
+  if (event.device.id && event.device.id.length > MAX_DEVICE_ID) return `device id is ${event.device.id.length} characters long; at most ${MAX_DEVICE_ID} are accepted`;
+  if (event.user.id && event.user.id.length > MAX_USER_ID) return `user id is ${event.user.id.length} characters long; at most ${MAX_USER_ID} are accepted`;
+  if (event.vendorType.length > MAX_VENDOR_TYPE) return `event type is ${event.vendorType.length} characters long; at most ${MAX_VENDOR_TYPE} are accepted`;
+  // SQLite would keep more; MySQL refuses it, so both refuse it here alike.
+  for (const [what, value] of [['the event', payload], ['its user', event.user], ['its device', event.device]] as const) {
+    const json = JSON.stringify(value);
+    const bytes = json === undefined ? 0 : Buffer.byteLength(json);
+    if (bytes > MAX_JSON_BYTES) return `${what} is ${bytes} bytes as JSON; at most ${MAX_JSON_BYTES} are kept`;
+  }
+  return undefined;
+}
+
 export class EventIntake {
   private pending: Pending[] = [];
 
   constructor(private readonly deps: { db: Db; events: EventRepository; queue: JobQueue; log: Logger }) {}
 
   accept(event: MdmEvent, payload: unknown): Promise<Accepted> {
-    if (event.device.id && event.device.id.length > MAX_DEVICE_ID) {
-      return Promise.reject(new InvalidEventError(`device id is ${event.device.id.length} characters long; at most ${MAX_DEVICE_ID} are accepted`));
+    let refusal: string | undefined;
+    try {
+      refusal = unfit(event, payload);
+    } catch (err) {
+      // A payload JSON cannot hold (a cycle) fails as the store would fail it: the caller's promise rejects.
+      return Promise.reject(err);
     }
-    if (event.user.id && event.user.id.length > MAX_USER_ID) {
-      return Promise.reject(new InvalidEventError(`user id is ${event.user.id.length} characters long; at most ${MAX_USER_ID} are accepted`));
-    }
+    if (refusal) return Promise.reject(new InvalidEventError(refusal));
     return new Promise<Accepted>((resolve, reject) => {
       this.pending.push({ event, payload, resolve, reject });
       // After the poll phase: every request that arrived with this one is in the batch by then.

@@ -17,7 +17,7 @@ import { authorityInfoAccess, crlDistributionPoints, type AltName } from './exte
 import type { KeyPool } from './key-pool.js';
 import type { KeyAlgorithm } from './keys.js';
 import { wrapKey, type MasterKey } from './key-wrap.js';
-import { formatName } from './names.js';
+import { encodeName, formatName, NameError } from './names.js';
 import { PRESETS, type Preset, type PresetName } from './presets.js';
 import { renderNames, TemplateError, type NameTemplate, type TemplateData } from './template.js';
 
@@ -133,8 +133,11 @@ export class Issuer {
     let names: { subject: ReturnType<typeof renderNames>['subject']; subjectAltNames: AltName[] };
     try {
       names = req.names ?? renderNames(req.template, template, req.data);
+      // A request's own names (SCEP, certsrv) or rendered user data may not fit the string types
+      // RFC 5280 requires (C is two letters, DC and emailAddress ASCII): the caller's to fix, found before any key is taken.
+      encodeName(names.subject);
     } catch (err) {
-      if (err instanceof TemplateError) throw new IssuanceError(err.message);
+      if (err instanceof TemplateError || err instanceof NameError) throw new IssuanceError(err.message);
       throw err;
     }
 
@@ -191,6 +194,8 @@ export class Issuer {
         keyEscrowed: escrow && privateKey !== undefined,
         createdAt: now,
       };
+      const unfit = unstorable(record);
+      if (unfit) throw new IssuanceError(unfit);
       const issued: IssuedCertificate = {
         record,
         der: built.der,
@@ -245,6 +250,21 @@ export class Issuer {
     if (refusal) throw new IssuanceError(refusal);
     return csr.publicKey;
   }
+}
+
+/** The inventory's column widths (src/store/migrations/002_issuance.ts): a record wider is refused, not cut short. */
+const MAX_SUBJECT = 1024;
+const MAX_REFERENCE = 191;
+const MAX_SANS_JSON_BYTES = 65_535;
+
+/** Why the inventory cannot keep the record as it is (names or references a request brought), or undefined. */
+function unstorable(record: CertificateRecord): string | undefined {
+  if (record.subject.length > MAX_SUBJECT) return `the subject is ${record.subject.length} characters long; at most ${MAX_SUBJECT} are kept`;
+  if (record.userId && record.userId.length > MAX_REFERENCE) return `the user id is ${record.userId.length} characters long; at most ${MAX_REFERENCE} are kept`;
+  if (record.deviceId && record.deviceId.length > MAX_REFERENCE) return `the device id is ${record.deviceId.length} characters long; at most ${MAX_REFERENCE} are kept`;
+  const sans = Buffer.byteLength(JSON.stringify(record.sans));
+  if (sans > MAX_SANS_JSON_BYTES) return `the subjectAltNames are ${sans} bytes as JSON; at most ${MAX_SANS_JSON_BYTES} are kept`;
+  return undefined;
 }
 
 const isParsed = (csr: Buffer | string | ParsedCsr): csr is ParsedCsr => typeof csr === 'object' && !Buffer.isBuffer(csr);

@@ -18,21 +18,10 @@ import { OtaError, type OtaService } from '../../src/protocols/ota/service.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { makeDeviceCa, signDeviceMessage } from '../helpers/iphone.js';
 import { freePort } from '../helpers/net.js';
+import { mutateBytes, rng } from '../helpers/seeded-fuzz.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const SEED = Number(process.env.OTA_FUZZ_SEED ?? 20261123);
-
-/** mulberry32: a small seeded generator, so a failure can be replayed with OTA_FUZZ_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SNIPPETS = [
   '<dict>', '</dict>', '<key>', '</key>', '<array>', '</array>', '<string>', '</string>', '<data>', '</data>', '<data>@@@</data>',
@@ -73,35 +62,6 @@ function mutateText(text: string, r: () => number): string {
       return text.replace(/<string>[^<]*<\/string>/, `<string>${'A'.repeat(Math.floor(r() * 70_000))}</string>`);
     default:
       return text.replace(/<(string|key)>/g, (m) => (r() < 0.1 ? '<data>' : m));
-  }
-}
-
-function mutateBytes(der: Buffer, r: () => number): Buffer {
-  const out = Buffer.from(der);
-  const at = () => Math.floor(r() * out.length);
-  switch (Math.floor(r() * 5)) {
-    case 0: {
-      for (let n = 1 + Math.floor(r() * 8); n > 0; n--) out[at()] = Math.floor(r() * 256);
-      return out;
-    }
-    case 1:
-      return out.subarray(0, at());
-    case 2: {
-      const i = at();
-      return Buffer.concat([out.subarray(0, i), Buffer.from(Array.from({ length: 1 + Math.floor(r() * 16) }, () => Math.floor(r() * 256))), out.subarray(i)]);
-    }
-    case 3: {
-      // Lengths are where parsers break: nudge a byte that follows a common tag.
-      const tags = [...out.keys()].filter((i) => [0x30, 0x31, 0x04, 0xa0, 0x02, 0x06].includes(out[i]!) && i + 1 < out.length);
-      const i = tags[Math.floor(r() * tags.length)]! + 1;
-      out[i] = [0x80, 0x81, 0x84, 0xff, 0x00, out[i]! + 1, out[i]! - 1][Math.floor(r() * 7)]! & 0xff;
-      return out;
-    }
-    default: {
-      const i = at();
-      const j = Math.min(out.length, i + Math.floor(r() * 64));
-      return Buffer.concat([out.subarray(0, j), out.subarray(i, j), out.subarray(j)]);
-    }
   }
 }
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import type { MdmEvent } from '../../src/connectors/connector.js';
-import { EVENT_JOB, EventIntake, InvalidEventError, MAX_DEVICE_ID, MAX_USER_ID } from '../../src/connectors/intake.js';
+import { EVENT_JOB, EventIntake, InvalidEventError, MAX_DEVICE_ID, MAX_JSON_BYTES, MAX_USER_ID, MAX_VENDOR_TYPE } from '../../src/connectors/intake.js';
 import { JobQueue } from '../../src/jobs/queue.js';
 import { migrate, openDb, type Db } from '../../src/store/db.js';
 import { EventRepository } from '../../src/store/events.js';
@@ -111,6 +111,25 @@ for (const backend of STORE_BACKENDS) {
       const long = { ...event('long-user'), user: { id: 'u'.repeat(MAX_USER_ID + 1) } };
       await assert.rejects(intake.accept(long, {}), (err: unknown) => err instanceof InvalidEventError && /user id is 192 characters long/.test(err.message));
       assert.equal(await count('mdm_events'), before);
+    });
+
+    test('an event, user or device larger than the store keeps, or a longer event type, is refused on both databases alike', async () => {
+      const before = await count('mdm_events');
+      const big = 'b'.repeat(MAX_JSON_BYTES);
+      const refused = [
+        intake.accept(event('big-payload'), { DeviceUUID: 'big-payload', Note: big }),
+        intake.accept({ ...event('big-user'), user: { email: 'zenny@example.com', userName: big } }, {}),
+        intake.accept({ ...event('big-device'), device: { id: 'big-device', name: big } }, {}),
+        intake.accept({ ...event('long-type'), vendorType: 't'.repeat(MAX_VENDOR_TYPE + 1) }, {}),
+      ];
+      for (const outcome of await Promise.allSettled(refused)) {
+        assert.equal(outcome.status, 'rejected');
+        assert.ok((outcome as PromiseRejectedResult).reason instanceof InvalidEventError, String((outcome as PromiseRejectedResult).reason));
+      }
+      assert.equal(await count('mdm_events'), before);
+      // Just within the limits is stored.
+      const within = await intake.accept({ ...event('within'), vendorType: 't'.repeat(MAX_VENDOR_TYPE) }, { Note: 'w'.repeat(MAX_JSON_BYTES - 20) });
+      assert.equal(within.duplicate, false);
     });
 
     test('dedupe keys longer than their column are kept whole (hashed): events that share a long prefix stay apart', async () => {

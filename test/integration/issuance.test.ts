@@ -217,6 +217,26 @@ describe('issuance core', () => {
     assert.equal(await count(), before);
   });
 
+  test('names and references wider than the inventory keeps are 400 and store nothing, rather than cut short (or a 500 from MySQL)', async () => {
+    const count = async () => Number((await gw.db('certificates').count({ n: '*' }).first())?.n);
+    const before = await count();
+    const key = csr('wide');
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ template: 'tls-client', csr: key, user: { userName: 'u'.repeat(1100) } }, /subject is 1103 characters long; at most 1024/],
+      [{ template: 'tls-client', csr: key, user: { userName: 'wide' }, userId: 'i'.repeat(192) }, /user id is 192 characters long; at most 191/],
+      [{ template: 'tls-client', csr: key, user: { userName: 'wide' }, deviceId: 'd'.repeat(192) }, /device id is 192 characters long; at most 191/],
+      [{ template: 'tls-client', csr: key, user: { userName: 'wide', upn: `${'p'.repeat(70_000)}@corp.example` } }, /subjectAltNames are \d+ bytes as JSON/],
+    ];
+    for (const [body, message] of cases) {
+      const r = await api('/certificates', body);
+      assert.equal(r.status, 400, r.body.slice(0, 200));
+      assert.match(String(r.json().message), message);
+    }
+    assert.equal(await count(), before);
+    const widest = await api('/certificates', { template: 'tls-client', csr: key, user: { userName: 'w'.repeat(1021) }, userId: 'i'.repeat(191) });
+    assert.equal(widest.status, 201, 'exactly as wide as the columns is kept');
+  });
+
   test('revoke, hold and release show in the CRL and in OCSP (GET and POST)', async () => {
     const issue = async (name: string) => {
       const r = await api('/certificates', { template: 'tls-client', csr: csr(name), user: { userName: name }, userId: `u-${name}` });
@@ -284,6 +304,26 @@ describe('issuance core', () => {
     const r = await curl(`${base}/pki/ocsp`, ['--cacert', join(dir, 'certs/root-ca.pem'), '--data-binary', 'garbage', '-o', resp]);
     assert.equal(r.status, 200);
     assert.match(opensslStatus(['ocsp', '-respin', resp, '-resp_text', '-noverify']).output, /Responder Error: malformedrequest/);
+  });
+
+  test('OCSP by GET decodes the URL once: a request with "%25" in its path gets malformedRequest, not a 500', async () => {
+    const cacert = ['--cacert', join(dir, 'certs/root-ca.pem')];
+    const req = join(dir, 'once.req');
+    openssl(['ocsp', '-issuer', join(dir, 'certs/issuing-ca.pem'), '-serial', '0x0123456789abcdef', '-reqout', req]);
+    const base64 = readFileSync(req).toString('base64');
+    for (const path of ['%25ZZ', '%25', '%2525', encodeURIComponent(encodeURIComponent(base64))]) {
+      const resp = join(dir, 'once.resp');
+      const r = await curl(`${base}/pki/ocsp/${path}`, [...cacert, '-o', resp]);
+      assert.equal(r.status, 200, `GET /pki/ocsp/${path.slice(0, 40)}`);
+      assert.match(opensslStatus(['ocsp', '-respin', resp, '-resp_text', '-noverify']).output, /Responder Error: malformedrequest/, path.slice(0, 40));
+    }
+    // Base64 as clients send it, raw or percent-encoded once, is still read.
+    for (const path of [base64, encodeURIComponent(base64)]) {
+      const resp = join(dir, 'once.resp');
+      assert.equal((await curl(`${base}/pki/ocsp/${path}`, [...cacert, '-o', resp])).status, 200);
+      assert.match(openssl(['ocsp', '-reqin', req, '-respin', resp, '-CAfile', chainFile]), /Response verify OK/);
+    }
+    assert.ok(!gw.logs().includes('URI malformed'), 'no decoding error was logged');
   });
 
   test('inventory filters and CA certificate downloads', async () => {

@@ -3,7 +3,7 @@ import express, { Router } from 'express';
 import type { CaRegistry } from '../../pki/ca.js';
 import type { CrlPublisher } from '../../pki/crl-publisher.js';
 import type { OcspResponder } from '../../pki/ocsp-responder.js';
-import { badRequest, notFound } from '../errors.js';
+import { notFound } from '../errors.js';
 
 const OCSP_MAX_BYTES = 64 * 1024;
 
@@ -33,11 +33,12 @@ export function pkiRouter(deps: { cas: CaRegistry; crls: CrlPublisher; ocsp: Ocs
   });
 
   // RFC 6960 A.1: GET carries the base64 request, URL-encoded, as the last path part(s).
+  // The router has already percent-decoded each part; decoding again would read
+  // "%25" as a lone "%" (and "%252B" as "+"). Whatever the base64 holds, the
+  // responder answers in-band (malformedRequest), as it does for POST.
   router.get('/ocsp/*request', async (req, res) => {
-    const encoded = (req.params as unknown as { request: string[] }).request.join('/');
-    const der = Buffer.from(decodeURIComponent(encoded), 'base64');
-    if (der.length === 0) throw badRequest('empty OCSP request');
-    res.type('application/ocsp-response').send(await deps.ocsp.respond(der));
+    const base64 = (req.params as unknown as { request: string[] }).request.join('/');
+    res.type('application/ocsp-response').send(await deps.ocsp.respond(Buffer.from(base64, 'base64')));
   });
 
   router.post('/ocsp', express.raw({ type: () => true, limit: OCSP_MAX_BYTES }), async (req, res) => {

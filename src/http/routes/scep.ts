@@ -1,6 +1,7 @@
 /** SCEP's admin API: one-time challenges, and the approval queue. The protocol endpoint is ../scep-endpoint.ts. */
 import express, { Router, type Request, type Response } from 'express';
 import { durationMs } from '../../config/duration.js';
+import { unknownAttributeType } from '../../pki/names.js';
 import type { DynamicChallenges } from '../../protocols/scep/challenges.js';
 import { ScepDecisionError, type ScepService } from '../../protocols/scep/service.js';
 import type { ScepTransaction } from '../../store/scep.js';
@@ -8,6 +9,9 @@ import type { Guard } from '../auth/authenticate.js';
 import { badRequest, HttpError } from '../errors.js';
 import { attributeOid, unknownAttributeType } from '../../pki/names.js';
 import { unsafeCharacter } from '../../util/unsafe-text.js';
+
+/** Bindings are stored as JSON beside the challenge and compared with a request's subject. */
+const MAX_BOUND = 16;
 
 /** Admin API: one-time challenges for dynamic SCEP profiles; the approval queue of profiles with `approval: true`. */
 export function scepAdminRouter(deps: { guard: Guard; scep: ScepService; challenges: DynamicChallenges; bodyLimit: number }): Router {
@@ -68,15 +72,18 @@ function bindingOf(value: unknown): Record<string, string> | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.keys(value).length === 0) {
     throw badRequest('binding must map subject attribute types to strings, e.g. {"serialNumber": "C02X…"}');
   }
+  if (Object.keys(value).length > MAX_BOUND) throw badRequest(`binding may name at most ${MAX_BOUND} attributes`);
   const seen = new Set<string>();
   for (const [type, v] of Object.entries(value)) {
+    const name = type.slice(0, 64);
     const oid = attributeOid(type);
-    if (!oid) throw badRequest(`binding: ${unknownAttributeType(type)}`);
-    if (seen.has(oid)) throw badRequest(`binding: ${type} is given twice`);
+    if (!oid) throw badRequest(`binding ${name}: ${unknownAttributeType(name)}`);
+    if (seen.has(oid)) throw badRequest(`binding ${name}: the attribute type is given twice`);
     seen.add(oid);
-    if (typeof v !== 'string' || v.length === 0 || v.length > 256) throw badRequest(`binding.${type} must be a string of 1 to 256 characters`);
+    // A certificate keeps its subject to 1024 characters (issuer.ts).
+    if (typeof v !== 'string' || v.length === 0 || v.length > 1024) throw badRequest(`binding ${name}: a value of 1 to 1024 characters`);
     const bad = unsafeCharacter(v);
-    if (bad) throw badRequest(`binding.${type} holds ${bad}, a character names may not carry`);
+    if (bad) throw badRequest(`binding ${name}: holds ${bad}, a character names may not carry`);
   }
   return value as Record<string, string>;
 }
