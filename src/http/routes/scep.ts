@@ -1,7 +1,6 @@
 /** SCEP's admin API: one-time challenges, and the approval queue. The protocol endpoint is ../scep-endpoint.ts. */
 import express, { Router, type Request, type Response } from 'express';
 import { durationMs } from '../../config/duration.js';
-import { unknownAttributeType } from '../../pki/names.js';
 import type { DynamicChallenges } from '../../protocols/scep/challenges.js';
 import { ScepDecisionError, type ScepService } from '../../protocols/scep/service.js';
 import type { ScepTransaction } from '../../store/scep.js';
