@@ -14,15 +14,14 @@ import type { Db } from '../store/db.js';
 import type { EventRepository } from '../store/events.js';
 import { transaction, type Sql } from '../store/sql.js';
 import type { MdmEvent } from './connector.js';
+import { eventProblem } from './field-text.js';
+
+export { MAX_DEVICE_ID, MAX_USER_ID } from './field-text.js';
 
 export const EVENT_JOB = 'mdm.event';
 const ACTIONABLE = new Set(['enrolled', 'unenrolled', 'wiped']);
 /** Events per transaction at most; more wait for the next one. */
 const MAX_BATCH = 256;
-
-/** Longest device and user id the event store keeps (its columns' width). */
-export const MAX_DEVICE_ID = 191;
-export const MAX_USER_ID = 191;
 
 /** An event the store cannot keep as it is; the sender gets a 400 with this message. */
 export class InvalidEventError extends Error {}
@@ -45,12 +44,9 @@ export class EventIntake {
   constructor(private readonly deps: { db: Db; events: EventRepository; queue: JobQueue; log: Logger }) {}
 
   accept(event: MdmEvent, payload: unknown): Promise<Accepted> {
-    if (event.device.id && event.device.id.length > MAX_DEVICE_ID) {
-      return Promise.reject(new InvalidEventError(`device id is ${event.device.id.length} characters long; at most ${MAX_DEVICE_ID} are accepted`));
-    }
-    if (event.user.id && event.user.id.length > MAX_USER_ID) {
-      return Promise.reject(new InvalidEventError(`user id is ${event.user.id.length} characters long; at most ${MAX_USER_ID} are accepted`));
-    }
+    // Connectors screen their vendor's fields by the vendor's names; this is the line none passes.
+    const problem = eventProblem(event);
+    if (problem) return Promise.reject(new InvalidEventError(problem));
     return new Promise<Accepted>((resolve, reject) => {
       this.pending.push({ event, payload, resolve, reject });
       // After the poll phase: every request that arrived with this one is in the batch by then.
