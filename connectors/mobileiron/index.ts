@@ -75,7 +75,7 @@ function create(settings: MobileIronSettings, ctx: ConnectorContext): Connector 
       if (dropped.length) ctx.log.warn({ topic, vendorType: parsed.vendorType, device: event.device.id, left: dropped }, 'ENS departure accepted without the fields that failed the text check');
       const gap = event.type === 'enrolled' && issues ? core.uploadGap(event.user) : undefined;
       if (gap) {
-        // Nothing issued is better than certificates Core will never take.
+        // Left out before it is stored: Core could never take its credentials, so none are issued.
         ctx.log.warn({ topic, vendorType: parsed.vendorType, device: event.device.id, reason: gap }, 'ENS enrollment ignored: its credentials could not be delivered');
         continue;
       }

@@ -6,7 +6,7 @@
  * - control characters (C0 with NUL, DEL, C1) cut names short in C-string
  *   consumers and forge lines in logs and DN strings;
  * - bidirectional controls make a name display as something it is not
- *   (CVE-2021-42574, "Trojan Source"; Unicode Technical Standard #39 §3);
+ *   (CVE-2021-42574, "Trojan Source"; Unicode Technical Report #36);
  * - U+FFFD and unpaired surrogates mark text already broken on the way
  *   (not valid UTF-8, or half a UTF-16 pair): no UTF8String holds the
  *   latter, and the former is no longer the name the sender meant.
@@ -31,7 +31,7 @@ const EMAIL = z.email();
 
 const codePoint = (ch: string) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 
-function describe(ch: string): string {
+function characterName(ch: string): string {
   if (/\p{Cs}/u.test(ch)) return 'an unpaired surrogate (half of a UTF-16 pair)';
   if (/\p{Cc}/u.test(ch)) return `a control character (${codePoint(ch)})`;
   if (ch === '\uFFFD') return 'U+FFFD, the replacement character of text that was not valid where it came from';
@@ -43,7 +43,7 @@ export function textProblem(value: unknown, rule: TextRule): string | undefined 
   if (typeof value !== 'string') return `${rule.what} is not text`;
   if (value.length > rule.max) return `${rule.what} is ${value.length} characters long; at most ${rule.max} are accepted`;
   const bad = REFUSED.exec(value);
-  if (bad) return `${rule.what} has ${describe(bad[0])}`;
+  if (bad) return `${rule.what} has ${characterName(bad[0])}`;
   if (rule.email && !EMAIL.safeParse(value).success) return `${rule.what} is not an address of the form name@domain.example`;
   return undefined;
 }
