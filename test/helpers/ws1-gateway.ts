@@ -13,7 +13,7 @@ import { makeTestTls, startEscrowGateway, startUemApi, writeTestTlsFiles, type E
 import { until } from './wait.js';
 
 export const WS1_P12_PASSWORD = 'ws1-profile-password';
-const CONSOLE = 'console:ws1-console-password';
+const CONSOLE = { username: 'console', password: 'ws1-console-password' };
 
 export interface Ws1ConnectorSpec {
   delivery: 'escrow-gateway' | 'uem-upload';
@@ -56,7 +56,7 @@ export async function startWs1Gateway(connectors: Record<string, Ws1ConnectorSpe
       `delivery: ${spec.delivery}`,
       'inbound:',
       '  basic:',
-      `    - { username: ${CONSOLE.split(':')[0]}, password: ${CONSOLE.split(':')[1]} }`,
+      `    - { username: ${CONSOLE.username}, password: ${CONSOLE.password} }`,
       'policy:',
       `  enrolled: { signing: ${spec.signing ?? 'smime-signing'}, encryption: smime-encryption }`,
       `  pkcs12: { format: modern, password: ${WS1_P12_PASSWORD} }`,
@@ -82,7 +82,7 @@ export async function startWs1Gateway(connectors: Record<string, Ws1ConnectorSpe
       // From a file: an argument cannot carry the NUL bytes some bodies hold.
       const file = join(dir, `body-${++posted}`);
       writeFileSync(file, body);
-      return curl(`${base}/connectors/${connector}/events`, ['--cacert', join(dir, 'certs/root-ca.pem'), '-u', CONSOLE, '-H', `Content-Type: ${contentType}`, '--data-binary', `@${file}`]);
+      return curl(`${base}/connectors/${connector}/events`, ['--cacert', join(dir, 'certs/root-ca.pem'), '-u', `${CONSOLE.username}:${CONSOLE.password}`, '-H', `Content-Type: ${contentType}`, '--data-binary', `@${file}`]);
     },
     trail: async () => ({ events: await count('mdm_events'), certificates: await count('certificates'), jobs: await count('jobs'), deliveries: await count('deliveries') }),
     drained: async (timeoutMs = 60_000) => {
