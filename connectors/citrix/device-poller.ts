@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { durationMs } from '../../src/config/duration.js';
 import type { MdmEvent } from '../../src/connectors/connector.js';
+import { FIELD, fieldProblems, textProblem, type FieldProblem, type TextRule } from '../../src/connectors/field-text.js';
 import type { EventIntake } from '../../src/connectors/intake.js';
 import { unenrollRefusal } from '../../src/connectors/unenroll-guard.js';
 import type { CitrixSettings } from './schema.js';
@@ -38,6 +39,22 @@ function valueOf(device: XmDevice, field: string): unknown {
 }
 
 const departed = (state: DeviceState | undefined) => state === 'retired' || state === 'gone';
+
+/** The XenMobile fields a departure event carries besides the device's link (src/connectors/field-text.ts). */
+const DESCRIPTIVE: Record<string, TextRule> = {
+  userName: FIELD.userName,
+  serialNumber: FIELD.serialNumber,
+  platform: FIELD.platform,
+  deviceModel: FIELD.model,
+  deviceName: FIELD.deviceName,
+};
+
+/** The device without the descriptive fields that fail the check, and what fails in them. */
+function withoutFailing(device: Record<string, unknown>): { device: Record<string, unknown>; dropped: FieldProblem[] } {
+  const dropped = fieldProblems(Object.fromEntries(Object.entries(device).filter(([, v]) => typeof v === 'string')), DESCRIPTIVE);
+  const failing = new Set(dropped.map((p) => p.field));
+  return { device: Object.fromEntries(Object.entries(device).filter(([k]) => !failing.has(k))), dropped };
+}
 
 export class DevicePoller {
   constructor(
@@ -124,28 +141,36 @@ export class DevicePoller {
   private async depart(d: KnownDevice, vendorType: 'device retired' | 'device removed', activeLinks: Set<string>): Promise<void> {
     const link = this.linkOf(d.device);
     const departures = d.departures + 1;
-    const log = this.deps.log.child({ xmId: d.xmId, device: link, vendorType });
+    const field = this.deps.settings.certsrv.device.field;
+    const linkProblem = link ? textProblem(link, FIELD.deviceId) : undefined;
+    const log = this.deps.log.child({ xmId: d.xmId, ...(!linkProblem && { device: link }), vendorType });
     if (!link) {
-      log.warn(`XenMobile ${vendorType} has no ${this.deps.settings.certsrv.device.field}; no certificate can be linked to it`);
+      log.warn(`XenMobile ${vendorType} has no ${field}; no certificate can be linked to it`);
+    } else if (linkProblem) {
+      // The event intake refuses such an id; the XenMobile id tells the operator which device it is.
+      log.warn({ field, reason: linkProblem }, `XenMobile ${vendorType} whose ${field} fails the text check; no certificate can be linked to it`);
     } else if (activeLinks.has(link)) {
-      log.warn(`XenMobile ${vendorType}, but another enrollment with ${this.deps.settings.certsrv.device.field} ${link} is active: certificates linked to it stay valid`);
+      log.warn(`XenMobile ${vendorType}, but another enrollment with ${field} ${link} is active: certificates linked to it stay valid`);
     } else {
+      // A departure still revokes without the descriptive fields that fail: a device name must not keep certificates valid.
+      const { device, dropped } = withoutFailing(d.device);
+      if (dropped.length) log.warn({ left: dropped }, 'XenMobile departure reported without the fields that failed the text check');
       const event: MdmEvent = {
         connectorId: this.deps.connectorId,
         type: 'unenrolled',
         vendorType,
-        user: { ...(typeof d.device.userName === 'string' && { userName: d.device.userName }) },
+        user: { ...(typeof device.userName === 'string' && { userName: device.userName }) },
         device: {
           id: link,
-          ...(typeof d.device.serialNumber === 'string' && { serialNumber: d.device.serialNumber }),
-          ...(typeof d.device.platform === 'string' && { platform: d.device.platform }),
-          ...(typeof d.device.deviceModel === 'string' && { model: d.device.deviceModel }),
-          ...(typeof d.device.deviceName === 'string' && { name: d.device.deviceName }),
+          ...(typeof device.serialNumber === 'string' && { serialNumber: device.serialNumber }),
+          ...(typeof device.platform === 'string' && { platform: device.platform }),
+          ...(typeof device.deviceModel === 'string' && { model: device.deviceModel }),
+          ...(typeof device.deviceName === 'string' && { name: device.deviceName }),
         },
         occurredAt: new Date(),
         dedupeKey: `xenmobile-device:${d.xmId}:departure:${departures}`,
       };
-      const accepted = await this.deps.intake.accept(event, d.device);
+      const accepted = await this.deps.intake.accept(event, device);
       log.info({ eventId: accepted.eventId, duplicate: accepted.duplicate }, 'XenMobile device left: unenroll event accepted');
     }
     await this.deps.known.save({ ...d, departures });

@@ -9,7 +9,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { MdmEvent } from '../../src/connectors/connector.js';
-import type { EventIntake } from '../../src/connectors/intake.js';
+import { FIELD, fieldProblems, type TextRule } from '../../src/connectors/field-text.js';
+import { InvalidEventError, type EventIntake } from '../../src/connectors/intake.js';
 import { unenrollRefusal, type UnenrollGuard } from '../../src/connectors/unenroll-guard.js';
 import type { DeviceStore } from './device-store.js';
 import type { Graph } from './graph.js';
@@ -31,6 +32,21 @@ export interface ManagedDevice {
   complianceState?: string;
   managedDeviceOwnerType?: string;
 }
+
+/** What the device store keeps of every listed device (migration 010_intune). */
+const STORED: Record<string, TextRule> = { id: FIELD.deviceId, enrolledDateTime: { what: 'enrollment time', max: 64 } };
+/** And what becomes an enrollment event's user and device (src/connectors/field-text.ts). */
+const ENROLLED: Record<string, TextRule> = {
+  ...STORED,
+  userId: FIELD.userId,
+  userPrincipalName: FIELD.upn,
+  emailAddress: FIELD.email,
+  userDisplayName: FIELD.displayName,
+  serialNumber: FIELD.serialNumber,
+  operatingSystem: FIELD.platform,
+  model: FIELD.model,
+  deviceName: FIELD.deviceName,
+};
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
 const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
@@ -112,6 +128,14 @@ export class DevicePoller {
       present.add(device.id);
       const enrolledAt = device.enrolledDateTime ?? '';
       if (known.get(device.id) === enrolledAt) continue;
+      // Not remembered: once the console's data is fixed, the next listing takes the device as it is then.
+      const skip = (field: string, reason: string) =>
+        log.warn({ ...(field !== 'id' && { deviceId: device.id }), field, reason }, 'managed device skipped until a listing shows it with fields that pass the text check');
+      const problem = fieldProblems({ ...device }, device.userId ? ENROLLED : STORED)[0];
+      if (problem) {
+        skip(problem.field, problem.problem);
+        continue;
+      }
       if (!device.userId) {
         // A userless device (kiosk, shared) has nobody to issue S/MIME credentials to.
         log.debug({ deviceId: device.id }, 'managed device without a user: no credentials');
@@ -119,7 +143,13 @@ export class DevicePoller {
         result.recorded++;
       } else {
         // The event is accepted before the device is remembered: a crash in between repeats a deduplicated event, never loses one.
-        await intake.accept(toEvent(connectorId, 'enrolled', device), device);
+        try {
+          await intake.accept(toEvent(connectorId, 'enrolled', device), device);
+        } catch (err) {
+          if (!(err instanceof InvalidEventError)) throw err;
+          skip('event', err.message);
+          continue;
+        }
         result.enrolled.push(device.id);
       }
       await store.remember({ id: device.id, enrolledAt });

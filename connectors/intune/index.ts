@@ -90,6 +90,7 @@ function create(settings: IntuneSettings, ctx: ConnectorContext): Connector {
       ]);
     },
     deliver: (set) => importer.deliver(set),
+    undeliverable: ({ user }) => importer.undeliverable(user),
     withdraw: (ref, credentials) => importer.withdraw(ref, credentials),
     resolveUser: (event: MdmEvent) => (event.user.id ? lookupUser(event.user.id) : Promise.resolve({})),
     check,

@@ -11,10 +11,13 @@
  */
 import { createHash, publicEncrypt, X509Certificate, type KeyObject } from 'node:crypto';
 import { DeliveryError, type CredentialSet, type DeliveredCredential, type DeliveryReceipt, type MdmUser, type WithdrawnCredential } from '../../src/connectors/connector.js';
+import { FIELD, textProblem } from '../../src/connectors/field-text.js';
 import { failure, GraphError, TransportError, type Graph } from './graph.js';
 import { OAEP_SHA512, type IntuneSettings } from './schema.js';
 
 const COLLECTION = '/beta/deviceManagement/userPfxCertificates';
+const NO_USER = 'Intune imports certificates per user and this set names no user id';
+const noUpn = (userId: string) => `user ${userId} has no userPrincipalName in Entra ID`;
 
 export interface PfxImportBody {
   thumbprint: string;
@@ -67,12 +70,26 @@ export class PfxImporter {
     },
   ) {}
 
+  /**
+   * Why Intune could not take imports for this user: they are filed under
+   * the user's id and userPrincipalName, looked up in Entra ID when the
+   * listing gave none. A failed lookup is thrown (tried again later).
+   */
+  async undeliverable(user: MdmUser): Promise<string | undefined> {
+    if (!user.id) return NO_USER;
+    if (user.upn) return undefined;
+    const upn = (await this.deps.lookupUser(user.id)).upn;
+    if (!upn) return noUpn(user.id);
+    const problem = textProblem(upn, FIELD.upn);
+    return problem && `Entra ID's ${problem}`;
+  }
+
   async deliver(set: CredentialSet): Promise<DeliveryReceipt> {
     const userId = set.user.id;
-    if (!userId) throw new DeliveryError('Intune imports certificates per user and this set names no user id', true);
+    if (!userId) throw new DeliveryError(NO_USER, true);
     try {
       const upn = set.user.upn ?? (await this.deps.lookupUser(userId)).upn;
-      if (!upn) throw new DeliveryError(`user ${userId} has no userPrincipalName in Entra ID`, true);
+      if (!upn) throw new DeliveryError(noUpn(userId), true);
       const imported: string[] = [];
       for (const c of set.credentials) {
         const purpose = this.deps.settings.intendedPurpose[c.purpose as 'signing' | 'encryption'];

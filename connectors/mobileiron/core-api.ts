@@ -21,6 +21,8 @@ type Purpose = keyof CoreApiSettings['upload']['ceSettingNames'];
 
 const RETRYABLE_4XX = new Set([408, 429]);
 
+const ownerOf = (user: MdmUser) => user.vendorId ?? user.userName;
+
 /** The failure without axios's request config (it holds the Authorization header). */
 function networkError(what: string, err: unknown): Error {
   if (isAxiosError(err)) return new Error(`${what} failed: ${err.code ?? ''} ${err.message}`.replace(/\s+/g, ' '));
@@ -54,11 +56,16 @@ export class CoreApi {
     }
   }
 
+  /** Why Core could not take an upload for this user: it files credentials under the owner's userId. */
+  uploadGap(user: MdmUser): string | undefined {
+    return ownerOf(user) ? undefined : 'Core files credentials under the userId of their owner, and the event named none';
+  }
+
   /** One multipart POST per current credential, to the enrollment setting of its purpose. */
   async upload(set: CredentialSet): Promise<DeliveryReceipt> {
     const { upload } = this.settings;
-    const userId = set.user.vendorId ?? set.user.userName;
-    if (!userId) throw new DeliveryError('Core needs the userId of the credential owner and the event named none', true);
+    const userId = ownerOf(set.user);
+    if (!userId) throw new DeliveryError(this.uploadGap(set.user)!, true);
     const done: string[] = [];
     for (const c of set.credentials.filter((x) => !x.archived)) {
       const setting = upload.ceSettingNames[c.purpose as Purpose];

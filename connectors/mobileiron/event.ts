@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { MdmEvent, MdmUser } from '../../src/connectors/connector.js';
+import { FIELD, fieldProblems, type FieldProblem, type TextRule } from '../../src/connectors/field-text.js';
 
 export class EnsMessageError extends Error {}
 
@@ -59,9 +60,30 @@ export function typeOfTopic(topic: string): string {
 
 const present = (v: string | null | undefined) => (v === undefined || v === null || v === '' ? undefined : v);
 
+/** The device fields that become the event's user and device (src/connectors/field-text.ts). */
+const RULES: Record<string, TextRule> = {
+  identifier: FIELD.deviceName,
+  iosUdid: FIELD.udid,
+  userId: FIELD.userName,
+  userUuid: FIELD.userId,
+  serialNumber: FIELD.serialNumber,
+  model: FIELD.model,
+  os: FIELD.platform,
+};
+const DEPARTURES = new Set<MdmEvent['type']>(['unenrolled', 'wiped']);
+
 export interface ParsedMessage {
   vendorType: string;
-  events: { event: MdmEvent; payload: Record<string, unknown> }[];
+  /** `dropped`: fields a departure was accepted without, because they failed the text check. */
+  events: { event: MdmEvent; payload: Record<string, unknown>; dropped: FieldProblem[] }[];
+  /**
+   * Devices left out for a field that failed the text check, named by its
+   * path in the message (devices.<n>.<field>). A departure is never left
+   * out for a descriptive field: it goes on without it, so a user who gives
+   * a device a name that fails cannot keep its certificates valid after it
+   * leaves.
+   */
+  refused: { deviceGuid: string; field: string; problem: string }[];
 }
 
 /** Parses and validates one message; EnsMessageError says what is wrong with it. */
@@ -87,9 +109,22 @@ export function parseEnsMessage(connectorId: string, topic: string, body: Buffer
   const vendorType = m.eventType ?? topicType;
   const occurredAt = parseTimestamp(m.timestamp);
   const type = TYPES[vendorType.toLowerCase()] ?? 'unknown';
+  const refused: ParsedMessage['refused'] = [];
+  const screened = m.devices.flatMap((received, i) => {
+    const problems = fieldProblems(received, RULES);
+    if (problems.length === 0) return [{ d: received, dropped: problems }];
+    if (!DEPARTURES.has(type)) {
+      refused.push({ deviceGuid: received.deviceGuid, field: `devices.${i}.${problems[0]!.field}`, problem: problems[0]!.problem });
+      return [];
+    }
+    const failing = new Set(problems.map((p) => p.field));
+    const d = Object.fromEntries(Object.entries(received).filter(([k]) => !failing.has(k))) as EnsDevice;
+    return [{ d, dropped: problems.map((p) => ({ field: `devices.${i}.${p.field}`, problem: p.problem })) }];
+  });
   return {
     vendorType,
-    events: m.devices.map((d) => {
+    refused,
+    events: screened.map(({ d, dropped }) => {
       const userId = present(d.userId);
       const id = present(d.userUuid) ?? userId;
       const user: MdmUser = {
@@ -117,6 +152,7 @@ export function parseEnsMessage(connectorId: string, topic: string, body: Buffer
           dedupeKey: `mobileiron:${d.deviceGuid}:${vendorType}:${String(m.timestamp)}`,
         },
         payload: { topic, timestamp: m.timestamp, eventType: vendorType, device: d },
+        dropped,
       };
     }),
   };

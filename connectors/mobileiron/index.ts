@@ -55,6 +55,7 @@ async function probeScep(scep: { url: string; serverCa?: string | undefined }): 
 
 function create(settings: MobileIronSettings, ctx: ConnectorContext): Connector {
   const core = new CoreApi(ctx.id, settings.coreApi);
+  const issues = settings.policy.enrolled.signing !== undefined || settings.policy.enrolled.encryption !== undefined;
   const tls = loadBrokerTls(settings.broker);
 
   const onMessage = async (topic: string, payload: Buffer): Promise<void> => {
@@ -67,7 +68,17 @@ function create(settings: MobileIronSettings, ctx: ConnectorContext): Connector 
       ctx.log.warn({ topic, reason: err.message, bytes: payload.length }, 'ENS message ignored');
       return;
     }
-    for (const { event, payload: stored } of parsed.events) {
+    for (const r of parsed.refused) {
+      ctx.log.warn({ topic, vendorType: parsed.vendorType, device: r.deviceGuid, field: r.field, reason: r.problem }, 'ENS device ignored: a field failed the text check');
+    }
+    for (const { event, payload: stored, dropped } of parsed.events) {
+      if (dropped.length) ctx.log.warn({ topic, vendorType: parsed.vendorType, device: event.device.id, left: dropped }, 'ENS departure accepted without the fields that failed the text check');
+      const gap = event.type === 'enrolled' && issues ? core.uploadGap(event.user) : undefined;
+      if (gap) {
+        // Left out before it is stored: Core could never take its credentials, so none are issued.
+        ctx.log.warn({ topic, vendorType: parsed.vendorType, device: event.device.id, reason: gap }, 'ENS enrollment ignored: its credentials could not be delivered');
+        continue;
+      }
       let accepted;
       try {
         accepted = await ctx.intake.accept(event, stored);
@@ -92,6 +103,7 @@ function create(settings: MobileIronSettings, ctx: ConnectorContext): Connector 
     kind: 'mobileiron',
     start: (signal) => new EnsSubscriber(settings.broker, tls, onMessage, ctx.log).start(signal),
     deliver: (set) => core.upload(set),
+    undeliverable: async ({ user }) => core.uploadGap(user),
     resolveUser,
     async check(): Promise<HealthReport> {
       const checks = [

@@ -7,7 +7,7 @@
 import { Agent } from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
 import { durationMs } from '../../src/config/duration.js';
-import { DeliveryError, type CredentialSet, type DeliveryReceipt } from '../../src/connectors/connector.js';
+import { DeliveryError, type CredentialSet, type DeliveryReceipt, type MdmUser } from '../../src/connectors/connector.js';
 import { readSetting } from '../../src/connectors/setting-file.js';
 import type { WorkspaceOneSettings } from './schema.js';
 
@@ -15,6 +15,13 @@ export interface EgUploadBody {
   device_uuid: string;
   user_uuid: string;
   smime_certificates: { signing?: string[]; encryption?: string[]; archived?: string[] };
+}
+
+/** What the EG addresses an upload by, when this user or device lacks it. */
+export function escrowGap(user: MdmUser, device: { id: string } | undefined): string | undefined {
+  if (!device?.id) return 'the Escrow Gateway addresses uploads by device UUID, and there is none';
+  if (!user.id) return 'the Escrow Gateway addresses uploads by user UUID (EnrollmentUserUUID), and there is none';
+  return undefined;
 }
 
 export function uploadBody(set: CredentialSet): EgUploadBody {
@@ -59,8 +66,9 @@ export class EscrowGatewayClient {
   }
 
   async upload(set: CredentialSet): Promise<DeliveryReceipt> {
+    const gap = escrowGap(set.user, set.device);
+    if (gap) throw new DeliveryError(gap, true);
     const body = uploadBody(set);
-    if (!body.device_uuid || !body.user_uuid) throw new DeliveryError('the Escrow Gateway needs both a device UUID and a user UUID', true);
     const res = await this.http.post('/v2/certificates', body);
     if (res.status >= 200 && res.status < 300) {
       return { connectorId: this.connectorId, reference: `${body.device_uuid}/${set.deliveryId}`, deliveredAt: new Date() };

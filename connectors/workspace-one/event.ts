@@ -5,6 +5,7 @@
  */
 import { XMLParser } from 'fast-xml-parser';
 import type { MdmEvent } from '../../src/connectors/connector.js';
+import { FIELD, fieldProblems, type FieldProblem, type TextRule } from '../../src/connectors/field-text.js';
 
 export class EventFormatError extends Error {}
 
@@ -69,6 +70,39 @@ export function eventType(fields: Ws1Fields): MdmEvent['type'] {
 }
 
 const present = (v: string | undefined) => (v === undefined || v === '' ? undefined : v);
+
+/** The fields that become the event's type, user and device. */
+const RULES: Record<string, TextRule> = {
+  EventType: FIELD.eventType,
+  DeviceUUID: FIELD.deviceId,
+  DeviceId: FIELD.deviceId,
+  EnrollmentUserUUID: FIELD.userId,
+  EnrollmentUserId: FIELD.vendorUserId,
+  EnrollmentUserName: FIELD.userName,
+  EnrollmentEmailAddress: FIELD.email,
+  DeviceFriendlyName: FIELD.deviceName,
+  SerialNumber: FIELD.serialNumber,
+  Udid: FIELD.udid,
+  Platform: FIELD.platform,
+};
+const DEVICE_IDS = new Set(['DeviceUUID', 'DeviceId']);
+
+/**
+ * The fields an event may use (src/connectors/field-text.ts). An event that
+ * is refused for a failing field is refused whole (EventFormatError naming
+ * it), except a departure: it keeps its device id, which must pass, and
+ * loses the failing fields, so a user who gives a device a name that fails
+ * cannot keep its certificates valid after it leaves.
+ */
+export function screenFields(fields: Ws1Fields): { fields: Ws1Fields; dropped: FieldProblem[] } {
+  const problems = fieldProblems(Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== '')), RULES);
+  if (problems.length === 0) return { fields, dropped: [] };
+  const type = eventType(fields);
+  const refused = problems.find((p) => (type !== 'unenrolled' && type !== 'wiped') || DEVICE_IDS.has(p.field));
+  if (refused) throw new EventFormatError(`${refused.field}: ${refused.problem}`);
+  const dropped = new Set(problems.map((p) => p.field));
+  return { fields: Object.fromEntries(Object.entries(fields).filter(([k]) => !dropped.has(k))), dropped: problems };
+}
 
 export function toMdmEvent(connectorId: string, fields: Ws1Fields): MdmEvent {
   if (!fields.EventId && !fields.EventType) throw new EventFormatError('neither EventId nor EventType is present');

@@ -6,8 +6,9 @@ import express, { Router } from 'express';
 import type { Connector, MdmEvent, MdmUser } from '../../src/connectors/connector.js';
 import { InvalidEventError } from '../../src/connectors/intake.js';
 import type { ConnectorContext, ConnectorModule } from '../../src/connectors/module.js';
-import { EscrowGatewayClient } from './escrow-gateway.js';
-import { EventFormatError, parseBody, toMdmEvent } from './event.js';
+import { enrollmentGap } from './delivery-needs.js';
+import { EscrowGatewayClient, escrowGap } from './escrow-gateway.js';
+import { EventFormatError, parseBody, screenFields, toMdmEvent, type Ws1Fields } from './event.js';
 import { workspaceOneSchema, type WorkspaceOneSettings } from './schema.js';
 import { UemApi } from './uem-api.js';
 
@@ -24,10 +25,14 @@ function create(settings: WorkspaceOneSettings, ctx: ConnectorContext): Connecto
     r.get('/events', ok);
     r.post('/events', express.text({ type: () => true, limit: ctx.bodyLimit }), async (req, res) => {
       let event: MdmEvent;
-      let fields;
+      let fields: Ws1Fields;
       try {
-        fields = parseBody(typeof req.body === 'string' ? req.body : '', req.headers['content-type']);
+        const screened = screenFields(parseBody(typeof req.body === 'string' ? req.body : '', req.headers['content-type']));
+        fields = screened.fields;
         event = toMdmEvent(ctx.id, fields);
+        const gap = event.type === 'enrolled' ? enrollmentGap(settings, fields) : undefined;
+        if (gap) throw new EventFormatError(gap);
+        if (screened.dropped.length) ctx.log.warn({ vendorType: event.vendorType, device: event.device.id, left: screened.dropped }, 'departure accepted without the fields that failed the text check');
       } catch (err) {
         if (err instanceof EventFormatError) {
           res.status(400).json({ error: 'bad_event', message: err.message, requestId: req.id });
@@ -56,6 +61,7 @@ function create(settings: WorkspaceOneSettings, ctx: ConnectorContext): Connecto
     router,
     // The schema guarantees the client the delivery mode needs.
     deliver: (set) => (settings.delivery === 'uem-upload' ? uem!.uploadSmime(set) : eg!.upload(set)),
+    undeliverable: async ({ user, device }) => (settings.delivery === 'uem-upload' ? uem!.uploadGap(user) : escrowGap(user, device)),
     ...(uem && { resolveUser: (event: MdmEvent): Promise<MdmUser> => uem.lookupUser(event.user, event.device.id) }),
   };
 }

@@ -13,6 +13,8 @@ import type { WorkspaceOneSettings } from './schema.js';
 type UemSettings = NonNullable<WorkspaceOneSettings['uem']>;
 
 const REFRESH_MARGIN_MS = 60_000;
+const NO_UEM_USER_ID = 'uploadsmimecerts is addressed to the numeric EnrollmentUserId, which this user has not got';
+const isUemUserId = (id: string) => /^\d+$/.test(id);
 /** The API takes at most 30 archived credentials (error 6041). */
 const MAX_ARCHIVED = 30;
 
@@ -79,7 +81,7 @@ export class UemApi {
    */
   async uploadSmime(set: CredentialSet): Promise<DeliveryReceipt> {
     const userId = set.user.vendorId;
-    if (!userId || !/^\d+$/.test(userId)) throw new DeliveryError('uploadsmimecerts needs the numeric EnrollmentUserId, which this user has not got', true);
+    if (!userId || !isUemUserId(userId)) throw new DeliveryError(NO_UEM_USER_ID, true);
     const payload = (c: DeliveredCredential) => ({ CertificatePayload: c.pkcs12.toString('base64'), Password: c.password });
     const current = (purpose: DeliveredCredential['purpose']) => set.credentials.find((c) => !c.archived && c.purpose === purpose);
     const signing = current('signing');
@@ -94,6 +96,19 @@ export class UemApi {
     if (res.status >= 200 && res.status < 300) return { connectorId: this.connectorId, reference: `user/${userId}/${set.deliveryId}`, deliveredAt: new Date() };
     const text = JSON.stringify(res.data ?? '');
     throw new DeliveryError(`UEM uploadsmimecerts answered ${res.status}`, res.status >= 400 && res.status < 500, { status: res.status, body: text.slice(0, 2000) });
+  }
+
+  /**
+   * Why an upload to this user would be refused for good: no numeric
+   * EnrollmentUserId, or one the console does not know (uploadsmimecerts
+   * answers 404). Other failures are thrown: the caller tries again later.
+   */
+  async uploadGap(user: MdmUser): Promise<string | undefined> {
+    if (!user.vendorId || !isUemUserId(user.vendorId)) return NO_UEM_USER_ID;
+    const r = await this.get(`/api/system/users/${user.vendorId}`, 1);
+    if (r.status === 404) return `the console has no user ${user.vendorId} to upload to`;
+    if (r.status !== 200) throw new Error(`UEM user lookup answered ${r.status}`);
+    return undefined;
   }
 
   /** Email, UPN and user name by user UUID (v2), falling back to the device's enrollment record. */

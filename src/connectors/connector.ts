@@ -95,6 +95,12 @@ export interface Connector {
   /** Pollers and subscriptions; stop when the signal aborts. */
   start?(signal: AbortSignal): Promise<void>;
   deliver?(set: CredentialSet): Promise<DeliveryReceipt>;
+  /**
+   * Why deliver() could never succeed for a set to this user and device
+   * (what the vendor addresses it by is missing), or undefined when it
+   * could. Asked before anything is issued for them.
+   */
+  undeliverable?(to: { user: MdmUser; device: { id: string } }): Promise<string | undefined>;
   /** Fills in a user the event left incomplete (e.g. the email, from the vendor's API). */
   resolveUser?(event: MdmEvent): Promise<MdmUser>;
   /**

@@ -14,16 +14,17 @@ import type { Db } from '../store/db.js';
 import type { EventRepository } from '../store/events.js';
 import { transaction, type Sql } from '../store/sql.js';
 import type { MdmEvent } from './connector.js';
+import { eventProblem, FIELD } from './field-text.js';
+
+export { MAX_DEVICE_ID, MAX_USER_ID } from './field-text.js';
+/** Longest event type the store keeps. */
+export const MAX_VENDOR_TYPE = FIELD.eventType.max;
 
 export const EVENT_JOB = 'mdm.event';
 const ACTIONABLE = new Set(['enrolled', 'unenrolled', 'wiped']);
 /** Events per transaction at most; more wait for the next one. */
 const MAX_BATCH = 256;
 
-/** Longest device and user id the event store keeps (its columns' width). */
-export const MAX_DEVICE_ID = 191;
-export const MAX_USER_ID = 191;
-export const MAX_VENDOR_TYPE = 128;
 /** The event, its user and its device are kept as JSON in TEXT columns: 65,535 bytes on MySQL. */
 export const MAX_JSON_BYTES = 65_535;
 
@@ -42,11 +43,8 @@ interface Pending {
   reject(err: unknown): void;
 }
 
-/** Why the event store cannot keep the event as it is (a sender's mistake, answered 400), or undefined. */
-function unfit(event: MdmEvent, payload: unknown): string | undefined {
-  if (event.device.id && event.device.id.length > MAX_DEVICE_ID) return `device id is ${event.device.id.length} characters long; at most ${MAX_DEVICE_ID} are accepted`;
-  if (event.user.id && event.user.id.length > MAX_USER_ID) return `user id is ${event.user.id.length} characters long; at most ${MAX_USER_ID} are accepted`;
-  if (event.vendorType.length > MAX_VENDOR_TYPE) return `event type is ${event.vendorType.length} characters long; at most ${MAX_VENDOR_TYPE} are accepted`;
+/** Why the event store cannot keep the event's JSON (a sender's mistake, answered 400), or undefined. */
+function oversized(event: MdmEvent, payload: unknown): string | undefined {
   // SQLite would keep more; MySQL refuses it, so both refuse it here alike.
   for (const [what, value] of [['the event', payload], ['its user', event.user], ['its device', event.device]] as const) {
     const json = JSON.stringify(value);
@@ -62,14 +60,17 @@ export class EventIntake {
   constructor(private readonly deps: { db: Db; events: EventRepository; queue: JobQueue; log: Logger }) {}
 
   accept(event: MdmEvent, payload: unknown): Promise<Accepted> {
-    let refusal: string | undefined;
+    // Connectors screen their vendor's fields by the vendor's names; this is the line none passes.
+    const problem = eventProblem(event);
+    if (problem) return Promise.reject(new InvalidEventError(problem));
+    let oversize: string | undefined;
     try {
-      refusal = unfit(event, payload);
+      oversize = oversized(event, payload);
     } catch (err) {
       // A payload JSON cannot hold (a cycle) fails as the store would fail it: the caller's promise rejects.
       return Promise.reject(err);
     }
-    if (refusal) return Promise.reject(new InvalidEventError(refusal));
+    if (oversize) return Promise.reject(new InvalidEventError(oversize));
     return new Promise<Accepted>((resolve, reject) => {
       this.pending.push({ event, payload, resolve, reject });
       // After the poll phase: every request that arrived with this one is in the batch by then.

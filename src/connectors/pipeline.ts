@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { durationMs } from '../config/duration.js';
 import type { JobQueue } from '../jobs/queue.js';
 import { PermanentJobError, RetryLaterError, type JobHandler } from '../jobs/worker.js';
-import type { Issuer } from '../pki/issuer.js';
+import { IssuanceError, type Issuer } from '../pki/issuer.js';
 import type { KeyRecovery } from '../pki/key-recovery.js';
 import { openBytes, sealBytes, type MasterKey } from '../pki/key-wrap.js';
 import { buildPkcs12, type Pkcs12Format } from '../pki/pkcs12.js';
@@ -23,6 +23,7 @@ import type { EventRepository, StoredEvent } from '../store/events.js';
 import { NamedLocks } from '../store/named-lock.js';
 import { transaction, type Sql } from '../store/sql.js';
 import { DeliveryError, type Connector, type CredentialSet, type DeliveredCredential, type DeliveryReceipt, type MdmEvent, type MdmUser } from './connector.js';
+import { userProblem } from './field-text.js';
 import { EVENT_JOB } from './intake.js';
 
 export const DELIVER_JOB = 'connector.deliver';
@@ -67,6 +68,9 @@ interface DeliveryTarget {
   deviceId: string;
   userId: string | null;
 }
+
+/** What templates fill names from: the display name falls back to the user name, then the address. */
+const credentialData = (user: MdmUser, device: Record<string, unknown>) => ({ user: { ...user, displayName: user.displayName ?? user.userName ?? user.email }, device });
 
 /** AAD binding a sealed payload to its connector and device. */
 const deliveryContext = (connectorId: string, deviceId: string | null) => `delivery:${connectorId}:${deviceId ?? '-'}`;
@@ -135,11 +139,37 @@ export class CredentialPipeline {
     }
     const user = await this.completeUser(event, connector);
     if (!user.email) {
-      throw new PermanentJobError(`no email address for user ${user.userName ?? user.id ?? '?'}: the event has none and the connector cannot look it up (configure its UEM API access)`);
+      const why = connector.resolveUser ? "the event has none and the connector's lookup found none" : 'the event has none and the connector cannot look it up (configure its UEM API access)';
+      throw new PermanentJobError(`no email address for user ${user.userName ?? user.id ?? '?'}: ${why}`);
     }
     const deviceId = event.deviceId!;
+    const device = event.device;
+    await this.checkIssuable(connector, policy, user, device, deviceId);
     await this.deps.events.rememberDeviceUser(this.deps.db, event.connectorId, deviceId, { ...user });
-    return this.issueAndQueue(event.connectorId, policy, user, event.device, `enrollment event ${event.id}`, { eventId: event.id, renews: null, deviceId, userId: user.id ?? null });
+    return this.issueAndQueue(event.connectorId, policy, user, device, `enrollment event ${event.id}`, { eventId: event.id, renews: null, deviceId, userId: user.id ?? null });
+  }
+
+  /**
+   * What could stop a set from being issued whole or delivered, checked
+   * before any of it is issued: a set that fails half-way, or cannot reach
+   * the device, leaves valid certificates that nobody receives. The user
+   * is checked again here because a connector's lookup may have filled it.
+   */
+  private async checkIssuable(connector: Connector, policy: ConnectorPolicy, user: MdmUser, device: Record<string, unknown>, deviceId: string): Promise<void> {
+    const problem = userProblem(user);
+    if (problem) throw new PermanentJobError(`nothing issued: the user's ${problem}`);
+    const gap = await connector.undeliverable?.({ user, device: { id: deviceId } });
+    if (gap) throw new PermanentJobError(`nothing issued: ${gap}`);
+    const data = credentialData(user, device);
+    for (const template of [policy.enrolled.encryption, policy.enrolled.signing]) {
+      if (!template) continue;
+      try {
+        this.deps.issuer.checkNames(template, data);
+      } catch (err) {
+        if (err instanceof IssuanceError) throw new PermanentJobError(`nothing issued: ${err.message}`);
+        throw err;
+      }
+    }
   }
 
   /**
@@ -160,7 +190,7 @@ export class CredentialPipeline {
   ): Promise<{ deliveryId: number; serials: string[] }> {
     const pkcs12 = this.pkcs12Of(connectorId, policy);
     const actor = `connector:${connectorId}`;
-    const data = { user: { ...user, displayName: user.displayName ?? user.userName ?? user.email }, device };
+    const data = credentialData(user, device);
     const encryption: IssuedCredential[] = [];
     const template = policy.enrolled.encryption;
     if (template) {
@@ -225,8 +255,9 @@ export class CredentialPipeline {
     if (!old) throw new PermanentJobError(`delivery ${deliveryId} does not exist`);
     if (old.renewedAt !== null) return { alreadyRenewed: true };
     if (!old.deviceId) throw new PermanentJobError(`delivery ${deliveryId} names no device`);
-    const { policy } = this.entry(old.connectorId);
+    const { connector, policy } = this.entry(old.connectorId);
     const user = { ...((await this.deps.events.deviceUser(old.connectorId, old.deviceId)) ?? {}), ...(old.userId && { id: old.userId }) } as MdmUser;
+    await this.checkIssuable(connector, policy, user, { id: old.deviceId }, old.deviceId);
     const renewal = await this.issueAndQueue(old.connectorId, policy, user, { id: old.deviceId }, `renewal of delivery ${deliveryId}`, {
       eventId: null,
       renews: deliveryId,

@@ -13,7 +13,7 @@ import { transaction, type Sql } from '../store/sql.js';
 import type { CaRegistry, CertificateAuthority } from './ca.js';
 import { buildCertificate, randomSerial, type CertificateSpec, type NameAttribute } from './certificate.js';
 import { checkKeyPolicy, CsrError, parseCsr, verifyCsrSignature, type ParsedCsr } from './csr.js';
-import { authorityInfoAccess, crlDistributionPoints, type AltName } from './extensions.js';
+import { authorityInfoAccess, crlDistributionPoints, subjectAltName, type AltName } from './extensions.js';
 import type { KeyPool } from './key-pool.js';
 import type { KeyAlgorithm } from './keys.js';
 import { wrapKey, type MasterKey } from './key-wrap.js';
@@ -120,6 +120,25 @@ export class Issuer {
   caOf(template: string): CertificateAuthority | undefined {
     const t = this.deps.templates[template];
     return t && this.deps.cas.get(t.ca ?? this.deps.defaultCa);
+  }
+
+  /**
+   * Renders and encodes the names `issue` would certify from this template
+   * and data, without issuing; throws IssuanceError saying what is wrong.
+   * A caller that issues several certificates as one set checks them all
+   * first, so a set never stops half-issued on a name.
+   */
+  checkNames(template: string, data: TemplateData): void {
+    const t = this.deps.templates[template];
+    if (!t) throw new IssuanceError(`unknown template "${template}"; known: ${this.templateNames().join(', ')}`);
+    try {
+      const names = renderNames(template, t, data);
+      encodeName(names.subject);
+      if (names.subjectAltNames.length) subjectAltName(names.subjectAltNames);
+    } catch (err) {
+      // The encoders' errors are about the value (an IP that is none, text a string type cannot hold).
+      throw new IssuanceError(err instanceof Error ? err.message : String(err));
+    }
   }
 
   async issue(req: IssueRequest): Promise<IssuedCertificate> {

@@ -132,6 +132,21 @@ for (const backend of STORE_BACKENDS) {
       assert.equal(within.duplicate, false);
     });
 
+    test('an event whose user or device text the field check refuses is rejected whichever connector made it; nothing is stored or queued', async () => {
+      const before = { events: await count('mdm_events'), jobs: await count('jobs') };
+      const refused: [Partial<MdmEvent>, RegExp][] = [
+        [{ user: { email: 'zenny\u0000@example.com' } }, /^email address has a control character \(U\+0000\)$/],
+        [{ user: { displayName: 'Zenny\u202eexe.txt' } }, /^display name has a bidirectional control character \(U\+202E\)$/],
+        [{ user: { upn: 'zenny\ud800@corp.example' } }, /^user principal name has an unpaired surrogate/],
+        [{ device: { id: 'text-check', name: 'iPhone\ufffd' } }, /^device name has U\+FFFD/],
+        [{ device: { id: 'text-check\u0085' } }, /^device id has a control character \(U\+0085\)$/],
+      ];
+      for (const [change, says] of refused) {
+        await assert.rejects(intake.accept({ ...event('text-check'), ...change }, {}), (err: unknown) => err instanceof InvalidEventError && says.test(err.message));
+      }
+      assert.deepEqual({ events: await count('mdm_events'), jobs: await count('jobs') }, before);
+    });
+
     test('dedupe keys longer than their column are kept whole (hashed): events that share a long prefix stay apart', async () => {
       const device = 'z'.repeat(180);
       const first = await intake.accept(event(device, 'enrolled', '2024-06-01T12:00:00Z'), {});
