@@ -179,6 +179,7 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, tls, ad
       {
         path: '/',
         router: opsRouter({
+          log,
           checks: [
             { name: 'database', check: () => ping(db).then(() => 'ok') },
             {

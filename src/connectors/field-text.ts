@@ -1,20 +1,13 @@
 /**
  * The check every vendor field passes before it may reach a certificate
  * name, a delivery or the store. MDM consoles pass on what they hold, and
- * users can edit much of it (a device's name, a display name):
- *
- * - control characters (C0 with NUL, DEL, C1) cut names short in C-string
- *   consumers and forge lines in logs and DN strings;
- * - bidirectional controls make a name display as something it is not
- *   (CVE-2021-42574, "Trojan Source"; Unicode Technical Report #36);
- * - U+FFFD and unpaired surrogates mark text already broken on the way
- *   (not valid UTF-8, or half a UTF-16 pair): no UTF8String holds the
- *   latter, and the former is no longer the name the sender meant.
- *
- * Such text is refused, never repaired, and the refusal names the field
- * and the character but never repeats the value.
+ * users can edit much of it (a device's name, a display name). Text with a
+ * character no name may carry (../util/unsafe-text.ts) is refused, never
+ * repaired, and the refusal names the field and the character but never
+ * repeats the value.
  */
 import { z } from 'zod';
+import { unsafeCharacter } from '../util/unsafe-text.js';
 import type { MdmEvent, MdmUser } from './connector.js';
 
 export interface TextRule {
@@ -25,25 +18,14 @@ export interface TextRule {
   email?: boolean;
 }
 
-// \p{Cs} with the u flag matches only unpaired surrogates: a pair is one code point.
-const REFUSED = /[\p{Cc}\p{Cs}\p{Bidi_Control}\uFFFD]/u;
 const EMAIL = z.email();
-
-const codePoint = (ch: string) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
-
-function characterName(ch: string): string {
-  if (/\p{Cs}/u.test(ch)) return 'an unpaired surrogate (half of a UTF-16 pair)';
-  if (/\p{Cc}/u.test(ch)) return `a control character (${codePoint(ch)})`;
-  if (ch === '\uFFFD') return 'U+FFFD, the replacement character of text that was not valid where it came from';
-  return `a bidirectional control character (${codePoint(ch)})`;
-}
 
 /** Why `value` may not be used as this field, or undefined when it may. */
 export function textProblem(value: unknown, rule: TextRule): string | undefined {
   if (typeof value !== 'string') return `${rule.what} is not text`;
   if (value.length > rule.max) return `${rule.what} is ${value.length} characters long; at most ${rule.max} are accepted`;
-  const bad = REFUSED.exec(value);
-  if (bad) return `${rule.what} has ${characterName(bad[0])}`;
+  const bad = unsafeCharacter(value);
+  if (bad) return `${rule.what} has ${bad.description}`;
   if (rule.email && !EMAIL.safeParse(value).success) return `${rule.what} is not an address of the form name@domain.example`;
   return undefined;
 }

@@ -18,7 +18,7 @@ import type { Revoker } from '../pki/revoker.js';
 import type { AuditRepository } from '../store/audit.js';
 import type { CertificateRepository } from '../store/certificates.js';
 import type { Db } from '../store/db.js';
-import type { DeliveryRepository } from '../store/deliveries.js';
+import { deliveryContext, type DeliveryRepository } from '../store/deliveries.js';
 import type { EventRepository, StoredEvent } from '../store/events.js';
 import { NamedLocks } from '../store/named-lock.js';
 import { transaction, type Sql } from '../store/sql.js';
@@ -73,7 +73,6 @@ interface DeliveryTarget {
 const credentialData = (user: MdmUser, device: Record<string, unknown>) => ({ user: { ...user, displayName: user.displayName ?? user.userName ?? user.email }, device });
 
 /** AAD binding a sealed payload to its connector and device. */
-const deliveryContext = (connectorId: string, deviceId: string | null) => `delivery:${connectorId}:${deviceId ?? '-'}`;
 
 export class CredentialPipeline {
   // Two devices of one user enrolling at once, on this instance or another

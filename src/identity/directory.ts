@@ -11,16 +11,19 @@ import type { AuditRepository } from '../store/audit.js';
 import type { Db } from '../store/db.js';
 import { PLATFORMS, type Device, type DeviceFields, type DeviceFilter, type DeviceRepository } from '../store/devices.js';
 import type { Person, PersonFields, PersonFilter, PersonRepository } from '../store/people.js';
+import { unsafeCharacter } from '../util/unsafe-text.js';
 import { IdentityError } from './errors.js';
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
 const text = (max: number) =>
   z
     .string()
     .trim()
     .min(1)
     .max(max)
-    .refine((s) => !CONTROL.test(s), { message: 'must not contain control characters' });
+    .superRefine((s, ctx) => {
+      const bad = unsafeCharacter(s);
+      if (bad) ctx.addIssue({ code: 'custom', message: `must not contain ${bad.description}` });
+    });
 const optional = <T extends z.ZodType>(t: T) => z.preprocess((v) => (v === '' ? null : v), t.nullish()).transform((v) => v ?? null);
 const label = text(64).regex(/^[\w.@ -]+$/, { message: 'expected letters, digits, spaces and . _ @ -' });
 /** Lists arrive as JSON arrays or, from CSV, as one cell separated by ';'. */

@@ -1,7 +1,8 @@
 /**
- * Re-wraps every private key at rest under a new master key: escrowed keys
- * and the key pool in the database, and the key files written under the old
- * key. Resumable: rows and files already under the new key are left alone,
+ * Re-wraps everything sealed under the master key: escrowed keys and the
+ * key pool, credential sets waiting for delivery to an MDM and SCEP
+ * requests waiting for an operator in the database, and the key files
+ * written under the old key. Resumable: rows and files already under the new key are left alone,
  * so an interrupted rotation is finished by running it again.
  */
 import { createPrivateKey } from 'node:crypto';
@@ -12,6 +13,7 @@ import { EscrowRepository, KeyPoolRepository, type WrappedKey } from '../store/k
 import { encryptedPem } from './key-files.js';
 import { writeSecretFile } from './files.js';
 import { openBytes, sealBytes, unwrapKey, wrapKey, type MasterKey } from './key-wrap.js';
+import { deliveryContext, DeliveryRepository } from '../store/deliveries.js';
 import { pendingContext, ScepTransactionRepository } from '../store/scep.js';
 
 export interface RotationReport {
@@ -19,6 +21,8 @@ export interface RotationReport {
   pooled: number;
   /** SCEP requests waiting for an operator, kept sealed for the MDM that validated them. */
   scepRequests: number;
+  /** Credential sets still waiting for delivery to an MDM. */
+  deliveries: number;
   files: string[];
 }
 
@@ -34,7 +38,9 @@ export async function rotateMasterKey(opts: {
   actor: string;
 }): Promise<RotationReport> {
   const { db, from, to } = opts;
-  const report: RotationReport = { escrowed: 0, pooled: 0, scepRequests: 0, files: [] };
+  const report: RotationReport = { escrowed: 0, pooled: 0, scepRequests: 0, deliveries: 0, files: [] };
+  const deliveries = new DeliveryRepository(db);
+  const pendingDeliveries = await deliveries.sealedUnder(to.id);
   const scep = new ScepTransactionRepository(db);
   const pendingScep = await scep.sealedUnder(to.id);
   const escrow = new EscrowRepository(db);
@@ -65,12 +71,17 @@ export async function rotateMasterKey(opts: {
       await scep.reseal(trx, row.id, { csrSealed: sealBytes(to, openBytes(from, row.kekId ?? '', row.csrSealed!, ctx), ctx), kekId: to.id });
       report.scepRequests++;
     }
+    for (const d of pendingDeliveries) {
+      const ctx = deliveryContext(d.connectorId, d.deviceId);
+      await deliveries.reseal(trx, d.id, { kekId: to.id, wrappedPayload: sealBytes(to, openBytes(from, d.kekId ?? '', d.wrappedPayload!, ctx), ctx) });
+      report.deliveries++;
+    }
     await opts.audit.append(trx, {
       actor: opts.actor,
       action: 'master-key.rotate',
       subjectType: 'master-key',
       subjectId: to.id,
-      detail: { from: from.id, escrowed: report.escrowed, pooled: report.pooled, scepRequests: report.scepRequests },
+      detail: { from: from.id, escrowed: report.escrowed, pooled: report.pooled, scepRequests: report.scepRequests, deliveries: report.deliveries },
     });
   });
 

@@ -98,11 +98,11 @@ export function decideNames(policy: NamePolicy, csr: ParsedCsr, binding?: NameBi
 
   for (const a of csr.subject) {
     const bad = unsafeCharacter(a.value);
-    if (bad) return refuse(`subject ${a.type} holds ${bad}, a character names may not carry`);
+    if (bad) return refuse(`subject ${a.type} has ${bad.description}`);
   }
   for (const n of csr.subjectAltNames) {
     const bad = unsafeCharacter(n.value);
-    if (bad) return refuse(`subjectAltName ${n.type} holds ${bad}, a character names may not carry`);
+    if (bad) return refuse(`subjectAltName ${n.type} has ${bad.description}`);
   }
 
   const bound = new Map(Object.entries(binding?.attributes ?? {}).map(([type, value]) => [oidOf(type), { type, value }]));

@@ -57,7 +57,7 @@ function lookup(data: TemplateData, path: string): string | undefined {
   const text = typeof v === 'string' ? v : String(v);
   // Whoever supplied the attribute (a directory, an MDM, an API caller), a name never carries invisible or control characters.
   const bad = unsafeCharacter(text);
-  if (bad) throw new TemplateError(`${path} holds ${bad}, a character names may not carry`);
+  if (bad) throw new TemplateError(`${path} has ${bad.description}`);
   return text;
 }
 

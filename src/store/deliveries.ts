@@ -63,6 +63,9 @@ const fromRow = (r: Row): Delivery => ({
   deliveredAt: r.delivered_at === null ? null : Number(r.delivered_at),
 });
 
+/** A delivery's sealed payload is bound to its connector and device (AAD), so it cannot be moved to another row. */
+export const deliveryContext = (connectorId: string, deviceId: string | null): string => `delivery:${connectorId}:${deviceId ?? '-'}`;
+
 // Plain SQL (sql.ts), so a delivery can commit in the issuer's transaction with the certificate it carries.
 const INSERT =
   'INSERT INTO deliveries (connector_id, event_id, device_id, user_id, status, serials, kek_id, wrapped_payload, expires_at, renews, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
@@ -92,6 +95,15 @@ export class DeliveryRepository {
     ]);
     if (d.renews !== null) await sql.run('UPDATE deliveries SET renewed_at = ? WHERE id = ?', [now, d.renews]);
     return id!;
+  }
+
+  /** Sets still holding a payload sealed under a master key other than `kekId` (master-key rotation). */
+  async sealedUnder(notKekId: string): Promise<Delivery[]> {
+    return ((await this.db<Row>('deliveries').whereNotNull('wrapped_payload').whereNot({ kek_id: notKekId })) as Row[]).map(fromRow);
+  }
+
+  async reseal(trx: SqlTarget, id: number, sealed: { kekId: string; wrappedPayload: string }): Promise<void> {
+    await sqlOf(trx).run('UPDATE deliveries SET kek_id = ?, wrapped_payload = ? WHERE id = ?', [sealed.kekId, sealed.wrappedPayload, id]);
   }
 
   /** Delivered sets whose credentials expire before `before` and that nothing has renewed yet. */

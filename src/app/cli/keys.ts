@@ -37,7 +37,9 @@ export async function rotateMaster(opts: { config?: string }): Promise<void> {
   const db = await openDatabase(config.database, log);
   try {
     const report = await rotateMasterKey({ db, audit: new AuditRepository(db), from: current, to: next, keyFiles: [...keyFiles], actor: 'cli' });
-    process.stdout.write(`re-wrapped ${report.escrowed} escrowed and ${report.pooled} pooled keys and ${report.files.length} key files under master key ${next.id}\n`);
+    process.stdout.write(
+      `re-wrapped ${report.escrowed} escrowed and ${report.pooled} pooled keys and ${report.files.length} key files, ${report.deliveries} pending deliveries and ${report.scepRequests} waiting SCEP requests under master key ${next.id}\n`,
+    );
   } finally {
     await db.destroy();
   }

@@ -1,5 +1,6 @@
 /** Liveness and readiness for operators and orchestrators (metrics: metrics.ts). */
 import { Router } from 'express';
+import type { Logger } from 'pino';
 
 export interface ReadinessCheck {
   name: string;
@@ -7,7 +8,12 @@ export interface ReadinessCheck {
   check(): Promise<string | false>;
 }
 
-export function opsRouter(opts: { checks: ReadinessCheck[] }): Router {
+/**
+ * /readyz is public (orchestrators probe it unauthenticated), so a failed
+ * check answers "failed" only; why (a database error naming hosts and
+ * users) goes to the log.
+ */
+export function opsRouter(opts: { checks: ReadinessCheck[]; log: Logger }): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -22,8 +28,9 @@ export function opsRouter(opts: { checks: ReadinessCheck[] }): Router {
           results[c.name] = r === false ? 'not ready' : r;
           if (r === false) ready = false;
         } catch (err) {
-          results[c.name] = `failed: ${(err as Error).message}`;
+          results[c.name] = 'failed';
           ready = false;
+          opts.log.warn({ check: c.name, error: err instanceof Error ? err.message : String(err) }, 'readiness check failed');
         }
       }),
     );

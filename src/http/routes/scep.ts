@@ -82,7 +82,7 @@ function bindingOf(value: unknown): Record<string, string> | undefined {
     // A certificate keeps its subject to 1024 characters (issuer.ts).
     if (typeof v !== 'string' || v.length === 0 || v.length > 1024) throw badRequest(`binding ${name}: a value of 1 to 1024 characters`);
     const bad = unsafeCharacter(v);
-    if (bad) throw badRequest(`binding ${name}: holds ${bad}, a character names may not carry`);
+    if (bad) throw badRequest(`binding ${name}: has ${bad.description}`);
   }
   return value as Record<string, string>;
 }
