@@ -247,6 +247,7 @@ describe('Citrix connector', () => {
     const denied: [string, string | undefined, RegExp][] = [
       ['/CN=mallory/CN=domain.admin/serialNumber=F2LXK1AAAA07', undefined, /2 CN attributes/],
       ['/CN=mallory/OU=Staff/OU=Domain Admins/serialNumber=F2LXK1AAAA07', undefined, /2 OU attributes/],
+      ['/CN=mallory/O=Example Bank/O=Other Bank/serialNumber=F2LXK1AAAA07', undefined, /2 O attributes/],
       ['/CN=mallory/serialNumber=F2LXK1AAAA07', 'DNS:login.example.com', /dns subjectAltName/],
       ['/CN=mallory/serialNumber=F2LXK1AAAA07', 'IP:10.0.0.1', /ip subjectAltName/],
       ['/CN=mallory/serialNumber=F2LXK1AAAA07', 'URI:https://login.example.com/', /uri subjectAltName/],
