@@ -3,25 +3,16 @@
  * from nothing, restart, tokens, jobs, and one-line errors with status 2.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { curl } from '../helpers/curl.js';
-import { REPO, runCli, spawnCli, stop, waitForLog } from '../helpers/cli.js';
+import { runCli, spawnCli, stop, waitForLog, freshCheckout } from '../helpers/cli.js';
 import { adminCurlArgs } from '../helpers/pki.js';
-import { tempDir } from '../helpers/tmp.js';
 import { freePort } from '../helpers/net.js';
-
-/** A directory laid out like a fresh clone: just the shipped config. */
-function freshCheckout(): string {
-  const dir = tempDir();
-  mkdirSync(join(dir, 'config'));
-  copyFileSync(join(REPO, 'config/credgate.yaml'), join(dir, 'config/credgate.yaml'));
-  return dir;
-}
 
 /** Asserts a failed command printed exactly one line, no stack trace, and exited 2. */
 function assertOneLineError(r: ReturnType<typeof runCli>, pattern: RegExp): void {

@@ -6,24 +6,13 @@
  * credgate.yaml or in a connector file.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { REPO, runCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/tmp.js';
+import { runCli, freshCheckout } from '../helpers/cli.js';
 
-/** A directory laid out like a fresh clone, with `extra` appended to the shipped config. */
-function checkout(extra: string, replace: [string, string][] = []): string {
-  const dir = tempDir();
-  mkdirSync(join(dir, 'config'));
-  let text = readFileSync(join(REPO, 'config/credgate.yaml'), 'utf8');
-  for (const [from, to] of replace) {
-    assert.ok(text.includes(from), from);
-    text = text.replace(from, to);
-  }
-  writeFileSync(join(dir, 'config/credgate.yaml'), `${text}\n${extra}`);
-  return dir;
-}
+/** The shipped config with `extra` appended and `replace` applied. */
+const checkout = (extra: string, replace: [string, string][] = []): string => freshCheckout({ extra, replace });
 
 /**
  * Runs `config check` and `serve`; both fail with status 2, name every key in

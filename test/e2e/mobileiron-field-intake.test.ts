@@ -16,15 +16,9 @@ import { startMosquitto, type MosquittoHandle } from '../helpers/mosquitto.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.js';
 import { issueTestClient, issueTestServer, makeTestCa } from '../helpers/ws1-standins.js';
+import { REFUSED_CHARACTERS } from '../helpers/refused-characters.js';
 
 const SETTINGS = { signing: 'credgate S/MIME signing', encryption: 'credgate S/MIME encryption' };
-const BAD: [string, string, RegExp][] = [
-  ['right-to-left override', '\u202e', /bidirectional control character \(U\+202E\)/],
-  ['NUL', '\u0000', /control character \(U\+0000\)/],
-  ['replacement character', '\ufffd', /U\+FFFD/],
-  ['C1 control (NEL)', '\u0085', /control character \(U\+0085\)/],
-  ['unpaired surrogate', '\ud800', /unpaired surrogate/],
-];
 /** The device entry fields that become the event's user and device. */
 const FIELDS = ['identifier', 'userId', 'userUuid', 'serialNumber', 'iosUdid', 'model', 'os'] as const;
 
@@ -114,7 +108,7 @@ describe('MobileIron intake: device entry fields and what Core needs', () => {
   test('a device entry with a refused character is left out with a warning naming the field; the good device in the same message is enrolled', async () => {
     const good = device();
     core.addDevice(good.deviceGuid, 'jdoe@example.com');
-    const bad = FIELDS.flatMap((field) => BAD.map(([name, ch, says]) => ({ field, name, says, entry: device({ [field]: `ab${ch}cd` }) })));
+    const bad = FIELDS.flatMap((field) => REFUSED_CHARACTERS.map(([name, ch, says]) => ({ field, name, says, entry: device({ [field]: `ab${ch}cd` }) })));
     for (const b of bad) core.addDevice(b.entry.deviceGuid, 'jdoe@example.com');
     await publish('device/enrolled', [...bad.map((b) => b.entry), good]);
     await until('the good device delivered', async () => (await gw.db('deliveries').where({ device_id: good.deviceGuid, status: 'delivered' }).first()) as unknown, 15_000);

@@ -6,19 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { REPO, spawnCli, stop, waitForLog } from '../helpers/cli.js';
+import { spawnCli, stop, waitForLog, freshCheckout } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
-import { tempDir } from '../helpers/tmp.js';
-
-function freshCheckout(): string {
-  const dir = tempDir();
-  mkdirSync(join(dir, 'config'));
-  copyFileSync(join(REPO, 'config/credgate.yaml'), join(dir, 'config/credgate.yaml'));
-  return dir;
-}
 
 const modeOf = (path: string) => `0${(statSync(path).mode & 0o777).toString(8)}`;
 const listening = (l: Record<string, unknown>) => String(l.msg).startsWith('credgate listening');

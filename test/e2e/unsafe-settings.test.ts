@@ -5,26 +5,15 @@
  * the safe variant of each is accepted.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { REPO, runCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/tmp.js';
+import { REPO, runCli, freshCheckout } from '../helpers/cli.js';
 
 const MASTER_KEY = '3f'.repeat(32);
 
-/** A directory laid out like a fresh clone: the shipped config with `replace` applied. */
-function checkout(replace: [string, string][] = []): string {
-  const dir = tempDir();
-  mkdirSync(join(dir, 'config'));
-  let text = readFileSync(join(REPO, 'config/credgate.yaml'), 'utf8');
-  for (const [from, to] of replace) {
-    assert.ok(text.includes(from), from);
-    text = text.replace(from, to);
-  }
-  writeFileSync(join(dir, 'config/credgate.yaml'), text);
-  return dir;
-}
+/** The shipped config with `replace` applied. */
+const checkout = (replace: [string, string][] = []): string => freshCheckout({ replace });
 
 const run = (dir: string, command: string[], env: NodeJS.ProcessEnv = {}) => runCli(command, { cwd: dir, env: { CREDGATE_SERVER__PORT: '0', ...env } });
 

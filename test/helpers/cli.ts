@@ -1,10 +1,31 @@
 /** Runs the real `credgate` CLI (from source) as a child process. */
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from './tmp.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/app/cli/main.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
+
+/**
+ * A directory laid out like a fresh clone: config/credgate.yaml as shipped,
+ * with each [from, to] of `replace` applied (each must occur) and `extra`
+ * appended.
+ */
+export function freshCheckout(opts: { replace?: [string, string][]; extra?: string } = {}): string {
+  const dir = tempDir();
+  mkdirSync(join(dir, 'config'));
+  let text = readFileSync(join(REPO, 'config/credgate.yaml'), 'utf8');
+  for (const [from, to] of opts.replace ?? []) {
+    assert.ok(text.includes(from), `the shipped config has ${from}`);
+    text = text.replace(from, to);
+  }
+  writeFileSync(join(dir, 'config/credgate.yaml'), opts.extra === undefined ? text : `${text}\n${opts.extra}`);
+  return dir;
+}
 
 export interface CliOptions {
   cwd: string;

@@ -15,18 +15,12 @@ import { startIntuneCloud, type IntuneCloud, type ManagedDevice } from '../helpe
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.js';
 import { makeTestTls, writeTestTlsFiles } from '../helpers/ws1-standins.js';
+import { REFUSED_CHARACTERS } from '../helpers/refused-characters.js';
 
 const TENANT = 'contoso.onmicrosoft.com';
 const CLIENT_ID = '6731de76-14a6-49ae-97bc-6eba6914391e';
 const CLIENT_SECRET = 'app-secret-field-intake';
 
-const BAD: [string, string, RegExp][] = [
-  ['right-to-left override', '\u202e', /bidirectional control character \(U\+202E\)/],
-  ['NUL', '\u0000', /control character \(U\+0000\)/],
-  ['replacement character', '\ufffd', /U\+FFFD/],
-  ['C1 control (NEL)', '\u0085', /control character \(U\+0085\)/],
-  ['unpaired surrogate', '\ud800', /unpaired surrogate/],
-];
 /** The listing's fields that become the event's user and device, or the device store's key. */
 const FIELDS = ['id', 'userId', 'userPrincipalName', 'emailAddress', 'userDisplayName', 'serialNumber', 'operatingSystem', 'model', 'deviceName'] as const;
 
@@ -104,7 +98,7 @@ describe('Intune intake: listing and Entra ID fields', () => {
 
   test('a device whose listing has a refused character, or an id too long to keep, is skipped with a warning naming the field; the rest of the listing is enrolled', async () => {
     const bad = FIELDS.flatMap((field) =>
-      BAD.map(([name, ch, says]) => {
+      REFUSED_CHARACTERS.map(([name, ch, says]) => {
         const id = `dev-bad-${++n}`;
         const owner = user(`owner${n}@contoso.com`);
         const entry = device(field === 'id' ? `${id}${ch}` : id, owner);

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { DEFAULT_TEMPLATES } from '../../src/config/schema.js';
 import { until } from '../helpers/wait.js';
 import { startWs1Gateway, type Ws1Gateway } from '../helpers/ws1-gateway.js';
+import { REFUSED_CHARACTERS } from '../helpers/refused-characters.js';
 
 const USER = { id: 12, uuid: 'fe13e814-7415-4fce-9f47-de5a55bfe57a', userName: 'zenny', email: 'zenny@example.com', upn: 'zenny@corp.example' };
 const EVENT = {
@@ -28,13 +29,6 @@ const EVENT = {
 };
 
 /** What each refused kind of character is called in the refusal. */
-const BAD: [string, string, RegExp][] = [
-  ['right-to-left override', '\u202e', /bidirectional control character \(U\+202E\)/],
-  ['NUL', '\u0000', /control character \(U\+0000\)/],
-  ['replacement character', '\ufffd', /U\+FFFD/],
-  ['C1 control (NEL)', '\u0085', /control character \(U\+0085\)/],
-  ['unpaired surrogate', '\ud800', /unpaired surrogate/],
-];
 
 /** The event fields that become the certificate's names or the delivery's addresses. */
 const FIELDS = ['EnrollmentUserName', 'EnrollmentEmailAddress', 'DeviceFriendlyName', 'SerialNumber', 'Udid', 'Platform', 'DeviceUUID', 'EnrollmentUserUUID', 'EnrollmentUserId'] as const;
@@ -81,7 +75,7 @@ describe('Workspace ONE intake: vendor fields and what a delivery needs', () => 
   test('a field with a refused character is refused with 400 naming it, never repeating the value, in JSON and in XML; nothing is stored', async () => {
     const before = await w.trail();
     for (const field of FIELDS) {
-      for (const [name, ch, says] of BAD) {
+      for (const [name, ch, says] of REFUSED_CHARACTERS) {
         const value = spliced(EVENT[field], ch);
         const r = await w.post('ws1', JSON.stringify(fresh({ [field]: value })));
         assert.equal(r.status, 400, `${field} with ${name}: ${r.body}`);
@@ -93,7 +87,7 @@ describe('Workspace ONE intake: vendor fields and what a delivery needs', () => 
     }
     // XML carries the characters as UTF-8; NUL raw (XML 1.0 has no way to write it) and a surrogate, which UTF-8 cannot hold, arrive as U+FFFD.
     for (const field of FIELDS) {
-      for (const [name, ch] of BAD) {
+      for (const [name, ch] of REFUSED_CHARACTERS) {
         const r = await w.post('ws1', Buffer.from(xmlOf(fresh({ [field]: spliced(EVENT[field], ch) }))), 'application/xml');
         assert.equal(r.status, 400, `XML ${field} with ${name}: ${r.body}`);
         assert.ok(String(r.json().message).startsWith(`${field}: `), `XML ${field} with ${name}: ${r.body}`);

@@ -10,21 +10,10 @@ import { after, before, describe, test } from 'node:test';
 import { DEFAULT_TEMPLATES } from '../../src/config/schema.js';
 import { textProblem } from '../../src/connectors/field-text.js';
 import { startWs1Gateway, type Ws1Gateway } from '../helpers/ws1-gateway.js';
+import { rng, seedFrom } from '../helpers/seeded-fuzz.js';
 
-const SEED = Number(process.env.WS1_FUZZ_SEED ?? 1_717_171_717);
+const SEED = seedFrom('WS1_FUZZ_SEED', 1_717_171_717);
 const EVENTS = 300;
-
-/** mulberry32: small, fast and reproducible from one 32-bit seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const USERS = Array.from({ length: 6 }, (_, i) => ({
   id: 300 + i,
@@ -58,7 +47,7 @@ describe(`Workspace ONE intake fuzz (seed ${SEED})`, () => {
 
   test(`${EVENTS} mutated enrollment events: no 5xx, and no certificate issued that its MDM did not receive`, { timeout: 240_000 }, async (t) => {
     t.diagnostic(`seed ${SEED}; WS1_FUZZ_SEED=${SEED} replays this run`);
-    const random = prng(SEED);
+    const random = rng(SEED);
     const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
     const answers = new Map<number, number>();
     for (let n = 0; n < EVENTS; n++) {
