@@ -64,6 +64,10 @@ describe('documentation examples', () => {
     // Its own process group, so that npm, its shell and the gateway stop together.
     const child = spawn('bash', ['-e', '-c', code], { cwd: dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     gateway = child;
+    // Detached, it would outlive a test process that dies before after() runs.
+    const orphan = () => child.exitCode === null && child.signalCode === null && process.kill(-child.pid!, 'SIGKILL');
+    process.once('exit', orphan);
+    child.once('exit', () => process.off('exit', orphan));
     await waitForLog(child, listening, 120_000);
     gatewayStarts++;
     const ready = await curl(`https://${DOC_GATEWAY.replace('8443', String(port))}/readyz`, ['--cacert', join(dir, 'certs/root-ca.pem')]);

@@ -35,11 +35,15 @@ function pathWithout(hide: string[], aptGet = true): { path: string; aptCalls: (
   return { path: dir, aptCalls: () => (existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n') : []) };
 }
 
-function run(env: NodeJS.ProcessEnv) {
+function run(env: NodeJS.ProcessEnv, opts: { isolated?: boolean } = {}) {
   const started = process.hrtime.bigint();
-  const r = spawnSync(which('bash'), [SCRIPT], { cwd: REPO, env: { ...process.env, CREDGATE_TEST_NO_INSTALL: '', ...env }, encoding: 'utf8', timeout: 60_000 });
+  const [cmd, args] = opts.isolated ? ['unshare', ['-n', which('bash'), SCRIPT]] : [which('bash'), [SCRIPT]];
+  const r = spawnSync(cmd, args, { cwd: REPO, env: { ...process.env, CREDGATE_TEST_NO_INSTALL: '', CREDGATE_TEST_MYSQL_URL: '', ...env }, encoding: 'utf8', timeout: 60_000 });
   return { ...r, ms: Number(process.hrtime.bigint() - started) / 1e6 };
 }
+
+/** A network namespace of its own (root only) has no MariaDB or Mosquitto listening on its loopback. */
+const canIsolate = spawnSync('unshare', ['-n', 'true']).status === 0;
 
 describe('npm test prerequisites', () => {
   test('with everything present it installs and starts nothing, says nothing and takes well under two seconds', () => {
@@ -69,6 +73,20 @@ describe('npm test prerequisites', () => {
     const r = run({ PATH: path });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /missing scep \(Debian package names\), and there is no apt-get here/);
+  });
+
+  test('MariaDB not answering when it may not start it: stops with the command that does', { skip: !canIsolate && 'needs a network namespace of its own' }, () => {
+    const r = run({ CREDGATE_TEST_NO_INSTALL: '1' }, { isolated: true });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /MariaDB does not answer on 127\.0\.0\.1:3306 as root without a password/);
+    assert.ok(r.stderr.split('\n').includes(`${isRoot ? '' : 'sudo '}bash ${SCRIPT}`), r.stderr);
+  });
+
+  test('Mosquitto not listening when it may not start it: stops with the command that does', { skip: !canIsolate && 'needs a network namespace of its own' }, () => {
+    // Another MySQL server for the tests: the local MariaDB is left alone.
+    const r = run({ CREDGATE_TEST_NO_INSTALL: '1', CREDGATE_TEST_MYSQL_URL: 'mysql://root@db.invalid:3306/test' }, { isolated: true });
+    assert.equal(r.status, 1);
+    assert.ok(r.stderr.split('\n').includes(`${isRoot ? '' : 'sudo '}mosquitto -d -c /etc/mosquitto/mosquitto.conf`), r.stderr);
   });
 
   test('missing tools as root: apt-get installs exactly those packages, non-interactively', { skip: !isRoot && 'installs only as root' }, () => {

@@ -34,6 +34,9 @@ export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
   let log = '';
   server.stderr.on('data', (d: Buffer) => (log += d.toString()));
   const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+  const orphan = () => server.exitCode === null && server.kill('SIGKILL');
+  process.once('exit', orphan);
+  server.once('exit', () => process.off('exit', orphan));
   const client = (args: string[]) => run('mariadb', ['--protocol=tcp', '-h127.0.0.1', `-P${port}`, '-uroot', '--batch', '--skip-column-names', ...args], { timeout: 30_000 });
   try {
     await until(
