@@ -1,7 +1,7 @@
 /**
- * Documentation is executable. Every shell example (```sh) of README.md,
- * connectors/README.md and docs/*.md runs, in order, with bash, from the
- * folder of a fresh checkout, against a gateway started there with
+ * Documentation is executable. Every shell example (```sh, bash or shell)
+ * of README.md, connectors/README.md and docs/*.md runs, in order, with
+ * bash, from the folder of a fresh checkout, against a gateway started there with
  * `npm start` from the shipped config/credgate.yaml; each curl's answer is
  * compared with the answer the example shows (`# 201 {…}`, see
  * test/helpers/shown-answer.ts), and an example that shows none must get 2xx
@@ -34,7 +34,7 @@ import { tempDir } from '../helpers/tmp.js';
 const DOCS = ['README.md', 'connectors/README.md', ...(existsSync(join(REPO, 'docs')) ? readdirSync(join(REPO, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`) : [])];
 const shellBlocks = DOCS.filter((f) => existsSync(join(REPO, f)))
   .flatMap((f) => codeBlocks(join(REPO, f), f))
-  .filter((b) => b.info[0] === 'sh');
+  .filter((b) => ['sh', 'bash', 'shell'].includes(b.info[0] ?? ''));
 const examples = shellBlocks.filter((b) => !b.info.includes('setup'));
 
 /** Where README.md's iOS OTA section has the operator save Apple's iPhone Device CA. */
