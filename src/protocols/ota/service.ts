@@ -8,6 +8,7 @@
  * credential profile's certificates as PKCS#12, encrypted to that identity.
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual, X509Certificate } from 'node:crypto';
+import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { CaRegistry } from '../../pki/ca.js';
 import { buildEnvelopedData, type ContentCipher } from '../../pki/cms/enveloped-data.js';
@@ -40,7 +41,11 @@ export class OtaError extends Error {
 
 /** One-time SCEP challenges (the SCEP server's DynamicChallenges). */
 export interface ChallengeIssuer {
-  create(c: { profile: string; ttlMs: number; binding?: Record<string, string>; exact?: boolean; createdBy: string }): Promise<{ challenge: string; expiresAt: number }>;
+  /** A new challenge in place of the unused ones `createdBy` made before, in the caller's transaction. */
+  reissue(
+    trx: Knex.Transaction,
+    c: { profile: string; ttlMs: number; binding?: Record<string, string>; exact?: boolean; createdBy: string },
+  ): Promise<{ challenge: string; expiresAt: number }>;
 }
 
 export interface OtaCredentialProfile {
@@ -164,12 +169,17 @@ export class OtaService {
     return this.deps.enrollments.get(id);
   }
 
-  /** The enrollment a user's code opens, while no device has taken it. */
+  /**
+   * The enrollment a user's code opens, until it expires or completes. A
+   * device whose attempt failed half-way (a SCEP step that did not finish,
+   * a profile removed) opens it again; which device it is, only its signed
+   * attributes tell (phase 2), and another device is refused there.
+   */
   private async byCode(code: string): Promise<OtaEnrollment> {
     const e = code.length <= 64 ? await this.deps.enrollments.byCode(this.mac('ota code', code).toString('hex')) : undefined;
     if (!e) throw new OtaError('not_found', 'unknown enrollment code; ask your administrator for a new link');
     if (e.expiresAt <= Date.now()) throw new OtaError('gone', 'this enrollment code has expired; ask your administrator for a new link');
-    if (e.status !== 'pending') throw new OtaError('gone', 'this enrollment code was already used by a device; ask your administrator for a new link');
+    if (e.status === 'completed') throw new OtaError('gone', 'this enrollment code was already used by a device; ask your administrator for a new link');
     return e;
   }
 
@@ -231,31 +241,34 @@ export class OtaService {
       throw new OtaError('forbidden', 'wrong or missing CHALLENGE');
     }
     const device = deviceOf(a);
-    const bound = await this.deps.db.transaction(async (trx) => {
-      if (!(await this.deps.enrollments.bind(trx, e.id, device))) return false;
+    const again = e.status !== 'pending';
+    // The bind holds the enrollment's row until commit, so a device repeating phase 2 is served one at a time, each time with a
+    // new challenge that retires the one it was given before: only the SCEP payload installed last can enroll.
+    const challenge = await this.deps.db.transaction(async (trx) => {
+      if (!(await this.deps.enrollments.bind(trx, e.id, device))) return undefined;
+      const issued = await this.deps.challenges.reissue(trx, {
+        profile: this.deps.scep.profile,
+        ttlMs: Math.min(this.deps.scep.challengeTtlMs, e.expiresAt - Date.now()),
+        // The device gets this subject in the profile below and nothing else: the challenge certifies exactly it.
+        binding: { O: this.deps.texts.organization, CN: device.udid },
+        exact: true,
+        createdBy: `ota:${e.id}`,
+      });
       await this.deps.audit.append(trx, {
         actor: `ota-device:${device.udid}`,
         action: 'ota.enrollment.bind',
         subjectType: 'ota-enrollment',
         subjectId: e.id,
-        detail: { udid: device.udid, serialNumber: device.serialNumber, product: device.product, osVersion: device.osVersion },
+        detail: { udid: device.udid, serialNumber: device.serialNumber, product: device.product, osVersion: device.osVersion, ...(again && { again }) },
       });
-      return true;
+      return issued.challenge;
     });
-    if (!bound) {
+    if (challenge === undefined) {
       const now = await this.deps.enrollments.get(e.id);
       if (now?.device && now.device.udid !== device.udid) throw new OtaError('conflict', 'this enrollment belongs to another device');
       throw new OtaError('conflict', `this enrollment is ${now?.status ?? 'gone'}`);
     }
-    const { challenge } = await this.deps.challenges.create({
-      profile: this.deps.scep.profile,
-      ttlMs: Math.min(this.deps.scep.challengeTtlMs, e.expiresAt - Date.now()),
-      // The device gets this subject in the profile below and nothing else: the challenge certifies exactly it.
-      binding: { O: this.deps.texts.organization, CN: device.udid },
-      exact: true,
-      createdBy: `ota:${e.id}`,
-    });
-    log.info({ udid: device.udid, product: device.product }, 'OTA device bound; SCEP payload served');
+    log.info({ udid: device.udid, product: device.product, again }, again ? 'OTA device started again; new SCEP challenge served' : 'OTA device bound; SCEP payload served');
     return this.sign(
       scepConfiguration(this.deps.texts, `${this.deps.payloadIdentifier}.enrollment`, {
         url: this.deps.scep.url,
