@@ -6,6 +6,7 @@
 import { XMLParser } from 'fast-xml-parser';
 import type { MdmEvent } from '../../src/connectors/connector.js';
 import { FIELD, fieldProblems, type FieldProblem, type TextRule } from '../../src/connectors/field-text.js';
+import { xmlReferences } from './xml-references.js';
 
 export class EventFormatError extends Error {}
 
@@ -20,7 +21,8 @@ const BY_NAME: Record<string, MdmEvent['type']> = {
   compliancestatuschanged: 'compliance-changed',
 };
 
-const xml = new XMLParser({ parseTagValue: false, trimValues: true, ignoreAttributes: true, processEntities: false });
+// Entity references are decoded by xml-references.ts alone: XML's own, never a DOCTYPE's (no XXE).
+const xml = new XMLParser({ parseTagValue: false, trimValues: true, ignoreAttributes: true, processEntities: true, entityDecoder: xmlReferences });
 
 /** Reads the body as JSON or XML (by Content-Type, else by its first character) into string fields. */
 export function parseBody(body: string, contentType: string | undefined): Ws1Fields {

@@ -202,6 +202,7 @@ export function wireConnectors(deps: {
     certificates: issuance.certificates,
     issuer: issuance.issuer,
     recovery: issuance.recovery,
+    keys: issuance.escrowedKeys,
     revoker: issuance.revoker,
     audit: issuance.audit,
     queue,

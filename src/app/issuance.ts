@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { CaConfig, Config } from '../config/schema.js';
 import { durationMs } from '../config/duration.js';
+import { EscrowedKeys } from '../identity/escrowed-keys.js';
 import { CaLoadError, CaRegistry, loadCa } from '../pki/ca.js';
 import { CrlPublisher } from '../pki/crl-publisher.js';
 import { devPkiFiles } from '../pki/dev-pki.js';
@@ -19,6 +20,7 @@ import { CertificateRepository } from '../store/certificates.js';
 import { CrlStateRepository } from '../store/crl-state.js';
 import type { Db } from '../store/db.js';
 import { EscrowRepository, KeyPoolRepository } from '../store/key-store.js';
+import { PersonRepository } from '../store/people.js';
 import { StartupError } from './errors.js';
 
 export interface Issuance {
@@ -29,6 +31,8 @@ export interface Issuance {
   crls: CrlPublisher;
   ocsp: OcspResponder;
   recovery: KeyRecovery;
+  /** Whose escrowed keys are whose, on every path that issues them. */
+  escrowedKeys: EscrowedKeys;
   keyPool: KeyPool;
   certificates: CertificateRepository;
   audit: AuditRepository;
@@ -102,6 +106,7 @@ export function buildIssuance(config: Config, db: Db, masterKey: Buffer, baseUrl
     crls,
     ocsp: new OcspResponder({ cas, certificates, validityMs: durationMs(config.pki.ocsp.validity) }),
     recovery: new KeyRecovery({ db, cas, certificates, escrow, audit, master }),
+    escrowedKeys: new EscrowedKeys({ db, people: new PersonRepository(db), certificates }),
     keyPool,
     certificates,
     audit,

@@ -93,7 +93,7 @@ export function buildMobile(config: Config, db: Db, issuance: Issuance, masterKe
   const notifications = new Notifications({ messages, senders, otpDelivery: config.mobile.otpDelivery, appLink: config.mobile.appLink, baseUrl, log: mobileLog });
   const requests = new RequestService({ db, people, mobileIds, certificates: issuance.certificates, audit: issuance.audit, profiles, templates: config.templates, notifications, mac, log: mobileLog });
   const stores = { db, people, devices, mobileIds, sessions, certificates: issuance.certificates, audit: issuance.audit, revoker: issuance.revoker, profiles, log: mobileLog };
-  const collection = new CollectionService({ ...stores, issuer: issuance.issuer, recovery: issuance.recovery, mac, unlockSecret, config: config.mobile });
+  const collection = new CollectionService({ ...stores, issuer: issuance.issuer, recovery: issuance.recovery, keys: issuance.escrowedKeys, mac, unlockSecret, config: config.mobile });
   const lifecycle = new LifecycleService({ ...stores, requests, notifications, unlockKey: (id) => collection.unlockKey(id), renewal: config.mobile.renewal });
 
   let timer: NodeJS.Timeout | undefined;

@@ -9,6 +9,7 @@ import { devPkiFiles } from '../pki/dev-pki.js';
 import { readKeyFile } from '../pki/key-files.js';
 import { NativeSigner } from '../pki/native-signer.js';
 import { sha1 } from '../pki/x509-der.js';
+import { OtaCredentials } from '../protocols/ota/credentials.js';
 import { OtaService, type OtaCredentialProfile } from '../protocols/ota/service.js';
 import type { Db } from '../store/db.js';
 import { OtaEnrollmentRepository } from '../store/ota.js';
@@ -76,13 +77,17 @@ export function buildOta(config: Config, db: Db, issuance: Issuance, scep: Scep,
   if (deviceCas.length === 0) otaLog.warn('ota.deviceCa is not set: iOS devices cannot finish OTA enrollment, and the admin API refuses new enrollments');
 
   const credentialProfiles: Record<string, OtaCredentialProfile> = Object.fromEntries(
-    Object.entries(config.credentialProfiles).map(([name, p]) => [name, { templates: p.certificates.filter((c) => c.container === 'system-store').map((c) => c.template) }]),
+    Object.entries(config.credentialProfiles).map(([name, p]) => [
+      name,
+      { certificates: p.certificates.filter((c) => c.container === 'system-store').map(({ template, historic, includeHistoric }) => ({ template, historic, includeHistoric })) },
+    ]),
   );
   return new OtaService({
     db,
     enrollments: new OtaEnrollmentRepository(db),
     audit: issuance.audit,
-    issuer: issuance.issuer,
+    credentials: new OtaCredentials({ issuer: issuance.issuer, recovery: issuance.recovery, keys: issuance.escrowedKeys, cas: issuance.cas }),
+    keys: issuance.escrowedKeys,
     cas: issuance.cas,
     certificates: issuance.certificates,
     challenges: scep.challenges,

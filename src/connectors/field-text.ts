@@ -7,6 +7,7 @@
  * repeats the value.
  */
 import { z } from 'zod';
+import { EMAIL_ADDRESS } from '../util/email-address.js';
 import { unsafeCharacter } from '../util/unsafe-text.js';
 import type { MdmEvent, MdmUser } from './connector.js';
 
@@ -18,7 +19,7 @@ export interface TextRule {
   email?: boolean;
 }
 
-const EMAIL = z.email();
+const EMAIL = z.email({ pattern: EMAIL_ADDRESS });
 
 /** Why `value` may not be used as this field, or undefined when it may. */
 export function textProblem(value: unknown, rule: TextRule): string | undefined {

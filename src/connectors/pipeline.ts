@@ -8,6 +8,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { durationMs } from '../config/duration.js';
+import { EscrowedKeys } from '../identity/escrowed-keys.js';
 import type { JobQueue } from '../jobs/queue.js';
 import { PermanentJobError, RetryLaterError, type JobHandler } from '../jobs/worker.js';
 import { IssuanceError, type Issuer } from '../pki/issuer.js';
@@ -20,7 +21,6 @@ import type { CertificateRepository } from '../store/certificates.js';
 import type { Db } from '../store/db.js';
 import { deliveryContext, type DeliveryRepository } from '../store/deliveries.js';
 import type { EventRepository, StoredEvent } from '../store/events.js';
-import { NamedLocks } from '../store/named-lock.js';
 import { transaction, type Sql } from '../store/sql.js';
 import { DeliveryError, type Connector, type CredentialSet, type DeliveredCredential, type DeliveryReceipt, type MdmEvent, type MdmUser } from './connector.js';
 import { userProblem } from './field-text.js';
@@ -75,11 +75,6 @@ const credentialData = (user: MdmUser, device: Record<string, unknown>) => ({ us
 /** AAD binding a sealed payload to its connector and device. */
 
 export class CredentialPipeline {
-  // Two devices of one user enrolling at once, on this instance or another
-  // one on the same database, must end up with one shared encryption
-  // credential: its check-then-issue runs under a per-user lock.
-  private readonly userLocks: NamedLocks;
-
   constructor(
     private readonly deps: {
       db: Db;
@@ -88,6 +83,8 @@ export class CredentialPipeline {
       certificates: CertificateRepository;
       issuer: Issuer;
       recovery: KeyRecovery;
+      /** The person a connector's user is, and that person's escrowed keys. */
+      keys: EscrowedKeys;
       revoker: Revoker;
       audit: AuditRepository;
       queue: JobQueue;
@@ -95,9 +92,7 @@ export class CredentialPipeline {
       connector(id: string): ConnectorEntry | undefined;
       log: Logger;
     },
-  ) {
-    this.userLocks = new NamedLocks(deps.db, { prefix: 'credgate:user-credential' });
-  }
+  ) {}
 
   handlers(): Record<string, JobHandler> {
     return {
@@ -177,7 +172,10 @@ export class CredentialPipeline {
    * delivery that carries it and that delivery's job, so a job that dies
    * half-way leaves no valid certificate that nobody will receive. The
    * user's encryption credential comes first: it is escrowed, and a retried
-   * job finds it again instead of issuing another.
+   * job finds it again instead of issuing another. Both are recorded under
+   * the person the user is (src/identity/escrowed-keys.ts): a directory
+   * person with the user's UPN or address shares one encryption key with
+   * their mobile IDs, OTA enrollments and other consoles' devices.
    */
   private async issueAndQueue(
     connectorId: string,
@@ -190,18 +188,19 @@ export class CredentialPipeline {
     const pkcs12 = this.pkcs12Of(connectorId, policy);
     const actor = `connector:${connectorId}`;
     const data = credentialData(user, device);
+    const holder = await this.deps.keys.holderOf(user);
     const encryption: IssuedCredential[] = [];
     const template = policy.enrolled.encryption;
     if (template) {
-      const issue = () => this.encryption(template, user, data, d.deviceId, actor, reason, policy.renewal, pkcs12);
-      encryption.push(...(await (user.id ? this.userLocks.run(`${template}:${user.id}`, issue) : issue())));
+      const issue = () => this.encryption(template, holder, data, d.deviceId, actor, reason, policy.renewal, pkcs12);
+      encryption.push(...(await (holder ? this.deps.keys.exclusive(holder, template, issue) : issue())));
     }
     let queued: { deliveryId: number; serials: string[] } | undefined;
     if (policy.enrolled.signing) {
       await this.deps.issuer.issue({
         template: policy.enrolled.signing,
         data,
-        userId: user.id ?? null,
+        userId: holder,
         deviceId: d.deviceId,
         actor,
         reason,
@@ -267,13 +266,14 @@ export class CredentialPipeline {
   }
 
   /**
-   * The user's encryption credential: the current escrowed one when it is
-   * not due for renewal (the same key on every device), else a new one.
-   * Older escrowed credentials travel as archived so old mail stays readable.
+   * The holder's encryption credential: their current escrowed one when it
+   * is not due for renewal (the same key on every device, whichever path
+   * issued it), else a new one. Older escrowed credentials travel as
+   * archived so old mail stays readable.
    */
   private async encryption(
     template: string,
-    user: MdmUser,
+    holder: string | null,
     data: Record<string, unknown>,
     deviceId: string,
     actor: string,
@@ -281,10 +281,8 @@ export class CredentialPipeline {
     renewal: ConnectorPolicy['renewal'],
     pkcs12: NonNullable<ConnectorPolicy['pkcs12']>,
   ): Promise<IssuedCredential[]> {
-    const renewAfter = Date.now() + durationMs(renewal.before);
-    const mine = user.id ? await this.deps.certificates.list({ userId: user.id, template, limit: 1000 }) : [];
-    const escrowed = mine.filter((c) => c.keyEscrowed && c.status !== 'revoked');
-    const current = escrowed.filter((c) => c.status === 'valid' && c.notAfter > renewAfter).sort((a, b) => b.notAfter - a.notAfter)[0];
+    const escrowed = holder ? await this.deps.keys.of(holder, template) : [];
+    const current = EscrowedKeys.current(escrowed, Date.now() + durationMs(renewal.before));
     const out: IssuedCredential[] = [];
     const exportKey = async (serial: string, notAfter: number, archived: boolean) => {
       const p12 = await this.deps.recovery.export(serial, { ...pkcs12, actor, action: 'key.deliver', reason });
@@ -293,7 +291,7 @@ export class CredentialPipeline {
     if (current) {
       await exportKey(current.serial, current.notAfter, false);
     } else {
-      const issued = await this.deps.issuer.issue({ template, data, userId: user.id ?? null, deviceId, actor, reason });
+      const issued = await this.deps.issuer.issue({ template, data, userId: holder, deviceId, actor, reason });
       const p12 = buildPkcs12({ key: issued.privateKey!, cert: issued.der, chain: issued.chain, ...pkcs12, friendlyName: issued.record.subject });
       out.push({ serialNumber: issued.record.serial, purpose: 'encryption', archived: false, pkcs12: p12.toString('base64'), notAfter: issued.record.notAfter });
     }

@@ -24,6 +24,7 @@ import { KeyedLock } from '../util/keyed-lock.js';
 import { CITRIX_CONTAINER, citrixEmailWarning, forCitrix } from './citrix-email.js';
 import { describeIssues, SERIAL } from './directory.js';
 import { IdentityError } from './errors.js';
+import type { EscrowedKeys } from './escrowed-keys.js';
 import type { CodeMac } from './otp.js';
 import { templateData, type MobileProfile, type MobileStores } from './profiles.js';
 import { RequestOpener } from './request-opener.js';
@@ -102,6 +103,7 @@ export class CollectionService {
     private readonly deps: MobileStores & {
       issuer: Issuer;
       recovery: KeyRecovery;
+      keys: EscrowedKeys;
       mac: CodeMac;
       /** Secret behind unlock keys (derived from the master key). */
       unlockSecret: Buffer;
@@ -202,21 +204,23 @@ export class CollectionService {
       for (const c of wanted) {
         // AppConnect takes older keys as extra entries of its encryption credential, by default; elsewhere they are historic certificates.
         const retiredKeys = c.container === 'mobileiron-appconnect' && c.purpose === 'encryption' && c.includeHistoric !== false;
-        const historic = !retiredKeys && (c.includeHistoric === true || c.historic === 'historic-only');
-        const mine = c.historic === 'use-existing' || historic ? await this.escrowedOf(person.id, c.template) : [];
-        const current = c.historic === 'use-existing' ? mine.find((r) => r.status === 'valid' && r.notAfter > Date.now()) : undefined;
-        if (current) {
-          credentials.push(await this.recovered(current, 'existing', c, format, actor));
-        } else if (c.historic !== 'historic-only') {
-          const data = templateData(person, device);
-          const i = await this.deps.issuer.issue({ template: c.template, data: c.container === CITRIX_CONTAINER ? forCitrix(data) : data, userId: person.id, deviceId: device.id, actor, reason: `mobile ID ${m.id}` });
-          issued.push(i);
-          const password = randomBytes(18).toString('base64url');
-          const pkcs12 = buildPkcs12({ key: i.privateKey!, cert: i.der, chain: i.chain, password, friendlyName: i.record.subject, format });
-          credentials.push({ serial: i.record.serial, template: c.template, container: c.container, kind: 'new', tag: c.purpose, subject: i.record.subject, notAfter: new Date(i.record.notAfter).toISOString(), format, pkcs12: pkcs12.toString('base64'), password });
-        }
-        const delivered = [current?.serial, ...issued.map((i) => i.record.serial)];
-        const older = historic ? mine.filter((r) => r.serial !== current?.serial) : retiredKeys ? await this.retiredKeysOf(person.id, c.template, delivered) : [];
+        const slot = async () => {
+          const plan = await this.deps.keys.delivery(person.id, { ...c, includeHistoric: !retiredKeys && c.includeHistoric });
+          if (plan.existing) credentials.push(await this.recovered(plan.existing, 'existing', c, format, actor));
+          if (plan.issue) {
+            const data = templateData(person, device);
+            const i = await this.deps.issuer.issue({ template: c.template, data: c.container === CITRIX_CONTAINER ? forCitrix(data) : data, userId: person.id, deviceId: device.id, actor, reason: `mobile ID ${m.id}` });
+            issued.push(i);
+            const password = randomBytes(18).toString('base64url');
+            const pkcs12 = buildPkcs12({ key: i.privateKey!, cert: i.der, chain: i.chain, password, friendlyName: i.record.subject, format });
+            credentials.push({ serial: i.record.serial, template: c.template, container: c.container, kind: 'new', tag: c.purpose, subject: i.record.subject, notAfter: new Date(i.record.notAfter).toISOString(), format, pkcs12: pkcs12.toString('base64'), password });
+          }
+          return plan;
+        };
+        // Reuse-or-issue of the person's current certificate runs under their lock, as on every path (escrowed-keys.ts).
+        const plan = c.historic === 'use-existing' ? await this.deps.keys.exclusive(person.id, c.template, slot) : await slot();
+        const delivered = [plan.existing?.serial, ...issued.map((i) => i.record.serial)];
+        const older = retiredKeys ? await this.retiredKeysOf(person.id, c.template, delivered) : plan.historic;
         for (const old of older) credentials.push(await this.recovered(old, 'historic', c, format, actor));
       }
       const serials = issued.map((i) => i.record.serial);
@@ -262,12 +266,6 @@ export class CollectionService {
       await listener(m.id).catch((err: unknown) => this.deps.log.error({ err, mobileId: m.id }, 'work after issuing a mobile ID failed; it is retried on the next sweep'));
     }
     return { mobileId: m.id, status: 'issued' };
-  }
-
-  /** The user's certificates of a template with escrowed keys that are not revoked, newest first. */
-  private async escrowedOf(userId: string, template: string): Promise<CertificateRecord[]> {
-    const all = await this.deps.certificates.list({ userId, template, limit: 1000 });
-    return all.filter((c) => c.keyEscrowed && c.status !== 'revoked').sort((a, b) => b.notAfter - a.notAfter);
   }
 
   /**

@@ -11,6 +11,7 @@ import type { AuditRepository } from '../store/audit.js';
 import type { Db } from '../store/db.js';
 import { PLATFORMS, type Device, type DeviceFields, type DeviceFilter, type DeviceRepository } from '../store/devices.js';
 import type { Person, PersonFields, PersonFilter, PersonRepository } from '../store/people.js';
+import { EMAIL_ADDRESS } from '../util/email-address.js';
 import { unsafeCharacter } from '../util/unsafe-text.js';
 import { IdentityError } from './errors.js';
 
@@ -40,7 +41,7 @@ export const mobileNumber = z
 const personFields = {
   userName: text(191).regex(/^\S+$/, { message: 'must not contain spaces' }),
   displayName: text(256),
-  email: optional(z.email({ message: 'expected an email address' }).max(254)),
+  email: optional(z.email({ pattern: EMAIL_ADDRESS, message: 'expected an email address' }).max(254)),
   mobile: optional(mobileNumber),
   upn: optional(text(256).regex(/^[^@\s]+@[^@\s]+$/, { message: 'expected a UPN such as jane@corp.example.com' })),
   groups: labels,

@@ -170,8 +170,12 @@ export interface ChallengeRow {
 export class ScepChallengeRepository {
   constructor(private readonly db: Db) {}
 
-  async add(c: { profile: string; digest: string; binding: Record<string, string> | null; exact: boolean; createdBy: string; expiresAt: number }, now = Date.now()): Promise<void> {
-    await this.db('scep_challenges').insert({
+  async add(
+    c: { profile: string; digest: string; binding: Record<string, string> | null; exact: boolean; createdBy: string; expiresAt: number },
+    now = Date.now(),
+    trx: Knex | Knex.Transaction = this.db,
+  ): Promise<void> {
+    await trx('scep_challenges').insert({
       profile: c.profile,
       digest: c.digest,
       binding: c.binding ? JSON.stringify(c.binding) : null,
@@ -180,6 +184,11 @@ export class ScepChallengeRepository {
       created_at: now,
       expires_at: c.expiresAt,
     });
+  }
+
+  /** Marks every unused challenge `createdBy` made for the profile used: none of them works any more. */
+  async retire(trx: Knex | Knex.Transaction, profile: string, createdBy: string, now = Date.now()): Promise<number> {
+    return trx('scep_challenges').where({ profile, created_by: createdBy }).whereNull('used_at').update({ used_at: now });
   }
 
   /** Marks an unused, unexpired challenge used and returns it; undefined when there is none (or it lost a race). */

@@ -247,6 +247,52 @@ describe('iOS OTA enrollment, as an iPhone', () => {
     assert.equal(other.status, 409);
   });
 
+  test('a device whose attempt failed starts again from its link: a new SCEP challenge, the old one refused, another device still 409; 410 once completed', async () => {
+    const e = await phase1();
+    const scepPayload = async () => {
+      const p2 = await fetchBytes(e.url, signDeviceMessage(dir, attributes(e.challenge), device));
+      assert.equal(p2.status, 200, p2.body.toString());
+      return (profileOf(p2.body).PayloadContent as Dict[])[0]!.PayloadContent as Dict;
+    };
+    const first = await scepPayload();
+    assert.equal(await statusOf(e.id), 'device-bound');
+
+    // The SCEP step did not finish; the user opens the link again in Safari.
+    const page = await fetchBytes(`${base}/ota?code=${e.code}`);
+    assert.equal(page.status, 200, page.body.toString());
+    const again = await fetchBytes(`${base}/ota/enroll?code=${e.code}`);
+    assert.equal(again.status, 200, again.body.toString());
+    assert.equal((profileOf(again.body).PayloadContent as Dict).Challenge, e.challenge);
+    const second = await scepPayload();
+    assert.notEqual(second.Challenge, first.Challenge, 'a new SCEP challenge');
+    assert.deepEqual(second.Subject, first.Subject);
+    // Another device (whatever Apple identity signs for it) cannot take the enrollment over.
+    assert.equal((await fetchBytes(e.url, signDeviceMessage(dir, attributes(e.challenge, OTHER_UDID), device))).status, 409);
+
+    const scepEnroll = async (challenge: string, name: string) => {
+      const home = join(dir, name);
+      mkdirSync(home);
+      const id = { cert: join(home, 'cert.pem'), key: join(home, 'key.pem') };
+      const run = await scepclient(['-server-url', second.URL as string, '-challenge', challenge, '-cn', UDID, '-organization', 'Example Bank', '-ou', '', '-country', '', '-private-key', id.key, '-certificate', id.cert]);
+      return { id, ...run };
+    };
+    const stale = await scepEnroll(first.Challenge as string, 'retry-first-challenge');
+    assert.notEqual(stale.code, 0, 'the first challenge was retired');
+    assert.match(stale.output, /failInfo: badRequest/);
+    const fresh = await scepEnroll(second.Challenge as string, 'retry-second-challenge');
+    assert.equal(fresh.code, 0, fresh.output);
+    assert.equal((await fetchBytes(e.url, signDeviceMessage(dir, attributes(e.challenge), fresh.id, { md: 'sha256' }))).status, 200);
+    assert.equal(await statusOf(e.id), 'completed');
+
+    assert.equal((await fetchBytes(`${base}/ota?code=${e.code}`)).status, 410);
+    assert.equal((await fetchBytes(`${base}/ota/enroll?code=${e.code}`)).status, 410);
+    assert.equal((await fetchBytes(e.url, signDeviceMessage(dir, attributes(e.challenge), device))).status, 410);
+    const audit = (await admin(`/audit?subjectId=${e.id}`)).json().entries as { action: string; detail: { again?: boolean } }[];
+    assert.deepEqual(audit.filter((a) => a.action === 'ota.enrollment.bind').map((a) => a.detail.again ?? false).sort(), [false, true]);
+    const refused = await gw.db('scep_transactions').where({ status: 'rejected', subject: `O=Example Bank, CN=${UDID}` }).select('reason');
+    assert.deepEqual(refused.map((r: { reason: string }) => r.reason), ['unknown, expired or already used challenge password']);
+  });
+
   test('the SCEP challenge of phase 2 certifies exactly the subject the payload gives: any other name is refused', async () => {
     const scepPayloadFor = async (udid: string): Promise<Dict> => {
       const e = await enroll();

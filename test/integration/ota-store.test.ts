@@ -2,8 +2,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import type { ParsedCsr } from '../../src/pki/csr.js';
+import { DynamicChallenges } from '../../src/protocols/scep/challenges.js';
 import { migrate, openDb, type Db } from '../../src/store/db.js';
 import { OtaEnrollmentRepository, type OtaDevice } from '../../src/store/ota.js';
+import { ScepChallengeRepository } from '../../src/store/scep.js';
 import { STORE_BACKENDS } from '../helpers/mariadb.js';
 
 
@@ -46,6 +49,31 @@ for (const backend of STORE_BACKENDS) {
       assert.equal(bound.status, 'device-bound');
       assert.equal(bound.device?.udid, 'UDID-A');
       assert.equal(bound.device?.attributes.DEVICE_NAME, 'Jane’s iPhone');
+    });
+
+    test("a device starting again gets a new SCEP challenge: its creator's unused ones stop working, no one else's", async () => {
+      const challenges = new DynamicChallenges(new ScepChallengeRepository(db), Buffer.alloc(32, 7));
+      const works = async (challenge: string, profile = 'ota') => (await challenges.validate({ profile, challenge, csr: {} as ParsedCsr, transactionId: 't' })).ok;
+      const made = (createdBy: string, profile = 'ota') => db.transaction((trx) => challenges.reissue(trx, { profile, ttlMs: 60_000, binding: { CN: 'UDID-A' }, exact: true, createdBy }));
+      const first = await made('ota:e-1');
+      const neighbour = await made('ota:e-2');
+      const otherProfile = await made('ota:e-1', 'kiosks');
+      const second = await made('ota:e-1');
+      assert.equal(await works(first.challenge), false, 'retired');
+      assert.equal(await works(second.challenge), true);
+      assert.equal(await works(second.challenge), false, 'still once only');
+      assert.equal(await works(neighbour.challenge), true, "another enrollment's challenge stays");
+      assert.equal(await works(otherProfile.challenge, 'kiosks'), true, "another profile's challenge stays");
+      // A reissue that rolls back retires nothing.
+      const third = await made('ota:e-3');
+      await assert.rejects(
+        db.transaction(async (trx) => {
+          await challenges.reissue(trx, { profile: 'ota', ttlMs: 60_000, createdBy: 'ota:e-3' });
+          throw new Error('the bind failed');
+        }),
+        /the bind failed/,
+      );
+      assert.equal(await works(third.challenge), true);
     });
 
     test('an expired enrollment cannot be bound or claimed', async () => {

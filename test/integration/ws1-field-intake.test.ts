@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_TEMPLATES } from '../../src/config/schema.js';
+import { openssl } from '../helpers/openssl.js';
 import { until } from '../helpers/wait.js';
-import { startWs1Gateway, type Ws1Gateway } from '../helpers/ws1-gateway.js';
+import { startWs1Gateway, WS1_P12_PASSWORD, type Ws1Gateway } from '../helpers/ws1-gateway.js';
 import { REFUSED_CHARACTERS } from '../helpers/refused-characters.js';
 
 const USER = { id: 12, uuid: 'fe13e814-7415-4fce-9f47-de5a55bfe57a', userName: 'zenny', email: 'zenny@example.com', upn: 'zenny@corp.example' };
@@ -95,6 +96,52 @@ describe('Workspace ONE intake: vendor fields and what a delivery needs', () => 
     }
     await w.drained();
     assert.deepEqual(await w.trail(), before, 'no event, certificate, job or delivery');
+  });
+
+  test('XML references are read as XML defines them: &#x202E; is refused like the character itself, DOCTYPE entities never expand; nothing is stored', async () => {
+    const before = await w.trail();
+    const doctype = (declaration: string) => `<?xml version="1.0"?><!DOCTYPE Eventlog [${declaration}]>${xmlOf(fresh({ DeviceFriendlyName: '&e;' })).replace(/^<\?xml[^>]*>/, '')}`;
+    const refusals: [string, RegExp][] = [
+      [xmlOf(fresh({ DeviceFriendlyName: 'iPod&#x202E;txt.exe' })), /^DeviceFriendlyName: device name has a bidirectional control character \(U\+202E\)$/],
+      [xmlOf(fresh({ EnrollmentUserName: 'zenny&#8238;' })), /^EnrollmentUserName: user name has a bidirectional control character \(U\+202E\)$/],
+      [xmlOf(fresh({ DeviceFriendlyName: 'iPod&#x85;Touch' })), /^DeviceFriendlyName: device name has a control character \(U\+0085\)$/],
+      [xmlOf(fresh({ EnrollmentEmailAddress: 'zenny&#x200B;@example.com' })), /^EnrollmentEmailAddress: email address has an invisible character \(U\+200B\)$/],
+      [xmlOf(fresh({ DeviceFriendlyName: 'iPod&#0;Touch' })), /^malformed XML: &#0; names no character XML allows$/],
+      [xmlOf(fresh({ DeviceFriendlyName: 'iPod&#xD800;Touch' })), /^malformed XML: &#xD800; names no character XML allows$/],
+      [xmlOf(fresh({ DeviceFriendlyName: 'iPod &copy; Touch' })), /^malformed XML: entity &copy; is not expanded/],
+      [doctype('<!ENTITY e "expanded">'), /^malformed XML: entity &e; is not expanded/],
+      [doctype('<!ENTITY e SYSTEM "file:///etc/passwd">'), /^malformed XML: /],
+      [doctype('<!ENTITY a "aaaaaaaaaa"><!ENTITY e "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'), /^malformed XML: entity &e; is not expanded/],
+    ];
+    for (const [body, says] of refusals) {
+      const r = await w.post('ws1', Buffer.from(body), 'application/xml');
+      assert.equal(r.status, 400, `${body}: ${r.body}`);
+      assert.match(String(r.json().message), says, body);
+    }
+    await w.drained();
+    assert.deepEqual(await w.trail(), before, 'no event, certificate, job or delivery');
+  });
+
+  test('r&amp;d@example.com in an XML event is the address r&d@example.com in the certificates and their delivery', async () => {
+    const event = fresh({
+      EnrollmentUserId: 61,
+      EnrollmentUserUUID: 'c0000000-0000-4000-8000-000000000061',
+      EnrollmentUserName: 'R&amp;D lab',
+      EnrollmentEmailAddress: 'r&amp;d@example.com',
+      DeviceFriendlyName: '&lt;R&amp;D&apos;s &quot;iPod&quot;&gt; &#x263A;',
+    });
+    const r = await w.post('ws1', Buffer.from(xmlOf(event)), 'application/xml');
+    assert.equal(r.status, 202, r.body);
+    const stored = (await w.gw.db('mdm_events').where({ id: r.json().eventId }).first()) as { device: string };
+    assert.equal(JSON.parse(stored.device).name, '<R&D\'s "iPod"> \u263a');
+    const upload = await until('the upload', () => w.eg.uploads.find((u) => u.deviceUuid === event.DeviceUUID), 20_000);
+    for (const [purpose, p12] of [['signing', upload.signing[0]!], ['encryption', upload.encryption[0]!]] as const) {
+      const pem = openssl(['pkcs12', '-passin', `pass:${WS1_P12_PASSWORD}`, '-nokeys', '-clcerts'], p12);
+      const text = openssl(['x509', '-noout', '-subject', '-ext', 'subjectAltName', '-nameopt', 'RFC2253'], pem.slice(pem.indexOf('-----BEGIN CERTIFICATE-----')));
+      assert.match(text, /email:r&d@example\.com$/m, `${purpose}: ${text}`);
+      assert.match(text, /subject=.*CN=R&D lab/, `${purpose}: ${text}`);
+      assert.ok(!text.includes('&amp;'), `${purpose}: ${text}`);
+    }
   });
 
   test('an enrollment that could never be delivered is refused with 400 naming what it lacks; nothing is stored', async () => {

@@ -52,9 +52,38 @@ describe('Workspace ONE events', () => {
     assert.throws(() => toMdmEvent('ws1', { EventTime: '2024-01-01T00:00:00Z' }), /neither EventId nor EventType/);
   });
 
-  test('XML entities are not expanded (no entity tricks in event bodies)', () => {
+  test('XML entities a DOCTYPE declares are never expanded (no entity tricks in event bodies): a reference to one is malformed', () => {
     const body = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "expanded">]><Eventlog><EventType>&e;</EventType></Eventlog>';
-    const fields = parseBody(body, 'application/xml');
-    assert.notEqual(fields.EventType, 'expanded');
+    assert.throws(() => parseBody(body, 'application/xml'), (e: Error) => e instanceof EventFormatError && /^malformed XML: entity &e; is not expanded/.test(e.message) && !e.message.includes('expanded"'));
+    const external = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/hostname">]><Eventlog><EventType>&e;</EventType></Eventlog>';
+    assert.throws(() => parseBody(external, 'application/xml'), EventFormatError);
+    // Declared but unused: the document is read, the declaration ignored.
+    assert.equal(parseBody('<!DOCTYPE x [<!ENTITY e "expanded">]><Eventlog><EventType>x</EventType></Eventlog>', 'application/xml').EventType, 'x');
+  });
+
+  test("XML's predefined entities and character references are decoded, and nothing else", () => {
+    const fields = parseBody(
+      '<Eventlog><EnrollmentEmailAddress>r&amp;d@example.com</EnrollmentEmailAddress><DeviceFriendlyName>&lt;a&gt; &quot;b&quot; &apos;c&apos; &amp;amp; &#65;&#x42;&#x0043; &#x1F600;</DeviceFriendlyName><Udid><![CDATA[r&amp;d &#65;]]></Udid><SerialNumber>&#x202E;</SerialNumber></Eventlog>',
+      'text/xml',
+    );
+    assert.equal(fields.EnrollmentEmailAddress, 'r&d@example.com');
+    assert.equal(fields.DeviceFriendlyName, '<a> "b" \'c\' &amp; ABC \u{1F600}', 'decoded once: &amp;amp; is the text &amp;');
+    assert.equal(fields.Udid, 'r&amp;d &#65;', 'CDATA is text as written');
+    assert.equal(fields.SerialNumber, '\u202e', 'decoded; the field check refuses it');
+    for (const [text, says] of [
+      ['&#0;', /&#0; names no character XML allows/],
+      ['&#x1;', /&#x1; names no character XML allows/],
+      ['&#xD800;', /names no character XML allows/],
+      ['&#xFFFE;', /names no character XML allows/],
+      ['&#x110000;', /names no character XML allows/],
+      ['&#99999999999999999999;', /^malformed XML: &#99999999999999… names no character/],
+      ['&copy;', /entity &copy; is not expanded/],
+      ['&nbsp;', /entity &nbsp; is not expanded/],
+      ['&#x41', /malformed XML/],
+      ['&#X41;', /malformed XML/],
+      ['AT&T', /malformed XML/],
+    ] as const) {
+      assert.throws(() => parseBody(`<Eventlog><EventType>${text}</EventType></Eventlog>`, 'application/xml'), (e: Error) => e instanceof EventFormatError && says.test(e.message), text);
+    }
   });
 });

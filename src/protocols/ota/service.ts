@@ -8,23 +8,25 @@
  * credential profile's certificates as PKCS#12, encrypted to that identity.
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual, X509Certificate } from 'node:crypto';
+import type { Knex } from 'knex';
 import type { Logger } from 'pino';
+import type { EscrowedKeys, ProfileCertificate } from '../../identity/escrowed-keys.js';
 import type { CaRegistry } from '../../pki/ca.js';
 import { buildEnvelopedData, type ContentCipher } from '../../pki/cms/enveloped-data.js';
 import { buildSignedData } from '../../pki/cms/signed-data.js';
-import { IssuanceError, type IssuedCertificate, type Issuer } from '../../pki/issuer.js';
+import { IssuanceError } from '../../pki/issuer.js';
 import type { Signer } from '../../pki/native-signer.js';
-import { buildPkcs12 } from '../../pki/pkcs12.js';
 import { renderNames, TemplateError, type NameTemplate } from '../../pki/template.js';
 import { normalizeSerialHex } from '../../pki/x509-der.js';
 import type { AuditRepository } from '../../store/audit.js';
 import type { CertificateRepository } from '../../store/certificates.js';
 import type { Db } from '../../store/db.js';
 import type { OtaDevice, OtaEnrollment, OtaEnrollmentRepository } from '../../store/ota.js';
+import { commonName, credentialPayloads, type OtaCredential, type OtaCredentials } from './credentials.js';
 import { chainsTo, DeviceRequestError, readDeviceRequest, type DeviceRequest } from './device-request.js';
 import { codeFormPage, enrollPage } from './page.js';
 import { writePlist, type PlistDict } from './plist.js';
-import { encryptedConfiguration, pkcs12Payload, profileService, rootPayload, scepConfiguration, type ProfileTexts } from './profiles.js';
+import { encryptedConfiguration, profileService, scepConfiguration, type ProfileTexts } from './profiles.js';
 
 export type OtaErrorKind = 'bad_request' | 'forbidden' | 'not_found' | 'conflict' | 'gone' | 'not_ready';
 
@@ -40,19 +42,26 @@ export class OtaError extends Error {
 
 /** One-time SCEP challenges (the SCEP server's DynamicChallenges). */
 export interface ChallengeIssuer {
-  create(c: { profile: string; ttlMs: number; binding?: Record<string, string>; exact?: boolean; createdBy: string }): Promise<{ challenge: string; expiresAt: number }>;
+  /** A new challenge in place of the unused ones `createdBy` made before, in the caller's transaction. */
+  reissue(
+    trx: Knex.Transaction,
+    c: { profile: string; ttlMs: number; binding?: Record<string, string>; exact?: boolean; createdBy: string },
+  ): Promise<{ challenge: string; expiresAt: number }>;
 }
 
 export interface OtaCredentialProfile {
-  /** Templates of the certificates that go to the iOS system store. */
-  templates: string[];
+  /** The certificates that go to the iOS system store, with their `historic` and `includeHistoric` options. */
+  certificates: ProfileCertificate[];
 }
 
 export interface OtaServiceDeps {
   db: Db;
   enrollments: OtaEnrollmentRepository;
   audit: AuditRepository;
-  issuer: Issuer;
+  /** What the final profile carries. */
+  credentials: OtaCredentials;
+  /** The user's escrowed keys, for a profile that delivers only earlier ones. */
+  keys: EscrowedKeys;
   cas: CaRegistry;
   certificates: CertificateRepository;
   challenges: ChallengeIssuer;
@@ -119,8 +128,9 @@ export class OtaService {
     if (!this.ready) throw new OtaError('not_ready', 'ota.deviceCa is not configured, so no device could finish enrolling; set it to the Apple iPhone Device CA certificate');
     const profile = this.deps.credentialProfiles[req.credentialProfile];
     if (!profile) throw new OtaError('bad_request', `no credential profile "${req.credentialProfile}"; configured: ${Object.keys(this.deps.credentialProfiles).join(', ') || 'none'}`);
-    if (profile.templates.length === 0) throw new OtaError('bad_request', `credential profile "${req.credentialProfile}" has no certificate in the system-store container, which is all iOS OTA installs`);
+    if (profile.certificates.length === 0) throw new OtaError('bad_request', `credential profile "${req.credentialProfile}" has no certificate in the system-store container, which is all iOS OTA installs`);
     this.checkUser(req.user, profile);
+    await this.checkEarlierCertificates(req.credentialProfile, req.user, profile);
     const ttlMs = req.ttlMs ?? this.deps.enrollmentTtlMs;
     const id = randomUUID();
     const code = randomBytes(16).toString('base64url');
@@ -150,9 +160,9 @@ export class OtaService {
     }
     // Device attributes are not known yet; stand-ins show only what the user data lacks.
     const device = { id: 'x', udid: 'x', serialNumber: 'x', imei: 'x', product: 'x', osVersion: 'x', name: 'x' };
-    for (const t of profile.templates) {
+    for (const { template } of profile.certificates.filter((c) => c.historic !== 'historic-only')) {
       try {
-        renderNames(t, this.deps.templates[t]!, { user, device });
+        renderNames(template, this.deps.templates[template]!, { user, device });
       } catch (err) {
         if (err instanceof TemplateError) throw new OtaError('bad_request', err.message);
         throw err;
@@ -160,16 +170,29 @@ export class OtaService {
     }
   }
 
+  /** A profile of earlier certificates only is useless to someone who has none. */
+  private async checkEarlierCertificates(name: string, user: Record<string, string>, profile: OtaCredentialProfile): Promise<void> {
+    if (!profile.certificates.every((c) => c.historic === 'historic-only')) return;
+    const holder = await this.deps.keys.holderOf({ id: user.id ?? user.email, email: user.email, upn: user.upn });
+    for (const c of profile.certificates) if (holder && (await this.deps.keys.of(holder, c.template)).length > 0) return;
+    throw new OtaError('bad_request', `credential profile "${name}" delivers only earlier escrowed certificates, and this user has none`);
+  }
+
   async get(id: string): Promise<OtaEnrollment | undefined> {
     return this.deps.enrollments.get(id);
   }
 
-  /** The enrollment a user's code opens, while no device has taken it. */
+  /**
+   * The enrollment a user's code opens, until it expires or completes. A
+   * device whose attempt failed half-way (a SCEP step that did not finish,
+   * a profile removed) opens it again; which device it is, only its signed
+   * attributes tell (phase 2), and another device is refused there.
+   */
   private async byCode(code: string): Promise<OtaEnrollment> {
     const e = code.length <= 64 ? await this.deps.enrollments.byCode(this.mac('ota code', code).toString('hex')) : undefined;
     if (!e) throw new OtaError('not_found', 'unknown enrollment code; ask your administrator for a new link');
     if (e.expiresAt <= Date.now()) throw new OtaError('gone', 'this enrollment code has expired; ask your administrator for a new link');
-    if (e.status !== 'pending') throw new OtaError('gone', 'this enrollment code was already used by a device; ask your administrator for a new link');
+    if (e.status === 'completed') throw new OtaError('gone', 'this enrollment code was already used by a device; ask your administrator for a new link');
     return e;
   }
 
@@ -231,31 +254,34 @@ export class OtaService {
       throw new OtaError('forbidden', 'wrong or missing CHALLENGE');
     }
     const device = deviceOf(a);
-    const bound = await this.deps.db.transaction(async (trx) => {
-      if (!(await this.deps.enrollments.bind(trx, e.id, device))) return false;
+    const again = e.status !== 'pending';
+    // The bind holds the enrollment's row until commit, so a device repeating phase 2 is served one at a time, each time with a
+    // new challenge that retires the one it was given before: only the SCEP payload installed last can enroll.
+    const challenge = await this.deps.db.transaction(async (trx) => {
+      if (!(await this.deps.enrollments.bind(trx, e.id, device))) return undefined;
+      const issued = await this.deps.challenges.reissue(trx, {
+        profile: this.deps.scep.profile,
+        ttlMs: Math.min(this.deps.scep.challengeTtlMs, e.expiresAt - Date.now()),
+        // The device gets this subject in the profile below and nothing else: the challenge certifies exactly it.
+        binding: { O: this.deps.texts.organization, CN: device.udid },
+        exact: true,
+        createdBy: `ota:${e.id}`,
+      });
       await this.deps.audit.append(trx, {
         actor: `ota-device:${device.udid}`,
         action: 'ota.enrollment.bind',
         subjectType: 'ota-enrollment',
         subjectId: e.id,
-        detail: { udid: device.udid, serialNumber: device.serialNumber, product: device.product, osVersion: device.osVersion },
+        detail: { udid: device.udid, serialNumber: device.serialNumber, product: device.product, osVersion: device.osVersion, ...(again && { again }) },
       });
-      return true;
+      return issued.challenge;
     });
-    if (!bound) {
+    if (challenge === undefined) {
       const now = await this.deps.enrollments.get(e.id);
       if (now?.device && now.device.udid !== device.udid) throw new OtaError('conflict', 'this enrollment belongs to another device');
       throw new OtaError('conflict', `this enrollment is ${now?.status ?? 'gone'}`);
     }
-    const { challenge } = await this.deps.challenges.create({
-      profile: this.deps.scep.profile,
-      ttlMs: Math.min(this.deps.scep.challengeTtlMs, e.expiresAt - Date.now()),
-      // The device gets this subject in the profile below and nothing else: the challenge certifies exactly it.
-      binding: { O: this.deps.texts.organization, CN: device.udid },
-      exact: true,
-      createdBy: `ota:${e.id}`,
-    });
-    log.info({ udid: device.udid, product: device.product }, 'OTA device bound; SCEP payload served');
+    log.info({ udid: device.udid, product: device.product, again }, again ? 'OTA device started again; new SCEP challenge served' : 'OTA device bound; SCEP payload served');
     return this.sign(
       scepConfiguration(this.deps.texts, `${this.deps.payloadIdentifier}.enrollment`, {
         url: this.deps.scep.url,
@@ -282,9 +308,9 @@ export class OtaService {
     if (request.attributes.UDID !== udid) throw new OtaError('forbidden', 'the signed attributes are not from this enrollment\'s device');
     if (!(await this.deps.enrollments.claimForIssuing(e.id, udid, CLAIM_STALE_MS))) throw new OtaError('conflict', 'this enrollment is already being completed');
 
-    let issued: IssuedCertificate[];
+    let delivered: OtaCredential[];
     try {
-      issued = await this.issueAll(e, udid);
+      delivered = await this.deps.credentials.forDevice(e, udid, this.deps.credentialProfiles[e.credentialProfile]?.certificates ?? []);
     } catch (err) {
       await this.deps.enrollments.releaseClaim(e.id);
       if (err instanceof IssuanceError) {
@@ -293,12 +319,12 @@ export class OtaService {
       }
       throw err;
     }
-    const payloads = this.credentialPayloads(e, issued);
+    const payloads = credentialPayloads(`${this.deps.payloadIdentifier}.${e.credentialProfile}`, delivered);
     const encrypted = buildEnvelopedData(writePlist(payloads), request.signer, this.deps.cipher);
     const profile = await this.sign(encryptedConfiguration(this.deps.texts, `${this.deps.payloadIdentifier}.${e.credentialProfile}`, encrypted));
 
     const deviceCertSerial = normalizeSerialHex(request.signer.serialNumber);
-    const issuedSerials = issued.map((i) => i.record.serial);
+    const issuedSerials = delivered.filter((c) => c.kind === 'new').map((c) => c.record.serial);
     const completed = await this.deps.db.transaction(async (trx) => {
       if (!(await this.deps.enrollments.complete(trx, e.id, { deviceCertSerial, issuedSerials }))) return false;
       await this.deps.audit.append(trx, {
@@ -306,7 +332,7 @@ export class OtaService {
         action: 'ota.enrollment.complete',
         subjectType: 'ota-enrollment',
         subjectId: e.id,
-        detail: { udid, deviceCertSerial, issuedSerials },
+        detail: { udid, deviceCertSerial, issuedSerials, delivered: delivered.map((c) => ({ serial: c.record.serial, kind: c.kind })) },
       });
       return true;
     });
@@ -329,44 +355,6 @@ export class OtaService {
     return undefined;
   }
 
-  private async issueAll(e: OtaEnrollment, udid: string): Promise<IssuedCertificate[]> {
-    const d = e.device!;
-    const device = { id: udid, udid, serialNumber: d.serialNumber ?? undefined, imei: d.imei ?? undefined, product: d.product ?? undefined, osVersion: d.osVersion ?? undefined, name: d.attributes.DEVICE_NAME };
-    const out: IssuedCertificate[] = [];
-    for (const template of this.deps.credentialProfiles[e.credentialProfile]?.templates ?? []) {
-      out.push(
-        await this.deps.issuer.issue({
-          template,
-          data: { user: e.user, device },
-          userId: e.userId,
-          deviceId: udid,
-          actor: `ota:${e.id}`,
-          reason: `iOS OTA enrollment ${e.id}`,
-        }),
-      );
-    }
-    return out;
-  }
-
-  /** One PKCS#12 payload per certificate (3DES/SHA-1, what iOS imports) and the roots they chain to. */
-  private credentialPayloads(e: OtaEnrollment, issued: IssuedCertificate[]): PlistDict[] {
-    const prefix = `${this.deps.payloadIdentifier}.${e.credentialProfile}`;
-    const payloads: PlistDict[] = issued.map((i) => {
-      const password = randomBytes(18).toString('base64url');
-      const p12 = buildPkcs12({ key: i.privateKey!, cert: i.der, chain: i.chain, password, friendlyName: i.record.subject, format: 'apple' });
-      return pkcs12Payload(`${prefix}.${i.record.template}`, `${i.record.template}: ${commonName(i.cert) ?? i.record.subject}`, `${i.record.template}.p12`, p12, password);
-    });
-    const roots = new Map<string, X509Certificate>();
-    for (const i of issued) {
-      const top = new X509Certificate(i.chain[i.chain.length - 1]!);
-      if (top.checkIssued(top)) roots.set(top.fingerprint256, top);
-    }
-    [...roots.values()].forEach((root, n) => {
-      payloads.push(rootPayload(`${prefix}.root${n ? `-${n}` : ''}`, commonName(root) ?? 'Root CA', `root-ca${n ? `-${n}` : ''}.cer`, root.raw));
-    });
-    return payloads;
-  }
-
   private sign(profile: PlistDict): Promise<Buffer> {
     const { signer, cert, chain } = this.deps.signing;
     return buildSignedData({ content: writePlist(profile), signer, signerCert: cert, certificates: chain });
@@ -381,9 +369,4 @@ function deviceOf(a: Record<string, string>): OtaDevice {
   const short = (v: string | undefined, max: number) => (v && !CONTROL.test(v) ? v.slice(0, max) : null);
   const { CHALLENGE: _challenge, ...attributes } = a;
   return { udid, serialNumber: serial ?? null, product: short(a.PRODUCT, 64), osVersion: short(a.VERSION, 32), imei: short(a.IMEI, 32), attributes };
-}
-
-function commonName(cert: X509Certificate): string | undefined {
-  const line = cert.subject.split('\n').find((l) => l.startsWith('CN='));
-  return line?.slice(3);
 }

@@ -6,6 +6,7 @@
  * interface, with the issued/failed notifications.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Knex } from 'knex';
 import type { ParsedCsr } from '../../pki/csr.js';
 import type { NameBinding } from '../../pki/name-policy.js';
 import type { ScepChallengeRepository } from '../../store/scep.js';
@@ -87,11 +88,21 @@ export class DynamicChallenges implements ChallengeValidator {
   }
 
   /** A new challenge; the caller hands it out once, only its HMAC is kept. */
-  async create(c: NewChallenge): Promise<{ challenge: string; expiresAt: number }> {
+  async create(c: NewChallenge, trx?: Knex.Transaction): Promise<{ challenge: string; expiresAt: number }> {
     const challenge = randomBytes(16).toString('hex');
     const expiresAt = Date.now() + c.ttlMs;
-    await this.repo.add({ profile: c.profile, digest: this.digest(challenge), binding: c.binding ?? null, exact: c.exact ?? false, createdBy: c.createdBy, expiresAt });
+    await this.repo.add({ profile: c.profile, digest: this.digest(challenge), binding: c.binding ?? null, exact: c.exact ?? false, createdBy: c.createdBy, expiresAt }, undefined, trx);
     return { challenge, expiresAt };
+  }
+
+  /**
+   * A new challenge in place of the unused ones its creator made for the
+   * profile (an OTA device starting again), in the caller's transaction:
+   * from its commit on, only the new one works.
+   */
+  async reissue(trx: Knex.Transaction, c: NewChallenge): Promise<{ challenge: string; expiresAt: number }> {
+    await this.repo.retire(trx, c.profile, c.createdBy);
+    return this.create(c, trx);
   }
 
   async validate({ profile, challenge }: ChallengeContext): Promise<ChallengeVerdict> {

@@ -16,6 +16,7 @@ import * as m011 from './011_derived_credentials.js';
 import * as m013 from './013_citrix_certsrv.js';
 import * as m014 from './014_mobile_name_attempts.js';
 import * as m015 from './015_scep_request_privacy.js';
+import * as m016 from './016_scep_challenge_creators.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -36,6 +37,7 @@ const migrations: Record<string, Migration> = {
   '013_citrix_certsrv': m013,
   '014_mobile_name_attempts': m014,
   '015_scep_request_privacy': m015,
+  '016_scep_challenge_creators': m016,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
