@@ -35,19 +35,27 @@ function create(settings: CitrixSettings, ctx: ConnectorContext): Connector {
       return r;
     },
     start: (signal) => poller.run(signal),
-    async check(): Promise<HealthReport> {
-      try {
-        await api.login();
-        return { ok: true, checks: [{ name: 'xenmobile login', ok: true, detail: `logged in to ${settings.xenmobile.url} as ${settings.xenmobile.login}` }] };
-      } catch (err) {
-        return { ok: false, checks: [{ name: 'xenmobile login', ok: false, detail: (err as Error).message }] };
-      }
-    },
   };
+}
+
+/** Logs in to the XenMobile REST API the poller reads. */
+async function check(settings: CitrixSettings): Promise<HealthReport> {
+  const api = new XenMobileApi(settings.xenmobile);
+  try {
+    await api.login();
+    return { ok: true, checks: [{ name: 'xenmobile login', ok: true, detail: `logged in to ${settings.xenmobile.url} as ${settings.xenmobile.login}` }] };
+  } catch (err) {
+    return { ok: false, checks: [{ name: 'xenmobile login', ok: false, detail: (err as Error).message }] };
+  }
 }
 
 export const citrix: ConnectorModule<CitrixSettings> = {
   kind: 'citrix',
   schema: citrixSchema,
   create,
+  inbound: (settings) => ({
+    endpoints: [{ name: 'certsrv', path: 'certsrv/' }],
+    events: `by polling ${settings.xenmobile.url} every ${settings.xenmobile.pollEvery} (retired and removed devices)`,
+  }),
+  check,
 };

@@ -41,12 +41,35 @@ function credential(settings: IntuneSettings): ClientCredential {
   return { certificate, key: privateKey };
 }
 
-function create(settings: IntuneSettings, ctx: ConnectorContext): Connector {
+/** Microsoft's side: HTTP with the configured trust, the app's tokens, Graph, and the Intune services it lists. */
+function microsoft(settings: IntuneSettings): { tokens: OAuthClient; graph: Graph; services: IntuneServices } {
   const http = intuneHttp(settings);
   const tokens = new OAuthClient({ tokenUrl: `${settings.loginHost}/${settings.tenant}/oauth2/v2.0/token`, clientId: settings.clientId, credential: credential(settings), http });
   const graph = new Graph(http, tokens, settings);
+  return { tokens, graph, services: new IntuneServices({ graph, http, tokens, scope: settings.intuneScope, callerInfo: settings.scepValidation.callerInfo }) };
+}
+
+/** A Graph token, a page of managedDevices, and the Intune endpoints the SCEP validation (and revocation) use. */
+async function check(settings: IntuneSettings): Promise<HealthReport> {
+  const { tokens, graph, services } = microsoft(settings);
+  const checks: HealthReport['checks'] = [];
+  const step = async (name: string, run: () => Promise<string | undefined>) => {
+    try {
+      checks.push({ name, ok: true, ...(await run().then((detail) => detail && { detail })) });
+    } catch (err) {
+      checks.push({ name, ok: false, detail: (err as Error).message });
+    }
+  };
+  await step('token', async () => void (await tokens.token(graph.scope)));
+  await step('managedDevices', async () => `${((await graph.get(`${MANAGED_DEVICES}&$top=1`)).value as unknown[] | undefined)?.length ?? 0} device(s) on the first page`);
+  await step('scepValidation endpoint', () => services.uri(SCEP_VALIDATION));
+  if (settings.revocation.enabled) await step('pkiConnector endpoint', () => services.uri(PKI_CONNECTOR));
+  return { ok: checks.every((c) => c.ok), checks };
+}
+
+function create(settings: IntuneSettings, ctx: ConnectorContext): Connector {
+  const { tokens, graph, services } = microsoft(settings);
   const callerInfo = settings.scepValidation.callerInfo;
-  const services = new IntuneServices({ graph, http, tokens, scope: settings.intuneScope, callerInfo });
 
   /** Mail, UPN and display name from Entra ID; {} for a user Graph does not know. */
   const lookupUser = async (userId: string): Promise<MdmUser> => {
@@ -64,22 +87,6 @@ function create(settings: IntuneSettings, ctx: ConnectorContext): Connector {
   const validator = new IntuneScepValidator({ services, callerInfo, log: ctx.log });
   const revocations = new RevocationPoller({ connectorId: ctx.id, services, ca: ctx.pki.revoker, issuedThrough: (serial) => ctx.pki.issuedThrough(serial), maxRequests: settings.revocation.maxRequests, log: ctx.log });
 
-  const check = async (): Promise<HealthReport> => {
-    const checks: HealthReport['checks'] = [];
-    const step = async (name: string, run: () => Promise<string | undefined>) => {
-      try {
-        checks.push({ name, ok: true, ...(await run().then((detail) => detail && { detail })) });
-      } catch (err) {
-        checks.push({ name, ok: false, detail: (err as Error).message });
-      }
-    };
-    await step('token', async () => void (await tokens.token(graph.scope)));
-    await step('managedDevices', async () => `${((await graph.get(`${MANAGED_DEVICES}&$top=1`)).value as unknown[] | undefined)?.length ?? 0} device(s) on the first page`);
-    await step('scepValidation endpoint', () => services.uri(SCEP_VALIDATION));
-    if (settings.revocation.enabled) await step('pkiConnector endpoint', () => services.uri(PKI_CONNECTOR));
-    return { ok: checks.every((c) => c.ok), checks };
-  };
-
   return {
     id: ctx.id,
     kind: 'intune',
@@ -93,7 +100,6 @@ function create(settings: IntuneSettings, ctx: ConnectorContext): Connector {
     undeliverable: ({ user }) => importer.undeliverable(user),
     withdraw: (ref, credentials) => importer.withdraw(ref, credentials),
     resolveUser: (event: MdmEvent) => (event.user.id ? lookupUser(event.user.id) : Promise.resolve({})),
-    check,
     scepValidator: () => validator,
   };
 }
@@ -102,4 +108,6 @@ export const intune: ConnectorModule<IntuneSettings> = {
   kind: 'intune',
   schema: intuneSchema,
   create,
+  inbound: (settings) => ({ endpoints: [], events: `by polling managedDevices at ${settings.graphHost} every ${settings.polling.interval}` }),
+  check,
 };

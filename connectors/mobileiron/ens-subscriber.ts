@@ -14,6 +14,7 @@ import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { durationMs } from '../../src/config/duration.js';
+import { withoutCredentials } from '../../src/config/secret-values.js';
 import { retryDelayMs } from '../../src/jobs/backoff.js';
 import { readSetting } from '../../src/connectors/setting-file.js';
 import type { MobileIronSettings } from './schema.js';
@@ -76,6 +77,8 @@ export const uniqueClientId = (prefix: string) => `${prefix}${randomBytes(6).toS
 export class EnsSubscriber {
   /** One id for the life of this process (or the configured one), so reconnects resume the broker session. */
   readonly clientId: string;
+  /** broker.url as logged: a user and password in it are not. */
+  private readonly broker: string;
   private client: MqttClient | undefined;
   private attempts = 0;
   private lastError: string | undefined;
@@ -88,6 +91,7 @@ export class EnsSubscriber {
     private readonly log: Logger,
   ) {
     this.clientId = settings.clientId ?? uniqueClientId(settings.clientIdPrefix);
+    this.broker = withoutCredentials(settings.url);
   }
 
   get connected(): boolean {
@@ -114,7 +118,7 @@ export class EnsSubscriber {
     client.on('connect', (connack) => {
       this.attempts = 0;
       this.lastError = undefined;
-      this.log.info({ broker: this.settings.url, clientId: this.clientId, sessionPresent: connack.sessionPresent }, 'connected to the Event Notification Service');
+      this.log.info({ broker: this.broker, clientId: this.clientId, sessionPresent: connack.sessionPresent }, 'connected to the Event Notification Service');
       client.subscribe(topics, { qos: 1 }, (err, granted) => {
         if (err) return this.log.error({ err, topics }, 'subscribing failed');
         const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
@@ -129,7 +133,7 @@ export class EnsSubscriber {
       if (signal.aborted || this.timer) return;
       this.attempts += 1;
       const delay = retryDelayMs(this.attempts, backoff);
-      this.log.warn({ broker: this.settings.url, attempt: this.attempts, retryInMs: delay, reason: this.lastError ?? 'connection closed' }, 'ENS connection lost; reconnecting');
+      this.log.warn({ broker: this.broker, attempt: this.attempts, retryInMs: delay, reason: this.lastError ?? 'connection closed' }, 'ENS connection lost; reconnecting');
       this.timer = setTimeout(() => {
         this.timer = undefined;
         if (!signal.aborted) client.reconnect();

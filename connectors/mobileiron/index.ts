@@ -9,20 +9,31 @@ import { Agent } from 'node:https';
 import axios from 'axios';
 import mqtt from 'mqtt';
 import type { Connector, HealthReport, MdmEvent, MdmUser } from '../../src/connectors/connector.js';
+import { withoutCredentials } from '../../src/config/secret-values.js';
 import { InvalidEventError } from '../../src/connectors/intake.js';
 import type { ConnectorContext, ConnectorModule } from '../../src/connectors/module.js';
 import { CoreApi } from './core-api.js';
 import { readSetting } from '../../src/connectors/setting-file.js';
-import { brokerOptions, EnsSubscriber, loadBrokerTls, uniqueClientId, type BrokerTls } from './ens-subscriber.js';
+import { brokerOptions, brokerTopics, EnsSubscriber, loadBrokerTls, uniqueClientId, type BrokerTls } from './ens-subscriber.js';
 import { EnsMessageError, parseEnsMessage } from './event.js';
 import { mobileIronSchema, type MobileIronSettings } from './schema.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-/** Connects once with the subscriber's certificate, its own client id and a clean session, then disconnects. */
+/**
+ * Connects once with the subscriber's certificate, its own client id and a
+ * clean session, subscribes to the topics as the subscriber does, then
+ * disconnects; the subscriber's session is left alone, and each
+ * subscription gets its own copy of a message. A broker that refuses a
+ * topic (SUBACK 0x80, MQTT 3.1.1 section 3.9.3) fails the check; one that
+ * grants it and filters by its ACL on delivery, as Mosquitto does, cannot
+ * be told apart here.
+ */
 function probeBroker(settings: MobileIronSettings['broker'], tls: BrokerTls): Promise<{ ok: boolean; detail: string }> {
   return new Promise((resolve) => {
     const client = mqtt.connect(settings.url, { ...brokerOptions(settings, tls, uniqueClientId(settings.clientIdPrefix)), clean: true });
+    const topics = brokerTopics(settings);
+    const broker = withoutCredentials(settings.url);
     let lastError: string | undefined;
     let settled = false;
     const finish = (r: { ok: boolean; detail: string }) => {
@@ -31,8 +42,17 @@ function probeBroker(settings: MobileIronSettings['broker'], tls: BrokerTls): Pr
       client.end(true, {}, () => resolve(r));
     };
     client.on('error', (err) => (lastError = err.message));
-    client.once('connect', () => finish({ ok: true, detail: `connected to ${settings.url}` }));
-    client.once('close', () => finish({ ok: false, detail: `${settings.url}: ${lastError ?? 'connection closed'}` }));
+    client.once('connect', () =>
+      // mqtt.js reports a refusal as an error, with the SUBACK's return codes beside it.
+      client.subscribe(topics, { qos: 1 }, (err, _subs, suback) => {
+        const codes = (suback?.granted ?? []) as number[];
+        const refused = topics.filter((_, i) => ((codes[i] ?? 0) & 0x80) !== 0);
+        if (refused.length > 0) return finish({ ok: false, detail: `${broker} refused the subscription to ${refused.join(', ')}; the broker's ACL must let this certificate read them` });
+        if (err) return finish({ ok: false, detail: `${broker}: subscribing failed: ${err.message}` });
+        finish({ ok: true, detail: `connected to ${broker}; subscribed to ${topics.join(', ')}` });
+      }),
+    );
+    client.once('close', () => finish({ ok: false, detail: `${broker}: ${lastError ?? 'connection closed'}` }));
   });
 }
 
@@ -105,19 +125,25 @@ function create(settings: MobileIronSettings, ctx: ConnectorContext): Connector 
     deliver: (set) => core.upload(set),
     undeliverable: async ({ user }) => core.uploadGap(user),
     resolveUser,
-    async check(): Promise<HealthReport> {
-      const checks = [
-        { name: 'broker', ...(await probeBroker(settings.broker, tls)) },
-        { name: 'core-api', ...(await core.ping()) },
-        ...(settings.scep?.url ? [{ name: 'scep', ...(await probeScep({ url: settings.scep.url, serverCa: settings.scep.serverCa })) }] : []),
-      ];
-      return { ok: checks.every((c) => c.ok), checks };
-    },
   };
+}
+
+/** The broker with the subscriber's certificate and topics, Core's API with its credentials, and the SCEP URL entered in Core. */
+async function check(settings: MobileIronSettings, id: string): Promise<HealthReport> {
+  const tls = loadBrokerTls(settings.broker);
+  const core = new CoreApi(id, settings.coreApi);
+  const checks = [
+    { name: 'broker', ...(await probeBroker(settings.broker, tls)) },
+    { name: 'core-api', ...(await core.ping()) },
+    ...(settings.scep?.url ? [{ name: 'scep', ...(await probeScep({ url: settings.scep.url, serverCa: settings.scep.serverCa })) }] : []),
+  ];
+  return { ok: checks.every((c) => c.ok), checks };
 }
 
 export const mobileIron: ConnectorModule<MobileIronSettings> = {
   kind: 'mobileiron',
   schema: mobileIronSchema,
   create,
+  inbound: (settings) => ({ endpoints: [], events: `over MQTT from ${withoutCredentials(settings.broker.url)} (${brokerTopics(settings.broker).join(', ')})` }),
+  check,
 };

@@ -42,11 +42,13 @@ export function uploadBody(set: CredentialSet): EgUploadBody {
 
 export class EscrowGatewayClient {
   private readonly http: AxiosInstance;
+  private readonly url: string;
 
   constructor(
     private readonly connectorId: string,
     settings: NonNullable<WorkspaceOneSettings['escrowGateway']>,
   ) {
+    this.url = settings.url.replace(/\/$/, '');
     const agent = new Agent({
       pfx: readSetting(settings.clientPkcs12, 'escrowGateway.clientPkcs12'),
       passphrase: settings.clientPkcs12Password,
@@ -55,7 +57,7 @@ export class EscrowGatewayClient {
       minVersion: 'TLSv1.2',
     });
     this.http = axios.create({
-      baseURL: settings.url.replace(/\/$/, ''),
+      baseURL: this.url,
       httpsAgent: agent,
       timeout: durationMs(settings.timeout),
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
@@ -76,5 +78,24 @@ export class EscrowGatewayClient {
     const text = typeof res.data === 'string' ? res.data : JSON.stringify(res.data);
     const message = `Escrow Gateway answered ${res.status}`;
     throw new DeliveryError(message, res.status >= 400 && res.status < 500, { status: res.status, body: text.slice(0, 2000) });
+  }
+
+  /**
+   * Whether the EG takes our client certificate, over the connection uploads
+   * use. Uploads are POSTs, so a GET of /v2/certificates uploads nothing. The
+   * EG is assumed to answer 401 or 403 to a certificate off its
+   * approved-client list and something else (405, 404) to one on it.
+   */
+  async check(): Promise<{ ok: boolean; detail: string }> {
+    let status: number;
+    try {
+      status = (await this.http.get('/v2/certificates')).status;
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      return { ok: false, detail: `${this.url}: ${`${e.code ?? ''} ${e.message ?? ''}`.trim()}` };
+    }
+    if (status === 401 || status === 403) return { ok: false, detail: `${this.url} refused the client certificate (HTTP ${status}); put it on the Escrow Gateway's approved-client list` };
+    if (status >= 500) return { ok: false, detail: `${this.url} answered HTTP ${status}` };
+    return { ok: true, detail: `${this.url} accepted the client certificate (GET /v2/certificates answered ${status})` };
   }
 }

@@ -3,7 +3,7 @@
  * out through the Escrow Gateway. Contract: shared/contracts/workspace-one.md.
  */
 import express, { Router } from 'express';
-import type { Connector, MdmEvent, MdmUser } from '../../src/connectors/connector.js';
+import type { Connector, HealthReport, MdmEvent, MdmUser } from '../../src/connectors/connector.js';
 import { InvalidEventError } from '../../src/connectors/intake.js';
 import type { ConnectorContext, ConnectorModule } from '../../src/connectors/module.js';
 import { enrollmentGap } from './delivery-needs.js';
@@ -66,8 +66,21 @@ function create(settings: WorkspaceOneSettings, ctx: ConnectorContext): Connecto
   };
 }
 
+/** Reaches the Escrow Gateway with the client certificate and the UEM API with its credentials, whichever are configured. */
+async function check(settings: WorkspaceOneSettings, id: string): Promise<HealthReport> {
+  const eg = settings.escrowGateway && new EscrowGatewayClient(id, settings.escrowGateway);
+  const uem = settings.uem && new UemApi(id, settings.uem);
+  const checks: HealthReport['checks'] = [
+    ...(eg ? [{ name: 'escrow gateway', ...(await eg.check()) }] : []),
+    ...(uem ? await uem.check() : []),
+  ];
+  return { ok: checks.every((c) => c.ok), checks };
+}
+
 export const workspaceOne: ConnectorModule<WorkspaceOneSettings> = {
   kind: 'workspace-one',
   schema: workspaceOneSchema,
   create,
+  inbound: () => ({ endpoints: [{ name: 'events', path: 'events' }] }),
+  check,
 };

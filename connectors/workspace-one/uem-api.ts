@@ -6,7 +6,7 @@
 import { Agent } from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
 import { durationMs } from '../../src/config/duration.js';
-import { DeliveryError, type CredentialSet, type DeliveredCredential, type DeliveryReceipt, type MdmUser } from '../../src/connectors/connector.js';
+import { DeliveryError, type CredentialSet, type DeliveredCredential, type DeliveryReceipt, type HealthReport, type MdmUser } from '../../src/connectors/connector.js';
 import { readSetting } from '../../src/connectors/setting-file.js';
 import type { WorkspaceOneSettings } from './schema.js';
 
@@ -132,5 +132,38 @@ export class UemApi {
       if (r.status >= 500) throw new Error(`UEM device lookup answered ${r.status}`);
     }
     return {};
+  }
+
+  /**
+   * The connection check: a token (with oauth), then GET /api/system/info,
+   * which any admin with API access may call, with the tenant code. Nothing
+   * is read about users or devices.
+   */
+  async check(): Promise<HealthReport['checks']> {
+    const checks: HealthReport['checks'] = [];
+    const failure = (err: unknown) => {
+      const e = err as { code?: string; message?: string };
+      return `${e.code ?? ''} ${e.message ?? ''}`.trim();
+    };
+    if (this.settings.oauth) {
+      try {
+        await this.authorization();
+        checks.push({ name: 'uem token', ok: true, detail: `${this.settings.oauth.tokenUrl} issued a token` });
+      } catch (err) {
+        checks.push({ name: 'uem token', ok: false, detail: `${this.settings.oauth.tokenUrl}: ${failure(err)}` });
+        return checks;
+      }
+    }
+    const url = this.settings.url.replace(/\/$/, '');
+    try {
+      const r = await this.get('/api/system/info', 1);
+      const version = typeof r.data.ProductVersion === 'string' && /^[\w .-]{1,64}$/.test(r.data.ProductVersion) ? ` (version ${r.data.ProductVersion})` : '';
+      if (r.status === 200) checks.push({ name: 'uem api', ok: true, detail: `${url} answered${version}` });
+      else if (r.status === 401 || r.status === 403) checks.push({ name: 'uem api', ok: false, detail: `${url} refused the credentials or the aw-tenant-code (HTTP ${r.status})` });
+      else checks.push({ name: 'uem api', ok: false, detail: `${url}/api/system/info answered HTTP ${r.status}` });
+    } catch (err) {
+      checks.push({ name: 'uem api', ok: false, detail: `${url}: ${failure(err)}` });
+    }
+    return checks;
   }
 }

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { parse } from 'yaml';
 import { durationMs } from '../config/duration.js';
 import { ConfigError, parseYaml } from '../config/load.js';
-import type { Connector } from '../connectors/connector.js';
+import type { Connector, ConnectorKind } from '../connectors/connector.js';
 import type { ConnectorContext, ConnectorModule, ConnectorSettings } from '../connectors/module.js';
 import { CredentialPipeline, type ConnectorEntry } from '../connectors/pipeline.js';
 import { EventIntake } from '../connectors/intake.js';
@@ -44,43 +44,69 @@ export interface LoadedConnector {
   settings: ConnectorSettings;
 }
 
+/** The vendor module of a kind the schema accepted. */
+export function moduleOf(kind: ConnectorKind): ConnectorModule {
+  return MODULES.find((m) => m.kind === kind)!;
+}
+
+/** Reads and validates one connector file; its problems come back per line and column. */
+function readConnectorFile(dir: string, name: string): { loaded?: LoadedConnector; problems: string[] } {
+  const file = join(dir, name);
+  const id = basename(name).replace(/\.ya?ml$/, '');
+  if (!ID.test(id)) return { problems: [`${file}: the file name is the connector id and must be lower-case letters, digits and dashes`] };
+  const text = readFileSync(file, 'utf8');
+  let kind: unknown;
+  try {
+    kind = (parse(text) as { kind?: unknown } | null)?.kind;
+  } catch {
+    kind = undefined; // parseYaml below reports the YAML error with its position
+  }
+  const module = MODULES.find((m) => m.kind === kind);
+  if (!module && kind !== undefined) {
+    return { problems: [`${file} kind: expected one of ${MODULES.map((m) => JSON.stringify(m.kind)).join(', ')}, got ${JSON.stringify(kind)}`] };
+  }
+  try {
+    return { loaded: { id, file, settings: parseYaml(text, file, module?.schema ?? MODULES[0]!.schema) }, problems: [] };
+  } catch (err) {
+    if (err instanceof ConfigError) return { problems: err.problems };
+    throw err;
+  }
+}
+
+const connectorFileNames = (dir: string) =>
+  existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => /\.ya?ml$/.test(f))
+        .sort()
+    : [];
+
 /** Reads and validates every connector file; problems are reported per file, line and column. */
 export function loadConnectorFiles(dir: string): LoadedConnector[] {
-  if (!existsSync(dir)) return [];
-  const files = readdirSync(dir)
-    .filter((f) => /\.ya?ml$/.test(f))
-    .sort();
-  const problems: string[] = [];
-  const loaded: LoadedConnector[] = [];
-  for (const f of files) {
-    const file = join(dir, f);
-    const id = basename(f).replace(/\.ya?ml$/, '');
-    if (!ID.test(id)) {
-      problems.push(`${file}: the file name is the connector id and must be lower-case letters, digits and dashes`);
-      continue;
-    }
-    const text = readFileSync(file, 'utf8');
-    let kind: unknown;
-    try {
-      kind = (parse(text) as { kind?: unknown } | null)?.kind;
-    } catch {
-      kind = undefined; // parseYaml below reports the YAML error with its position
-    }
-    const module = MODULES.find((m) => m.kind === kind);
-    if (!module && kind !== undefined) {
-      problems.push(`${file} kind: expected one of ${MODULES.map((m) => JSON.stringify(m.kind)).join(', ')}, got ${JSON.stringify(kind)}`);
-      continue;
-    }
-    try {
-      const settings = parseYaml(text, file, module?.schema ?? MODULES[0]!.schema);
-      loaded.push({ id, file, settings });
-    } catch (err) {
-      if (err instanceof ConfigError) problems.push(...err.problems);
-      else throw err;
-    }
-  }
+  const read = connectorFileNames(dir).map((f) => readConnectorFile(dir, f));
+  const problems = read.flatMap((r) => r.problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return loaded;
+  return read.map((r) => r.loaded!);
+}
+
+/** One connector's file, read and validated alone, so that another file's mistakes do not stop it being tried. */
+export function loadConnectorFile(dir: string, id: string): LoadedConnector {
+  if (!ID.test(id)) throw new StartupError(`a connector id is lower-case letters, digits and dashes, the name of its file in ${dir}`);
+  const names = connectorFileNames(dir);
+  const name = names.find((f) => f.replace(/\.ya?ml$/, '') === id);
+  if (!name) {
+    const known = names.map((f) => f.replace(/\.ya?ml$/, ''));
+    throw new StartupError(`no connector "${id}": ${dir} has no ${id}.yaml (${known.length > 0 ? `connectors: ${known.join(', ')}` : 'it has none; copy one from config/connectors/examples/'})`);
+  }
+  const { loaded, problems } = readConnectorFile(dir, name);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return loaded!;
+}
+
+/** The first template a connector's policy names that the configuration does not define, as the line that says so. */
+export function missingTemplate(c: LoadedConnector, templates: string[]): string | undefined {
+  const { enrolled, deviceTemplates = [] } = c.settings.policy;
+  const missing = [enrolled.signing, enrolled.encryption, ...deviceTemplates].find((t) => t !== undefined && !templates.includes(t));
+  return missing === undefined ? undefined : `${c.file}: no template named "${missing}" (known: ${templates.join(', ')})`;
 }
 
 export interface RunningConnector extends ConnectorEntry {
@@ -94,11 +120,9 @@ export function createConnectors(
   templates: string[],
 ): RunningConnector[] {
   return loaded.map((c) => {
-    const { enrolled, deviceTemplates = [] } = c.settings.policy;
-    for (const t of [enrolled.signing, enrolled.encryption, ...deviceTemplates]) {
-      if (t !== undefined && !templates.includes(t)) throw new StartupError(`${c.file}: no template named "${t}" (known: ${templates.join(', ')})`);
-    }
-    const module = MODULES.find((m) => m.kind === c.settings.kind)!;
+    const missing = missingTemplate(c, templates);
+    if (missing) throw new StartupError(missing);
+    const module = moduleOf(c.settings.kind);
     let connector: Connector;
     try {
       connector = module.create(c.settings, ctx(c));

@@ -15,6 +15,7 @@ import { guard, type GuardOptions } from '../http/auth/authenticate.js';
 import { BasicUsers } from '../http/auth/basic.js';
 import { bearerStrategy, ClientCertAuth } from '../http/auth/strategies.js';
 import { adminRouter } from '../http/routes/admin.js';
+import { connectorsRouter } from '../http/routes/connectors.js';
 import { certificateRouter } from '../http/routes/certificates.js';
 import { pkiRouter } from '../http/routes/pki.js';
 import { scepAdminRouter } from '../http/routes/scep.js';
@@ -37,6 +38,8 @@ import { dbSettings, openDatabase } from './database.js';
 import type { WalCheckpointer } from '../store/wal-checkpointer.js';
 import { StartupError } from './errors.js';
 import { connectorTrust, loadConnectorFiles, wireConnectors, type WiredConnectors } from './connectors.js';
+import { listConnector, logLoadedConnectors } from './connector-listing.js';
+import { testConnector } from './connector-test.js';
 import { buildIssuance, type Issuance } from './issuance.js';
 import { buildScep } from './scep.js';
 import { buildOta } from './ota.js';
@@ -158,6 +161,17 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, tls, ad
     log,
   });
 
+  // The base URL consoles are given; with port 0 (tests) it is known once the listener is up.
+  let consoleBase = baseUrl;
+  const connectorsApi = connectorsRouter({
+    guard: adminGuard,
+    list: () => connectorFiles.map((c) => listConnector(c, consoleBase)),
+    test: async (id) => {
+      const c = connectorFiles.find((f) => f.id === id);
+      return c && testConnector(c);
+    },
+  });
+
   const metrics = config.metrics.enabled ? createMetrics() : undefined;
   metrics?.setQueueDepthSource(() => jobsRepo.countByStatus());
 
@@ -194,6 +208,7 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, tls, ad
         path: '/api/v1',
         router: adminRouter({ guard: adminGuard, jobs: jobsRepo, wakeWorkers: () => queue.wake(), bodyLimit: sizeBytes(config.server.bodyLimit) }),
       },
+      { path: '/api/v1', router: connectorsApi },
       {
         path: '/api/v1',
         router: certificateRouter({ guard: adminGuard, bodyLimit: sizeBytes(config.server.bodyLimit), ...issuance }),
@@ -246,6 +261,8 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, tls, ad
   const httpPort = plain && (plain.address() as AddressInfo).port;
   const metricsPort = metricsServer && (metricsServer.address() as AddressInfo).port;
   const url = config.server.publicUrl ?? `https://localhost:${port}`;
+  consoleBase = url.replace(/\/$/, '');
+  logLoadedConnectors(connectorFiles, consoleBase, log);
   return {
     url,
     port,

@@ -82,6 +82,7 @@ export interface DeliveryReceipt {
   deliveredAt: Date;
 }
 
+/** What a connector's check found (ConnectorModule.check): one entry per thing tried, with why it failed. */
 export interface HealthReport {
   ok: boolean;
   checks: { name: string; ok: boolean; detail?: string }[];
@@ -109,7 +110,6 @@ export interface Connector {
    * already gone counts as removed.
    */
   withdraw?(ref: DeliveryReceipt, credentials?: WithdrawnCredential[]): Promise<void>;
-  check?(): Promise<HealthReport>;
   /** Decides SCEP enrollments for profiles that name this connector (Intune's challenge validation). */
   scepValidator?(): ChallengeValidator;
 }

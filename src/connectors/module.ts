@@ -11,7 +11,7 @@ import type { Revoker } from '../pki/revoker.js';
 import type { AuditRepository } from '../store/audit.js';
 import type { CertificateRepository } from '../store/certificates.js';
 import type { Db } from '../store/db.js';
-import type { Connector, ConnectorKind } from './connector.js';
+import type { Connector, ConnectorKind, HealthReport } from './connector.js';
 import type { EventIntake } from './intake.js';
 import type { ConnectorPolicy } from './pipeline.js';
 import type { InboundSettings } from './settings.js';
@@ -58,8 +58,26 @@ export interface ConnectorSettings {
   policy: ConnectorPolicy;
 }
 
+/** How the console reaches a connector, for `credgate connectors list` and the start-up log. */
+export interface ConnectorInbound {
+  /** What the console calls, relative to /connectors/<id>/, each named for what it is (`events`, `certsrv`). */
+  endpoints: { name: string; path: string }[];
+  /** How events arrive when not through an endpoint, completing "events …": "over MQTT from …", "by polling …". */
+  events?: string;
+}
+
 export interface ConnectorModule<S extends ConnectorSettings = ConnectorSettings> {
   kind: ConnectorKind;
   schema: z.ZodType<S>;
   create(settings: S, ctx: ConnectorContext): Connector;
+  inbound(settings: S): ConnectorInbound;
+  /**
+   * Checks the settings against the vendor (credentials, reachability) with
+   * clients of its own, so that a connector can be tried without a gateway
+   * (`credgate connectors test`) and a running one is tested afresh rather
+   * than through its cached tokens. Rejects, naming the setting, only when
+   * the settings cannot make a client (a file missing, a passphrase wrong);
+   * what the vendor answers is a failed check.
+   */
+  check(settings: S, id: string): Promise<HealthReport>;
 }

@@ -387,11 +387,11 @@ describe('Citrix connector', () => {
   test('check(): logs in to XenMobile, and names the failure when it cannot', async () => {
     const text = connectorYaml(xm.url).replace('${CITRIX_TEST_PKI_PASSWORD}', PKI_PASSWORD).replace('${CITRIX_TEST_XM_PASSWORD}', XM_PASSWORD);
     const settings = parseYaml(text, 'xm.yaml', citrixSchema) as CitrixSettings;
-    // check() needs XenMobile only: a context with just enough of the gateway to build the connector.
+    // check() needs XenMobile only; building the connector takes just enough of the gateway.
     const ctx = { id: 'xm-check', log: pino({ level: 'silent' }), db: gw.db, pki: { caOf: () => ({ name: 'dev' }) } } as unknown as ConnectorContext;
-    const ok = await citrix.create(settings, ctx).check!();
+    const ok = await citrix.check(settings, 'xm-check');
     assert.deepEqual(ok.checks.map((c) => [c.name, c.ok]), [['xenmobile login', true]]);
-    const bad = await citrix.create({ ...settings, xenmobile: { ...settings.xenmobile, password: 'not-the-password' } }, ctx).check!();
+    const bad = await citrix.check({ ...settings, xenmobile: { ...settings.xenmobile, password: 'not-the-password' } }, 'xm-check');
     assert.equal(bad.ok, false);
     assert.match(bad.checks[0]!.detail!, /login as credgate-api failed: HTTP 401 \(check the login and password\)/);
     assert.doesNotMatch(bad.checks[0]!.detail!, /not-the-password/);

@@ -398,14 +398,14 @@ describe('MobileIron connector', () => {
 
   test('check(): broker and Core API reachable; a wrong certificate or password is named', async () => {
     const settings = parseYaml(settingsText, 'mi.yaml', mobileIronSchema) as MobileIronSettings;
-    // check() needs no part of the gateway: a context with nothing behind it.
-    const ctx = { id: 'mi-check', log: pino({ level: 'silent' }) } as unknown as ConnectorContext;
-    const ok = await mobileIron.create(settings, ctx).check!();
+    // check() needs no part of the gateway.
+    const ok = await mobileIron.check(settings, 'mi-check');
     assert.deepEqual(ok.checks.map((c) => [c.name, c.ok]), [['broker', true], ['core-api', true]]);
     assert.equal(ok.ok, true);
-    const bad = await mobileIron
-      .create({ ...settings, broker: { ...settings.broker, clientCertificate: { cert: files.strangerCert, key: files.strangerKey } }, coreApi: { ...settings.coreApi, basic: { username: 'credgate-api', password: 'wrong-password' } } }, ctx)
-      .check!();
+    const bad = await mobileIron.check(
+      { ...settings, broker: { ...settings.broker, clientCertificate: { cert: files.strangerCert, key: files.strangerKey } }, coreApi: { ...settings.coreApi, basic: { username: 'credgate-api', password: 'wrong-password' } } },
+      'mi-check',
+    );
     assert.equal(bad.ok, false);
     assert.deepEqual(bad.checks.map((c) => [c.name, c.ok]), [['broker', false], ['core-api', false]]);
     assert.match(bad.checks[0]!.detail!, /unknown ca/, 'the broker does not know the certificate');

@@ -5,8 +5,9 @@
  *
  *  - startEscrowGateway: the Escrow Gateway (EG), `POST /v2/certificates`
  *    behind mTLS with a fingerprint allowlist;
- *  - startUemApi: the UEM REST API (user and device lookups, S/MIME upload)
- *    with aw-tenant-code plus Basic or OAuth2 client-credentials bearer auth;
+ *  - startUemApi: the UEM REST API (system info, user and device lookups,
+ *    S/MIME upload) with aw-tenant-code plus Basic or OAuth2
+ *    client-credentials bearer auth;
  *  - makeTestTls: a throwaway CA, a server certificate for 127.0.0.1 /
  *    localhost and two client identities (one for the allowlist, one not),
  *    built with the project's own PKI code.
@@ -779,6 +780,11 @@ export async function startUemApi(opts: UemApiOptions): Promise<UemApiHandle> {
     const auth = authenticate(req, res);
     if (!auth) return;
 
+    if (/^\/api\/system\/info$/i.test(path)) {
+      if (req.method !== 'GET') return uemError(res, 405, 405, 'use GET', { Allow: 'GET' });
+      if (jsonVersion(req, res) === undefined) return;
+      return sendJson(res, 200, { ProductName: 'Workspace ONE UEM stand-in', ProductVersion: '23.10.0.0' });
+    }
     let m: RegExpExecArray | null;
     if ((m = /^\/api\/system\/users\/([^/]+)\/uploadsmimecerts$/i.exec(path))) {
       if (req.method !== 'POST') return uemError(res, 405, 405, 'use POST', { Allow: 'POST' });

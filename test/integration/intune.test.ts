@@ -289,7 +289,7 @@ describe('Intune connector', () => {
     const settings = intuneSchema.parse(raw);
     const ctx = { id: 'intune-cert', log: createLogger({ level: 'silent' }), db: gw.db, pki: { revoker: gw.issuance.revoker } } as unknown as ConnectorContext;
     const connector: Connector = intune.create(settings, ctx);
-    const report = await connector.check!();
+    const report = await intune.check(settings, ctx.id);
     assert.equal(report.ok, true, JSON.stringify(report));
     assert.deepEqual(report.checks.map((c) => c.name), ['token', 'managedDevices', 'scepValidation endpoint', 'pkiConnector endpoint']);
     assert.equal(cloud.tokensIssued.at(-1)?.auth, 'assertion');
@@ -300,8 +300,7 @@ describe('Intune connector', () => {
     assert.deepEqual(importsOf(frank), []);
     await connector.withdraw!({ connectorId: 'intune-cert', reference: ids.join(','), deliveredAt: new Date() }); // already gone: fine
 
-    const bad = intune.create(intuneSchema.parse({ ...(raw as object), clientCertificate: undefined, clientSecret: 'wrong-secret' }), ctx);
-    const failed = await bad.check!();
+    const failed = await intune.check(intuneSchema.parse({ ...(raw as object), clientCertificate: undefined, clientSecret: 'wrong-secret' }), ctx.id);
     assert.equal(failed.ok, false);
     assert.match(failed.checks[0]!.detail ?? '', /answered 401 \(invalid_client: AADSTS7000215/);
   });

@@ -9,6 +9,7 @@ import { API_ROLES } from '../../http/auth/roles.js';
 import { StartupError } from '../errors.js';
 import { jobsList, jobsRetry, jobsShow, tokensCreate, tokensList, tokensRevoke } from './admin-commands.js';
 import { configCheck, configSchema } from './config-commands.js';
+import { connectorsList, connectorsTest } from './connector-commands.js';
 import { init } from './init.js';
 import { rotateMaster } from './keys.js';
 import { serve } from './serve.js';
@@ -31,6 +32,18 @@ config
   .description('print the JSON Schema of the configuration')
   .option('--write', 'write it to config/credgate.schema.json')
   .action((o: { write?: boolean }) => configSchema(o));
+
+const connectors = program.command('connectors').description('MDM connectors: one <id>.yaml each in connectors.dir');
+connectors
+  .command('list')
+  .description('each connector: kind, file, the URLs its console calls and how the console authenticates')
+  .option('--json', 'print JSON')
+  .action((o: { json?: boolean }) => connectorsList({ ...global(), ...o }));
+connectors
+  .command('test <id>')
+  .description("check a connector against its vendor with its configured credentials, one line per check; exit status 1 when one fails, 2 for a configuration problem")
+  .option('--json', 'print JSON')
+  .action((id: string, o: { json?: boolean }) => connectorsTest(id, { ...global(), ...o }));
 
 const jobs = program.command('jobs').description('the durable job queue');
 jobs
