@@ -1,6 +1,6 @@
 /** What every CLI command needs: the validated config and a logger. */
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { createLogger, type Logger } from '../observability/logger.js';
+import { createLogger, logFormat, type Logger } from '../observability/logger.js';
 
 export interface Context extends LoadedConfig {
   log: Logger;
@@ -8,5 +8,6 @@ export interface Context extends LoadedConfig {
 
 export function context(opts: { config?: string }): Context {
   const loaded = loadConfig(opts.config ? { path: opts.config } : {});
-  return { ...loaded, log: createLogger({ level: loaded.config.logging.level }) };
+  const { level, format } = loaded.config.logging;
+  return { ...loaded, log: createLogger({ level, format: logFormat(format) }) };
 }

@@ -33,15 +33,18 @@ export function loadMasterKey(config: Config, opts: { create: boolean }): Buffer
   return createMasterKeyFile(config.pki.dir);
 }
 
-const usesDevPki = (config: Config) => {
+/** The TLS identity is the dev PKI's own (as shipped), so the dev PKI is generated when missing. */
+export const usesDevPki = (config: Config) => {
   const f = devPkiFiles(config.pki.dir);
   return resolve(config.server.tls.cert) === resolve(f.serverCert) && resolve(config.server.tls.key) === resolve(f.serverKey);
 };
 
-export async function ensurePki(config: Config, masterKey: Buffer, log: Logger): Promise<void> {
-  if (!usesDevPki(config)) return;
+/** Returns the dev PKI files this call generated (none when they all existed, or the PKI is the operator's). */
+export async function ensurePki(config: Config, masterKey: Buffer, log: Logger): Promise<string[]> {
+  if (!usesDevPki(config)) return [];
   const { created } = await ensureDevPki({ dir: config.pki.dir, masterKey, ...config.pki.devPki });
   if (created.length > 0) log.info({ files: created }, 'generated development PKI');
+  return created;
 }
 
 export function loadTlsIdentity(config: Config, masterKey: Buffer): TlsIdentity {

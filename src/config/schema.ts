@@ -526,6 +526,10 @@ export const configSchema = z.strictObject({
     pki,
     logging: z.strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        format: z
+          .enum(['pretty', 'json'])
+          .optional()
+          .describe('pretty: readable lines for a person; json: one JSON object per line, for log collectors. Unset: pretty when stdout is a terminal, json otherwise.'),
       })
       .prefault({}),
     templates: z

@@ -188,11 +188,14 @@ export class JobRepository {
     return n > 0;
   }
 
-  /** Puts a dead (or queued) job back to run now with a fresh attempt budget. */
+  /**
+   * Puts a dead job back to run now with a fresh attempt budget. Only a dead
+   * one: a queued job waiting out its backoff would lose it (and its count of
+   * attempts), and a running or done one would run twice.
+   */
   async retry(id: number, now = Date.now()): Promise<boolean> {
     const n = await this.db('jobs')
-      .where({ id })
-      .whereIn('status', ['dead', 'queued'])
+      .where({ id, status: 'dead' })
       .update({ status: 'queued', attempts: 0, available_at: now, updated_at: now, finished_at: null });
     return n > 0;
   }

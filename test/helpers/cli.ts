@@ -53,6 +53,22 @@ export function spawnCli(args: string[], opts: CliOptions): ChildProcess {
   return spawn(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: opts.cwd, env: baseEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+const shellWord = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
+
+/** The CLI as one shell command line, for pipelines run through bash. */
+export function cliCommandLine(args: string[] = []): string {
+  return [process.execPath, '--import', TSX, MAIN, ...args].map(shellWord).join(' ');
+}
+
+/**
+ * Runs the CLI on a pseudo-terminal (util-linux `script`), as a person at a
+ * terminal does: its stdout and stderr are the terminal, whose output
+ * arrives on the child's stdout.
+ */
+export function spawnCliOnTerminal(args: string[], opts: CliOptions): ChildProcess {
+  return spawn('script', ['-qfec', cliCommandLine(args), '/dev/null'], { cwd: opts.cwd, env: baseEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
 /** Resolves with the first JSON log line matching `predicate`, collecting all output. */
 export function waitForLog(child: ChildProcess, predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 30_000): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {

@@ -10,7 +10,7 @@ import { tempDir } from './tmp.js';
 export interface TestGateway extends Gateway {
   dir: string;
   config: Config;
-  /** Everything logged so far, one JSON object per line. */
+  /** Everything logged so far: one JSON object per line, or readable lines with logging.format pretty. */
   logs(): string;
 }
 
@@ -59,7 +59,7 @@ export async function startTestGateway(
       cb();
     },
   });
-  const log = createLogger({ level: config.logging.level, destination: sink as never });
+  const log = createLogger({ level: config.logging.level, format: config.logging.format, destination: sink as never });
   const gateway = await startGateway({ config, log, ...(opts.handlers && { handlers: opts.handlers }) });
   return { ...gateway, dir, config, logs: () => captured };
 }

@@ -70,28 +70,30 @@ describe('log redaction', () => {
     for (const secret of forbidden) assert.ok(!logs.includes(secret), `log contains ${secret}`);
   });
 
-  test('secrets inside logged objects are redacted at any of the first levels', () => {
-    let out = '';
-    const sink = new Writable({
-      write(chunk: Buffer, _e, cb) {
-        out += chunk.toString();
-        cb();
-      },
+  for (const format of ['json', 'pretty'] as const) {
+    test(`secrets inside logged objects are redacted at any of the first levels (${format} lines)`, () => {
+      let out = '';
+      const sink = new Writable({
+        write(chunk: Buffer, _e, cb) {
+          out += chunk.toString();
+          cb();
+        },
+      });
+      const log = createLogger({ level: 'info', format, destination: sink as never });
+      log.info(
+        {
+          password: 'top-level-pw',
+          headers: { authorization: 'Basic c2VjcmV0', 'x-api-key': 'api-key-1' },
+          job: { payload: { pfxPassword: 'nested-pfx-pw', privateKey: 'nested-key', otp: '000111' } },
+          request: { body: { credentials: { clientSecret: 'deep-client-secret' } } },
+          delivery: { pkcs12: 'MIIbase64blob', masterKey: 'ab'.repeat(32) },
+        },
+        'with secrets',
+      );
+      for (const s of ['top-level-pw', 'c2VjcmV0', 'api-key-1', 'nested-pfx-pw', 'nested-key', '000111', 'deep-client-secret', 'MIIbase64blob', 'ab'.repeat(32)]) {
+        assert.ok(!out.includes(s), `log contains ${s}: ${out}`);
+      }
+      assert.match(out, format === 'json' ? /"msg":"with secrets"/ : /INFO: with secrets\n\s+password: "\[Redacted\]"/);
     });
-    const log = createLogger({ level: 'info', destination: sink as never });
-    log.info(
-      {
-        password: 'top-level-pw',
-        headers: { authorization: 'Basic c2VjcmV0', 'x-api-key': 'api-key-1' },
-        job: { payload: { pfxPassword: 'nested-pfx-pw', privateKey: 'nested-key', otp: '000111' } },
-        request: { body: { credentials: { clientSecret: 'deep-client-secret' } } },
-        delivery: { pkcs12: 'MIIbase64blob', masterKey: 'ab'.repeat(32) },
-      },
-      'with secrets',
-    );
-    for (const s of ['top-level-pw', 'c2VjcmV0', 'api-key-1', 'nested-pfx-pw', 'nested-key', '000111', 'deep-client-secret', 'MIIbase64blob', 'ab'.repeat(32)]) {
-      assert.ok(!out.includes(s), `log contains ${s}: ${out}`);
-    }
-    assert.match(out, /"msg":"with secrets"/);
-  });
+  }
 });

@@ -28,21 +28,24 @@ function jobLine(j: Job): string {
   return [String(j.id).padEnd(8), j.status.padEnd(8), j.type.padEnd(28), `${j.attempts}/${j.maxAttempts}`.padEnd(7), when(j.updatedAt), j.lastError ?? ''].join(' ');
 }
 
-function parseId(value: string): number {
-  const id = Number(value);
-  if (!Number.isSafeInteger(id) || id <= 0) throw new StartupError(`job id must be a positive integer, got ${JSON.stringify(value)}`);
-  return id;
+function positiveInt(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new StartupError(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  return n;
 }
+
+const parseId = (value: string) => positiveInt(value, 'job id');
 
 export async function jobsList(opts: { config?: string; status?: string; type?: string; limit?: string; json?: boolean }): Promise<void> {
   if (opts.status && !JOB_STATUSES.includes(opts.status as JobStatus)) {
     throw new StartupError(`--status must be one of ${JOB_STATUSES.join(', ')}`);
   }
+  const limit = opts.limit ? positiveInt(opts.limit, '--limit') : 50;
   const jobs = await withDb(opts, (db) =>
     new JobRepository(db).list({
       ...(opts.status && { status: opts.status as JobStatus }),
       ...(opts.type && { type: opts.type }),
-      limit: opts.limit ? Number(opts.limit) : 50,
+      limit,
     }),
   );
   if (opts.json) {
@@ -68,7 +71,7 @@ export async function jobsRetry(id: string, opts: { config?: string }): Promise<
       return;
     }
     const job = await repo.get(jobId);
-    throw new StartupError(job ? `job ${jobId} is ${job.status}; only dead or queued jobs can be retried` : `job ${jobId} does not exist`);
+    throw new StartupError(job ? `job ${jobId} is ${job.status}; only dead jobs can be retried` : `job ${jobId} does not exist`);
   });
 }
 

@@ -9,13 +9,18 @@ import { API_ROLES } from '../../http/auth/roles.js';
 import { StartupError } from '../errors.js';
 import { jobsList, jobsRetry, jobsShow, tokensCreate, tokensList, tokensRevoke } from './admin-commands.js';
 import { configCheck, configSchema } from './config-commands.js';
+import { endQuietlyOnClosedPipe } from './closed-pipe.js';
 import { connectorsList, connectorsTest } from './connector-commands.js';
 import { init } from './init.js';
 import { rotateMaster } from './keys.js';
 import { serve } from './serve.js';
+import { packageVersion } from './version.js';
+
+endQuietlyOnClosedPipe();
 
 const program = new Command('credgate')
   .description('MDM certificate gateway')
+  .version(packageVersion(), '-V, --version', 'print the version and exit')
   .option('-c, --config <file>', 'configuration file (default: $CREDGATE_CONFIG or config/credgate.yaml)')
   .showHelpAfterError();
 
@@ -25,7 +30,7 @@ const collect = (value: string, previous: string[] | undefined) => [...(previous
 program.command('serve', { isDefault: true }).description('run the gateway').action(() => serve(global()));
 program.command('init').description('write the master key and dev PKI, migrate the database').action(() => init(global()));
 
-const config = program.command('config').description('configuration');
+const config = program.command('config').description('check the configuration, or print its JSON Schema');
 config.command('check').description('validate the configuration and exit').action(() => configCheck(global()));
 config
   .command('schema')
@@ -48,15 +53,24 @@ connectors
 const jobs = program.command('jobs').description('the durable job queue');
 jobs
   .command('list')
-  .option('--status <status>', 'queued, running, done or dead')
-  .option('--type <type>', 'job type')
-  .option('--limit <n>', 'how many, newest first', '50')
-  .option('--json', 'print JSON')
+  .description('list jobs, newest first: id, status, type, tries, last error')
+  .option('--status <status>', 'only jobs in this state: queued, running, done or dead')
+  .option('--type <type>', 'only jobs of this type')
+  .option('--limit <n>', 'how many', '50')
+  .option('--json', 'print JSON instead of a table')
   .action((o: Record<string, string>) => jobsList({ ...global(), ...o }));
-jobs.command('show <id>').action((id: string) => jobsShow(id, global()));
-jobs.command('retry <id>').description('run a dead job again').action((id: string) => jobsRetry(id, global()));
+jobs
+  .command('show')
+  .description('print one job as JSON, with its payload and last error')
+  .argument('<id>', 'job id')
+  .action((id: string) => jobsShow(id, global()));
+jobs
+  .command('retry')
+  .description('run a dead job again, with a fresh attempt budget (queued, running and done jobs are refused)')
+  .argument('<id>', 'job id')
+  .action((id: string) => jobsRetry(id, global()));
 
-const keys = program.command('keys').description('private keys at rest');
+const keys = program.command('keys').description('private keys at rest: rotate the master key that wraps them');
 keys
   .command('rotate-master')
   .description('re-wrap every key at rest under a new master key')
@@ -75,7 +89,27 @@ tokens
   .option('--expires <lifetime>', `a duration such as 30d or 12h, or "${NEVER}": the token then works until revoked`, DEFAULT_TOKEN_LIFETIME)
   .action((o: { name: string; role?: string[]; expires: string }) => tokensCreate({ ...global(), ...o, role: o.role ?? [] }));
 tokens.command('list').description('list tokens: id, name, roles, expiry, revocation (never the tokens)').action(() => tokensList(global()));
-tokens.command('revoke <id>').description('revoke a token at once').action((id: string) => tokensRevoke(id, global()));
+tokens
+  .command('revoke')
+  .description('revoke a token at once')
+  .argument('<id>', 'token id, as `tokens list` shows it')
+  .action((id: string) => tokensRevoke(id, global()));
+
+// Commander's own help command reads one name; this one follows a path such as `help jobs retry`.
+program.helpCommand(false);
+program
+  .command('help')
+  .description('show help for a command, e.g. `credgate help jobs retry`')
+  .argument('[command...]', 'command and subcommand')
+  .action((path: string[]) => {
+    let command: Command = program;
+    for (const [i, name] of path.entries()) {
+      const sub = command.commands.find((c) => c.name() === name);
+      if (!sub) throw new StartupError(`no command "${path.slice(0, i + 1).join(' ')}"; \`credgate --help\` lists them`);
+      command = sub;
+    }
+    command.help();
+  });
 
 function fail(err: unknown): never {
   if (err instanceof ConfigError || err instanceof StartupError) {

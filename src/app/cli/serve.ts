@@ -2,6 +2,7 @@
 import { startGateway } from '../gateway.js';
 import { checkConfiguration } from '../config-check.js';
 import { context } from '../context.js';
+import { guideWanted, startGuide } from './start-guide.js';
 
 const hostInUrl = (host: string) => (host.includes(':') ? `[${host}]` : host);
 
@@ -20,6 +21,7 @@ export async function serve(opts: { config?: string }): Promise<void> {
     },
     `credgate listening on ${gateway.url}`,
   );
+  if (guideWanted(gateway)) process.stderr.write(startGuide({ config, source, gateway }));
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -55,7 +55,7 @@ export function adminRouter(deps: AdminDeps): Router {
     if (!(await deps.jobs.retry(id))) {
       const job = await deps.jobs.get(id);
       if (!job) throw notFound(`job ${id} does not exist`);
-      return res.status(409).json({ error: 'conflict', message: `job ${id} is ${job.status}; only dead or queued jobs can be retried` });
+      return res.status(409).json({ error: 'conflict', message: `job ${id} is ${job.status}; only dead jobs can be retried` });
     }
     deps.wakeWorkers();
     res.json({ job: await deps.jobs.get(id) });
