@@ -9,8 +9,9 @@ import { basename, join } from 'node:path';
 import type { Router } from 'express';
 import type { Logger } from 'pino';
 import { parse } from 'yaml';
+import { z } from 'zod';
 import { durationMs } from '../config/duration.js';
-import { ConfigError, parseYaml } from '../config/load.js';
+import { ConfigError, parseYamlDocument, placeholderNames, type Locate } from '../config/load.js';
 import type { Connector } from '../connectors/connector.js';
 import type { ConnectorContext, ConnectorModule, ConnectorSettings } from '../connectors/module.js';
 import { CredentialPipeline, type ConnectorEntry } from '../connectors/pipeline.js';
@@ -33,7 +34,8 @@ import { workspaceOne } from '../../connectors/workspace-one/index.js';
 import { citrix } from '../../connectors/citrix/index.js';
 import { mobileIron } from '../../connectors/mobileiron/index.js';
 import { intune } from '../../connectors/intune/index.js';
-import { StartupError } from './errors.js';
+import { readCertificateFile } from '../pki/certificate-files.js';
+import { refuse, StartupError, type SettingProblem } from './errors.js';
 
 const MODULES: ConnectorModule[] = [workspaceOne as unknown as ConnectorModule, mobileIron as unknown as ConnectorModule, citrix as unknown as ConnectorModule, intune as unknown as ConnectorModule];
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -42,16 +44,41 @@ export interface LoadedConnector {
   id: string;
   file: string;
   settings: ConnectorSettings;
+  /** Where a setting is in the file (file:line:col). */
+  locate: Locate;
 }
+
+export interface ConnectorFiles {
+  /** The files that are valid. */
+  loaded: LoadedConnector[];
+  /** What is wrong with the others, at file:line:col. */
+  problems: string[];
+  /** The environment variables the files' ${VAR} placeholders name, valid or not. */
+  variables: string[];
+}
+
+/**
+ * A file whose kind names no connector is checked for its kind (and its
+ * ${VAR}s) only: the rest of its keys mean nothing without one.
+ */
+const kindOnly = z.looseObject({ kind: z.enum(MODULES.map((m) => m.kind)) });
 
 /** Reads and validates every connector file; problems are reported per file, line and column. */
 export function loadConnectorFiles(dir: string): LoadedConnector[] {
-  if (!existsSync(dir)) return [];
+  const { loaded, problems } = readConnectorFiles(dir);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return loaded;
+}
+
+/** Every connector file, the valid ones loaded and the others' problems listed. */
+export function readConnectorFiles(dir: string): ConnectorFiles {
+  if (!existsSync(dir)) return { loaded: [], problems: [], variables: [] };
   const files = readdirSync(dir)
     .filter((f) => /\.ya?ml$/.test(f))
     .sort();
   const problems: string[] = [];
   const loaded: LoadedConnector[] = [];
+  const variables: string[] = [];
   for (const f of files) {
     const file = join(dir, f);
     const id = basename(f).replace(/\.ya?ml$/, '');
@@ -59,28 +86,86 @@ export function loadConnectorFiles(dir: string): LoadedConnector[] {
       problems.push(`${file}: the file name is the connector id and must be lower-case letters, digits and dashes`);
       continue;
     }
-    const text = readFileSync(file, 'utf8');
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      problems.push(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      continue;
+    }
+    variables.push(...placeholderNames(text));
     let kind: unknown;
     try {
       kind = (parse(text) as { kind?: unknown } | null)?.kind;
     } catch {
-      kind = undefined; // parseYaml below reports the YAML error with its position
+      kind = undefined; // parsing below reports the YAML error with its position
     }
     const module = MODULES.find((m) => m.kind === kind);
-    if (!module && kind !== undefined) {
-      problems.push(`${file} kind: expected one of ${MODULES.map((m) => JSON.stringify(m.kind)).join(', ')}, got ${JSON.stringify(kind)}`);
-      continue;
-    }
     try {
-      const settings = parseYaml(text, file, module?.schema ?? MODULES[0]!.schema);
-      loaded.push({ id, file, settings });
+      const { data, locate } = parseYamlDocument(text, file, module?.schema ?? kindOnly);
+      if (module) loaded.push({ id, file, settings: data as ConnectorSettings, locate });
     } catch (err) {
       if (err instanceof ConfigError) problems.push(...err.problems);
       else throw err;
     }
   }
-  if (problems.length > 0) throw new ConfigError(problems);
-  return loaded;
+  return { loaded, problems, variables };
+}
+
+/**
+ * The templates a connector issues from, each with the key that names it in
+ * the file: policy.enrolled, or for device templates the certsrv template map
+ * Citrix derives them from.
+ */
+function policyTemplates(c: LoadedConnector): [path: string[], template: string][] {
+  const { enrolled, deviceTemplates = [] } = c.settings.policy;
+  const certsrv = Object.entries((c.settings as { certsrv?: { templates?: Record<string, string> } }).certsrv?.templates ?? {});
+  const named = (key: 'signing' | 'encryption'): [string[], string][] => (enrolled[key] === undefined ? [] : [[['policy', 'enrolled', key], enrolled[key]]]);
+  return [
+    ...named('signing'),
+    ...named('encryption'),
+    ...deviceTemplates.map((t): [string[], string] => {
+      const mapped = certsrv.find(([, to]) => to === t);
+      return [mapped ? ['certsrv', 'templates', mapped[0]] : ['policy', 'deviceTemplates'], t];
+    }),
+  ];
+}
+
+/** Every template a connector issues from must exist. */
+export function connectorPolicyProblems(loaded: LoadedConnector[], templates: string[]): SettingProblem[] {
+  return loaded.flatMap((c) =>
+    policyTemplates(c)
+      .filter(([, t]) => !templates.includes(t))
+      .map(([path, t]) => ({ file: c.file, path, message: `${path.join('.')}: no template named "${t}" (configured: ${templates.join(', ')})` })),
+  );
+}
+
+/** The CAs (PEM) that issue a connector's console certificates, each file holding certificates that parse. */
+function inboundTrust(c: LoadedConnector): string[] {
+  return (c.settings.inbound?.clientCertificates?.trust ?? []).map((p, i) => {
+    try {
+      readCertificateFile(p);
+      return readFileSync(p, 'utf8');
+    } catch (err) {
+      throw new StartupError(`${c.file} inbound.clientCertificates.trust[${i}]: ${(err as Error).message}`);
+    }
+  });
+}
+
+/** Every file the connector files name that cannot be used as start-up would use it. */
+export function connectorFileProblems(loaded: LoadedConnector[]): SettingProblem[] {
+  return loaded.flatMap((c) => {
+    const trust = (c.settings.inbound?.clientCertificates?.trust ?? []).flatMap((p, i) => {
+      try {
+        readCertificateFile(p);
+        return [];
+      } catch (err) {
+        return [{ file: c.file, path: ['inbound', 'clientCertificates', 'trust', i], message: `inbound.clientCertificates.trust[${i}]: ${(err as Error).message}` }];
+      }
+    });
+    const module = MODULES.find((m) => m.kind === c.settings.kind)!;
+    return [...trust, ...(module.checkFiles?.(c.settings) ?? []).map((p) => ({ ...p, file: c.file }))];
+  });
 }
 
 export interface RunningConnector extends ConnectorEntry {
@@ -93,11 +178,8 @@ export function createConnectors(
   ctx: (c: LoadedConnector) => ConnectorContext,
   templates: string[],
 ): RunningConnector[] {
+  refuse(connectorPolicyProblems(loaded, templates));
   return loaded.map((c) => {
-    const { enrolled, deviceTemplates = [] } = c.settings.policy;
-    for (const t of [enrolled.signing, enrolled.encryption, ...deviceTemplates]) {
-      if (t !== undefined && !templates.includes(t)) throw new StartupError(`${c.file}: no template named "${t}" (known: ${templates.join(', ')})`);
-    }
     const module = MODULES.find((m) => m.kind === c.settings.kind)!;
     let connector: Connector;
     try {
@@ -153,7 +235,7 @@ export function wireConnectors(deps: {
     const opts: GuardOptions = { methods: [], strategies: {} };
     if (clientCertificates) {
       // A console certificate chains to this connector's CAs or the listener's own, never to another connector's or a PIV issuer's.
-      const anchors = [...clientCertificates.trust.map((p) => readFileSync(p, 'utf8')), ...deps.clientCertTrust.anchors];
+      const anchors = [...inboundTrust(c), ...deps.clientCertTrust.anchors];
       opts.clientCert = new ClientCertAuth(
         clientCertificates.allow.map((rule) => ({ ...rule, ...principal })),
         { ...deps.clientCertTrust, anchors },
@@ -236,5 +318,5 @@ export function wireConnectors(deps: {
 
 /** PEM CA bundles the listener must add so consoles' client certificates verify. */
 export function connectorTrust(loaded: LoadedConnector[]): string[] {
-  return loaded.flatMap((c) => c.settings.inbound?.clientCertificates?.trust ?? []).map((p) => readFileSync(p, 'utf8'));
+  return loaded.flatMap(inboundTrust);
 }

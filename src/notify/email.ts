@@ -2,6 +2,17 @@
 import { readFileSync } from 'node:fs';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { NotifyConfig } from '../config/schema.js';
+import { readCertificateFile } from '../pki/certificate-files.js';
+
+/** notify.email.ca: a PEM file with the certificates of the SMTP server's CA. */
+export function readSmtpCa(path: string): string {
+  try {
+    readCertificateFile(path);
+  } catch (err) {
+    throw new Error(`notify.email.ca: ${(err as Error).message}`);
+  }
+  return readFileSync(path, 'utf8');
+}
 
 export interface EmailMessage {
   to: string;
@@ -23,7 +34,7 @@ export class EmailSender {
       requireTLS: config.requireTls && !config.secure,
       ignoreTLS: !config.requireTls && !config.secure,
       ...(config.user && { auth: { user: config.user, pass: config.password ?? '' } }),
-      ...(config.ca && { tls: { ca: readFileSync(config.ca, 'utf8') } }),
+      ...(config.ca && { tls: { ca: readSmtpCa(config.ca) } }),
       connectionTimeout: 10_000,
       greetingTimeout: 10_000,
       socketTimeout: 20_000,
