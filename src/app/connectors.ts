@@ -73,9 +73,13 @@ export function loadConnectorFiles(dir: string): LoadedConnector[] {
 /** Every connector file, the valid ones loaded and the others' problems listed. */
 export function readConnectorFiles(dir: string): ConnectorFiles {
   if (!existsSync(dir)) return { loaded: [], problems: [], variables: [] };
-  const files = readdirSync(dir)
-    .filter((f) => /\.ya?ml$/.test(f))
-    .sort();
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    return { loaded: [], problems: [`connectors.dir: cannot read ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`], variables: [] };
+  }
+  const files = names.filter((f) => /\.ya?ml$/.test(f)).sort();
   const problems: string[] = [];
   const loaded: LoadedConnector[] = [];
   const variables: string[] = [];
