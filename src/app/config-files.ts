@@ -12,7 +12,7 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { CaLoadError, loadCa } from '../pki/ca.js';
+import { loadCa } from '../pki/ca.js';
 import { devPkiFiles } from '../pki/dev-pki.js';
 import { readSmtpCa } from '../notify/email.js';
 import type { SettingProblem } from './errors.js';
@@ -98,9 +98,8 @@ function readProblems(config: Config, masterKey: Buffer | undefined | 'unusable'
     try {
       read();
     } catch (err) {
-      // The loaders' messages begin with the setting (StartupError) or name the file (CaLoadError).
-      const message = (err as Error).message;
-      problems.push({ path, message: err instanceof CaLoadError ? `${setting}: ${message}` : message });
+      // The loaders' messages begin with the setting, or with the CA's name (CaLoadError).
+      problems.push({ path, message: (err as Error).message });
     }
   }
   return { problems, toBeWritten: [...toBeWritten] };
@@ -118,7 +117,7 @@ function reads(config: Config, masterKey: Buffer | undefined): Read[] {
     ...trust.map((p, i) => ({ path: ['auth', 'clientCertificates', 'trust', i], setting: `auth.clientCertificates.trust[${i}]`, files: [p], key: false, read: () => readClientTrust(config, i) })),
     ...Object.entries(caSources(config)).map(([name, source]) => ({
       path: config.pki.cas ? ['pki', 'cas', name] : ['pki', 'dir'],
-      setting: config.pki.cas ? `pki.cas.${name}` : 'pki.cas (the dev PKI\'s issuing CA, "dev")',
+      setting: config.pki.cas ? `pki.cas.${name}` : 'pki.cas',
       files: [...(source.pkcs12 ? [source.pkcs12] : [source.cert!, source.key!]), ...source.chain],
       key: !source.pkcs12,
       read: () => loadCa(name, source, masterKey),

@@ -34,7 +34,8 @@ import { workspaceOne } from '../../connectors/workspace-one/index.js';
 import { citrix } from '../../connectors/citrix/index.js';
 import { mobileIron } from '../../connectors/mobileiron/index.js';
 import { intune } from '../../connectors/intune/index.js';
-import { readCertificateFile } from '../pki/certificate-files.js';
+import { fileProblems } from '../connectors/setting-file.js';
+import { readCertificateSetting } from '../pki/certificate-files.js';
 import { refuse, StartupError, type SettingProblem } from './errors.js';
 
 const MODULES: ConnectorModule[] = [workspaceOne as unknown as ConnectorModule, mobileIron as unknown as ConnectorModule, citrix as unknown as ConnectorModule, intune as unknown as ConnectorModule];
@@ -144,14 +145,15 @@ export function connectorPolicyProblems(loaded: LoadedConnector[], templates: st
   );
 }
 
+const readInboundTrust = (path: string, i: number) => readCertificateSetting(path, `inbound.clientCertificates.trust[${i}]`);
+
 /** The CAs (PEM) that issue a connector's console certificates, each file holding certificates that parse. */
 function inboundTrust(c: LoadedConnector): string[] {
   return (c.settings.inbound?.clientCertificates?.trust ?? []).map((p, i) => {
     try {
-      readCertificateFile(p);
-      return readFileSync(p, 'utf8');
+      return readInboundTrust(p, i);
     } catch (err) {
-      throw new StartupError(`${c.file} inbound.clientCertificates.trust[${i}]: ${(err as Error).message}`);
+      throw new StartupError(`${c.file} ${(err as Error).message}`);
     }
   });
 }
@@ -159,16 +161,9 @@ function inboundTrust(c: LoadedConnector): string[] {
 /** Every file the connector files name that cannot be used as start-up would use it. */
 export function connectorFileProblems(loaded: LoadedConnector[]): SettingProblem[] {
   return loaded.flatMap((c) => {
-    const trust = (c.settings.inbound?.clientCertificates?.trust ?? []).flatMap((p, i) => {
-      try {
-        readCertificateFile(p);
-        return [];
-      } catch (err) {
-        return [{ file: c.file, path: ['inbound', 'clientCertificates', 'trust', i], message: `inbound.clientCertificates.trust[${i}]: ${(err as Error).message}` }];
-      }
-    });
     const module = MODULES.find((m) => m.kind === c.settings.kind)!;
-    return [...trust, ...(module.checkFiles?.(c.settings) ?? []).map((p) => ({ ...p, file: c.file }))];
+    const trust = fileProblems((c.settings.inbound?.clientCertificates?.trust ?? []).map((p, i) => [['inbound', 'clientCertificates', 'trust', i], () => readInboundTrust(p, i)]));
+    return [...trust, ...(module.checkFiles?.(c.settings) ?? [])].map((p) => ({ ...p, file: c.file }));
   });
 }
 

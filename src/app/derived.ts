@@ -5,7 +5,6 @@
  * supersedes, sets re-derive dates and sends re-derive notices.
  */
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { durationMs } from '../config/duration.js';
@@ -14,7 +13,7 @@ import { isDerived, type MobileProfile } from '../identity/profiles.js';
 import type { Guard } from '../http/auth/authenticate.js';
 import type { Mount } from '../http/app.js';
 import { derivedAdminRouter, derivedPageRouter } from '../http/routes/derived.js';
-import { readCertificateFile } from '../pki/certificate-files.js';
+import { readCertificateSetting } from '../pki/certificate-files.js';
 import { PivTrust } from '../pki/piv.js';
 import type { Db } from '../store/db.js';
 import { DerivedCredentialRepository } from '../store/derived-credentials.js';
@@ -65,10 +64,9 @@ function pageProfile(config: Config, profiles: Record<string, MobileProfile>): M
 /** The PEM of one file of derivedCredentials.pivTrust, which must hold certificates that parse. */
 export function readPivTrust(paths: string[], i: number): string {
   try {
-    readCertificateFile(paths[i]!);
-    return readFileSync(paths[i]!, 'utf8');
+    return readCertificateSetting(paths[i]!, `derivedCredentials.pivTrust[${i}]`);
   } catch (err) {
-    throw new StartupError(`derivedCredentials.pivTrust[${i}]: ${(err as Error).message}`);
+    throw new StartupError((err as Error).message);
   }
 }
 

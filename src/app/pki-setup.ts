@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { readCertificateFile } from '../pki/certificate-files.js';
+import { readCertificateFile, readCertificateSetting } from '../pki/certificate-files.js';
 import { devPkiFiles, ensureDevPki } from '../pki/dev-pki.js';
 import { readKeyFile } from '../pki/key-files.js';
 import { createMasterKeyFile, MasterKeyError, masterKeyPath, resolveMasterKey } from '../pki/master-key.js';
@@ -56,7 +56,15 @@ function notWritten(err: unknown, dir: string): Error {
  */
 export function masterKeyMismatch(config: Config, masterKey: Buffer | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const f = devPkiFiles(config.pki.dir);
-  const sample = [f.issuingKey, f.rootKey, f.serverKey, f.scepRaKey, f.otaSigningKey].find((p) => existsSync(p) && readFileSync(p).includes('ENCRYPTED'));
+  // A key file that cannot be read at all is reported by the check of its own setting.
+  const encrypted = (p: string) => {
+    try {
+      return readFileSync(p).includes('ENCRYPTED');
+    } catch {
+      return false;
+    }
+  };
+  const sample = [f.issuingKey, f.rootKey, f.serverKey, f.scepRaKey, f.otaSigningKey].find((p) => existsSync(p) && encrypted(p));
   if (sample === undefined) return undefined;
   try {
     readKeyFile(sample, masterKey);
@@ -109,12 +117,10 @@ export function loadServerIdentity(config: Config, masterKey: Buffer | undefined
 
 /** The PEM of one CA file of auth.clientCertificates.trust, which must hold certificates that parse. */
 export function readClientTrust(config: Config, i: number): string {
-  const path = config.auth.clientCertificates.trust[i]!;
   try {
-    readCertificateFile(path);
-    return readFileSync(path, 'utf8');
+    return readCertificateSetting(config.auth.clientCertificates.trust[i]!, `auth.clientCertificates.trust[${i}]`);
   } catch (err) {
-    throw new StartupError(`auth.clientCertificates.trust[${i}]: ${(err as Error).message}`);
+    throw new StartupError((err as Error).message);
   }
 }
 

@@ -1,6 +1,6 @@
 /** Files named in the connector YAML, read at start-up so a wrong path names its setting. */
 import { readFileSync } from 'node:fs';
-import { readCertificateFile, readPkcs12File } from '../pki/certificate-files.js';
+import { readCertificateSetting, readPkcs12File } from '../pki/certificate-files.js';
 
 export function readSetting(file: string, setting: string): Buffer {
   try {
@@ -12,12 +12,7 @@ export function readSetting(file: string, setting: string): Buffer {
 
 /** A CA bundle (PEM) for outbound TLS: TLS would take a file without certificates silently and then trust nothing. */
 export function readCaSetting(file: string, setting: string): Buffer {
-  try {
-    readCertificateFile(file);
-  } catch (err) {
-    throw new Error(`${setting}: ${(err as Error).message}`);
-  }
-  return readFileSync(file);
+  return Buffer.from(readCertificateSetting(file, setting));
 }
 
 /** A PKCS#12 client identity, checked to open with its password now rather than at the first connection. */

@@ -1,18 +1,10 @@
 /** HTML email through SMTP (nodemailer). */
-import { readFileSync } from 'node:fs';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { NotifyConfig } from '../config/schema.js';
-import { readCertificateFile } from '../pki/certificate-files.js';
+import { readCertificateSetting } from '../pki/certificate-files.js';
 
 /** notify.email.ca: a PEM file with the certificates of the SMTP server's CA. */
-export function readSmtpCa(path: string): string {
-  try {
-    readCertificateFile(path);
-  } catch (err) {
-    throw new Error(`notify.email.ca: ${(err as Error).message}`);
-  }
-  return readFileSync(path, 'utf8');
-}
+export const readSmtpCa = (path: string): string => readCertificateSetting(path, 'notify.email.ca');
 
 export interface EmailMessage {
   to: string;

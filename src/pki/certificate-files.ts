@@ -31,6 +31,16 @@ export function readCertificateFile(path: string): Buffer[] {
   return certs;
 }
 
+/** A PEM bundle a setting names, as text, once it is known to hold certificates that parse; errors begin with the setting. */
+export function readCertificateSetting(path: string, setting: string): string {
+  try {
+    readCertificateFile(path);
+  } catch (err) {
+    throw new Error(`${setting}: ${(err as Error).message}`);
+  }
+  return readFileSync(path, 'utf8');
+}
+
 /** A PKCS#12 file that opens with its password, as a TLS client identity would use it. */
 export function readPkcs12File(path: string, password: string): Buffer {
   const pfx = readNamedFile(path);
