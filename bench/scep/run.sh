@@ -91,7 +91,8 @@ EOF
   for r in $(seq 1 "$((WARMUP + ROUNDS))"); do echo "    r$r: { challenge: { static: $CHALLENGE } }"; done
 } >"$TMP/credgate.yaml"
 # shellcheck disable=SC2086 # NODE_FLAGS is a list of flags
-node ${NODE_FLAGS:-} --import tsx src/app/cli/main.ts --config "$TMP/credgate.yaml" serve >"$TMP/credgate.log" 2>&1 &
+# CREDGATE_PORT is this script's; credgate refuses CREDGATE_* variables that name no setting.
+env -u CREDGATE_PORT node ${NODE_FLAGS:-} --import tsx src/app/cli/main.ts --config "$TMP/credgate.yaml" serve >"$TMP/credgate.log" 2>&1 &
 CREDGATE_PID=$!
 PIDS+=("$CREDGATE_PID")
 

@@ -9,6 +9,7 @@
 import { Router } from 'express';
 import type { Connector, HealthReport } from '../../src/connectors/connector.js';
 import type { ConnectorContext, ConnectorModule } from '../../src/connectors/module.js';
+import { fileProblems, readCaSetting } from '../../src/connectors/setting-file.js';
 import { certsrvRouter } from './certsrv-routes.js';
 import { CertsrvService } from './certsrv.js';
 import { DevicePoller } from './device-poller.js';
@@ -58,4 +59,5 @@ export const citrix: ConnectorModule<CitrixSettings> = {
     events: `by polling ${settings.xenmobile.url} every ${settings.xenmobile.pollEvery} (retired and removed devices)`,
   }),
   check,
+  checkFiles: ({ xenmobile }) => fileProblems([[['xenmobile', 'serverCa'], () => xenmobile.serverCa && readCaSetting(xenmobile.serverCa, 'xenmobile.serverCa')]]),
 };

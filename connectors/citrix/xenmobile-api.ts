@@ -8,7 +8,7 @@
 import { Agent } from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
 import { durationMs } from '../../src/config/duration.js';
-import { readSetting } from '../../src/connectors/setting-file.js';
+import { readCaSetting } from '../../src/connectors/setting-file.js';
 import type { CitrixSettings } from './schema.js';
 
 /** A device as /device/filter lists it; field names as XenMobile spells them. */
@@ -42,7 +42,7 @@ export class XenMobileApi {
     this.http = axios.create({
       baseURL: settings.url.replace(/\/$/, ''),
       timeout: durationMs(settings.timeout),
-      ...(settings.serverCa && { httpsAgent: new Agent({ ca: readSetting(settings.serverCa, 'xenmobile.serverCa'), keepAlive: true, minVersion: 'TLSv1.2' }) }),
+      ...(settings.serverCa && { httpsAgent: new Agent({ ca: readCaSetting(settings.serverCa, 'xenmobile.serverCa'), keepAlive: true, minVersion: 'TLSv1.2' }) }),
       headers: { Accept: 'application/json' },
       validateStatus: () => true,
       maxRedirects: 0,

@@ -4,12 +4,12 @@
  * within the configured Graph host (the token must not travel elsewhere).
  * Failures never carry axios's request config, which holds the token.
  */
-import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import axios, { isAxiosError, type AxiosInstance, type AxiosResponse, type Method } from 'axios';
 import { durationMs } from '../../src/config/duration.js';
 import type { OAuthClient } from '../../src/connectors/oauth-client.js';
+import { readCaSetting } from '../../src/connectors/setting-file.js';
 import type { IntuneSettings } from './schema.js';
 
 export interface GraphResponse {
@@ -62,13 +62,7 @@ export function retryAfterMs(value: unknown, now = Date.now()): number | undefin
 
 /** The outbound HTTP client every Intune call uses: extra trust, timeout, no proxy surprises. */
 export function intuneHttp(settings: Pick<IntuneSettings, 'trust' | 'timeout'>): AxiosInstance {
-  const extra = settings.trust.map((p) => {
-    try {
-      return readFileSync(p, 'utf8');
-    } catch (err) {
-      throw new Error(`trust: cannot read ${p} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-    }
-  });
+  const extra = settings.trust.map((p, i) => readCaSetting(p, `trust[${i}]`).toString('utf8'));
   return axios.create({
     timeout: durationMs(settings.timeout),
     // Node's bundled roots stay trusted: the extra CAs are added, not substituted.

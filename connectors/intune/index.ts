@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { durationMs } from '../../src/config/duration.js';
 import type { Connector, HealthReport, MdmEvent, MdmUser } from '../../src/connectors/connector.js';
 import type { ConnectorContext, ConnectorModule } from '../../src/connectors/module.js';
+import { fileProblems, readCaSetting } from '../../src/connectors/setting-file.js';
 import { OAuthClient, type ClientCredential } from '../../src/connectors/oauth-client.js';
 import { DevicePoller, MANAGED_DEVICES } from './device-poller.js';
 import { DeviceStore } from './device-store.js';
@@ -110,4 +111,9 @@ export const intune: ConnectorModule<IntuneSettings> = {
   create,
   inbound: (settings) => ({ endpoints: [], events: `by polling managedDevices at ${settings.graphHost} every ${settings.polling.interval}` }),
   check,
+  checkFiles: (settings) =>
+    fileProblems([
+      [['clientCertificate'], () => credential(settings)],
+      ...settings.trust.map((p, i): [(string | number)[], () => unknown] => [['trust', i], () => readCaSetting(p, `trust[${i}]`)]),
+    ]),
 };

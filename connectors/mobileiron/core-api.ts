@@ -13,7 +13,7 @@ import { Agent } from 'node:https';
 import axios, { isAxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import { durationMs } from '../../src/config/duration.js';
 import { DeliveryError, type CredentialSet, type DeliveryReceipt, type MdmUser } from '../../src/connectors/connector.js';
-import { readSetting } from '../../src/connectors/setting-file.js';
+import { readCaSetting } from '../../src/connectors/setting-file.js';
 import type { MobileIronSettings } from './schema.js';
 
 type CoreApiSettings = MobileIronSettings['coreApi'];
@@ -41,7 +41,7 @@ export class CoreApi {
       timeout: durationMs(settings.timeout),
       auth: { username: settings.basic.username, password: settings.basic.password },
       params: { adminDeviceSpaceId: settings.adminDeviceSpaceId },
-      httpsAgent: new Agent({ ...(settings.serverCa && { ca: readSetting(settings.serverCa, 'coreApi.serverCa') }), keepAlive: true, minVersion: 'TLSv1.2' }),
+      httpsAgent: new Agent({ ...(settings.serverCa && { ca: readCaSetting(settings.serverCa, 'coreApi.serverCa') }), keepAlive: true, minVersion: 'TLSv1.2' }),
       validateStatus: () => true,
       maxRedirects: 0,
       proxy: false,

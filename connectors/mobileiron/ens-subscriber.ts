@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { durationMs } from '../../src/config/duration.js';
 import { withoutCredentials } from '../../src/config/secret-values.js';
 import { retryDelayMs } from '../../src/jobs/backoff.js';
-import { readSetting } from '../../src/connectors/setting-file.js';
+import { readCaSetting, readSetting } from '../../src/connectors/setting-file.js';
 import type { MobileIronSettings } from './schema.js';
 
 type BrokerSettings = MobileIronSettings['broker'];
@@ -38,7 +38,7 @@ export interface BrokerTls {
 export function loadBrokerTls(s: BrokerSettings): BrokerTls {
   const read = (file: string, setting: string) => readSetting(file, `broker.${setting}`);
   const { clientCertificate: cc } = s;
-  const tls: BrokerTls = { cert: read(cc.cert, 'clientCertificate.cert'), key: read(cc.key, 'clientCertificate.key'), ...(s.ca && { ca: read(s.ca, 'ca') }) };
+  const tls: BrokerTls = { cert: read(cc.cert, 'clientCertificate.cert'), key: read(cc.key, 'clientCertificate.key'), ...(s.ca && { ca: readCaSetting(s.ca, 'broker.ca') }) };
   if (cc.passphrase !== undefined) tls.passphrase = cc.passphrase;
   let key;
   try {

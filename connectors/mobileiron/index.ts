@@ -13,7 +13,7 @@ import { withoutCredentials } from '../../src/config/secret-values.js';
 import { InvalidEventError } from '../../src/connectors/intake.js';
 import type { ConnectorContext, ConnectorModule } from '../../src/connectors/module.js';
 import { CoreApi } from './core-api.js';
-import { readSetting } from '../../src/connectors/setting-file.js';
+import { fileProblems, readCaSetting, readSetting } from '../../src/connectors/setting-file.js';
 import { brokerOptions, brokerTopics, EnsSubscriber, loadBrokerTls, uniqueClientId, type BrokerTls } from './ens-subscriber.js';
 import { EnsMessageError, parseEnsMessage } from './event.js';
 import { mobileIronSchema, type MobileIronSettings } from './schema.js';
@@ -65,7 +65,7 @@ async function probeScep(scep: { url: string; serverCa?: string | undefined }): 
       responseType: 'text',
       validateStatus: () => true,
       proxy: false,
-      ...(scep.serverCa && { httpsAgent: new Agent({ ca: readSetting(scep.serverCa, 'scep.serverCa') }) }),
+      ...(scep.serverCa && { httpsAgent: new Agent({ ca: readCaSetting(scep.serverCa, 'scep.serverCa') }) }),
     });
     return res.status === 200 && /POSTPKIOperation/.test(String(res.data)) ? { ok: true, detail: `${scep.url} answers GetCACaps` } : { ok: false, detail: `${scep.url} answered ${res.status}` };
   } catch (err) {
@@ -146,4 +146,10 @@ export const mobileIron: ConnectorModule<MobileIronSettings> = {
   create,
   inbound: (settings) => ({ endpoints: [], events: `over MQTT from ${withoutCredentials(settings.broker.url)} (${brokerTopics(settings.broker).join(', ')})` }),
   check,
+  checkFiles: ({ broker, coreApi, scep }) =>
+    fileProblems([
+      [['broker'], () => loadBrokerTls(broker)],
+      [['coreApi', 'serverCa'], () => coreApi.serverCa && readCaSetting(coreApi.serverCa, 'coreApi.serverCa')],
+      [['scep', 'serverCa'], () => scep?.serverCa && readCaSetting(scep.serverCa, 'scep.serverCa')],
+    ]),
 };

@@ -8,7 +8,7 @@ import { Agent } from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
 import { durationMs } from '../../src/config/duration.js';
 import { DeliveryError, type CredentialSet, type DeliveryReceipt, type MdmUser } from '../../src/connectors/connector.js';
-import { readSetting } from '../../src/connectors/setting-file.js';
+import { readCaSetting, readPkcs12Setting } from '../../src/connectors/setting-file.js';
 import type { WorkspaceOneSettings } from './schema.js';
 
 export interface EgUploadBody {
@@ -50,9 +50,9 @@ export class EscrowGatewayClient {
   ) {
     this.url = settings.url.replace(/\/$/, '');
     const agent = new Agent({
-      pfx: readSetting(settings.clientPkcs12, 'escrowGateway.clientPkcs12'),
+      pfx: readPkcs12Setting(settings.clientPkcs12, settings.clientPkcs12Password, 'escrowGateway.clientPkcs12'),
       passphrase: settings.clientPkcs12Password,
-      ...(settings.serverCa && { ca: readSetting(settings.serverCa, 'escrowGateway.serverCa') }),
+      ...(settings.serverCa && { ca: readCaSetting(settings.serverCa, 'escrowGateway.serverCa') }),
       keepAlive: true,
       minVersion: 'TLSv1.2',
     });

@@ -6,6 +6,7 @@ import express, { Router } from 'express';
 import type { Connector, HealthReport, MdmEvent, MdmUser } from '../../src/connectors/connector.js';
 import { InvalidEventError } from '../../src/connectors/intake.js';
 import type { ConnectorContext, ConnectorModule } from '../../src/connectors/module.js';
+import { fileProblems, readCaSetting, readPkcs12Setting } from '../../src/connectors/setting-file.js';
 import { enrollmentGap } from './delivery-needs.js';
 import { EscrowGatewayClient, escrowGap } from './escrow-gateway.js';
 import { EventFormatError, parseBody, screenFields, toMdmEvent, type Ws1Fields } from './event.js';
@@ -83,4 +84,10 @@ export const workspaceOne: ConnectorModule<WorkspaceOneSettings> = {
   create,
   inbound: () => ({ endpoints: [{ name: 'events', path: 'events' }] }),
   check,
+  checkFiles: ({ escrowGateway: eg, uem }) =>
+    fileProblems([
+      [['escrowGateway', 'clientPkcs12'], () => eg && readPkcs12Setting(eg.clientPkcs12, eg.clientPkcs12Password, 'escrowGateway.clientPkcs12')],
+      [['escrowGateway', 'serverCa'], () => eg?.serverCa && readCaSetting(eg.serverCa, 'escrowGateway.serverCa')],
+      [['uem', 'serverCa'], () => uem?.serverCa && readCaSetting(uem.serverCa, 'uem.serverCa')],
+    ]),
 };

@@ -7,7 +7,7 @@ import { Agent } from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
 import { durationMs } from '../../src/config/duration.js';
 import { DeliveryError, type CredentialSet, type DeliveredCredential, type DeliveryReceipt, type HealthReport, type MdmUser } from '../../src/connectors/connector.js';
-import { readSetting } from '../../src/connectors/setting-file.js';
+import { readCaSetting } from '../../src/connectors/setting-file.js';
 import type { WorkspaceOneSettings } from './schema.js';
 
 type UemSettings = NonNullable<WorkspaceOneSettings['uem']>;
@@ -29,7 +29,7 @@ export class UemApi {
     this.http = axios.create({
       baseURL: settings.url.replace(/\/$/, ''),
       timeout: durationMs(settings.timeout),
-      ...(settings.serverCa && { httpsAgent: new Agent({ ca: readSetting(settings.serverCa, 'uem.serverCa'), keepAlive: true }) }),
+      ...(settings.serverCa && { httpsAgent: new Agent({ ca: readCaSetting(settings.serverCa, 'uem.serverCa'), keepAlive: true }) }),
       validateStatus: () => true,
       proxy: false,
     });

@@ -9,8 +9,9 @@ import { basename, join } from 'node:path';
 import type { Router } from 'express';
 import type { Logger } from 'pino';
 import { parse } from 'yaml';
+import { z } from 'zod';
 import { durationMs } from '../config/duration.js';
-import { ConfigError, parseYaml } from '../config/load.js';
+import { ConfigError, parseYamlDocument, placeholderNames, type Locate } from '../config/load.js';
 import type { Connector, ConnectorKind } from '../connectors/connector.js';
 import type { ConnectorContext, ConnectorModule, ConnectorSettings } from '../connectors/module.js';
 import { CredentialPipeline, type ConnectorEntry } from '../connectors/pipeline.js';
@@ -33,7 +34,9 @@ import { workspaceOne } from '../../connectors/workspace-one/index.js';
 import { citrix } from '../../connectors/citrix/index.js';
 import { mobileIron } from '../../connectors/mobileiron/index.js';
 import { intune } from '../../connectors/intune/index.js';
-import { StartupError } from './errors.js';
+import { fileProblems } from '../connectors/setting-file.js';
+import { readCertificateSetting } from '../pki/certificate-files.js';
+import { refuse, StartupError, type SettingProblem } from './errors.js';
 
 const MODULES: ConnectorModule[] = [workspaceOne as unknown as ConnectorModule, mobileIron as unknown as ConnectorModule, citrix as unknown as ConnectorModule, intune as unknown as ConnectorModule];
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -42,50 +45,35 @@ export interface LoadedConnector {
   id: string;
   file: string;
   settings: ConnectorSettings;
+  /** Where a setting is in the file (file:line:col). */
+  locate: Locate;
 }
+
+export interface ConnectorFiles {
+  /** The files that are valid. */
+  loaded: LoadedConnector[];
+  /** What is wrong with the others, at file:line:col. */
+  problems: string[];
+  /** The environment variables the files' ${VAR} placeholders name, valid or not. */
+  variables: string[];
+}
+
+/**
+ * A file whose kind names no connector is checked for its kind (and its
+ * ${VAR}s) only: the rest of its keys mean nothing without one.
+ */
+const kindOnly = z.looseObject({ kind: z.enum(MODULES.map((m) => m.kind)) });
 
 /** The vendor module of a kind the schema accepted. */
 export function moduleOf(kind: ConnectorKind): ConnectorModule {
   return MODULES.find((m) => m.kind === kind)!;
 }
 
-/** Reads and validates one connector file; its problems come back per line and column. */
-function readConnectorFile(dir: string, name: string): { loaded?: LoadedConnector; problems: string[] } {
-  const file = join(dir, name);
-  const id = basename(name).replace(/\.ya?ml$/, '');
-  if (!ID.test(id)) return { problems: [`${file}: the file name is the connector id and must be lower-case letters, digits and dashes`] };
-  const text = readFileSync(file, 'utf8');
-  let kind: unknown;
-  try {
-    kind = (parse(text) as { kind?: unknown } | null)?.kind;
-  } catch {
-    kind = undefined; // parseYaml below reports the YAML error with its position
-  }
-  const module = MODULES.find((m) => m.kind === kind);
-  if (!module && kind !== undefined) {
-    return { problems: [`${file} kind: expected one of ${MODULES.map((m) => JSON.stringify(m.kind)).join(', ')}, got ${JSON.stringify(kind)}`] };
-  }
-  try {
-    return { loaded: { id, file, settings: parseYaml(text, file, module?.schema ?? MODULES[0]!.schema) }, problems: [] };
-  } catch (err) {
-    if (err instanceof ConfigError) return { problems: err.problems };
-    throw err;
-  }
-}
-
-const connectorFileNames = (dir: string) =>
-  existsSync(dir)
-    ? readdirSync(dir)
-        .filter((f) => /\.ya?ml$/.test(f))
-        .sort()
-    : [];
-
 /** Reads and validates every connector file; problems are reported per file, line and column. */
 export function loadConnectorFiles(dir: string): LoadedConnector[] {
-  const read = connectorFileNames(dir).map((f) => readConnectorFile(dir, f));
-  const problems = read.flatMap((r) => r.problems);
+  const { loaded, problems } = readConnectorFiles(dir);
   if (problems.length > 0) throw new ConfigError(problems);
-  return read.map((r) => r.loaded!);
+  return loaded;
 }
 
 /** One connector's file, read and validated alone, so that another file's mistakes do not stop it being tried. */
@@ -98,15 +86,110 @@ export function loadConnectorFile(dir: string, id: string): LoadedConnector {
     throw new StartupError(`no connector "${id}": ${dir} has no ${id}.yaml (${known.length > 0 ? `connectors: ${known.join(', ')}` : 'it has none; copy one from config/connectors/examples/'})`);
   }
   const { loaded, problems } = readConnectorFile(dir, name);
-  if (problems.length > 0) throw new ConfigError(problems);
-  return loaded!;
+  if (problems.length > 0 || !loaded) throw new ConfigError(problems);
+  return loaded;
+}
+
+const connectorFileNames = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort() : []);
+
+/** Every connector file, the valid ones loaded and the others' problems listed. */
+export function readConnectorFiles(dir: string): ConnectorFiles {
+  let names: string[];
+  try {
+    names = connectorFileNames(dir);
+  } catch (err) {
+    return { loaded: [], problems: [`connectors.dir: cannot read ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`], variables: [] };
+  }
+  const read = names.map((f) => readConnectorFile(dir, f));
+  return {
+    loaded: read.flatMap((r) => (r.loaded ? [r.loaded] : [])),
+    problems: read.flatMap((r) => r.problems),
+    variables: read.flatMap((r) => r.variables),
+  };
+}
+
+/** One connector file: loaded when valid, its problems at file:line:col otherwise, and the ${VAR}s it names either way. */
+function readConnectorFile(dir: string, name: string): { loaded?: LoadedConnector; problems: string[]; variables: string[] } {
+  const file = join(dir, name);
+  const id = basename(name).replace(/\.ya?ml$/, '');
+  if (!ID.test(id)) return { problems: [`${file}: the file name is the connector id and must be lower-case letters, digits and dashes`], variables: [] };
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return { problems: [`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`], variables: [] };
+  }
+  const variables = placeholderNames(text);
+  let kind: unknown;
+  try {
+    kind = (parse(text) as { kind?: unknown } | null)?.kind;
+  } catch {
+    kind = undefined; // parsing below reports the YAML error with its position
+  }
+  const module = MODULES.find((m) => m.kind === kind);
+  try {
+    const { data, locate } = parseYamlDocument(text, file, module?.schema ?? kindOnly);
+    return { ...(module && { loaded: { id, file, settings: data as ConnectorSettings, locate } }), problems: [], variables };
+  } catch (err) {
+    if (err instanceof ConfigError) return { problems: err.problems, variables };
+    throw err;
+  }
+}
+
+/**
+ * The templates a connector issues from, each with the key that names it in
+ * the file: policy.enrolled, or for device templates the certsrv template map
+ * Citrix derives them from.
+ */
+function policyTemplates(c: LoadedConnector): [path: string[], template: string][] {
+  const { enrolled, deviceTemplates = [] } = c.settings.policy;
+  const certsrv = Object.entries((c.settings as { certsrv?: { templates?: Record<string, string> } }).certsrv?.templates ?? {});
+  const named = (key: 'signing' | 'encryption'): [string[], string][] => (enrolled[key] === undefined ? [] : [[['policy', 'enrolled', key], enrolled[key]]]);
+  return [
+    ...named('signing'),
+    ...named('encryption'),
+    ...deviceTemplates.map((t): [string[], string] => {
+      const mapped = certsrv.find(([, to]) => to === t);
+      return [mapped ? ['certsrv', 'templates', mapped[0]] : ['policy', 'deviceTemplates'], t];
+    }),
+  ];
+}
+
+/** Every template a connector issues from must exist. */
+export function connectorPolicyProblems(loaded: LoadedConnector[], templates: string[]): SettingProblem[] {
+  return loaded.flatMap((c) =>
+    policyTemplates(c)
+      .filter(([, t]) => !templates.includes(t))
+      .map(([path, t]) => ({ file: c.file, path, message: `${path.join('.')}: no template named "${t}" (configured: ${templates.join(', ')})` })),
+  );
 }
 
 /** The first template a connector's policy names that the configuration does not define, as the line that says so. */
 export function missingTemplate(c: LoadedConnector, templates: string[]): string | undefined {
-  const { enrolled, deviceTemplates = [] } = c.settings.policy;
-  const missing = [enrolled.signing, enrolled.encryption, ...deviceTemplates].find((t) => t !== undefined && !templates.includes(t));
-  return missing === undefined ? undefined : `${c.file}: no template named "${missing}" (known: ${templates.join(', ')})`;
+  const problem = connectorPolicyProblems([c], templates)[0];
+  return problem && `${c.file} ${problem.message}`;
+}
+
+const readInboundTrust = (path: string, i: number) => readCertificateSetting(path, `inbound.clientCertificates.trust[${i}]`);
+
+/** The CAs (PEM) that issue a connector's console certificates, each file holding certificates that parse. */
+function inboundTrust(c: LoadedConnector): string[] {
+  return (c.settings.inbound?.clientCertificates?.trust ?? []).map((p, i) => {
+    try {
+      return readInboundTrust(p, i);
+    } catch (err) {
+      throw new StartupError(`${c.file} ${(err as Error).message}`);
+    }
+  });
+}
+
+/** Every file the connector files name that cannot be used as start-up would use it. */
+export function connectorFileProblems(loaded: LoadedConnector[]): SettingProblem[] {
+  return loaded.flatMap((c) => {
+    const module = moduleOf(c.settings.kind);
+    const trust = fileProblems((c.settings.inbound?.clientCertificates?.trust ?? []).map((p, i) => [['inbound', 'clientCertificates', 'trust', i], () => readInboundTrust(p, i)]));
+    return [...trust, ...(module.checkFiles?.(c.settings) ?? [])].map((p) => ({ ...p, file: c.file }));
+  });
 }
 
 export interface RunningConnector extends ConnectorEntry {
@@ -119,9 +202,8 @@ export function createConnectors(
   ctx: (c: LoadedConnector) => ConnectorContext,
   templates: string[],
 ): RunningConnector[] {
+  refuse(connectorPolicyProblems(loaded, templates));
   return loaded.map((c) => {
-    const missing = missingTemplate(c, templates);
-    if (missing) throw new StartupError(missing);
     const module = moduleOf(c.settings.kind);
     let connector: Connector;
     try {
@@ -177,7 +259,7 @@ export function wireConnectors(deps: {
     const opts: GuardOptions = { methods: [], strategies: {} };
     if (clientCertificates) {
       // A console certificate chains to this connector's CAs or the listener's own, never to another connector's or a PIV issuer's.
-      const anchors = [...clientCertificates.trust.map((p) => readFileSync(p, 'utf8')), ...deps.clientCertTrust.anchors];
+      const anchors = [...inboundTrust(c), ...deps.clientCertTrust.anchors];
       opts.clientCert = new ClientCertAuth(
         clientCertificates.allow.map((rule) => ({ ...rule, ...principal })),
         { ...deps.clientCertTrust, anchors },
@@ -261,5 +343,5 @@ export function wireConnectors(deps: {
 
 /** PEM CA bundles the listener must add so consoles' client certificates verify. */
 export function connectorTrust(loaded: LoadedConnector[]): string[] {
-  return loaded.flatMap((c) => c.settings.inbound?.clientCertificates?.trust ?? []).map((p) => readFileSync(p, 'utf8'));
+  return loaded.flatMap(inboundTrust);
 }

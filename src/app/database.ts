@@ -30,6 +30,10 @@ function privateFiles(settings: DbSettings, log: Pick<Logger, 'warn'> | undefine
     narrowed = privateSqliteFiles(settings.filename);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
+    // mkdir says EEXIST (or ENOTDIR further down) when a file stands where a directory of the path belongs.
+    if (e.syscall === 'mkdir' && (e.code === 'EEXIST' || e.code === 'ENOTDIR')) {
+      throw new StartupError(`database.filename: a file stands where a directory of ${settings.filename} belongs; move it or set database.filename`);
+    }
     throw new StartupError(`cannot make the SQLite database ${settings.filename} private: ${e.code ?? e.message}; check that database.filename and its directory belong to this user`);
   }
   for (const { file, was } of narrowed) {

@@ -5,7 +5,6 @@
  * supersedes, sets re-derive dates and sends re-derive notices.
  */
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { durationMs } from '../config/duration.js';
@@ -14,12 +13,13 @@ import { isDerived, type MobileProfile } from '../identity/profiles.js';
 import type { Guard } from '../http/auth/authenticate.js';
 import type { Mount } from '../http/app.js';
 import { derivedAdminRouter, derivedPageRouter } from '../http/routes/derived.js';
+import { readCertificateSetting } from '../pki/certificate-files.js';
 import { PivTrust } from '../pki/piv.js';
 import type { Db } from '../store/db.js';
 import { DerivedCredentialRepository } from '../store/derived-credentials.js';
 import { MobileIdRepository } from '../store/mobile-ids.js';
 import { PersonRepository } from '../store/people.js';
-import { StartupError } from './errors.js';
+import { refuse, StartupError, type SettingProblem } from './errors.js';
 import type { Issuance } from './issuance.js';
 import type { Mobile } from './mobile.js';
 
@@ -32,37 +32,46 @@ export interface Derived {
   stop(): void;
 }
 
-/** The profile the page requests: the one named, else the only derived-credential profile. */
-function pageProfile(config: Config, profiles: Record<string, MobileProfile>): MobileProfile | undefined {
+/**
+ * The derived-credential page requests one profile: the one named, which must
+ * have encoding derived-credential, else the only such profile; PIV trust
+ * without any such profile would open a page that cannot request anything.
+ */
+export function derivedProblems(config: Config): SettingProblem[] {
   const named = config.derivedCredentials.credentialProfile;
+  const path = ['derivedCredentials', 'credentialProfile'];
   if (named !== undefined) {
-    const p = profiles[named];
-    if (!p) throw new StartupError(`derivedCredentials.credentialProfile: no credential profile "${named}"`);
-    if (!isDerived(p)) throw new StartupError(`derivedCredentials.credentialProfile: "${named}" has encoding ${p.encoding}; a derived credential needs encoding derived-credential`);
-    return p;
+    const p = config.credentialProfiles[named];
+    if (!p) return [{ path, message: `derivedCredentials.credentialProfile: no credential profile "${named}"` }];
+    if (p.encoding !== 'derived-credential') return [{ path, message: `derivedCredentials.credentialProfile: "${named}" has encoding ${p.encoding}; a derived credential needs encoding derived-credential` }];
+    return [];
   }
-  const derived = Object.values(profiles).filter(isDerived);
-  if (derived.length > 1) throw new StartupError(`derivedCredentials.credentialProfile: choose one of ${derived.map((p) => p.name).join(', ')}`);
+  const derived = Object.entries(config.credentialProfiles).filter(([, p]) => p.encoding === 'derived-credential').map(([name]) => name);
+  if (derived.length > 1) return [{ path: ['derivedCredentials'], message: `derivedCredentials.credentialProfile: choose one of ${derived.join(', ')}` }];
   if (derived.length === 0 && config.derivedCredentials.pivTrust.length > 0) {
-    throw new StartupError('derivedCredentials.pivTrust is set, but no credential profile has encoding derived-credential for the page to request');
+    return [{ path: ['derivedCredentials', 'pivTrust'], message: 'derivedCredentials.pivTrust is set, but no credential profile has encoding derived-credential for the page to request' }];
   }
-  return derived[0];
+  return [];
 }
 
-function readTrust(paths: string[]): string[] {
-  return paths.map((p, i) => {
-    try {
-      const pem = readFileSync(p, 'utf8');
-      if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('holds no PEM certificate');
-      return pem;
-    } catch (err) {
-      throw new StartupError(`derivedCredentials.pivTrust[${i}] ${p}: ${(err as Error).message}`);
-    }
-  });
+/** The profile the page requests (derivedProblems says which). */
+function pageProfile(config: Config, profiles: Record<string, MobileProfile>): MobileProfile | undefined {
+  refuse(derivedProblems(config));
+  const named = config.derivedCredentials.credentialProfile;
+  return named !== undefined ? profiles[named] : Object.values(profiles).find(isDerived);
+}
+
+/** The PEM of one file of derivedCredentials.pivTrust, which must hold certificates that parse. */
+export function readPivTrust(paths: string[], i: number): string {
+  try {
+    return readCertificateSetting(paths[i]!, `derivedCredentials.pivTrust[${i}]`);
+  } catch (err) {
+    throw new StartupError((err as Error).message);
+  }
 }
 
 export function buildDerived(config: Config, db: Db, issuance: Issuance, mobile: Mobile, masterKey: Buffer, baseUrl: string, log: Logger): Derived {
-  const trustPem = readTrust(config.derivedCredentials.pivTrust);
+  const trustPem = config.derivedCredentials.pivTrust.map((_, i, paths) => readPivTrust(paths, i));
   const people = new PersonRepository(db);
   const derivedLog = log.child({ component: 'derived-credentials' });
   const service = new DerivedCredentialService({

@@ -21,7 +21,7 @@ import { CrlStateRepository } from '../store/crl-state.js';
 import type { Db } from '../store/db.js';
 import { EscrowRepository, KeyPoolRepository } from '../store/key-store.js';
 import { PersonRepository } from '../store/people.js';
-import { StartupError } from './errors.js';
+import { refuse, StartupError, type SettingProblem } from './errors.js';
 
 export interface Issuance {
   master: MasterKey;
@@ -53,6 +53,17 @@ export function templatesFrom(config: Config): Record<string, Template> {
   );
 }
 
+/** Every template must issue from a configured CA: its own `ca`, else pki.defaultCa. */
+export function templateCaProblems(config: Config): SettingProblem[] {
+  const names = Object.keys(caSources(config));
+  return Object.entries(config.templates).flatMap(([name, t]) => {
+    const ca = t.ca ?? config.pki.defaultCa;
+    if (names.includes(ca)) return [];
+    const where = t.ca ? `templates.${name}.ca` : `templates.${name} (through pki.defaultCa)`;
+    return [{ path: t.ca ? ['templates', name, 'ca'] : ['pki', 'defaultCa'], message: `${where}: no CA named "${ca}" (configured: ${names.join(', ')})` }];
+  });
+}
+
 export function buildIssuance(config: Config, db: Db, masterKey: Buffer, baseUrl: string, log: Logger): Issuance {
   const sources = caSources(config);
   let cas: CaRegistry;
@@ -62,11 +73,8 @@ export function buildIssuance(config: Config, db: Db, masterKey: Buffer, baseUrl
     if (err instanceof CaLoadError) throw new StartupError(err.message);
     throw err;
   }
+  refuse(templateCaProblems(config));
   const templates = templatesFrom(config);
-  for (const [name, t] of Object.entries(templates)) {
-    const ca = t.ca ?? config.pki.defaultCa;
-    if (!cas.get(ca)) throw new StartupError(`templates.${name}.ca: no CA named "${ca}" (configured: ${cas.list().map((c) => c.name).join(', ')})`);
-  }
 
   const master = masterKeyOf(masterKey);
   const certificates = new CertificateRepository(db);

@@ -25,7 +25,7 @@ import { MessageTemplateRepository } from '../store/message-templates.js';
 import { MobileIdRepository } from '../store/mobile-ids.js';
 import { MobileSessionRepository } from '../store/mobile-sessions.js';
 import { PersonRepository } from '../store/people.js';
-import { StartupError } from './errors.js';
+import { refuse, StartupError, type SettingProblem } from './errors.js';
 import type { Issuance } from './issuance.js';
 
 export interface Mobile {
@@ -42,11 +42,38 @@ export interface Mobile {
   stop(): void;
 }
 
-/** Settings that cannot work together are refused before anything serves. */
+/** Settings that cannot work together are refused before anything serves: codes sent through a channel that is not configured. */
+export function mobileProblems(config: Config): SettingProblem[] {
+  const { otpDelivery } = config.mobile;
+  const path = ['mobile', 'otpDelivery'];
+  return [
+    ...(otpDelivery === 'sms' && !config.notify.sms ? [{ path, message: 'mobile.otpDelivery is "sms", but notify.sms (the SMS gateway) is not configured' }] : []),
+    ...(otpDelivery === 'email' && !config.notify.email ? [{ path, message: 'mobile.otpDelivery is "email", but notify.email (SMTP) is not configured' }] : []),
+  ];
+}
+
+/**
+ * Every credential profile must name templates that exist, and an
+ * AppConnect certificate with older keys must be an encryption one: they are
+ * delivered as extra encryption entries.
+ */
+export function credentialProfileProblems(config: Config): SettingProblem[] {
+  return Object.entries(config.credentialProfiles).flatMap(([name, p]) =>
+    p.certificates.flatMap((c, i): SettingProblem[] => {
+      const template = config.templates[c.template];
+      if (!template) {
+        return [{ path: ['credentialProfiles', name, 'certificates', i, 'template'], message: `credentialProfiles.${name}.certificates[${i}].template: no template named "${c.template}" (configured: ${Object.keys(config.templates).join(', ')})` }];
+      }
+      const purpose = c.purpose ?? presetPurpose(template.preset);
+      if (c.container !== 'mobileiron-appconnect' || c.includeHistoric !== true || purpose === 'encryption') return [];
+      return [{ path: ['credentialProfiles', name, 'certificates', i], message: `credentialProfiles.${name}.certificates[${i}]: includeHistoric on a mobileiron-appconnect certificate delivers older decryption keys, so it must be an encryption certificate; "${c.template}" is for ${purpose}` }];
+    }),
+  );
+}
+
 function checkMobileConfig(config: Config, log: Logger): void {
-  const { otpDelivery, renewal } = config.mobile;
-  if (otpDelivery === 'sms' && !config.notify.sms) throw new StartupError('mobile.otpDelivery is "sms", but notify.sms (the SMS gateway) is not configured');
-  if (otpDelivery === 'email' && !config.notify.email) throw new StartupError('mobile.otpDelivery is "email", but notify.email (SMTP) is not configured');
+  refuse(mobileProblems(config));
+  const { renewal } = config.mobile;
   // A deployment that sends nothing at all is not warned about each channel.
   const sendsAnything = config.notify.email !== undefined || config.notify.sms !== undefined;
   for (const channel of renewal.channels) {
@@ -54,26 +81,24 @@ function checkMobileConfig(config: Config, log: Logger): void {
   }
 }
 
-/**
- * Credential profiles with each certificate's purpose settled. An AppConnect
- * certificate with older keys must be an encryption one: they are delivered
- * as extra encryption entries.
- */
+/** Credential profiles with each certificate's purpose settled. */
 export function mobileProfiles(config: Config): Record<string, MobileProfile> {
+  refuse(credentialProfileProblems(config));
   return Object.fromEntries(
     Object.entries(config.credentialProfiles).map(([name, p]) => {
-      const certificates = p.certificates.map((c, i) => {
-        const template = config.templates[c.template];
-        if (!template) throw new StartupError(`credentialProfiles.${name}.certificates[${i}].template: no template named "${c.template}" (configured: ${Object.keys(config.templates).join(', ')})`);
-        const purpose = c.purpose ?? presetPurpose(template.preset);
-        if (c.container === 'mobileiron-appconnect' && c.includeHistoric === true && purpose !== 'encryption') {
-          throw new StartupError(`credentialProfiles.${name}.certificates[${i}]: includeHistoric on a mobileiron-appconnect certificate delivers older decryption keys, so it must be an encryption certificate; "${c.template}" is for ${purpose}`);
-        }
-        return { ...c, purpose };
-      });
+      const certificates = p.certificates.map((c) => ({ ...c, purpose: c.purpose ?? presetPurpose(config.templates[c.template]!.preset) }));
       return [name, { ...p, name, certificates }];
     }),
   );
+}
+
+/** The SMTP sender; its CA file (notify.email.ca) is read now. */
+function emailSender(settings: NonNullable<Config['notify']['email']>): EmailSender {
+  try {
+    return new EmailSender(settings);
+  } catch (err) {
+    throw new StartupError((err as Error).message);
+  }
 }
 
 export function buildMobile(config: Config, db: Db, issuance: Issuance, masterKey: Buffer, baseUrl: string, log: Logger): Mobile {
@@ -87,7 +112,7 @@ export function buildMobile(config: Config, db: Db, issuance: Issuance, masterKe
   const mac = new CodeMac(createHmac('sha256', masterKey).update('credgate mobile codes').digest());
   const unlockSecret = createHmac('sha256', masterKey).update('credgate mobile unlock').digest();
 
-  const email = config.notify.email && new EmailSender(config.notify.email);
+  const email = config.notify.email && emailSender(config.notify.email);
   const senders: Senders = { ...(email && { email }), ...(config.notify.sms && { sms: new SmsSender(config.notify.sms) }) };
   const messages = new Messages({ db, templates: new MessageTemplateRepository(db), audit: issuance.audit });
   const notifications = new Notifications({ messages, senders, otpDelivery: config.mobile.otpDelivery, appLink: config.mobile.appLink, baseUrl, log: mobileLog });

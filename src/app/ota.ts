@@ -1,10 +1,10 @@
 /** Builds iOS OTA enrollment from configuration: signing identity, device CAs, SCEP profile, credential profiles. */
 import { createHmac, X509Certificate, type KeyObject } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { durationMs } from '../config/duration.js';
-import { pemCertificates } from '../pki/ca.js';
+import { readCertificateFile } from '../pki/certificate-files.js';
 import { devPkiFiles } from '../pki/dev-pki.js';
 import { readKeyFile } from '../pki/key-files.js';
 import { NativeSigner } from '../pki/native-signer.js';
@@ -13,34 +13,36 @@ import { OtaCredentials } from '../protocols/ota/credentials.js';
 import { OtaService, type OtaCredentialProfile } from '../protocols/ota/service.js';
 import type { Db } from '../store/db.js';
 import { OtaEnrollmentRepository } from '../store/ota.js';
-import { StartupError } from './errors.js';
+import { refuse, StartupError, type SettingProblem } from './errors.js';
+import { credentialProfileProblems } from './mobile.js';
 import type { Issuance } from './issuance.js';
 import type { Scep } from './scep.js';
 
-/** Every credential profile must name templates that exist. */
+/** Every credential profile must name templates that exist (credentialProfileProblems). */
 export function checkCredentialProfiles(config: Config): void {
-  for (const [name, profile] of Object.entries(config.credentialProfiles)) {
-    profile.certificates.forEach((c, i) => {
-      if (!config.templates[c.template]) {
-        throw new StartupError(`credentialProfiles.${name}.certificates[${i}].template: no template named "${c.template}" (configured: ${Object.keys(config.templates).join(', ')})`);
-      }
-    });
-  }
+  refuse(credentialProfileProblems(config));
 }
 
-function readCertificates(setting: string, paths: string[]): Buffer[] {
+/** OTA enrolls the device identity through a SCEP profile that hands out one-time challenges for it. */
+export function otaProblems(config: Config): SettingProblem[] {
+  const { ota } = config;
+  if (!ota.enabled) return [];
+  const profile = config.scep.profiles[ota.scepProfile];
+  const path = ['ota', 'scepProfile'];
+  if (!profile) return [{ path, message: `ota.scepProfile: no SCEP profile named "${ota.scepProfile}" (configured: ${Object.keys(config.scep.profiles).join(', ') || 'none'}); set ota.scepProfile or ota.enabled: false` }];
+  if (profile.challenge !== 'dynamic') return [{ path, message: `ota.scepProfile: SCEP profile "${ota.scepProfile}" must use one-time challenges (challenge: dynamic)` }];
+  return [];
+}
+
+export function readCertificates(setting: string, paths: string[]): Buffer[] {
   try {
-    return paths.flatMap((p) => {
-      const certs = pemCertificates(readFileSync(p, 'utf8'));
-      if (certs.length === 0) throw new Error(`${p} holds no PEM certificate`);
-      return certs;
-    });
+    return paths.flatMap(readCertificateFile);
   } catch (err) {
     throw new StartupError(`${setting}: ${(err as Error).message}`);
   }
 }
 
-function signingIdentity(config: Config, masterKey: Buffer): { signer: NativeSigner; cert: Buffer; chain: Buffer[] } {
+export function signingIdentity(config: Config, masterKey: Buffer | undefined): { signer: NativeSigner; cert: Buffer; chain: Buffer[] } {
   const f = devPkiFiles(config.pki.dir);
   const paths = config.ota.signing ?? { cert: f.otaSigningCert, key: f.otaSigningKey, chain: [f.issuingCert, f.rootCert] };
   if (!config.ota.signing && !existsSync(paths.cert)) {
@@ -64,12 +66,10 @@ function signingIdentity(config: Config, masterKey: Buffer): { signer: NativeSig
 }
 
 export function buildOta(config: Config, db: Db, issuance: Issuance, scep: Scep, masterKey: Buffer, baseUrl: string, log: Logger): OtaService | undefined {
-  checkCredentialProfiles(config);
+  refuse([...credentialProfileProblems(config), ...otaProblems(config)]);
   const ota = config.ota;
   if (!ota.enabled) return undefined;
-  const scepProfile = scep.service.profile(ota.scepProfile);
-  if (!scepProfile) throw new StartupError(`ota.scepProfile: no SCEP profile named "${ota.scepProfile}"`);
-  if (scepProfile.challengeKind !== 'dynamic') throw new StartupError(`ota.scepProfile: SCEP profile "${ota.scepProfile}" must use one-time challenges (challenge: dynamic)`);
+  const scepProfile = scep.service.profile(ota.scepProfile)!;
   const scepCa = issuance.cas.get(config.templates[scepProfile.template]?.ca ?? config.pki.defaultCa)!;
 
   const deviceCas = readCertificates('ota.deviceCa', ota.deviceCa).map((d) => new X509Certificate(d));

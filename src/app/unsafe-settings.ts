@@ -19,7 +19,9 @@ function masterKeyFile(config: Config, env: NodeJS.ProcessEnv): string | undefin
   if (config.pki.masterKey || env.CREDGATE_MASTER_KEY || process.platform === 'win32') return undefined;
   const file = masterKeyPath(config.pki.dir);
   if (!existsSync(file)) return undefined; // the first start writes it 0600
-  const bits = statSync(file).mode;
+  const stat = statSync(file);
+  if (!stat.isFile()) return undefined; // unreadable as a key: resolveMasterKey says so
+  const bits = stat.mode;
   if ((bits & 0o077) === 0) return undefined;
   return `${file}: the master key file is open to group or others (mode ${mode(bits)}); run chmod 600 ${file}`;
 }

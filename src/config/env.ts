@@ -17,7 +17,7 @@ export interface EnvOverride {
 }
 
 const PREFIX = 'CREDGATE_';
-/** Variables with a meaning of their own, not config keys. */
+/** Variables with a meaning of their own, not config keys (README.md, "Configuration"). */
 const RESERVED = new Set(['CREDGATE_CONFIG', 'CREDGATE_MASTER_KEY']);
 
 export function envVariableFor(path: string[]): string {
@@ -69,4 +69,52 @@ function parseValue(raw: string): unknown {
   } catch {
     return raw;
   }
+}
+
+/**
+ * CREDGATE_* variables that set nothing: no key is named so, they have no
+ * meaning of their own and no ${VAR} in the configuration takes them. Such a
+ * variable is a misspelling that would otherwise be ignored without a word;
+ * `referenced` are the variables the configuration files' placeholders name.
+ * Each line names the variable (never its value) and the closest key's.
+ */
+export function unknownVariables(schema: z.ZodType, env: NodeJS.ProcessEnv, referenced: Iterable<string>): string[] {
+  const keys = new Map(leafPaths(schema).map((p) => [envVariableFor(p), p.join('.')]));
+  const known = new Set([...RESERVED, ...keys.keys(), ...referenced]);
+  return Object.keys(env)
+    .filter((v) => v.startsWith(PREFIX) && !known.has(v))
+    .sort()
+    .map((variable) => {
+      const near = closest(variable, [...keys.keys()]);
+      if (near) return `${variable} (environment): names no setting; did you mean ${near} (${keys.get(near)})?`;
+      return `${variable} (environment): names no setting (a key's variable is CREDGATE_ + its path, levels joined by "__"); unset it`;
+    });
+}
+
+/** The candidate within a few edits of `name` (at most a third of its length), if one is nearest. */
+function closest(name: string, candidates: string[]): string | undefined {
+  const body = name.slice(PREFIX.length);
+  let best: string | undefined;
+  let bestDistance = Math.max(1, Math.min(3, Math.floor(body.length / 3)));
+  for (const c of candidates) {
+    const d = editDistance(body, c.slice(PREFIX.length));
+    if (d < bestDistance || (d === bestDistance && best === undefined)) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Edits (insertions, deletions, substitutions, swaps of neighbours) that turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
 }

@@ -34,6 +34,19 @@ export interface LoadedConfig {
   source: string | undefined;
   /** Keys of secrets written out in the file itself rather than taken from the environment, e.g. "pki.masterKey". */
   inlineSecrets: string[];
+  /** Where a setting (or the closest enclosing one written) is: `file:line:col`, or the CREDGATE_* variable that set it; undefined when neither is written. */
+  locate: Locate;
+  /** Names of the environment variables the file's ${VAR} placeholders take. */
+  variables: string[];
+}
+
+/** Where the value at a key path (or its closest written ancestor) comes from, for messages. */
+export type Locate = (path: readonly PropertyKey[]) => string | undefined;
+
+/** A YAML document parsed and validated, with what messages about it need. */
+export interface ParsedDocument<T> {
+  data: T;
+  locate: Locate;
 }
 
 export function resolveConfigPath(opts: LoadOptions): { path: string; explicit: boolean } {
@@ -58,8 +71,8 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
       throw new ConfigError([`${path}: cannot read: ${(err as Error).message}`]);
     }
   }
-  const { data, inlineSecrets } = parseDocumentAs(text, source ?? '(defaults)', configSchema, { env, envOverrides: true });
-  return { config: data, source, inlineSecrets };
+  const { data, inlineSecrets, locate, variables } = parseDocumentAs(text, source ?? '(defaults)', configSchema, { env, envOverrides: true });
+  return { config: data, source, inlineSecrets, variables, locate };
 }
 
 /** Parses and validates configuration text; `file` is used in messages only. */
@@ -81,12 +94,28 @@ export function parseYaml<S extends z.ZodType>(
   return parseDocumentAs(text, file, schema, opts).data;
 }
 
+/** parseYaml, keeping what later checks need to say where a setting is. */
+export function parseYamlDocument<S extends z.ZodType>(
+  text: string,
+  file: string,
+  schema: S,
+  opts: { env?: NodeJS.ProcessEnv; envOverrides?: boolean } = {},
+): ParsedDocument<z.output<S>> {
+  const { data, locate } = parseDocumentAs(text, file, schema, opts);
+  return { data, locate };
+}
+
+/** The variables ${VAR} placeholders in `text` name, whether or not the text is valid YAML. */
+export function placeholderNames(text: string): string[] {
+  return [...new Set([...text.matchAll(PLACEHOLDER)].map((m) => m[1]!))];
+}
+
 function parseDocumentAs<S extends z.ZodType>(
   text: string,
   file: string,
   schema: S,
   opts: { env?: NodeJS.ProcessEnv; envOverrides?: boolean },
-): { data: z.output<S>; inlineSecrets: string[] } {
+): ParsedDocument<z.output<S>> & { inlineSecrets: string[]; variables: string[] } {
   const env = opts.env ?? process.env;
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -108,8 +137,9 @@ function parseDocumentAs<S extends z.ZodType>(
     throw new ConfigError([`${where(doc.contents as Node)} expected a mapping of settings at the top level`]);
   }
 
-  const { problems, filled, fromEnvOnly } = interpolate(doc, env, where);
-  if (problems.length > 0) throw new ConfigError(problems);
+  // Unset variables are reported with everything else the schema finds; what
+  // they left empty is not reported again.
+  const { problems, filled, fromEnvOnly, unset, variables } = interpolate(doc, env, where);
 
   // Environment overrides are applied to the document so that validation
   // errors can still say where the bad value came from.
@@ -122,15 +152,24 @@ function parseDocumentAs<S extends z.ZodType>(
 
   const data = (doc.toJS() ?? {}) as unknown;
   const result = schema.safeParse(data);
-  if (result.success) {
+  // A setting left out, with nothing around it written either, has no place in the file.
+  const locate: Locate = (path) => {
+    const variable = overriddenBy(fromEnv, path);
+    if (variable) return `${variable} (environment)`;
+    const node = nearestNode(doc, [...path]);
+    return node && node !== doc.contents ? where(node) : undefined;
+  };
+  if (result.success && problems.length === 0) {
     // A secret is inline when the file holds its value: no ${VAR} filled it and no variable overrode it.
     const inlineSecrets = scalarPaths(doc)
       .filter(({ path, node }) => !fromEnvOnly.has(node) && overriddenBy(fromEnv, path) === undefined && isSecret(schema, path))
       .map(({ path }) => path.join('.'));
-    return { data: result.data as z.output<S>, inlineSecrets };
+    return { data: result.data as z.output<S>, inlineSecrets, locate, variables };
   }
-  throw new ConfigError(
-    result.error.issues.map((issue) => {
+  const issues = result.success ? [] : result.error.issues.filter((issue) => !unset.has(doc.getIn(issue.path as (string | number)[], true) as Node));
+  throw new ConfigError([
+    ...problems,
+    ...issues.map((issue) => {
       const key = issue.path.join('.');
       const variable = overriddenBy(fromEnv, issue.path);
       const origin = variable ? `${variable} (environment)` : where(nearestNode(doc, issue.path));
@@ -138,7 +177,7 @@ function parseDocumentAs<S extends z.ZodType>(
       const hide = variable !== undefined || (node !== undefined && filled.has(node)) || mayHoldSecret(schema, issue.path);
       return `${origin} ${key || '(top level)'}: ${formatIssue(issue as z.core.$ZodIssue, valueAt(data, issue.path), { hide })}`;
     }),
-  );
+  ]);
 }
 
 /** The variable that set the value at `path` or a collection around it. */
@@ -193,28 +232,38 @@ const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 /**
  * Replaces ${VAR} and ${VAR:-default} inside string scalars, in place.
  * `filled`: scalars with any placeholder; `fromEnvOnly`: scalars that are one
- * placeholder taken from the environment, with nothing of the file's in them.
+ * placeholder taken from the environment, with nothing of the file's in them;
+ * `unset`: scalars with a variable that is not set and has no default;
+ * `variables`: every variable named.
  */
-function interpolate(doc: Document, env: NodeJS.ProcessEnv, where: (n: Node) => string): { problems: string[]; filled: Set<Node>; fromEnvOnly: Set<Node> } {
+function interpolate(
+  doc: Document,
+  env: NodeJS.ProcessEnv,
+  where: (n: Node) => string,
+): { problems: string[]; filled: Set<Node>; fromEnvOnly: Set<Node>; unset: Set<Node>; variables: string[] } {
   const problems: string[] = [];
   const filled = new Set<Node>();
   const fromEnvOnly = new Set<Node>();
+  const unset = new Set<Node>();
+  const variables = new Set<string>();
   visit(doc, {
     Scalar(_key, node) {
       if (typeof node.value !== 'string' || !node.value.includes('${')) return;
       const whole = new RegExp(`^${PLACEHOLDER.source}$`).exec(node.value);
       let defaulted = false;
       node.value = node.value.replace(PLACEHOLDER, (_m, name: string, fallback: string | undefined) => {
+        variables.add(name);
         const v = env[name];
         if (v !== undefined && v !== '') return v;
         defaulted = true;
         if (fallback !== undefined) return fallback;
         problems.push(`${where(node)} environment variable ${name} is not set; export it or give a default as \${${name}:-value}`);
+        unset.add(node);
         return '';
       });
       filled.add(node);
       if (whole && !defaulted) fromEnvOnly.add(node);
     },
   });
-  return { problems, filled, fromEnvOnly };
+  return { problems, filled, fromEnvOnly, unset, variables: [...variables] };
 }

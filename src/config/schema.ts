@@ -4,6 +4,7 @@
  * override each key, and config/credgate.schema.json (generated from it).
  */
 import { z } from 'zod';
+import { devPkiFiles } from '../pki/dev-pki.js';
 import { parseDn } from '../pki/dn.js';
 import { KEY_ALGORITHMS } from '../pki/keys.js';
 import { unknownAttributeType } from '../pki/names.js';
@@ -14,7 +15,10 @@ import { namesSetting } from './name-policy.js';
 import { secret } from './secret.js';
 
 const port = z.number().int().min(0).max(65535);
-/** A path relative to the directory the gateway runs in (not the config file). */
+/**
+ * A path; a relative one is relative to the directory the gateway runs in
+ * (not the config file's), like the shipped defaults (certs/, data/).
+ */
 export const path = z.string().min(1);
 /** Durations are written like "30s", "5m", "250ms", "1h", "7d". */
 export const duration = z
@@ -29,8 +33,8 @@ const server = z.strictObject({
       .optional()
       .describe('Base URL devices and MDM consoles reach the gateway at; defaults to https://localhost:<port>.'),
     tls: z.strictObject({
-        cert: path.default('certs/server.pem').describe('Server certificate chain (PEM).'),
-        key: path.default('certs/server-key.pem').describe('Server private key (PEM).'),
+        cert: path.optional().describe('Server certificate chain (PEM); default <pki.dir>/server.pem, which the dev PKI writes.'),
+        key: path.optional().describe('Server private key (PEM); default <pki.dir>/server-key.pem, which the dev PKI writes.'),
       })
       .prefault({}),
     bodyLimit: z
@@ -111,8 +115,8 @@ const auth = z.strictObject({
     clientCertificates: z.strictObject({
         trust: z
           .array(path)
-          .default(['certs/root-ca.pem', 'certs/issuing-ca.pem'])
-          .describe('PEM files of the CAs whose client certificates the listener accepts.'),
+          .optional()
+          .describe('PEM files of the CAs whose client certificates the listener accepts; default the dev PKI\'s <pki.dir>/root-ca.pem and <pki.dir>/issuing-ca.pem.'),
         allow: z
           .array(clientCertRule)
           .default([])
@@ -156,10 +160,12 @@ const ca = z
   });
 
 const pki = z.strictObject({
-    dir: path.default('certs').describe('Where `credgate init` writes the dev PKI.'),
+    dir: path
+      .default('certs')
+      .describe('Where `credgate init` (or the first start) writes the dev PKI and master.key; the defaults of server.tls, auth.clientCertificates.trust, scep.ra and ota.signing are files in it.'),
     masterKey: secret(z.string().regex(/^[0-9a-fA-F]{64}$/, { message: 'expected 64 hex digits (a 256-bit key)' }))
       .optional()
-      .describe('AES-256 key wrapping private keys at rest; else CREDGATE_MASTER_KEY, else certs/master.key.'),
+      .describe('AES-256 key wrapping private keys at rest; else CREDGATE_MASTER_KEY, else <pki.dir>/master.key.'),
     allowInlineMasterKey: z
       .boolean()
       .default(false)
@@ -557,7 +563,23 @@ export const configSchema = z.strictObject({
     if (c.database.client === 'mysql' && c.database.pool.max <= c.jobs.workers) {
       ctx.addIssue({ code: 'custom', path: ['database', 'pool', 'max'], message: `must be larger than jobs.workers (${c.jobs.workers}): each worker may hold a connection for a lock while it needs another` });
     }
-  });
+  })
+  .transform(withPkiDirDefaults);
+
+/**
+ * Settings left out that default to files of the dev PKI are files in
+ * pki.dir, so that moving pki.dir moves everything `credgate init` writes.
+ * (scep.ra, ota.signing, the "dev" CA and master.key are looked up in pki.dir
+ * where they are used.)
+ */
+function withPkiDirDefaults<C extends { pki: { dir: string }; server: { tls: { cert?: string | undefined; key?: string | undefined } }; auth: { clientCertificates: { trust?: string[] | undefined } } }>(c: C) {
+  const f = devPkiFiles(c.pki.dir);
+  return {
+    ...c,
+    server: { ...c.server, tls: { cert: c.server.tls.cert ?? f.serverCert, key: c.server.tls.key ?? f.serverKey } },
+    auth: { ...c.auth, clientCertificates: { ...c.auth.clientCertificates, trust: c.auth.clientCertificates.trust ?? [f.rootCert, f.issuingCert] } },
+  };
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type ClientCertRule = z.infer<typeof clientCertRule>;

@@ -14,6 +14,7 @@ import type { Db } from '../store/db.js';
 import type { Connector, ConnectorKind, HealthReport } from './connector.js';
 import type { EventIntake } from './intake.js';
 import type { ConnectorPolicy } from './pipeline.js';
+import type { FileProblem } from './setting-file.js';
 import type { InboundSettings } from './settings.js';
 
 /**
@@ -80,4 +81,10 @@ export interface ConnectorModule<S extends ConnectorSettings = ConnectorSettings
    * what the vendor answers is a failed check.
    */
   check(settings: S, id: string): Promise<HealthReport>;
+  /**
+   * Reads the files the settings name (certificates, keys, PKCS#12, CA
+   * bundles) as `create` will, without building anything: every unusable
+   * one, so that `credgate config check` and start-up report them all.
+   */
+  checkFiles?(settings: S): FileProblem[];
 }

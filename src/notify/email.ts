@@ -1,7 +1,10 @@
 /** HTML email through SMTP (nodemailer). */
-import { readFileSync } from 'node:fs';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { NotifyConfig } from '../config/schema.js';
+import { readCertificateSetting } from '../pki/certificate-files.js';
+
+/** notify.email.ca: a PEM file with the certificates of the SMTP server's CA. */
+export const readSmtpCa = (path: string): string => readCertificateSetting(path, 'notify.email.ca');
 
 export interface EmailMessage {
   to: string;
@@ -23,7 +26,7 @@ export class EmailSender {
       requireTLS: config.requireTls && !config.secure,
       ignoreTLS: !config.requireTls && !config.secure,
       ...(config.user && { auth: { user: config.user, pass: config.password ?? '' } }),
-      ...(config.ca && { tls: { ca: readFileSync(config.ca, 'utf8') } }),
+      ...(config.ca && { tls: { ca: readSmtpCa(config.ca) } }),
       connectionTimeout: 10_000,
       greetingTimeout: 10_000,
       socketTimeout: 20_000,

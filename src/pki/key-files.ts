@@ -20,15 +20,20 @@ export function writeKeyFile(path: string, key: KeyObject, masterKey: Buffer, op
 
 /** Reads a PEM key, encrypted under the master key or (operator-supplied) in the clear. */
 export function readKeyFile(path: string, masterKey: Buffer | undefined): KeyObject {
-  const pem = readFileSync(path);
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch (err) {
+    throw new Error(`cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
   try {
     return createPrivateKey({ key: pem, format: 'pem', ...(masterKey && { passphrase: masterKey.toString('hex') }) });
   } catch (err) {
-    const encrypted = pem.includes('ENCRYPTED');
+    if (!pem.includes('ENCRYPTED')) throw new Error(`${path}: not a readable PEM private key (${(err as Error).message})`);
     throw new Error(
-      encrypted
-        ? `${path}: cannot decrypt the private key; is the master key (pki.masterKey, CREDGATE_MASTER_KEY or certs/master.key) the one it was written with?`
-        : `${path}: not a readable PEM private key (${(err as Error).message})`,
+      masterKey
+        ? `${path}: cannot decrypt the private key; is the master key (pki.masterKey, CREDGATE_MASTER_KEY or master.key in pki.dir) the one it was written with?`
+        : `${path}: the private key is encrypted under a master key, and there is none (pki.masterKey, CREDGATE_MASTER_KEY or master.key in pki.dir)`,
     );
   }
 }

@@ -26,7 +26,12 @@ export function resolveMasterKey(opts: { configured?: string | undefined; pkiDir
   }
   const path = masterKeyPath(opts.pkiDir);
   if (!existsSync(path)) return undefined;
-  const text = readFileSync(path, 'utf8').trim();
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new MasterKeyError(`cannot read the master key file ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
   if (!HEX_KEY.test(text)) throw new MasterKeyError(`${path} must hold 64 hex digits (a 256-bit key)`);
   return Buffer.from(text, 'hex');
 }

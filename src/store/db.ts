@@ -23,6 +23,9 @@ export function openDb(settings: DbSettings): Db {
       connection: { uri: settings.url, supportBigNumbers: true, bigNumberStrings: false, charset: 'utf8mb4' } as never,
       pool: settings.pool ?? { min: 0, max: 10 },
       acquireConnectionTimeout: 10_000,
+      // A failed connection attempt reaches the caller, which says what to check;
+      // knex would also print it with the driver's stack trace.
+      log: { warn: (message: unknown) => void (String(message).startsWith('Acquire connection error') || console.warn(message)) },
     });
   }
   if (settings.filename !== ':memory:') mkdirSync(dirname(settings.filename), { recursive: true, mode: 0o700 });
