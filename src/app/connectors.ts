@@ -164,10 +164,10 @@ export function connectorPolicyProblems(loaded: LoadedConnector[], templates: st
   );
 }
 
-/** The first template a connector's policy names that the configuration does not define, as the line that says so. */
+/** The first template a connector's policy names that the configuration does not define, as the line that says so (file:line:col). */
 export function missingTemplate(c: LoadedConnector, templates: string[]): string | undefined {
   const problem = connectorPolicyProblems([c], templates)[0];
-  return problem && `${c.file} ${problem.message}`;
+  return problem && `${c.locate(problem.path) ?? c.file} ${problem.message}`;
 }
 
 const readInboundTrust = (path: string, i: number) => readCertificateSetting(path, `inbound.clientCertificates.trust[${i}]`);

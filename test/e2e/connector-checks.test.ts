@@ -306,7 +306,7 @@ describe('connectors tried alone: credgate connectors list / test, and the admin
       oneLine(await cli(['connectors', 'test', 'nope'], other), /^credgate: no connector "nope": \S*config\/connectors has no nope\.yaml \(connectors: broken, no-p12, no-template, ws1\)\n$/);
       oneLine(await cli(['connectors', 'test', '../ws1'], other), /^credgate: a connector id is lower-case letters, digits and dashes/);
       oneLine(await cli(['connectors', 'test', 'no-p12'], other), /^credgate: \S*config\/connectors\/no-p12\.yaml escrowGateway\.clientPkcs12: cannot read .*missing\.p12 \(ENOENT\)\n$/);
-      oneLine(await cli(['connectors', 'test', 'no-template'], other), /^credgate: \S*config\/connectors\/no-template\.yaml: no template named "no-such-template"/);
+      oneLine(await cli(['connectors', 'test', 'no-template'], other), /^credgate: \S*config\/connectors\/no-template\.yaml:\d+:\d+ policy\.enrolled\.signing: no template named "no-such-template"/);
       oneLine(await cli(['connectors', 'list'], other), /broken\.yaml/);
       const alone = await cli(['connectors', 'test', 'ws1'], other);
       assert.equal(alone.status, 0, alone.stdout + alone.stderr);

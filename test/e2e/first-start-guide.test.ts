@@ -60,13 +60,8 @@ describe('the first-start guide', () => {
 
   test('the first start prints it even into a pipe; its paths follow pki.dir and its curl signs in', async () => {
     const dir = freshCheckout({
-      replace: [
-        ['cert: certs/server.pem', 'cert: secrets/pki/server.pem'],
-        ['key: certs/server-key.pem', 'key: secrets/pki/server-key.pem'],
-        ['- certs/root-ca.pem', '- secrets/pki/root-ca.pem'],
-        ['- certs/issuing-ca.pem', '- secrets/pki/issuing-ca.pem'],
-        ['dir: certs', 'dir: secrets/pki'],
-      ],
+      // server.tls and the admin trust follow pki.dir when left out, as shipped.
+      replace: [['dir: certs', 'dir: secrets/pki']],
     });
     const port = await freePort();
     const first = spawnCli([], { cwd: dir, env: { CREDGATE_SERVER__PORT: String(port) } });
