@@ -13,23 +13,38 @@
  * the example database server's (db.example.com:3306 becomes a MariaDB of the
  * test's own, holding the database and user the example names, whose
  * password is DB_PASSWORD). What a reader brings is stood in for: Apple's
- * iPhone Device CA by a CA made here, at the path README.md names.
+ * iPhone Device CA by a CA made here, at the path README.md names; the
+ * Workspace ONE console by the stand-ins of test/helpers/ws1-standins.ts,
+ * which take the tenant code and OAuth client the example exports. The
+ * checkout holds what git tracks of config/; in its copy of
+ * config/connectors/examples/workspace-one.yaml only, the vendor's hosts
+ * (the Escrow Gateway eg.example.com, the UEM API as1234.awmdm.com and its
+ * token URL na.uemauth.workspaceone.com) become the stand-ins' addresses,
+ * and the operator's own files become files made here:
+ * /etc/credgate/ws1-eg-client.p12 a client certificate the Escrow Gateway
+ * stand-in approves, opened by the password the example exports, and
+ * /etc/credgate/ws1-eg-ca.pem the stand-ins' CA, which every process the
+ * examples start also trusts as it would the vendor's public CA
+ * (NODE_EXTRA_CA_CERTS).
  * ```sh setup blocks hold the two set-up commands and do not run.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { REPO, freshCheckout, waitForLog } from '../helpers/cli.js';
 import { curl } from '../helpers/curl.js';
 import { makeDeviceCa } from '../helpers/iphone.js';
-import { codeBlocks, shownAnswers, type CodeBlock } from '../helpers/markdown-examples.js';
+import { codeBlocks, quotedAssignments, shownAnswers, type CodeBlock } from '../helpers/markdown-examples.js';
 import { freePort } from '../helpers/net.js';
+import { openssl } from '../helpers/openssl.js';
 import { startPrivateMariaDb, type PrivateMariaDb } from '../helpers/private-mariadb.js';
 import { mismatches, parseShown } from '../helpers/shown-answer.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
+import { standInForWs1Example, WS1_EXAMPLE, type Ws1ExampleStandins } from '../helpers/ws1-example-standins.js';
 
 const DOCS = ['README.md', 'connectors/README.md', ...(existsSync(join(REPO, 'docs')) ? readdirSync(join(REPO, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`) : [])];
 const shellBlocks = DOCS.filter((f) => existsSync(join(REPO, f)))
@@ -41,6 +56,9 @@ const examples = shellBlocks.filter((b) => !b.info.includes('setup'));
 const DEVICE_CA = 'certs/apple-iphone-device-ca.pem';
 const DOC_GATEWAY = 'localhost:8443';
 const DOC_DATABASE = 'db.example.com:3306';
+/** The examples that try the Workspace ONE connector, and what they set. */
+const ws1Examples = examples.filter((b) => b.code.includes(WS1_EXAMPLE.replace(/\.yaml$/, '')));
+const ws1Values = Object.assign({}, ...ws1Examples.map((b) => quotedAssignments(b.code))) as Record<string, string>;
 
 const commands = (code: string) =>
   code
@@ -58,6 +76,7 @@ describe('documentation examples', () => {
   let record: string;
   let gateway: ChildProcess | undefined;
   let gatewayStarts = 0;
+  let ws1: Ws1ExampleStandins | undefined;
 
   async function startGatewayWith(code: string): Promise<void> {
     await stopGateway();
@@ -101,8 +120,13 @@ describe('documentation examples', () => {
   before(async () => {
     dir = freshCheckout();
     port = await freePort();
-    // A clone has package.json (npm start) and bin/credgate.js, which runs the
-    // build of src/; here it runs the sources under test.
+    // A clone has what git tracks of config/ (the connector examples and
+    // sample events with it), package.json (npm start) and bin/credgate.js,
+    // which runs the build of src/; here it runs the sources under test.
+    for (const file of execFileSync('git', ['ls-files', '-z', '--', 'config'], { cwd: REPO, encoding: 'utf8' }).split('\0').filter(Boolean)) {
+      mkdirSync(dirname(join(dir, file)), { recursive: true });
+      copyFileSync(join(REPO, file), join(dir, file));
+    }
     copyFileSync(join(REPO, 'package.json'), join(dir, 'package.json'));
     mkdirSync(join(dir, 'bin'));
     writeFileSync(
@@ -151,6 +175,9 @@ describe('documentation examples', () => {
     env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CREDGATE_') && !k.startsWith('npm_') && k !== 'NODE_OPTIONS'));
     Object.assign(env, { PATH: `${record}:${process.env.PATH ?? ''}`, CREDGATE_SERVER__PORT: String(port), CREDGATE_SERVER__HOST: '127.0.0.1', DB_PASSWORD: dbPassword, npm_config_update_notifier: 'false' });
 
+    ws1 = await standInForWs1Example(dir, ws1Values);
+    env.NODE_EXTRA_CA_CERTS = ws1.caFile;
+
     // The reader's first start: `npm start` on a fresh clone.
     await startGatewayWith('npm start');
     const stand = await makeDeviceCa(tempDir(), 'Stand-in iPhone Device CA');
@@ -160,6 +187,7 @@ describe('documentation examples', () => {
   after(async () => {
     await stopGateway();
     await db?.stop();
+    await ws1?.stop();
   });
 
   test('README.md has its two set-up commands in one block marked "sh setup", and every other shell example runs', () => {
@@ -199,6 +227,40 @@ describe('documentation examples', () => {
       });
     });
   }
+
+  test("the Workspace ONE example checked the connector against the stand-ins, and each sample device got its own signing credential and the user's one encryption credential through the Escrow Gateway", async () => {
+    assert.ok(ws1Examples.some((b) => b.code.includes(WS1_EXAMPLE)), `an example copies ${WS1_EXAMPLE}`);
+    assert.ok(ws1!.uem.tokensIssued > 0 && ws1!.uem.requests.some((r) => r.path === '/api/system/info'), 'connectors test reached the UEM API stand-in');
+    const posted = [...new Set(ws1Examples.flatMap((b) => [...b.code.matchAll(/@(config\/connectors\/examples\/workspace-one-event\.(?:json|xml))/g)].map((m) => m[1]!)))];
+    assert.ok(posted.length > 0, 'an example posts a sample event');
+    const samples = posted.map((file) => {
+      const text = readFileSync(join(REPO, file), 'utf8');
+      const field = (name: string) => (file.endsWith('.json') ? String((JSON.parse(text) as Record<string, unknown>)[name]) : new RegExp(`<${name}>([^<]*)</${name}>`).exec(text)?.[1]);
+      return { file, device: field('DeviceUUID'), user: field('EnrollmentUserUUID') };
+    });
+    const uploads = await until(
+      `the Escrow Gateway stand-in's uploads for ${posted.join(', ')}`,
+      () => {
+        const found = samples.map((s) => ws1!.eg.uploads.find((u) => u.deviceUuid === s.device));
+        return found.every((u) => u !== undefined) && found.map((u) => u!);
+      },
+      60_000,
+    );
+    // The PKCS#12 files differ by their salts; the certificates in them are the credentials.
+    const certificateIn = (p12: Buffer) => {
+      const file = join(tempDir(), 'upload.p12');
+      writeFileSync(file, p12);
+      const pem = openssl(['pkcs12', '-in', file, '-passin', `pass:${ws1Values.WS1_PKCS12_PASSWORD}`, '-nokeys', '-clcerts']);
+      return new X509Certificate(pem.slice(pem.indexOf('-----BEGIN CERTIFICATE-----'))).serialNumber;
+    };
+    uploads.forEach((u, k) => {
+      assert.equal(u.userUuid, samples[k]!.user, `${samples[k]!.file}: the upload names the user`);
+      assert.equal(u.signing.length, 1, `${samples[k]!.file}: one signing credential`);
+      assert.equal(u.encryption.length, 1, `${samples[k]!.file}: one encryption credential`);
+    });
+    assert.equal(new Set(uploads.map((u) => certificateIn(u.signing[0]!))).size, uploads.length, 'a signing credential per device');
+    assert.equal(new Set(uploads.map((u) => certificateIn(u.encryption[0]!))).size, 1, "the user's one encryption credential on every device");
+  });
 
   test('the MySQL example ran the gateway on the database it names', async () => {
     assert.ok(examples.some((b) => b.code.includes(DOC_DATABASE)), `an example names ${DOC_DATABASE}`);

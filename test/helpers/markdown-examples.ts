@@ -44,3 +44,8 @@ export function shownAnswers(code: string): { status: number; body: string }[] {
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ status: Number(m[1]), body: m[2]!.trim() }));
 }
+
+/** `NAME='value'` assignments of an example (exported or not): what it sets for the commands after it. */
+export function quotedAssignments(code: string): Record<string, string> {
+  return Object.fromEntries([...code.matchAll(/(?:^|[\s;])([A-Za-z_][A-Za-z0-9_]*)='([^']*)'/g)].map((m) => [m[1]!, m[2]!]));
+}
