@@ -7,19 +7,33 @@
  *   GET  certnew.p7b?ReqID=<n>|CACert&Enc=b64|bin           -> it with its chain (PKCS#7)
  *   GET  certcarc.asp, GET /                                -> CA page, landing page
  *
- * Like ADCS, a refused request is a 200 page whose disposition message says
- * why; a fetch that finds nothing is 404. A body over the limit is 413.
+ * Like ADCS, a refused request and a fetch that finds nothing are 200 pages
+ * whose disposition message says why (certsrv clients read the page, and take
+ * a 4xx for a transport failure); a certificate comes with the bare media type
+ * ADCS sends, which certsrv clients compare whole. Query names are read in
+ * any case, as ASP reads them (clients send Enc and ENC). A body over the
+ * limit is 413.
  */
 import express, { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { certsOnly } from '../../src/pki/cms/signed-data.js';
-import { caPage, deniedPage, fetchErrorPage, issuedPage, landingPage } from './certsrv-pages.js';
+import { caPage, deniedPage, fetchErrorPage, issuedPage, landingPage, REQUEST_NOT_FOUND } from './certsrv-pages.js';
 import type { CertificateWithChain, CertsrvService } from './certsrv.js';
 
 /** A 16384-bit RSA request is under 8 KiB as form-encoded base64; a form far larger is not one. */
 const FORM_LIMIT = 64 * 1024;
 
-const pem = (label: string, der: Buffer) => `-----BEGIN ${label}-----\r\n${der.toString('base64').replace(/.{64}/g, '$&\r\n').replace(/\r\n$/, '')}\r\n-----END ${label}-----\r\n`;
+const pem = (label: string, der: Buffer) =>
+  Buffer.from(`-----BEGIN ${label}-----\r\n${der.toString('base64').replace(/.{64}/g, '$&\r\n').replace(/\r\n$/, '')}\r\n-----END ${label}-----\r\n`, 'ascii');
+
+/** Every value of a query parameter, its name matched in any case. */
+function queryValues(req: Request, name: string): string[] {
+  const lower = name.toLowerCase();
+  return Object.entries(req.query)
+    .filter(([k]) => k.toLowerCase() === lower)
+    .flatMap(([, v]) => (Array.isArray(v) ? v : [v]))
+    .map(String);
+}
 
 function requesterOf(req: Request): string {
   const p = req.user!;
@@ -42,25 +56,28 @@ export function certsrvRouter(service: CertsrvService, opts: { connectorId: stri
 
   /** ReqID=<n> or ReqID=CACert (Renewal=0, the only CA certificate there is). */
   const lookup = async (req: Request, res: Response): Promise<CertificateWithChain | undefined> => {
-    const id = typeof req.query.ReqID === 'string' ? req.query.ReqID : '';
+    const id = queryValues(req, 'ReqID').join(',');
     if (id.toLowerCase() === 'cacert') {
-      const renewal = req.query.Renewal;
-      if (renewal === undefined || renewal === '0') return service.caCertificate();
-      html(res, 404, fetchErrorPage(`CA certificate renewal ${String(renewal)} does not exist; this CA has no renewals (certcarc.asp: nRenewals=0)`));
+      const renewal = queryValues(req, 'Renewal').join(',');
+      if (renewal === '' || renewal === '0') return service.caCertificate();
+      html(res, 200, fetchErrorPage(`CA certificate renewal ${renewal.slice(0, 16)} does not exist; this CA has no renewals (certcarc.asp: nRenewals=0)`));
       return undefined;
     }
     const found = /^\d{1,15}$/.test(id) ? await service.certificate(Number(id)) : undefined;
-    if (!found) html(res, 404, fetchErrorPage(`Requested entry not found: request ID "${id.slice(0, 32)}" is unknown to this CA`));
+    if (!found) html(res, 200, fetchErrorPage(`Requested entry not found: request ID "${id.slice(0, 32)}" is unknown to this CA`, REQUEST_NOT_FOUND));
     return found;
   };
   const encoding = (req: Request, res: Response): 'b64' | 'bin' | undefined => {
-    const enc = req.query.Enc === undefined ? 'bin' : String(req.query.Enc).toLowerCase();
+    const given = queryValues(req, 'Enc');
+    const enc = given.length === 0 ? 'bin' : given.join(',').toLowerCase();
     if (enc === 'b64' || enc === 'bin') return enc;
     html(res, 400, fetchErrorPage(`unknown encoding Enc=${enc.slice(0, 16)}: use Enc=b64 (PEM) or Enc=bin (DER)`));
     return undefined;
   };
-  const send = (res: Response, type: string, file: string, body: Buffer | string) => {
-    res.status(200).type(type).setHeader('Content-Disposition', `attachment; filename="${file}"`);
+  const send = (res: Response, type: string, file: string, body: Buffer) => {
+    // Bytes under a header set as it is: express adds "; charset=utf-8" to a string body, and certsrv clients compare the type whole.
+    res.status(200).setHeader('Content-Type', type);
+    res.setHeader('Content-Disposition', `attachment; filename="${file}"`);
     res.send(body);
   };
 

@@ -93,8 +93,9 @@ export class CertsrvService {
     if (!adcsTemplate) return deny('the request names no certificate template: send CertAttrib=CertificateTemplate:<name>');
     const template = this.templateFor(adcsTemplate);
     if (!template) {
+      // ADCS's wording (CERTSRV_E_UNSUPPORTED_CERT_TYPE), which certsrv clients and their operators look for; then what is mapped here.
       const known = Object.keys(this.deps.settings.templates).join(', ');
-      return deny(`Denied by Policy Module 0x80094800, The request was not for a certificate template supported by this CA: "${adcsTemplate}" is not mapped (mapped: ${known})`, { adcsTemplate });
+      return deny(`Denied by Policy Module 0x80094800, The request was for a certificate template that is not supported by the Active Directory Certificate Services policy: ${adcsTemplate.slice(0, 128)} (mapped: ${known})`, { adcsTemplate });
     }
     const ignored = [...attributes.keys()].filter((k) => k !== 'certificatetemplate');
     if (ignored.length) log.info({ ignored }, 'certsrv request attributes ignored: names come from the request itself, never from attributes');

@@ -110,7 +110,7 @@ describe('Citrix connector', () => {
     const headers = join(dir, `headers-${n}.txt`);
     const r = await curl(`${base}/connectors/${connector}/certsrv/certnew.cer?ReqID=${reqId}&Enc=b64`, [...ca(), ...basic(), '-D', headers]);
     writeFileSync(file, r.body);
-    const type = /content-type:\s*([^\r\n;]+)/i.exec(readFileSync(headers, 'utf8'))?.[1] ?? '';
+    const type = /content-type:\s*([^\r\n]+)/i.exec(readFileSync(headers, 'utf8'))?.[1] ?? '';
     return { file, status: r.status, body: r.body, type };
   };
   const caFile = () => join(dir, 'certsrv-ca.pem');
@@ -185,9 +185,15 @@ describe('Citrix connector', () => {
     assert.equal(page.status, 200);
     assert.match(page.body, /Certificate Issued/);
     const reqId = reqIdOf(page);
+    // The page as ADCS writes it: links with &amp;, the script a browser runs, and the request id in words.
+    assert.match(page.body, new RegExp(`href="certnew\\.cer\\?ReqID=${reqId}&amp;Enc=b64"`));
+    assert.match(page.body, new RegExp(`href="certnew\\.p7b\\?ReqID=${reqId}&amp;Enc=bin"`));
+    assert.match(page.body, new RegExp(`location="certnew\\.cer\\?ReqID=${reqId}&"\\+getEncoding\\(\\);`));
+    assert.match(page.body, new RegExp(`Your Request Id is ${reqId}\\.`));
+    assert.doesNotMatch(page.body, /href="[^"]*&(?!amp;)/, 'no bare & in an attribute');
     const cert = await fetchCert(reqId);
     assert.equal(cert.status, 200);
-    assert.equal(cert.type, 'application/pkix-cert');
+    assert.equal(cert.type, 'application/pkix-cert', 'the bare type: certsrv clients compare it whole');
     assert.match(cert.body, /^-----BEGIN CERTIFICATE-----\r\n/);
     assert.match(openssl(['verify', '-CAfile', join(dir, 'certs/root-ca.pem'), '-untrusted', caFile(), cert.file]), /: OK/);
     const text = openssl(['x509', '-in', cert.file, '-noout', '-text']);
@@ -283,7 +289,7 @@ describe('Citrix connector', () => {
     assert.equal(unknown.status, 200, 'as ADCS: the page carries the refusal');
     assert.match(unknown.body, /Certificate Request Denied/);
     assert.doesNotMatch(unknown.body, /ReqID=|Your Request Id is/);
-    assert.match(dispositionOf(unknown), /not for a certificate template supported by this CA: 'WebServer' is not mapped \(mapped: XenMobileUser, XenMobileSMIME, XenMobileEncryption\)/);
+    assert.match(dispositionOf(unknown), /^Denied by Policy Module 0x80094800, The request was for a certificate template that is not supported by the Active Directory Certificate Services policy: WebServer \(mapped: XenMobileUser, XenMobileSMIME, XenMobileEncryption\)$/);
     assert.ok(gw.logs().split('\n').some((l) => l.includes('certsrv request denied') && l.includes('"adcsTemplate":"WebServer"') && l.includes('"level":40')), 'logged as a warning');
 
     assert.match(dispositionOf(await submit('-----BEGIN CERTIFICATE REQUEST-----\nMIIBnotarequest\n-----END CERTIFICATE REQUEST-----\n', 'XenMobileUser')), /^Error Parsing Request: /);
@@ -320,16 +326,21 @@ describe('Citrix connector', () => {
     assert.equal(await count('certificates'), before, 'the issuance rolled back with the request row');
   });
 
-  test('unknown request ids, and another connector\'s, are not found', async () => {
+  test('unknown request ids, and another connector\'s, are not found: a 200 error page, as ADCS answers', async () => {
     const page = await submit(makeCsr('/CN=carol/serialNumber=F2LXK1AAAA03'), 'XenMobileUser');
     const reqId = reqIdOf(page);
     assert.equal((await fetchCert(reqId)).status, 200);
-    const elsewhere = await fetchCert(reqId, 'xm2');
-    assert.equal(elsewhere.status, 404);
-    assert.match(elsewhere.body, /Disposition message:\t\tRequested entry not found/);
-    assert.notEqual(elsewhere.type, 'application/pkix-cert');
-    assert.equal((await fetchCert(999_999)).status, 404);
-    assert.equal((await fetchCert('abc')).status, 404);
+    for (const [id, connector] of [[reqId, 'xm2'], [999_999, 'xm'], ['abc', 'xm'], [-1, 'xm']] as const) {
+      const missing = await fetchCert(id, connector);
+      assert.equal(missing.status, 200, `ReqID=${id} at ${connector}`);
+      assert.equal(missing.type, 'text/html; charset=utf-8');
+      // Where certsrv clients cut the message out: markup after the label, then two tabs and the text up to the line end.
+      assert.equal(/Disposition message:[^\t]+\t\t([^\r\n]+)/.exec(missing.body)?.[1], `Requested entry not found: request ID '${id}' is unknown to this CA`);
+      assert.match(missing.body, /LastStatus:[^\t]+\t\tThe request does not exist\. 0x80094002/);
+    }
+    const renewal = await curl(`${base}/connectors/xm/certsrv/certnew.cer?ReqID=CACert&Renewal=3&Enc=b64`, [...ca(), ...basic()]);
+    assert.equal(renewal.status, 200);
+    assert.match(renewal.body, /Disposition message:[^\t]+\t\tCA certificate renewal 3 does not exist/);
     assert.equal((await curl(`${base}/connectors/xm/certsrv/certnew.cer?ReqID=${reqId}&Enc=pem`, [...ca(), ...basic()])).status, 400);
   });
 
