@@ -11,13 +11,14 @@ import type { Connector, HealthReport, MdmEvent, MdmUser } from '../../src/conne
 import type { ConnectorContext, ConnectorModule } from '../../src/connectors/module.js';
 import { fileProblems, readCaSetting } from '../../src/connectors/setting-file.js';
 import { OAuthClient, type ClientCredential } from '../../src/connectors/oauth-client.js';
+import { readConnectorKey } from './connector-key.js';
 import { DevicePoller, MANAGED_DEVICES } from './device-poller.js';
 import { DeviceStore } from './device-store.js';
 import { Graph, GraphError, intuneHttp } from './graph.js';
 import { PfxImporter } from './pfx-import.js';
 import { RevocationPoller } from './revocation-poller.js';
 import { IntuneScepValidator } from './scep-validator.js';
-import { intuneSchema, readConnectorKey, type IntuneSettings } from './schema.js';
+import { intuneSchema, type IntuneSettings } from './schema.js';
 import { IntuneServices, PKI_CONNECTOR, SCEP_VALIDATION } from './services.js';
 
 /** The app's credential; a certificate file that is missing, unreadable or not the key's is named. */

@@ -115,8 +115,10 @@ export interface IntuneCloud {
   graphHost: string;
   graphScope: string;
   intuneScope: string;
-  /** The PFX connector's public key, PEM SPKI (its private key stays here). */
+  /** The PFX connector's public key, PEM SPKI (its private key stays here), as Export-IntunePublicKey -FileFormat PEM writes it. */
   connectorPublicKeyPem: string;
+  /** The same key as Export-IntunePublicKey writes it by default: a CNG BCRYPT_RSAPUBLIC_BLOB. */
+  connectorPublicKeyCngBlob: Buffer;
   devices: ManagedDevice[];
   users: Map<string, EntraUser>;
   imports: PfxImport[];
@@ -157,6 +159,22 @@ const exactKeys = (o: Record<string, unknown>, keys: string[]) => {
   return extra.length || missing.length ? `fields: missing [${missing.join(', ')}], unexpected [${extra.join(', ')}]` : undefined;
 };
 
+/**
+ * An RSA public key as a CNG BCRYPT_RSAPUBLIC_BLOB, laid out as the Windows
+ * documentation's "BCRYPT_RSAKEY_BLOB structure" describes: Magic "RSA1",
+ * BitLength, cbPublicExp, cbModulus, cbPrime1 = cbPrime2 = 0 (little-endian
+ * ULONGs), then the exponent and the modulus, big-endian.
+ */
+export function cngPublicBlob(key: KeyObject): Buffer {
+  const jwk = key.export({ format: 'jwk' });
+  const e = Buffer.from(jwk.e!, 'base64url');
+  const n = Buffer.from(jwk.n!, 'base64url');
+  const header = Buffer.alloc(24);
+  header.write('RSA1', 0, 'latin1');
+  [key.asymmetricKeyDetails!.modulusLength!, e.length, n.length, 0, 0].forEach((v, i) => header.writeUInt32LE(v, 4 + 4 * i));
+  return Buffer.concat([header, e, n]);
+}
+
 export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<IntuneCloud> {
   const work = tempDir('intune-standin-');
   const connectorKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -178,6 +196,7 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
     graphScope: `${graph.url}/.default`,
     intuneScope: 'https://api.manage.microsoft.com//.default',
     connectorPublicKeyPem: connectorKey.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    connectorPublicKeyCngBlob: cngPublicBlob(connectorKey.publicKey),
     devices: [],
     users: new Map(),
     imports: [],
