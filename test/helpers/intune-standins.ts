@@ -1,6 +1,6 @@
 /**
  * Local stand-ins for Microsoft's side of the Intune contract
- * (../shared/contracts/intune.md), over real HTTPS with a test CA:
+ * (connectors/intune/README.md), over real HTTPS with a test CA:
  *
  *  - the Entra ID token endpoint: client credentials with a client secret or
  *    an RS256 client assertion (signature, x5t, x5t#S256, aud, iss, sub, exp
@@ -10,7 +10,13 @@
  *    which checks every field of an import: it decrypts encryptedPfxPassword
  *    with the connector's private key (openssl pkeyutl, OAEP with the digest
  *    of paddingScheme for both OAEP and MGF1), opens the PKCS#12 with it
- *    (openssl pkcs12) and compares thumbprint and dates with the certificate;
+ *    (openssl pkcs12) and compares thumbprint and dates with the certificate.
+ *    An import is addressed by the id its 201 answer gives, and by no other
+ *    form: a GET or DELETE with another id is a 404 and the import stays.
+ *    Graph documents no id form; by default the stand-in uses the one
+ *    Microsoft's Remove-IntuneUserPfxCertificate cmdlet deletes by (the
+ *    user id without dashes, a dash, the thumbprint), and importIdForm
+ *    switches to the README's `{UserId}-{Thumbprint}` or an opaque GUID;
  *  - the Intune services: SCEP request validation (verdicts per challenge the
  *    stand-in handed out) and the PKI connector's revocation queue.
  *
@@ -58,6 +64,8 @@ export interface EntraUser {
 /** An import the stand-in accepted after opening it. */
 export interface PfxImport {
   id: string;
+  /** The Entra id of the user it was imported for. */
+  userId: string;
   body: Record<string, string>;
   /** encryptedPfxPassword, decrypted with the connector's private key. */
   password: string;
@@ -119,6 +127,8 @@ export interface IntuneCloud {
   connectorPublicKeyPem: string;
   /** The same key as Export-IntunePublicKey writes it by default: a CNG BCRYPT_RSAPUBLIC_BLOB. */
   connectorPublicKeyCngBlob: Buffer;
+  /** How new imports' ids are formed (see the header); imports keep the id they were given. */
+  importIdForm: 'compact' | 'dashed' | 'opaque';
   devices: ManagedDevice[];
   users: Map<string, EntraUser>;
   imports: PfxImport[];
@@ -197,6 +207,7 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
     intuneScope: 'https://api.manage.microsoft.com//.default',
     connectorPublicKeyPem: connectorKey.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
     connectorPublicKeyCngBlob: cngPublicBlob(connectorKey.publicKey),
+    importIdForm: 'compact',
     devices: [],
     users: new Map(),
     imports: [],
@@ -335,9 +346,10 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
     }
     if (path === PFX_COLLECTION && req.method === 'POST') return importPfx(res, body);
     const one = new RegExp(`^${PFX_COLLECTION}/([^/]+)$`).exec(path);
-    if (one && req.method === 'DELETE') {
+    if (one && (req.method === 'GET' || req.method === 'DELETE')) {
       const at = cloud.imports.findIndex((i) => i.id === decodeURIComponent(one[1]!));
       if (at < 0) return graphError(res, 404, 'ResourceNotFound', 'no such import');
+      if (req.method === 'GET') return json(res, 200, { id: cloud.imports[at]!.id, ...publicFields(cloud.imports[at]!.body) });
       cloud.imports.splice(at, 1);
       res.writeHead(204).end();
       return;
@@ -365,8 +377,8 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
     if (!digest) return refuse(`paddingScheme ${b.paddingScheme} is not one of ${Object.keys(PADDING).join(', ')}`);
     if (!isStrictBase64(b.encryptedPfxBlob) || !isStrictBase64(b.encryptedPfxPassword)) return refuse('encryptedPfxBlob and encryptedPfxPassword must be base64');
     for (const k of ['startDateTime', 'expirationDateTime']) if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(b[k]!)) return refuse(`${k} must be an ISO-8601 UTC time`);
-    const id = `${owner.id}-${b.thumbprint}`;
-    if (cloud.imports.some((i) => i.id === id)) return graphError(res, 409, 'Conflict', `${id} already exists`);
+    if (cloud.imports.some((i) => i.userId === owner.id && i.body.thumbprint === b.thumbprint)) return graphError(res, 409, 'Conflict', `${b.thumbprint} is already imported for ${owner.userPrincipalName}`);
+    const id = { compact: `${owner.id.replace(/-/g, '')}-${b.thumbprint}`, dashed: `${owner.id}-${b.thumbprint}`, opaque: randomUUID() }[cloud.importIdForm];
 
     // Open it as the on-premises connector would: decrypt the password, then the PKCS#12.
     const file = (name: string, data: Buffer | string) => {
@@ -397,7 +409,7 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
     if (Date.parse(b.startDateTime!) !== Date.parse(certificate.validFrom)) return refuse('startDateTime is not the certificate notBefore');
     if (Date.parse(b.expirationDateTime!) !== Date.parse(certificate.validTo)) return refuse('expirationDateTime is not the certificate notAfter');
     const keyMatches = certificate.checkPrivateKey(createPrivateKey(keyPem));
-    const imported: PfxImport = { id, body: b, password, certificate, keyMatches };
+    const imported: PfxImport = { id, userId: owner.id, body: b, password, certificate, keyMatches };
     cloud.imports.push(imported);
     json(res, 201, { '@odata.type': '#microsoft.graph.userPFXCertificate', id, ...publicFields(b), createdDateTime: new Date().toISOString() });
   };
