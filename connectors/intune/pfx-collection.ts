@@ -37,12 +37,15 @@ export class PfxCollection {
     throw failure('POST', COLLECTION, res);
   }
 
-  /** Deletes the import with this id: true when Graph deleted it, false on 404 (no import has this id); anything else throws. */
-  async remove(id: string): Promise<boolean> {
+  /**
+   * Deletes the import with this id: true when Graph deleted it, false when
+   * it answered one of `absent` (no import has this id); anything else throws.
+   */
+  async remove(id: string, absent: readonly number[] = [404]): Promise<boolean> {
     const path = `${COLLECTION}/${encodeURIComponent(id)}`;
     const res = await this.graph.request('DELETE', path);
     if (res.status === 204 || res.status === 200) return true;
-    if (res.status === 404) return false;
+    if (absent.includes(res.status)) return false;
     throw failure('DELETE', path, res);
   }
 }

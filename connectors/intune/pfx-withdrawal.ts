@@ -41,8 +41,11 @@ export class PfxWithdrawal {
 
   private async withdrawOne(receipt: ImportReceipt, record: ImportRecord): Promise<void> {
     const { collection } = this.deps;
-    for (const id of record.id ? [record.id] : documentedIds(receipt.userId, record.thumbprint)) {
-      if (await collection.remove(id)) return;
+    if (record.id) {
+      if (await collection.remove(record.id)) return;
+    } else {
+      // A guessed id form Graph cannot parse may be refused as malformed (400) rather than not found.
+      for (const id of documentedIds(receipt.userId, record.thumbprint)) if (await collection.remove(id, [400, 404])) return;
     }
     const upns = await this.upns(receipt);
     for (const upn of upns) {

@@ -134,6 +134,16 @@ describe('Intune: withdrawing imports', () => {
     assert.ok(importsOf(carol.userId).some((i) => i.id === carol.encryption.id));
   });
 
+  test('a guessed id form Graph refuses as malformed (400) is passed over like a 404', async () => {
+    const fay = await enroll('fay', 'compact');
+    await makeLegacy(fay.delivery, fay.userId, fay.imports);
+    const tp = fay.signing.body.thumbprint!;
+    cloud.failNext(`DELETE ${COLLECTION}/${fay.userId}-${tp}`, 1, 400);
+    leave(fay.deviceId);
+    await until('the signing import to be deleted', () => !signingOf(fay.userId), 10_000);
+    await until('the withdrawal to be logged', () => withdrawnLines(fay.delivery.id).length === 1);
+  });
+
   test('a 404 is not taken for "gone": the import Intune still lists under another id is found and deleted by that id', async () => {
     const dave = await enroll('dave', 'opaque');
     await makeLegacy(dave.delivery, dave.userId, dave.imports);
