@@ -106,9 +106,9 @@ export class DevicePoller {
   ) {}
 
   /** Lists every managed device; throws (changing nothing) unless every page arrived. */
-  async listing(): Promise<ManagedDevice[]> {
+  async listing(signal?: AbortSignal): Promise<ManagedDevice[]> {
     const devices: ManagedDevice[] = [];
-    for await (const page of this.deps.graph.list(MANAGED_DEVICES)) {
+    for await (const page of this.deps.graph.list(MANAGED_DEVICES, signal)) {
       for (const raw of page) {
         const device = managedDevice(raw);
         if (device) devices.push(device);
@@ -117,9 +117,9 @@ export class DevicePoller {
     return devices;
   }
 
-  async poll(): Promise<PollResult> {
+  async poll(signal?: AbortSignal): Promise<PollResult> {
     const { connectorId, store, intake, log } = this.deps;
-    const devices = await this.listing();
+    const devices = await this.listing(signal);
     const known = await store.known();
     const baseline = this.deps.initialSync === 'skip-existing' && (await store.lastListing()) === undefined;
     const result: PollResult = { listed: devices.length, enrolled: [], unenrolled: [], recorded: 0 };
@@ -174,8 +174,9 @@ export class DevicePoller {
   async run(intervalMs: number, signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
-        await this.poll();
+        await this.poll(signal);
       } catch (err) {
+        if (signal.aborted) return; // stopped while waiting out throttling: nothing failed
         this.deps.log.error({ error: (err as Error).message }, 'managed device listing failed; nothing changes until a listing completes');
       }
       await sleep(intervalMs, undefined, { signal }).catch(() => undefined);

@@ -5,6 +5,7 @@
  * Failures never carry axios's request config, which holds the token.
  */
 import { Agent } from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { rootCertificates } from 'node:tls';
 import axios, { isAxiosError, type AxiosInstance, type AxiosResponse, type Method } from 'axios';
 import { durationMs } from '../../src/config/duration.js';
@@ -84,6 +85,16 @@ export async function send(http: AxiosInstance, config: { method: Method; url: s
   }
 }
 
+/**
+ * A listing page Graph throttles (429, or 503 from a busy service) is asked
+ * for again within the same listing once Retry-After has passed, as the
+ * "Microsoft Graph throttling guidance" page asks; without the header the
+ * wait doubles from a second. Bounded: more retries than this, or a wait
+ * longer than this, fails the listing and the caller's own schedule (the
+ * next polling interval) takes over.
+ */
+export const THROTTLE = { retries: 4, maxWaitMs: 5 * 60_000, firstBackoffMs: 1000 } as const;
+
 export const bodyText = (data: unknown): string => (typeof data === 'string' ? data : JSON.stringify(data ?? '')).slice(0, 2000);
 
 export class Graph {
@@ -121,11 +132,29 @@ export class Graph {
     return res.data;
   }
 
-  /** Every item of a collection, page by page (@odata.nextLink); a failed page fails the whole listing. */
-  async *list(path: string): AsyncGenerator<Record<string, unknown>[]> {
+  /** GET that must answer 200, waiting out throttling within THROTTLE's bounds; the wait ends early when `signal` aborts. */
+  async getThrottled(path: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    for (let retry = 0; ; retry++) {
+      const res = await this.request('GET', path);
+      if (res.status === 200) return res.data;
+      if (res.status !== 429 && res.status !== 503) throw failure('GET', path, res);
+      const wait = res.retryAfterMs ?? THROTTLE.firstBackoffMs * 2 ** retry;
+      const why =
+        retry >= THROTTLE.retries ? `still throttled after ${retry} retries` : wait > THROTTLE.maxWaitMs ? `Retry-After asks for ${Math.ceil(wait / 1000)} s, more than the ${THROTTLE.maxWaitMs / 1000} s a listing waits` : undefined;
+      if (why) {
+        const f = failure('GET', path, res);
+        throw new GraphError(`${f.message}; ${why}`, f.status, f.body, f.retryAfterMs);
+      }
+      // Unref'd: a throttled listing must not hold a stopping process open.
+      await sleep(wait, undefined, { ref: false, ...(signal && { signal }) });
+    }
+  }
+
+  /** Every item of a collection, page by page (@odata.nextLink); a throttled page is waited for, a failed page fails the whole listing. */
+  async *list(path: string, signal?: AbortSignal): AsyncGenerator<Record<string, unknown>[]> {
     let next: string | undefined = path;
     for (let page = 0; next; page++) {
-      const data = await this.get(next);
+      const data = await this.getThrottled(next, signal);
       const value = data.value;
       if (!Array.isArray(value)) throw new GraphError(`GET ${pathOf(next)}: page ${page + 1} has no value array`, 200, bodyText(data));
       yield value as Record<string, unknown>[];

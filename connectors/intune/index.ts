@@ -2,7 +2,7 @@
  * Microsoft Intune: enrollments found by polling managed devices, S/MIME
  * credentials delivered as imported PKCS certificates, SCEP challenges
  * validated by Intune, and Intune's revocation requests carried out in our
- * CA. Contract: shared/contracts/intune.md.
+ * CA. What each does, and on what authority: connectors/intune/README.md.
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -11,13 +11,16 @@ import type { Connector, HealthReport, MdmEvent, MdmUser } from '../../src/conne
 import type { ConnectorContext, ConnectorModule } from '../../src/connectors/module.js';
 import { fileProblems, readCaSetting } from '../../src/connectors/setting-file.js';
 import { OAuthClient, type ClientCredential } from '../../src/connectors/oauth-client.js';
+import { readConnectorKey } from './connector-key.js';
 import { DevicePoller, MANAGED_DEVICES } from './device-poller.js';
 import { DeviceStore } from './device-store.js';
 import { Graph, GraphError, intuneHttp } from './graph.js';
+import { PfxCollection } from './pfx-collection.js';
 import { PfxImporter } from './pfx-import.js';
+import { PfxWithdrawal } from './pfx-withdrawal.js';
 import { RevocationPoller } from './revocation-poller.js';
 import { IntuneScepValidator } from './scep-validator.js';
-import { intuneSchema, readConnectorKey, type IntuneSettings } from './schema.js';
+import { intuneSchema, type IntuneSettings } from './schema.js';
 import { IntuneServices, PKI_CONNECTOR, SCEP_VALIDATION } from './services.js';
 
 /** The app's credential; a certificate file that is missing, unreadable or not the key's is named. */
@@ -84,7 +87,9 @@ function create(settings: IntuneSettings, ctx: ConnectorContext): Connector {
   };
 
   const devices = new DevicePoller({ connectorId: ctx.id, graph, store: new DeviceStore(ctx.db, ctx.id), intake: ctx.intake, initialSync: settings.polling.initialSync, unenrollGuard: settings.polling.unenrollGuard, log: ctx.log });
-  const importer = new PfxImporter({ connectorId: ctx.id, graph, settings: settings.pfxImport, connectorKey: readConnectorKey(settings.pfxImport.connectorPublicKey), lookupUser });
+  const collection = new PfxCollection(graph);
+  const importer = new PfxImporter({ connectorId: ctx.id, collection, settings: settings.pfxImport, connectorKey: readConnectorKey(settings.pfxImport.connectorPublicKey), lookupUser });
+  const withdrawal = new PfxWithdrawal({ collection, lookupUser });
   const validator = new IntuneScepValidator({ services, callerInfo, log: ctx.log });
   const revocations = new RevocationPoller({ connectorId: ctx.id, services, ca: ctx.pki.revoker, issuedThrough: (serial) => ctx.pki.issuedThrough(serial), maxRequests: settings.revocation.maxRequests, log: ctx.log });
 
@@ -99,7 +104,7 @@ function create(settings: IntuneSettings, ctx: ConnectorContext): Connector {
     },
     deliver: (set) => importer.deliver(set),
     undeliverable: ({ user }) => importer.undeliverable(user),
-    withdraw: (ref, credentials) => importer.withdraw(ref, credentials),
+    withdraw: (ref, credentials) => withdrawal.withdraw(ref, credentials),
     resolveUser: (event: MdmEvent) => (event.user.id ? lookupUser(event.user.id) : Promise.resolve({})),
     scepValidator: () => validator,
   };

@@ -10,14 +10,15 @@
  * retried delivery imports nothing twice.
  */
 import { createHash, publicEncrypt, X509Certificate, type KeyObject } from 'node:crypto';
-import { DeliveryError, type CredentialSet, type DeliveredCredential, type DeliveryReceipt, type MdmUser, type WithdrawnCredential } from '../../src/connectors/connector.js';
+import { DeliveryError, type CredentialSet, type DeliveredCredential, type DeliveryReceipt, type MdmUser } from '../../src/connectors/connector.js';
 import { FIELD, textProblem } from '../../src/connectors/field-text.js';
-import { failure, GraphError, TransportError, type Graph } from './graph.js';
+import { asDeliveryError } from './delivery-error.js';
+import { writeReference, type ImportRecord } from './import-receipt.js';
+import type { PfxCollection } from './pfx-collection.js';
 import { OAEP_SHA512, type IntuneSettings } from './schema.js';
 
-const COLLECTION = '/beta/deviceManagement/userPfxCertificates';
 const NO_USER = 'Intune imports certificates per user and this set names no user id';
-const noUpn = (userId: string) => `user ${userId} has no userPrincipalName in Entra ID`;
+export const noUpn = (userId: string) => `user ${userId} has no userPrincipalName in Entra ID`;
 
 export interface PfxImportBody {
   thumbprint: string;
@@ -56,14 +57,11 @@ export function importBody(c: DeliveredCredential, upn: string, intendedPurpose:
   };
 }
 
-/** An OData string literal: single quotes doubled. */
-const odata = (s: string) => `'${s.replace(/'/g, "''")}'`;
-
 export class PfxImporter {
   constructor(
     private readonly deps: {
       connectorId: string;
-      graph: Graph;
+      collection: PfxCollection;
       settings: IntuneSettings['pfxImport'];
       connectorKey: KeyObject;
       lookupUser(userId: string): Promise<MdmUser>;
@@ -84,56 +82,35 @@ export class PfxImporter {
     return problem && `Entra ID's ${problem}`;
   }
 
+  /** Imports every credential of the set; the receipt keeps the id Graph gave each import, which is what withdrawing deletes. */
   async deliver(set: CredentialSet): Promise<DeliveryReceipt> {
     const userId = set.user.id;
     if (!userId) throw new DeliveryError(NO_USER, true);
     try {
       const upn = set.user.upn ?? (await this.deps.lookupUser(userId)).upn;
       if (!upn) throw new DeliveryError(noUpn(userId), true);
-      const imported: string[] = [];
+      const imports: ImportRecord[] = [];
       for (const c of set.credentials) {
         const purpose = this.deps.settings.intendedPurpose[c.purpose as 'signing' | 'encryption'];
         if (!purpose) throw new DeliveryError(`no Intune intended purpose for ${c.purpose} credentials`, true);
         const body = importBody(c, upn, purpose, this.deps.settings, this.deps.connectorKey);
-        await this.importOnce(body);
-        imported.push(`${userId}-${body.thumbprint}`);
+        const id = await this.importOnce(body);
+        imports.push({ thumbprint: body.thumbprint, ...(id !== undefined && { id }) });
       }
-      return { connectorId: this.deps.connectorId, reference: imported.join(','), deliveredAt: new Date() };
+      return { connectorId: this.deps.connectorId, reference: writeReference({ userId, upn, imports }), deliveredAt: new Date() };
     } catch (err) {
       throw asDeliveryError(err);
     }
   }
 
-  private async importOnce(body: PfxImportBody): Promise<void> {
-    const filter = `tolower(userPrincipalName) eq ${odata(body.userPrincipalName.toLowerCase())} and tolower(thumbprint) eq ${odata(body.thumbprint)}`;
-    const existing = await this.deps.graph.get(`${COLLECTION}?$filter=${encodeURIComponent(filter)}`);
-    if (Array.isArray(existing.value) && existing.value.length > 0) return;
-    const res = await this.deps.graph.request('POST', COLLECTION, body);
-    // 409: imported meanwhile (another attempt, another instance): the same outcome.
-    if (res.status === 201 || res.status === 200 || res.status === 409) return;
-    throw failure('POST', COLLECTION, res);
+  /** Imports the certificate unless Intune has it already; the import's id, when Graph named it. */
+  private async importOnce(body: PfxImportBody): Promise<string | undefined> {
+    const { collection } = this.deps;
+    const existing = await collection.find(body.userPrincipalName, body.thumbprint);
+    if (existing.length > 0) return existing[0]!.id;
+    const created = await collection.create(body);
+    if (created.outcome === 'created') return created.id;
+    // 409: imported meanwhile (another attempt, another instance): the same outcome, under the id Graph lists.
+    return (await collection.find(body.userPrincipalName, body.thumbprint))[0]?.id;
   }
-
-  /** Deletes the imports of these certificates (every import the receipt names, when none are given); one already gone is fine. */
-  async withdraw(ref: DeliveryReceipt, credentials?: WithdrawnCredential[]): Promise<void> {
-    const named = ref.reference.split(',').filter(Boolean);
-    // Import ids are <userId>-<thumbprint>.
-    const ids = credentials ? named.filter((id) => credentials.some((c) => id.endsWith(`-${thumbprint(c.certificate)}`))) : named;
-    for (const id of ids) {
-      const path = `${COLLECTION}/${encodeURIComponent(id)}`;
-      const res = await this.deps.graph.request('DELETE', path);
-      if (res.status !== 204 && res.status !== 200 && res.status !== 404) throw asDeliveryError(failure('DELETE', path, res));
-    }
-  }
-}
-
-/** 4xx (other than 408/429) is permanent; 429 keeps its Retry-After; the rest is retried. */
-function asDeliveryError(err: unknown): unknown {
-  if (err instanceof DeliveryError) return err;
-  if (err instanceof GraphError) {
-    const detail = { ...(err.status !== undefined && { status: err.status }), body: err.body };
-    return new DeliveryError(err.message, !err.retryable, detail, err.retryAfterMs);
-  }
-  if (err instanceof TransportError) return new DeliveryError(err.message, false);
-  return err;
 }

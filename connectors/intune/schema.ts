@@ -1,28 +1,30 @@
 /** config/connectors/<id>.yaml for `kind: intune` (Microsoft Intune through Microsoft Graph). */
-import { constants, createPublicKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { constants, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { unenrollGuardSchema } from '../../src/connectors/unenroll-guard.js';
 import { duration, path } from '../../src/config/schema.js';
 import { secret } from '../../src/config/secret.js';
 import { policySchema } from '../../src/connectors/settings.js';
+import { readConnectorKey } from './connector-key.js';
 
 const httpsBase = z
   .url({ protocol: /^https$/, error: 'expected an https:// URL' })
   .refine((u) => !/[?#]/.test(u), { message: 'expected a base URL without query or fragment' })
   .transform((u) => u.replace(/\/+$/, ''));
 
-const INTENDED_PURPOSES = ['unassigned', 'smimeEncryption', 'smimeSigning', 'vpn', 'wifi'] as const;
+/**
+ * The intended purposes the Intune article "Configure and use imported PKCS
+ * certificates with Intune" lists for imported PFX certificates. Graph's
+ * userPfxIntendedPurpose also names vpn and wifi, but the article says VPN
+ * is not supported and lists no wifi.
+ */
+const INTENDED_PURPOSES = ['unassigned', 'smimeEncryption', 'smimeSigning'] as const;
+const intendedPurpose = z.enum(INTENDED_PURPOSES, {
+  error: (issue) =>
+    `Intune does not support ${JSON.stringify(issue.input)} as the intended purpose of imported PFX certificates; use ${INTENDED_PURPOSES.join(', ')} (Intune documentation: "Configure and use imported PKCS certificates with Intune")`,
+});
 /** SHA-512 output size: OAEP takes 2 hash lengths + 2 bytes of every RSA block. */
 const OAEP_SHA512_OVERHEAD = 2 * 64 + 2;
-
-/** The PFX connector's RSA public key: inline PEM, or a path to a PEM file. */
-export function readConnectorKey(value: string): KeyObject {
-  const pem = value.includes('-----BEGIN') ? value : readFileSync(value, 'utf8');
-  const key = createPublicKey(pem);
-  if (key.asymmetricKeyType !== 'rsa') throw new Error(`expected an RSA public key, got ${key.asymmetricKeyType ?? 'an unknown key type'}`);
-  return key;
-}
 
 /** Longest password (bytes) RSA-OAEP with SHA-512 can encrypt under `key`. */
 export function maxPasswordBytes(key: KeyObject): number {
@@ -33,13 +35,15 @@ const pfxImport = z.strictObject({
   connectorPublicKey: z
     .string()
     .min(1)
-    .describe("RSA public key (PEM SPKI, inline or a file path) exported from the on-premises Intune Certificate Connector's PFX encryption key; PKCS#12 passwords are encrypted to it."),
+    .describe(
+      "RSA public key of the Intune Certificate Connector's PFX encryption key, as Export-IntunePublicKey writes it (a CNG key blob, or PEM with -FileFormat PEM): inline PEM, inline base64 of the blob, or a file path. PKCS#12 passwords are encrypted to it.",
+    ),
   providerName: z.string().min(1).default('Microsoft Software Key Storage Provider').describe('Key storage provider that holds that key on the connector host.'),
   keyName: z.string().min(1).describe('Name of that key in the provider (as created with the PFX import tooling).'),
   intendedPurpose: z
     .strictObject({
-      signing: z.enum(INTENDED_PURPOSES).default('smimeSigning'),
-      encryption: z.enum(INTENDED_PURPOSES).default('smimeEncryption'),
+      signing: intendedPurpose.default('smimeSigning'),
+      encryption: intendedPurpose.default('smimeEncryption'),
     })
     .prefault({})
     .describe('Intune intended purpose per credential; the PKCS imported certificate profiles pick certificates by it.'),
@@ -106,7 +110,7 @@ export const intuneSchema = z
     try {
       key = readConnectorKey(s.pfxImport.connectorPublicKey);
     } catch (err) {
-      ctx.addIssue({ code: 'custom', path: ['pfxImport', 'connectorPublicKey'], message: `expected the connector's RSA public key (PEM SPKI, inline or a file path): ${(err as Error).message.split('\n')[0]}` });
+      ctx.addIssue({ code: 'custom', path: ['pfxImport', 'connectorPublicKey'], message: `expected the connector's RSA public key (PEM, or the CNG key blob Export-IntunePublicKey writes; inline or a file path): ${(err as Error).message.split('\n')[0]}` });
       return;
     }
     // The password is encrypted byte for byte: Intune reads one character per byte.

@@ -1,6 +1,6 @@
 /**
  * Local stand-ins for Microsoft's side of the Intune contract
- * (../shared/contracts/intune.md), over real HTTPS with a test CA:
+ * (connectors/intune/README.md), over real HTTPS with a test CA:
  *
  *  - the Entra ID token endpoint: client credentials with a client secret or
  *    an RS256 client assertion (signature, x5t, x5t#S256, aud, iss, sub, exp
@@ -10,7 +10,13 @@
  *    which checks every field of an import: it decrypts encryptedPfxPassword
  *    with the connector's private key (openssl pkeyutl, OAEP with the digest
  *    of paddingScheme for both OAEP and MGF1), opens the PKCS#12 with it
- *    (openssl pkcs12) and compares thumbprint and dates with the certificate;
+ *    (openssl pkcs12) and compares thumbprint and dates with the certificate.
+ *    An import is addressed by the id its 201 answer gives, and by no other
+ *    form: a GET or DELETE with another id is a 404 and the import stays.
+ *    Graph documents no id form; by default the stand-in uses the one
+ *    Microsoft's Remove-IntuneUserPfxCertificate cmdlet deletes by (the
+ *    user id without dashes, a dash, the thumbprint), and importIdForm
+ *    switches to the README's `{UserId}-{Thumbprint}` or an opaque GUID;
  *  - the Intune services: SCEP request validation (verdicts per challenge the
  *    stand-in handed out) and the PKI connector's revocation queue.
  *
@@ -58,6 +64,8 @@ export interface EntraUser {
 /** An import the stand-in accepted after opening it. */
 export interface PfxImport {
   id: string;
+  /** The Entra id of the user it was imported for. */
+  userId: string;
   body: Record<string, string>;
   /** encryptedPfxPassword, decrypted with the connector's private key. */
   password: string;
@@ -115,8 +123,12 @@ export interface IntuneCloud {
   graphHost: string;
   graphScope: string;
   intuneScope: string;
-  /** The PFX connector's public key, PEM SPKI (its private key stays here). */
+  /** The PFX connector's public key, PEM SPKI (its private key stays here), as Export-IntunePublicKey -FileFormat PEM writes it. */
   connectorPublicKeyPem: string;
+  /** The same key as Export-IntunePublicKey writes it by default: a CNG BCRYPT_RSAPUBLIC_BLOB. */
+  connectorPublicKeyCngBlob: Buffer;
+  /** How new imports' ids are formed (see the header); imports keep the id they were given. */
+  importIdForm: 'compact' | 'dashed' | 'opaque';
   devices: ManagedDevice[];
   users: Map<string, EntraUser>;
   imports: PfxImport[];
@@ -157,6 +169,22 @@ const exactKeys = (o: Record<string, unknown>, keys: string[]) => {
   return extra.length || missing.length ? `fields: missing [${missing.join(', ')}], unexpected [${extra.join(', ')}]` : undefined;
 };
 
+/**
+ * An RSA public key as a CNG BCRYPT_RSAPUBLIC_BLOB, laid out as the Windows
+ * documentation's "BCRYPT_RSAKEY_BLOB structure" describes: Magic "RSA1",
+ * BitLength, cbPublicExp, cbModulus, cbPrime1 = cbPrime2 = 0 (little-endian
+ * ULONGs), then the exponent and the modulus, big-endian.
+ */
+export function cngPublicBlob(key: KeyObject): Buffer {
+  const jwk = key.export({ format: 'jwk' });
+  const e = Buffer.from(jwk.e!, 'base64url');
+  const n = Buffer.from(jwk.n!, 'base64url');
+  const header = Buffer.alloc(24);
+  header.write('RSA1', 0, 'latin1');
+  [key.asymmetricKeyDetails!.modulusLength!, e.length, n.length, 0, 0].forEach((v, i) => header.writeUInt32LE(v, 4 + 4 * i));
+  return Buffer.concat([header, e, n]);
+}
+
 export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<IntuneCloud> {
   const work = tempDir('intune-standin-');
   const connectorKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -178,6 +206,8 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
     graphScope: `${graph.url}/.default`,
     intuneScope: 'https://api.manage.microsoft.com//.default',
     connectorPublicKeyPem: connectorKey.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    connectorPublicKeyCngBlob: cngPublicBlob(connectorKey.publicKey),
+    importIdForm: 'compact',
     devices: [],
     users: new Map(),
     imports: [],
@@ -316,9 +346,10 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
     }
     if (path === PFX_COLLECTION && req.method === 'POST') return importPfx(res, body);
     const one = new RegExp(`^${PFX_COLLECTION}/([^/]+)$`).exec(path);
-    if (one && req.method === 'DELETE') {
+    if (one && (req.method === 'GET' || req.method === 'DELETE')) {
       const at = cloud.imports.findIndex((i) => i.id === decodeURIComponent(one[1]!));
       if (at < 0) return graphError(res, 404, 'ResourceNotFound', 'no such import');
+      if (req.method === 'GET') return json(res, 200, { id: cloud.imports[at]!.id, ...publicFields(cloud.imports[at]!.body) });
       cloud.imports.splice(at, 1);
       res.writeHead(204).end();
       return;
@@ -346,8 +377,8 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
     if (!digest) return refuse(`paddingScheme ${b.paddingScheme} is not one of ${Object.keys(PADDING).join(', ')}`);
     if (!isStrictBase64(b.encryptedPfxBlob) || !isStrictBase64(b.encryptedPfxPassword)) return refuse('encryptedPfxBlob and encryptedPfxPassword must be base64');
     for (const k of ['startDateTime', 'expirationDateTime']) if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(b[k]!)) return refuse(`${k} must be an ISO-8601 UTC time`);
-    const id = `${owner.id}-${b.thumbprint}`;
-    if (cloud.imports.some((i) => i.id === id)) return graphError(res, 409, 'Conflict', `${id} already exists`);
+    if (cloud.imports.some((i) => i.userId === owner.id && i.body.thumbprint === b.thumbprint)) return graphError(res, 409, 'Conflict', `${b.thumbprint} is already imported for ${owner.userPrincipalName}`);
+    const id = { compact: `${owner.id.replace(/-/g, '')}-${b.thumbprint}`, dashed: `${owner.id}-${b.thumbprint}`, opaque: randomUUID() }[cloud.importIdForm];
 
     // Open it as the on-premises connector would: decrypt the password, then the PKCS#12.
     const file = (name: string, data: Buffer | string) => {
@@ -378,7 +409,7 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
     if (Date.parse(b.startDateTime!) !== Date.parse(certificate.validFrom)) return refuse('startDateTime is not the certificate notBefore');
     if (Date.parse(b.expirationDateTime!) !== Date.parse(certificate.validTo)) return refuse('expirationDateTime is not the certificate notAfter');
     const keyMatches = certificate.checkPrivateKey(createPrivateKey(keyPem));
-    const imported: PfxImport = { id, body: b, password, certificate, keyMatches };
+    const imported: PfxImport = { id, userId: owner.id, body: b, password, certificate, keyMatches };
     cloud.imports.push(imported);
     json(res, 201, { '@odata.type': '#microsoft.graph.userPFXCertificate', id, ...publicFields(b), createdDateTime: new Date().toISOString() });
   };
