@@ -182,6 +182,14 @@ describe('MobileIron connector', () => {
     assert.match(broker.log(), new RegExp(`New client connected .* as ${clientId} .*u'credgate-ens'`), 'the broker took the certificate CN as the user');
   });
 
+  test("/readyz has the connector's check: subscribed, with QoS 1 granted on every topic", async () => {
+    const r = await curl(`${base}/readyz`, ['--cacert', join(dir, 'certs/root-ca.pem')]);
+    assert.equal(r.status, 200, r.body);
+    assert.equal((JSON.parse(r.body) as { checks: Record<string, string> }).checks['connector:mi'], 'subscribed');
+    const subscribed = JSON.parse(gw.logs().split('\n').find((l) => l.includes('"msg":"subscribed"'))!) as { topics: string[]; qos: number };
+    assert.deepEqual([subscribed.topics, subscribed.qos], [['device/enrolled', 'device/retired', 'device/wiped'], 1]);
+  });
+
   test('device/enrolled with two devices: one upload per purpose per user, each PKCS#12 opens and carries the user email', async () => {
     await publish('device/enrolled', { timestamp: 1717171717000, eventType: 'device.enrolled', devices: [device(1, JDOE), device(2, ASMITH)] });
     await until('four uploads', () => core.uploads.length >= 4, 8000);
@@ -402,6 +410,7 @@ describe('MobileIron connector', () => {
     const ok = await mobileIron.check(settings, 'mi-check');
     assert.deepEqual(ok.checks.map((c) => [c.name, c.ok]), [['broker', true], ['core-api', true]]);
     assert.equal(ok.ok, true);
+    assert.match(ok.checks[0]!.detail!, /subscribed to device\/enrolled, device\/retired, device\/wiped at QoS 1; the broker kept the session across a reconnect$/);
     const bad = await mobileIron.check(
       { ...settings, broker: { ...settings.broker, clientCertificate: { cert: files.strangerCert, key: files.strangerKey } }, coreApi: { ...settings.coreApi, basic: { username: 'credgate-api', password: 'wrong-password' } } },
       'mi-check',

@@ -1,6 +1,8 @@
 /**
- * A stand-in for MobileIron Core's REST API v2, built to
- * ../shared/contracts/mobileiron.md, for tests of the MobileIron connector:
+ * Stand-ins for MobileIron Core, for tests of the MobileIron connector
+ * (docs/vendors/mobileiron.md).
+ *
+ * Core's REST API v2 (startCoreApi):
  *
  *  - POST <uploadPath> (default /api/v2/usercertificates/upload): multipart
  *    with file, password, userId and ceSettingName. The PKCS#12 is opened
@@ -20,6 +22,8 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { generate as mqttGenerate, parser as mqttParser, type Packet } from 'mqtt-packet';
 
 export interface CoreUpload {
   at: Date;
@@ -159,6 +163,85 @@ export async function startCoreApi(opts: CoreApiOptions): Promise<CoreApiHandle>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
+      }),
+  };
+}
+
+export interface EnsBrokerOptions {
+  /** PEM text: the CA client certificates must chain to, and the broker's own certificate and key. */
+  ca: string;
+  cert: string;
+  key: string;
+  /** The SUBACK return code for a topic asked for at `qos`: a QoS, or 0x80 to refuse. */
+  grant(topic: string, qos: number): number;
+}
+
+export interface EnsBrokerHandle {
+  port: number;
+  /** mqtts://127.0.0.1:<port> */
+  url: string;
+  /** Every CONNECT and SUBSCRIBE, in arrival order. */
+  connects: { clientId: string; clean: boolean; sessionPresent: boolean }[];
+  subscriptions: { clientId: string; topic: string; qos: number; granted: number }[];
+  stop(): Promise<void>;
+}
+
+/**
+ * An MQTT 3.1.1 broker that answers SUBSCRIBE with the return codes `grant`
+ * chooses, for what Mosquitto does not do: refuse a subscription (0x80)
+ * when it is made rather than filter on delivery. TLS with a required client
+ * certificate, as the Event Notification Service; CONNACK's Session Present
+ * is set for a client id that connected before without a clean session.
+ * It routes no messages.
+ */
+export async function startEnsBroker(opts: EnsBrokerOptions): Promise<EnsBrokerHandle> {
+  const connects: EnsBrokerHandle['connects'] = [];
+  const subscriptions: EnsBrokerHandle['subscriptions'] = [];
+  const sessions = new Set<string>();
+  const sockets = new Set<TLSSocket>();
+  const server = createTlsServer({ ca: opts.ca, cert: opts.cert, key: opts.key, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    const packets = mqttParser({ protocolVersion: 4 });
+    let clientId = '';
+    const send = (packet: Packet) => socket.write(mqttGenerate(packet));
+    packets.on('error', () => socket.destroy());
+    packets.on('packet', (packet: Packet) => {
+      if (packet.cmd === 'connect') {
+        clientId = packet.clientId;
+        const clean = packet.clean !== false;
+        const sessionPresent = !clean && sessions.has(clientId);
+        if (clean) sessions.delete(clientId);
+        else sessions.add(clientId);
+        connects.push({ clientId, clean, sessionPresent });
+        send({ cmd: 'connack', returnCode: 0, sessionPresent });
+      } else if (packet.cmd === 'subscribe') {
+        const granted = packet.subscriptions.map((sub) => {
+          const code = opts.grant(sub.topic, sub.qos);
+          subscriptions.push({ clientId, topic: sub.topic, qos: sub.qos, granted: code });
+          return code;
+        });
+        send({ cmd: 'suback', messageId: packet.messageId!, granted });
+      } else if (packet.cmd === 'pingreq') {
+        send({ cmd: 'pingresp' });
+      } else if (packet.cmd === 'disconnect') {
+        socket.end();
+      }
+    });
+    socket.on('data', (d: Buffer) => packets.parse(d));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    url: `mqtts://127.0.0.1:${port}`,
+    connects,
+    subscriptions,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
       }),
   };
 }
