@@ -13,9 +13,18 @@
  *  - GET /api/v2/ping.
  *
  * Every call needs HTTP Basic of the configured admin and the configured
- * adminDeviceSpaceId, as Core would refuse anything else.
+ * adminDeviceSpaceId, as Core would refuse anything else. With
+ * `multipartSession` it also asks of uploads what Core's V2 API guide asks
+ * of multipart calls ("JSESSIONID and CSRF_NONCE Required for Multipart
+ * Calls"), in the form the connector assumes: any authenticated GET opens a
+ * session (Set-Cookie JSESSIONID, and a CSRF_NONCE response header or
+ * cookie); an upload without that cookie and nonce gets 403.
+ *
+ * Core's Event Notification Service broker, for what Mosquitto does not do
+ * (startEnsBroker): refuse a subscription in its SUBACK.
  */
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
@@ -31,6 +40,8 @@ export interface CoreUpload {
   ceSettingName: string;
   password: string;
   fileName: string;
+  /** The JSESSIONID the upload carried, with multipartSession. */
+  session?: string;
   pkcs12: Buffer;
   /** `openssl pkcs12 -nodes` output: the key and the certificates as PEM. */
   pem: string;
@@ -46,6 +57,14 @@ export interface CoreApiOptions {
   uploadPath?: string;
   /** Names of the multipart fields, when Core's differ from the contract's. */
   fields?: { file: string; password: string; userId: string; ceSettingName: string };
+  multipartSession?: MultipartSession;
+}
+
+export interface MultipartSession {
+  /** Where a GET's answer puts the nonce. */
+  nonceIn: 'header' | 'cookie';
+  /** Every upload's answer carries a new nonce (CSRF_NONCE header), and only that one is taken next. */
+  rotate?: boolean;
 }
 
 export interface CoreApiHandle {
@@ -59,6 +78,14 @@ export interface CoreApiHandle {
   alsoMatch(guid: string, others: string[]): void;
   /** Answer the next n uploads with `status`, recording nothing. */
   failNext(n: number, status?: number): void;
+  /** Asks uploads for a session from now on (undefined: Basic alone again). */
+  requireSession(mode: MultipartSession | undefined): void;
+  /** Forgets every session, as Core does when they time out. */
+  expireSessions(): void;
+  /** Every session id and nonce handed out, to look for in logs. */
+  sessionSecrets(): string[];
+  /** How many uploads were answered 403 for a missing, unknown or stale session. */
+  sessionRefusals(): number;
   stop(): Promise<void>;
 }
 
@@ -75,6 +102,12 @@ function openPkcs12(p12: Buffer, password: string): { ok: true; pem: string } | 
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+const cookiesOf = (req: IncomingMessage) =>
+  new Map((req.headers.cookie ?? '').split(';').flatMap((c) => {
+    const eq = c.indexOf('=');
+    return eq > 0 ? [[c.slice(0, eq).trim(), c.slice(eq + 1).trim()] as [string, string]] : [];
+  }));
 
 const send = (res: ServerResponse, status: number, body: unknown) => {
   const text = JSON.stringify(body);
@@ -99,8 +132,38 @@ export async function startCoreApi(opts: CoreApiOptions): Promise<CoreApiHandle>
   const devices = new Map<string, string>();
   const looseMatches = new Map<string, string[]>();
   let failures = { left: 0, status: 503 };
+  let session = opts.multipartSession;
+  /** JSESSIONID -> the nonce it takes. */
+  const sessions = new Map<string, string>();
+  const handedOut: string[] = [];
+  let refusals = 0;
+  const secret = () => {
+    const v = randomBytes(16).toString('hex').toUpperCase();
+    handedOut.push(v);
+    return v;
+  };
 
-  const upload = async (req: IncomingMessage, res: ServerResponse) => {
+  /** What a GET's answer carries while sessions are asked for. */
+  const openSession = (res: ServerResponse, mode: MultipartSession) => {
+    const [id, nonce] = [secret(), secret()];
+    sessions.set(id, nonce);
+    res.setHeader('Set-Cookie', [`JSESSIONID=${id}; Path=/; Secure; HttpOnly`, ...(mode.nonceIn === 'cookie' ? [`CSRF_NONCE=${nonce}; Path=/; Secure`] : [])]);
+    if (mode.nonceIn === 'header') res.setHeader('CSRF_NONCE', nonce);
+  };
+
+  /** The session an upload carries, or undefined when it carries none Core knows with that nonce. */
+  const sessionOf = (req: IncomingMessage, res: ServerResponse, mode: MultipartSession): string | undefined => {
+    const id = cookiesOf(req).get('JSESSIONID');
+    if (!id || sessions.get(id) === undefined || sessions.get(id) !== req.headers['csrf_nonce']) return undefined;
+    if (mode.rotate) {
+      const next = secret();
+      sessions.set(id, next);
+      res.setHeader('CSRF_NONCE', next);
+    }
+    return id;
+  };
+
+  const upload = async (req: IncomingMessage, res: ServerResponse, sessionId: string | undefined) => {
     if (failures.left > 0) {
       failures.left -= 1;
       return send(res, failures.status, { messages: [{ type: 'Error', message: `stand-in answering ${failures.status}` }] });
@@ -125,7 +188,7 @@ export async function startCoreApi(opts: CoreApiOptions): Promise<CoreApiHandle>
     if (!opened.ok) return send(res, 400, { messages: [{ message: opened.reason }] });
     const keys = opened.pem.match(/-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/g)?.length ?? 0;
     if (keys !== 1) return send(res, 400, { messages: [{ message: `the PKCS#12 must hold exactly one private key, it holds ${keys}` }] });
-    uploads.push({ at: new Date(), userId: userId as string, ceSettingName: ceSettingName as string, password: password as string, fileName: (file as File).name, pkcs12, pem: opened.pem });
+    uploads.push({ at: new Date(), userId: userId as string, ceSettingName: ceSettingName as string, password: password as string, fileName: (file as File).name, ...(sessionId && { session: sessionId }), pkcs12, pem: opened.pem });
     send(res, 200, { results: { success: true } });
   };
 
@@ -134,8 +197,14 @@ export async function startCoreApi(opts: CoreApiOptions): Promise<CoreApiHandle>
     requests.push({ method: req.method ?? '', path: url.pathname, query: url.searchParams });
     if (req.headers.authorization !== expectedAuth) return send(res, 401, { messages: [{ message: 'authentication failed' }] });
     if (url.searchParams.get('adminDeviceSpaceId') !== String(opts.adminDeviceSpaceId)) return send(res, 400, { messages: [{ message: 'adminDeviceSpaceId is missing or wrong' }] });
+    if (req.method === 'GET' && session) openSession(res, session);
     if (req.method === 'POST' && url.pathname === uploadPath) {
-      upload(req, res).catch((err: unknown) => send(res, 500, { messages: [{ message: String(err) }] }));
+      const sessionId = session && sessionOf(req, res, session);
+      if (session && !sessionId) {
+        refusals += 1;
+        return send(res, 403, { messages: [{ type: 'Error', message: 'JSESSIONID and CSRF_NONCE are required for multipart calls' }] });
+      }
+      upload(req, res, sessionId).catch((err: unknown) => send(res, 500, { messages: [{ message: String(err) }] }));
       return;
     }
     if (req.method === 'GET' && url.pathname === '/api/v2/ping') return send(res, 200, { results: { vspVersion: 'stand-in' } });
@@ -159,6 +228,12 @@ export async function startCoreApi(opts: CoreApiOptions): Promise<CoreApiHandle>
     failNext(n, status = 503) {
       failures = { left: n, status };
     },
+    requireSession(mode) {
+      session = mode;
+    },
+    expireSessions: () => sessions.clear(),
+    sessionSecrets: () => [...handedOut],
+    sessionRefusals: () => refusals,
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
