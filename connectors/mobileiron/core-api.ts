@@ -1,9 +1,11 @@
 /**
  * Core's REST API v2 (HTTP Basic, an admin with the API role; every call
  * carries adminDeviceSpaceId). Uploads put one PKCS#12 per user into a
- * User-Provided certificate enrollment setting: 2xx is done, 5xx, 408, 429
- * and network failures are retried by the job queue, any other 4xx is
- * permanent with Core's answer kept for the operator.
+ * User-Provided certificate enrollment setting, each a multipart call with
+ * the session Core asks such calls to carry (core-session.ts): 2xx is done,
+ * 5xx, 408, 429 and network failures are retried by the job queue, a 401 or
+ * 403 to a call on an earlier session opens a new one and tries once more,
+ * any other 4xx is permanent with Core's answer kept for the operator.
  *
  * Core keeps one PKCS#12 per user per setting, so only current credentials
  * are uploaded: an archived (superseded) encryption credential would replace
@@ -14,6 +16,7 @@ import axios, { isAxiosError, type AxiosInstance, type AxiosResponse } from 'axi
 import { durationMs } from '../../src/config/duration.js';
 import { DeliveryError, type CredentialSet, type DeliveryReceipt, type MdmUser } from '../../src/connectors/connector.js';
 import { readCaSetting } from '../../src/connectors/setting-file.js';
+import { CoreSession } from './core-session.js';
 import type { MobileIronSettings } from './schema.js';
 
 type CoreApiSettings = MobileIronSettings['coreApi'];
@@ -31,6 +34,7 @@ function networkError(what: string, err: unknown): Error {
 
 export class CoreApi {
   private readonly http: AxiosInstance;
+  private readonly session: CoreSession;
 
   constructor(
     private readonly connectorId: string,
@@ -46,9 +50,10 @@ export class CoreApi {
       maxRedirects: 0,
       proxy: false,
     });
+    this.session = new CoreSession(this.http, settings.upload.session, settings.pingPath);
   }
 
-  private async call(what: string, run: () => Promise<AxiosResponse>): Promise<AxiosResponse> {
+  private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
     try {
       return await run();
     } catch (err) {
@@ -70,12 +75,15 @@ export class CoreApi {
     for (const c of set.credentials.filter((x) => !x.archived)) {
       const setting = upload.ceSettingNames[c.purpose as Purpose];
       if (!setting) throw new DeliveryError(`no Core enrollment setting is configured for ${c.purpose} credentials (coreApi.upload.ceSettingNames)`, true);
-      const form = new FormData();
-      form.append(upload.fields.file, new Blob([c.pkcs12], { type: 'application/x-pkcs12' }), `${c.serialNumber}.p12`);
-      form.append(upload.fields.password, c.password);
-      form.append(upload.fields.userId, userId);
-      form.append(upload.fields.ceSettingName, setting);
-      const res = await this.call('Core upload', () => this.http.post(upload.path, form));
+      const form = () => {
+        const f = new FormData();
+        f.append(upload.fields.file, new Blob([c.pkcs12], { type: 'application/x-pkcs12' }), `${c.serialNumber}.p12`);
+        f.append(upload.fields.password, c.password);
+        f.append(upload.fields.userId, userId);
+        f.append(upload.fields.ceSettingName, setting);
+        return f;
+      };
+      const res = await this.postMultipart(form);
       if (res.status < 200 || res.status >= 300) {
         const body = (typeof res.data === 'string' ? res.data : JSON.stringify(res.data) ?? '').slice(0, 2000);
         const message = `Core answered ${res.status} to the ${c.purpose} upload for ${userId}`;
@@ -85,6 +93,21 @@ export class CoreApi {
       done.push(`${setting}:${c.serialNumber}`);
     }
     return { connectorId: this.connectorId, reference: `${userId}/${done.join(',')}`, deliveredAt: new Date() };
+  }
+
+  /** A multipart POST to the upload path with the session's headers; once more on a new session when an earlier one is refused. */
+  private async postMultipart(form: () => FormData): Promise<AxiosResponse> {
+    const post = async () => {
+      const { headers, fresh } = await this.call('Core upload session', () => this.session.headers());
+      return { res: await this.call('Core upload', () => this.http.post(this.settings.upload.path, form(), { headers })), fresh };
+    };
+    let { res, fresh } = await post();
+    if ((res.status === 401 || res.status === 403) && !fresh) {
+      this.session.forget();
+      ({ res } = await post());
+    }
+    this.session.observe(res);
+    return res;
   }
 
   /**
@@ -117,7 +140,10 @@ export class CoreApi {
   async ping(): Promise<{ ok: boolean; detail: string }> {
     try {
       const res = await this.call('Core API', () => this.http.get(this.settings.pingPath));
-      if (res.status >= 200 && res.status < 300) return { ok: true, detail: `${this.settings.pingPath} answered ${res.status}` };
+      if (res.status >= 200 && res.status < 300) {
+        const session = await this.call('Core API', () => this.session.describe());
+        return { ok: true, detail: `${this.settings.pingPath} answered ${res.status}${session ? `; ${session}` : ''}` };
+      }
       if (res.status === 401 || res.status === 403) return { ok: false, detail: `credentials rejected (${res.status}); the admin needs the API role` };
       return { ok: false, detail: `${this.settings.pingPath} answered ${res.status}` };
     } catch (err) {

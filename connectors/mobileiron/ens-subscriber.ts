@@ -6,6 +6,11 @@
  * throws, the connection is dropped without the acknowledgement so the
  * broker delivers the message again on the resumed session.
  *
+ * That promise holds only while the broker grants QoS 1 on every topic and
+ * keeps the persistent session between connections (delivery-guarantee.ts):
+ * a lower grant, a refused topic or a lost session is logged at error and
+ * makes readiness() fail until a later connect finds it whole again.
+ *
  * Reconnects are ours, not mqtt.js's (its reconnectPeriod is a fixed
  * interval): exponential backoff with full jitter, reset by a successful
  * connect.
@@ -17,6 +22,7 @@ import { durationMs } from '../../src/config/duration.js';
 import { withoutCredentials } from '../../src/config/secret-values.js';
 import { retryDelayMs } from '../../src/jobs/backoff.js';
 import { readCaSetting, readSetting } from '../../src/connectors/setting-file.js';
+import { describeShortfalls, isRefusal, REQUIRED_QOS, shortfalls } from './delivery-guarantee.js';
 import type { MobileIronSettings } from './schema.js';
 
 type BrokerSettings = MobileIronSettings['broker'];
@@ -83,6 +89,12 @@ export class EnsSubscriber {
   private attempts = 0;
   private lastError: string | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The broker acknowledged a persistent session for clientId in this process: every later connect must find it. */
+  private hadSession = false;
+  /** The SUBACK of the current connection arrived. */
+  private subscribed = false;
+  /** Why delivery is not at least once, as found by the latest connect and SUBACK. */
+  private shortfall: string | undefined;
 
   constructor(
     private readonly settings: BrokerSettings,
@@ -98,18 +110,31 @@ export class EnsSubscriber {
     return this.client?.connected === true;
   }
 
+  /**
+   * For /readyz: a short status while messages arrive at least once (or will,
+   * once connected: a persistent session keeps them meanwhile); throws with
+   * the reason while the broker's grant or a lost session breaks that.
+   */
+  readiness(): string {
+    if (this.shortfall) throw new Error(this.shortfall);
+    return this.connected && this.subscribed ? 'subscribed' : 'connecting';
+  }
+
   /** Connects and keeps reconnecting until the signal aborts; resolves once the connection is closed. */
   start(signal: AbortSignal): Promise<void> {
     const topics = brokerTopics(this.settings);
-    const client = mqtt.connect(this.settings.url, { ...brokerOptions(this.settings, this.tls, this.clientId), clean: this.settings.session === 'clean' });
+    const persistent = this.settings.session === 'persistent';
+    const client = mqtt.connect(this.settings.url, { ...brokerOptions(this.settings, this.tls, this.clientId), clean: !persistent });
     this.client = client;
     const backoff = { baseMs: durationMs(this.settings.reconnect.initial), maxMs: durationMs(this.settings.reconnect.max) };
+    const where = { broker: this.broker, clientId: this.clientId };
 
     client.handleMessage = (packet, done) => {
       this.handle(packet.topic, packet.payload as Buffer).then(
         () => done(),
         (err: unknown) => {
-          this.log.error({ err, topic: packet.topic }, 'ENS message not handled; reconnecting so the broker delivers it again');
+          if (packet.qos === 0) this.log.error({ err, topic: packet.topic, qos: 0 }, 'ENS message not handled and lost: it came at QoS 0, so the broker will not deliver it again');
+          else this.log.error({ err, topic: packet.topic }, 'ENS message not handled; reconnecting so the broker delivers it again');
           done(err as Error);
           client.stream.destroy();
         },
@@ -118,18 +143,39 @@ export class EnsSubscriber {
     client.on('connect', (connack) => {
       this.attempts = 0;
       this.lastError = undefined;
-      this.log.info({ broker: this.broker, clientId: this.clientId, sessionPresent: connack.sessionPresent }, 'connected to the Event Notification Service');
-      client.subscribe(topics, { qos: 1 }, (err, granted) => {
-        if (err) return this.log.error({ err, topics }, 'subscribing failed');
-        const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
-        if (refused.length) this.log.error({ topics: refused }, 'the broker refused these subscriptions (does the certificate map to an admin with the CPS role?)');
-        else this.log.info({ topics }, 'subscribed');
+      this.subscribed = false;
+      this.log.info({ ...where, sessionPresent: connack.sessionPresent }, 'connected to the Event Notification Service');
+      let lost: string | undefined;
+      if (persistent && !connack.sessionPresent) {
+        if (this.hadSession) {
+          lost = `${this.broker} lost the persistent session of ${this.clientId}: events published while the gateway was disconnected, and any not yet acknowledged, may never arrive`;
+          this.shortfall = lost;
+          this.log.error({ ...where, sessionPresent: false }, 'the broker lost the persistent session: events published while the gateway was disconnected may never arrive (the broker must keep sessions across its restarts and for longer than the gateway can be away)');
+        } else if (this.settings.clientId) {
+          this.log.warn({ ...where, sessionPresent: false }, 'the broker holds no session for this client id: if a gateway used it before, events published since it stopped are lost');
+        }
+      }
+      if (persistent) this.hadSession = true;
+      client.subscribe(topics, { qos: REQUIRED_QOS }, (err, _grants, suback) => {
+        // mqtt.js reports a refusal as an error, with the SUBACK beside it; without one the connection went first.
+        const codes = suback?.granted as number[] | undefined;
+        if (!codes) return this.log.error({ err, topics }, 'subscribing failed; the next connect subscribes again');
+        this.subscribed = true;
+        const short = shortfalls(topics, codes);
+        const refused = short.filter((x) => isRefusal(x.code));
+        const lower = short.filter((x) => !isRefusal(x.code));
+        if (refused.length) this.log.error({ ...where, topics: refused.map((x) => x.topic), granted: describeShortfalls(refused) }, 'the broker refused these subscriptions: their events never arrive (its ACL must let this certificate read them; on Core, an admin with the CPS role)');
+        if (lower.length) this.log.error({ ...where, topics: lower.map((x) => x.topic), granted: describeShortfalls(lower) }, `the broker granted less than QoS ${REQUIRED_QOS}: events on these topics arrive at most once, and one whose handling fails is lost (the broker must allow QoS ${REQUIRED_QOS})`);
+        const reasons = [lost, short.length ? `${this.broker} granted ${describeShortfalls(short)}; at-least-once delivery needs QoS ${REQUIRED_QOS}` : undefined].filter(Boolean);
+        this.shortfall = reasons.length ? reasons.join('; ') : undefined;
+        if (!short.length) this.log.info({ ...where, topics, qos: REQUIRED_QOS }, 'subscribed');
       });
     });
     client.on('error', (err) => {
       this.lastError = err.message;
     });
     client.on('close', () => {
+      this.subscribed = false;
       if (signal.aborted || this.timer) return;
       this.attempts += 1;
       const delay = retryDelayMs(this.attempts, backoff);

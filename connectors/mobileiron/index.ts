@@ -2,59 +2,24 @@
  * MobileIron Core / Ivanti EPMM and Ivanti Neurons for MDM: device events in
  * over the Event Notification Service (MQTT), user-provided PKCS#12 files
  * out to Core's REST API v2. Core also enrolls at our SCEP server (a
- * static-challenge profile) in Centralized mode. Contract:
- * shared/contracts/mobileiron.md.
+ * static-challenge profile) in Centralized mode. The wire contract, what
+ * public documentation confirms of it and what is assumed:
+ * docs/vendors/mobileiron.md.
  */
 import { Agent } from 'node:https';
 import axios from 'axios';
-import mqtt from 'mqtt';
 import type { Connector, HealthReport, MdmEvent, MdmUser } from '../../src/connectors/connector.js';
 import { withoutCredentials } from '../../src/config/secret-values.js';
 import { InvalidEventError } from '../../src/connectors/intake.js';
 import type { ConnectorContext, ConnectorModule } from '../../src/connectors/module.js';
 import { CoreApi } from './core-api.js';
 import { fileProblems, readCaSetting, readSetting } from '../../src/connectors/setting-file.js';
-import { brokerOptions, brokerTopics, EnsSubscriber, loadBrokerTls, uniqueClientId, type BrokerTls } from './ens-subscriber.js';
+import { probeBroker } from './broker-check.js';
+import { brokerTopics, EnsSubscriber, loadBrokerTls } from './ens-subscriber.js';
 import { EnsMessageError, parseEnsMessage } from './event.js';
 import { mobileIronSchema, type MobileIronSettings } from './schema.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-
-/**
- * Connects once with the subscriber's certificate, its own client id and a
- * clean session, subscribes to the topics as the subscriber does, then
- * disconnects; the subscriber's session is left alone, and each
- * subscription gets its own copy of a message. A broker that refuses a
- * topic (SUBACK 0x80, MQTT 3.1.1 section 3.9.3) fails the check; one that
- * grants it and filters by its ACL on delivery, as Mosquitto does, cannot
- * be told apart here.
- */
-function probeBroker(settings: MobileIronSettings['broker'], tls: BrokerTls): Promise<{ ok: boolean; detail: string }> {
-  return new Promise((resolve) => {
-    const client = mqtt.connect(settings.url, { ...brokerOptions(settings, tls, uniqueClientId(settings.clientIdPrefix)), clean: true });
-    const topics = brokerTopics(settings);
-    const broker = withoutCredentials(settings.url);
-    let lastError: string | undefined;
-    let settled = false;
-    const finish = (r: { ok: boolean; detail: string }) => {
-      if (settled) return;
-      settled = true;
-      client.end(true, {}, () => resolve(r));
-    };
-    client.on('error', (err) => (lastError = err.message));
-    client.once('connect', () =>
-      // mqtt.js reports a refusal as an error, with the SUBACK's return codes beside it.
-      client.subscribe(topics, { qos: 1 }, (err, _subs, suback) => {
-        const codes = (suback?.granted ?? []) as number[];
-        const refused = topics.filter((_, i) => ((codes[i] ?? 0) & 0x80) !== 0);
-        if (refused.length > 0) return finish({ ok: false, detail: `${broker} refused the subscription to ${refused.join(', ')}; the broker's ACL must let this certificate read them` });
-        if (err) return finish({ ok: false, detail: `${broker}: subscribing failed: ${err.message}` });
-        finish({ ok: true, detail: `connected to ${broker}; subscribed to ${topics.join(', ')}` });
-      }),
-    );
-    client.once('close', () => finish({ ok: false, detail: `${broker}: ${lastError ?? 'connection closed'}` }));
-  });
-}
 
 /** Asks the SCEP URL entered in Core for its capabilities, as Core would. */
 async function probeScep(scep: { url: string; serverCa?: string | undefined }): Promise<{ ok: boolean; detail: string }> {
@@ -118,10 +83,12 @@ function create(settings: MobileIronSettings, ctx: ConnectorContext): Connector 
     return settings.emailFromUserId && userId && EMAIL.test(userId) ? { email: userId } : {};
   };
 
+  const subscriber = new EnsSubscriber(settings.broker, tls, onMessage, ctx.log);
   return {
     id: ctx.id,
     kind: 'mobileiron',
-    start: (signal) => new EnsSubscriber(settings.broker, tls, onMessage, ctx.log).start(signal),
+    start: (signal) => subscriber.start(signal),
+    readiness: async () => subscriber.readiness(),
     deliver: (set) => core.upload(set),
     undeliverable: async ({ user }) => core.uploadGap(user),
     resolveUser,

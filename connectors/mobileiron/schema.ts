@@ -7,6 +7,8 @@ import { policySchema } from '../../src/connectors/settings.js';
 const httpsUrl = z.url({ protocol: /^https$/, error: 'expected an https:// URL' });
 const apiPath = z.string().regex(/^\/[^?#\s]*$/, { message: 'expected an absolute path such as /api/v2/ping (no query string)' });
 const field = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'expected a form field name (letters, digits, _ . -)' });
+// An HTTP header name (RFC 9110 token).
+const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/, { message: 'expected an HTTP header name' });
 const topic = z.string().regex(/^[^#+\s]+$/, { message: 'expected a topic without wildcards (+, #) or spaces' });
 
 export const ENS_TOPICS = ['device/enrolled', 'device/retired', 'device/wiped'];
@@ -66,6 +68,17 @@ const upload = z.strictObject({
     })
     .prefault({})
     .describe('Names of the multipart fields.'),
+  session: z
+    .strictObject({
+      path: apiPath.optional().describe('(assumed) the authenticated GET whose answer opens the session; default: coreApi.pingPath.'),
+      nonce: headerName
+        .default('CSRF_NONCE')
+        .describe('(assumed) the response header (else cookie) that holds the CSRF nonce; uploads send it back as a request header of this name.'),
+    })
+    .prefault({})
+    .describe(
+      "The session Core's V2 API asks multipart calls to carry (JSESSIONID and CSRF_NONCE): the cookies and nonce of an authenticated GET go with each upload. A Core that sets none takes Basic alone.",
+    ),
   ceSettingNames: z
     .strictObject({
       signing: z.string().min(1).optional().describe('Name of the User-Provided certificate enrollment setting for S/MIME signing.'),

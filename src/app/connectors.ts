@@ -19,6 +19,7 @@ import { EventIntake } from '../connectors/intake.js';
 import { guard, type GuardOptions } from '../http/auth/authenticate.js';
 import { BasicUsers } from '../http/auth/basic.js';
 import { ClientCertAuth, type ClientCertTrust } from '../http/auth/strategies.js';
+import type { ReadinessCheck } from '../http/routes/ops.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { JobWorker } from '../jobs/worker.js';
 import type { ChallengeValidator } from '../protocols/scep/challenges.js';
@@ -230,6 +231,8 @@ export interface WiredConnectors {
   scheduleRenewals(connectorId: string, now?: number): Promise<number[]>;
   /** The SCEP challenge validator of a connector that has one (Intune). */
   scepValidator(connectorId: string): ChallengeValidator | undefined;
+  /** /readyz checks, `connector:<id>`, of the connectors whose background work can fall short. */
+  readiness: ReadinessCheck[];
   start(): void;
   stop(): void;
 }
@@ -326,6 +329,7 @@ export function wireConnectors(deps: {
     mounts: running.filter((c) => c.router).map((c) => ({ path: `/connectors/${c.id}`, router: c.router! })),
     scheduleRenewals: (id, now) => pipeline.scheduleRenewals(id, now),
     scepValidator: (id) => byId.get(id)?.connector.scepValidator?.(),
+    readiness: running.flatMap(({ id, connector }) => (connector.readiness ? [{ name: `connector:${id}`, check: () => connector.readiness!() }] : [])),
     start() {
       startConnectors(running, abort.signal, log);
       for (const c of running) {

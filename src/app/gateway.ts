@@ -203,6 +203,7 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, generat
               name: 'workers',
               check: async () => (config.jobs.workers === 0 ? 'disabled' : worker.isRunning ? 'running' : false),
             },
+            ...connectors.readiness,
           ],
         }),
       },

@@ -95,6 +95,12 @@ export interface Connector {
   router?(): Router;
   /** Pollers and subscriptions; stop when the signal aborts. */
   start?(signal: AbortSignal): Promise<void>;
+  /**
+   * Whether that background work keeps what the connector promises (e.g.
+   * events at least once), for /readyz: resolves to a short status, rejects
+   * with the reason when it does not.
+   */
+  readiness?(): Promise<string>;
   deliver?(set: CredentialSet): Promise<DeliveryReceipt>;
   /**
    * Why deliver() could never succeed for a set to this user and device

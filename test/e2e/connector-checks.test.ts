@@ -273,7 +273,7 @@ describe('connectors tried alone: credgate connectors list / test, and the admin
     test('MobileIron: connected to the broker and subscribed, Core API reachable; a stranger certificate and a wrong password fail; exit 0 / 1', async () => {
       const ok = await cli(['connectors', 'test', 'mi']);
       assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-      assert.match(ok.stdout, /^ok      broker: connected to mqtts:\/\/\[Redacted\]@127\.0\.0\.1:\d+; subscribed to device\/enrolled, device\/retired, device\/wiped$/m);
+      assert.match(ok.stdout, /^ok      broker: connected to mqtts:\/\/\[Redacted\]@127\.0\.0\.1:\d+; subscribed to device\/enrolled, device\/retired, device\/wiped at QoS 1; the broker kept the session across a reconnect$/m);
       assert.match(ok.stdout, /^ok      core-api: \/api\/v2\/ping answered 200$/m);
       const bad = await cli(['connectors', 'test', 'mi-denied']);
       assert.equal(bad.status, 1, bad.stdout + bad.stderr);

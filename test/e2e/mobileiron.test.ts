@@ -182,6 +182,14 @@ describe('MobileIron connector', () => {
     assert.match(broker.log(), new RegExp(`New client connected .* as ${clientId} .*u'credgate-ens'`), 'the broker took the certificate CN as the user');
   });
 
+  test("/readyz has the connector's check: subscribed, with QoS 1 granted on every topic", async () => {
+    const r = await curl(`${base}/readyz`, ['--cacert', join(dir, 'certs/root-ca.pem')]);
+    assert.equal(r.status, 200, r.body);
+    assert.equal((JSON.parse(r.body) as { checks: Record<string, string> }).checks['connector:mi'], 'subscribed');
+    const subscribed = JSON.parse(gw.logs().split('\n').find((l) => l.includes('"msg":"subscribed"'))!) as { topics: string[]; qos: number };
+    assert.deepEqual([subscribed.topics, subscribed.qos], [['device/enrolled', 'device/retired', 'device/wiped'], 1]);
+  });
+
   test('device/enrolled with two devices: one upload per purpose per user, each PKCS#12 opens and carries the user email', async () => {
     await publish('device/enrolled', { timestamp: 1717171717000, eventType: 'device.enrolled', devices: [device(1, JDOE), device(2, ASMITH)] });
     await until('four uploads', () => core.uploads.length >= 4, 8000);
@@ -263,13 +271,79 @@ describe('MobileIron connector', () => {
       fields,
     });
     try {
-      const api = new CoreApi('mi', { ...settings.coreApi, url: other.url, adminDeviceSpaceId: 3, upload: { path: '/mifs/api/v2/certs', fields, ceSettingNames: { signing: 'Signing' } } });
+      const api = new CoreApi('mi', { ...settings.coreApi, url: other.url, adminDeviceSpaceId: 3, upload: { ...settings.coreApi.upload, path: '/mifs/api/v2/certs', fields, ceSettingNames: { signing: 'Signing' } } });
       const p12 = uploadsOf('jdoe').find((u) => u.ceSettingName === SETTINGS.signing)!.pkcs12;
       const certificate = new X509Certificate(readFileSync(leaf(p12, 'fields').certFile)).raw;
       const credential = { serialNumber: '01', purpose: 'signing' as const, pkcs12: p12, certificate, password: P12_PASSWORD, archived: false };
       const receipt = await api.upload({ deliveryId: 1, user: { id: 'u', vendorId: 'jdoe' }, credentials: [credential, { ...credential, serialNumber: '02', archived: true }] });
       assert.equal(receipt.reference, 'jdoe/Signing:01');
       assert.deepEqual(other.uploads.map((u) => [u.userId, u.ceSettingName]), [['jdoe', 'Signing']], 'the archived credential is not sent');
+    } finally {
+      await other.stop();
+    }
+  });
+
+  test('a Core that asks multipart calls for JSESSIONID and CSRF_NONCE: each upload carries the cookie and nonce of a GET; a session Core dropped is opened again', async () => {
+    const guid = (n: number) => `9e0c0000-0000-4000-8000-0000000000a${n}`;
+    for (const n of [1, 2]) core.addDevice(guid(n), 'jdoe@example.com');
+    const pings = () => core.requests.filter((r) => r.method === 'GET' && r.path === '/api/v2/ping').length;
+    core.requireSession({ nonceIn: 'header' });
+    try {
+      const before = core.uploads.length;
+      const pingsBefore = pings();
+      await publish('device/enrolled', { timestamp: 1717200000000, eventType: 'device.enrolled', devices: [{ ...device(9, JDOE), deviceGuid: guid(1) }] });
+      await until('the uploads on a session', () => core.uploads.length >= before + 2, 10_000);
+      const first = core.uploads.slice(before);
+      assert.ok(first.every((u) => u.session), 'each upload carried a session Core opened');
+      assert.ok(pings() > pingsBefore, 'a GET opened it');
+
+      core.expireSessions();
+      const refused = core.sessionRefusals();
+      await publish('device/enrolled', { timestamp: 1717200100000, eventType: 'device.enrolled', devices: [{ ...device(9, JDOE), deviceGuid: guid(2) }] });
+      await until('the uploads on a new session', () => core.uploads.length >= before + 4, 10_000);
+      assert.ok(core.sessionRefusals() > refused, 'Core refused the dropped session');
+      const second = core.uploads.slice(before + 2);
+      assert.ok(second.every((u) => u.session && u.session !== first[0]!.session), 'a new session');
+      const delivery = await gw.db('deliveries').where({ device_id: guid(2) }).first();
+      assert.equal(delivery.status, 'delivered');
+      for (const secret of core.sessionSecrets()) assert.ok(!gw.logs().includes(secret), 'no session cookie or nonce in the log');
+    } finally {
+      core.requireSession(undefined);
+    }
+  });
+
+  test('the nonce may come as a cookie and change with every answer; connectors test names the session Core opens, never its values', async () => {
+    const settings = parseYaml(settingsText, 'mi.yaml', mobileIronSchema) as MobileIronSettings;
+    const other = await startCoreApi({
+      cert: readFileSync(files.serverCert, 'utf8'),
+      key: readFileSync(files.serverKey, 'utf8'),
+      username: 'credgate-api',
+      password: API_PASSWORD,
+      adminDeviceSpaceId: SPACE,
+      ceSettingNames: Object.values(SETTINGS),
+      multipartSession: { nonceIn: 'cookie', rotate: true },
+    });
+    try {
+      const api = new CoreApi('mi', { ...settings.coreApi, url: other.url });
+      const ups = uploadsOf('jdoe').slice(0, 2);
+      const credentials = ups.map((u, i) => ({
+        serialNumber: `0${i + 1}`,
+        purpose: u.ceSettingName === SETTINGS.signing ? ('signing' as const) : ('encryption' as const),
+        pkcs12: u.pkcs12,
+        certificate: new X509Certificate(readFileSync(leaf(u.pkcs12, `rolling-${i}`).certFile)).raw,
+        password: P12_PASSWORD,
+        archived: false,
+      }));
+      await api.upload({ deliveryId: 1, user: { id: 'u', vendorId: 'jdoe' }, credentials });
+      assert.equal(other.uploads.length, 2);
+      assert.equal(other.sessionRefusals(), 0, 'the second upload took the nonce the first answer rolled to');
+      assert.equal(new Set(other.uploads.map((u) => u.session)).size, 1, 'one session for both');
+      assert.equal(other.requests.filter((r) => r.method === 'GET').length, 1);
+
+      const check = await mobileIron.check({ ...settings, coreApi: { ...settings.coreApi, url: other.url } }, 'mi-session');
+      const detail = check.checks.find((c) => c.name === 'core-api')!.detail!;
+      assert.equal(detail, '/api/v2/ping answered 200; Core opened a session for uploads (cookies JSESSIONID, CSRF_NONCE; nonce from the CSRF_NONCE cookie)');
+      for (const secret of other.sessionSecrets()) assert.ok(!detail.includes(secret));
     } finally {
       await other.stop();
     }
@@ -402,6 +476,7 @@ describe('MobileIron connector', () => {
     const ok = await mobileIron.check(settings, 'mi-check');
     assert.deepEqual(ok.checks.map((c) => [c.name, c.ok]), [['broker', true], ['core-api', true]]);
     assert.equal(ok.ok, true);
+    assert.match(ok.checks[0]!.detail!, /subscribed to device\/enrolled, device\/retired, device\/wiped at QoS 1; the broker kept the session across a reconnect$/);
     const bad = await mobileIron.check(
       { ...settings, broker: { ...settings.broker, clientCertificate: { cert: files.strangerCert, key: files.strangerKey } }, coreApi: { ...settings.coreApi, basic: { username: 'credgate-api', password: 'wrong-password' } } },
       'mi-check',

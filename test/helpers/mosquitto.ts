@@ -3,7 +3,9 @@
  * 127.0.0.1 that requires a client certificate from the test CA and takes
  * the certificate's CN as the user name, as the Event Notification Service
  * authenticates its subscribers. Keeps nothing on disk (persistence off), so
- * a restart loses every session, as a crashed broker would.
+ * a restart loses every session, as a crashed broker would. `settings` adds
+ * lines to its configuration, e.g. `max_qos 0` (for that listener) or
+ * `persistent_client_expiration 2s`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -45,10 +47,10 @@ const listening = (port: number) =>
     s.once('error', () => resolve(false));
   });
 
-export async function startMosquitto(dir: string, tls: BrokerTls): Promise<MosquittoHandle> {
+export async function startMosquitto(dir: string, tls: BrokerTls, opts: { settings?: string[] } = {}): Promise<MosquittoHandle> {
   if (!existsSync(MOSQUITTO)) throw new Error(`${MOSQUITTO} is missing: install the Debian package mosquitto`);
   const port = await freePort();
-  const conf = join(dir, 'mosquitto.conf');
+  const conf = join(dir, `mosquitto-${port}.conf`);
   writeFileSync(
     conf,
     [
@@ -67,6 +69,7 @@ export async function startMosquitto(dir: string, tls: BrokerTls): Promise<Mosqu
       'tls_version tlsv1.2',
       'require_certificate true',
       'use_identity_as_username true',
+      ...(opts.settings ?? []),
       '',
     ].join('\n'),
   );
