@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SCEP enrollments per second: shared/bench/scepload (a load generator on the
+# SCEP enrollments per second: test/tools/scepload (a load generator on the
 # micromdm/scep Go library) against credgate and against micromdm's own
 # scepserver, in one run on this machine, over plain HTTP on loopback.
 #
@@ -17,7 +17,7 @@
 # and a SCEP server serves steady traffic, not its first few hundred
 # requests (micromdm is compiled ahead of time and gets the same rounds).
 #
-# Knobs: N=300 C=16 ROUNDS=3 WARMUP=3 SCEPLOAD=/tmp/scepload SHARED=../shared
+# Knobs: N=300 C=16 ROUNDS=3 WARMUP=3 SCEPLOAD=/tmp/scepload
 # CREDGATE_PORT=18091 MICROMDM_PORT=18090 KEEP_TMP=1, and NODE_FLAGS for
 # credgate's node (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
 set -euo pipefail
@@ -27,7 +27,6 @@ N=${N:-300}
 C=${C:-16}
 ROUNDS=${ROUNDS:-3}
 WARMUP=${WARMUP:-3}
-SHARED=${SHARED:-../shared}
 SCEPLOAD=${SCEPLOAD:-/tmp/scepload}
 CREDGATE_PORT=${CREDGATE_PORT:-18091}
 MICROMDM_PORT=${MICROMDM_PORT:-18090}
@@ -42,11 +41,8 @@ need_pkg scepserver scep
 need_pkg curl curl
 [ -x /usr/bin/time ] || need_pkg /usr/bin/time time
 if [ ! -x "$SCEPLOAD" ]; then
-  # test/tools/scepload is the same tool, kept in the repository for the tests.
-  src=$SHARED/bench/scepload
-  [ -f "$src/build.sh" ] || src=test/tools/scepload
-  say "building scepload from $src into $SCEPLOAD"
-  bash "$src/build.sh" "$SCEPLOAD" >&2
+  say "building scepload from test/tools/scepload into $SCEPLOAD"
+  bash test/tools/scepload/build.sh "$SCEPLOAD" >&2
 fi
 [ -d node_modules/express ] || { say "npm ci"; npm ci --no-audit --no-fund >/dev/null; }
 

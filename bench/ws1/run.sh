@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Workspace ONE benchmark (bench/README.md, "## Workspace ONE"), two parts:
 #
-#  1. Ingestion: wrk POSTs the seed enrollment event (EventId 148) with a
+#  1. Ingestion: wrk POSTs the sample enrollment event (EventId 148) with a
 #     distinct DeviceUUID per request (wrk-events.lua) over keep-alive HTTPS
 #     with HTTP Basic to
 #       bare     a bare express 5 app on the gateway's TLS settings that

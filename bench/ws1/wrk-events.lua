@@ -1,4 +1,4 @@
--- wrk script for bench/ws1/run.sh: POSTs the Workspace ONE seed enrollment
+-- wrk script for bench/ws1/run.sh: POSTs the Workspace ONE sample enrollment
 -- event (EventId 148) with a distinct DeviceUUID per request, so every
 -- request is a new event for the gateway (stored with its job) rather than a
 -- duplicate. Environment:
@@ -22,7 +22,8 @@ local headers = {
   ["Authorization"] = os.getenv("WS1_AUTH") or "",
 }
 
--- The seed event from shared/seeds/003, with %s for the DeviceUUID.
+-- The example enrollment event of Workspace ONE UEM's Credential Escrow Gateway
+-- guide, with %s for the DeviceUUID.
 local template = '{"EventId":148,"EventType":"MDM Enrollment Complete","DeviceId":15,' ..
   '"DeviceFriendlyName":"zenny iPod Touch Apple 12.4.5 GGK6","EnrollmentEmailAddress":"",' ..
   '"EnrollmentUserName":"zenny","EventTime":"2020-02-24T16:52:25.9231303Z","EnrollmentStatus":"Enrolled",' ..

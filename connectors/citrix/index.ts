@@ -4,7 +4,8 @@
  * with, through a certsrv-compatible endpoint; OCSP (/pki/ocsp) answers
  * XenMobile's "revocation from the PKI"; a poller of the REST API revokes
  * the certificates of devices XenMobile retires or removes.
- * Contract: shared/contracts/citrix.md.
+ * The wire contract, what public documentation confirms of it and what is
+ * assumed: docs/vendors/citrix.md.
  */
 import { Router } from 'express';
 import type { Connector, HealthReport } from '../../src/connectors/connector.js';

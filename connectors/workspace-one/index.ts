@@ -1,6 +1,8 @@
 /**
  * Workspace ONE UEM (AirWatch): event notifications in, S/MIME credentials
- * out through the Escrow Gateway. Contract: shared/contracts/workspace-one.md.
+ * out through the Escrow Gateway (or the UEM API's uploadsmimecerts). The
+ * wire contract, what public documentation confirms of it and what is
+ * assumed: docs/vendors/workspace-one.md.
  */
 import express, { Router } from 'express';
 import type { Connector, HealthReport, MdmEvent, MdmUser } from '../../src/connectors/connector.js';

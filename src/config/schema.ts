@@ -302,21 +302,21 @@ const scep = z
   })
   .prefault({});
 
-/** Where a credential profile's certificate goes on a mobile device (seed 2.10: System Store, Citrix SecureVault, MobileIron AppConnect, or none). */
+/** Where a credential profile's certificate goes on a mobile device: the system store, Citrix SecureVault, MobileIron AppConnect, or none (the Identity Agent's own store). */
 export const CERTIFICATE_CONTAINERS = ['none', 'system-store', 'citrix-securevault', 'mobileiron-appconnect'] as const;
 
-/** How a credential profile's certificates reach the device (seed 2.10: Card Encoding). */
+/** How a credential profile's certificates reach the device (what MyID calls the card encoding). */
 export const CARD_ENCODINGS = ['identity-agent', 'device-identity', 'derived-credential'] as const;
-/** Which devices may collect (seed 2.10 Mobile Device Restrictions: Any, Known Mobiles, My Mobiles Only). */
+/** Which devices may collect: any, known (registered) or mine (registered to the user); MyID's Any, Known Mobiles and My Mobiles Only. */
 export const DEVICE_RESTRICTIONS = ['any', 'known', 'mine'] as const;
-/** Per certificate: issue a new one, reuse the user's current escrowed one, or deliver only earlier ones (seed 2.2.6). */
+/** Per certificate: issue a new one, reuse the user's current escrowed one, or deliver only earlier ones (src/identity/escrowed-keys.ts). */
 export const HISTORIC_OPTIONS = ['issue-new', 'use-existing', 'historic-only'] as const;
 /** What a certificate is for: the tag MobileIron AppConnect gives each derived credential. */
 export const CERTIFICATE_PURPOSES = ['authentication', 'signing', 'encryption'] as const;
-/** What the role lists of a credential profile grant (seed 2.10 step 11). */
+/** What the role lists of a credential profile grant (src/identity/profiles.ts). */
 export const PROFILE_ROLE_KINDS = ['request', 'receive', 'validate', 'collect', 'unlock'] as const;
 
-/** `xx-yyN`: one-time codes of xx to yy digits (seed 2.2.2). */
+/** `xx-yyN`: one-time codes of xx to yy digits (src/identity/otp.ts). */
 export const otpComplexity = z
   .string()
   .regex(/^\d{2}-\d{2}N$/, { message: 'expected "xx-yyN", e.g. "04-08N" for 4 to 8 digits' })
@@ -362,12 +362,12 @@ const credentialProfile = z
   })
   .superRefine((p, ctx) => {
     p.certificates.forEach((c, i) => {
-      // Seed 2.2.6: historic certificates, delivered as certificates of their own, cannot go to Citrix SecureVault or MobileIron AppConnect.
+      // Historic certificates, delivered as certificates of their own, cannot go to Citrix SecureVault or MobileIron AppConnect.
       // AppConnect's derived-credential store has a place for older keys, though: they ride along as extra `encryption` entries of the
       // encryption credential. So on an AppConnect certificate includeHistoric means that (startup checks it is an encryption
       // certificate), while historic-only, a container of nothing but old certificates, stays refused.
       const refused = c.container === 'citrix-securevault' ? c.includeHistoric || c.historic === 'historic-only' : c.container === 'mobileiron-appconnect' && c.historic === 'historic-only';
-      if (refused) ctx.addIssue({ code: 'custom', path: ['certificates', i], message: `historic certificates cannot be provisioned to ${c.container} (seed 2.2.6)` });
+      if (refused) ctx.addIssue({ code: 'custom', path: ['certificates', i], message: `historic certificates cannot be provisioned to ${c.container}` });
     });
     if (p.encoding === 'derived-credential' && p.requireValidation) {
       ctx.addIssue({ code: 'custom', path: ['requireValidation'], message: 'a derived credential is vouched for by the PIV card it is derived from; requireValidation cannot be true' });
@@ -388,7 +388,7 @@ const payloadIdentifier = z
 const ota = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Serve iOS over-the-air enrollment at /ota.'),
-    organization: z.string().min(1).max(128).default('credgate').describe('Shown on the device as the profile\'s organization (seed 2.9.4).'),
+    organization: z.string().min(1).max(128).default('credgate').describe('Shown on the device as the profile\'s organization.'),
     displayName: z.string().min(1).max(128).default('Certificate enrollment').describe('Shown on the device as the profile\'s name.'),
     description: z
       .string()
@@ -399,7 +399,7 @@ const ota = z
     signing: z
       .strictObject({ cert: path, key: path, chain: z.array(path).default([]) })
       .optional()
-      .describe('Certificate and key that sign the profiles (any certificate fit for signing, seed 2.9.2); default: the dev PKI\'s ota-signing.pem.'),
+      .describe('Certificate and key that sign the profiles (any certificate fit for signing); default: the dev PKI\'s ota-signing.pem.'),
     deviceCa: z
       .array(path)
       .default([])
@@ -445,7 +445,7 @@ const notify = z
 const mobile = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Serve the Identity Agent API at /mobile/v1.'),
-    maxSessions: z.number().int().min(-1).default(-1).describe('Concurrent Identity Agent sessions: -1 unlimited, 0 no mobile issuance, N: more get 503 with Retry-After (seed 2.2.5).'),
+    maxSessions: z.number().int().min(-1).default(-1).describe('Concurrent Identity Agent sessions: -1 unlimited, 0 no mobile issuance, N: more get 503 with Retry-After.'),
     retryAfter: duration.default('30s').describe('Retry-After sent with 503 when maxSessions is reached.'),
     sessionTtl: duration.default('15m').describe('How long a session token works.'),
     maxCodeAttempts: z.number().int().min(1).max(20).default(5).describe('Wrong one-time codes with the request id before the request locks; as many with the user name, which never lock, and it no longer opens by user name.'),
@@ -453,15 +453,15 @@ const mobile = z
     otpDelivery: z
       .enum(['screen', 'sms', 'email'])
       .default('screen')
-      .describe('Where the one-time code goes: screen (to the requester, or validator), sms (the notification then goes by email, seed 2.4), or email (with the notification).'),
+      .describe('Where the one-time code goes: screen (to the requester, or validator), sms (the notification then goes by email), or email (with the notification).'),
     appLink: z.string().regex(/^[a-z][a-z0-9+.-]*:/, { message: 'expected a URL or app link such as credgate://collect' }).default('credgate://collect').describe('Link in notifications and QR codes that opens the Identity Agent.'),
     policy: z
       .strictObject({
-        logLevel: z.number().int().min(0).max(6).default(2).describe('0 none, 1 fatal, 2 error, 3 warning, 4 info, 5 debug, 6 verbose (seed 6.1).'),
+        logLevel: z.number().int().min(0).max(6).default(2).describe('0 none, 1 fatal, 2 error, 3 warning, 4 info, 5 debug, 6 verbose.'),
         maxLogFiles: z.number().int().min(-1).default(-1).describe('-1: as many as fit; 0 turns logging off.'),
         maxLogStorageMb: z.number().int().min(1).default(10),
         adminEmail: z.email().optional().describe('Where the app sends its logs.'),
-        maxRetries: z.number().int().min(0).default(5).describe('Reconnection attempts after a lost connection (seed 6.2).'),
+        maxRetries: z.number().int().min(0).default(5).describe('Reconnection attempts after a lost connection.'),
         minRetryDelay: duration.default('10s'),
       })
       .prefault({})
@@ -469,7 +469,7 @@ const mobile = z
     renewal: z
       .strictObject({
         noticeBefore: duration.default('30d').describe('Send a renewal notice this long before the first certificate of a mobile ID expires.'),
-        channels: z.array(z.enum(['email', 'sms'])).default(['email']).describe('email, sms or both (seed 2.6).'),
+        channels: z.array(z.enum(['email', 'sms'])).default(['email']).describe('email, sms or both.'),
         checkEvery: duration.default('1h'),
       })
       .prefault({}),

@@ -1,7 +1,7 @@
 /**
  * The Citrix SecureVault key store compares email addresses case-sensitively
- * (seed 3.2): the address in the user record must be lower case and match
- * Exchange and LDAP exactly. Certificates for SecureVault therefore carry the
+ * (docs/vendors/citrix.md): the address in the user record must be lower
+ * case and match Exchange and LDAP exactly. Certificates for SecureVault therefore carry the
  * address in lower case, and an address in another case is reported when the
  * mobile ID is requested (to the operator) and when it is collected (in the log).
  */

@@ -86,7 +86,7 @@ export interface DeliveredCredential {
 
 export interface Collected {
   credentials: DeliveredCredential[];
-  /** Certificates of the profile this device has no key store for (seed 2.10 note). */
+  /** Certificates of the profile this device has no key store for: left out, the rest still delivered. */
   skipped: { template: string; container: string }[];
   /** Lets the app check the operator's unlock response to its own challenge. */
   unlockKey: string;
@@ -140,7 +140,7 @@ export class CollectionService {
 
     // Restrictions are checked after the code, so they tell nothing to someone guessing codes, and before the claim, so a refused device does not use up the code.
     const known = await this.deps.devices.bySerial(s.device.serial);
-    if (profile.deviceRestriction === 'known' && !known) throw new IdentityError('forbidden', `this mobile ID can only be collected on a registered device, and device ${s.device.serial} is not registered; ask your administrator to register it (seed 2.8)`);
+    if (profile.deviceRestriction === 'known' && !known) throw new IdentityError('forbidden', `this mobile ID can only be collected on a registered device, and device ${s.device.serial} is not registered; ask your administrator to register it`);
     if (profile.deviceRestriction === 'mine' && known?.ownerId !== person.id) throw new IdentityError('forbidden', `this mobile ID can only be collected on a device registered to ${person.userName}, and device ${s.device.serial} is not`);
 
     return this.sessionLock.run('sessions', async () => {

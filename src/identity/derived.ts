@@ -1,12 +1,13 @@
 /**
- * Derived credentials (seed 5): a person proves who they are with a PIV card
- * over mTLS and receives a mobile ID of the derived-credential profile, whose
- * code they are shown as a QR code for the Company Portal or AppConnect app
- * to scan. Every derived credential stays bound to its card: when the card
- * management system reports the card cancelled, what was derived from it is
- * revoked (seed 5.8). A derived credential is never renewed: a new derivation
- * from the same card supersedes the previous one once it is issued, and its
- * holder is told to derive anew before `rederiveBy` percent of its lifetime.
+ * Derived credentials (NIST SP 800-157): a person proves who they are with
+ * a PIV card over mTLS and receives a mobile ID of the derived-credential
+ * profile, whose code they are shown as a QR code for the Company Portal or
+ * AppConnect app to scan. Every derived credential stays bound to its card:
+ * when the card management system reports the card cancelled, what was
+ * derived from it is revoked. A derived credential is never renewed: a new
+ * derivation from the same card supersedes the previous one once it is
+ * issued, and its holder is told to derive anew before `rederiveBy` percent
+ * of its lifetime.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -230,7 +231,7 @@ export class DerivedCredentialService {
   }
 
   /**
-   * The card management system reports a card cancelled (seed 5.8): the card
+   * The card management system reports a card cancelled: the card
    * can no longer derive, and every derived credential made from it is
    * cancelled and its certificates revoked. Repeating the report changes
    * nothing more; one cut short is finished by the repeat.

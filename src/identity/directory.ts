@@ -215,7 +215,7 @@ export class Directory {
 
   // --- devices ---
 
-  /** Registers a device by serial number (seed 2.8: "known mobiles"). */
+  /** Registers a device by serial number, which makes it a known mobile for profiles restricted to those. */
   async registerDevice(input: unknown, actor: string): Promise<Device> {
     const given = parseOrThrow(deviceInput, input);
     const id = randomUUID();

@@ -1,11 +1,10 @@
 /**
- * Working with issued mobile IDs (seed 4): cancel (revoke every certificate
- * of the credential, cancel the device), replace (cancel, then a new
- * request), disable and enable (certificateHold and its release), unlock
- * (the app's challenge → the operator's response code), and renewal notices
- * before the certificates expire (seed 2.6). Each change is audited in the
- * transaction that makes it; each certificate's status change is audited by
- * the revoker.
+ * Working with issued mobile IDs: cancel (revoke every certificate of the
+ * credential, cancel the device), replace (cancel, then a new request),
+ * disable and enable (certificateHold and its release), unlock (the app's
+ * challenge → the operator's response code), and renewal notices before the
+ * certificates expire. Each change is audited in the transaction that makes
+ * it; each certificate's status change is audited by the revoker.
  */
 import { createHmac } from 'node:crypto';
 import type { MobileConfig } from '../config/schema.js';
@@ -71,7 +70,7 @@ export class LifecycleService {
     return on.some((o) => o.id !== id && (o.status === 'issued' || o.status === 'disabled' || o.status === 'collecting'));
   }
 
-  /** Cancels the mobile ID and requests a new one for the same person and profile (seed 4.2). */
+  /** Cancels the mobile ID and requests a new one for the same person and profile. */
   async replace(caller: Caller, id: string, opts: { reason?: string; note?: string; notify?: NotifyChoice; qr?: boolean } = {}): Promise<{ cancelled: MobileIdView; replacement: IssuedCode }> {
     const m = await this.load(id);
     const profile = this.deps.profiles[m.credentialProfile];
@@ -81,7 +80,7 @@ export class LifecycleService {
     return { cancelled, replacement };
   }
 
-  /** Suspends the certificates (certificateHold); enable releases them (seed 4.3). */
+  /** Suspends the certificates (certificateHold); enable releases them. */
   async disable(caller: Caller, id: string, note?: string): Promise<MobileIdView> {
     return this.holdOrRelease(caller, id, 'disable', note);
   }
@@ -116,7 +115,7 @@ export class LifecycleService {
     return done;
   }
 
-  /** The operator's half of an unlock (seed 4.4): the response to the challenge the app shows. */
+  /** The operator's half of an unlock: the response to the challenge the app shows. */
   async unlock(caller: Caller, id: string, challenge: unknown): Promise<{ response: string }> {
     if (typeof challenge !== 'string' || !CHALLENGE.test(challenge)) throw new IdentityError('bad_request', 'challenge is required: the 8 to 64 letters and digits the Identity Agent shows');
     const m = await this.load(id);

@@ -1,6 +1,6 @@
 /**
- * Where a request's one-time code and its notification go (seed 2.4): the
- * code on screen, by SMS, or in the email; the notification by email or SMS.
+ * Where a request's one-time code and its notification go: the code on
+ * screen, by SMS, or in the email; the notification by email or SMS.
  * When the code goes by SMS the notification must go by email, so one stolen
  * phone does not receive both. Refusals say what is missing.
  */
@@ -82,7 +82,7 @@ export class Notifications {
     switch (this.deps.otpDelivery) {
       case 'sms':
         need('sms', 'the one-time code goes by SMS (mobile.otpDelivery)');
-        if (choice === 'sms') throw new IdentityError('bad_request', 'when the one-time code goes by SMS, the notification must go by email, not SMS (seed 2.4); choose notify "email" or "none"');
+        if (choice === 'sms') throw new IdentityError('bad_request', 'when the one-time code goes by SMS, the notification must go by email, not SMS; choose notify "email" or "none"');
         if (choice === 'none') return { code: 'sms', notifyBy: null };
         need('email', 'when the one-time code goes by SMS the notification goes by email');
         return { code: 'sms', notifyBy: 'email' };

@@ -1,4 +1,4 @@
-/** Credential profiles as mobile identities use them: who may do what (seed 2.10 step 11). */
+/** Credential profiles as mobile identities use them: who may do what (the profile's `roles`). */
 import type { CredentialProfileConfig, PROFILE_ROLE_KINDS } from '../config/schema.js';
 import type { Logger } from 'pino';
 import type { CertificatePurpose } from '../pki/presets.js';

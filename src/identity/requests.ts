@@ -1,9 +1,9 @@
 /**
- * Requesting mobile IDs (seed 3): for another person or for yourself, each
- * checked against the credential profile's roles; a one-time code to the
- * profile's complexity, stored only as an HMAC and shown once (to the
- * requester, or to the validator when the profile requires validation);
- * notification by email, SMS or QR code.
+ * Requesting mobile IDs: for another person or for yourself, each checked
+ * against the credential profile's roles; a one-time code to the profile's
+ * complexity, stored only as an HMAC and shown once (to the requester, or to
+ * the validator when the profile requires validation); notification by
+ * email, SMS or QR code.
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
@@ -58,12 +58,12 @@ export interface IssuedCode {
   link: string;
   qr?: { png: string; svg: string };
   notifications: Delivery[];
-  /** What the operator should fix before the user collects, e.g. an email address the Citrix store will not match (seed 3.2). */
+  /** What the operator should fix before the user collects, e.g. an email address the Citrix store will not match (citrix-email.ts). */
   warnings?: string[];
 }
 
-// Seed 6.3's messages, word for word, with what to do about them.
-export const SEED_ERRORS = {
+// Refusals in MyID's words, which operators coming from MyID know, each followed here by what to do about it.
+export const MYID_REFUSALS = {
   noContact: 'The selected user has neither phone number nor email address registered and so is not suitable for mobile device activation.',
   noProfile: 'The selected user has no certificates suitable for mobile devices and there are no credential profiles available for issuance.',
   noCertificates: "None of the selected user's certificates are configured to be allowed to be put on a mobile phone.",
@@ -106,7 +106,7 @@ export class RequestService {
       if (!person) throw new IdentityError('not_found', `no user ${req.user}`);
     }
     const derived = req.derived !== undefined;
-    if (!derived && !person.email && !person.mobile) throw new IdentityError('bad_request', SEED_ERRORS.noContact);
+    if (!derived && !person.email && !person.mobile) throw new IdentityError('bad_request', MYID_REFUSALS.noContact);
     const profile = this.chooseProfile(person, roles, req.credentialProfile, derived);
     await this.checkCertificates(person, profile);
     const citrixWarning = hasCitrixContainer(profile) ? citrixEmailWarning(person) : undefined;
@@ -208,11 +208,11 @@ export class RequestService {
       if (isDerived(p) && !derived) throw new IdentityError('bad_request', `credential profile "${name}" is for derived credentials: the holder requests one with their PIV card at /derived/`);
       if (!isDerived(p) && derived) throw new IdentityError('bad_request', `credential profile "${name}" is not a derived-credential profile (encoding derived-credential)`);
       if (!mayAct(p, 'request', requesterRoles)) throw new IdentityError('forbidden', `you may not request "${name}" (roles that may: ${p.roles.request.join(', ')})`);
-      if (!receivable(p)) throw new IdentityError('bad_request', `${SEED_ERRORS.noProfile} ${person.userName} lacks a role that may receive and collect "${name}" (receive: ${p.roles.receive.join(', ')}; collect: ${p.roles.collect.join(', ')}).`);
+      if (!receivable(p)) throw new IdentityError('bad_request', `${MYID_REFUSALS.noProfile} ${person.userName} lacks a role that may receive and collect "${name}" (receive: ${p.roles.receive.join(', ')}; collect: ${p.roles.collect.join(', ')}).`);
       return p;
     }
     const fits = Object.values(this.deps.profiles).filter((p) => receivable(p) && mayAct(p, 'request', requesterRoles));
-    if (fits.length === 0) throw new IdentityError('bad_request', `${SEED_ERRORS.noProfile} ${PROFILE_HINT}`);
+    if (fits.length === 0) throw new IdentityError('bad_request', `${MYID_REFUSALS.noProfile} ${PROFILE_HINT}`);
     if (fits.length > 1) throw new IdentityError('bad_request', `choose credentialProfile: one of ${fits.map((p) => p.name).join(', ')}`);
     return fits[0]!;
   }
@@ -238,6 +238,6 @@ export class RequestService {
       const old = await this.deps.certificates.list({ userId: person.id, template: c.template, limit: 1000 });
       if (old.some((o) => o.keyEscrowed && o.status !== 'revoked')) return;
     }
-    throw new IdentityError('bad_request', `${SEED_ERRORS.noCertificates} "${profile.name}" delivers only earlier certificates, and ${person.userName} has none with an escrowed key.`);
+    throw new IdentityError('bad_request', `${MYID_REFUSALS.noCertificates} "${profile.name}" delivers only earlier certificates, and ${person.userName} has none with an escrowed key.`);
   }
 }

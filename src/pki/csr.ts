@@ -3,9 +3,10 @@
  * send them: DER, PEM, or bare base64 of the DER.
  *
  * forge only walks the ASN.1. forge.pki.certificationRequestFromAsn1 is not
- * used: it understands RSA keys only and throws on EC. Per DESIGN.md the key
- * becomes a node KeyObject and the proof-of-possession signature is checked by
- * OpenSSL through node:crypto, never by forge's pure-JS RSA.
+ * used: it understands RSA keys only and throws on EC. The key becomes a node
+ * KeyObject and the proof-of-possession signature is checked by OpenSSL
+ * through node:crypto, never by forge's pure-JS RSA (docs/architecture.md,
+ * "Private keys only through node:crypto").
  *
  * Anything malformed surfaces as CsrError, so callers (HTTP, SCEP) can answer
  * "bad request" without guessing which library threw what. The generic PEM and

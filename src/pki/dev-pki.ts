@@ -177,7 +177,7 @@ export async function ensureDevPki(opts: DevPkiOptions): Promise<DevPkiResult> {
   // SCEP clients encrypt their requests to the RA and check its signature on
   // answers, so it needs keyEncipherment + digitalSignature, which a CA key should not have.
   await serviceIdentity({ cert: f.scepRaCert, key: f.scepRaKey }, `${opts.organization} SCEP RA`, { digitalSignature: true, keyEncipherment: true });
-  // Signs the iOS over-the-air profiles, so Settings shows them as verified (seed 2.9.2: any signing certificate).
+  // Signs the iOS over-the-air profiles, so Settings shows them as verified; any certificate fit for signing would do.
   await serviceIdentity({ cert: f.otaSigningCert, key: f.otaSigningKey }, `${opts.organization} OTA Profile Signing`, { digitalSignature: true });
   return { created };
 }

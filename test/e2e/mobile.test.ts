@@ -312,7 +312,7 @@ describe('mobile identities, as a person and a phone', () => {
     for (const m of [id, plain.id]) await api('POST', `/mobile-ids/${m}/cancel`, {});
   });
 
-  test('Citrix SecureVault (seed 3.2): the operator is warned of an email address not in lower case; SecureVault certificates carry it lower-case', async () => {
+  test('Citrix SecureVault: the operator is warned of an email address not in lower case; SecureVault certificates carry it lower-case', async () => {
     const created = (await requestId({ user: 'cara', credentialProfile: 'citrix' })) as Awaited<ReturnType<typeof requestId>> & { warnings?: string[] };
     assert.equal(created.warnings?.length, 1);
     assert.match(created.warnings[0]!, /\(Cara\.Citrix@Example\.COM\) is not in lower case: its Citrix SecureVault certificates carry cara\.citrix@example\.com/);
@@ -356,7 +356,7 @@ describe('mobile identities, as a person and a phone', () => {
     await api('POST', `/mobile-ids/${created.mobileId.id}/cancel`, {});
   });
 
-  test('roles and seed 6.3: request my own ID; no one else\'s; no contact details; no profile the user may receive', async () => {
+  test('roles and MyID\'s refusals: request my own ID; no one else\'s; no contact details; no profile the user may receive', async () => {
     const mine = await api('POST', '/mobile-ids', { credentialProfile: 'self-service' }, bobToken);
     assert.equal(mine.status, 201, mine.body);
     const id = (mine.json().mobileId as { id: string; userName: string }).id;

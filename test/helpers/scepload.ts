@@ -1,5 +1,5 @@
 /**
- * Builds test/tools/scepload (the shared SCEP load generator) with Debian's
+ * Builds test/tools/scepload (the SCEP load generator) with Debian's
  * Go and micromdm/scep library, once per source version, and runs it.
  */
 import { execFile, execFileSync } from 'node:child_process';

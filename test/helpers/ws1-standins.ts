@@ -1,6 +1,6 @@
 /**
- * Local stand-ins for the Workspace ONE side of the wire, built to
- * ../shared/contracts/workspace-one.md, for integration tests of the
+ * Local stand-ins for the Workspace ONE side of the wire, built to the
+ * contract of docs/vendors/workspace-one.md, for integration tests of the
  * Workspace ONE connector:
  *
  *  - startEscrowGateway: the Escrow Gateway (EG), `POST /v2/certificates`
@@ -353,7 +353,7 @@ const EG_CERT_KEYS = ['signing', 'encryption', 'archived'] as const;
 
 type EgParsed = { ok: true; deviceUuid: string; userUuid: string; signing: Buffer[]; encryption: Buffer[]; archived: Buffer[] } | { ok: false; reason: string };
 
-/** Validates a `/v2/certificates` body against the contract. */
+/** Validates a `/v2/certificates` body against the contract (docs/vendors/workspace-one.md). */
 export function validateEscrowBody(body: unknown): EgParsed {
   if (!isPlainObject(body)) return { ok: false, reason: 'body must be a JSON object' };
   const unknown = Object.keys(body).filter((k) => !EG_TOP_KEYS.has(k));

@@ -1,5 +1,5 @@
 /**
- * A stand-in for the XenMobile REST API (../shared/contracts/citrix.md) over
+ * A stand-in for the XenMobile REST API (docs/vendors/citrix.md) over
  * HTTPS: login -> auth_token (expiring; an unknown or expired token gets 401),
  * POST /device/filter paged by start/limit, GET /device/<id>. Tests add,
  * retire and remove devices, and can make the list fail.

@@ -1,4 +1,4 @@
-/** maxSessions 0 turns mobile issuance off (503 with Retry-After, seed 2.2.5); mobile.enabled false removes /mobile/v1; bad session input is a 400. */
+/** maxSessions 0 turns mobile issuance off (503 with Retry-After); mobile.enabled false removes /mobile/v1; bad session input is a 400. */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';

@@ -18,7 +18,12 @@ import { until } from '../helpers/wait.js';
 
 const EVENTS_PASSWORD = 'console-events-pw-2024';
 const P12_PASSWORD = 'eg-profile-password';
-const SEED_EVENT = {
+/**
+ * The example enrollment event of Workspace ONE UEM's Credential Escrow
+ * Gateway guide ("Uploading Certificates for Credential Escrow Gateway"),
+ * without an email address, so the connector must look it up.
+ */
+const SAMPLE_EVENT = {
   EventId: 148,
   EventType: 'MDM Enrollment Complete',
   DeviceId: 15,
@@ -83,7 +88,7 @@ describe('Workspace ONE connector', () => {
       basic: { username: 'api', password: 'api-password' },
       oauth: { clientId: 'credgate-client', clientSecret: 'oauth-secret-value' },
     });
-    uem.addUser({ id: 12, uuid: SEED_EVENT.EnrollmentUserUUID, userName: 'zenny', email: 'zenny@example.com', upn: 'zenny@corp.example' });
+    uem.addUser({ id: 12, uuid: SAMPLE_EVENT.EnrollmentUserUUID, userName: 'zenny', email: 'zenny@example.com', upn: 'zenny@corp.example' });
     mkdirSync(join(dir, 'connectors'));
     writeFileSync(
       join(dir, 'connectors/ws1.yaml'),
@@ -148,32 +153,32 @@ describe('Workspace ONE connector', () => {
     assert.equal(ok.status, 200);
     assert.deepEqual(ok.json(), { status: 'ok', connector: 'ws1' });
     assert.equal((await curl(`${base}/connectors/ws1/events`, ca)).status, 401);
-    assert.equal((await post(JSON.stringify(SEED_EVENT), 'application/json', 'ws1-events:wrong-password-xx')).status, 401);
+    assert.equal((await post(JSON.stringify(SAMPLE_EVENT), 'application/json', 'ws1-events:wrong-password-xx')).status, 401);
   });
 
-  test("the seed's enrollment event yields an EG upload within 5 s whose PKCS#12 files open and carry the user's email", async () => {
-    const r = await post(JSON.stringify(SEED_EVENT));
+  test("the guide's sample enrollment event yields an EG upload within 5 s whose PKCS#12 files open and carry the user's email", async () => {
+    const r = await post(JSON.stringify(SAMPLE_EVENT));
     assert.equal(r.status, 202, r.body);
-    const upload = await until('the upload', () => eg.uploads.find((u) => u.deviceUuid === SEED_EVENT.DeviceUUID), 5000);
-    assert.equal(upload.userUuid, SEED_EVENT.EnrollmentUserUUID);
+    const upload = await until('the upload', () => eg.uploads.find((u) => u.deviceUuid === SAMPLE_EVENT.DeviceUUID), 5000);
+    assert.equal(upload.userUuid, SAMPLE_EVENT.EnrollmentUserUUID);
     assert.equal(upload.signing.length, 1);
     assert.equal(upload.encryption.length, 1);
     assert.equal(upload.archived.length, 0);
     const chain = join(dir, 'chain.pem');
     writeFileSync(chain, openssl(['x509', '-in', join(dir, 'certs/root-ca.pem')]) + openssl(['x509', '-in', join(dir, 'certs/issuing-ca.pem')]));
     for (const [name, p12] of [['signing', upload.signing[0]!], ['encryption', upload.encryption[0]!]] as const) {
-      const { certFile, text } = openUpload(p12, `seed-${name}`);
+      const { certFile, text } = openUpload(p12, `sample-${name}`);
       assert.match(text, /email:zenny@example\.com/, 'email resolved through the UEM API, as rfc822Name');
       assert.match(text, /E-mail Protection/);
       assert.match(openssl(['verify', '-CAfile', chain, certFile]), /OK/);
     }
     // the lookup went to the UEM API with the tenant code
-    assert.ok(uem.requests.some((q) => q.path.startsWith(`/api/system/users/${SEED_EVENT.EnrollmentUserUUID}`) && q.headers['aw-tenant-code'] === 'tenant-abc'));
+    assert.ok(uem.requests.some((q) => q.path.startsWith(`/api/system/users/${SAMPLE_EVENT.EnrollmentUserUUID}`) && q.headers['aw-tenant-code'] === 'tenant-abc'));
   });
 
   test('a redelivered event is acknowledged and creates nothing', async () => {
     const before = eg.uploads.length;
-    const again = await post(JSON.stringify(SEED_EVENT));
+    const again = await post(JSON.stringify(SAMPLE_EVENT));
     assert.equal(again.status, 200);
     assert.equal(again.json().status, 'duplicate');
     await sleep(500);
@@ -182,11 +187,11 @@ describe('Workspace ONE connector', () => {
 
   test('XML with a legacy EventType and a /Date()/ time; a second device reuses the user encryption key', async () => {
     const xml = `<?xml version="1.0"?><Eventlog><EventType>MDMEnrollmentComplete</EventType><DeviceId>16</DeviceId><DeviceUUID>2a1c0e1e-0000-4000-8000-000000000016</DeviceUUID>
-      <EnrollmentEmailAddress>zenny@example.com</EnrollmentEmailAddress><EnrollmentUserName>zenny</EnrollmentUserName><EnrollmentUserUUID>${SEED_EVENT.EnrollmentUserUUID}</EnrollmentUserUUID>
+      <EnrollmentEmailAddress>zenny@example.com</EnrollmentEmailAddress><EnrollmentUserName>zenny</EnrollmentUserName><EnrollmentUserUUID>${SAMPLE_EVENT.EnrollmentUserUUID}</EnrollmentUserUUID>
       <EnrollmentUserId>12</EnrollmentUserId><EventTime>/Date(1368076195887)/</EventTime></Eventlog>`;
     assert.equal((await post(xml, 'application/xml')).status, 202);
     const second = await until('the second device upload', () => eg.uploads.find((u) => u.deviceUuid === '2a1c0e1e-0000-4000-8000-000000000016'));
-    const first = eg.uploads.find((u) => u.deviceUuid === SEED_EVENT.DeviceUUID)!;
+    const first = eg.uploads.find((u) => u.deviceUuid === SAMPLE_EVENT.DeviceUUID)!;
     const serial = (b: Buffer, n: string) => /serial=([0-9A-F]+)/.exec(openUpload(b, n).text)![1];
     assert.equal(serial(second.encryption[0]!, 'd2-enc'), serial(first.encryption[0]!, 'd1-enc'), 'same encryption credential on both devices');
     assert.notEqual(serial(second.signing[0]!, 'd2-sign'), serial(first.signing[0]!, 'd1-sign'), 'a signing credential per device');
@@ -195,7 +200,7 @@ describe('Workspace ONE connector', () => {
   test('devices of one user enrolling at the same moment share one encryption credential', async () => {
     const devices = [1, 2, 3, 4].map((n) => `7f000000-0000-4000-8000-00000000000${n}`);
     const user = { EnrollmentUserUUID: 'aa000000-0000-4000-8000-000000000077', EnrollmentUserId: 77, EnrollmentEmailAddress: 'pat@example.com', EnrollmentUserName: 'pat' };
-    const answers = await Promise.all(devices.map((d) => post(JSON.stringify({ ...SEED_EVENT, ...user, DeviceUUID: d }))));
+    const answers = await Promise.all(devices.map((d) => post(JSON.stringify({ ...SAMPLE_EVENT, ...user, DeviceUUID: d }))));
     assert.deepEqual(answers.map((a) => a.status), [202, 202, 202, 202]);
     const uploads = await until('four uploads', () => {
       const got = eg.uploads.filter((u) => devices.includes(u.deviceUuid));
@@ -213,9 +218,9 @@ describe('Workspace ONE connector', () => {
     assert.equal(bad.status, 400);
     assert.match(String(bad.json().message), /malformed JSON/);
     assert.equal((await post('<Eventlog><EventId>148</Eventlog>', 'text/xml')).status, 400);
-    assert.equal((await post(JSON.stringify({ ...SEED_EVENT, EventTime: 'yesterday' }))).status, 400);
-    assert.equal((await post(JSON.stringify({ ...SEED_EVENT, DeviceUUID: '', DeviceId: '' }))).status, 400);
-    const long = await post(JSON.stringify({ ...SEED_EVENT, DeviceUUID: 'd'.repeat(500) }));
+    assert.equal((await post(JSON.stringify({ ...SAMPLE_EVENT, EventTime: 'yesterday' }))).status, 400);
+    assert.equal((await post(JSON.stringify({ ...SAMPLE_EVENT, DeviceUUID: '', DeviceId: '' }))).status, 400);
+    const long = await post(JSON.stringify({ ...SAMPLE_EVENT, DeviceUUID: 'd'.repeat(500) }));
     assert.equal(long.status, 400);
     assert.match(String(long.json().message), /device id is 500 characters long/);
     assert.equal(await count(), before, 'nothing stored');
@@ -229,7 +234,7 @@ describe('Workspace ONE connector', () => {
   test('the EG answers 503 for a while, then 200: the upload arrives once', async () => {
     eg.failNext(3, 503);
     const device = '3b000000-0000-4000-8000-000000000503';
-    assert.equal((await post(JSON.stringify({ ...SEED_EVENT, DeviceUUID: device, EnrollmentEmailAddress: 'zenny@example.com' }))).status, 202);
+    assert.equal((await post(JSON.stringify({ ...SAMPLE_EVENT, DeviceUUID: device, EnrollmentEmailAddress: 'zenny@example.com' }))).status, 202);
     await until('the upload after retries', () => eg.uploads.find((u) => u.deviceUuid === device), 10_000);
     await sleep(500);
     assert.equal(eg.uploads.filter((u) => u.deviceUuid === device).length, 1);
@@ -238,7 +243,7 @@ describe('Workspace ONE connector', () => {
   test('an EG that hangs past the timeout is retried until it answers', async () => {
     eg.hang(3000); // the connector gives up after 2 s
     const device = '3c000000-0000-4000-8000-00000000beef';
-    assert.equal((await post(JSON.stringify({ ...SEED_EVENT, DeviceUUID: device, EnrollmentEmailAddress: 'zenny@example.com' }))).status, 202);
+    assert.equal((await post(JSON.stringify({ ...SAMPLE_EVENT, DeviceUUID: device, EnrollmentEmailAddress: 'zenny@example.com' }))).status, 202);
     await until('a timed-out attempt', async () => {
       const job = (await gw.db('jobs').where({ type: 'connector.deliver' }).orderBy('id', 'desc').first()) as { last_error: string | null } | undefined;
       return job?.last_error && /timeout/i.test(job.last_error);
@@ -252,7 +257,7 @@ describe('Workspace ONE connector', () => {
   test('a 4xx from the EG ends the job with the answer kept', async () => {
     eg.failNext(1, 422);
     const device = '4c000000-0000-4000-8000-000000000422';
-    await post(JSON.stringify({ ...SEED_EVENT, DeviceUUID: device, EnrollmentEmailAddress: 'zenny@example.com' }));
+    await post(JSON.stringify({ ...SAMPLE_EVENT, DeviceUUID: device, EnrollmentEmailAddress: 'zenny@example.com' }));
     const job = await until('the dead delivery job', async () =>
       (await gw.db('jobs').where({ type: 'connector.deliver', status: 'dead' })).find((j: { last_error: string }) => /422/.test(j.last_error)),
     );
@@ -267,7 +272,7 @@ describe('Workspace ONE connector', () => {
     // The database refuses the delivery record, as a crash between the certificate and its delivery would lose it.
     await gw.db.raw("CREATE TRIGGER refuse_delivery BEFORE INSERT ON deliveries BEGIN SELECT RAISE(ABORT, 'delivery refused by the test'); END");
     try {
-      assert.equal((await post(JSON.stringify({ ...SEED_EVENT, DeviceUUID: device, EnrollmentEmailAddress: 'zenny@example.com' }))).status, 202);
+      assert.equal((await post(JSON.stringify({ ...SAMPLE_EVENT, DeviceUUID: device, EnrollmentEmailAddress: 'zenny@example.com' }))).status, 202);
       await until('a failed enrollment attempt', async () => {
         const job = (await gw.db('jobs').where({ type: 'mdm.event' }).orderBy('id', 'desc').first()) as { last_error: string | null; attempts: number };
         return job.attempts >= 2 && /delivery refused/.test(job.last_error ?? '');
@@ -286,11 +291,11 @@ describe('Workspace ONE connector', () => {
 
   test('unenrollment revokes the device signing certificate and keeps the encryption one', async () => {
     // Issued for the same device id and template by someone else (the admin API): not this connector's to revoke.
-    const bystander = await gw.issuance.issuer.issue({ template: 'smime-signing', data: { user: { email: 'zenny@example.com', displayName: 'zenny' } }, deviceId: SEED_EVENT.DeviceUUID, actor: 'admin' });
-    const unenroll = { EventId: 39, EventType: 'Break MDM Confirmed', DeviceId: 15, DeviceUUID: SEED_EVENT.DeviceUUID, EventTime: '2020-03-01T10:00:00Z', EnrollmentEmailAddress: '', EnrollmentUserName: '' };
+    const bystander = await gw.issuance.issuer.issue({ template: 'smime-signing', data: { user: { email: 'zenny@example.com', displayName: 'zenny' } }, deviceId: SAMPLE_EVENT.DeviceUUID, actor: 'admin' });
+    const unenroll = { EventId: 39, EventType: 'Break MDM Confirmed', DeviceId: 15, DeviceUUID: SAMPLE_EVENT.DeviceUUID, EventTime: '2020-03-01T10:00:00Z', EnrollmentEmailAddress: '', EnrollmentUserName: '' };
     assert.equal((await post(JSON.stringify(unenroll))).status, 202);
     const certs = await until('the revocation', async () => {
-      const rows = (await gw.db('certificates').where({ device_id: SEED_EVENT.DeviceUUID })) as { template: string; status: string; revocation_reason: string }[];
+      const rows = (await gw.db('certificates').where({ device_id: SAMPLE_EVENT.DeviceUUID })) as { template: string; status: string; revocation_reason: string }[];
       return rows.some((r) => r.status === 'revoked') ? rows : undefined;
     });
     assert.deepEqual(
@@ -305,13 +310,13 @@ describe('Workspace ONE connector', () => {
 
   test('renewal: sets nearing expiry are re-issued and uploaded again once, with the old encryption credential archived', async () => {
     const device = '5d000000-0000-4000-8000-0000000000aa';
-    assert.equal((await post(JSON.stringify({ ...SEED_EVENT, DeviceUUID: device, EnrollmentEmailAddress: 'zenny@example.com', EventTime: '2024-05-01T00:00:00Z' }))).status, 202);
+    assert.equal((await post(JSON.stringify({ ...SAMPLE_EVENT, DeviceUUID: device, EnrollmentEmailAddress: 'zenny@example.com', EventTime: '2024-05-01T00:00:00Z' }))).status, 202);
     const first = await until('the first upload', () => eg.uploads.find((u) => u.deviceUuid === device));
     await until('the delivery to be recorded', async () => (await gw.db('deliveries').where({ device_id: device, status: 'delivered' }).first()) as unknown);
     // Time passes: the delivered credentials now expire in a day.
     const soon = Date.now() + 86_400_000;
     await gw.db('deliveries').where({ device_id: device }).update({ expires_at: soon });
-    await gw.db('certificates').where({ user_id: SEED_EVENT.EnrollmentUserUUID, template: 'smime-encryption' }).update({ not_after: soon });
+    await gw.db('certificates').where({ user_id: SAMPLE_EVENT.EnrollmentUserUUID, template: 'smime-encryption' }).update({ not_after: soon });
 
     const queued = await gw.connectors.scheduleRenewals('ws1');
     assert.equal(queued.length, 1);
@@ -329,7 +334,7 @@ describe('Workspace ONE connector', () => {
   test('mTLS console, uploadsmimecerts delivery over OAuth, token refreshed after expiry', async () => {
     const mtls = (cert: string, key: string, body: unknown) =>
       curl(`${base}/connectors/ws1u/events`, [...ca, '--cert', cert, '--key', key, '-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)]);
-    const event = (n: number) => ({ ...SEED_EVENT, DeviceUUID: `6e000000-0000-4000-8000-00000000000${n}`, EnrollmentEmailAddress: 'zenny@example.com', EventTime: `2024-06-0${n}T00:00:00Z` });
+    const event = (n: number) => ({ ...SAMPLE_EVENT, DeviceUUID: `6e000000-0000-4000-8000-00000000000${n}`, EnrollmentEmailAddress: 'zenny@example.com', EventTime: `2024-06-0${n}T00:00:00Z` });
     assert.equal((await mtls(files.otherClientCert, files.otherClientKey, event(1))).status, 401, 'a certificate not on the allowlist');
     assert.equal((await curl(`${base}/connectors/ws1u/events`, [...ca, '-u', `ws1-events:${EVENTS_PASSWORD}`, '--data', '{}'])).status, 401, 'Basic is not configured here');
     assert.equal((await mtls(files.clientCert, files.clientKey, event(1))).status, 202);

@@ -1,7 +1,8 @@
 /**
- * DESIGN.md's dependency rules, checked on every import in the tree:
- * src/ never imports connectors/ (only src/app wires them); a connector never
- * imports another; pki/ imports nothing from identity/, http/ or jobs/.
+ * The dependency rules of docs/architecture.md ("Layers"), checked on every
+ * import in the tree: src/ never imports connectors/ (only src/app wires
+ * them); a connector never imports another; pki/ imports nothing from
+ * identity/, http/ or jobs/; nothing imports src/app.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';

@@ -1,4 +1,4 @@
-/** Credential profiles for mobile identities, one-time codes, where codes and notifications go (seed 2.4), and the SMS gateway call. */
+/** Credential profiles for mobile identities, one-time codes, where codes and notifications go, and the SMS gateway call. */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -62,12 +62,12 @@ const notifications = (otpDelivery: 'screen' | 'sms' | 'email', s: Senders = sen
   new Notifications({ messages: {} as Messages, senders: s, otpDelivery, appLink: 'credgate://collect', baseUrl: 'https://gw.example.com', log: pino({ level: 'silent' }) });
 const refusal = (fn: () => unknown, pattern: RegExp) => assert.throws(fn, (err: unknown) => err instanceof IdentityError && err.kind === 'bad_request' && pattern.test(err.message));
 
-test('seed 2.4: a code sent by SMS means the notification goes by email, never both by SMS', () => {
+test('a code sent by SMS means the notification goes by email, never both by SMS', () => {
   const n = notifications('sms');
   assert.deepEqual(n.plan(person(), undefined), { code: 'sms', notifyBy: 'email' });
   assert.deepEqual(n.plan(person(), 'email'), { code: 'sms', notifyBy: 'email' });
   assert.deepEqual(n.plan(person(), 'none'), { code: 'sms', notifyBy: null });
-  refusal(() => n.plan(person(), 'sms'), /notification must go by email, not SMS \(seed 2\.4\)/);
+  refusal(() => n.plan(person(), 'sms'), /notification must go by email, not SMS;/);
   refusal(() => n.plan(person({ mobile: null }), undefined), /code goes by SMS.*jane has no mobile number/);
   refusal(() => n.plan(person({ email: null }), undefined), /notification goes by email, but jane has no email address/);
   refusal(() => notifications('sms', { sms: senders.sms! }).plan(person(), undefined), /email \(notify\.email\) is not configured/);

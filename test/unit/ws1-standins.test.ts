@@ -1,7 +1,8 @@
 /**
  * The Workspace ONE stand-ins (test/helpers/ws1-standins.ts) exercised with
- * curl, the way the contract's seed sample calls the Escrow Gateway, so the
- * connector's integration tests can trust them.
+ * curl, the way the sample request of Workspace ONE UEM's Credential Escrow
+ * Gateway guide calls the Escrow Gateway, so the connector's integration
+ * tests can trust them.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -69,7 +70,7 @@ describe('Escrow Gateway stand-in', () => {
   const deviceUuid = randomUUID();
   const userUuid = randomUUID();
 
-  /** The seed's sample request, with a JSON body from a file (or inline). */
+  /** The guide's sample request, with a JSON body from a file (or inline). */
   const post = (data: string, opts: { p12?: string; headers?: string[]; maxTime?: number } = {}) =>
     curl(
       `${eg.url}/v2/certificates`,
@@ -103,7 +104,7 @@ describe('Escrow Gateway stand-in', () => {
   });
   after(() => eg.stop());
 
-  test('seed sample: mTLS with the allowlisted PKCS#12 → 200 accepted and recorded', async () => {
+  test('the guide\'s sample: mTLS with the allowlisted PKCS#12 → 200 accepted and recorded', async () => {
     const before = eg.uploads.length;
     const r = await post(`@${payloadFile}`);
     assert.equal(r.exit, 0, r.stderr);

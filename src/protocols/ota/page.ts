@@ -1,5 +1,5 @@
 /**
- * The intermediate web page the user opens in Safari (seed 000, step 6):
+ * The intermediate web page the user opens in Safari before the profile:
  * who is asking, a link to the root CA certificate, and the Enroll button
  * that downloads the Profile Service payload. Every value is HTML-escaped.
  */

@@ -1,14 +1,14 @@
 /**
  * The configuration profiles of Apple's over-the-air enrollment, as plist
- * values (the contract in shared/contracts/apple-ota-scep.md): the Profile
- * Service payload (phase 1), the SCEP payload (phase 2) and the final
- * profile's PKCS#12 and root payloads (phase 3). Key names are Apple's,
- * spaces included.
+ * values (Apple's "Over-the-Air Profile Delivery and Configuration" and
+ * "Configuration Profile Reference"): the Profile Service payload (phase 1),
+ * the SCEP payload (phase 2) and the final profile's PKCS#12 and root
+ * payloads (phase 3). Key names are Apple's, spaces included.
  */
 import { randomUUID } from 'node:crypto';
 import type { PlistDict } from './plist.js';
 
-/** What the device shows: seed 2.9.4's organization, display name and description. */
+/** What the device shows: the configured organization, display name and description (`ota.*`). */
 export interface ProfileTexts {
   organization: string;
   displayName: string;

@@ -1,7 +1,8 @@
 /**
- * iOS over-the-air enrollment (Apple's three phases, shared/contracts/
- * apple-ota-scep.md). An operator authorises an enrollment and sends the
- * user a one-time code; the code opens the intermediate page and the
+ * iOS over-the-air enrollment, in the three phases of Apple's "Over-the-Air
+ * Profile Delivery and Configuration" (docs/architecture.md, "iOS
+ * over-the-air enrollment"). An operator authorises an enrollment and sends
+ * the user a one-time code; the code opens the intermediate page and the
  * Profile Service payload; the device's signed attributes bind the
  * enrollment to it and get a SCEP payload with a challenge bound to its
  * UDID; signed again with that SCEP identity, the device gets its
