@@ -1,9 +1,10 @@
 /**
  * The Citrix SecureVault key store compares email addresses case-sensitively
  * (docs/vendors/citrix.md): the address in the user record must be lower
- * case and match Exchange and LDAP exactly. Certificates for SecureVault therefore carry the
- * address in lower case, and an address in another case is reported when the
- * mobile ID is requested (to the operator) and when it is collected (in the log).
+ * case and match Exchange and LDAP exactly. Certificates for SecureVault
+ * therefore carry the address in lower case, and an address in another case
+ * is reported when the mobile ID is requested (to the operator) and when it
+ * is collected (in the log).
  */
 import type { TemplateData } from '../pki/template.js';
 import type { MobileProfile } from './profiles.js';

@@ -1,7 +1,8 @@
 /**
  * The texts people receive about their mobile IDs. Each has a built-in
  * default that operators may replace through the admin API
- * (`PUT /api/v1/mobile/templates/{name}`); placeholders are {{name}}, escaped for HTML in email.
+ * (`PUT /api/v1/mobile/templates/{name}`); placeholders are {{name}},
+ * escaped for HTML in email.
  */
 import type { Db } from '../store/db.js';
 import type { AuditRepository } from '../store/audit.js';

@@ -1,8 +1,8 @@
 /**
  * One-time codes of xx to yy digits, as the profile's `otpComplexity`
- * `xx-yyN` says: digits only, generated at the longest allowed length, shown in groups of four
- * (the space is optional when typed). Stored and compared only as an HMAC
- * bound to the request, so a leaked table reveals no code.
+ * `xx-yyN` says: digits only, generated at the longest allowed length, shown
+ * in groups of four (the space is optional when typed). Stored and compared
+ * only as an HMAC bound to the request, so a leaked table reveals no code.
  */
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 

@@ -62,7 +62,7 @@ export interface IssuedCode {
   warnings?: string[];
 }
 
-// Refusals in MyID's words, which operators coming from MyID know, each followed here by what to do about it.
+// Refusals in MyID's words, which operators coming from MyID know; where they are used, what to do about them follows.
 export const MYID_REFUSALS = {
   noContact: 'The selected user has neither phone number nor email address registered and so is not suitable for mobile device activation.',
   noProfile: 'The selected user has no certificates suitable for mobile devices and there are no credential profiles available for issuance.',
