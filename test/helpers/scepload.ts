@@ -20,7 +20,7 @@ export function buildScepload(): string {
   const out = join(tmpdir(), `credgate-scepload-${version.digest('hex').slice(0, 16)}`);
   if (existsSync(out)) return out;
   if (!existsSync(join(GOPATH_LIBS, 'src/github.com/micromdm/scep'))) {
-    throw new Error('scepload needs Debian packages golang-go, golang-github-micromdm-scep-dev and golang-github-fullsailor-pkcs7-dev (.ci/run installs them)');
+    throw new Error('scepload needs Debian packages golang-go, golang-github-micromdm-scep-dev and golang-github-fullsailor-pkcs7-dev (npm test installs them through scripts/test-prerequisites.sh)');
   }
   const building = `${out}.${process.pid}`;
   execFileSync('go', ['build', '-o', building, '.'], {
