@@ -192,7 +192,7 @@ export class Issuer {
           authorityInfoAccess({ ocsp: [this.deps.urls.ocsp()], caIssuers: [this.deps.urls.caIssuers(ca.name)] }),
         ],
       });
-      // The record is made from what went into the certificate, not by parsing it back (see IssuedCertificate.x509).
+      // The record is made from what went into the certificate, not by parsing it back (see SignedCertificate.x509 in certificate.ts).
       const record: CertificateRecord = {
         serial: built.serialNumber.toLowerCase(),
         ca: ca.name,
