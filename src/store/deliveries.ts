@@ -1,4 +1,5 @@
 /** Credential sets on their way to an MDM. The wrapped payload is erased once delivered. */
+import type { Knex } from 'knex';
 import type { Db } from './db.js';
 import { sqlOf, type SqlTarget } from './sql.js';
 
@@ -102,8 +103,8 @@ export class DeliveryRepository {
     return ((await this.db<Row>('deliveries').whereNotNull('wrapped_payload').whereNot({ kek_id: notKekId })) as Row[]).map(fromRow);
   }
 
-  async reseal(trx: SqlTarget, id: number, sealed: { kekId: string; wrappedPayload: string }): Promise<void> {
-    await sqlOf(trx).run('UPDATE deliveries SET kek_id = ?, wrapped_payload = ? WHERE id = ?', [sealed.kekId, sealed.wrappedPayload, id]);
+  async reseal(trx: Knex.Transaction, id: number, sealed: { kekId: string; wrappedPayload: string }): Promise<void> {
+    await trx('deliveries').where({ id }).update({ kek_id: sealed.kekId, wrapped_payload: sealed.wrappedPayload });
   }
 
   /** Delivered sets whose credentials expire before `before` and that nothing has renewed yet. */
