@@ -1,7 +1,8 @@
 /**
- * Every failed request is answered here, as JSON {"error": code, "message":
- * text, "requestId"}: routes, guards and services throw, and nothing else
- * writes an error answer. What was thrown decides the answer:
+ * Error answers in JSON, {"error": code, "message": text, "requestId"}, are
+ * made here and nowhere else: routes, guards and services throw, and
+ * errorHandler (the SCEP endpoint: errorReply) answers. What was thrown
+ * decides the answer:
  *
  * - a Refusal (src/util/refusal.ts), the domain's answer: STATUS below gives
  *   the status for its kind, the kind is the code, and a wait it names is
@@ -13,7 +14,8 @@
  *   id, with the detail in the log.
  *
  * Pages a person reads in a browser (OTA, /derived/) show a refusal as HTML
- * with the status `refusalAnswer` gives it.
+ * with the status `refusalAnswer` gives it; certsrv's pages
+ * (connectors/citrix/certsrv-routes.ts) answer as ADCS does.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { Refusal, type RefusalKind } from '../util/refusal.js';
