@@ -84,7 +84,7 @@ function managedDevice(raw: Record<string, unknown>): ManagedDevice | undefined 
   });
 }
 
-export interface PollResult {
+export interface ManagedDevicePollResult {
   listed: number;
   enrolled: string[];
   unenrolled: string[];
@@ -92,7 +92,7 @@ export interface PollResult {
   recorded: number;
 }
 
-export class DevicePoller {
+export class ManagedDevicePoller {
   constructor(
     private readonly deps: {
       connectorId: string;
@@ -117,12 +117,12 @@ export class DevicePoller {
     return devices;
   }
 
-  async poll(signal?: AbortSignal): Promise<PollResult> {
+  async poll(signal?: AbortSignal): Promise<ManagedDevicePollResult> {
     const { connectorId, store, intake, log } = this.deps;
     const devices = await this.listing(signal);
     const known = await store.known();
     const baseline = this.deps.initialSync === 'skip-existing' && (await store.lastListing()) === undefined;
-    const result: PollResult = { listed: devices.length, enrolled: [], unenrolled: [], recorded: 0 };
+    const result: ManagedDevicePollResult = { listed: devices.length, enrolled: [], unenrolled: [], recorded: 0 };
     const present = new Set<string>();
     for (const device of devices) {
       present.add(device.id);

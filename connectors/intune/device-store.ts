@@ -1,7 +1,7 @@
 /** The managed devices a connector knew at its last listing (tables of migration 010_intune). */
 import type { Db } from '../../src/store/db.js';
 
-export interface KnownDevice {
+export interface KnownManagedDevice {
   id: string;
   enrolledAt: string;
 }
@@ -17,7 +17,7 @@ export class DeviceStore {
     return new Map(rows.map((r) => [r.device_id, r.enrolled_at]));
   }
 
-  async remember(device: KnownDevice, now = Date.now()): Promise<void> {
+  async remember(device: KnownManagedDevice, now = Date.now()): Promise<void> {
     await this.db('intune_devices')
       .insert({ connector_id: this.connectorId, device_id: device.id, enrolled_at: device.enrolledAt, seen_at: now })
       .onConflict(['connector_id', 'device_id'])

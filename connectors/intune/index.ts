@@ -12,7 +12,7 @@ import type { ConnectorContext, ConnectorModule } from '../../src/connectors/mod
 import { fileProblems, readCaSetting } from '../../src/connectors/setting-file.js';
 import { OAuthClient, type ClientCredential } from '../../src/connectors/oauth-client.js';
 import { readConnectorKey } from './connector-key.js';
-import { DevicePoller, MANAGED_DEVICES } from './device-poller.js';
+import { ManagedDevicePoller, MANAGED_DEVICES } from './device-poller.js';
 import { DeviceStore } from './device-store.js';
 import { Graph, GraphError, intuneHttp } from './graph.js';
 import { PfxCollection } from './pfx-collection.js';
@@ -86,7 +86,7 @@ function create(settings: IntuneSettings, ctx: ConnectorContext): Connector {
     ) as MdmUser;
   };
 
-  const devices = new DevicePoller({ connectorId: ctx.id, graph, store: new DeviceStore(ctx.db, ctx.id), intake: ctx.intake, initialSync: settings.polling.initialSync, unenrollGuard: settings.polling.unenrollGuard, log: ctx.log });
+  const devices = new ManagedDevicePoller({ connectorId: ctx.id, graph, store: new DeviceStore(ctx.db, ctx.id), intake: ctx.intake, initialSync: settings.polling.initialSync, unenrollGuard: settings.polling.unenrollGuard, log: ctx.log });
   const collection = new PfxCollection(graph);
   const importer = new PfxImporter({ connectorId: ctx.id, collection, settings: settings.pfxImport, connectorKey: readConnectorKey(settings.pfxImport.connectorPublicKey), lookupUser });
   const withdrawal = new PfxWithdrawal({ collection, lookupUser });

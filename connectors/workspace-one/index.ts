@@ -9,11 +9,15 @@ import type { Connector, HealthReport, MdmEvent, MdmUser } from '../../src/conne
 import { InvalidEventError } from '../../src/connectors/intake.js';
 import type { ConnectorContext, ConnectorModule } from '../../src/connectors/module.js';
 import { fileProblems, readCaSetting, readPkcs12Setting } from '../../src/connectors/setting-file.js';
+import { Refusal } from '../../src/util/refusal.js';
 import { enrollmentGap } from './delivery-needs.js';
 import { EscrowGatewayClient, escrowGap } from './escrow-gateway.js';
 import { EventFormatError, parseBody, screenFields, toMdmEvent, type Ws1Fields } from './event.js';
 import { workspaceOneSchema, type WorkspaceOneSettings } from './schema.js';
 import { UemApi } from './uem-api.js';
+
+/** An event that cannot be taken as it is: 400 bad_event, saying why. */
+const badEvent = (err: Error) => new Refusal('bad_request', err.message, undefined, 'bad_event');
 
 function create(settings: WorkspaceOneSettings, ctx: ConnectorContext): Connector {
   const eg = settings.escrowGateway && new EscrowGatewayClient(ctx.id, settings.escrowGateway);
@@ -37,20 +41,14 @@ function create(settings: WorkspaceOneSettings, ctx: ConnectorContext): Connecto
         if (gap) throw new EventFormatError(gap);
         if (screened.dropped.length) ctx.log.warn({ vendorType: event.vendorType, device: event.device.id, left: screened.dropped }, 'departure accepted without the fields that failed the text check');
       } catch (err) {
-        if (err instanceof EventFormatError) {
-          res.status(400).json({ error: 'bad_event', message: err.message, requestId: req.id });
-          return;
-        }
+        if (err instanceof EventFormatError) throw badEvent(err);
         throw err;
       }
       let accepted;
       try {
         accepted = await ctx.intake.accept(event, fields);
       } catch (err) {
-        if (err instanceof InvalidEventError) {
-          res.status(400).json({ error: 'bad_event', message: err.message, requestId: req.id });
-          return;
-        }
+        if (err instanceof InvalidEventError) throw badEvent(err);
         throw err;
       }
       res.status(accepted.duplicate ? 200 : 202).json({ status: accepted.duplicate ? 'duplicate' : 'accepted', ...(accepted.eventId && { eventId: accepted.eventId }) });

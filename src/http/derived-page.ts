@@ -3,7 +3,7 @@
  * credentials, the QR code to scan, and refusals. Every value is escaped:
  * card subjects and directory names are not ours to trust.
  */
-import { escapeHtml } from '../notify/render.js';
+import { escapeHtml } from '../util/html.js';
 import type { CardHolder } from '../identity/derived.js';
 import type { DerivedCredential } from '../store/derived-credentials.js';
 

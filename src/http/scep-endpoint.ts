@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import getRawBody from 'raw-body';
 import { CA_CAPS, type ScepProfile, type ScepService } from '../protocols/scep/service.js';
 import { Busy } from '../util/admission.js';
-import { errorReply, HttpError } from './errors.js';
+import { badRequest, errorReply, HttpError, notFound } from './errors.js';
 import { assignRequestId, logWhenFinished } from './request-logging.js';
 import type { RequestObserver } from './request-metrics.js';
 
@@ -45,11 +45,11 @@ export function scepEndpoint(deps: { scep: ScepService; log: Logger; observe?: R
       try {
         name = decodeURIComponent(segment);
       } catch {
-        throw new HttpError(400, 'bad_request', 'the SCEP profile in the path is not valid percent-encoding');
+        throw badRequest('the SCEP profile in the path is not valid percent-encoding');
       }
     }
     const profile = scep.profile(name);
-    if (!profile) throw new HttpError(404, 'not_found', `no SCEP profile "${name}"`);
+    if (!profile) throw notFound(`no SCEP profile "${name}"`);
     return profile;
   };
 
@@ -69,7 +69,7 @@ export function scepEndpoint(deps: { scep: ScepService; log: Logger; observe?: R
     }
   };
   const operate = (res: ServerResponse, profile: ScepProfile, der: Buffer) => {
-    if (der.length === 0) throw new HttpError(400, 'bad_request', 'PKIOperation needs a message');
+    if (der.length === 0) throw badRequest('PKIOperation needs a message');
     return pkiOperation(res, scep.pkiOperation(profile, der));
   };
   // A SCEP client understands a CertRep, not an HTTP error: an oversized message gets a signed FAILURE.
@@ -89,13 +89,13 @@ export function scepEndpoint(deps: { scep: ScepService; log: Logger; observe?: R
         return operate(res, profile, Buffer.from(message, 'base64'));
       }
       default:
-        throw new HttpError(400, 'bad_request', `unsupported SCEP operation "${operation}"; supported: GetCACaps, GetCACert, PKIOperation`);
+        throw badRequest(`unsupported SCEP operation "${operation}"; supported: GetCACaps, GetCACert, PKIOperation`);
     }
   };
 
   const post = async (req: IncomingMessage, res: ServerResponse, profile: ScepProfile, query: URLSearchParams) => {
     const operation = query.get('operation') ?? '';
-    if (operation !== 'PKIOperation') throw new HttpError(400, 'bad_request', `POST supports operation=PKIOperation, not "${operation}"`);
+    if (operation !== 'PKIOperation') throw badRequest(`POST supports operation=PKIOperation, not "${operation}"`);
     const encoding = req.headers['content-encoding'];
     if (encoding && encoding.toLowerCase() !== 'identity') throw new HttpError(415, 'unsupported_encoding', `content encoding "${encoding}" is not supported; send the DER as it is`);
     let der: Buffer;
@@ -139,7 +139,7 @@ export function scepEndpoint(deps: { scep: ScepService; log: Logger; observe?: R
         res.once('finish', () => observe(req.method ?? '', match ? route : 'unmatched', res.statusCode, start));
       }
       const handle = async () => {
-        if (!match) throw new HttpError(404, 'not_found', `no route for ${req.method ?? ''} ${path}`);
+        if (!match) throw notFound(`no route for ${req.method ?? ''} ${path}`);
         const method = req.method ?? '';
         if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') throw new HttpError(405, 'method_not_allowed', `${method} is not a SCEP method; use GET or POST`, { Allow: 'GET, HEAD, POST' });
         const profile = profileOf(match[1]);

@@ -69,7 +69,7 @@ export interface StartedSession {
   authentication: string[];
 }
 
-export interface DeliveredCredential {
+export interface CollectedCredential {
   serial: string;
   template: string;
   container: string;
@@ -85,7 +85,7 @@ export interface DeliveredCredential {
 }
 
 export interface Collected {
-  credentials: DeliveredCredential[];
+  credentials: CollectedCredential[];
   /** Certificates of the profile this device has no key store for: left out, the rest still delivered. */
   skipped: { template: string; container: string }[];
   /** Lets the app check the operator's unlock response to its own challenge. */
@@ -198,7 +198,7 @@ export class CollectionService {
     if (citrixWarning) this.deps.log.warn({ mobileId: m.id, userId: person.id }, citrixWarning);
 
     const issued: IssuedCertificate[] = [];
-    const credentials: DeliveredCredential[] = [];
+    const credentials: CollectedCredential[] = [];
     const actor = `mobile-id:${m.id}`;
     try {
       for (const c of wanted) {
@@ -281,7 +281,7 @@ export class CollectionService {
       .slice(0, MAX_RETIRED_KEYS);
   }
 
-  private async recovered(c: CertificateRecord, kind: 'existing' | 'historic', slot: { container: string; purpose: CertificatePurpose }, format: Pkcs12Format, actor: string): Promise<DeliveredCredential> {
+  private async recovered(c: CertificateRecord, kind: 'existing' | 'historic', slot: { container: string; purpose: CertificatePurpose }, format: Pkcs12Format, actor: string): Promise<CollectedCredential> {
     const password = randomBytes(18).toString('base64url');
     const pkcs12 = await this.deps.recovery.export(c.serial, { password, format, actor, action: 'key.deliver', reason: `mobile ID ${kind} certificate` });
     if (!pkcs12) throw new Error(`escrowed key of ${c.serial} is missing`);

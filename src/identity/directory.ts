@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parse as parseCsv, CsvError } from 'csv-parse/sync';
+import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { AuditRepository } from '../store/audit.js';
 import type { Db } from '../store/db.js';
@@ -284,7 +285,7 @@ export class Directory {
     });
   }
 
-  private async deviceFields(d: DeviceInput, trx: Parameters<PersonRepository['find']>[1]): Promise<DeviceFields> {
+  private async deviceFields(d: DeviceInput, trx: Knex.Transaction): Promise<DeviceFields> {
     let ownerId: string | null = null;
     if (d.owner !== null) {
       const owner = await this.deps.people.find(d.owner, trx);

@@ -34,7 +34,7 @@ export interface ProfileCertificate {
 }
 
 /** What one certificate of a credential profile delivers, decided before anything is issued. */
-export interface Delivery {
+export interface CertificatePlan {
   /** The holder's current escrowed certificate (use-existing), delivered with its key instead of a new one. */
   existing?: CertificateRecord;
   /** Whether a new certificate is issued. */
@@ -80,7 +80,7 @@ export class EscrowedKeys {
   }
 
   /** What a credential profile's certificate gives the holder, by its `historic` and `includeHistoric` options. */
-  async delivery(holder: string, c: ProfileCertificate): Promise<Delivery> {
+  async delivery(holder: string, c: ProfileCertificate): Promise<CertificatePlan> {
     const withHistoric = c.includeHistoric === true || c.historic === 'historic-only';
     const mine = c.historic === 'use-existing' || withHistoric ? await this.of(holder, c.template) : [];
     const existing = c.historic === 'use-existing' ? EscrowedKeys.current(mine) : undefined;

@@ -21,7 +21,7 @@ interface Default {
 
 const COLLECT = 'Open the Identity Agent on your phone and collect it';
 
-export const DEFAULT_TEMPLATES: Record<string, Default> = {
+export const DEFAULT_MESSAGES: Record<string, Default> = {
   'request-email': {
     channel: 'email',
     about: 'a mobile ID is ready to collect (the code reaches the user another way)',
@@ -96,7 +96,7 @@ export class Messages {
   constructor(private readonly deps: { db: Db; templates: MessageTemplateRepository; audit: AuditRepository }) {}
 
   async render(name: string, values: Record<string, string>): Promise<RenderedMessage> {
-    const d = DEFAULT_TEMPLATES[name]!;
+    const d = DEFAULT_MESSAGES[name]!;
     const stored = await this.deps.templates.get(name);
     const subject = render(stored?.subject ?? d.subject ?? '', values, 'none');
     if (d.channel === 'sms') return { channel: 'sms', subject: '', body: render(stored?.body ?? d.body, values, 'none'), text: '' };
@@ -106,7 +106,7 @@ export class Messages {
 
   async list(): Promise<(Pick<MessageTemplate, 'name' | 'subject' | 'body'> & { channel: Channel; about: string; custom: boolean })[]> {
     return Promise.all(
-      Object.entries(DEFAULT_TEMPLATES).map(async ([name, d]) => {
+      Object.entries(DEFAULT_MESSAGES).map(async ([name, d]) => {
         const stored = await this.deps.templates.get(name);
         return { name, channel: d.channel, about: d.about, subject: d.channel === 'email' ? (stored?.subject ?? d.subject ?? null) : null, body: stored?.body ?? d.body, custom: stored !== undefined };
       }),
@@ -114,8 +114,8 @@ export class Messages {
   }
 
   async put(name: string, input: { subject?: unknown; body?: unknown }, actor: string): Promise<void> {
-    const d = DEFAULT_TEMPLATES[name];
-    if (!d) throw new IdentityError('not_found', `no message template "${name}"; templates: ${Object.keys(DEFAULT_TEMPLATES).join(', ')}`);
+    const d = DEFAULT_MESSAGES[name];
+    if (!d) throw new IdentityError('not_found', `no message template "${name}"; templates: ${Object.keys(DEFAULT_MESSAGES).join(', ')}`);
     if (typeof input.body !== 'string' || input.body.trim() === '' || input.body.length > MAX_BODY[d.channel]) {
       throw new IdentityError('bad_request', `body is required: ${d.channel === 'email' ? 'HTML' : 'text'} of at most ${MAX_BODY[d.channel]} characters`);
     }
@@ -135,7 +135,7 @@ export class Messages {
   }
 
   async reset(name: string, actor: string): Promise<void> {
-    if (!DEFAULT_TEMPLATES[name]) throw new IdentityError('not_found', `no message template "${name}"`);
+    if (!DEFAULT_MESSAGES[name]) throw new IdentityError('not_found', `no message template "${name}"`);
     await this.deps.db.transaction(async (trx) => {
       if (await this.deps.templates.remove(trx, name)) await this.deps.audit.append(trx, { actor, action: 'message-template.reset', subjectType: 'message-template', subjectId: name });
     });

@@ -24,7 +24,7 @@ export interface DeliveryPlan {
   notifyBy: 'email' | 'sms' | null;
 }
 
-export interface Delivery {
+export interface MessageDelivery {
   channel: 'email' | 'sms';
   what: 'notification' | 'code' | 'notification+code';
   to: string;
@@ -44,7 +44,7 @@ export interface RequestFacts {
  * failed (a mail server down) is kept for the next round; otherwise `mark`
  * records it, so it is told once (also when it could be reached on no channel).
  */
-export async function noticeRound<T>(due: T[], send: (item: T) => Promise<Delivery[] | undefined>, mark: (item: T, deliveries: Delivery[]) => Promise<void>): Promise<{ notified: number; failed: number }> {
+export async function noticeRound<T>(due: T[], send: (item: T) => Promise<MessageDelivery[] | undefined>, mark: (item: T, deliveries: MessageDelivery[]) => Promise<void>): Promise<{ notified: number; failed: number }> {
   let notified = 0;
   let failed = 0;
   for (const item of due) {
@@ -109,7 +109,7 @@ export class Notifications {
   }
 
   /** Sends what the plan says. A failed send is reported, not thrown: the request stands and can be cancelled. */
-  async send(plan: DeliveryPlan, facts: RequestFacts, code: string): Promise<Delivery[]> {
+  async send(plan: DeliveryPlan, facts: RequestFacts, code: string): Promise<MessageDelivery[]> {
     const { person } = facts;
     const values = {
       displayName: person.displayName,
@@ -121,7 +121,7 @@ export class Notifications {
       link: this.link(facts.requestId),
       code: '',
     };
-    const out: Delivery[] = [];
+    const out: MessageDelivery[] = [];
     if (plan.code === 'sms') {
       const m = await this.deps.messages.render('code-sms', { ...values, code });
       out.push(await this.attempt('sms', 'code', person.mobile!, () => this.deps.senders.sms!.send(person.mobile!, m.body)));
@@ -143,8 +143,8 @@ export class Notifications {
   }
 
   /** A renewal notice (or, for a derived credential, a re-derive notice) by each configured channel the person can be reached on. */
-  async renewalNotice(person: Person, channels: ('email' | 'sms')[], values: Record<string, string>, kind: 'renewal' | 'rederive' = 'renewal'): Promise<Delivery[]> {
-    const out: Delivery[] = [];
+  async renewalNotice(person: Person, channels: ('email' | 'sms')[], values: Record<string, string>, kind: 'renewal' | 'rederive' = 'renewal'): Promise<MessageDelivery[]> {
+    const out: MessageDelivery[] = [];
     const all = { displayName: person.displayName, userName: person.userName, server: this.deps.baseUrl, ...values };
     if (channels.includes('email') && this.deps.senders.email && person.email) {
       const m = await this.deps.messages.render(`${kind}-email`, all);
@@ -157,7 +157,7 @@ export class Notifications {
     return out;
   }
 
-  private async attempt(channel: 'email' | 'sms', what: Delivery['what'], to: string, send: () => Promise<unknown>): Promise<Delivery> {
+  private async attempt(channel: 'email' | 'sms', what: MessageDelivery['what'], to: string, send: () => Promise<unknown>): Promise<MessageDelivery> {
     try {
       await send();
       return { channel, what, to: maskAddress(to), sent: true };

@@ -17,7 +17,7 @@ import type { Db } from '../store/db.js';
 import type { MobileId, MobileIdRepository } from '../store/mobile-ids.js';
 import type { Person, PersonRepository } from '../store/people.js';
 import { IdentityError } from './errors.js';
-import type { Delivery, DeliveryPlan, Notifications, NotifyChoice } from './notifications.js';
+import type { MessageDelivery, DeliveryPlan, Notifications, NotifyChoice } from './notifications.js';
 import { CodeMac, codeLength, generateCode } from './otp.js';
 import { citrixEmailWarning, hasCitrixContainer } from './citrix-email.js';
 import { collectable, isDerived, mayAct, templateData, type MobileProfile } from './profiles.js';
@@ -57,7 +57,7 @@ export interface IssuedCode {
   code?: string;
   link: string;
   qr?: { png: string; svg: string };
-  notifications: Delivery[];
+  notifications: MessageDelivery[];
   /** What the operator should fix before the user collects, e.g. an email address the Citrix store will not match (citrix-email.ts). */
   warnings?: string[];
 }

@@ -1,17 +1,15 @@
 /** {{name}} placeholders filled from a flat map, escaped for where the text goes (HTML, JSON, form, URL or plain). */
+import { escapeHtml } from '../util/html.js';
+
 export type Escaping = 'html' | 'json' | 'form' | 'url' | 'none';
 
-const HTML: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
 const escapers: Record<Escaping, (s: string) => string> = {
-  html: (s) => s.replace(/[&<>"']/g, (c) => HTML[c]!),
+  html: escapeHtml,
   json: (s) => JSON.stringify(s).slice(1, -1),
   form: (s) => new URLSearchParams({ v: s }).toString().slice(2),
   url: encodeURIComponent,
   none: (s) => s,
 };
-
-export const escapeHtml = escapers.html;
 
 /** Unknown placeholders are left as they are, so a typo shows in the message instead of vanishing. */
 export function render(template: string, values: Record<string, string>, escaping: Escaping): string {

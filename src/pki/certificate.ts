@@ -38,7 +38,7 @@ export interface CertificateSpec {
   serialNumber?: string;
 }
 
-export interface IssuedCertificate {
+export interface SignedCertificate {
   der: Buffer;
   pem: string;
   serialNumber: string;
@@ -108,7 +108,7 @@ const algorithmDer = (a: Signer['algorithm']): Buffer => {
   return der;
 };
 
-export async function buildCertificate(spec: CertificateSpec): Promise<IssuedCertificate> {
+export async function buildCertificate(spec: CertificateSpec): Promise<SignedCertificate> {
   const serialNumber = spec.serialNumber ?? randomSerial();
   const spki = spkiOf(spec.publicKey);
   const subjectKeyId = sha1(publicKeyBits(spki));

@@ -15,7 +15,7 @@
 import { verify, type KeyObject } from 'node:crypto';
 import { toDer, type Asn1 } from './asn1.js';
 import type { NameAttribute, SubjectAltName } from './certificate.js';
-import { childSpans, constructed, CONTEXT, DerError, describe, ia5, oidOf, primitive, readDer, stringOf, TAG, tlvAt, UNIVERSAL } from './der-reader.js';
+import { childSpans, constructed, CONTEXT, DerError, describe, ia5Text, oidOf, primitive, readDer, stringOf, TAG, tlvAt, UNIVERSAL } from './der-reader.js';
 import { decodeDerInput, type DerInputKind } from './pem.js';
 import { publicKeyFromSpki } from './public-key.js';
 
@@ -66,7 +66,7 @@ export interface ParsedCsr {
   requestedExtensions: RequestedExtension[];
 }
 
-export interface KeyPolicy {
+export interface CsrKeyPolicy {
   rsaMinBits: number;
   /** When set, only these exact modulus sizes. */
   rsaAllowedBits?: number[];
@@ -329,13 +329,13 @@ export function parseSubjectAltNames(value: Buffer, others: string[] = []): CsrS
         break;
       }
       case 1:
-        names.push({ type: 'email', value: ia5(primitive(name, 1, 'subjectAltName rfc822Name', CONTEXT), 'subjectAltName rfc822Name') });
+        names.push({ type: 'email', value: ia5Text(primitive(name, 1, 'subjectAltName rfc822Name', CONTEXT), 'subjectAltName rfc822Name') });
         break;
       case 2:
-        names.push({ type: 'dns', value: ia5(primitive(name, 2, 'subjectAltName dNSName', CONTEXT), 'subjectAltName dNSName') });
+        names.push({ type: 'dns', value: ia5Text(primitive(name, 2, 'subjectAltName dNSName', CONTEXT), 'subjectAltName dNSName') });
         break;
       case 6:
-        names.push({ type: 'uri', value: ia5(primitive(name, 6, 'subjectAltName URI', CONTEXT), 'subjectAltName URI') });
+        names.push({ type: 'uri', value: ia5Text(primitive(name, 6, 'subjectAltName URI', CONTEXT), 'subjectAltName URI') });
         break;
       case 7:
         names.push({ type: 'ip', value: ipText(Buffer.from(primitive(name, 7, 'subjectAltName iPAddress', CONTEXT), 'binary')) });
@@ -395,7 +395,7 @@ export function verifyCsrSignature(csr: ParsedCsr): boolean {
 }
 
 /** Why the request's key is refused, or undefined when the policy accepts it. */
-export function checkKeyPolicy(csr: ParsedCsr, policy: KeyPolicy): string | undefined {
+export function checkKeyPolicy(csr: ParsedCsr, policy: CsrKeyPolicy): string | undefined {
   switch (csr.keyAlgorithm) {
     case 'rsa': {
       const bits = csr.keySize;

@@ -169,7 +169,7 @@ export function stringOf(node: Asn1, what: string): string | undefined {
 }
 
 /** IA5 (ASCII) content of an IMPLICIT-tagged GeneralName. */
-export function ia5(raw: string, what: string): string {
+export function ia5Text(raw: string, what: string): string {
   if (/[^\x00-\x7f]/.test(raw)) throw new DerError(`${what} is not ASCII (IA5String)`);
   return raw;
 }

@@ -10,6 +10,7 @@ import type { AuditRepository } from '../store/audit.js';
 import { SerialCollisionError, type CertificateRecord, type CertificateRepository } from '../store/certificates.js';
 import type { EscrowRepository } from '../store/key-store.js';
 import { transaction, type Sql } from '../store/sql.js';
+import { Refusal } from '../util/refusal.js';
 import type { CaRegistry, CertificateAuthority } from './ca.js';
 import { buildCertificate, randomSerial, type CertificateSpec, type NameAttribute } from './certificate.js';
 import { checkKeyPolicy, CsrError, parseCsr, verifyCsrSignature, type ParsedCsr } from './csr.js';
@@ -36,8 +37,12 @@ export interface KeyPolicy {
   ecCurves: string[];
 }
 
-/** A request the caller can fix: bad CSR, unknown template, missing attribute. Maps to HTTP 400. */
-export class IssuanceError extends Error {}
+/** A request the caller can fix: bad CSR, unknown template, missing attribute. */
+export class IssuanceError extends Refusal {
+  constructor(message: string) {
+    super('bad_request', message);
+  }
+}
 
 export interface IssueRequest {
   template: string;
@@ -192,7 +197,7 @@ export class Issuer {
           authorityInfoAccess({ ocsp: [this.deps.urls.ocsp()], caIssuers: [this.deps.urls.caIssuers(ca.name)] }),
         ],
       });
-      // The record is made from what went into the certificate, not by parsing it back (see IssuedCertificate.x509).
+      // The record is made from what went into the certificate, not by parsing it back (see SignedCertificate.x509 in certificate.ts).
       const record: CertificateRecord = {
         serial: built.serialNumber.toLowerCase(),
         ca: ca.name,

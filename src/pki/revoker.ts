@@ -8,15 +8,14 @@ import type { Db } from '../store/db.js';
 import type { AuditRepository } from '../store/audit.js';
 import type { CertificateRecord, CertificateRepository, CertificateStatus } from '../store/certificates.js';
 import type { CrlStateRepository } from '../store/crl-state.js';
+import { Refusal } from '../util/refusal.js';
 import type { CrlPublisher } from './crl-publisher.js';
 import { REVOCATION_REASONS, type RevocationReason } from './revocation.js';
 
-export class StatusChangeError extends Error {
-  constructor(
-    message: string,
-    readonly kind: 'not_found' | 'conflict' | 'invalid',
-  ) {
-    super(message);
+/** A status change refused: no such certificate, one not in a state to change so, or a reason that is none. */
+export class StatusChangeError extends Refusal {
+  constructor(kind: 'not_found' | 'conflict' | 'bad_request', message: string) {
+    super(kind, message);
   }
 }
 
@@ -42,7 +41,7 @@ export class Revoker {
 
   revoke(serial: string, reason: RevocationReason, actor: string, note?: string): Promise<CertificateRecord> {
     if (!REVOCATION_REASONS.includes(reason) || reason === 'removeFromCRL') {
-      throw new StatusChangeError(`reason must be one of ${REVOCATION_REASONS.filter((r) => r !== 'removeFromCRL').join(', ')}`, 'invalid');
+      throw new StatusChangeError('bad_request', `reason must be one of ${REVOCATION_REASONS.filter((r) => r !== 'removeFromCRL').join(', ')}`);
     }
     if (reason === 'certificateHold') return this.change('hold', serial, actor, note);
     return this.change('revoke', serial, actor, note, reason);
@@ -64,9 +63,9 @@ export class Revoker {
     const recorded = action === 'release' ? null : action === 'hold' ? 'certificateHold' : reason!;
     const cert = await this.deps.db.transaction(async (trx) => {
       const current = await this.deps.certificates.get(serial, trx);
-      if (!current) throw new StatusChangeError(`no certificate with serial ${serial}`, 'not_found');
+      if (!current) throw new StatusChangeError('not_found', `no certificate with serial ${serial}`);
       if (!(await this.deps.certificates.transition(trx, serial, rule.from, rule.to, revokedAt, recorded))) {
-        throw new StatusChangeError(`certificate ${serial} is ${current.status}; cannot ${action} it`, 'conflict');
+        throw new StatusChangeError('conflict', `certificate ${serial} is ${current.status}; cannot ${action} it`);
       }
       await this.deps.crlState.markStale(trx, current.ca);
       await this.deps.audit.append(

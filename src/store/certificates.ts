@@ -1,7 +1,7 @@
 /** The certificate inventory: every certificate the gateway issued, with its status. */
 import type { Knex } from 'knex';
 import { isUniqueViolation, type Db } from './db.js';
-import { sqlOf, type SqlTarget } from './sql.js';
+import { type KnexTarget, sqlOf, type SqlTarget } from './sql.js';
 
 export type CertificateStatus = 'valid' | 'revoked' | 'hold';
 export const CERTIFICATE_STATUSES: readonly CertificateStatus[] = ['valid', 'revoked', 'hold'];
@@ -116,7 +116,7 @@ export class CertificateRepository {
     }
   }
 
-  async get(serial: string, trx: Knex | Knex.Transaction = this.db): Promise<CertificateRecord | undefined> {
+  async get(serial: string, trx: KnexTarget = this.db): Promise<CertificateRecord | undefined> {
     const row = (await trx<Row>('certificates').where({ serial }).first()) as Row | undefined;
     return row ? fromRow(row) : undefined;
   }
@@ -155,7 +155,7 @@ export class CertificateRepository {
   }
 
   /** Revoked and held certificates of a CA that have not expired: the CRL's entries. */
-  async revokedFor(ca: string, now = Date.now(), trx: Knex | Knex.Transaction = this.db): Promise<{ serial: string; revokedAt: number; reason: string }[]> {
+  async revokedFor(ca: string, now = Date.now(), trx: KnexTarget = this.db): Promise<{ serial: string; revokedAt: number; reason: string }[]> {
     const rows = (await trx('certificates')
       .select('serial', 'revoked_at', 'revocation_reason')
       .where({ ca })

@@ -1,6 +1,7 @@
 /** The published CRL of each CA, its number, and whether a revocation has made it stale. */
 import type { Knex } from 'knex';
 import type { Db } from './db.js';
+import type { KnexTarget } from './sql.js';
 
 export interface PublishedCrl {
   ca: string;
@@ -37,7 +38,7 @@ export class CrlStateRepository {
   }
 
   /** Flags the CA's CRL for re-signing, inside the transaction that changed a status. */
-  async markStale(trx: Knex | Knex.Transaction, ca: string): Promise<void> {
+  async markStale(trx: KnexTarget, ca: string): Promise<void> {
     await trx('crl_state').where({ ca }).update({ stale: true });
   }
 

@@ -1,10 +1,11 @@
 /** Credential sets on their way to an MDM. The wrapped payload is erased once delivered. */
+import type { Knex } from 'knex';
 import type { Db } from './db.js';
 import { sqlOf, type SqlTarget } from './sql.js';
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 
-export interface Delivery {
+export interface DeliveryRecord {
   id: number;
   connectorId: string;
   eventId: number | null;
@@ -44,7 +45,7 @@ interface Row {
 
 const num = (v: number | null) => (v === null ? null : Number(v));
 
-const fromRow = (r: Row): Delivery => ({
+const fromRow = (r: Row): DeliveryRecord => ({
   id: Number(r.id),
   connectorId: r.connector_id,
   eventId: r.event_id === null ? null : Number(r.event_id),
@@ -76,7 +77,7 @@ export class DeliveryRepository {
   /** Records a set to deliver (and, for a renewal, that the set it renews is renewed) in the caller's transaction. */
   async create(
     target: SqlTarget,
-    d: Pick<Delivery, 'connectorId' | 'eventId' | 'deviceId' | 'userId' | 'serials' | 'kekId' | 'wrappedPayload' | 'expiresAt' | 'renews'>,
+    d: Pick<DeliveryRecord, 'connectorId' | 'eventId' | 'deviceId' | 'userId' | 'serials' | 'kekId' | 'wrappedPayload' | 'expiresAt' | 'renews'>,
     now = Date.now(),
   ): Promise<number> {
     const sql = sqlOf(target);
@@ -98,16 +99,16 @@ export class DeliveryRepository {
   }
 
   /** Sets still holding a payload sealed under a master key other than `kekId` (master-key rotation). */
-  async sealedUnder(notKekId: string): Promise<Delivery[]> {
+  async sealedUnder(notKekId: string): Promise<DeliveryRecord[]> {
     return ((await this.db<Row>('deliveries').whereNotNull('wrapped_payload').whereNot({ kek_id: notKekId })) as Row[]).map(fromRow);
   }
 
-  async reseal(trx: SqlTarget, id: number, sealed: { kekId: string; wrappedPayload: string }): Promise<void> {
-    await sqlOf(trx).run('UPDATE deliveries SET kek_id = ?, wrapped_payload = ? WHERE id = ?', [sealed.kekId, sealed.wrappedPayload, id]);
+  async reseal(trx: Knex.Transaction, id: number, sealed: { kekId: string; wrappedPayload: string }): Promise<void> {
+    await trx('deliveries').where({ id }).update({ kek_id: sealed.kekId, wrapped_payload: sealed.wrappedPayload });
   }
 
   /** Delivered sets whose credentials expire before `before` and that nothing has renewed yet. */
-  async dueForRenewal(connectorId: string, before: number, limit = 500): Promise<Delivery[]> {
+  async dueForRenewal(connectorId: string, before: number, limit = 500): Promise<DeliveryRecord[]> {
     const rows = (await this.db<Row>('deliveries')
       .where({ connector_id: connectorId, status: 'delivered' })
       .whereNull('renewed_at')
@@ -117,22 +118,22 @@ export class DeliveryRepository {
     return rows.map(fromRow);
   }
 
-  async get(id: number): Promise<Delivery | undefined> {
+  async get(id: number): Promise<DeliveryRecord | undefined> {
     const r = (await this.db<Row>('deliveries').where({ id }).first()) as Row | undefined;
     return r ? fromRow(r) : undefined;
   }
 
-  async byEvent(eventId: number): Promise<Delivery | undefined> {
+  async byEvent(eventId: number): Promise<DeliveryRecord | undefined> {
     const r = (await this.db<Row>('deliveries').where({ event_id: eventId }).first()) as Row | undefined;
     return r ? fromRow(r) : undefined;
   }
 
   /** The sets the MDM holds for one device, oldest first. */
-  async deliveredTo(connectorId: string, deviceId: string): Promise<Delivery[]> {
+  async deliveredTo(connectorId: string, deviceId: string): Promise<DeliveryRecord[]> {
     return ((await this.db<Row>('deliveries').where({ connector_id: connectorId, device_id: deviceId, status: 'delivered' }).orderBy('id')) as Row[]).map(fromRow);
   }
 
-  async list(connectorId: string): Promise<Delivery[]> {
+  async list(connectorId: string): Promise<DeliveryRecord[]> {
     return ((await this.db<Row>('deliveries').where({ connector_id: connectorId }).orderBy('id')) as Row[]).map(fromRow);
   }
 

@@ -8,6 +8,7 @@
 import type { Knex } from 'knex';
 import type { Db } from './db.js';
 import type { MobileIdStatus } from './mobile-ids.js';
+import type { KnexTarget } from './sql.js';
 
 export type PivCardStatus = 'active' | 'cancelled';
 
@@ -115,8 +116,6 @@ const derivedFromRow = (r: DerivedRow): DerivedCredential => ({
   updatedAt: Number(r.updated_at),
 });
 
-type Target = Knex | Knex.Transaction;
-
 export type NewPivCard = Pick<PivCardRecord, 'id' | 'issuer' | 'serial' | 'fingerprint' | 'subject' | 'notAfter' | 'userId' | 'status'>;
 
 export class DerivedCredentialRepository {
@@ -124,7 +123,7 @@ export class DerivedCredentialRepository {
 
   // ---- cards
 
-  async insertCard(trx: Target, c: NewPivCard, now = Date.now()): Promise<void> {
+  async insertCard(trx: KnexTarget, c: NewPivCard, now = Date.now()): Promise<void> {
     await trx('piv_cards').insert({
       id: c.id,
       issuer: c.issuer,
@@ -139,39 +138,39 @@ export class DerivedCredentialRepository {
     });
   }
 
-  async card(id: string, trx: Target = this.db): Promise<PivCardRecord | undefined> {
+  async card(id: string, trx: KnexTarget = this.db): Promise<PivCardRecord | undefined> {
     const r = (await trx<CardRow>('piv_cards').where({ id }).first()) as CardRow | undefined;
     return r && cardFromRow(r);
   }
 
-  async cardByFingerprint(fingerprint: string, trx: Target = this.db): Promise<PivCardRecord | undefined> {
+  async cardByFingerprint(fingerprint: string, trx: KnexTarget = this.db): Promise<PivCardRecord | undefined> {
     const r = (await trx<CardRow>('piv_cards').where({ fingerprint }).first()) as CardRow | undefined;
     return r && cardFromRow(r);
   }
 
   /** Cards with this certificate serial; the caller compares issuers. */
-  async cardsBySerial(serial: string, trx: Target = this.db): Promise<PivCardRecord[]> {
+  async cardsBySerial(serial: string, trx: KnexTarget = this.db): Promise<PivCardRecord[]> {
     return ((await trx<CardRow>('piv_cards').where({ serial }).orderBy('created_at')) as CardRow[]).map(cardFromRow);
   }
 
   /** Fills in what a card reported by issuer and serial lacked once its certificate is seen. */
-  async completeCard(trx: Target, id: string, c: Pick<PivCardRecord, 'fingerprint' | 'subject' | 'notAfter' | 'userId'>, now = Date.now()): Promise<void> {
+  async completeCard(trx: KnexTarget, id: string, c: Pick<PivCardRecord, 'fingerprint' | 'subject' | 'notAfter' | 'userId'>, now = Date.now()): Promise<void> {
     await trx('piv_cards').where({ id }).update({ fingerprint: c.fingerprint, subject: c.subject, not_after: c.notAfter, user_id: c.userId, updated_at: now });
   }
 
   /** Marks an active card cancelled; false when it already was. */
-  async cancelCard(trx: Target, id: string, reason: string, by: string, now = Date.now()): Promise<boolean> {
+  async cancelCard(trx: KnexTarget, id: string, reason: string, by: string, now = Date.now()): Promise<boolean> {
     const n = await trx('piv_cards').where({ id, status: 'active' }).update({ status: 'cancelled', cancel_reason: reason, cancelled_by: by, cancelled_at: now, updated_at: now });
     return n === 1;
   }
 
   // ---- derived credentials
 
-  async insert(trx: Target, d: { mobileId: string; cardId: string; userId: string }, now = Date.now()): Promise<void> {
+  async insert(trx: KnexTarget, d: { mobileId: string; cardId: string; userId: string }, now = Date.now()): Promise<void> {
     await trx('derived_credentials').insert({ mobile_id: d.mobileId, card_id: d.cardId, user_id: d.userId, created_at: now });
   }
 
-  private joined(trx: Target = this.db): Knex.QueryBuilder {
+  private joined(trx: KnexTarget = this.db): Knex.QueryBuilder {
     return trx('derived_credentials as d')
       .join('mobile_ids as m', 'm.id', 'd.mobile_id')
       .select(
@@ -192,13 +191,13 @@ export class DerivedCredentialRepository {
       );
   }
 
-  async get(mobileId: string, trx: Target = this.db): Promise<DerivedCredential | undefined> {
+  async get(mobileId: string, trx: KnexTarget = this.db): Promise<DerivedCredential | undefined> {
     const r = (await this.joined(trx).where('d.mobile_id', mobileId).first()) as DerivedRow | undefined;
     return r && derivedFromRow(r);
   }
 
   /** Newest first. */
-  async list(filter: { cardId?: string; userId?: string; limit?: number }, trx: Target = this.db): Promise<DerivedCredential[]> {
+  async list(filter: { cardId?: string; userId?: string; limit?: number }, trx: KnexTarget = this.db): Promise<DerivedCredential[]> {
     const q = this.joined(trx).orderBy('d.created_at', 'desc').orderBy('d.mobile_id').limit(Math.min(filter.limit ?? 100, 1000));
     if (filter.cardId) q.where('d.card_id', filter.cardId);
     if (filter.userId) q.where('d.user_id', filter.userId);
@@ -225,7 +224,7 @@ export class DerivedCredentialRepository {
     return rows.map(derivedFromRow);
   }
 
-  async setRederiveAt(trx: Target, mobileId: string, at: number): Promise<void> {
+  async setRederiveAt(trx: KnexTarget, mobileId: string, at: number): Promise<void> {
     await trx('derived_credentials').where({ mobile_id: mobileId }).update({ rederive_at: at });
   }
 
@@ -235,7 +234,7 @@ export class DerivedCredentialRepository {
     return rows.map(derivedFromRow);
   }
 
-  async markRederiveNotice(trx: Target, mobileId: string, now = Date.now()): Promise<boolean> {
+  async markRederiveNotice(trx: KnexTarget, mobileId: string, now = Date.now()): Promise<boolean> {
     return (await trx('derived_credentials').where({ mobile_id: mobileId }).whereNull('rederive_notice_at').update({ rederive_notice_at: now })) === 1;
   }
 }

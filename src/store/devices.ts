@@ -1,6 +1,6 @@
 /** Mobile devices by serial number: registered ahead ("known mobiles") or recorded when they collect a mobile ID. */
-import type { Knex } from 'knex';
 import type { Db } from './db.js';
+import type { KnexTarget } from './sql.js';
 
 export const PLATFORMS = ['ios', 'android', 'windows', 'other'] as const;
 export type Platform = (typeof PLATFORMS)[number];
@@ -57,29 +57,29 @@ export interface DeviceFilter {
 export class DeviceRepository {
   constructor(private readonly db: Db) {}
 
-  async insert(trx: Knex | Knex.Transaction, id: string, d: DeviceFields, status: DeviceStatus = 'registered', now = Date.now()): Promise<void> {
+  async insert(trx: KnexTarget, id: string, d: DeviceFields, status: DeviceStatus = 'registered', now = Date.now()): Promise<void> {
     await trx('devices').insert({ id, ...toRow(d), status, created_at: now, updated_at: now });
   }
 
-  async update(trx: Knex | Knex.Transaction, id: string, d: DeviceFields, now = Date.now()): Promise<void> {
+  async update(trx: KnexTarget, id: string, d: DeviceFields, now = Date.now()): Promise<void> {
     await trx('devices').where({ id }).update({ ...toRow(d), updated_at: now });
   }
 
-  async setStatus(trx: Knex | Knex.Transaction, id: string, status: DeviceStatus, now = Date.now()): Promise<void> {
+  async setStatus(trx: KnexTarget, id: string, status: DeviceStatus, now = Date.now()): Promise<void> {
     await trx('devices').where({ id }).update({ status, updated_at: now });
   }
 
-  async get(id: string, trx: Knex | Knex.Transaction = this.db): Promise<Device | undefined> {
+  async get(id: string, trx: KnexTarget = this.db): Promise<Device | undefined> {
     const r = (await trx<Row>('devices').where({ id }).first()) as Row | undefined;
     return r && fromRow(r);
   }
 
-  async bySerial(serial: string, trx: Knex | Knex.Transaction = this.db): Promise<Device | undefined> {
+  async bySerial(serial: string, trx: KnexTarget = this.db): Promise<Device | undefined> {
     const r = (await trx<Row>('devices').where({ serial }).first()) as Row | undefined;
     return r && fromRow(r);
   }
 
-  async bySerials(serials: string[], trx: Knex | Knex.Transaction = this.db): Promise<Map<string, Device>> {
+  async bySerials(serials: string[], trx: KnexTarget = this.db): Promise<Map<string, Device>> {
     const out = new Map<string, Device>();
     for (let i = 0; i < serials.length; i += 500) {
       const rows = (await trx<Row>('devices').whereIn('serial', serials.slice(i, i + 500))) as Row[];

@@ -1,8 +1,7 @@
 /** MDM events and the device → user mapping learnt from them. */
 import { createHash } from 'node:crypto';
-import type { Knex } from 'knex';
 import type { Db } from './db.js';
-import { insertIgnoringDuplicates, insertUnlessDuplicate, sqlOf, type SqlTarget } from './sql.js';
+import { insertIgnoringDuplicates, insertUnlessDuplicate, type KnexTarget, sqlOf, type SqlTarget } from './sql.js';
 
 export interface StoredEvent {
   id: number;
@@ -91,7 +90,7 @@ export class EventRepository {
     return Number(r.n);
   }
 
-  async rememberDeviceUser(trx: Knex | Knex.Transaction, connectorId: string, deviceId: string, user: Record<string, unknown>, now = Date.now()): Promise<void> {
+  async rememberDeviceUser(trx: KnexTarget, connectorId: string, deviceId: string, user: Record<string, unknown>, now = Date.now()): Promise<void> {
     await trx('device_users')
       .insert({ connector_id: connectorId, device_id: deviceId, user: JSON.stringify(user), updated_at: now })
       .onConflict(['connector_id', 'device_id'])

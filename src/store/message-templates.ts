@@ -1,6 +1,6 @@
 /** Operator-edited texts of notifications (renewal notices, request messages); built-in defaults apply when none is stored. */
-import type { Knex } from 'knex';
 import type { Db } from './db.js';
+import type { KnexTarget } from './sql.js';
 
 export interface MessageTemplate {
   name: string;
@@ -27,13 +27,13 @@ export class MessageTemplateRepository {
   }
 
   /** Replaces a template (insert or update). */
-  async put(trx: Knex | Knex.Transaction, t: Omit<MessageTemplate, 'updatedAt'>, now = Date.now()): Promise<void> {
+  async put(trx: KnexTarget, t: Omit<MessageTemplate, 'updatedAt'>, now = Date.now()): Promise<void> {
     const row = { subject: t.subject, body: t.body, updated_by: t.updatedBy, updated_at: now };
     const n = await trx('message_templates').where({ name: t.name }).update(row);
     if (n === 0) await trx('message_templates').insert({ name: t.name, ...row });
   }
 
-  async remove(trx: Knex | Knex.Transaction, name: string): Promise<boolean> {
+  async remove(trx: KnexTarget, name: string): Promise<boolean> {
     return (await trx('message_templates').where({ name }).delete()) > 0;
   }
 }

@@ -4,8 +4,8 @@
  * certificates it put there. Status changes are conditional updates, so two
  * racing callers cannot both win.
  */
-import type { Knex } from 'knex';
 import type { Db } from './db.js';
+import type { KnexTarget } from './sql.js';
 
 export const MOBILE_ID_STATUSES = ['awaiting-validation', 'ready', 'collecting', 'issued', 'disabled', 'cancelled', 'locked'] as const;
 export type MobileIdStatus = (typeof MOBILE_ID_STATUSES)[number];
@@ -94,12 +94,10 @@ export interface NewMobileId {
   expiresAt: number;
 }
 
-type Target = Knex | Knex.Transaction;
-
 export class MobileIdRepository {
   constructor(private readonly db: Db) {}
 
-  async insert(trx: Target, m: NewMobileId, now = Date.now()): Promise<void> {
+  async insert(trx: KnexTarget, m: NewMobileId, now = Date.now()): Promise<void> {
     await trx('mobile_ids').insert({
       id: m.id,
       user_id: m.userId,
@@ -115,7 +113,7 @@ export class MobileIdRepository {
     });
   }
 
-  async get(id: string, trx: Target = this.db): Promise<MobileId | undefined> {
+  async get(id: string, trx: KnexTarget = this.db): Promise<MobileId | undefined> {
     const r = (await trx<Row>('mobile_ids').where({ id }).first()) as Row | undefined;
     return r && fromRow(r);
   }
@@ -152,7 +150,7 @@ export class MobileIdRepository {
   }
 
   /** Moves between statuses; false when it was not in `from` (someone else changed it first). */
-  async transition(trx: Target, id: string, from: MobileIdStatus[], to: MobileIdStatus, set: Partial<{ codeDigest: string | null; validatedBy: string; issuedAt: number }> = {}, now = Date.now()): Promise<boolean> {
+  async transition(trx: KnexTarget, id: string, from: MobileIdStatus[], to: MobileIdStatus, set: Partial<{ codeDigest: string | null; validatedBy: string; issuedAt: number }> = {}, now = Date.now()): Promise<boolean> {
     const n = await trx('mobile_ids')
       .where({ id })
       .whereIn('status', from)
@@ -195,13 +193,13 @@ export class MobileIdRepository {
   }
 
   /** Takes a ready request for one device: the code is cleared, so it works once. */
-  async claim(trx: Target, id: string, deviceId: string, now = Date.now()): Promise<boolean> {
+  async claim(trx: KnexTarget, id: string, deviceId: string, now = Date.now()): Promise<boolean> {
     const n = await trx('mobile_ids').where({ id, status: 'ready' }).where('expires_at', '>', now).update({ status: 'collecting', code_digest: null, device_id: deviceId, updated_at: now });
     return n === 1;
   }
 
   /** Records the certificates a collection issued; false when the mobile ID stopped collecting meanwhile (cancelled). */
-  async recordIssued(trx: Target, id: string, serials: string[], notAfter: number | null, now = Date.now()): Promise<boolean> {
+  async recordIssued(trx: KnexTarget, id: string, serials: string[], notAfter: number | null, now = Date.now()): Promise<boolean> {
     return (await trx('mobile_ids').where({ id, status: 'collecting' }).update({ serials: JSON.stringify(serials), not_after: notAfter, updated_at: now })) === 1;
   }
 
@@ -213,7 +211,7 @@ export class MobileIdRepository {
     return rows.map(fromRow);
   }
 
-  async markRenewalNotice(trx: Target, id: string, now = Date.now()): Promise<boolean> {
+  async markRenewalNotice(trx: KnexTarget, id: string, now = Date.now()): Promise<boolean> {
     return (await trx('mobile_ids').where({ id }).whereNull('renewal_notice_at').update({ renewal_notice_at: now, updated_at: now })) === 1;
   }
 }

@@ -1,6 +1,6 @@
 /** Identity Agent sessions: a token (kept as an HMAC) for one device collecting one mobile ID. */
-import type { Knex } from 'knex';
 import type { Db } from './db.js';
+import type { KnexTarget } from './sql.js';
 
 export interface MobileSession {
   id: string;
@@ -36,12 +36,10 @@ const fromRow = (r: Row): MobileSession => ({
   endedAt: r.ended_at === null ? null : Number(r.ended_at),
 });
 
-type Target = Knex | Knex.Transaction;
-
 export class MobileSessionRepository {
   constructor(private readonly db: Db) {}
 
-  async insert(trx: Target, s: { id: string; tokenDigest: string; mobileId: string; deviceId: string; keyStores: string[]; expiresAt: number }, now = Date.now()): Promise<void> {
+  async insert(trx: KnexTarget, s: { id: string; tokenDigest: string; mobileId: string; deviceId: string; keyStores: string[]; expiresAt: number }, now = Date.now()): Promise<void> {
     await trx('mobile_sessions').insert({ id: s.id, token_digest: s.tokenDigest, mobile_id: s.mobileId, device_id: s.deviceId, key_stores: JSON.stringify(s.keyStores), created_at: now, expires_at: s.expiresAt });
   }
 
@@ -57,7 +55,7 @@ export class MobileSessionRepository {
   }
 
   /** Marks the credentials delivered; false if they already were (one delivery per session). */
-  async markFetched(trx: Target, id: string, now = Date.now()): Promise<boolean> {
+  async markFetched(trx: KnexTarget, id: string, now = Date.now()): Promise<boolean> {
     return (await trx('mobile_sessions').where({ id }).whereNull('fetched_at').whereNull('ended_at').update({ fetched_at: now })) === 1;
   }
 
@@ -66,12 +64,12 @@ export class MobileSessionRepository {
     await this.db('mobile_sessions').where({ id }).update({ fetched_at: null });
   }
 
-  async end(trx: Target, id: string, now = Date.now()): Promise<boolean> {
+  async end(trx: KnexTarget, id: string, now = Date.now()): Promise<boolean> {
     return (await trx('mobile_sessions').where({ id }).whereNull('ended_at').update({ ended_at: now })) === 1;
   }
 
   /** Ends every open session of a mobile ID (cancelled or replaced meanwhile). */
-  async endFor(trx: Target, mobileId: string, now = Date.now()): Promise<void> {
+  async endFor(trx: KnexTarget, mobileId: string, now = Date.now()): Promise<void> {
     await trx('mobile_sessions').where({ mobile_id: mobileId }).whereNull('ended_at').update({ ended_at: now });
   }
 }

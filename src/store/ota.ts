@@ -1,6 +1,6 @@
 /** iOS OTA enrollments: created by an operator, claimed by one device, completed once. */
-import type { Knex } from 'knex';
 import type { Db } from './db.js';
+import type { KnexTarget } from './sql.js';
 
 export type OtaStatus = 'pending' | 'device-bound' | 'issuing' | 'completed';
 
@@ -95,7 +95,7 @@ export interface NewOtaEnrollment {
 export class OtaEnrollmentRepository {
   constructor(private readonly db: Db) {}
 
-  async insert(trx: Knex | Knex.Transaction, e: NewOtaEnrollment, now = Date.now()): Promise<void> {
+  async insert(trx: KnexTarget, e: NewOtaEnrollment, now = Date.now()): Promise<void> {
     await trx('ota_enrollments').insert({
       id: e.id,
       code_digest: e.codeDigest,
@@ -110,7 +110,7 @@ export class OtaEnrollmentRepository {
     });
   }
 
-  async get(id: string, trx: Knex | Knex.Transaction = this.db): Promise<OtaEnrollment | undefined> {
+  async get(id: string, trx: KnexTarget = this.db): Promise<OtaEnrollment | undefined> {
     const r = (await trx<Row>('ota_enrollments').where({ id }).first()) as Row | undefined;
     return r && fromRow(r);
   }
@@ -126,7 +126,7 @@ export class OtaEnrollmentRepository {
    * is already bound to (a device may repeat phase 2). false: expired, bound
    * to another device, or past phase 2.
    */
-  async bind(trx: Knex | Knex.Transaction, id: string, d: OtaDevice, now = Date.now()): Promise<boolean> {
+  async bind(trx: KnexTarget, id: string, d: OtaDevice, now = Date.now()): Promise<boolean> {
     const n = await trx('ota_enrollments')
       .where({ id })
       .where('expires_at', '>', now)
@@ -164,7 +164,7 @@ export class OtaEnrollmentRepository {
     await this.db('ota_enrollments').where({ id, status: 'issuing' }).update({ status: 'device-bound', updated_at: now });
   }
 
-  async complete(trx: Knex | Knex.Transaction, id: string, c: { deviceCertSerial: string; issuedSerials: string[] }, now = Date.now()): Promise<boolean> {
+  async complete(trx: KnexTarget, id: string, c: { deviceCertSerial: string; issuedSerials: string[] }, now = Date.now()): Promise<boolean> {
     const n = await trx('ota_enrollments')
       .where({ id, status: 'issuing' })
       .update({ status: 'completed', device_cert_serial: c.deviceCertSerial, issued_serials: JSON.stringify(c.issuedSerials), completed_at: now, updated_at: now });

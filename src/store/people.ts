@@ -1,6 +1,6 @@
 /** People who request, validate or receive mobile identities: name, contact details, groups and roles. */
-import type { Knex } from 'knex';
 import { clientOf, type Db } from './db.js';
+import type { KnexTarget } from './sql.js';
 
 export interface Person {
   id: string;
@@ -70,31 +70,31 @@ export const likeLiteral = (value: string): string => value.replace(/[!%_]/g, (c
 export class PersonRepository {
   constructor(private readonly db: Db) {}
 
-  async insert(trx: Knex | Knex.Transaction, id: string, p: PersonFields, now = Date.now()): Promise<void> {
+  async insert(trx: KnexTarget, id: string, p: PersonFields, now = Date.now()): Promise<void> {
     await trx('people').insert({ id, ...toRow(p), created_at: now, updated_at: now });
   }
 
-  async update(trx: Knex | Knex.Transaction, id: string, p: PersonFields, now = Date.now()): Promise<void> {
+  async update(trx: KnexTarget, id: string, p: PersonFields, now = Date.now()): Promise<void> {
     await trx('people').where({ id }).update({ ...toRow(p), updated_at: now });
   }
 
-  async get(id: string, trx: Knex | Knex.Transaction = this.db): Promise<Person | undefined> {
+  async get(id: string, trx: KnexTarget = this.db): Promise<Person | undefined> {
     const r = (await trx<Row>('people').where({ id }).first()) as Row | undefined;
     return r && fromRow(r);
   }
 
-  async byUserName(userName: string, trx: Knex | Knex.Transaction = this.db): Promise<Person | undefined> {
+  async byUserName(userName: string, trx: KnexTarget = this.db): Promise<Person | undefined> {
     const r = (await trx<Row>('people').where({ user_name: userName }).first()) as Row | undefined;
     return r && fromRow(r);
   }
 
   /** By id or, failing that, by user name. */
-  async find(ref: string, trx: Knex | Knex.Transaction = this.db): Promise<Person | undefined> {
+  async find(ref: string, trx: KnexTarget = this.db): Promise<Person | undefined> {
     return (await this.get(ref, trx)) ?? this.byUserName(ref, trx);
   }
 
   /** People whose UPN or email is `value`, compared without case as both are (a few, when email addresses are shared). */
-  async byDirectoryName(field: 'upn' | 'email', value: string, trx: Knex | Knex.Transaction = this.db): Promise<Person[]> {
+  async byDirectoryName(field: 'upn' | 'email', value: string, trx: KnexTarget = this.db): Promise<Person[]> {
     // MariaDB's collation ignores case; SQLite needs NOCASE, which its index for these columns has (migration 011).
     const q = trx<Row>('people').orderBy('user_name').limit(10);
     if (clientOf(this.db) === 'mysql') q.where(field, value);
@@ -102,7 +102,7 @@ export class PersonRepository {
     return ((await q) as Row[]).map(fromRow);
   }
 
-  async byUserNames(userNames: string[], trx: Knex | Knex.Transaction = this.db): Promise<Map<string, Person>> {
+  async byUserNames(userNames: string[], trx: KnexTarget = this.db): Promise<Map<string, Person>> {
     const out = new Map<string, Person>();
     for (let i = 0; i < userNames.length; i += 500) {
       const rows = (await trx<Row>('people').whereIn('user_name', userNames.slice(i, i + 500))) as Row[];

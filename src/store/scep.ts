@@ -1,7 +1,7 @@
 /** SCEP transactions (one per profile + transactionID + renewed certificate) and one-time challenges (stored as HMACs). */
 import type { Knex } from 'knex';
 import { isUniqueViolation, type Db } from './db.js';
-import { sqlOf, type SqlTarget } from './sql.js';
+import { type KnexTarget, sqlOf, type SqlTarget } from './sql.js';
 
 export type ScepStatus = 'pending' | 'issued' | 'rejected';
 
@@ -133,7 +133,7 @@ export class ScepTransactionRepository {
   }
 
   /** Settles a pending transaction; false when it was no longer pending. */
-  async decide(trx: Knex | Knex.Transaction, id: number, d: { status: 'issued' | 'rejected'; serial?: string; failInfo?: string; reason?: string | null; decidedBy: string }, now = Date.now()): Promise<boolean> {
+  async decide(trx: KnexTarget, id: number, d: { status: 'issued' | 'rejected'; serial?: string; failInfo?: string; reason?: string | null; decidedBy: string }, now = Date.now()): Promise<boolean> {
     const n = await trx('scep_transactions')
       .where({ id, status: 'pending' })
       .update({ status: d.status, serial: d.serial ?? null, fail_info: d.failInfo ?? null, reason: d.reason ?? null, decided_by: d.decidedBy, csr: null, csr_sealed: null, kek_id: null, updated_at: now });
@@ -146,7 +146,7 @@ export class ScepTransactionRepository {
     return rows.map(fromRow);
   }
 
-  async reseal(trx: Knex | Knex.Transaction, id: number, sealed: { csrSealed: string; kekId: string }): Promise<void> {
+  async reseal(trx: Knex.Transaction, id: number, sealed: { csrSealed: string; kekId: string }): Promise<void> {
     await trx('scep_transactions').where({ id }).update({ csr_sealed: sealed.csrSealed, kek_id: sealed.kekId });
   }
 
@@ -173,7 +173,7 @@ export class ScepChallengeRepository {
   async add(
     c: { profile: string; digest: string; binding: Record<string, string> | null; exact: boolean; createdBy: string; expiresAt: number },
     now = Date.now(),
-    trx: Knex | Knex.Transaction = this.db,
+    trx: KnexTarget = this.db,
   ): Promise<void> {
     await trx('scep_challenges').insert({
       profile: c.profile,
@@ -187,7 +187,7 @@ export class ScepChallengeRepository {
   }
 
   /** Marks every unused challenge `createdBy` made for the profile used: none of them works any more. */
-  async retire(trx: Knex | Knex.Transaction, profile: string, createdBy: string, now = Date.now()): Promise<number> {
+  async retire(trx: KnexTarget, profile: string, createdBy: string, now = Date.now()): Promise<number> {
     return trx('scep_challenges').where({ profile, created_by: createdBy }).whereNull('used_at').update({ used_at: now });
   }
 

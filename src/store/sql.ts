@@ -1,13 +1,33 @@
 /**
- * Hot statements as plain SQL that SQLite and MySQL/MariaDB both accept.
+ * The two ways to the database, and which one a repository method takes.
  *
- * knex builds and compiles every query and, on better-sqlite3, prepares its
- * SQL again for each run; a knex transaction also builds a transaction-scoped
- * knex instance. Issuing from the key pool paid about 1.5 ms of main-thread
- * time per S/MIME pair for that (bench/issuance). On SQLite a statement here
- * is prepared once per connection and run directly, and `transaction()` is
- * BEGIN IMMEDIATE … COMMIT on the pool's one connection. On MySQL/MariaDB the
- * same SQL goes through knex.raw and knex transactions.
+ * Most statements go through knex. The hot ones of issuance and event intake
+ * are plain SQL here, which SQLite and MySQL/MariaDB both accept: knex builds
+ * and compiles every query and, on better-sqlite3, prepares its SQL again for
+ * each run; a knex transaction also builds a transaction-scoped knex
+ * instance. Issuing from the key pool paid about 1.5 ms of main-thread time
+ * per S/MIME pair for that (bench/README.md, bench/issuance). On SQLite a
+ * statement here is prepared once per connection and run directly, and
+ * `transaction()` is BEGIN IMMEDIATE … COMMIT on the pool's one connection.
+ * On MySQL/MariaDB the same SQL goes through knex.raw and knex transactions.
+ *
+ * So there are two transaction helpers: `transaction(db, (sql) => …)` here,
+ * for those hot paths only, and knex's `db.transaction((trx) => …)` for
+ * everything else. A repository method that can run in its caller's
+ * transaction takes it as a parameter whose type says from which helper:
+ *
+ *   Sql               only inside `transaction()`
+ *   Knex.Transaction  only inside `db.transaction()`
+ *   KnexTarget        inside `db.transaction()`, or on the database alone
+ *   SqlTarget         a statement of this module: inside either, or alone
+ *
+ * The parameter comes first when the method is a step of a larger write, and
+ * last, defaulting to the database (`trx: KnexTarget = this.db`), for reads
+ * and for writes that usually stand alone. Inside either helper every call
+ * gets its transaction, and inside `transaction()` only methods that take its
+ * `sql` are called: the transaction holds SQLite's one pooled connection, so
+ * a query on `db` waits for it until knex gives up (acquireConnectionTimeout)
+ * and every other query of the process waits behind that one.
  *
  * SQL text must be constant (values go in `values`): prepared statements are
  * cached by it.
@@ -29,8 +49,11 @@ export interface Sql {
   all<T>(sql: string, values: readonly SqlValue[]): Promise<T[]>;
 }
 
-/** Where a repository method runs: the database, a knex transaction, or a `transaction()`. */
-export type SqlTarget = Knex | Knex.Transaction | Sql;
+/** Where a knex method runs: the database alone, or a `db.transaction()`'s transaction. */
+export type KnexTarget = Knex | Knex.Transaction;
+
+/** Where a statement of this module runs: the database alone, a `db.transaction()`'s transaction, or a `transaction()`'s Sql. */
+export type SqlTarget = KnexTarget | Sql;
 
 type Connection = BetterSqlite3.Database;
 

@@ -3,8 +3,8 @@
  * 256-bit random values, so a plain hash is enough and lookups stay O(1).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Knex } from 'knex';
 import type { Db } from './db.js';
+import type { KnexTarget } from './sql.js';
 
 export interface ApiToken {
   id: string;
@@ -49,7 +49,7 @@ export class TokenRepository {
    * Creates a token and returns its secret; the secret is not kept and cannot be shown again.
    * Operators' tokens come through src/http/auth/api-tokens.ts, which checks and audits them.
    */
-  async create(input: { name: string; roles: string[]; expiresAt?: number | null }, trx: Knex | Knex.Transaction = this.db): Promise<{ token: string; record: ApiToken }> {
+  async create(input: { name: string; roles: string[]; expiresAt?: number | null }, trx: KnexTarget = this.db): Promise<{ token: string; record: ApiToken }> {
     const id = randomBytes(8).toString('hex');
     const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const row: Row = {
@@ -83,12 +83,12 @@ export class TokenRepository {
     return ((await this.db<Row>('api_tokens').orderBy('created_at')) as Row[]).map(fromRow);
   }
 
-  async get(id: string, trx: Knex | Knex.Transaction = this.db): Promise<ApiToken | undefined> {
+  async get(id: string, trx: KnexTarget = this.db): Promise<ApiToken | undefined> {
     const row = (await trx<Row>('api_tokens').where({ id }).first()) as Row | undefined;
     return row && fromRow(row);
   }
 
-  async revoke(id: string, now = Date.now(), trx: Knex | Knex.Transaction = this.db): Promise<boolean> {
+  async revoke(id: string, now = Date.now(), trx: KnexTarget = this.db): Promise<boolean> {
     return (await trx('api_tokens').where({ id }).whereNull('revoked_at').update({ revoked_at: now })) > 0;
   }
 }

@@ -43,7 +43,7 @@ describe('retrying a job through the admin API', () => {
     await gw.stop();
   });
 
-  const retry = (id: number) => curl(`https://localhost:${gw.port}/api/v1/jobs/${id}/retry`, [...adminCurlArgs(join(gw.dir, 'certs')), '-X', 'POST']);
+  const retry = (id: number, requestId = `retry-${id}`) => curl(`https://localhost:${gw.port}/api/v1/jobs/${id}/retry`, [...adminCurlArgs(join(gw.dir, 'certs')), '-X', 'POST', '-H', `X-Request-Id: ${requestId}`]);
   const job = (id: number) => new JobRepository(gw.db).get(id);
   const settled = (id: number, status: string) => until(`job ${id} ${status}`, async () => (await job(id))?.status === status, 10_000);
 
@@ -84,9 +84,10 @@ describe('retrying a job through the admin API', () => {
       const id = await setUp();
       const before = await job(id);
       const ranBefore = ran;
-      const r = await retry(id);
+      const r = await retry(id, `retry-${status}`);
       assert.equal(r.status, 409, r.body);
-      assert.deepEqual(r.json(), { error: 'conflict', message: `job ${id} is ${status}; only dead jobs can be retried` });
+      // The error answer every route gives, with the request id an operator quotes.
+      assert.deepEqual(r.json(), { error: 'conflict', message: `job ${id} is ${status}; only dead jobs can be retried`, requestId: `retry-${status}` });
       assert.deepEqual(await job(id), before, 'nothing changed');
       gw.queue.wake();
       await new Promise((resolve) => setTimeout(resolve, 300));

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import forge from 'node-forge';
-import { buildCertificate, randomSerial, type IssuedCertificate } from '../../src/pki/certificate.js';
+import { buildCertificate, randomSerial, type SignedCertificate } from '../../src/pki/certificate.js';
 import { buildCrl } from '../../src/pki/crl.js';
 import { generateKey } from '../../src/pki/keys.js';
 import { NativeSigner } from '../../src/pki/native-signer.js';
@@ -38,7 +38,7 @@ function openssl(...args: string[]): { status: number | null; out: string } {
 }
 
 interface Party {
-  cert: IssuedCertificate;
+  cert: SignedCertificate;
   signer: NativeSigner;
   pemFile: string;
 }

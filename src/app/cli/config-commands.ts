@@ -18,7 +18,7 @@ export function configCheck(opts: { config?: string }): void {
   process.stdout.write(`${shown}: OK\n`);
 }
 
-export function configSchema(opts: { write?: boolean }): void {
+export function showConfigSchema(opts: { write?: boolean }): void {
   if (opts.write) {
     writeFileSync(SCHEMA_PATH, jsonSchemaText());
     process.stdout.write(`wrote ${SCHEMA_PATH}\n`);

@@ -8,7 +8,7 @@ import { DEFAULT_TOKEN_LIFETIME, NEVER } from '../../http/auth/api-tokens.js';
 import { API_ROLES } from '../../http/auth/roles.js';
 import { StartupError } from '../errors.js';
 import { jobsList, jobsRetry, jobsShow, tokensCreate, tokensList, tokensRevoke } from './admin-commands.js';
-import { configCheck, configSchema } from './config-commands.js';
+import { configCheck, showConfigSchema } from './config-commands.js';
 import { endQuietlyOnClosedPipe } from './closed-pipe.js';
 import { connectorsList, connectorsTest } from './connector-commands.js';
 import { init } from './init.js';
@@ -36,7 +36,7 @@ config
   .command('schema')
   .description('print the JSON Schema of the configuration')
   .option('--write', 'write it to config/credgate.schema.json')
-  .action((o: { write?: boolean }) => configSchema(o));
+  .action((o: { write?: boolean }) => showConfigSchema(o));
 
 const connectors = program.command('connectors').description('MDM connectors: one <id>.yaml each in connectors.dir');
 connectors

@@ -8,6 +8,7 @@ import type { PassportStatic } from 'passport';
 
 type Authenticator = PassportStatic['Authenticator']['prototype'];
 import type { TLSSocket } from 'node:tls';
+import { Refusal } from '../../util/refusal.js';
 import { HttpError } from '../errors.js';
 import type { BasicUsers } from './basic.js';
 import type { AuthMethod, Principal } from './principal.js';
@@ -68,7 +69,7 @@ export function guard(passport: Authenticator, opts: GuardOptions): RequestHandl
       return next(new HttpError(401, 'unauthorized', reason(req, opts.methods), challenge ? { 'WWW-Authenticate': challenge } : {}));
     }
     if (opts.roles && !opts.roles.some((r) => user.roles.includes(r))) {
-      return next(new HttpError(403, 'forbidden', `${user.name} lacks the role this needs (${opts.roles.join(' or ')})`));
+      return next(new Refusal('forbidden', `${user.name} lacks the role this needs (${opts.roles.join(' or ')})`));
     }
     req.user = user;
     next();

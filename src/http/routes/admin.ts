@@ -2,6 +2,7 @@
 import express, { Router } from 'express';
 
 import { JOB_STATUSES, type JobRepository, type JobStatus } from '../../store/jobs.js';
+import { Refusal } from '../../util/refusal.js';
 import type { Guard } from '../auth/authenticate.js';
 import { badRequest, notFound } from '../errors.js';
 
@@ -55,7 +56,7 @@ export function adminRouter(deps: AdminDeps): Router {
     if (!(await deps.jobs.retry(id))) {
       const job = await deps.jobs.get(id);
       if (!job) throw notFound(`job ${id} does not exist`);
-      return res.status(409).json({ error: 'conflict', message: `job ${id} is ${job.status}; only dead jobs can be retried` });
+      throw new Refusal('conflict', `job ${id} is ${job.status}; only dead jobs can be retried`);
     }
     deps.wakeWorkers();
     res.json({ job: await deps.jobs.get(id) });

@@ -6,16 +6,15 @@
 import { randomBytes } from 'node:crypto';
 import express, { Router, type Request } from 'express';
 import type { Issuer } from '../../pki/issuer.js';
-import { IssuanceError } from '../../pki/issuer.js';
 import type { KeyRecovery } from '../../pki/key-recovery.js';
 import { certificatePem } from '../../pki/pem.js';
 import { buildPkcs12, type Pkcs12Format } from '../../pki/pkcs12.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../../pki/revocation.js';
-import { StatusChangeError, type Revoker } from '../../pki/revoker.js';
+import type { Revoker } from '../../pki/revoker.js';
 import type { AuditRepository } from '../../store/audit.js';
 import { CERTIFICATE_STATUSES, type CertificateRepository, type CertificateStatus } from '../../store/certificates.js';
 import type { Guard } from '../auth/authenticate.js';
-import { badRequest, HttpError, notFound } from '../errors.js';
+import { badRequest, notFound } from '../errors.js';
 
 
 export interface CertificateRouteDeps {
@@ -70,37 +69,32 @@ export function certificateRouter(deps: CertificateRouteDeps): Router {
     const template = str(body.template, 'template', { required: true })!;
     const csr = str(body.csr, 'csr', { max: 64 * 1024 });
     const p12Format = format(body.format);
-    try {
-      const issued = await deps.issuer.issue({
-        template,
-        data: { user: obj(body.user, 'user') ?? {}, device: obj(body.device, 'device') ?? {} },
-        ...(csr !== undefined && { csr }),
-        userId: str(body.userId, 'userId') ?? null,
-        deviceId: str(body.deviceId, 'deviceId') ?? null,
-        actor: actor(req),
-        ...(str(body.reason, 'reason') && { reason: String(body.reason) }),
-      });
-      const out: Record<string, unknown> = {
-        certificate: issued.record,
-        chainPem: issued.chain.map(certificatePem).join(''),
-      };
-      if (issued.privateKey) {
-        const password = randomBytes(18).toString('base64url');
-        out.pkcs12 = buildPkcs12({
-          key: issued.privateKey,
-          cert: issued.der,
-          chain: issued.chain,
-          password,
-          friendlyName: issued.record.subject,
-          format: p12Format,
-        }).toString('base64');
-        out.pkcs12Password = password;
-      }
-      res.status(201).setHeader('Cache-Control', 'no-store').json(out);
-    } catch (err) {
-      if (err instanceof IssuanceError) throw badRequest(err.message);
-      throw err;
+    const issued = await deps.issuer.issue({
+      template,
+      data: { user: obj(body.user, 'user') ?? {}, device: obj(body.device, 'device') ?? {} },
+      ...(csr !== undefined && { csr }),
+      userId: str(body.userId, 'userId') ?? null,
+      deviceId: str(body.deviceId, 'deviceId') ?? null,
+      actor: actor(req),
+      ...(str(body.reason, 'reason') && { reason: String(body.reason) }),
+    });
+    const out: Record<string, unknown> = {
+      certificate: issued.record,
+      chainPem: issued.chain.map(certificatePem).join(''),
+    };
+    if (issued.privateKey) {
+      const password = randomBytes(18).toString('base64url');
+      out.pkcs12 = buildPkcs12({
+        key: issued.privateKey,
+        cert: issued.der,
+        chain: issued.chain,
+        password,
+        friendlyName: issued.record.subject,
+        format: p12Format,
+      }).toString('base64');
+      out.pkcs12Password = password;
     }
+    res.status(201).setHeader('Cache-Control', 'no-store').json(out);
   });
 
   router.get('/certificates', admin, async (req, res) => {
@@ -132,14 +126,7 @@ export function certificateRouter(deps: CertificateRouteDeps): Router {
   });
 
   const statusChange = (fn: (serial: string, req: Request) => Promise<unknown>) => async (req: Request, res: import('express').Response) => {
-    try {
-      res.json({ certificate: await fn(serialParam(req), req) });
-    } catch (err) {
-      if (err instanceof StatusChangeError) {
-        throw new HttpError(err.kind === 'not_found' ? 404 : err.kind === 'conflict' ? 409 : 400, err.kind === 'invalid' ? 'bad_request' : err.kind, err.message);
-      }
-      throw err;
-    }
+    res.json({ certificate: await fn(serialParam(req), req) });
   };
 
   router.post(

@@ -12,9 +12,9 @@ import express, { Router, type Request, type Response } from 'express';
 import { IdentityError } from '../../identity/errors.js';
 import type { CardHolder, DerivedCredentialService } from '../../identity/derived.js';
 import type { PersonRepository } from '../../store/people.js';
+import { Refusal } from '../../util/refusal.js';
 import type { Guard } from '../auth/authenticate.js';
-import { HttpError, badRequest, notFound } from '../errors.js';
-import { identityHttpError, refusals } from '../identity-errors.js';
+import { badRequest, notFound, refusalAnswer } from '../errors.js';
 import { overviewPage, qrPage, refusalPage } from '../derived-page.js';
 import { actorOf, queryString } from './directory.js';
 
@@ -65,10 +65,10 @@ async function asPage(res: Response, work: () => Promise<void>): Promise<void> {
   try {
     await work();
   } catch (err) {
-    const mapped = identityHttpError(err);
-    if (!(err instanceof IdentityError) || !(mapped instanceof HttpError)) throw err;
-    for (const [k, v] of Object.entries(mapped.headers)) res.setHeader(k, v);
-    page(res, mapped.status, refusalPage(mapped.status, err.message));
+    if (!(err instanceof Refusal)) throw err;
+    const answer = refusalAnswer(err);
+    for (const [k, v] of Object.entries(answer.headers)) res.setHeader(k, v);
+    page(res, answer.status, refusalPage(answer.status, err.message));
   }
 }
 
@@ -132,7 +132,7 @@ export function derivedAdminRouter(deps: { guard: Guard; derived: DerivedCredent
       report[k] = v;
     }
     const caller = { actor: actorOf(req), name: req.user!.name, roles: req.user!.roles };
-    res.json(await refusals(() => deps.derived.cardCancelled(caller, report)));
+    res.json(await deps.derived.cardCancelled(caller, report));
   });
 
   // What the timer does every mobile.renewal.checkEvery, now: finish superseding, then send due re-derive notices.

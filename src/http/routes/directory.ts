@@ -8,7 +8,6 @@ import type { Directory } from '../../identity/directory.js';
 import type { DeviceStatus } from '../../store/devices.js';
 import type { Guard } from '../auth/authenticate.js';
 import { badRequest, notFound } from '../errors.js';
-import { refusals } from '../identity-errors.js';
 
 export const actorOf = (req: Request): string => `${req.user!.method}:${req.user!.name}`;
 
@@ -41,10 +40,10 @@ export function directoryRouter(deps: { guard: Guard; directory: Directory; body
   };
 
   router.post('/users', admin, json, async (req, res) => {
-    res.status(201).json({ user: await refusals(() => deps.directory.createPerson(req.body, actorOf(req))) });
+    res.status(201).json({ user: await deps.directory.createPerson(req.body, actorOf(req)) });
   });
   router.post('/users/import', admin, ...importBody, async (req, res) => {
-    res.json(await refusals(() => deps.directory.importPeople(req.body, importKind(req), actorOf(req))));
+    res.json(await deps.directory.importPeople(req.body, importKind(req), actorOf(req)));
   });
   router.get('/users', admin, async (req, res) => {
     const limit = queryLimit(req);
@@ -58,14 +57,14 @@ export function directoryRouter(deps: { guard: Guard; directory: Directory; body
     res.json({ user });
   });
   router.patch('/users/:ref', admin, json, async (req, res) => {
-    res.json({ user: await refusals(() => deps.directory.updatePerson(String(req.params.ref), req.body, actorOf(req))) });
+    res.json({ user: await deps.directory.updatePerson(String(req.params.ref), req.body, actorOf(req)) });
   });
 
   router.post('/devices', admin, json, async (req, res) => {
-    res.status(201).json({ device: await refusals(() => deps.directory.registerDevice(req.body, actorOf(req))) });
+    res.status(201).json({ device: await deps.directory.registerDevice(req.body, actorOf(req)) });
   });
   router.post('/devices/import', admin, ...importBody, async (req, res) => {
-    res.json(await refusals(() => deps.directory.importDevices(req.body, importKind(req), actorOf(req))));
+    res.json(await deps.directory.importDevices(req.body, importKind(req), actorOf(req)));
   });
   router.get('/devices', admin, async (req, res) => {
     const limit = queryLimit(req);
@@ -88,7 +87,7 @@ export function directoryRouter(deps: { guard: Guard; directory: Directory; body
     res.json({ device });
   });
   router.patch('/devices/:ref', admin, json, async (req, res) => {
-    res.json({ device: await refusals(() => deps.directory.updateDevice(String(req.params.ref), req.body, actorOf(req))) });
+    res.json({ device: await deps.directory.updateDevice(String(req.params.ref), req.body, actorOf(req)) });
   });
   return router;
 }

@@ -12,9 +12,9 @@ import { fileURLToPath } from 'node:url';
 import express, { Router, type Request, type RequestHandler } from 'express';
 import type { CollectionService } from '../../identity/collection.js';
 import { CodeRefused } from '../../identity/request-opener.js';
+import { Refusal } from '../../util/refusal.js';
 import type { AddressThrottle } from '../address-throttle.js';
 import { HttpError } from '../errors.js';
-import { identityHttpError, refusals } from '../identity-errors.js';
 
 // A session start is a few hundred bytes.
 const MAX_BODY = 16 * 1024;
@@ -40,7 +40,7 @@ export function mobileAgentRouter(deps: { collection: CollectionService; session
   // Before the body is read: a held-up address costs no lookup and learns nothing about its attempt.
   const throttled: RequestHandler = (req, _res, next) => {
     const wait = deps.sessionThrottle.retryAfter(req.ip ?? '');
-    if (wait > 0) return next(new HttpError(429, 'rate_limited', `too many failed session starts from this address; try again in ${wait} s`, { 'Retry-After': String(wait) }));
+    if (wait > 0) return next(new Refusal('rate_limited', `too many failed session starts from this address; try again in ${wait} s`, wait));
     next();
   };
   router.use((_req, res, next) => {
@@ -59,16 +59,16 @@ export function mobileAgentRouter(deps: { collection: CollectionService; session
     } catch (err) {
       const address = req.ip ?? '';
       if (err instanceof CodeRefused && deps.sessionThrottle.fail(address)) req.log.warn({ address }, 'failed session starts from this address are refused for the rest of the minute');
-      throw identityHttpError(err);
+      throw err;
     }
   });
   router.get('/credentials', async (req, res) => {
     const token = sessionToken(req);
-    res.json(await refusals(() => deps.collection.fetch(token)));
+    res.json(await deps.collection.fetch(token));
   });
   router.post('/ack', async (req, res) => {
     const token = sessionToken(req);
-    res.json(await refusals(() => deps.collection.acknowledge(token)));
+    res.json(await deps.collection.acknowledge(token));
   });
   return router;
 }

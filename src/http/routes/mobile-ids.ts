@@ -13,7 +13,6 @@ import type { Caller, RequestService } from '../../identity/requests.js';
 import { MOBILE_ID_STATUSES, type MobileIdStatus } from '../../store/mobile-ids.js';
 import type { Guard } from '../auth/authenticate.js';
 import { badRequest, notFound } from '../errors.js';
-import { refusals } from '../identity-errors.js';
 import { actorOf, queryLimit, queryString } from './directory.js';
 
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -61,7 +60,7 @@ export function mobileIdsRouter(deps: { guard: Guard; requests: RequestService; 
     if (unknown.length) throw badRequest(`unknown field ${unknown.join(', ')}; fields: ${known.join(', ')}`);
     const user = optionalString(b, 'user', 191);
     const credentialProfile = optionalString(b, 'credentialProfile', 64);
-    const issued = await refusals(() => deps.requests.request(callerOf(req), { ...(user && { user }), ...(credentialProfile && { credentialProfile }), ...delivery(b) }));
+    const issued = await deps.requests.request(callerOf(req), { ...(user && { user }), ...(credentialProfile && { credentialProfile }), ...delivery(b) });
     noStore(res).status(201).json(issued);
   });
 
@@ -90,32 +89,32 @@ export function mobileIdsRouter(deps: { guard: Guard; requests: RequestService; 
   });
 
   router.post('/mobile-ids/:id/validate', anyone, json, async (req, res) => {
-    const issued = await refusals(() => deps.requests.validate(callerOf(req), idParam(req), delivery(bodyOf(req))));
+    const issued = await deps.requests.validate(callerOf(req), idParam(req), delivery(bodyOf(req)));
     noStore(res).json(issued);
   });
 
   router.post('/mobile-ids/:id/cancel', admin, json, async (req, res) => {
     const b = bodyOf(req);
     const opts = { reason: optionalString(b, 'reason', 64), note: optionalString(b, 'note') };
-    res.json({ mobileId: await refusals(() => deps.lifecycle.cancel(callerOf(req), idParam(req), opts)) });
+    res.json({ mobileId: await deps.lifecycle.cancel(callerOf(req), idParam(req), opts) });
   });
 
   router.post('/mobile-ids/:id/replace', admin, json, async (req, res) => {
     const b = bodyOf(req);
     const opts = { reason: optionalString(b, 'reason', 64), note: optionalString(b, 'note'), ...delivery(b) };
-    noStore(res).status(201).json(await refusals(() => deps.lifecycle.replace(callerOf(req), idParam(req), opts)));
+    noStore(res).status(201).json(await deps.lifecycle.replace(callerOf(req), idParam(req), opts));
   });
 
   router.post('/mobile-ids/:id/disable', admin, json, async (req, res) => {
-    res.json({ mobileId: await refusals(() => deps.lifecycle.disable(callerOf(req), idParam(req), optionalString(bodyOf(req), 'note'))) });
+    res.json({ mobileId: await deps.lifecycle.disable(callerOf(req), idParam(req), optionalString(bodyOf(req), 'note')) });
   });
 
   router.post('/mobile-ids/:id/enable', admin, json, async (req, res) => {
-    res.json({ mobileId: await refusals(() => deps.lifecycle.enable(callerOf(req), idParam(req), optionalString(bodyOf(req), 'note'))) });
+    res.json({ mobileId: await deps.lifecycle.enable(callerOf(req), idParam(req), optionalString(bodyOf(req), 'note')) });
   });
 
   router.post('/mobile-ids/:id/unlock', anyone, json, async (req, res) => {
-    noStore(res).json(await refusals(() => deps.lifecycle.unlock(callerOf(req), idParam(req), bodyOf(req).challenge)));
+    noStore(res).json(await deps.lifecycle.unlock(callerOf(req), idParam(req), bodyOf(req).challenge));
   });
 
   router.get('/mobile/templates', admin, async (_req, res) => {
@@ -123,11 +122,11 @@ export function mobileIdsRouter(deps: { guard: Guard; requests: RequestService; 
   });
   router.put('/mobile/templates/:name', admin, json, async (req, res) => {
     const b = bodyOf(req);
-    await refusals(() => deps.messages.put(String(req.params.name), { subject: b.subject, body: b.body }, actorOf(req)));
+    await deps.messages.put(String(req.params.name), { subject: b.subject, body: b.body }, actorOf(req));
     res.json({ template: (await deps.messages.list()).find((t) => t.name === req.params.name) });
   });
   router.delete('/mobile/templates/:name', admin, async (req, res) => {
-    await refusals(() => deps.messages.reset(String(req.params.name), actorOf(req)));
+    await deps.messages.reset(String(req.params.name), actorOf(req));
     res.status(204).end();
   });
   return router;

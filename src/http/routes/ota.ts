@@ -7,19 +7,16 @@
  */
 import express, { Router, type Response } from 'express';
 import { durationMs } from '../../config/duration.js';
-import { OtaError, PROFILE_TYPE, type OtaErrorKind, type OtaService } from '../../protocols/ota/service.js';
+import { PROFILE_TYPE, type OtaService } from '../../protocols/ota/service.js';
 import { messagePage } from '../../protocols/ota/page.js';
+import { Refusal } from '../../util/refusal.js';
 import type { Guard } from '../auth/authenticate.js';
-import { badRequest, HttpError, notFound } from '../errors.js';
+import { badRequest, notFound, refusalAnswer } from '../errors.js';
 
 // Signed device attributes with a device certificate chain are a few KiB.
 const MAX_DEVICE_REQUEST_BYTES = 64 * 1024;
 const MAX_TTL_MS = 30 * 86_400_000;
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-const STATUS: Record<OtaErrorKind, number> = { bad_request: 400, forbidden: 403, not_found: 404, conflict: 409, gone: 410, not_ready: 409 };
-
-const httpError = (err: unknown): unknown => (err instanceof OtaError ? new HttpError(STATUS[err.kind], err.kind, err.message) : err);
 
 /** Safari shows the answer to a person: refusals come as a small page, not JSON. */
 async function forBrowser(res: Response, type: string, fn: () => Promise<string | Buffer>): Promise<void> {
@@ -27,8 +24,8 @@ async function forBrowser(res: Response, type: string, fn: () => Promise<string 
   try {
     res.type(type).send(await fn());
   } catch (err) {
-    if (!(err instanceof OtaError)) throw err;
-    res.status(STATUS[err.kind]).type('html').send(messagePage(err.message));
+    if (!(err instanceof Refusal)) throw err;
+    res.status(refusalAnswer(err).status).type('html').send(messagePage(err.message));
   }
 }
 
@@ -46,11 +43,7 @@ export function otaRouter(deps: { ota: OtaService }): Router {
     if (!ID.test(id)) throw notFound('unknown enrollment');
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     if (body.length === 0) throw badRequest('expected a CMS signed message of device attributes');
-    try {
-      res.setHeader('Cache-Control', 'no-store').type(PROFILE_TYPE).send(await deps.ota.deviceRequest(id, body));
-    } catch (err) {
-      throw httpError(err);
-    }
+    res.setHeader('Cache-Control', 'no-store').type(PROFILE_TYPE).send(await deps.ota.deviceRequest(id, body));
   });
   return router;
 }
@@ -73,17 +66,13 @@ export function otaAdminRouter(deps: { guard: Guard; ota: OtaService; bodyLimit:
       }
       if (ttlMs <= 0 || ttlMs > MAX_TTL_MS) throw badRequest('expiresIn must be more than 0 and at most 30d');
     }
-    try {
-      const created = await deps.ota.create({
-        credentialProfile: body.credentialProfile,
-        user: user as Record<string, string>,
-        ...(ttlMs !== undefined && { ttlMs }),
-        createdBy: `${req.user!.method}:${req.user!.name}`,
-      });
-      res.status(201).setHeader('Cache-Control', 'no-store').json({ id: created.id, url: created.url, code: created.code, expiresAt: new Date(created.expiresAt).toISOString() });
-    } catch (err) {
-      throw httpError(err);
-    }
+    const created = await deps.ota.create({
+      credentialProfile: body.credentialProfile,
+      user: user as Record<string, string>,
+      ...(ttlMs !== undefined && { ttlMs }),
+      createdBy: `${req.user!.method}:${req.user!.name}`,
+    });
+    res.status(201).setHeader('Cache-Control', 'no-store').json({ id: created.id, url: created.url, code: created.code, expiresAt: new Date(created.expiresAt).toISOString() });
   });
   router.get('/ota/enrollments/:id', admin, async (req, res) => {
     const id = String(req.params.id);

@@ -2,10 +2,10 @@
 import express, { Router, type Request, type Response } from 'express';
 import { durationMs } from '../../config/duration.js';
 import type { DynamicChallenges } from '../../protocols/scep/challenges.js';
-import { ScepDecisionError, type ScepService } from '../../protocols/scep/service.js';
+import type { ScepService } from '../../protocols/scep/service.js';
 import type { ScepTransaction } from '../../store/scep.js';
 import type { Guard } from '../auth/authenticate.js';
-import { badRequest, HttpError } from '../errors.js';
+import { badRequest } from '../errors.js';
 import { attributeOid, unknownAttributeType } from '../../pki/names.js';
 import { unsafeCharacter } from '../../util/unsafe-text.js';
 
@@ -52,13 +52,8 @@ export function scepAdminRouter(deps: { guard: Guard; scep: ScepService; challen
     if (!Number.isSafeInteger(id) || id <= 0) throw badRequest('request id must be a positive integer');
     const reason = (req.body as { reason?: unknown } | undefined)?.reason;
     if (reason !== undefined && (typeof reason !== 'string' || reason.length > 500)) throw badRequest('reason must be a string of at most 500 characters');
-    try {
-      const decided = await deps.scep.decide(id, { approve, actor: `${req.user!.method}:${req.user!.name}`, ...(reason !== undefined && { reason }) });
-      res.json(requestView(decided));
-    } catch (err) {
-      if (err instanceof ScepDecisionError) throw new HttpError(err.status, err.status === 404 ? 'not_found' : 'conflict', err.message);
-      throw err;
-    }
+    const decided = await deps.scep.decide(id, { approve, actor: `${req.user!.method}:${req.user!.name}`, ...(reason !== undefined && { reason }) });
+    res.json(requestView(decided));
   };
   router.post('/scep/requests/:id/approve', admin, express.json({ limit: deps.bodyLimit }), decide(true));
   router.post('/scep/requests/:id/reject', admin, express.json({ limit: deps.bodyLimit }), decide(false));

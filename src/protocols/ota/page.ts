@@ -3,10 +3,8 @@
  * who is asking, a link to the root CA certificate, and the Enroll button
  * that downloads the Profile Service payload. Every value is HTML-escaped.
  */
+import { escapeHtml } from '../../util/html.js';
 import type { ProfileTexts } from './profiles.js';
-
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 
 const STYLE = `body{font:17px -apple-system,system-ui,sans-serif;margin:0;background:#f2f2f7;color:#1c1c1e}
 main{max-width:32rem;margin:0 auto;padding:2rem 1.25rem}

@@ -23,21 +23,17 @@ import type { AuditRepository } from '../../store/audit.js';
 import type { CertificateRepository } from '../../store/certificates.js';
 import type { Db } from '../../store/db.js';
 import type { OtaDevice, OtaEnrollment, OtaEnrollmentRepository } from '../../store/ota.js';
+import { Refusal } from '../../util/refusal.js';
 import { commonName, credentialPayloads, type OtaCredential, type OtaCredentials } from './credentials.js';
 import { chainsTo, DeviceRequestError, readDeviceRequest, type DeviceRequest } from './device-request.js';
 import { codeFormPage, enrollPage } from './page.js';
 import { writePlist, type PlistDict } from './plist.js';
 import { encryptedConfiguration, profileService, scepConfiguration, type ProfileTexts } from './profiles.js';
 
-export type OtaErrorKind = 'bad_request' | 'forbidden' | 'not_found' | 'conflict' | 'gone' | 'not_ready';
-
-/** A refusal the caller (operator, browser or device) is told about; maps to a 4xx. */
-export class OtaError extends Error {
-  constructor(
-    readonly kind: OtaErrorKind,
-    message: string,
-  ) {
-    super(message);
+/** A refusal the caller (operator, browser or device) is told about. */
+export class OtaError extends Refusal {
+  constructor(kind: 'bad_request' | 'forbidden' | 'not_found' | 'conflict' | 'gone' | 'not_ready', message: string) {
+    super(kind, message);
   }
 }
 

@@ -28,6 +28,7 @@ import type { Sql } from '../../store/sql.js';
 import { pendingContext, type ScepTransaction, type ScepTransactionRepository } from '../../store/scep.js';
 import type { Admission } from '../../util/admission.js';
 import { KeyedLock } from '../../util/keyed-lock.js';
+import { Refusal } from '../../util/refusal.js';
 import type { ChallengeContext, ChallengeValidator, ChallengeVerdict } from './challenges.js';
 import { ContentError, readContent, type RequestContent } from './content.js';
 import { buildCertRep, readPkiMessage, ScepMessageError, type CertRepStatus, type FailInfo, type PkiMessage, type ReplyTo } from './message.js';
@@ -336,11 +337,11 @@ export class ScepService {
    */
   async decide(id: number, decision: { approve: boolean; actor: string; reason?: string }): Promise<ScepTransaction> {
     const t = await this.deps.transactions.get(id);
-    if (!t) throw new ScepDecisionError(`no SCEP transaction ${id}`, 404);
+    if (!t) throw new ScepDecisionError('not_found', `no SCEP transaction ${id}`);
     return this.locks.run(`${t.profile}\n${t.transactionId}`, async () => {
       const current = await this.deps.transactions.get(id);
       const profile = current && this.profile(current.profile);
-      if (!current || current.status !== 'pending' || !current.csr || !profile) throw new ScepDecisionError(`SCEP transaction ${id} is ${current?.status ?? 'gone'}, not pending`, 409);
+      if (!current || current.status !== 'pending' || !current.csr || !profile) throw new ScepDecisionError('conflict', `SCEP transaction ${id} is ${current?.status ?? 'gone'}, not pending`);
       const log = scoped(this.deps.log, { profile: profile.name, transactionId: current.transactionId, subject: current.subject, actor: decision.actor });
       // Kept without its challengePassword; the request as received only where a validator reports back with it.
       const stored = parseCsr(Buffer.from(current.csr, 'base64'));
@@ -357,7 +358,7 @@ export class ScepService {
       }
       const settled = transactionOf(current, outcome);
       await this.deps.db.transaction(async (trx) => {
-        if (!(await this.deps.transactions.decide(trx, id, { ...settled, decidedBy: decision.actor }))) throw new ScepDecisionError(`SCEP transaction ${id} is no longer pending`, 409);
+        if (!(await this.deps.transactions.decide(trx, id, { ...settled, decidedBy: decision.actor }))) throw new ScepDecisionError('conflict', `SCEP transaction ${id} is no longer pending`);
         await this.deps.audit.append(trx, {
           actor: decision.actor,
           action: decision.approve ? 'scep.approve' : 'scep.reject',
@@ -385,13 +386,10 @@ interface Outcome {
 /** The same request was recorded by someone else while this one was issuing. */
 class RequestTaken extends Error {}
 
-/** A request that an operator cannot decide (unknown, or no longer pending), with its HTTP status. */
-export class ScepDecisionError extends Error {
-  constructor(
-    message: string,
-    readonly status: 404 | 409,
-  ) {
-    super(message);
+/** A request that an operator cannot decide: unknown, or no longer pending. */
+export class ScepDecisionError extends Refusal {
+  constructor(kind: 'not_found' | 'conflict', message: string) {
+    super(kind, message);
   }
 }
 
