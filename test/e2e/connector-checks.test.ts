@@ -116,8 +116,6 @@ describe('connectors tried alone: credgate connectors list / test, and the admin
 
   const intune = (secret: string) =>
     intuneSettings(cloud, {
-      tenant: TENANT,
-      clientId: INTUNE_APP,
       clientSecret: `\${${secret}}`,
       trust: files.ca,
       timeout: '5s',

@@ -64,8 +64,6 @@ describe('SCEP with Intune challenge validation', () => {
     const caFile = writeTestTlsFiles(tls, dir).ca;
     cloud = await startIntuneCloud({ tls: tls.server, tenant: TENANT, clientId: CLIENT_ID, clientSecret: 'scep-app-secret-value' });
     settings = intuneSettings(cloud, {
-      tenant: TENANT,
-      clientId: CLIENT_ID,
       clientSecret: 'scep-app-secret-value',
       trust: caFile,
       timeout: '3s',

@@ -8,6 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import type { IntuneCloud } from './intune-standins.js';
 import type { TestTls, TestTlsFiles } from './ws1-standins.js';
 
 export type Settings = { [key: string]: unknown };
@@ -71,17 +72,17 @@ export const allowTestClient = (tls: TestTls, files: TestTlsFiles): Settings => 
 
 /**
  * An Intune connector against the stand-ins of intune-standins.ts: their
- * hosts, `trust` (the test CA file) for their TLS, and the PFX connector key
- * under the key name the stand-in gives it.
+ * tenant, application and hosts, and `trust` (the test CA file) for their
+ * TLS. The PFX connector key goes under the key name the tests all use.
  */
 export function intuneSettings(
-  cloud: { loginHost: string; graphHost: string },
-  o: PolicyOptions & { tenant: string; clientId: string; clientSecret?: string; trust: string; timeout?: string; polling: Settings; connectorPublicKey: string; revocation?: Settings; scepValidation?: Settings },
+  cloud: Pick<IntuneCloud, 'tenant' | 'clientId' | 'loginHost' | 'graphHost'>,
+  o: PolicyOptions & { clientSecret?: string; trust: string; timeout?: string; polling: Settings; connectorPublicKey: string; revocation?: Settings; scepValidation?: Settings },
 ): Settings {
   return {
     kind: 'intune',
-    tenant: o.tenant,
-    clientId: o.clientId,
+    tenant: cloud.tenant,
+    clientId: cloud.clientId,
     clientSecret: o.clientSecret,
     loginHost: cloud.loginHost,
     graphHost: cloud.graphHost,

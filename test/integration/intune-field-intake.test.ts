@@ -74,8 +74,6 @@ describe('Intune intake: listing and Entra ID fields', () => {
       join(dir, 'connectors'),
       'intune',
       intuneSettings(cloud, {
-        tenant: TENANT,
-        clientId: CLIENT_ID,
         clientSecret: CLIENT_SECRET,
         trust: caFile,
         pkcs12: { format: 'modern', password: 'Intune-pfx-password-7' },

@@ -52,8 +52,6 @@ describe('Intune: a throttled managedDevices listing', () => {
       join(dir, 'connectors'),
       'intune',
       intuneSettings(cloud, {
-        tenant: TENANT,
-        clientId: CLIENT_ID,
         clientSecret: CLIENT_SECRET,
         trust: caFile,
         timeout: '3s',

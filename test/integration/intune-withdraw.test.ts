@@ -68,8 +68,6 @@ describe('Intune: withdrawing imports', () => {
       join(dir, 'connectors'),
       'intune',
       intuneSettings(cloud, {
-        tenant: TENANT,
-        clientId: CLIENT_ID,
         clientSecret: CLIENT_SECRET,
         trust: caFile,
         timeout: '3s',

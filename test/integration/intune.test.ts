@@ -80,8 +80,6 @@ describe('Intune connector', () => {
     cloud.devices.push(device('dev-alice-1', alice), device('dev-bob-1', bob));
     writeFileSync(join(dir, 'connector-key.pem'), cloud.connectorPublicKeyPem);
     fileSettings = intuneSettings(cloud, {
-      tenant: TENANT,
-      clientId: CLIENT_ID,
       clientSecret: '${INTUNE_TEST_CLIENT_SECRET}',
       trust: caFile,
       timeout: '3s',
