@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import { freshCheckout, spawnCli } from '../helpers/cli.js';
-import { mobileIronSettings, writeConnectorFile } from '../helpers/connector-files.js';
+import { ensBroker, mobileIronSettings, writeConnectorFile } from '../helpers/connector-files.js';
 import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startCoreApi, startEnsBroker, type CoreApiHandle, type EnsBrokerHandle } from '../helpers/mobileiron-standins.js';
@@ -58,15 +58,7 @@ describe('MobileIron: a broker that breaks at-least-once delivery is noticed', (
   const connector = (brokerUrl: string) =>
     mobileIronSettings({
       pkcs12: { password: '${MI_GRANTS_P12_PASSWORD}' },
-      broker: {
-        url: brokerUrl,
-        ca: files.ca,
-        clientCertificate: { cert: files.ensCert, key: files.ensKey },
-        clientIdPrefix: 'credgate-test-',
-        keepalive: '5s',
-        connectTimeout: '2s',
-        reconnect: { initial: '200ms', max: '1s' },
-      },
+      broker: ensBroker(brokerUrl, files.ca, { cert: files.ensCert, key: files.ensKey }),
       coreApi: {
         url: core.url,
         basic: { username: 'credgate-api', password: '${MI_GRANTS_API_PASSWORD}' },

@@ -23,7 +23,7 @@ import { mobileIron } from '../../connectors/mobileiron/index.js';
 import { EnsSubscriber, loadBrokerTls } from '../../connectors/mobileiron/ens-subscriber.js';
 import { mobileIronSchema, type MobileIronSettings } from '../../connectors/mobileiron/schema.js';
 import { REPO } from '../helpers/cli.js';
-import { connectorYaml, mobileIronSettings, writeConnectorFile } from '../helpers/connector-files.js';
+import { connectorYaml, ensBroker, mobileIronSettings, writeConnectorFile } from '../helpers/connector-files.js';
 import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startCoreApi, type CoreApiHandle } from '../helpers/mobileiron-standins.js';
@@ -116,15 +116,7 @@ describe('MobileIron connector', () => {
 
     const settings = mobileIronSettings({
       pkcs12: { format: 'apple', password: '${MI_TEST_P12_PASSWORD}' },
-      broker: {
-        url: broker.url,
-        ca: files.ca,
-        clientCertificate: { cert: files.ensCert, key: files.ensKey, passphrase: '${MI_TEST_KEY_PASSPHRASE}' },
-        clientIdPrefix: 'credgate-test-',
-        keepalive: '5s',
-        connectTimeout: '2s',
-        reconnect: { initial: '200ms', max: '1s' },
-      },
+      broker: ensBroker(broker.url, files.ca, { cert: files.ensCert, key: files.ensKey, passphrase: '${MI_TEST_KEY_PASSPHRASE}' }),
       coreApi: {
         url: core.url,
         basic: { username: 'credgate-api', password: '${MI_TEST_API_PASSWORD}' },

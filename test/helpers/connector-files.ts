@@ -101,6 +101,17 @@ export function mobileIronSettings(o: PolicyOptions & { broker: Settings; coreAp
   return { kind: 'mobileiron', policy: policy(o), broker: o.broker, coreApi: o.coreApi, scep: o.scep };
 }
 
+/** broker at `url` with its CA and the gateway's client certificate, and timers short enough for a test to see a reconnect. */
+export const ensBroker = (url: string, ca: string, clientCertificate: Settings): Settings => ({
+  url,
+  ca,
+  clientCertificate,
+  clientIdPrefix: 'credgate-test-',
+  keepalive: '5s',
+  connectTimeout: '2s',
+  reconnect: { initial: '200ms', max: '1s' },
+});
+
 /**
  * A Citrix connector: XenMobile's PKI entity calls certsrv as xm-pki with
  * `pkiPassword` (and with a client certificate when `clientCertificates` is
