@@ -8,55 +8,13 @@
  *
  *   node --import tsx bench/http/summarize.ts results.jsonl
  */
-import { readFileSync } from 'node:fs';
-
-interface Run {
-  target: string;
-  label: string;
-  round: number;
-  rps: number;
-  p50: number;
-  p99: number;
-  serverCpu: number;
-  cpuUsPerRequest: number;
-}
+import { medians, readRuns } from '../wrk-runs.js';
 
 const BASELINE = 'bare';
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
-
-const file = process.argv[2];
-if (!file) {
-  process.stderr.write('usage: summarize.ts RESULTS.jsonl\n');
-  process.exit(2);
-}
-const runs: Run[] = readFileSync(file, 'utf8')
-  .split('\n')
-  .filter((l) => l.trim() !== '')
-  .map((l) => JSON.parse(l) as Run);
-
+const runs = readRuns();
 const targets = [...new Set(runs.map((r) => r.target))];
-const stats = new Map(
-  targets.map((t) => {
-    const rs = runs.filter((r) => r.target === t);
-    return [
-      t,
-      {
-        label: rs[0]!.label,
-        rounds: rs.map((r) => Math.round(r.rps)),
-        rps: median(rs.map((r) => r.rps)),
-        p50: median(rs.map((r) => r.p50)),
-        p99: median(rs.map((r) => r.p99)),
-        cpu: median(rs.map((r) => r.serverCpu)),
-        us: median(rs.map((r) => r.cpuUsPerRequest)),
-      },
-    ];
-  }),
-);
+const stats = new Map(targets.map((t) => [t, medians(runs.filter((r) => r.target === t))]));
 const base = stats.get(BASELINE);
 const share = (num: number | undefined, den: number | undefined) => (num && den ? `${((100 * num) / den).toFixed(0)}%` : 'n/a');
 

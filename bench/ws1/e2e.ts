@@ -39,6 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { summarizeProfile } from './profile.js';
+import { escrowGatewayOf, writeConnectorFile, ws1Settings } from '../../test/helpers/connector-files.js';
 import { makeTestTls, startEscrowGateway, writeTestTlsFiles } from '../../test/helpers/ws1-standins.js';
 import { until } from '../../test/helpers/wait.js';
 import { freePort } from '../../test/helpers/net.js';
@@ -163,24 +164,10 @@ async function main(): Promise<void> {
   const files = writeTestTlsFiles(tls, join(dir, 'tls'));
   const eg = await startEscrowGateway({ cert: tls.server.cert, key: tls.server.key, clientCa: tls.caPem, allowedFingerprints: [tls.client.fingerprint256] });
   cleanup.push(() => eg.stop());
-  mkdirSync(join(dir, 'connectors'));
-  writeFileSync(
-    join(dir, 'connectors/ws1.yaml'),
-    [
-      'kind: workspace-one',
-      'inbound:',
-      '  basic:',
-      '    - username: ws1-events',
-      `      password: ${EVENTS_PASSWORD}`,
-      'policy:',
-      '  enrolled: { signing: smime-signing, encryption: smime-encryption }',
-      `  pkcs12: { format: ${args.format}, password: ${P12_PASSWORD} }`,
-      'escrowGateway:',
-      `  url: ${eg.url}`,
-      `  clientPkcs12: ${files.clientP12}`,
-      `  clientPkcs12Password: ${tls.client.pkcs12Password}`,
-      `  serverCa: ${files.ca}`,
-    ].join('\n'),
+  writeConnectorFile(
+    join(dir, 'connectors'),
+    'ws1',
+    ws1Settings({ eventsPassword: EVENTS_PASSWORD, pkcs12: { format: args.format, password: P12_PASSWORD }, escrowGateway: escrowGatewayOf(eg.url, tls, files) }),
   );
   const port = await freePort();
   const pki = join(dir, 'pki');

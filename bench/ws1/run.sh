@@ -64,7 +64,7 @@ scratch_dir credgate-bench-ws1
 PKI=$TMP/pki
 EVENTS_USER=ws1-events
 EVENTS_PASSWORD=$(openssl rand -hex 16)
-mkdir -p "$TMP/connectors" "$TMP/eg"
+mkdir -p "$TMP/eg"
 
 # The connector needs an EG client identity and CA on disk; with no workers
 # nothing is ever uploaded, so a throwaway self-signed one does.
@@ -72,20 +72,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/eg/client-key.pem" -out 
   -subj /CN=bench-eg-client -days 2 2>/dev/null
 openssl pkcs12 -export -in "$TMP/eg/client.pem" -inkey "$TMP/eg/client-key.pem" -out "$TMP/eg/client.p12" -passout pass:bench-eg-p12
 
-cat >"$TMP/connectors/ws1.yaml" <<EOF
-kind: workspace-one
-inbound:
-  basic:
-    - { username: $EVENTS_USER, password: "$EVENTS_PASSWORD" }
-policy:
-  enrolled: { signing: smime-signing, encryption: smime-encryption }
-  pkcs12: { format: apple, password: eg-profile-password }
-escrowGateway:
-  url: https://127.0.0.1:9
-  clientPkcs12: $TMP/eg/client.p12
-  clientPkcs12Password: bench-eg-p12
-  serverCa: $TMP/eg/client.pem
-EOF
+BENCH_EVENTS_PASSWORD=$EVENTS_PASSWORD node --import tsx "$BENCH/connector-file.ts" "$TMP/connectors" "$TMP/eg"
 
 cat >"$TMP/credgate.yaml" <<EOF
 server:

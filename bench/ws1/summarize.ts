@@ -9,38 +9,12 @@
  *
  *   node --import tsx bench/ws1/summarize.ts results.jsonl
  */
-import { readFileSync } from 'node:fs';
-
-interface Run {
-  target: string;
-  label: string;
-  connections: number;
-  round: number;
-  rps: number;
-  p50: number;
-  p99: number;
-  serverCpu: number;
-  cpuUsPerRequest: number;
-}
+import { medians, readRuns, type WrkRun } from '../wrk-runs.js';
 
 const SHARE_GOAL = 50;
 const P99_GOAL_MS = 20;
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
-
-const file = process.argv[2];
-if (!file) {
-  process.stderr.write('usage: summarize.ts RESULTS.jsonl\n');
-  process.exit(2);
-}
-const runs: Run[] = readFileSync(file, 'utf8')
-  .split('\n')
-  .filter((l) => l.trim() !== '')
-  .map((l) => JSON.parse(l) as Run);
+const runs = readRuns<WrkRun & { connections: number }>();
 
 const lines = [
   '| connections | target | req/s | p50 (ms) | p99 (ms) | req/s vs bare | server CPU | CPU µs/request | CPU vs bare | goals (≥ 50% of bare, p99 < 20 ms) | req/s per round |',
@@ -48,21 +22,7 @@ const lines = [
 ];
 for (const c of [...new Set(runs.map((r) => r.connections))]) {
   const stats = new Map(
-    [...new Set(runs.filter((r) => r.connections === c).map((r) => r.target))].map((t) => {
-      const rs = runs.filter((r) => r.connections === c && r.target === t);
-      return [
-        t,
-        {
-          label: rs[0]!.label,
-          rounds: rs.map((r) => Math.round(r.rps)),
-          rps: median(rs.map((r) => r.rps)),
-          p50: median(rs.map((r) => r.p50)),
-          p99: median(rs.map((r) => r.p99)),
-          cpu: median(rs.map((r) => r.serverCpu)),
-          us: median(rs.map((r) => r.cpuUsPerRequest)),
-        },
-      ];
-    }),
+    [...new Set(runs.filter((r) => r.connections === c).map((r) => r.target))].map((t) => [t, medians(runs.filter((r) => r.connections === c && r.target === t))]),
   );
   const base = stats.get('bare');
   for (const [t, s] of stats) {

@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -22,6 +22,7 @@ import {
   RequestDeniedException,
   type CertsrvSite,
 } from '../helpers/certsrv-clients.js';
+import { allowTestClient, citrixSettings, writeConnectorFile, type Settings } from '../helpers/connector-files.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { freePort } from '../helpers/net.js';
 import { openssl } from '../helpers/openssl.js';
@@ -74,27 +75,10 @@ describe('certsrv clients against the Citrix connector', () => {
     tls = await makeTestTls();
     files = writeTestTlsFiles(tls, dir);
     xm = await startXenMobile({ cert: tls.server.cert, key: tls.server.key, login: 'credgate-api', password: 'xms-api-pw-2d4f' });
-    mkdirSync(join(dir, 'connectors'));
-    const yaml = (extra: string[]) =>
-      [
-        'kind: citrix',
-        'inbound:',
-        '  basic:',
-        `    - username: ${USER}`,
-        '      password: ${CITRIX_CLIENTS_PKI_PASSWORD}',
-        ...extra,
-        'certsrv:',
-        '  templates:',
-        '    XenMobileUser: tls-client',
-        'xenmobile:',
-        `  url: ${xm.url}`,
-        '  login: credgate-api',
-        '  password: xms-api-pw-2d4f',
-        `  serverCa: ${files.ca}`,
-        '  pollEvery: 1h',
-      ].join('\n');
-    writeFileSync(join(dir, 'connectors/xm.yaml'), yaml(['  clientCertificates:', `    trust: [${files.ca}]`, `    allow: [{ fingerprint: "${tls.client.fingerprint256}" }]`]));
-    writeFileSync(join(dir, 'connectors/xm2.yaml'), yaml([]));
+    const connector = (clientCertificates?: Settings) =>
+      citrixSettings({ pkiPassword: '${CITRIX_CLIENTS_PKI_PASSWORD}', clientCertificates, xenmobile: { url: xm.url, password: 'xms-api-pw-2d4f', serverCa: files.ca, pollEvery: '1h' } });
+    writeConnectorFile(join(dir, 'connectors'), 'xm', connector(allowTestClient(tls, files)));
+    writeConnectorFile(join(dir, 'connectors'), 'xm2', connector());
     process.env.CITRIX_CLIENTS_PKI_PASSWORD = PKI_PASSWORD;
     port = await freePort();
     gw = await startTestGateway({ dir, overrides: { server: { port, publicUrl: `https://localhost:${port}` }, connectors: { dir: join(dir, 'connectors') } } });

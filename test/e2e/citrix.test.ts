@@ -7,7 +7,7 @@
  * poller's unenroll events revoke exactly their certificates.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +17,7 @@ import { citrixSchema, type CitrixSettings } from '../../connectors/citrix/schem
 import { parseYaml } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { ConnectorContext } from '../../src/connectors/module.js';
+import { allowTestClient, citrixSettings, connectorYaml, writeConnectorFile, type Settings } from '../helpers/connector-files.js';
 import { curl, type CurlResult } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { freePort } from '../helpers/net.js';
@@ -42,27 +43,14 @@ describe('Citrix connector', () => {
   const basic = (password = PKI_PASSWORD) => ['-u', `xm-pki:${password}`];
   let n = 0;
 
-  const connectorYaml = (url: string, extra: string[] = []) =>
-    [
-      'kind: citrix',
-      'inbound:',
-      '  basic:',
-      '    - username: xm-pki',
-      '      password: ${CITRIX_TEST_PKI_PASSWORD}',
-      ...extra,
-      'certsrv:',
-      '  templates:',
-      '    XenMobileUser: tls-client',
-      '    XenMobileSMIME: smime-signing',
-      '    XenMobileEncryption: smime-encryption',
-      'xenmobile:',
-      `  url: ${url}`,
-      '  login: credgate-api',
-      '  password: ${CITRIX_TEST_XM_PASSWORD}',
-      `  serverCa: ${files.ca}`,
-      '  pollEvery: 200ms',
-      '  pageSize: 2',
-    ].join('\n');
+  /** The connector file for XenMobile at `url`; its secrets are ${VAR} placeholders unless given. */
+  const connector = (url: string, o: { clientCertificates?: Settings; pkiPassword?: string; xmPassword?: string } = {}) =>
+    citrixSettings({
+      pkiPassword: o.pkiPassword ?? '${CITRIX_TEST_PKI_PASSWORD}',
+      clientCertificates: o.clientCertificates,
+      templates: { XenMobileUser: 'tls-client', XenMobileSMIME: 'smime-signing', XenMobileEncryption: 'smime-encryption' },
+      xenmobile: { url, password: o.xmPassword ?? '${CITRIX_TEST_XM_PASSWORD}', serverCa: files.ca, pollEvery: '200ms', pageSize: 2 },
+    });
 
   const startGateway = () =>
     startTestGateway({
@@ -149,9 +137,8 @@ describe('Citrix connector', () => {
     ] as const) {
       xm.addDevice({ id, serialNumber: serial, userName: user });
     }
-    mkdirSync(join(dir, 'connectors'));
-    writeFileSync(join(dir, 'connectors/xm.yaml'), connectorYaml(xm.url, ['  clientCertificates:', `    trust: [${files.ca}]`, `    allow: [{ fingerprint: "${tls.client.fingerprint256}" }]`]));
-    writeFileSync(join(dir, 'connectors/xm2.yaml'), connectorYaml(other.url));
+    writeConnectorFile(join(dir, 'connectors'), 'xm', connector(xm.url, { clientCertificates: allowTestClient(tls, files) }));
+    writeConnectorFile(join(dir, 'connectors'), 'xm2', connector(other.url));
     process.env.CITRIX_TEST_PKI_PASSWORD = PKI_PASSWORD;
     process.env.CITRIX_TEST_XM_PASSWORD = XM_PASSWORD;
     port = await freePort();
@@ -396,8 +383,7 @@ describe('Citrix connector', () => {
   });
 
   test('check(): logs in to XenMobile, and names the failure when it cannot', async () => {
-    const text = connectorYaml(xm.url).replace('${CITRIX_TEST_PKI_PASSWORD}', PKI_PASSWORD).replace('${CITRIX_TEST_XM_PASSWORD}', XM_PASSWORD);
-    const settings = parseYaml(text, 'xm.yaml', citrixSchema) as CitrixSettings;
+    const settings = parseYaml(connectorYaml(connector(xm.url, { pkiPassword: PKI_PASSWORD, xmPassword: XM_PASSWORD })), 'xm.yaml', citrixSchema) as CitrixSettings;
     // check() needs XenMobile only; building the connector takes just enough of the gateway.
     const ctx = { id: 'xm-check', log: pino({ level: 'silent' }), db: gw.db, pki: { caOf: () => ({ name: 'dev' }) } } as unknown as ConnectorContext;
     const ok = await citrix.check(settings, 'xm-check');

@@ -10,16 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { migrate, openDb, type Db } from '../../src/store/db.js';
 import { JobRepository } from '../../src/store/jobs.js';
-import { cliCommandLine, freshCheckout, REPO, runCli } from '../helpers/cli.js';
-
-/** Asserts a failed command printed exactly one line, no stack trace, and exited 2. */
-function assertOneLineError(r: ReturnType<typeof runCli>, pattern: RegExp): void {
-  assert.equal(r.status, 2, `exit status; stderr: ${r.stderr}`);
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `one line: ${r.stderr}`);
-  assert.match(lines[0]!, pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at /);
-}
+import { assertOneLineError, cliCommandLine, freshCheckout, REPO, runCli } from '../helpers/cli.js';
 
 /** The lines of one section ("Options:", "Commands:") of commander's help, continuation lines joined. */
 function section(help: string, title: string): string[] {

@@ -10,18 +10,9 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { curl } from '../helpers/curl.js';
-import { runCli, spawnCli, stop, waitForLog, freshCheckout } from '../helpers/cli.js';
+import { assertOneLineError, runCli, spawnCli, stop, waitForLog, freshCheckout } from '../helpers/cli.js';
 import { adminCurlArgs } from '../helpers/pki.js';
 import { freePort } from '../helpers/net.js';
-
-/** Asserts a failed command printed exactly one line, no stack trace, and exited 2. */
-function assertOneLineError(r: ReturnType<typeof runCli>, pattern: RegExp): void {
-  assert.equal(r.status, 2, `exit status; stderr: ${r.stderr}`);
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `one line: ${r.stderr}`);
-  assert.match(lines[0]!, pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at /);
-}
 
 describe('credgate CLI', () => {
   test('first start creates the database and dev PKI; a second start reuses them', async () => {

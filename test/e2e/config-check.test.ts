@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { freshCheckout, runCli, spawnCli, stop, waitForLog } from '../helpers/cli.js';
+import { basicInbound, writeConnectorFile } from '../helpers/connector-files.js';
 import { openssl } from '../helpers/openssl.js';
 
 /** `file:line:col` of the first occurrence of `needle` in the file (1-based, as the YAML positions are). */
@@ -46,8 +47,6 @@ function assertRefusedBoth(dir: string, env: NodeJS.ProcessEnv, lines: (string |
   }
 }
 
-const CONNECTOR = ['kind: worksapce-one', 'inbound:', '  basic:', '    - username: ws1-events', '      password: ${WS1_EVENTS_PASSWORD}', ''].join('\n');
-
 describe('config check checks what serve checks', () => {
   test('every problem at once, each at its place: config check and serve print the same lines, exit 2, and write nothing', () => {
     const dir = freshCheckout({
@@ -56,8 +55,8 @@ describe('config check checks what serve checks', () => {
         ['    # trust: [/etc/credgate/admin-ca.pem]', '    trust: [certs/root-ca.pem, certs/issuing-ca.pem, ca/corp-root.pem]'],
       ],
     });
-    mkdirSync(join(dir, 'config/connectors'));
-    writeFileSync(join(dir, 'config/connectors/ws1.yaml'), CONNECTOR);
+    // A misspelt kind, and a placeholder whose variable is not set.
+    writeConnectorFile(join(dir, 'config/connectors'), 'ws1', { kind: 'worksapce-one', inbound: basicInbound('ws1-events', '${WS1_EVENTS_PASSWORD}') });
     const main = 'config/credgate.yaml';
     const ws1 = 'config/connectors/ws1.yaml';
     assertRefusedBoth(dir, { CREDGATE_SERVR__PORT: '9443' }, [
@@ -86,6 +85,7 @@ describe('config check checks what serve checks', () => {
       openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'eg-key.pem'), '-out', join(dir, 'eg.pem'), '-subj', '/CN=eg client', '-days', '2']);
       openssl(['pkcs12', '-export', '-inkey', join(dir, 'eg-key.pem'), '-in', join(dir, 'eg.pem'), '-out', join(dir, 'eg.p12'), '-passout', 'pass:the-right-password']);
     };
+    // Laid out by hand: the expected message names the line and column of clientPkcs12.
     const ws1 = (password: string) =>
       [
         'kind: workspace-one',

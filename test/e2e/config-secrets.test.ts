@@ -6,10 +6,11 @@
  * credgate.yaml or in a connector file.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { runCli, freshCheckout } from '../helpers/cli.js';
+import { writeConnectorFile, ws1Settings } from '../helpers/connector-files.js';
 
 /** The shipped config with `extra` appended and `replace` applied. */
 const checkout = (extra: string, replace: [string, string][] = []): string => freshCheckout({ extra, replace });
@@ -114,31 +115,23 @@ describe('configuration errors never show a secret', () => {
 
   test('secrets in connector files: each file and key is named, no value is', () => {
     const dir = checkout('');
-    mkdirSync(join(dir, 'config/connectors'));
-    writeFileSync(
-      join(dir, 'config/connectors/ws1.yaml'),
-      [
-        'kind: workspace-one',
-        'inbound:',
-        '  basic:',
-        '    - { username: ws1-events, password: "${WS1_EVENTS_PASSWORD}" }',
-        'policy:',
-        '  enrolled: { signing: smime-signing }',
-        '  pkcs12: { password: "P12-pw" }',
-        'escrowGateway:',
-        '  url: https://eg.example.com',
-        '  clientPkcs12: eg.p12',
-        '  clientPkcs12Password: 55512345',
-        'uem:',
-        '  url: https://as1234.awmdm.com',
-        '  tenantCode: 66123456',
-        '  oauth: { tokenUrl: https://auth.example.com/token, clientId: credgate, clientSecret: 88123456 }',
-      ].join('\n'),
+    // Numbers where the schema takes strings: a secret in the wrong type is refused without being shown.
+    writeConnectorFile(
+      join(dir, 'config/connectors'),
+      'ws1',
+      ws1Settings({
+        eventsPassword: '${WS1_EVENTS_PASSWORD}',
+        enrolled: { signing: 'smime-signing' },
+        pkcs12: { password: 'P12-pw' },
+        escrowGateway: { url: 'https://eg.example.com', clientPkcs12: 'eg.p12', clientPkcs12Password: 55512345 },
+        uem: { url: 'https://as1234.awmdm.com', tenantCode: 66123456, oauth: { tokenUrl: 'https://auth.example.com/token', clientId: 'credgate', clientSecret: 88123456 } },
+      }),
     );
-    writeFileSync(
-      join(dir, 'config/connectors/core.yaml'),
-      ['kind: mobileiron', 'broker:', '  url: mqtt://ens:Br0ker-Pw-19@core.example.com:1883', 'coreApi:', '  basic: { username: api, password: 99123456 }'].join('\n'),
-    );
+    writeConnectorFile(join(dir, 'config/connectors'), 'core', {
+      kind: 'mobileiron',
+      broker: { url: 'mqtt://ens:Br0ker-Pw-19@core.example.com:1883' },
+      coreApi: { basic: { username: 'api', password: 99123456 } },
+    });
     assertRefusedWithoutSecrets(
       dir,
       { WS1_EVENTS_PASSWORD: 'Ws1-Sh0rt' },

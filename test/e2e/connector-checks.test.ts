@@ -10,10 +10,11 @@
  * no answer, line or log repeats a secret of the files.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freshCheckout, spawnCli } from '../helpers/cli.js';
+import { basicInbound, citrixSettings, intuneSettings, mobileIronSettings, SMIME, writeConnectorFile, ws1Settings, type Settings } from '../helpers/connector-files.js';
 import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startIntuneCloud, type IntuneCloud } from '../helpers/intune-standins.js';
@@ -95,93 +96,62 @@ describe('connectors tried alone: credgate connectors list / test, and the admin
     return r;
   };
 
-  const ws1 = (opts: { p12: string; p12Password: string; uemSecret: string }) =>
-    [
-      'kind: workspace-one',
-      'inbound:',
-      '  basic:',
-      '    - { username: ws1-events, password: "${T_CONSOLE_PASSWORD}" }',
-      '  clientCertificates:',
-      `    trust: [${files.ca}]`,
-      `    allow: [{ fingerprint: "${FINGERPRINT_RULE}" }, { subject: "CN=ws1-console, O=Example Bank" }]`,
-      'policy:',
-      '  enrolled: { signing: smime-signing, encryption: smime-encryption }',
-      '  pkcs12: { password: "${T_PKCS12_PASSWORD}" }',
-      'escrowGateway:',
-      `  url: ${eg.url}`,
-      `  clientPkcs12: ${opts.p12}`,
-      `  clientPkcs12Password: "\${${opts.p12Password}}"`,
-      `  serverCa: ${files.ca}`,
-      '  timeout: 5s',
-      'uem:',
-      `  url: ${uem.url}`,
-      '  tenantCode: "${T_UEM_TENANT}"',
-      `  oauth: { tokenUrl: ${uem.tokenUrl}, clientId: ${UEM_CLIENT}, clientSecret: "\${${opts.uemSecret}}" }`,
-      `  serverCa: ${files.ca}`,
-      '  timeout: 5s',
-    ].join('\n');
+  const ws1 = (opts: { p12: string; p12Password: string; uemSecret: string; signing?: string }) =>
+    ws1Settings({
+      inbound: {
+        ...basicInbound('ws1-events', '${T_CONSOLE_PASSWORD}'),
+        clientCertificates: { trust: [files.ca], allow: [{ fingerprint: FINGERPRINT_RULE }, { subject: 'CN=ws1-console, O=Example Bank' }] },
+      },
+      enrolled: { ...SMIME, signing: opts.signing ?? SMIME.signing },
+      pkcs12: { password: '${T_PKCS12_PASSWORD}' },
+      escrowGateway: { url: eg.url, clientPkcs12: opts.p12, clientPkcs12Password: `\${${opts.p12Password}}`, serverCa: files.ca, timeout: '5s' },
+      uem: {
+        url: uem.url,
+        tenantCode: '${T_UEM_TENANT}',
+        oauth: { tokenUrl: uem.tokenUrl, clientId: UEM_CLIENT, clientSecret: `\${${opts.uemSecret}}` },
+        serverCa: files.ca,
+        timeout: '5s',
+      },
+    });
 
   const intune = (secret: string) =>
-    [
-      'kind: intune',
-      `tenant: ${TENANT}`,
-      `clientId: ${INTUNE_APP}`,
-      `clientSecret: "\${${secret}}"`,
-      `loginHost: ${cloud.loginHost}`,
-      `graphHost: ${cloud.graphHost}`,
-      `trust: [${files.ca}]`,
-      'timeout: 5s',
-      'policy:',
-      '  enrolled: { signing: smime-signing }',
-      '  pkcs12: { password: "${T_PKCS12_PASSWORD}" }',
-      'polling: { interval: 1h }',
-      'pfxImport:',
-      '  connectorPublicKey: |',
-      ...cloud.connectorPublicKeyPem.trim().split('\n').map((l) => `    ${l}`),
-      '  keyName: PFXEncryptionKey',
-    ].join('\n');
+    intuneSettings(cloud, {
+      clientSecret: `\${${secret}}`,
+      trust: files.ca,
+      timeout: '5s',
+      enrolled: { signing: 'smime-signing' },
+      pkcs12: { password: '${T_PKCS12_PASSWORD}' },
+      polling: { interval: '1h' },
+      connectorPublicKey: cloud.connectorPublicKeyPem,
+    });
 
   const mobileiron = (client: { cert: string; key: string }, password: string) =>
-    [
-      'kind: mobileiron',
-      'policy:',
-      '  enrolled: { signing: smime-signing }',
-      '  pkcs12: { password: "${T_PKCS12_PASSWORD}" }',
-      'broker:',
-      // Credentials in the URL (which Mosquitto ignores here, the certificate naming the client) are never shown.
-      `  url: mqtts://credgate-ens:\${T_BROKER_PASSWORD}@127.0.0.1:${broker.port}`,
-      `  ca: ${files.ca}`,
-      `  clientCertificate: { cert: ${client.cert}, key: ${client.key} }`,
-      '  connectTimeout: 5s',
-      'coreApi:',
-      `  url: ${core.url}`,
-      `  basic: { username: credgate-api, password: "\${${password}}" }`,
-      '  adminDeviceSpaceId: 1',
-      `  serverCa: ${files.ca}`,
-      '  timeout: 5s',
-      '  upload: { ceSettingNames: { signing: credgate signing } }',
-    ].join('\n');
+    mobileIronSettings({
+      enrolled: { signing: 'smime-signing' },
+      pkcs12: { password: '${T_PKCS12_PASSWORD}' },
+      broker: {
+        // Credentials in the URL (which Mosquitto ignores here, the certificate naming the client) are never shown.
+        url: `mqtts://credgate-ens:\${T_BROKER_PASSWORD}@127.0.0.1:${broker.port}`,
+        ca: files.ca,
+        clientCertificate: client,
+        connectTimeout: '5s',
+      },
+      coreApi: {
+        url: core.url,
+        basic: { username: 'credgate-api', password: `\${${password}}` },
+        adminDeviceSpaceId: 1,
+        serverCa: files.ca,
+        timeout: '5s',
+        upload: { ceSettingNames: { signing: 'credgate signing' } },
+      },
+    });
 
   const citrix = (url: string) =>
-    [
-      'kind: citrix',
-      'inbound:',
-      '  basic:',
-      '    - { username: xm-pki, password: "${T_XM_PKI_PASSWORD}" }',
-      'certsrv:',
-      '  templates: { XenMobileUser: tls-client }',
-      'xenmobile:',
-      `  url: ${url}`,
-      '  login: credgate-api',
-      '  password: "${T_XM_PASSWORD}"',
-      `  serverCa: ${files.ca}`,
-      '  timeout: 5s',
-    ].join('\n');
+    citrixSettings({ pkiPassword: '${T_XM_PKI_PASSWORD}', xenmobile: { url, password: '${T_XM_PASSWORD}', serverCa: files.ca, timeout: '5s' } });
 
   before(async () => {
     checkout = freshCheckout();
     dir = join(checkout, 'config/connectors');
-    mkdirSync(dir);
     tls = await makeTestTls();
     files = writeTestTlsFiles(tls, tempDir());
     ENV.T_EG_P12_PASSWORD = tls.client.pkcs12Password;
@@ -201,7 +171,7 @@ describe('connectors tried alone: credgate connectors list / test, and the admin
       return join(checkout, name);
     };
     const closedPort = await freePort();
-    const connectors: Record<string, string> = {
+    const connectors: Record<string, Settings> = {
       ws1: ws1({ p12: files.clientP12, p12Password: 'T_EG_P12_PASSWORD', uemSecret: 'T_UEM_SECRET' }),
       // A client certificate the EG's CA issued but that is not on its approved-client list, and a wrong OAuth secret.
       'ws1-denied': ws1({ p12: files.otherClientP12, p12Password: 'T_EG_OTHER_P12_PASSWORD', uemSecret: 'T_UEM_WRONG_SECRET' }),
@@ -213,7 +183,7 @@ describe('connectors tried alone: credgate connectors list / test, and the admin
       xm: citrix(xm.url),
       'xm-unreachable': citrix(`https://127.0.0.1:${closedPort}`),
     };
-    for (const [id, text] of Object.entries(connectors)) writeFileSync(join(dir, `${id}.yaml`), text);
+    for (const [id, settings] of Object.entries(connectors)) writeConnectorFile(dir, id, settings);
   });
 
   after(async () => {
@@ -292,12 +262,12 @@ describe('connectors tried alone: credgate connectors list / test, and the admin
 
     test('configuration problems are one line with exit status 2: an unknown id, a file the settings name missing, an unknown template; another file\'s mistake stops only list', async () => {
       const other = freshCheckout();
-      mkdirSync(join(other, 'config/connectors'));
-      const good = ws1({ p12: files.clientP12, p12Password: 'T_EG_P12_PASSWORD', uemSecret: 'T_UEM_SECRET' });
-      writeFileSync(join(other, 'config/connectors/ws1.yaml'), good);
-      writeFileSync(join(other, 'config/connectors/no-p12.yaml'), good.replace(files.clientP12, join(other, 'missing.p12')));
-      writeFileSync(join(other, 'config/connectors/no-template.yaml'), good.replace('signing: smime-signing', 'signing: no-such-template'));
-      writeFileSync(join(other, 'config/connectors/broken.yaml'), 'kind: workspace-one\ninbound: {}\n');
+      const folder = join(other, 'config/connectors');
+      const good = { p12: files.clientP12, p12Password: 'T_EG_P12_PASSWORD', uemSecret: 'T_UEM_SECRET' };
+      writeConnectorFile(folder, 'ws1', ws1(good));
+      writeConnectorFile(folder, 'no-p12', ws1({ ...good, p12: join(other, 'missing.p12') }));
+      writeConnectorFile(folder, 'no-template', ws1({ ...good, signing: 'no-such-template' }));
+      writeConnectorFile(folder, 'broken', { kind: 'workspace-one', inbound: {} });
       const oneLine = (r: Awaited<ReturnType<typeof cli>>, pattern: RegExp) => {
         assert.equal(r.status, 2, r.stdout + r.stderr);
         assert.match(r.stderr, pattern);

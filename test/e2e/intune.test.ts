@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseCsr } from '../../src/pki/csr.js';
+import { intuneSettings, writeConnectorFile, type Settings } from '../helpers/connector-files.js';
 import { curl } from '../helpers/curl.js';
 import { openssl } from '../helpers/openssl.js';
 import { opensslCsr } from '../helpers/openssl-csr.js';
@@ -32,6 +33,8 @@ describe('SCEP with Intune challenge validation', () => {
   let dir: string;
   let base: string;
   let rootPem: string;
+  /** What connectors/intune.yaml says. */
+  let settings: Settings;
 
   const scepclient = (args: string[]): Promise<{ code: number; output: string }> =>
     new Promise((resolve) => {
@@ -60,29 +63,17 @@ describe('SCEP with Intune challenge validation', () => {
     const tls = await makeTestTls();
     const caFile = writeTestTlsFiles(tls, dir).ca;
     cloud = await startIntuneCloud({ tls: tls.server, tenant: TENANT, clientId: CLIENT_ID, clientSecret: 'scep-app-secret-value' });
-    mkdirSync(join(dir, 'connectors'));
-    writeFileSync(
-      join(dir, 'connectors/intune.yaml'),
-      [
-        'kind: intune',
-        `tenant: ${TENANT}`,
-        `clientId: ${CLIENT_ID}`,
-        'clientSecret: scep-app-secret-value',
-        `loginHost: ${cloud.loginHost}`,
-        `graphHost: ${cloud.graphHost}`,
-        `trust: [${caFile}]`,
-        'timeout: 3s',
-        'policy:',
-        '  enrolled: { signing: smime-signing }',
-        '  pkcs12: { password: "pfx-password-1" }',
-        'polling: { interval: 1h }',
-        'pfxImport:',
-        '  connectorPublicKey: |',
-        ...cloud.connectorPublicKeyPem.trim().split('\n').map((l) => `    ${l}`),
-        '  keyName: PFXEncryptionKey',
-        'scepValidation: { callerInfo: credgate-e2e }',
-      ].join('\n'),
-    );
+    settings = intuneSettings(cloud, {
+      clientSecret: 'scep-app-secret-value',
+      trust: caFile,
+      timeout: '3s',
+      enrolled: { signing: 'smime-signing' },
+      pkcs12: { password: 'pfx-password-1' },
+      polling: { interval: '1h' },
+      connectorPublicKey: cloud.connectorPublicKeyPem,
+      scepValidation: { callerInfo: 'credgate-e2e' },
+    });
+    writeConnectorFile(join(dir, 'connectors'), 'intune', settings);
     gw = await startTestGateway({
       dir,
       overrides: {
@@ -238,11 +229,9 @@ describe('SCEP with Intune challenge validation', () => {
       /scep\.profiles\.x\.challenge\.intune: no Intune connector "nope" \(configured Intune connectors: none\)/,
     );
     const other = tempDir();
-    mkdirSync(join(other, 'connectors'));
     const tls = await makeTestTls();
     const f = writeTestTlsFiles(tls, other);
-    const yaml = readFileSync(join(dir, 'connectors/intune.yaml'), 'utf8').replace('clientSecret: scep-app-secret-value', `clientCertificate: { cert: ${f.clientCert}, key: ${f.otherClientKey} }`);
-    writeFileSync(join(other, 'connectors/intune.yaml'), yaml);
+    writeConnectorFile(join(other, 'connectors'), 'intune', { ...settings, clientSecret: undefined, clientCertificate: { cert: f.clientCert, key: f.otherClientKey } });
     await assert.rejects(
       startTestGateway({ dir: other, overrides: { connectors: { dir: join(other, 'connectors') } } }),
       /connectors\/intune\.yaml clientCertificate\.key: .*other-client-key\.pem is not the RSA key of .*client\.pem/,

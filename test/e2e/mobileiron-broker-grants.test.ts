@@ -9,11 +9,12 @@
  * the log only) and fails `credgate connectors test` with the reason.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import { freshCheckout, spawnCli } from '../helpers/cli.js';
+import { ensBroker, mobileIronSettings, writeConnectorFile } from '../helpers/connector-files.js';
 import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startCoreApi, startEnsBroker, type CoreApiHandle, type EnsBrokerHandle } from '../helpers/mobileiron-standins.js';
@@ -54,27 +55,18 @@ describe('MobileIron: a broker that breaks at-least-once delivery is noticed', (
       child.once('close', (status) => resolve({ status, stdout }));
     });
 
-  const connectorFile = (brokerUrl: string) =>
-    [
-      'kind: mobileiron',
-      'policy:',
-      '  enrolled: { signing: smime-signing, encryption: smime-encryption }',
-      '  pkcs12: { password: "${MI_GRANTS_P12_PASSWORD}" }',
-      'broker:',
-      `  url: ${brokerUrl}`,
-      `  ca: ${files.ca}`,
-      `  clientCertificate: { cert: ${files.ensCert}, key: ${files.ensKey} }`,
-      '  clientIdPrefix: credgate-test-',
-      '  keepalive: 5s',
-      '  connectTimeout: 2s',
-      '  reconnect: { initial: 200ms, max: 1s }',
-      'coreApi:',
-      `  url: ${core.url}`,
-      '  basic: { username: credgate-api, password: "${MI_GRANTS_API_PASSWORD}" }',
-      `  serverCa: ${files.ca}`,
-      '  timeout: 5s',
-      '  upload: { ceSettingNames: { signing: Signing, encryption: Encryption } }',
-    ].join('\n');
+  const connector = (brokerUrl: string) =>
+    mobileIronSettings({
+      pkcs12: { password: '${MI_GRANTS_P12_PASSWORD}' },
+      broker: ensBroker(brokerUrl, files.ca, { cert: files.ensCert, key: files.ensKey }),
+      coreApi: {
+        url: core.url,
+        basic: { username: 'credgate-api', password: '${MI_GRANTS_API_PASSWORD}' },
+        serverCa: files.ca,
+        timeout: '5s',
+        upload: { ceSettingNames: { signing: 'Signing', encryption: 'Encryption' } },
+      },
+    });
 
   before(async () => {
     dir = tempDir();
@@ -94,8 +86,7 @@ describe('MobileIron: a broker that breaks at-least-once delivery is noticed', (
     const connectors = { 'mi-qos0': qos0.url, 'mi-refused': refusing.url, 'mi-lost': lossy.url };
     checkout = freshCheckout();
     for (const folder of [join(dir, 'connectors'), join(checkout, 'config/connectors')]) {
-      mkdirSync(folder);
-      for (const [id, url] of Object.entries(connectors)) writeFileSync(join(folder, `${id}.yaml`), connectorFile(url));
+      for (const [id, url] of Object.entries(connectors)) writeConnectorFile(folder, id, connector(url));
     }
     Object.assign(process.env, ENV);
     gw = await startTestGateway({ dir, overrides: { connectors: { dir: join(dir, 'connectors') } } });

@@ -6,10 +6,11 @@
  * on), and nothing of it is stored or issued.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
+import { mobileIronSettings, writeConnectorFile } from '../helpers/connector-files.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startCoreApi, type CoreApiHandle } from '../helpers/mobileiron-standins.js';
 import { startMosquitto, type MosquittoHandle } from '../helpers/mosquitto.js';
@@ -72,27 +73,26 @@ describe('MobileIron intake: device entry fields and what Core needs', () => {
     };
     broker = await startMosquitto(dir, { ca: files.ca, cert: files.serverCert, key: files.serverKey });
     core = await startCoreApi({ cert: server.cert, key: server.key, username: 'credgate-api', password: 'core-api-password-123', adminDeviceSpaceId: 1, ceSettingNames: Object.values(SETTINGS) });
-    mkdirSync(join(dir, 'connectors'));
-    writeFileSync(
-      join(dir, 'connectors/mi.yaml'),
-      [
-        'kind: mobileiron',
-        'policy:',
-        '  enrolled: { signing: smime-signing, encryption: smime-encryption }',
-        '  pkcs12: { format: modern, password: core-profile-password }',
-        'broker:',
-        `  url: ${broker.url}`,
-        `  ca: ${files.ca}`,
-        `  clientCertificate: { cert: ${files.ensCert}, key: ${files.ensKey} }`,
-        '  clientIdPrefix: credgate-fi-',
-        '  reconnect: { initial: 200ms, max: 1s }',
-        'coreApi:',
-        `  url: ${core.url}`,
-        '  basic: { username: credgate-api, password: core-api-password-123 }',
-        `  serverCa: ${files.ca}`,
-        `  upload: { ceSettingNames: { signing: "${SETTINGS.signing}", encryption: "${SETTINGS.encryption}" } }`,
-        '  userLookup: {}',
-      ].join('\n'),
+    writeConnectorFile(
+      join(dir, 'connectors'),
+      'mi',
+      mobileIronSettings({
+        pkcs12: { format: 'modern', password: 'core-profile-password' },
+        broker: {
+          url: broker.url,
+          ca: files.ca,
+          clientCertificate: { cert: files.ensCert, key: files.ensKey },
+          clientIdPrefix: 'credgate-fi-',
+          reconnect: { initial: '200ms', max: '1s' },
+        },
+        coreApi: {
+          url: core.url,
+          basic: { username: 'credgate-api', password: 'core-api-password-123' },
+          serverCa: files.ca,
+          upload: { ceSettingNames: SETTINGS },
+          userLookup: {},
+        },
+      }),
     );
     gw = await startTestGateway({ dir, overrides: { connectors: { dir: join(dir, 'connectors') }, jobs: { pollInterval: '50ms', backoff: { base: '50ms', max: '200ms' } } } });
     publisher = await mqtt.connectAsync(broker.url, { ca: readFileSync(files.ca), cert: publisherId.cert, key: publisherId.key, clientId: 'core-ens-publisher', reconnectPeriod: 200 });

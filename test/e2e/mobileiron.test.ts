@@ -23,6 +23,7 @@ import { mobileIron } from '../../connectors/mobileiron/index.js';
 import { EnsSubscriber, loadBrokerTls } from '../../connectors/mobileiron/ens-subscriber.js';
 import { mobileIronSchema, type MobileIronSettings } from '../../connectors/mobileiron/schema.js';
 import { REPO } from '../helpers/cli.js';
+import { connectorYaml, ensBroker, mobileIronSettings, writeConnectorFile } from '../helpers/connector-files.js';
 import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startCoreApi, type CoreApiHandle } from '../helpers/mobileiron-standins.js';
@@ -113,31 +114,22 @@ describe('MobileIron connector', () => {
     core.addDevice(device(2, ASMITH).deviceGuid, 'asmith@example.com');
     for (const n of [3, 4, 5, 6]) core.addDevice(device(n, JDOE).deviceGuid, 'jdoe@example.com');
 
-    settingsText = [
-      'kind: mobileiron',
-      'policy:',
-      '  enrolled: { signing: smime-signing, encryption: smime-encryption }',
-      '  pkcs12: { format: apple, password: "${MI_TEST_P12_PASSWORD}" }',
-      'broker:',
-      `  url: ${broker.url}`,
-      `  ca: ${files.ca}`,
-      `  clientCertificate: { cert: ${files.ensCert}, key: ${files.ensKey}, passphrase: "\${MI_TEST_KEY_PASSPHRASE}" }`,
-      '  clientIdPrefix: credgate-test-',
-      '  keepalive: 5s',
-      '  connectTimeout: 2s',
-      '  reconnect: { initial: 200ms, max: 1s }',
-      'coreApi:',
-      `  url: ${core.url}`,
-      '  basic: { username: credgate-api, password: "${MI_TEST_API_PASSWORD}" }',
-      `  adminDeviceSpaceId: ${SPACE}`,
-      `  serverCa: ${files.ca}`,
-      '  timeout: 5s',
-      `  upload: { ceSettingNames: { signing: "${SETTINGS.signing}", encryption: "${SETTINGS.encryption}" } }`,
-      '  userLookup: {}',
-      'scep: { profile: mobileiron }',
-    ].join('\n');
-    mkdirSync(join(dir, 'connectors'));
-    writeFileSync(join(dir, 'connectors/mi.yaml'), settingsText);
+    const settings = mobileIronSettings({
+      pkcs12: { format: 'apple', password: '${MI_TEST_P12_PASSWORD}' },
+      broker: ensBroker(broker.url, files.ca, { cert: files.ensCert, key: files.ensKey, passphrase: '${MI_TEST_KEY_PASSPHRASE}' }),
+      coreApi: {
+        url: core.url,
+        basic: { username: 'credgate-api', password: '${MI_TEST_API_PASSWORD}' },
+        adminDeviceSpaceId: SPACE,
+        serverCa: files.ca,
+        timeout: '5s',
+        upload: { ceSettingNames: SETTINGS },
+        userLookup: {},
+      },
+      scep: { profile: 'mobileiron' },
+    });
+    writeConnectorFile(join(dir, 'connectors'), 'mi', settings);
+    settingsText = connectorYaml(settings);
     process.env.MI_TEST_P12_PASSWORD = P12_PASSWORD;
     process.env.MI_TEST_API_PASSWORD = API_PASSWORD;
     process.env.MI_TEST_KEY_PASSPHRASE = KEY_PASSPHRASE;

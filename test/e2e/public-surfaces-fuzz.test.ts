@@ -19,13 +19,14 @@
  */
 import assert from 'node:assert/strict';
 import { createPublicKey, sign, X509Certificate } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import forge from 'node-forge';
 import { algorithmIdentifier, bitString, bmp, derSequence, ia5, int as integer, octets, oid, parseDer, printable, seq, set, toDer, utf8, type Asn1 } from '../../src/pki/asn1.js';
 import { TokenRepository } from '../../src/store/tokens.js';
+import { citrixSettings, escrowGatewayOf, writeConnectorFile, ws1Settings } from '../helpers/connector-files.js';
 import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { makeDeviceCa } from '../helpers/iphone.js';
@@ -344,45 +345,21 @@ describe('every public surface under fuzzing: no 5xx, no crash, nothing logged a
     // Both connectors with inbound endpoints; nothing outbound is reached (no job workers, the XenMobile poll fails quietly).
     const tls = await makeTestTls();
     const files = writeTestTlsFiles(tls, dir);
-    mkdirSync(join(dir, 'connectors'));
     process.env.FUZZ_WS1_PASSWORD = WS1_PASSWORD;
     process.env.FUZZ_CERTSRV_PASSWORD = CERTSRV_PASSWORD;
-    writeFileSync(
-      join(dir, 'connectors/ws1.yaml'),
-      [
-        'kind: workspace-one',
-        'inbound:',
-        '  basic:',
-        '    - username: ws1-events',
-        '      password: ${FUZZ_WS1_PASSWORD}',
-        'policy:',
-        '  enrolled: { signing: smime-signing, encryption: smime-encryption }',
-        '  pkcs12: { format: modern, password: fuzz-p12-password }',
-        'escrowGateway:',
-        '  url: https://127.0.0.1:9/',
-        `  clientPkcs12: ${files.clientP12}`,
-        `  clientPkcs12Password: ${tls.client.pkcs12Password}`,
-        `  serverCa: ${files.ca}`,
-      ].join('\n'),
+    writeConnectorFile(
+      join(dir, 'connectors'),
+      'ws1',
+      ws1Settings({
+        eventsPassword: '${FUZZ_WS1_PASSWORD}',
+        pkcs12: { format: 'modern', password: 'fuzz-p12-password' },
+        escrowGateway: escrowGatewayOf('https://127.0.0.1:9/', tls, files),
+      }),
     );
-    writeFileSync(
-      join(dir, 'connectors/xm.yaml'),
-      [
-        'kind: citrix',
-        'inbound:',
-        '  basic:',
-        '    - username: xm-pki',
-        '      password: ${FUZZ_CERTSRV_PASSWORD}',
-        'certsrv:',
-        '  templates:',
-        '    XenMobileUser: tls-client',
-        'xenmobile:',
-        '  url: https://127.0.0.1:9',
-        '  login: credgate-api',
-        '  password: unused-here',
-        `  serverCa: ${files.ca}`,
-        '  pollEvery: 1h',
-      ].join('\n'),
+    writeConnectorFile(
+      join(dir, 'connectors'),
+      'xm',
+      citrixSettings({ pkiPassword: '${FUZZ_CERTSRV_PASSWORD}', xenmobile: { url: 'https://127.0.0.1:9', password: 'unused-here', serverCa: files.ca, pollEvery: '1h' } }),
     );
 
     database = await freshMysqlDatabase();

@@ -29,7 +29,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -37,6 +37,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { REPO, spawnCli, stop } from '../helpers/cli.js';
+import { escrowGatewayOf, writeConnectorFile, ws1Settings } from '../helpers/connector-files.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeTestTls, startEscrowGateway, writeTestTlsFiles, type EscrowGatewayHandle, type EscrowUpload } from '../helpers/ws1-standins.js';
 import { until } from '../helpers/wait.js';
@@ -98,25 +99,14 @@ describe('Workspace ONE: SIGKILL in the middle of a 500-event burst', () => {
     const tls = await makeTestTls();
     const files = writeTestTlsFiles(tls, join(dir, 'tls'));
     eg = await startEscrowGateway({ cert: tls.server.cert, key: tls.server.key, clientCa: tls.caPem, allowedFingerprints: [tls.client.fingerprint256] });
-    mkdirSync(join(dir, 'connectors'));
-    writeFileSync(
-      join(dir, 'connectors/ws1.yaml'),
-      [
-        'kind: workspace-one',
-        'inbound:',
-        '  basic:',
-        '    - username: ws1-events',
-        '      password: ${WS1_CRASH_EVENTS_PASSWORD}',
-        'policy:',
-        '  enrolled: { signing: smime-signing, encryption: smime-encryption }',
-        `  pkcs12: { format: modern, password: ${P12_PASSWORD} }`,
-        'escrowGateway:',
-        `  url: ${eg.url}`,
-        `  clientPkcs12: ${files.clientP12}`,
-        '  clientPkcs12Password: ${WS1_CRASH_EG_CLIENT_PASSWORD}',
-        `  serverCa: ${files.ca}`,
-        '  timeout: 10s',
-      ].join('\n'),
+    writeConnectorFile(
+      join(dir, 'connectors'),
+      'ws1',
+      ws1Settings({
+        eventsPassword: '${WS1_CRASH_EVENTS_PASSWORD}',
+        pkcs12: { format: 'modern', password: P12_PASSWORD },
+        escrowGateway: { ...escrowGatewayOf(eg.url, tls, files), clientPkcs12Password: '${WS1_CRASH_EG_CLIENT_PASSWORD}', timeout: '10s' },
+      }),
     );
 
     const port = await freePort();

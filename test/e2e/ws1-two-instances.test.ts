@@ -6,9 +6,9 @@
  * device gets exactly one upload.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { escrowGatewayOf, writeConnectorFile, ws1Settings } from '../helpers/connector-files.js';
 import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { freshMysqlDatabase, type TestDatabase } from '../helpers/mariadb.js';
@@ -32,24 +32,10 @@ describe('Workspace ONE on two gateway instances sharing one MariaDB', () => {
     const tls = await makeTestTls();
     const files = writeTestTlsFiles(tls, dir);
     eg = await startEscrowGateway({ cert: tls.server.cert, key: tls.server.key, clientCa: tls.caPem, allowedFingerprints: [tls.client.fingerprint256] });
-    mkdirSync(join(dir, 'connectors'));
-    writeFileSync(
-      join(dir, 'connectors/ws1.yaml'),
-      [
-        'kind: workspace-one',
-        'inbound:',
-        '  basic:',
-        '    - username: ws1-events',
-        `      password: ${EVENTS_PASSWORD}`,
-        'policy:',
-        '  enrolled: { signing: smime-signing, encryption: smime-encryption }',
-        '  pkcs12: { format: modern, password: eg-profile-password }',
-        'escrowGateway:',
-        `  url: ${eg.url}`,
-        `  clientPkcs12: ${files.clientP12}`,
-        `  clientPkcs12Password: ${tls.client.pkcs12Password}`,
-        `  serverCa: ${files.ca}`,
-      ].join('\n'),
+    writeConnectorFile(
+      join(dir, 'connectors'),
+      'ws1',
+      ws1Settings({ eventsPassword: EVENTS_PASSWORD, pkcs12: { format: 'modern', password: 'eg-profile-password' }, escrowGateway: escrowGatewayOf(eg.url, tls, files) }),
     );
     const overrides = {
       database: { client: 'mysql', url: database.url },

@@ -49,6 +49,15 @@ export function runCli(args: string[], opts: CliOptions): SpawnSyncReturns<strin
   });
 }
 
+/** Asserts a failed command printed exactly one line, no stack trace, and exited 2. */
+export function assertOneLineError(r: ReturnType<typeof runCli>, pattern: RegExp): void {
+  assert.equal(r.status, 2, `exit status; stderr: ${r.stderr}`);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one line: ${r.stderr}`);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+}
+
 export function spawnCli(args: string[], opts: CliOptions): ChildProcess {
   return spawn(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: opts.cwd, env: baseEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
 }

@@ -119,6 +119,9 @@ interface IssuedToken {
 }
 
 export interface IntuneCloud {
+  /** The tenant and the application (client id) it was started with. */
+  tenant: string;
+  clientId: string;
   loginHost: string;
   graphHost: string;
   graphScope: string;
@@ -201,6 +204,8 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
   let services: Lifecycle = await listen(createServer({ cert: opts.tls.cert, key: opts.tls.key }));
 
   const cloud: IntuneCloud = {
+    tenant: opts.tenant,
+    clientId: opts.clientId,
     loginHost: login.url,
     graphHost: graph.url,
     graphScope: `${graph.url}/.default`,

@@ -1,12 +1,13 @@
 /**
  * A fresh database on the local MariaDB (127.0.0.1:3306, root, no password)
  * for each suite, dropped afterwards, and the pair of backends store suites
- * run on. CREDGATE_TEST_MYSQL_URL points the tests at another server.
+ * run on, each opened with every migration applied. CREDGATE_TEST_MYSQL_URL
+ * points the tests at another server.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import knexFactory from 'knex';
-import type { DbSettings } from '../../src/store/db.js';
+import { migrate, openDb, type Db, type DbSettings } from '../../src/store/db.js';
 import { tempDir } from './tmp.js';
 
 export const MYSQL_SERVER_URL = process.env.CREDGATE_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
@@ -50,3 +51,18 @@ export const STORE_BACKENDS: StoreBackend[] = [
     },
   },
 ];
+
+/** A fresh database on `backend` with every migration applied; `close` ends its pool and throws the database away. */
+export async function openMigrated(backend: StoreBackend): Promise<{ db: Db; settings: DbSettings; close: () => Promise<void> }> {
+  const { settings, cleanup } = await backend.open();
+  const db = openDb(settings);
+  await migrate(db);
+  return {
+    db,
+    settings,
+    close: async () => {
+      await db.destroy();
+      await cleanup();
+    },
+  };
+}

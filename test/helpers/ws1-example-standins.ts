@@ -39,6 +39,24 @@ export interface Ws1ExampleStandins {
 }
 
 /**
+ * The text of the example file with its vendor addresses and operator files
+ * replaced by the stand-ins' and their files (each must be named there).
+ */
+export function pointWs1Example(text: string, to: { eg: EscrowGatewayHandle; uem: UemApiHandle; clientP12: string; caFile: string }): string {
+  for (const [from, by] of [
+    [TOKEN_URL, to.uem.tokenUrl],
+    [EG_URL, to.eg.url],
+    [UEM_URL, to.uem.url],
+    [EG_CLIENT_P12, to.clientP12],
+    [EG_CA, to.caFile],
+  ] as const) {
+    assert.ok(text.includes(from), `${WS1_EXAMPLE} names ${from}`);
+    text = text.replaceAll(from, by);
+  }
+  return text;
+}
+
+/**
  * Starts the stand-ins with `values` (the example's exported variables)
  * and points the copy of the example file in `checkout` at them.
  */
@@ -61,18 +79,7 @@ export async function standInForWs1Example(checkout: string, values: Record<stri
   writeFileSync(clientP12, client.pkcs12, { mode: 0o600 });
 
   const file = join(checkout, WS1_EXAMPLE);
-  let text = readFileSync(file, 'utf8');
-  for (const [from, to] of [
-    [TOKEN_URL, uem.tokenUrl],
-    [EG_URL, eg.url],
-    [UEM_URL, uem.url],
-    [EG_CLIENT_P12, clientP12],
-    [EG_CA, caFile],
-  ] as const) {
-    assert.ok(text.includes(from), `${WS1_EXAMPLE} names ${from}`);
-    text = text.replaceAll(from, to);
-  }
-  writeFileSync(file, text);
+  writeFileSync(file, pointWs1Example(readFileSync(file, 'utf8'), { eg, uem, clientP12, caFile }));
 
   return {
     eg,

@@ -4,8 +4,9 @@
  * CA), each taking the console's events with HTTP Basic, and what a test
  * needs to show that an event left nothing behind.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { basicInbound, escrowGatewayOf, SMIME, writeConnectorFile, ws1Settings } from './connector-files.js';
 import { curl, type CurlResult } from './curl.js';
 import { startTestGateway, type TestGateway } from './gateway.js';
 import { tempDir } from './tmp.js';
@@ -49,23 +50,19 @@ export async function startWs1Gateway(connectors: Record<string, Ws1ConnectorSpe
   const files = writeTestTlsFiles(tls, dir);
   const eg = await startEscrowGateway({ cert: tls.server.cert, key: tls.server.key, clientCa: tls.caPem, allowedFingerprints: [tls.client.fingerprint256] });
   const uem = await startUemApi({ cert: tls.server.cert, key: tls.server.key, tenantCode: 'tenant-ws1', basic: { username: 'api', password: 'api-password' } });
-  mkdirSync(join(dir, 'connectors'));
   for (const [id, spec] of Object.entries(connectors)) {
-    const lines = [
-      'kind: workspace-one',
-      `delivery: ${spec.delivery}`,
-      'inbound:',
-      '  basic:',
-      `    - { username: ${CONSOLE.username}, password: ${CONSOLE.password} }`,
-      'policy:',
-      `  enrolled: { signing: ${spec.signing ?? 'smime-signing'}, encryption: smime-encryption }`,
-      `  pkcs12: { format: modern, password: ${WS1_P12_PASSWORD} }`,
-      ...(spec.delivery === 'escrow-gateway'
-        ? ['escrowGateway:', `  url: ${eg.url}`, `  clientPkcs12: ${files.clientP12}`, `  clientPkcs12Password: ${tls.client.pkcs12Password}`, `  serverCa: ${files.ca}`]
-        : []),
-      ...(spec.uem !== false ? ['uem:', `  url: ${uem.url}`, '  tenantCode: tenant-ws1', '  basic: { username: api, password: api-password }', `  serverCa: ${files.ca}`] : []),
-    ];
-    writeFileSync(join(dir, `connectors/${id}.yaml`), lines.join('\n'));
+    writeConnectorFile(
+      join(dir, 'connectors'),
+      id,
+      ws1Settings({
+        delivery: spec.delivery,
+        inbound: basicInbound(CONSOLE.username, CONSOLE.password),
+        enrolled: { ...SMIME, signing: spec.signing ?? SMIME.signing },
+        pkcs12: { format: 'modern', password: WS1_P12_PASSWORD },
+        escrowGateway: spec.delivery === 'escrow-gateway' ? escrowGatewayOf(eg.url, tls, files) : undefined,
+        uem: spec.uem !== false ? { url: uem.url, tenantCode: 'tenant-ws1', basic: { username: 'api', password: 'api-password' }, serverCa: files.ca } : undefined,
+      }),
+    );
   }
   const gw = await startTestGateway({
     dir,

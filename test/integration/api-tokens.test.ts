@@ -8,9 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import { ApiTokens, TokenError } from '../../src/http/auth/api-tokens.js';
 import { API_ROLES, grantableRoles } from '../../src/http/auth/roles.js';
 import { AuditRepository } from '../../src/store/audit.js';
-import { migrate, openDb, type Db } from '../../src/store/db.js';
+import type { Db } from '../../src/store/db.js';
 import { TokenRepository } from '../../src/store/tokens.js';
-import { STORE_BACKENDS } from '../helpers/mariadb.js';
+import { openMigrated, STORE_BACKENDS } from '../helpers/mariadb.js';
 
 const DAY = 86_400_000;
 
@@ -23,24 +23,20 @@ test('grantable roles: those the guards check, then those credential profiles na
 for (const backend of STORE_BACKENDS) {
   describe(`API tokens on ${backend.name}`, () => {
     let db: Db;
-    let cleanup: () => Promise<void>;
+    let close: () => Promise<void>;
     let repo: TokenRepository;
     let audit: AuditRepository;
     let tokens: ApiTokens;
     const actor = 'cli:operator';
 
     before(async () => {
-      const s = await backend.open();
-      cleanup = s.cleanup;
-      db = openDb(s.settings);
-      await migrate(db);
+      ({ db, close } = await openMigrated(backend));
       repo = new TokenRepository(db);
       audit = new AuditRepository(db);
       tokens = new ApiTokens({ db, tokens: repo, audit, grantable: [...API_ROLES, 'helpdesk'] });
     });
     after(async () => {
-      await db.destroy();
-      await cleanup();
+      await close();
     });
 
     test('an unknown role, a bad lifetime or name is refused and nothing is stored or audited', async () => {

@@ -20,6 +20,7 @@ import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.js';
+import { pointWs1Example } from '../helpers/ws1-example-standins.js';
 import { makeTestTls, startEscrowGateway, startUemApi, writeTestTlsFiles, type EscrowGatewayHandle, type UemApiHandle } from '../helpers/ws1-standins.js';
 
 const EXAMPLES = join(REPO, 'config/connectors/examples');
@@ -82,19 +83,8 @@ describe('sample payloads of config/connectors/examples', () => {
       ENV.WS1_EG_CLIENT_PASSWORD = tls.client.pkcs12Password;
       eg = await startEscrowGateway({ cert: tls.server.cert, key: tls.server.key, clientCa: tls.caPem, allowedFingerprints: [tls.client.fingerprint256] });
       uem = await startUemApi({ cert: tls.server.cert, key: tls.server.key, tenantCode: ENV.WS1_TENANT_CODE, oauth: { clientId: ENV.WS1_OAUTH_CLIENT_ID, clientSecret: ENV.WS1_OAUTH_CLIENT_SECRET } });
-      let text = example('workspace-one.yaml');
-      for (const [from, to] of [
-        ['https://eg.example.com', eg.url],
-        ['/etc/credgate/ws1-eg-client.p12', files.clientP12],
-        ['/etc/credgate/ws1-eg-ca.pem', files.ca],
-        ['https://as1234.awmdm.com', uem.url],
-        ['https://na.uemauth.workspaceone.com/connect/token', uem.tokenUrl],
-      ]) {
-        assert.ok(text.includes(from!), `the example file has ${from}`);
-        text = text.replace(from!, to!);
-      }
       mkdirSync(join(dir, 'connectors'));
-      writeFileSync(join(dir, 'connectors/ws1.yaml'), text);
+      writeFileSync(join(dir, 'connectors/ws1.yaml'), pointWs1Example(example('workspace-one.yaml'), { eg, uem, clientP12: files.clientP12, caFile: files.ca }));
       Object.assign(process.env, ENV);
       gw = await startTestGateway({ dir, overrides: { connectors: { dir: join(dir, 'connectors') }, jobs: { pollInterval: '50ms' } } });
     });

@@ -2,27 +2,24 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { migrate, openDb, type Db } from '../../src/store/db.js';
+import type { Db } from '../../src/store/db.js';
 import { DerivedCredentialRepository } from '../../src/store/derived-credentials.js';
 import { MobileIdRepository } from '../../src/store/mobile-ids.js';
 import { PersonRepository } from '../../src/store/people.js';
-import { STORE_BACKENDS } from '../helpers/mariadb.js';
+import { openMigrated, STORE_BACKENDS } from '../helpers/mariadb.js';
 
 
 for (const backend of STORE_BACKENDS) {
   describe(`derived-credential store on ${backend.name}`, () => {
     let db: Db;
-    let cleanup: () => Promise<void>;
+    let close: () => Promise<void>;
     let repo: DerivedCredentialRepository;
     let ids: MobileIdRepository;
     let people: PersonRepository;
     const userId = randomUUID();
 
     before(async () => {
-      const s = await backend.open();
-      cleanup = s.cleanup;
-      db = openDb(s.settings);
-      await migrate(db);
+      ({ db, close } = await openMigrated(backend));
       repo = new DerivedCredentialRepository(db);
       ids = new MobileIdRepository(db);
       people = new PersonRepository(db);
@@ -31,8 +28,7 @@ for (const backend of STORE_BACKENDS) {
       await people.insert(db, randomUUID(), { ...fields, userName: 'jane2', email: 'jane@example.com', upn: null });
     });
     after(async () => {
-      await db?.destroy();
-      await cleanup?.();
+      await close?.();
     });
 
     test('people are found by UPN and email without regard to case; a shared email finds both', async () => {

@@ -11,9 +11,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { EscrowedKeys } from '../../src/identity/escrowed-keys.js';
 import { CertificateRepository } from '../../src/store/certificates.js';
-import { migrate, openDb, type Db } from '../../src/store/db.js';
+import { openDb, type Db } from '../../src/store/db.js';
 import { PersonRepository } from '../../src/store/people.js';
-import { STORE_BACKENDS } from '../helpers/mariadb.js';
+import { openMigrated, STORE_BACKENDS } from '../helpers/mariadb.js';
 
 const DAY = 86_400_000;
 
@@ -21,18 +21,16 @@ for (const backend of STORE_BACKENDS) {
   describe(`escrowed keys on ${backend.name}`, () => {
     let db: Db;
     let second: Db;
-    let cleanup: () => Promise<void>;
+    let close: () => Promise<void>;
     let keys: EscrowedKeys;
     let certificates: CertificateRepository;
     const ids: Record<string, string> = {};
 
     before(async () => {
-      const s = await backend.open();
-      cleanup = s.cleanup;
-      db = openDb(s.settings);
-      await migrate(db);
+      const store = await openMigrated(backend);
+      ({ db, close } = store);
       // Another gateway instance on the same database; on SQLite one process owns the file.
-      second = backend.name === 'mariadb' ? openDb(s.settings) : db;
+      second = backend.name === 'mariadb' ? openDb(store.settings) : db;
       const people = new PersonRepository(db);
       certificates = new CertificateRepository(db);
       keys = new EscrowedKeys({ db, people, certificates });
@@ -50,8 +48,7 @@ for (const backend of STORE_BACKENDS) {
     });
     after(async () => {
       if (second !== db) await second.destroy();
-      await db.destroy();
-      await cleanup();
+      await close();
     });
 
     test('a named user is the one directory person with its UPN, else with its address, without regard to case; otherwise its own id', async () => {

@@ -9,10 +9,10 @@ import pino from 'pino';
 import type { MdmEvent } from '../../src/connectors/connector.js';
 import { EVENT_JOB, EventIntake, InvalidEventError, MAX_DEVICE_ID, MAX_JSON_BYTES, MAX_USER_ID, MAX_VENDOR_TYPE } from '../../src/connectors/intake.js';
 import { JobQueue } from '../../src/jobs/queue.js';
-import { migrate, openDb, type Db } from '../../src/store/db.js';
+import { openDb, type Db } from '../../src/store/db.js';
 import { EventRepository } from '../../src/store/events.js';
 import { JobRepository } from '../../src/store/jobs.js';
-import { STORE_BACKENDS } from '../helpers/mariadb.js';
+import { openMigrated, STORE_BACKENDS } from '../helpers/mariadb.js';
 
 
 const event = (device: string, type: MdmEvent['type'] = 'enrolled', time = '2024-06-01T12:00:00Z'): MdmEvent => ({
@@ -28,23 +28,19 @@ const event = (device: string, type: MdmEvent['type'] = 'enrolled', time = '2024
 for (const backend of STORE_BACKENDS) {
   describe(`event intake on ${backend.name}`, () => {
     let db: Db;
-    let cleanup: () => Promise<void>;
+    let close: () => Promise<void>;
     let intake: EventIntake;
     let woken = 0;
     const count = async (table: string) => Number(((await db(table).count({ n: '*' }).first()) as { n: number | string }).n);
 
     before(async () => {
-      const s = await backend.open();
-      cleanup = s.cleanup;
-      db = openDb(s.settings);
-      await migrate(db);
+      ({ db, close } = await openMigrated(backend));
       const queue = new JobQueue(new JobRepository(db), 5);
       queue.onWake(() => (woken += 1));
       intake = new EventIntake({ db, events: new EventRepository(db), queue, log: pino({ level: 'silent' }) });
     });
     after(async () => {
-      await db.destroy();
-      await cleanup();
+      await close();
     });
 
     test('a burst of events, duplicates among them, each answered for itself', async () => {

@@ -7,9 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { intuneSettings, writeConnectorFile } from '../helpers/connector-files.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startIntuneCloud, type IntuneCloud, type ManagedDevice } from '../helpers/intune-standins.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -68,26 +69,17 @@ describe('Intune intake: listing and Entra ID fields', () => {
     const tls = await makeTestTls();
     const caFile = writeTestTlsFiles(tls, dir).ca;
     cloud = await startIntuneCloud({ tls: tls.server, tenant: TENANT, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, clientCertificate: new X509Certificate(tls.client.cert), pageSize: 10 });
-    mkdirSync(join(dir, 'connectors'));
     writeFileSync(join(dir, 'connector-key.pem'), cloud.connectorPublicKeyPem);
-    writeFileSync(
-      join(dir, 'connectors/intune.yaml'),
-      [
-        'kind: intune',
-        `tenant: ${TENANT}`,
-        `clientId: ${CLIENT_ID}`,
-        `clientSecret: ${CLIENT_SECRET}`,
-        `loginHost: ${cloud.loginHost}`,
-        `graphHost: ${cloud.graphHost}`,
-        `trust: [${caFile}]`,
-        'policy:',
-        '  enrolled: { signing: smime-signing, encryption: smime-encryption }',
-        '  pkcs12: { format: modern, password: "Intune-pfx-password-7" }',
-        'polling: { interval: 300ms }',
-        'pfxImport:',
-        `  connectorPublicKey: ${join(dir, 'connector-key.pem')}`,
-        '  keyName: PFXEncryptionKey',
-      ].join('\n'),
+    writeConnectorFile(
+      join(dir, 'connectors'),
+      'intune',
+      intuneSettings(cloud, {
+        clientSecret: CLIENT_SECRET,
+        trust: caFile,
+        pkcs12: { format: 'modern', password: 'Intune-pfx-password-7' },
+        polling: { interval: '300ms' },
+        connectorPublicKey: join(dir, 'connector-key.pem'),
+      }),
     );
     gw = await startTestGateway({ dir, overrides: { connectors: { dir: join(dir, 'connectors') }, jobs: { pollInterval: '50ms', backoff: { base: '50ms', max: '200ms' } } } });
   });

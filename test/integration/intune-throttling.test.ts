@@ -6,12 +6,13 @@
  * test/helpers/intune-standins.ts over HTTPS.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Graph, THROTTLE, intuneHttp } from '../../connectors/intune/graph.js';
 import { MANAGED_DEVICES } from '../../connectors/intune/device-poller.js';
 import { OAuthClient } from '../../src/connectors/oauth-client.js';
+import { intuneSettings, writeConnectorFile } from '../helpers/connector-files.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startIntuneCloud, type IntuneCloud } from '../helpers/intune-standins.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -46,28 +47,20 @@ describe('Intune: a throttled managedDevices listing', () => {
     page2RetryAt = Math.ceil((Date.now() + 8000) / 1000) * 1000;
     cloud.failNext(LISTING, 1, 429, { 'Retry-After': '1' });
     cloud.failNext(/^GET \/v1\.0\/deviceManagement\/managedDevices\?.*\$skiptoken=2/, 1, 503, { 'Retry-After': new Date(page2RetryAt).toUTCString() });
-    mkdirSync(join(dir, 'connectors'));
     writeFileSync(join(dir, 'connector-key.pem'), cloud.connectorPublicKeyPem);
-    writeFileSync(
-      join(dir, 'connectors/intune.yaml'),
-      [
-        'kind: intune',
-        `tenant: ${TENANT}`,
-        `clientId: ${CLIENT_ID}`,
-        `clientSecret: ${CLIENT_SECRET}`,
-        `loginHost: ${cloud.loginHost}`,
-        `graphHost: ${cloud.graphHost}`,
-        `trust: [${caFile}]`,
-        'timeout: 3s',
-        'policy:',
-        '  enrolled: { signing: smime-signing }',
-        '  pkcs12: { password: "throttled-pfx-1" }',
+    writeConnectorFile(
+      join(dir, 'connectors'),
+      'intune',
+      intuneSettings(cloud, {
+        clientSecret: CLIENT_SECRET,
+        trust: caFile,
+        timeout: '3s',
+        enrolled: { signing: 'smime-signing' },
+        pkcs12: { password: 'throttled-pfx-1' },
         // Were the throttled poll left to the next interval, nobody would enroll for an hour.
-        'polling: { interval: 1h }',
-        'pfxImport:',
-        `  connectorPublicKey: ${join(dir, 'connector-key.pem')}`,
-        '  keyName: PFXEncryptionKey',
-      ].join('\n'),
+        polling: { interval: '1h' },
+        connectorPublicKey: join(dir, 'connector-key.pem'),
+      }),
     );
     gw = await startTestGateway({ dir, overrides: { connectors: { dir: join(dir, 'connectors') } } });
   });

@@ -7,9 +7,10 @@
  * stand-in opens shows it was read as the connector host's key.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { intuneSettings, writeConnectorFile } from '../helpers/connector-files.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startIntuneCloud, type IntuneCloud, type PfxImport } from '../helpers/intune-standins.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -61,28 +62,19 @@ describe('Intune: withdrawing imports', () => {
     const tls = await makeTestTls();
     const caFile = writeTestTlsFiles(tls, dir).ca;
     cloud = await startIntuneCloud({ tls: tls.server, tenant: TENANT, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, pageSize: 2 });
-    mkdirSync(join(dir, 'connectors'));
     // Export-IntunePublicKey without -FileFormat PEM: a binary CNG blob.
     writeFileSync(join(dir, 'PFXEncryptionKey.blob'), cloud.connectorPublicKeyCngBlob);
-    writeFileSync(
-      join(dir, 'connectors/intune.yaml'),
-      [
-        'kind: intune',
-        `tenant: ${TENANT}`,
-        `clientId: ${CLIENT_ID}`,
-        `clientSecret: ${CLIENT_SECRET}`,
-        `loginHost: ${cloud.loginHost}`,
-        `graphHost: ${cloud.graphHost}`,
-        `trust: [${caFile}]`,
-        'timeout: 3s',
-        'policy:',
-        '  enrolled: { signing: smime-signing, encryption: smime-encryption }',
-        `  pkcs12: { format: modern, password: "${P12_PASSWORD}" }`,
-        'polling: { interval: 300ms, unenrollGuard: { atLeast: 2 } }',
-        'pfxImport:',
-        `  connectorPublicKey: ${join(dir, 'PFXEncryptionKey.blob')}`,
-        '  keyName: PFXEncryptionKey',
-      ].join('\n'),
+    writeConnectorFile(
+      join(dir, 'connectors'),
+      'intune',
+      intuneSettings(cloud, {
+        clientSecret: CLIENT_SECRET,
+        trust: caFile,
+        timeout: '3s',
+        pkcs12: { format: 'modern', password: P12_PASSWORD },
+        polling: { interval: '300ms', unenrollGuard: { atLeast: 2 } },
+        connectorPublicKey: join(dir, 'PFXEncryptionKey.blob'),
+      }),
     );
     gw = await startTestGateway({
       dir,

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
@@ -18,6 +18,7 @@ import type { Connector } from '../../src/connectors/connector.js';
 import type { ConnectorContext } from '../../src/connectors/module.js';
 import { OAuthClient } from '../../src/connectors/oauth-client.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { intuneSettings, writeConnectorFile, type Settings } from '../helpers/connector-files.js';
 import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startIntuneCloud, type IntuneCloud, type ManagedDevice } from '../helpers/intune-standins.js';
@@ -25,7 +26,6 @@ import { adminCurlArgs } from '../helpers/pki.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.js';
 import { makeTestTls, writeTestTlsFiles, type TestTls } from '../helpers/ws1-standins.js';
-import { parse } from 'yaml';
 import axios from 'axios';
 import { Agent } from 'node:https';
 
@@ -42,7 +42,8 @@ describe('Intune connector', () => {
   let gw: TestGateway;
   let dir: string;
   let caFile: string;
-  let yaml: string;
+  /** What connectors/intune.yaml says. */
+  let fileSettings: Settings;
 
   const user = (n: string, mail: string | undefined = `${n}@contoso.com`) => {
     const id = `${n}-0000-4000-8000-${n.padEnd(12, '0').slice(0, 12)}`;
@@ -77,27 +78,17 @@ describe('Intune connector', () => {
     const alice = user('alice');
     const bob = user('bob');
     cloud.devices.push(device('dev-alice-1', alice), device('dev-bob-1', bob));
-    mkdirSync(join(dir, 'connectors'));
     writeFileSync(join(dir, 'connector-key.pem'), cloud.connectorPublicKeyPem);
-    yaml = [
-      'kind: intune',
-      `tenant: ${TENANT}`,
-      `clientId: ${CLIENT_ID}`,
-      'clientSecret: ${INTUNE_TEST_CLIENT_SECRET}',
-      `loginHost: ${cloud.loginHost}`,
-      `graphHost: ${cloud.graphHost}`,
-      `trust: [${caFile}]`,
-      'timeout: 3s',
-      'policy:',
-      '  enrolled: { signing: smime-signing, encryption: smime-encryption }',
-      `  pkcs12: { format: modern, password: "${P12_PASSWORD}" }`,
-      'polling: { interval: 400ms, unenrollGuard: { atLeast: 2 } }',
-      'pfxImport:',
-      `  connectorPublicKey: ${join(dir, 'connector-key.pem')}`,
-      '  keyName: PFXEncryptionKey',
-      'revocation: { enabled: true, interval: 300ms, maxRequests: 50 }',
-    ].join('\n');
-    writeFileSync(join(dir, 'connectors/intune.yaml'), yaml);
+    fileSettings = intuneSettings(cloud, {
+      clientSecret: '${INTUNE_TEST_CLIENT_SECRET}',
+      trust: caFile,
+      timeout: '3s',
+      pkcs12: { format: 'modern', password: P12_PASSWORD },
+      polling: { interval: '400ms', unenrollGuard: { atLeast: 2 } },
+      connectorPublicKey: join(dir, 'connector-key.pem'),
+      revocation: { enabled: true, interval: '300ms', maxRequests: 50 },
+    });
+    writeConnectorFile(join(dir, 'connectors'), 'intune', fileSettings);
     process.env.INTUNE_TEST_CLIENT_SECRET = CLIENT_SECRET;
     gw = await startTestGateway({
       dir,
@@ -286,7 +277,7 @@ describe('Intune connector', () => {
   test('check, withdraw and a client-certificate assertion, on a connector built from its module', async () => {
     writeFileSync(join(dir, 'client.pem'), tls.client.cert);
     writeFileSync(join(dir, 'client-key.pem'), tls.client.key);
-    const raw = parse(yaml.replace('clientSecret: ${INTUNE_TEST_CLIENT_SECRET}', `clientCertificate: { cert: ${join(dir, 'client.pem')}, key: ${join(dir, 'client-key.pem')} }`)) as unknown;
+    const raw = { ...fileSettings, clientSecret: undefined, clientCertificate: { cert: join(dir, 'client.pem'), key: join(dir, 'client-key.pem') } };
     const settings = intuneSchema.parse(raw);
     const ctx = { id: 'intune-cert', log: createLogger({ level: 'silent' }), db: gw.db, pki: { revoker: gw.issuance.revoker } } as unknown as ConnectorContext;
     const connector: Connector = intune.create(settings, ctx);
@@ -302,7 +293,7 @@ describe('Intune connector', () => {
     assert.deepEqual(importsOf(frank), []);
     await connector.withdraw!({ connectorId: 'intune-cert', reference, deliveredAt: new Date() }); // already gone: fine
 
-    const failed = await intune.check(intuneSchema.parse({ ...(raw as object), clientCertificate: undefined, clientSecret: 'wrong-secret' }), ctx.id);
+    const failed = await intune.check(intuneSchema.parse({ ...raw, clientCertificate: undefined, clientSecret: 'wrong-secret' }), ctx.id);
     assert.equal(failed.ok, false);
     assert.match(failed.checks[0]!.detail ?? '', /answered 401 \(invalid_client: AADSTS7000215/);
   });

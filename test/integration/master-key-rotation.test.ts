@@ -10,27 +10,23 @@ import { after, before, describe, test } from 'node:test';
 import { masterKeyOf, openBytes, sealBytes } from '../../src/pki/key-wrap.js';
 import { rotateMasterKey } from '../../src/pki/master-key-rotation.js';
 import { AuditRepository } from '../../src/store/audit.js';
-import { migrate, openDb, type Db } from '../../src/store/db.js';
+import type { Db } from '../../src/store/db.js';
 import { deliveryContext, DeliveryRepository } from '../../src/store/deliveries.js';
 import { pendingContext, ScepTransactionRepository } from '../../src/store/scep.js';
-import { STORE_BACKENDS } from '../helpers/mariadb.js';
+import { openMigrated, STORE_BACKENDS } from '../helpers/mariadb.js';
 
 for (const backend of STORE_BACKENDS) {
   describe(`master-key rotation of sealed rows on ${backend.name}`, () => {
     let db: Db;
-    let cleanup: () => Promise<void>;
+    let close: () => Promise<void>;
     const from = masterKeyOf(randomBytes(32));
     const to = masterKeyOf(randomBytes(32));
 
     before(async () => {
-      const s = await backend.open();
-      cleanup = s.cleanup;
-      db = openDb(s.settings);
-      await migrate(db);
+      ({ db, close } = await openMigrated(backend));
     });
     after(async () => {
-      await db?.destroy();
-      await cleanup?.();
+      await close?.();
     });
 
     test('pending deliveries and waiting SCEP requests open under the new key', async () => {

@@ -2,13 +2,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { migrate, openDb, type Db } from '../../src/store/db.js';
+import type { Db } from '../../src/store/db.js';
 import { DeviceRepository } from '../../src/store/devices.js';
 import { MessageTemplateRepository } from '../../src/store/message-templates.js';
 import { MobileIdRepository } from '../../src/store/mobile-ids.js';
 import { MobileSessionRepository } from '../../src/store/mobile-sessions.js';
 import { PersonRepository, type PersonFields } from '../../src/store/people.js';
-import { STORE_BACKENDS } from '../helpers/mariadb.js';
+import { openMigrated, STORE_BACKENDS } from '../helpers/mariadb.js';
 
 
 const person = (userName: string, extra: Partial<PersonFields> = {}): PersonFields => ({
@@ -25,21 +25,17 @@ const person = (userName: string, extra: Partial<PersonFields> = {}): PersonFiel
 for (const backend of STORE_BACKENDS) {
   describe(`mobile identity store on ${backend.name}`, () => {
     let db: Db;
-    let cleanup: () => Promise<void>;
+    let close: () => Promise<void>;
     let people: PersonRepository;
     let devices: DeviceRepository;
 
     before(async () => {
-      const s = await backend.open();
-      cleanup = s.cleanup;
-      db = openDb(s.settings);
-      await migrate(db);
+      ({ db, close } = await openMigrated(backend));
       people = new PersonRepository(db);
       devices = new DeviceRepository(db);
     });
     after(async () => {
-      await db.destroy();
-      await cleanup();
+      await close();
     });
 
     test('people: user names are unique; found by id, user name, prefix, group and role (literally, not as patterns)', async () => {

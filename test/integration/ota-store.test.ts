@@ -4,10 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { ParsedCsr } from '../../src/pki/csr.js';
 import { DynamicChallenges } from '../../src/protocols/scep/challenges.js';
-import { migrate, openDb, type Db } from '../../src/store/db.js';
+import type { Db } from '../../src/store/db.js';
 import { OtaEnrollmentRepository, type OtaDevice } from '../../src/store/ota.js';
 import { ScepChallengeRepository } from '../../src/store/scep.js';
-import { STORE_BACKENDS } from '../helpers/mariadb.js';
+import { openMigrated, STORE_BACKENDS } from '../helpers/mariadb.js';
 
 
 const device = (udid: string): OtaDevice => ({ udid, serialNumber: 'F2LX1234ABCD', product: 'iPhone12,1', osVersion: '21E236', imei: null, attributes: { UDID: udid, DEVICE_NAME: 'Jane’s iPhone' } });
@@ -15,7 +15,7 @@ const device = (udid: string): OtaDevice => ({ udid, serialNumber: 'F2LX1234ABCD
 for (const backend of STORE_BACKENDS) {
   describe(`OTA enrollments on ${backend.name}`, () => {
     let db: Db;
-    let cleanup: () => Promise<void>;
+    let close: () => Promise<void>;
     let repo: OtaEnrollmentRepository;
     const add = async (expiresAt = Date.now() + 60_000) => {
       const id = randomUUID();
@@ -24,15 +24,11 @@ for (const backend of STORE_BACKENDS) {
     };
 
     before(async () => {
-      const s = await backend.open();
-      cleanup = s.cleanup;
-      db = openDb(s.settings);
-      await migrate(db);
+      ({ db, close } = await openMigrated(backend));
       repo = new OtaEnrollmentRepository(db);
     });
     after(async () => {
-      await db.destroy();
-      await cleanup();
+      await close();
     });
 
     test('created pending, found by code digest, bound to one device only', async () => {

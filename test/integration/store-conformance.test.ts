@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { migrate, openDb, type Db } from '../../src/store/db.js';
+import { migrate, type Db } from '../../src/store/db.js';
 import { AuditRepository } from '../../src/store/audit.js';
 import { CertificateRepository, SerialCollisionError } from '../../src/store/certificates.js';
 import { CrlStateRepository } from '../../src/store/crl-state.js';
@@ -12,21 +12,18 @@ import { JobRepository } from '../../src/store/jobs.js';
 import { KeyPoolRepository } from '../../src/store/key-store.js';
 import { sqlOf, transaction } from '../../src/store/sql.js';
 import { TokenRepository } from '../../src/store/tokens.js';
-import { STORE_BACKENDS } from '../helpers/mariadb.js';
+import { openMigrated, STORE_BACKENDS } from '../helpers/mariadb.js';
 
 
 for (const backend of STORE_BACKENDS) {
   describe(`store on ${backend.name}`, () => {
     let db: Db;
-    let cleanup: () => Promise<void>;
+    let close: () => Promise<void>;
     let jobs: JobRepository;
     let tokens: TokenRepository;
 
     before(async () => {
-      const s = await backend.open();
-      cleanup = s.cleanup;
-      db = openDb(s.settings);
-      await migrate(db);
+      ({ db, close } = await openMigrated(backend));
       await migrate(db); // idempotent
       jobs = new JobRepository(db);
       tokens = new TokenRepository(db);
@@ -36,8 +33,7 @@ for (const backend of STORE_BACKENDS) {
       await db('jobs').del();
     });
     after(async () => {
-      await db.destroy();
-      await cleanup();
+      await close();
     });
 
     test('tokens: created, verified, listed, revoked', async () => {
@@ -167,16 +163,12 @@ describe('issuance repositories on both databases', () => {
   for (const backend of STORE_BACKENDS) {
     describe(backend.name, () => {
       let db: Db;
-      let cleanup: () => Promise<void>;
+      let close: () => Promise<void>;
       before(async () => {
-        const s = await backend.open();
-        cleanup = s.cleanup;
-        db = openDb(s.settings);
-        await migrate(db);
+        ({ db, close } = await openMigrated(backend));
       });
       after(async () => {
-        await db.destroy();
-        await cleanup();
+        await close();
       });
 
       const record = (serial: string, extra: Partial<Parameters<CertificateRepository['insert']>[1]> = {}) => ({

@@ -5,10 +5,11 @@
  * with OpenSSL.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
+import { allowTestClient, escrowGatewayOf, writeConnectorFile, ws1Settings } from '../helpers/connector-files.js';
 import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { openssl } from '../helpers/openssl.js';
@@ -89,50 +90,31 @@ describe('Workspace ONE connector', () => {
       oauth: { clientId: 'credgate-client', clientSecret: 'oauth-secret-value' },
     });
     uem.addUser({ id: 12, uuid: SAMPLE_EVENT.EnrollmentUserUUID, userName: 'zenny', email: 'zenny@example.com', upn: 'zenny@corp.example' });
-    mkdirSync(join(dir, 'connectors'));
-    writeFileSync(
-      join(dir, 'connectors/ws1.yaml'),
-      [
-        'kind: workspace-one',
-        'inbound:',
-        '  basic:',
-        '    - username: ws1-events',
-        '      password: ${WS1_TEST_EVENTS_PASSWORD}',
-        'policy:',
-        '  enrolled: { signing: smime-signing, encryption: smime-encryption }',
-        `  pkcs12: { format: modern, password: ${P12_PASSWORD} }`,
-        'escrowGateway:',
-        `  url: ${eg.url}`,
-        `  clientPkcs12: ${files.clientP12}`,
-        `  clientPkcs12Password: ${tls.client.pkcs12Password}`,
-        `  serverCa: ${files.ca}`,
-        '  timeout: 2s',
-        'uem:',
-        `  url: ${uem.url}`,
-        '  tenantCode: tenant-abc',
-        '  basic: { username: api, password: api-password }',
-        `  serverCa: ${files.ca}`,
-      ].join('\n'),
+    writeConnectorFile(
+      join(dir, 'connectors'),
+      'ws1',
+      ws1Settings({
+        eventsPassword: '${WS1_TEST_EVENTS_PASSWORD}',
+        pkcs12: { format: 'modern', password: P12_PASSWORD },
+        escrowGateway: { ...escrowGatewayOf(eg.url, tls, files), timeout: '2s' },
+        uem: { url: uem.url, tenantCode: 'tenant-abc', basic: { username: 'api', password: 'api-password' }, serverCa: files.ca },
+      }),
     );
     // A second console: mTLS inbound, no Escrow Gateway (uploadsmimecerts), OAuth to the UEM API.
-    writeFileSync(
-      join(dir, 'connectors/ws1u.yaml'),
-      [
-        'kind: workspace-one',
-        'delivery: uem-upload',
-        'inbound:',
-        '  clientCertificates:',
-        `    trust: [${files.ca}]`,
-        `    allow: [{ fingerprint: "${tls.client.fingerprint256}" }]`,
-        'policy:',
-        '  enrolled: { signing: smime-signing, encryption: smime-encryption }',
-        `  pkcs12: { format: modern, password: ${P12_PASSWORD} }`,
-        'uem:',
-        `  url: ${uem.url}`,
-        '  tenantCode: tenant-abc',
-        `  oauth: { tokenUrl: ${uem.tokenUrl}, clientId: credgate-client, clientSecret: oauth-secret-value }`,
-        `  serverCa: ${files.ca}`,
-      ].join('\n'),
+    writeConnectorFile(
+      join(dir, 'connectors'),
+      'ws1u',
+      ws1Settings({
+        delivery: 'uem-upload',
+        inbound: { clientCertificates: allowTestClient(tls, files) },
+        pkcs12: { format: 'modern', password: P12_PASSWORD },
+        uem: {
+          url: uem.url,
+          tenantCode: 'tenant-abc',
+          oauth: { tokenUrl: uem.tokenUrl, clientId: 'credgate-client', clientSecret: 'oauth-secret-value' },
+          serverCa: files.ca,
+        },
+      }),
     );
     process.env.WS1_TEST_EVENTS_PASSWORD = EVENTS_PASSWORD;
     gw = await startTestGateway({
