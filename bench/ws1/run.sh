@@ -116,7 +116,7 @@ GATEWAY_URL=https://$HOST:$GATEWAY_PORT/connectors/ws1/events
 BARE_URL=https://$HOST:$BARE_PORT/connectors/ws1/events
 
 # Each target must really do the work: a 401 or a duplicate is fast and would flatter the numbers.
-EVENT='{"EventId":148,"EventType":"MDM Enrollment Complete","DeviceId":15,"EnrollmentUserName":"zenny","EventTime":"2020-02-24T16:52:25.9231303Z","DeviceUUID":"00000000-check-4000-8000-000000000001","EnrollmentUserUUID":"fe13e814-7415-4fce-9f47-de5a55bfe57a"}'
+EVENT='{"EventId":148,"EventType":"MDM Enrollment Complete","DeviceId":15,"EnrollmentUserName":"zenny","EnrollmentEmailAddress":"zenny@example.com","EventTime":"2020-02-24T16:52:25.9231303Z","DeviceUUID":"00000000-check-4000-8000-000000000001","EnrollmentUserUUID":"fe13e814-7415-4fce-9f47-de5a55bfe57a"}'
 post() { curl -sk -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' "$@"; }
 [ "$(post -H "Authorization: $AUTH" --data-binary "$EVENT" "$GATEWAY_URL")" = 202 ] || die "the gateway did not answer 202 to a new event"
 [ "$(post -H "Authorization: $AUTH" --data-binary "$EVENT" "$GATEWAY_URL")" = 200 ] || die "the gateway did not answer 200 to a duplicate"

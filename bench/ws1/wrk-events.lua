@@ -23,9 +23,11 @@ local headers = {
 }
 
 -- The example enrollment event of Workspace ONE UEM's Credential Escrow Gateway
--- guide, with %s for the DeviceUUID.
+-- guide, with %s for the DeviceUUID and an address: the bench connector has no
+-- UEM API to look one up, and an event whose credentials could not be
+-- delivered is refused at intake.
 local template = '{"EventId":148,"EventType":"MDM Enrollment Complete","DeviceId":15,' ..
-  '"DeviceFriendlyName":"zenny iPod Touch Apple 12.4.5 GGK6","EnrollmentEmailAddress":"",' ..
+  '"DeviceFriendlyName":"zenny iPod Touch Apple 12.4.5 GGK6","EnrollmentEmailAddress":"zenny@example.com",' ..
   '"EnrollmentUserName":"zenny","EventTime":"2020-02-24T16:52:25.9231303Z","EnrollmentStatus":"Enrolled",' ..
   '"CompromisedStatus":"","CompromisedTimeStamp":"2020-02-24T16:52:28.9075371Z","ComplianceStatus":"Compliant",' ..
   '"PhoneNumber":"","Udid":"902dca357c02dbc1306ff99ffbf4b9c80218f3a3","SerialNumber":"CCQQ44BMGGK6",' ..
