@@ -127,20 +127,17 @@ function readConnectorFile(dir: string, name: string): { loaded?: LoadedConnecto
 
 /**
  * The templates a connector issues from, each with the key that names it in
- * the file: policy.enrolled, or for device templates the certsrv template map
- * Citrix derives them from.
+ * the file: policy.enrolled, or for device templates the vendor's own key
+ * its module derives them from (ConnectorModule.templateKeys).
  */
-function policyTemplates(c: LoadedConnector): [path: string[], template: string][] {
+function policyTemplates(c: LoadedConnector): [path: (string | number)[], template: string][] {
   const { enrolled, deviceTemplates = [] } = c.settings.policy;
-  const certsrv = Object.entries((c.settings as { certsrv?: { templates?: Record<string, string> } }).certsrv?.templates ?? {});
+  const derived = c.module.templateKeys?.(c.settings) ?? [];
   const named = (key: 'signing' | 'encryption'): [string[], string][] => (enrolled[key] === undefined ? [] : [[['policy', 'enrolled', key], enrolled[key]]]);
   return [
     ...named('signing'),
     ...named('encryption'),
-    ...deviceTemplates.map((t): [string[], string] => {
-      const mapped = certsrv.find(([, to]) => to === t);
-      return [mapped ? ['certsrv', 'templates', mapped[0]] : ['policy', 'deviceTemplates'], t];
-    }),
+    ...deviceTemplates.map((t): [(string | number)[], string] => [derived.find(([, to]) => to === t)?.[0] ?? ['policy', 'deviceTemplates'], t]),
   ];
 }
 

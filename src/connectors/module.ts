@@ -111,4 +111,10 @@ export interface ConnectorModule<S extends ConnectorSettings = ConnectorSettings
   scepChallenges?: { vendor: string };
   /** The SCEP profiles the MDM enrolls at with one shared challenge. */
   scepProfiles?(settings: S): ScepProfileUse[];
+  /**
+   * Where the file names the templates of a `policy` the schema derives
+   * from the vendor's own keys (Citrix: certsrv.templates), so that a
+   * missing template is reported at the key that names it.
+   */
+  templateKeys?(settings: S): [path: (string | number)[], template: string][];
 }

@@ -311,6 +311,15 @@ describe('connectors tried alone: credgate connectors list / test, and the admin
       const alone = await cli(['connectors', 'test', 'ws1'], other);
       assert.equal(alone.status, 0, alone.stdout + alone.stderr);
     });
+
+    test('a template a connector derives from its own keys is reported missing at that key: Citrix certsrv.templates', async () => {
+      const other = freshCheckout();
+      mkdirSync(join(other, 'config/connectors'));
+      writeFileSync(join(other, 'config/connectors/xm.yaml'), citrix(xm.url).replace('XenMobileUser: tls-client', 'XenMobileUser: no-such-template'));
+      const r = await cli(['connectors', 'test', 'xm'], other);
+      assert.equal(r.status, 2, r.stdout + r.stderr);
+      assert.match(r.stderr, /^credgate: \S*config\/connectors\/xm\.yaml:6:\d+ certsrv\.templates\.XenMobileUser: no template named "no-such-template"/);
+    });
   });
 
   describe('the admin API of a started gateway', () => {
