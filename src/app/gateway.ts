@@ -105,9 +105,10 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, generat
   const ota = buildOta(core, scep);
   const mobile = buildMobile(core);
   const derived = buildDerived(core, mobile);
-  // ...and served in this order. Express tries mounts in list order and the
-  // prefixes do not overlap: the surfaces that carry the volume (console
-  // events) come first. SCEP's endpoint is served ahead of express.
+  // ...and served in this order. Express tries mounts in list order: the
+  // surfaces that carry the volume (console events) come first, and the
+  // first /api/v1 router's JSON parser (the jobs API's) reads every /api/v1
+  // body. SCEP's endpoint is served ahead of express.
   const features: Feature[] = [
     connectors,
     buildPki(core),

@@ -320,6 +320,15 @@ describe('connectors tried alone: credgate connectors list / test, and the admin
       assert.equal(r.status, 2, r.stdout + r.stderr);
       assert.match(r.stderr, /^credgate: \S*config\/connectors\/xm\.yaml:6:\d+ certsrv\.templates\.XenMobileUser: no template named "no-such-template"/);
     });
+
+    test('a connector file without a kind is told that, and nothing a vendor schema would say of its other keys', async () => {
+      const other = freshCheckout();
+      mkdirSync(join(other, 'config/connectors'));
+      writeFileSync(join(other, 'config/connectors/xm.yaml'), citrix(xm.url).replace('kind: citrix\n', ''));
+      const r = await cli(['connectors', 'list'], other);
+      assert.equal(r.status, 2, r.stdout + r.stderr);
+      assert.equal(r.stderr, 'credgate: config/connectors/xm.yaml:1:1 kind: expected "workspace-one", "mobileiron", "citrix" or "intune", got nothing\n');
+    });
   });
 
   describe('the admin API of a started gateway', () => {
