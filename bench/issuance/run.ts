@@ -389,7 +389,7 @@ const config = baseConfig({});
 const masterKey = loadMasterKey(config, { create: true });
 await ensurePki(config, masterKey, log);
 const db = await openDatabase(config.database);
-const core = buildIssuance(config, db, masterKey, 'https://gw.bench.example', log);
+const core = buildIssuance({ config, db, masterKey, baseUrl: 'https://gw.bench.example', log });
 const devCa = core.cas.get(config.pki.defaultCa)!;
 progress(`dev PKI and SQLite database in ${dir}`);
 
@@ -608,7 +608,7 @@ if (opts.stages.has('keygen')) {
 
 if (opts.stages.has('pool')) {
   if (opts.pool < 2 * opts.burst) progress(`pool: note: --pool ${opts.pool} < 2 × --burst ${opts.burst}; part of the burst will generate keys on demand`);
-  const pooled = buildIssuance(baseConfig({ 'rsa-2048': opts.pool }), db, masterKey, 'https://gw.bench.example', log);
+  const pooled = buildIssuance({ config: baseConfig({ 'rsa-2048': opts.pool }), db, masterKey, baseUrl: 'https://gw.bench.example', log });
   const poolIssuer = opts.burstCa === 'dev' ? pooled.issuer : issuerWith(pooled, [ca2048]);
 
   const fill = async (label: string) => {

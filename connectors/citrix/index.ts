@@ -61,4 +61,5 @@ export const citrix: ConnectorModule<CitrixSettings> = {
   }),
   check,
   checkFiles: ({ xenmobile }) => fileProblems([[['xenmobile', 'serverCa'], () => xenmobile.serverCa && readCaSetting(xenmobile.serverCa, 'xenmobile.serverCa')]]),
+  templateKeys: ({ certsrv }) => Object.entries(certsrv.templates).map(([name, template]) => [['certsrv', 'templates', name], template]),
 };

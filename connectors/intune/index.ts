@@ -116,6 +116,7 @@ export const intune: ConnectorModule<IntuneSettings> = {
   create,
   inbound: (settings) => ({ endpoints: [], events: `by polling managedDevices at ${settings.graphHost} every ${settings.polling.interval}` }),
   check,
+  scepChallenges: { vendor: 'Intune' },
   checkFiles: (settings) =>
     fileProblems([
       [['clientCertificate'], () => credential(settings)],

@@ -13,6 +13,9 @@ import { SCEP_VALIDATION, type IntuneServices } from './services.js';
 const E_FAIL = -2147467259;
 
 export class IntuneScepValidator implements ChallengeValidator {
+  /** Intune checks the request's names against the SCEP profile it gave the device, renewal or not. */
+  readonly decidesRenewals = true;
+
   constructor(
     private readonly deps: { services: IntuneServices; callerInfo: string; log: Logger },
   ) {}

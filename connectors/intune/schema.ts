@@ -93,7 +93,7 @@ export const intuneSchema = z
         callerInfo: z.string().min(1).default('credgate').describe('Names this CA to Intune (callerInfo and User-Agent).'),
       })
       .prefault({})
-      .describe('Used by SCEP profiles with challenge: { intune: <this connector id> }.'),
+      .describe('Used by SCEP profiles with challenge: { connector: <this connector id> } or { intune: <this connector id> }.'),
     revocation: z
       .strictObject({
         enabled: z.boolean().default(false).describe('Fetch the revocations Intune asks for and carry them out in our CA.'),

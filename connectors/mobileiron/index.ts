@@ -119,4 +119,5 @@ export const mobileIron: ConnectorModule<MobileIronSettings> = {
       [['coreApi', 'serverCa'], () => coreApi.serverCa && readCaSetting(coreApi.serverCa, 'coreApi.serverCa')],
       [['scep', 'serverCa'], () => scep?.serverCa && readCaSetting(scep.serverCa, 'scep.serverCa')],
     ]),
+  scepProfiles: ({ scep }) => (scep ? [{ path: ['scep', 'profile'], profile: scep.profile, reason: "Core's Centralized SCEP sends one shared password" }] : []),
 };

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { ConnectorKind } from '../connectors/connector.js';
 import { redact, secretValues } from '../config/secret-values.js';
-import { moduleOf, type LoadedConnector } from './connectors.js';
+import type { LoadedConnector } from './connectors.js';
 
 export interface ConnectorListing {
   id: string;
@@ -26,7 +26,7 @@ export interface ConnectorListing {
 }
 
 export function listConnector(c: LoadedConnector, baseUrl: string): ConnectorListing {
-  const module = moduleOf(c.settings.kind);
+  const { module } = c;
   const secrets = secretValues(module.schema, c.settings);
   const { endpoints, events } = module.inbound(c.settings);
   const inbound = c.settings.inbound;

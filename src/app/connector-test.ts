@@ -6,7 +6,7 @@
  */
 import type { ConnectorKind, HealthReport } from '../connectors/connector.js';
 import { redact, secretValues } from '../config/secret-values.js';
-import { moduleOf, type LoadedConnector } from './connectors.js';
+import type { LoadedConnector } from './connectors.js';
 
 export interface ConnectorTestResult {
   id: string;
@@ -18,7 +18,7 @@ export interface ConnectorTestResult {
 }
 
 export async function testConnector(c: LoadedConnector): Promise<ConnectorTestResult> {
-  const module = moduleOf(c.settings.kind);
+  const { module } = c;
   const secrets = secretValues(module.schema, c.settings);
   const head = { id: c.id, kind: c.settings.kind };
   let report: HealthReport;

@@ -1,8 +1,9 @@
 /**
- * Loads config/connectors/<id>.yaml, builds each connector with its vendor
- * module, mounts its routes at /connectors/<id>/ and runs its background
- * work. The vendor modules are listed here: only the composition root
- * imports connectors/.
+ * Loads config/connectors/<id>.yaml, each file validated by the schema of
+ * the module its `kind` names (connector-registry.ts), and builds the
+ * connectors feature: each connector mounted at /connectors/<id>/, its
+ * console's CAs trusted, its background work run, and the credential
+ * pipeline's jobs handled.
  */
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -12,39 +13,31 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { durationMs } from '../config/duration.js';
 import { ConfigError, parseYamlDocument, placeholderNames, type Locate } from '../config/load.js';
-import type { Connector, ConnectorKind } from '../connectors/connector.js';
+import type { Connector } from '../connectors/connector.js';
 import type { ConnectorContext, ConnectorModule, ConnectorSettings } from '../connectors/module.js';
 import { CredentialPipeline, type ConnectorEntry } from '../connectors/pipeline.js';
 import { EventIntake } from '../connectors/intake.js';
 import { guard, type GuardOptions } from '../http/auth/authenticate.js';
 import { BasicUsers } from '../http/auth/basic.js';
-import { ClientCertAuth, type ClientCertTrust } from '../http/auth/strategies.js';
-import type { ReadinessCheck } from '../http/routes/ops.js';
-import type { JobQueue } from '../jobs/queue.js';
-import type { JobWorker } from '../jobs/worker.js';
+import { ClientCertAuth } from '../http/auth/strategies.js';
 import type { ChallengeValidator } from '../protocols/scep/challenges.js';
-import type { Db } from '../store/db.js';
 import { DeliveryRepository } from '../store/deliveries.js';
 import { EventRepository } from '../store/events.js';
 import { ScepTransactionRepository } from '../store/scep.js';
-import type { Issuance } from './issuance.js';
-import type { PassportStatic } from 'passport';
-
-type Authenticator = InstanceType<PassportStatic['Passport']>;
-import { workspaceOne } from '../../connectors/workspace-one/index.js';
-import { citrix } from '../../connectors/citrix/index.js';
-import { mobileIron } from '../../connectors/mobileiron/index.js';
-import { intune } from '../../connectors/intune/index.js';
 import { fileProblems } from '../connectors/setting-file.js';
 import { readCertificateSetting } from '../pki/certificate-files.js';
+import { CONNECTOR_MODULES } from './connector-registry.js';
 import { refuse, StartupError, type SettingProblem } from './errors.js';
+import { every, feature, type CoreServices, type Feature } from './feature.js';
+import { profilesValidatedBy } from './scep-challenge-connector.js';
 
-const MODULES: ConnectorModule[] = [workspaceOne as unknown as ConnectorModule, mobileIron as unknown as ConnectorModule, citrix as unknown as ConnectorModule, intune as unknown as ConnectorModule];
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 export interface LoadedConnector {
   id: string;
   file: string;
+  /** The module whose schema validated `settings`, and the only one they are handed to. */
+  module: ConnectorModule;
   settings: ConnectorSettings;
   /** Where a setting is in the file (file:line:col). */
   locate: Locate;
@@ -63,12 +56,7 @@ export interface ConnectorFiles {
  * A file whose kind names no connector is checked for its kind (and its
  * ${VAR}s) only: the rest of its keys mean nothing without one.
  */
-const kindOnly = z.looseObject({ kind: z.enum(MODULES.map((m) => m.kind)) });
-
-/** The vendor module of a kind the schema accepted. */
-export function moduleOf(kind: ConnectorKind): ConnectorModule {
-  return MODULES.find((m) => m.kind === kind)!;
-}
+const kindOnly = z.looseObject({ kind: z.enum(CONNECTOR_MODULES.map((m) => m.kind)) });
 
 /** Reads and validates every connector file; problems are reported per file, line and column. */
 export function loadConnectorFiles(dir: string): LoadedConnector[] {
@@ -127,10 +115,10 @@ function readConnectorFile(dir: string, name: string): { loaded?: LoadedConnecto
   } catch {
     kind = undefined; // parsing below reports the YAML error with its position
   }
-  const module = MODULES.find((m) => m.kind === kind);
+  const module = CONNECTOR_MODULES.find((m) => m.kind === kind);
   try {
     const { data, locate } = parseYamlDocument(text, file, module?.schema ?? kindOnly);
-    return { ...(module && { loaded: { id, file, settings: data as ConnectorSettings, locate } }), problems: [], variables };
+    return { ...(module && { loaded: { id, file, module, settings: data as ConnectorSettings, locate } }), problems: [], variables };
   } catch (err) {
     if (err instanceof ConfigError) return { problems: err.problems, variables };
     throw err;
@@ -139,20 +127,17 @@ function readConnectorFile(dir: string, name: string): { loaded?: LoadedConnecto
 
 /**
  * The templates a connector issues from, each with the key that names it in
- * the file: policy.enrolled, or for device templates the certsrv template map
- * Citrix derives them from.
+ * the file: policy.enrolled, or for device templates the vendor's own key
+ * its module derives them from (ConnectorModule.templateKeys).
  */
-function policyTemplates(c: LoadedConnector): [path: string[], template: string][] {
+function policyTemplates(c: LoadedConnector): [path: (string | number)[], template: string][] {
   const { enrolled, deviceTemplates = [] } = c.settings.policy;
-  const certsrv = Object.entries((c.settings as { certsrv?: { templates?: Record<string, string> } }).certsrv?.templates ?? {});
+  const derived = c.module.templateKeys?.(c.settings) ?? [];
   const named = (key: 'signing' | 'encryption'): [string[], string][] => (enrolled[key] === undefined ? [] : [[['policy', 'enrolled', key], enrolled[key]]]);
   return [
     ...named('signing'),
     ...named('encryption'),
-    ...deviceTemplates.map((t): [string[], string] => {
-      const mapped = certsrv.find(([, to]) => to === t);
-      return [mapped ? ['certsrv', 'templates', mapped[0]] : ['policy', 'deviceTemplates'], t];
-    }),
+    ...deviceTemplates.map((t): [(string | number)[], string] => [derived.find(([, to]) => to === t)?.[0] ?? ['policy', 'deviceTemplates'], t]),
   ];
 }
 
@@ -187,9 +172,8 @@ function inboundTrust(c: LoadedConnector): string[] {
 /** Every file the connector files name that cannot be used as start-up would use it. */
 export function connectorFileProblems(loaded: LoadedConnector[]): SettingProblem[] {
   return loaded.flatMap((c) => {
-    const module = moduleOf(c.settings.kind);
     const trust = fileProblems((c.settings.inbound?.clientCertificates?.trust ?? []).map((p, i) => [['inbound', 'clientCertificates', 'trust', i], () => readInboundTrust(p, i)]));
-    return [...trust, ...(module.checkFiles?.(c.settings) ?? [])].map((p) => ({ ...p, file: c.file }));
+    return [...trust, ...(c.module.checkFiles?.(c.settings) ?? [])].map((p) => ({ ...p, file: c.file }));
   });
 }
 
@@ -205,10 +189,9 @@ export function createConnectors(
 ): RunningConnector[] {
   refuse(connectorPolicyProblems(loaded, templates));
   return loaded.map((c) => {
-    const module = moduleOf(c.settings.kind);
     let connector: Connector;
     try {
-      connector = module.create(c.settings, ctx(c));
+      connector = c.module.create(c.settings, ctx(c));
     } catch (err) {
       // Connectors name the setting whose file or key is unusable; the operator also needs the file.
       throw new StartupError(`${c.file} ${(err as Error).message}`);
@@ -224,34 +207,18 @@ export function startConnectors(connectors: RunningConnector[], signal: AbortSig
   }
 }
 
-/** Everything the running gateway needs from its connectors. */
-export interface WiredConnectors {
-  mounts: { path: string; router: Router }[];
+/** The connectors feature, with what the gateway and the SCEP feature need of its connectors. */
+export interface WiredConnectors extends Feature {
   /** Queues renewals for one connector now (the timer does this every `policy.renewal.checkEvery`). */
   scheduleRenewals(connectorId: string, now?: number): Promise<number[]>;
-  /** The SCEP challenge validator of a connector that has one (Intune). */
+  /** The SCEP challenge validator of a connector that has one (ConnectorModule.scepChallenges). */
   scepValidator(connectorId: string): ChallengeValidator | undefined;
-  /** /readyz checks, `connector:<id>`, of the connectors whose background work can fall short. */
-  readiness: ReadinessCheck[];
-  start(): void;
-  stop(): void;
 }
 
-export function wireConnectors(deps: {
-  loaded: LoadedConnector[];
-  passport: Authenticator;
-  db: Db;
-  queue: JobQueue;
-  worker: JobWorker;
-  issuance: Issuance;
-  bodyLimit: number;
-  /** The listener's own client CAs (auth.clientCertificates.trust), which may also issue console certificates. */
-  clientCertTrust: ClientCertTrust;
-  /** Names of the SCEP profiles whose challenges a connector validates. */
-  scepProfilesOf(connectorId: string): string[];
-  log: Logger;
-}): WiredConnectors {
-  const { passport, db, queue, issuance, log } = deps;
+export function buildConnectors(core: CoreServices, loaded: LoadedConnector[]): WiredConnectors {
+  const { config, db, issuance, log } = core;
+  const { passport, clientCertTrust } = core.auth;
+  const queue = core.jobs.queue;
   const events = new EventRepository(db);
   const scepTransactions = new ScepTransactionRepository(db);
   const intake = new EventIntake({ db, events, queue, log: log.child({ component: 'intake' }) });
@@ -262,10 +229,10 @@ export function wireConnectors(deps: {
     const opts: GuardOptions = { methods: [], strategies: {} };
     if (clientCertificates) {
       // A console certificate chains to this connector's CAs or the listener's own, never to another connector's or a PIV issuer's.
-      const anchors = [...inboundTrust(c), ...deps.clientCertTrust.anchors];
+      const anchors = [...inboundTrust(c), ...clientCertTrust.anchors];
       opts.clientCert = new ClientCertAuth(
         clientCertificates.allow.map((rule) => ({ ...rule, ...principal })),
-        { ...deps.clientCertTrust, anchors },
+        { ...clientCertTrust, anchors },
       );
       passport.use(`client-cert:${c.id}`, opts.clientCert.strategy());
       opts.methods.push('client-cert');
@@ -279,13 +246,13 @@ export function wireConnectors(deps: {
   };
 
   const running = createConnectors(
-    deps.loaded,
+    loaded,
     (c) => ({
       id: c.id,
       log: log.child({ connector: c.id }),
       intake,
       inboundGuard: inboundGuard(c),
-      bodyLimit: deps.bodyLimit,
+      bodyLimit: core.bodyLimit,
       db,
       pki: {
         issuer: issuance.issuer,
@@ -296,7 +263,7 @@ export function wireConnectors(deps: {
         // Its own issuance and that of the SCEP profiles it validates: what the MDM had a hand in.
         issuedThrough: async (serial) => {
           if ((await issuance.audit.issuedBy(`connector:${c.id}`, [serial])).size > 0) return true;
-          const profiles = deps.scepProfilesOf(c.id);
+          const profiles = profilesValidatedBy(config, c.id);
           return profiles.length > 0 && (await scepTransactions.issuedIn(profiles, serial));
         },
       },
@@ -319,33 +286,22 @@ export function wireConnectors(deps: {
     connector: (id) => byId.get(id),
     log: log.child({ component: 'pipeline' }),
   });
-  for (const [type, handler] of Object.entries(pipeline.handlers())) deps.worker.register(type, handler);
 
-  const abort = new AbortController();
-  const timers: NodeJS.Timeout[] = [];
   const renewals = (id: string) =>
     void pipeline.scheduleRenewals(id).catch((err: unknown) => log.error({ err, connector: id }, 'renewal check failed'));
   return {
-    mounts: running.filter((c) => c.router).map((c) => ({ path: `/connectors/${c.id}`, router: c.router! })),
+    ...feature({
+      // The surfaces that carry the volume: the gateway lists this feature first.
+      mounts: running.filter((c) => c.router).map((c) => ({ path: `/connectors/${c.id}`, router: c.router! })),
+      clientCas: loaded.flatMap(inboundTrust),
+      handlers: pipeline.handlers(),
+      readiness: running.flatMap(({ id, connector }) => (connector.readiness ? [{ name: `connector:${id}`, check: () => connector.readiness!() }] : [])),
+      start(signal) {
+        startConnectors(running, signal, log);
+        for (const c of running) every(durationMs(c.policy.renewal.checkEvery), signal, () => renewals(c.id));
+      },
+    }),
     scheduleRenewals: (id, now) => pipeline.scheduleRenewals(id, now),
     scepValidator: (id) => byId.get(id)?.connector.scepValidator?.(),
-    readiness: running.flatMap(({ id, connector }) => (connector.readiness ? [{ name: `connector:${id}`, check: () => connector.readiness!() }] : [])),
-    start() {
-      startConnectors(running, abort.signal, log);
-      for (const c of running) {
-        const t = setInterval(() => renewals(c.id), durationMs(c.policy.renewal.checkEvery));
-        t.unref();
-        timers.push(t);
-      }
-    },
-    stop() {
-      abort.abort();
-      for (const t of timers) clearInterval(t);
-    },
   };
-}
-
-/** PEM CA bundles the listener must add so consoles' client certificates verify. */
-export function connectorTrust(loaded: LoadedConnector[]): string[] {
-  return loaded.flatMap(inboundTrust);
 }

@@ -1,35 +1,26 @@
 /**
- * Builds derived credentials from configuration: the PIV CAs (which the
- * HTTPS listener also trusts for client certificates), the credential
- * profile the page requests, the service, its routes, and the timer that
- * supersedes, sets re-derive dates and sends re-derive notices.
+ * The derived credentials feature, built from configuration: the PIV CAs
+ * (which the HTTPS listener also trusts for client certificates), the
+ * credential profile the page requests, the service, its routes, and the
+ * timer that supersedes, sets re-derive dates and sends re-derive notices.
  */
 import { createHmac } from 'node:crypto';
-import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { durationMs } from '../config/duration.js';
 import { DerivedCredentialService } from '../identity/derived.js';
 import { isDerived, type MobileProfile } from '../identity/profiles.js';
-import type { Guard } from '../http/auth/authenticate.js';
-import type { Mount } from '../http/app.js';
 import { derivedAdminRouter, derivedPageRouter } from '../http/routes/derived.js';
 import { readCertificateSetting } from '../pki/certificate-files.js';
 import { PivTrust } from '../pki/piv.js';
-import type { Db } from '../store/db.js';
 import { DerivedCredentialRepository } from '../store/derived-credentials.js';
 import { MobileIdRepository } from '../store/mobile-ids.js';
 import { PersonRepository } from '../store/people.js';
 import { refuse, StartupError, type SettingProblem } from './errors.js';
-import type { Issuance } from './issuance.js';
+import { every, feature, type CoreServices, type Feature } from './feature.js';
 import type { Mobile } from './mobile.js';
 
-export interface Derived {
+export interface Derived extends Feature {
   service: DerivedCredentialService;
-  /** PEM of the PIV CAs, for the listener's client-certificate trust. */
-  trustPem: string[];
-  mounts(guard: Guard, bodyLimit: number): Mount[];
-  start(): void;
-  stop(): void;
 }
 
 /**
@@ -70,7 +61,8 @@ export function readPivTrust(paths: string[], i: number): string {
   }
 }
 
-export function buildDerived(config: Config, db: Db, issuance: Issuance, mobile: Mobile, masterKey: Buffer, baseUrl: string, log: Logger): Derived {
+export function buildDerived(core: CoreServices, mobile: Mobile): Derived {
+  const { config, db, issuance, masterKey, baseUrl, log } = core;
   const trustPem = config.derivedCredentials.pivTrust.map((_, i, paths) => readPivTrust(paths, i));
   const people = new PersonRepository(db);
   const derivedLog = log.child({ component: 'derived-credentials' });
@@ -94,29 +86,27 @@ export function buildDerived(config: Config, db: Db, issuance: Issuance, mobile:
   mobile.collection.onIssued((id) => service.settle(id));
   const formSecret = createHmac('sha256', masterKey).update('credgate derived form').digest();
 
-  let timer: NodeJS.Timeout | undefined;
   return {
+    ...feature({
+      mounts: [
+        { path: '/api/v1', router: derivedAdminRouter({ guard: core.auth.admin, derived: service, people, bodyLimit: core.bodyLimit }) },
+        ...(trustPem.length > 0 ? [{ path: '/derived', router: derivedPageRouter({ derived: service, formSecret, server: baseUrl }) }] : []),
+      ],
+      // The PIV CAs, so that the page's client certificates verify.
+      clientCas: trustPem,
+      start(signal) {
+        const sweep = async () => {
+          try {
+            await service.settle();
+            const r = await service.sendRederiveNotices();
+            if (r.notified + r.failed > 0) derivedLog.info(r, 're-derive notices');
+          } catch (err) {
+            derivedLog.error({ err }, 'derived-credential sweep failed; retried on the next round');
+          }
+        };
+        every(Math.max(durationMs(config.mobile.renewal.checkEvery), 1000), signal, () => void sweep());
+      },
+    }),
     service,
-    trustPem,
-    mounts: (guard, bodyLimit) => [
-      { path: '/api/v1', router: derivedAdminRouter({ guard, derived: service, people, bodyLimit }) },
-      ...(trustPem.length > 0 ? [{ path: '/derived', router: derivedPageRouter({ derived: service, formSecret, server: baseUrl }) }] : []),
-    ],
-    start() {
-      const sweep = async () => {
-        try {
-          await service.settle();
-          const r = await service.sendRederiveNotices();
-          if (r.notified + r.failed > 0) derivedLog.info(r, 're-derive notices');
-        } catch (err) {
-          derivedLog.error({ err }, 'derived-credential sweep failed; retried on the next round');
-        }
-      };
-      timer = setInterval(() => void sweep(), Math.max(durationMs(config.mobile.renewal.checkEvery), 1000));
-      timer.unref();
-    },
-    stop() {
-      clearInterval(timer);
-    },
   };
 }

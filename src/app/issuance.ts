@@ -64,7 +64,8 @@ export function templateCaProblems(config: Config): SettingProblem[] {
   });
 }
 
-export function buildIssuance(config: Config, db: Db, masterKey: Buffer, baseUrl: string, log: Logger): Issuance {
+/** The issuance core, which the core services (feature.ts) carry; the pki feature (pki.ts) serves and runs it. */
+export function buildIssuance({ config, db, masterKey, baseUrl, log }: { config: Config; db: Db; masterKey: Buffer; baseUrl: string; log: Logger }): Issuance {
   const sources = caSources(config);
   let cas: CaRegistry;
   try {

@@ -1,13 +1,17 @@
 /**
- * Builds mobile identities from configuration: the directory of people and
- * devices, requests and their notifications (SMTP, SMS gateway), Identity
- * Agent collection, the lifecycle, and the renewal-notice timer.
+ * The mobile identities feature, built from configuration: the directory of
+ * people and devices, requests and their notifications (SMTP, SMS gateway),
+ * Identity Agent collection at /mobile/v1 (when mobile.enabled), the
+ * lifecycle, their admin API, and the renewal-notice timer.
  */
 import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { durationMs } from '../config/duration.js';
 import { AddressThrottle } from '../http/address-throttle.js';
+import { directoryRouter } from '../http/routes/directory.js';
+import { mobileAgentRouter } from '../http/routes/mobile-agent.js';
+import { mobileIdsRouter } from '../http/routes/mobile-ids.js';
 import { CollectionService } from '../identity/collection.js';
 import { Directory } from '../identity/directory.js';
 import { LifecycleService } from '../identity/lifecycle.js';
@@ -19,16 +23,15 @@ import { presetPurpose } from '../pki/presets.js';
 import { RequestService } from '../identity/requests.js';
 import { EmailSender } from '../notify/email.js';
 import { SmsSender } from '../notify/sms.js';
-import type { Db } from '../store/db.js';
 import { DeviceRepository } from '../store/devices.js';
 import { MessageTemplateRepository } from '../store/message-templates.js';
 import { MobileIdRepository } from '../store/mobile-ids.js';
 import { MobileSessionRepository } from '../store/mobile-sessions.js';
 import { PersonRepository } from '../store/people.js';
 import { refuse, StartupError, type SettingProblem } from './errors.js';
-import type { Issuance } from './issuance.js';
+import { every, feature, type CoreServices, type Feature } from './feature.js';
 
-export interface Mobile {
+export interface Mobile extends Feature {
   directory: Directory;
   requests: RequestService;
   collection: CollectionService;
@@ -38,8 +41,6 @@ export interface Mobile {
   messages: Messages;
   notifications: Notifications;
   profiles: Record<string, MobileProfile>;
-  start(): void;
-  stop(): void;
 }
 
 /** Settings that cannot work together are refused before anything serves: codes sent through a channel that is not configured. */
@@ -101,7 +102,8 @@ function emailSender(settings: NonNullable<Config['notify']['email']>): EmailSen
   }
 }
 
-export function buildMobile(config: Config, db: Db, issuance: Issuance, masterKey: Buffer, baseUrl: string, log: Logger): Mobile {
+export function buildMobile(core: CoreServices): Mobile {
+  const { config, db, issuance, masterKey, baseUrl, log } = core;
   checkMobileConfig(config, log);
   const mobileLog = log.child({ component: 'mobile' });
   const people = new PersonRepository(db);
@@ -121,28 +123,34 @@ export function buildMobile(config: Config, db: Db, issuance: Issuance, masterKe
   const collection = new CollectionService({ ...stores, issuer: issuance.issuer, recovery: issuance.recovery, keys: issuance.escrowedKeys, mac, unlockSecret, config: config.mobile });
   const lifecycle = new LifecycleService({ ...stores, requests, notifications, unlockKey: (id) => collection.unlockKey(id), renewal: config.mobile.renewal });
 
-  let timer: NodeJS.Timeout | undefined;
+  const directory = new Directory({ db, people, devices, audit: issuance.audit });
+  const sessionThrottle = new AddressThrottle(config.mobile.maxFailuresPerAddress, 60_000);
+  const guard = core.auth.admin;
+  const { bodyLimit } = core;
   return {
-    directory: new Directory({ db, people, devices, audit: issuance.audit }),
+    ...feature({
+      mounts: [
+        { path: '/api/v1', router: directoryRouter({ guard, directory, bodyLimit }) },
+        { path: '/api/v1', router: mobileIdsRouter({ guard, requests, lifecycle, messages, bodyLimit }) },
+        ...(config.mobile.enabled ? [{ path: '/mobile/v1', router: mobileAgentRouter({ collection, sessionThrottle }) }] : []),
+      ],
+      start(signal) {
+        const sweep = () =>
+          lifecycle.sendRenewalNotices().then(
+            (r) => r.notified + r.failed > 0 && mobileLog.info(r, 'renewal notices'),
+            (err: unknown) => mobileLog.error({ err }, 'renewal notices failed; retried on the next round'),
+          );
+        every(Math.max(durationMs(config.mobile.renewal.checkEvery), 1000), signal, () => void sweep());
+      },
+      stop: async () => email?.close(),
+    }),
+    directory,
     requests,
     collection,
-    sessionThrottle: new AddressThrottle(config.mobile.maxFailuresPerAddress, 60_000),
+    sessionThrottle,
     lifecycle,
     messages,
     notifications,
     profiles,
-    start() {
-      const sweep = () =>
-        lifecycle.sendRenewalNotices().then(
-          (r) => r.notified + r.failed > 0 && mobileLog.info(r, 'renewal notices'),
-          (err: unknown) => mobileLog.error({ err }, 'renewal notices failed; retried on the next round'),
-        );
-      timer = setInterval(() => void sweep(), Math.max(durationMs(config.mobile.renewal.checkEvery), 1000));
-      timer.unref();
-    },
-    stop() {
-      clearInterval(timer);
-      email?.close();
-    },
   };
 }

@@ -1,9 +1,13 @@
-/** Builds iOS OTA enrollment from configuration: signing identity, device CAs, SCEP profile, credential profiles. */
+/**
+ * The iOS OTA enrollment feature, built from configuration (signing
+ * identity, device CAs, SCEP profile, credential profiles): /ota for
+ * devices and its admin API, when ota.enabled.
+ */
 import { createHmac, X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { durationMs } from '../config/duration.js';
+import { otaAdminRouter, otaRouter } from '../http/routes/ota.js';
 import { readCertificateFile } from '../pki/certificate-files.js';
 import { devPkiFiles } from '../pki/dev-pki.js';
 import { readKeyFile } from '../pki/key-files.js';
@@ -11,12 +15,16 @@ import { NativeSigner } from '../pki/native-signer.js';
 import { sha1 } from '../pki/x509-der.js';
 import { OtaCredentials } from '../protocols/ota/credentials.js';
 import { OtaService, type OtaCredentialProfile } from '../protocols/ota/service.js';
-import type { Db } from '../store/db.js';
 import { OtaEnrollmentRepository } from '../store/ota.js';
 import { refuse, StartupError, type SettingProblem } from './errors.js';
+import { feature, type CoreServices, type Feature } from './feature.js';
 import { credentialProfileProblems } from './mobile.js';
-import type { Issuance } from './issuance.js';
 import type { Scep } from './scep.js';
+
+export interface Ota extends Feature {
+  /** Undefined when ota.enabled is false. */
+  service: OtaService | undefined;
+}
 
 /** Every credential profile must name templates that exist (credentialProfileProblems). */
 export function checkCredentialProfiles(config: Config): void {
@@ -65,7 +73,21 @@ export function signingIdentity(config: Config, masterKey: Buffer | undefined): 
   }
 }
 
-export function buildOta(config: Config, db: Db, issuance: Issuance, scep: Scep, masterKey: Buffer, baseUrl: string, log: Logger): OtaService | undefined {
+export function buildOta(core: CoreServices, scep: Scep): Ota {
+  const service = otaService(core, scep);
+  if (!service) return { ...feature({}), service };
+  return {
+    ...feature({
+      mounts: [
+        { path: '/api/v1', router: otaAdminRouter({ guard: core.auth.admin, ota: service, bodyLimit: core.bodyLimit }) },
+        { path: '/ota', router: otaRouter({ ota: service }) },
+      ],
+    }),
+    service,
+  };
+}
+
+function otaService({ config, db, issuance, masterKey, baseUrl, log }: CoreServices, scep: Scep): OtaService | undefined {
   refuse([...credentialProfileProblems(config), ...otaProblems(config)]);
   const ota = config.ota;
   if (!ota.enabled) return undefined;

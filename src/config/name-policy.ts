@@ -35,7 +35,7 @@ const rule = (r: z.output<typeof valueRule>): ValueRule => (typeof r === 'string
 const rules = <K extends string>(record: Partial<Record<K, z.output<typeof valueRule>>>): Partial<Record<K, ValueRule>> =>
   Object.fromEntries(Object.entries(record).map(([k, r]) => [k, rule(r as z.output<typeof valueRule>)])) as Partial<Record<K, ValueRule>>;
 
-/** The setting as read: `source` is left out where the caller's default applies (SCEP: mdm for Intune profiles, else request). */
+/** The setting as read: `source` is left out where the caller's default applies (SCEP: mdm for profiles whose challenges a connector validates, else request). */
 export type NamesSetting = Omit<NamePolicy, 'source'> & { source?: NameSource };
 
 /**

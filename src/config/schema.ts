@@ -268,20 +268,22 @@ const scepProfile = z.strictObject({
       z.literal('dynamic'),
       z.literal('none'),
       z.strictObject({ static: secret(z.string().min(8)).describe('Shared challenge password, e.g. ${SCEP_CHALLENGE}.') }),
+      z.strictObject({ connector: name.describe('Id of the connector (config/connectors/<id>.yaml) that validates the challenges its MDM gave its devices, e.g. an Intune connector.') }),
+      // { <kind>: <id> }: the same, and the connector must be of that kind (src/app/scep-challenge-connector.ts).
       z.strictObject({ intune: name.describe('Id of the Intune connector (config/connectors/<id>.yaml) whose tenant validates the challenges Intune gave its devices.') }),
-    ], { error: 'expected "dynamic", "none", { static: <challenge> } or { intune: <connector id> }' })
+    ], { error: 'expected "dynamic", "none", { static: <challenge> }, { connector: <connector id> } or { intune: <connector id> }' })
     .default('dynamic')
-    .describe('"dynamic": one-time challenges from the admin API (and OTA); { static: ... } for MDM-driven enrollment; { intune: <connector id> } for Intune SCEP profiles; "none" only with approval.'),
+    .describe('"dynamic": one-time challenges from the admin API (and OTA); { static: ... } for MDM-driven enrollment; { connector: <connector id> } for SCEP profiles whose MDM validates the challenges (Intune), or { intune: <connector id> }, which also requires an Intune connector; "none" only with approval.'),
   challengeTtl: duration.default('1h').describe('Lifetime of one-time challenges.'),
   approval: z.boolean().default(false).describe('Requests wait (PENDING) until an operator approves them.'),
   renewal: z.boolean().default(true).describe('Accept RenewalReq signed by a valid certificate this gateway issued, without a challenge.'),
   names: namesSetting({ sources: ['request', 'mdm', 'template'] }).describe(
-    'Where the names of issued certificates come from. request (default): the request\'s subject attributes as `subject` allows them (default CN, O, OU, L, ST, C, serialNumber, one each, plain text) and no subjectAltName unless `subjectAltNames` lists its type; mdm (default with an Intune challenge): as Intune validated them; template: the template\'s, filled from {{challenge.<attribute>}}, the values a one-time challenge was bound to; the request\'s names are ignored.',
+    'Where the names of issued certificates come from. request (default): the request\'s subject attributes as `subject` allows them (default CN, O, OU, L, ST, C, serialNumber, one each, plain text) and no subjectAltName unless `subjectAltNames` lists its type; mdm (default when a connector validates the challenges): as the MDM (Intune) validated them; template: the template\'s, filled from {{challenge.<attribute>}}, the values a one-time challenge was bound to; the request\'s names are ignored.',
   ),
 })
   .superRefine((p, ctx) => {
-    const intune = typeof p.challenge === 'object' && 'intune' in p.challenge;
-    if (p.names.source === 'mdm' && !intune) ctx.addIssue({ code: 'custom', path: ['names', 'source'], message: 'mdm: names as the MDM validated them needs an MDM that validates requests: challenge { intune: <connector id> }' });
+    const byConnector = typeof p.challenge === 'object' && !('static' in p.challenge);
+    if (p.names.source === 'mdm' && !byConnector) ctx.addIssue({ code: 'custom', path: ['names', 'source'], message: 'mdm: names as the MDM validated them needs an MDM that validates requests: challenge { connector: <connector id> }' });
   });
 
 const scep = z

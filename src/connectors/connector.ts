@@ -6,7 +6,8 @@
 import type { Router } from 'express';
 import type { ChallengeValidator } from '../protocols/scep/challenges.js';
 
-export type ConnectorKind = 'workspace-one' | 'intune' | 'mobileiron' | 'citrix';
+/** A connector file's `kind`: one of the modules src/app/connector-registry.ts lists. */
+export type ConnectorKind = string;
 
 export type MdmEventType = 'enrolled' | 'unenrolled' | 'wiped' | 'compliance-changed';
 
@@ -116,6 +117,6 @@ export interface Connector {
    * already gone counts as removed.
    */
   withdraw?(ref: DeliveryReceipt, credentials?: WithdrawnCredential[]): Promise<void>;
-  /** Decides SCEP enrollments for profiles that name this connector (Intune's challenge validation). */
+  /** Decides SCEP enrollments for profiles that name this connector, when its module has `scepChallenges`. */
   scepValidator?(): ChallengeValidator;
 }

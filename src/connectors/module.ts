@@ -1,6 +1,8 @@
 /**
- * How a vendor connector plugs in: a schema for its YAML file and a factory.
- * The composition root (src/app) lists the modules; the core never imports them.
+ * How a vendor connector plugs in: a schema for its YAML file, a factory,
+ * and optional hooks for what it needs of the core. One list,
+ * src/app/connector-registry.ts, names the modules; nothing else under src/
+ * imports them or knows their kinds.
  */
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
@@ -67,6 +69,19 @@ export interface ConnectorInbound {
   events?: string;
 }
 
+/**
+ * A SCEP profile the MDM enrolls its devices at itself with one shared
+ * challenge (MobileIron Core's Centralized SCEP): start-up stops unless the
+ * profile exists and has challenge { static: ... }.
+ */
+export interface ScepProfileUse {
+  /** Where the connector file names the profile. */
+  path: (string | number)[];
+  profile: string;
+  /** Why one shared challenge, as the operator reads it: "Core's Centralized SCEP sends one shared password". */
+  reason: string;
+}
+
 export interface ConnectorModule<S extends ConnectorSettings = ConnectorSettings> {
   kind: ConnectorKind;
   schema: z.ZodType<S>;
@@ -87,4 +102,19 @@ export interface ConnectorModule<S extends ConnectorSettings = ConnectorSettings
    * one, so that `credgate config check` and start-up report them all.
    */
   checkFiles?(settings: S): FileProblem[];
+  /**
+   * Present when the connector decides SCEP enrollments (its Connector's
+   * scepValidator): a profile hands it its challenges with
+   * challenge { connector: <id> }, or { <kind>: <id> }, which also requires
+   * the connector to be of this kind. `vendor` names it in messages.
+   */
+  scepChallenges?: { vendor: string };
+  /** The SCEP profiles the MDM enrolls at with one shared challenge. */
+  scepProfiles?(settings: S): ScepProfileUse[];
+  /**
+   * Where the file names the templates of a `policy` the schema derives
+   * from the vendor's own keys (Citrix: certsrv.templates), so that a
+   * missing template is reported at the key that names it.
+   */
+  templateKeys?(settings: S): [path: (string | number)[], template: string][];
 }

@@ -12,7 +12,7 @@
  * get nosniff, HSTS over TLS (as helmet sets it) and a request id only. Request logging and metrics are the
  * same as express's.
  */
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import getRawBody from 'raw-body';
@@ -159,9 +159,4 @@ export function scepEndpoint(deps: { scep: ScepService; log: Logger; observe?: R
 function loggedUrl(path: string, query: string): string {
   const operation = new URLSearchParams(query).get('operation');
   return operation === null ? path : `${path}?operation=${encodeURIComponent(operation.slice(0, 32))}`;
-}
-
-/** Sends /scep to the endpoint and everything else to `app`. */
-export function withScepEndpoint(endpoint: ScepEndpoint, app: RequestListener): RequestListener {
-  return (req, res) => (endpoint.handles(req) ? endpoint.serve(req, res) : app(req, res));
 }

@@ -281,6 +281,24 @@ describe('connectors tried alone: credgate connectors list / test, and the admin
       const alone = await cli(['connectors', 'test', 'ws1'], other);
       assert.equal(alone.status, 0, alone.stdout + alone.stderr);
     });
+
+    test('a template a connector derives from its own keys is reported missing at that key: Citrix certsrv.templates', async () => {
+      const other = freshCheckout();
+      const settings = citrix(xm.url);
+      writeConnectorFile(join(other, 'config/connectors'), 'xm', { ...settings, certsrv: { templates: { XenMobileUser: 'no-such-template' } } });
+      const r = await cli(['connectors', 'test', 'xm'], other);
+      assert.equal(r.status, 2, r.stdout + r.stderr);
+      assert.match(r.stderr, /^credgate: \S*config\/connectors\/xm\.yaml:\d+:\d+ certsrv\.templates\.XenMobileUser: no template named "no-such-template"/);
+    });
+
+    test('a connector file without a kind is told that, and nothing a vendor schema would say of its other keys', async () => {
+      const other = freshCheckout();
+      const { kind: _kind, ...withoutKind } = citrix(xm.url);
+      writeConnectorFile(join(other, 'config/connectors'), 'xm', withoutKind);
+      const r = await cli(['connectors', 'list'], other);
+      assert.equal(r.status, 2, r.stdout + r.stderr);
+      assert.equal(r.stderr, 'credgate: config/connectors/xm.yaml:1:1 kind: expected "workspace-one", "mobileiron", "citrix" or "intune", got nothing\n');
+    });
   });
 
   describe('the admin API of a started gateway', () => {

@@ -20,7 +20,7 @@ import { opensslCsr } from '../helpers/openssl-csr.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startIntuneCloud, type IntuneCloud } from '../helpers/intune-standins.js';
 import { adminCurlArgs } from '../helpers/pki.js';
-import { deviceCsr, newDevice, pkiMessage, readCertRep } from '../helpers/scep-client.js';
+import { deviceCsr, newDevice, pkiMessage, readCertRep, type Identity } from '../helpers/scep-client.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeTestTls, writeTestTlsFiles } from '../helpers/ws1-standins.js';
 
@@ -84,6 +84,7 @@ describe('SCEP with Intune challenge validation', () => {
             intune: { template: 'device-identity', challenge: { intune: 'intune' } },
             'intune-escrow': { template: 'smime-encryption', challenge: { intune: 'intune' } },
             'intune-approval': { template: 'device-identity', challenge: { intune: 'intune' }, approval: true },
+            'intune-generic': { template: 'device-identity', challenge: { connector: 'intune' } },
           },
         },
       },
@@ -194,6 +195,61 @@ describe('SCEP with Intune challenge validation', () => {
     assert.equal(cert.ca, false);
     assert.equal(cert.subjectAltName, 'othername:UPN:jane@example.com', 'the names Intune validated');
     assert.doesNotMatch(openssl(['x509', '-noout', '-text'], cert.toString()), /Code Signing|TLS Web Server/);
+  });
+
+  test('challenge: { connector: <id> } hands the profile to the connector as { intune: <id> } does: Intune decides enrollments and renewals, and the names are those it validated', async () => {
+    const ra = new X509Certificate(readFileSync(join(dir, 'certs/scep-ra.pem')));
+    const device = await newDevice('intune-generic');
+    const send = async (type: 'PKCSReq' | 'RenewalReq', signer: Identity, challenge: string) => {
+      const csr = opensslCsr(device.key, { subject: '/CN=intune-generic', addext: ['subjectAltName=otherName:1.3.6.1.4.1.311.20.2.3;UTF8:generic@example.com'], challenge });
+      const req = await pkiMessage({ type, inner: csr, signer, recipients: [ra] });
+      const file = join(dir, `generic-${req.transactionId}.der`);
+      writeFileSync(file, req.der);
+      const sent = await curl(`${base}/scep/intune-generic?operation=PKIOperation`, ['--cacert', rootPem, '-H', 'Content-Type: application/x-pki-message', '--data-binary', `@${file}`, '-o', `${file}.rep`]);
+      assert.equal(sent.status, 200);
+      return readCertRep(readFileSync(`${file}.rep`), ra, signer);
+    };
+    const challenge = cloud.scepChallenge('Success');
+    const first = await send('PKCSReq', device, challenge);
+    assert.equal(first.status, 'SUCCESS', first.failInfo);
+    assert.ok(callsFor(challenge).validate, 'Intune validated the request');
+    assert.deepEqual(callsFor(challenge).notifications.map((n) => n.action), ['successNotification']);
+    assert.equal(first.certificates[0]!.subjectAltName, 'othername:UPN:generic@example.com', 'names: mdm by default, as for { intune: <id> }');
+
+    // Same names, signed by the certificate just issued: enough for a renewal where the gateway checks challenges itself, not where Intune does.
+    const refused = cloud.scepChallenge('ChallengeExpired', 'The challenge has expired');
+    const before = await certificates();
+    const renewal = await send('RenewalReq', { key: device.key, cert: first.certificates[0]! }, refused);
+    assert.equal(renewal.status, 'FAILURE');
+    assert.equal(renewal.failInfo, 'badRequest');
+    assert.ok(callsFor(refused).validate, 'the renewal went to Intune');
+    assert.equal(await certificates(), before);
+  });
+
+  test('start-up stops when challenge: { connector: <id> } names no connector, or one that validates no SCEP challenges', async () => {
+    const other = tempDir();
+    mkdirSync(join(other, 'connectors'));
+    writeFileSync(join(other, 'connectors/intune.yaml'), readFileSync(join(dir, 'connectors/intune.yaml')));
+    writeFileSync(
+      join(other, 'connectors/ws1.yaml'),
+      [
+        'kind: workspace-one',
+        'delivery: uem-upload',
+        'inbound: { basic: [{ username: console, password: ws1-console-password }] }',
+        'policy:',
+        '  enrolled: { signing: smime-signing }',
+        '  pkcs12: { format: modern, password: ws1-profile-password }',
+        'uem: { url: "https://127.0.0.1:9", tenantCode: tenant-ws1, basic: { username: api, password: api-password } }',
+      ].join('\n'),
+    );
+    const start = (challenge: Record<string, string>) =>
+      startTestGateway({ dir: other, overrides: { connectors: { dir: join(other, 'connectors') }, scep: { profiles: { default: {}, x: { challenge } } } } });
+    await assert.rejects(start({ connector: 'nope' }), /^StartupError: scep\.profiles\.x\.challenge\.connector: no connector "nope" \(configured connectors that do: intune\)$/);
+    await assert.rejects(
+      start({ connector: 'ws1' }),
+      /^StartupError: scep\.profiles\.x\.challenge\.connector: connector "ws1" \(workspace-one\) does not validate SCEP challenges \(configured connectors that do: intune\)$/,
+    );
+    await assert.rejects(start({ intune: 'ws1' }), /^StartupError: scep\.profiles\.x\.challenge\.intune: no Intune connector "ws1" \(configured Intune connectors: intune\)$/);
   });
 
   test('validated, then rejected by an operator: Intune gets a failureNotification', async () => {

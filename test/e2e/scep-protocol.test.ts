@@ -11,9 +11,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pino from 'pino';
-import { loadMasterKey } from '../../src/app/pki-setup.js';
-import { buildScep } from '../../src/app/scep.js';
 import { octets, printable } from '../../src/pki/asn1.js';
 import { parseEnvelopedData } from '../../src/pki/cms/enveloped-data.js';
 import { buildSignedData, parseSignedData } from '../../src/pki/cms/signed-data.js';
@@ -307,7 +304,7 @@ describe('SCEP protocol', () => {
 
   test('fuzz: 10,000 mutated messages never make the service throw; a sample over HTTP never gets a 5xx', async () => {
     // The service itself, for speed: a throw here is what would be a 500 over HTTP.
-    const service: ScepService = buildScep(gw.config, gw.db, gw.issuance, loadMasterKey(gw.config, { create: false }), pino({ level: 'silent' })).service;
+    const service: ScepService = gw.scep;
     const profile = service.profile('mdm')!;
     const device = await newDevice('fuzz');
     const seeds = [

@@ -39,7 +39,7 @@ describe('issuance core internals', () => {
     masterKey = loadMasterKey(config, { create: true });
     await ensurePki(config, masterKey, log);
     db = await openDatabase(config.database);
-    core = buildIssuance(config, db, masterKey, 'https://gw.example', log);
+    core = buildIssuance({ config, db, masterKey, baseUrl: 'https://gw.example', log });
   });
   after(async () => {
     core.stop();

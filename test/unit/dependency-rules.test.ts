@@ -1,13 +1,16 @@
 /**
  * The dependency rules of docs/architecture.md ("Layers"), checked on every
  * import in the tree: src/ never imports connectors/ (only src/app wires
- * them); a connector never imports another; pki/ imports nothing from
- * identity/, http/ or jobs/; nothing imports src/app.
+ * them, through one registry) nor names a connector's kind; a connector
+ * never imports another; pki/ imports nothing from identity/, http/ or
+ * jobs/; nothing imports src/app.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
+import ts from 'typescript';
+import { CONNECTOR_MODULES } from '../../src/app/connector-registry.js';
 import { REPO } from '../helpers/cli.js';
 
 function files(dir: string): string[] {
@@ -40,7 +43,7 @@ const violations = (from: string[], rule: (file: string, target: string) => stri
 
 test('the import scanner sees relative imports (guards the rules below)', () => {
   const seen = importsOf('src/app/gateway.ts');
-  assert.ok(seen.includes('src/http/app.js'), seen.join(', '));
+  assert.ok(seen.includes('src/store/db.js'), seen.join(', '));
   assert.ok(files('src').length > 20);
 });
 
@@ -49,6 +52,43 @@ test('src/ outside src/app never imports connectors/', () => {
     files('src').filter((f) => !f.startsWith('src/app/')),
     (f, t) => (t.startsWith('connectors/') ? `${f} -> ${t}` : undefined),
   );
+  assert.deepEqual(found, []);
+});
+
+const REGISTRY = 'src/app/connector-registry.ts';
+
+test('under src/, only the connector registry imports connectors/', () => {
+  const found = violations(
+    files('src').filter((f) => f !== REGISTRY),
+    (f, t) => (t.startsWith('connectors/') ? `${f} -> ${t}` : undefined),
+  );
+  assert.deepEqual(found, []);
+});
+
+/** Every string literal in `file`'s code, comments left out. */
+function stringLiterals(file: string): string[] {
+  const source = ts.createSourceFile(file, readFileSync(join(REPO, file), 'utf8'), ts.ScriptTarget.Latest);
+  const out: string[] = [];
+  const visit = (node: ts.Node) => {
+    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) out.push(node.text);
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return out;
+}
+
+test('the literal scanner sees string literals and skips comments (guards the rule below)', () => {
+  const seen = stringLiterals('src/app/connectors.ts');
+  assert.ok(seen.includes('../config/load.js'), 'an import specifier is a string literal');
+  assert.ok(!seen.some((s) => s.includes('config/connectors/<id>.yaml')), 'the header comment is not');
+});
+
+test('no code under src/ outside the registry names a connector kind: vendors plug in through ConnectorModule hooks', () => {
+  const kinds = CONNECTOR_MODULES.map((m) => m.kind);
+  assert.ok(kinds.length >= 4);
+  const found = files('src')
+    .filter((f) => f !== REGISTRY)
+    .flatMap((f) => stringLiterals(f).filter((s) => kinds.includes(s)).map((s) => `${f}: '${s}'`));
   assert.deepEqual(found, []);
 });
 

@@ -61,7 +61,7 @@ test('the table has a row for every folder of src/ and for connectors/, and name
 });
 
 test('the import reader sees imports, exports and dynamic imports (guards the rule below)', () => {
-  const seen = importsOf('src/app/gateway.ts');
+  const seen = importsOf('src/app/listeners.ts');
   assert.ok(seen.includes('src/http/app.js'), seen.join(', '));
   assert.ok(importsOf('src/store/db.ts').some((t) => within(t, 'src/store/migrations')));
 });

@@ -14,7 +14,7 @@ test('a failed readiness check tells an anonymous caller nothing of its cause', 
   const app = express().use(
     opsRouter({
       log,
-      checks: [
+      checks: () => [
         { name: 'database', check: () => Promise.reject(new Error(reason)) },
         { name: 'workers', check: async () => 'running' },
       ],

@@ -11,9 +11,10 @@ export interface ReadinessCheck {
 /**
  * /readyz is public (orchestrators probe it unauthenticated), so a failed
  * check answers "failed" only; why (a database error naming hosts and
- * users) goes to the log.
+ * users) goes to the log. The checks are read per request: features
+ * built after this router add theirs.
  */
-export function opsRouter(opts: { checks: ReadinessCheck[]; log: Logger }): Router {
+export function opsRouter(opts: { checks: () => ReadinessCheck[]; log: Logger }): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -22,7 +23,7 @@ export function opsRouter(opts: { checks: ReadinessCheck[]; log: Logger }): Rout
     const results: Record<string, string> = {};
     let ready = true;
     await Promise.all(
-      opts.checks.map(async (c) => {
+      opts.checks().map(async (c) => {
         try {
           const r = await c.check();
           results[c.name] = r === false ? 'not ready' : r;

@@ -2,7 +2,8 @@
  * Who may enroll: every SCEP profile has one ChallengeValidator. Static
  * challenges come from YAML (MDM-driven enrollment such as MobileIron Core);
  * dynamic ones are single-use, expire, may be bound to subject attributes,
- * and are stored only as HMACs. An Intune validator implements the same
+ * and are stored only as HMACs. A connector that decides its MDM's
+ * challenges (ConnectorModule.scepChallenges) implements the same
  * interface, with the issued/failed notifications.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -35,6 +36,12 @@ export interface IssuedForRequest {
 }
 
 export interface ChallengeValidator {
+  /**
+   * Renewals are the validator's to decide too: a RenewalReq signed by a
+   * certificate of ours is not let through on that alone (an MDM that
+   * checks the names it expects on every request).
+   */
+  readonly decidesRenewals?: boolean;
   validate(ctx: ChallengeContext): Promise<ChallengeVerdict>;
   /** Told once a certificate was issued for a validated request (after it was recorded). */
   issued?(ctx: ChallengeContext, certificate: IssuedForRequest): Promise<void>;

@@ -43,7 +43,8 @@ export interface ScepProfile {
   renewal: boolean;
   /** Where the names of its certificates come from (src/pki/name-policy.ts). */
   names: NamePolicy;
-  challengeKind: 'static' | 'dynamic' | 'none' | 'intune';
+  /** Where challenges come from: `connector` when an MDM's connector decides them. */
+  challengeKind: 'static' | 'dynamic' | 'none' | 'connector';
   /** Lifetime of one-time challenges made for this profile. */
   challengeTtlMs: number;
 }
@@ -235,7 +236,7 @@ export class ScepService {
 
   /**
    * The request as received, sealed under the master key, for validators
-   * that report the decision back with it (Intune): kept only while the
+   * that report the decision back with it (an MDM's): kept only while the
    * request waits, never in clear.
    */
   private sealed(profile: ScepProfile, base: RequestRecord, csr: ParsedCsr): { csrSealed?: string; kekId?: string } {
@@ -246,8 +247,8 @@ export class ScepService {
 
   /** Whether the request may enroll: a renewal signed by a certificate of ours, or the profile's challenge. */
   private async authorise(profile: ScepProfile, renewing: X509Certificate | undefined, ctx: ChallengeContext): Promise<ChallengeVerdict> {
-    // A challenge Intune decides is Intune's to decide, renewal or not: it also checks the names Intune expects.
-    if (renewing && profile.renewal && profile.challengeKind !== 'intune') {
+    // A validator that decides renewals too sees every request, signed by a certificate of ours or not.
+    if (renewing && profile.renewal && !profile.validator.decidesRenewals) {
       const refusal = await this.renewalRefusal(renewing, profile, ctx.csr);
       if (!refusal) return { ok: true };
       if (ctx.challenge === undefined) return { ok: false, reason: refusal };
