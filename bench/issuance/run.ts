@@ -48,7 +48,7 @@
  *   --json FILE       also write the results as JSON
  *   --keep            keep the temporary directory
  */
-import { type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -342,7 +342,7 @@ async function profiled<T>(file: string, fn: () => Promise<T>): Promise<T> {
     [...m.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)
-      .map(([k, us]) => `  ${(100 * us / totalUs).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`)
+      .map(([k, us]) => `  ${((100 * us) / totalUs).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`)
       .join('\n');
   progress(`profile (${file}), ${(totalUs / 1e6).toFixed(2)} s of samples; self time by package/file:\n${top(pkgTime, 20)}\nby function:\n${top(fnTime, 30)}`);
   return out;
@@ -363,9 +363,13 @@ const machine = {
   node: process.version,
   openssl: process.versions.openssl,
   uvThreadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)',
-  loadStart: loadavg().map((l) => l.toFixed(2)).join(' '),
+  loadStart: loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' '),
 };
-progress(`machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.ramGiB.toFixed(1)} GiB, node ${machine.node}, OpenSSL ${machine.openssl}, load ${machine.loadStart}`);
+progress(
+  `machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.ramGiB.toFixed(1)} GiB, node ${machine.node}, OpenSSL ${machine.openssl}, load ${machine.loadStart}`,
+);
 
 {
   const j = machineJiffies();
@@ -419,7 +423,10 @@ if (opts.stages.has('csr')) {
   ];
 
   const subjectKeys = await Promise.all(Array.from({ length: 8 }, () => generateKey('rsa-2048')));
-  const csrs = await makeCsrs(64, subjectKeys.map((k) => k.privateKey));
+  const csrs = await makeCsrs(
+    64,
+    subjectKeys.map((k) => k.privateKey),
+  );
   progress(`csr: ${csrs.length} RSA-2048 CSRs from ${subjectKeys.length} keys ready`);
 
   const rows: { ca: string; what: string; native: Measured; forge: Measured }[] = [];
@@ -456,7 +463,9 @@ if (opts.stages.has('csr')) {
       {
         what: `issue() from CSR, ${opts.csrConcurrency} in flight`,
         run: (k, n) =>
-          measure(n, opts.csrConcurrency, (i) => issuers[k].issue({ template: 'tls-client', csr: csrs[i % csrs.length]!, data: { user: { userName: `bench-${i}` } }, actor: 'bench' })),
+          measure(n, opts.csrConcurrency, (i) =>
+            issuers[k].issue({ template: 'tls-client', csr: csrs[i % csrs.length]!, data: { user: { userName: `bench-${i}` } }, actor: 'bench' }),
+          ),
       },
     ];
     for (const c of cases) {
@@ -684,7 +693,9 @@ if (opts.stages.has('pool')) {
 
 core.stop();
 await db.destroy();
-machine.loadStart += ` → end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+machine.loadStart += ` → end ${loadavg()
+  .map((l) => l.toFixed(2))
+  .join(' ')}`;
 const total = (performance.now() - t0) / 1000;
 const rows = [
   `## Results (${new Date().toISOString()}, ${fmt(total, 0)} s)`,

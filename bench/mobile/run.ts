@@ -55,11 +55,15 @@ const caller = { actor: 'bench:admin', name: 'admin', roles: ['admin'] };
 function call(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(`${gw.url}${path}`, { method, agent, headers: { ...(payload && { 'Content-Type': 'application/json' }), ...(token && { Authorization: `Bearer ${token}` }) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString() || '{}') as Record<string, unknown> }));
-    });
+    const req = request(
+      `${gw.url}${path}`,
+      { method, agent, headers: { ...(payload && { 'Content-Type': 'application/json' }), ...(token && { Authorization: `Bearer ${token}` }) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString() || '{}') as Record<string, unknown> }));
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -70,7 +74,7 @@ const ms = (v: number) => v.toFixed(1);
 
 if (pool > 0) {
   process.stdout.write(`filling the key pool with ${pool} ${args.key} keys…\n`);
-  while ((await gw.db('key_pool').count({ n: '*' }).first() as { n: number }).n < pool) await new Promise((r) => setTimeout(r, 1000));
+  while (((await gw.db('key_pool').count({ n: '*' }).first()) as { n: number }).n < pool) await new Promise((r) => setTimeout(r, 1000));
 }
 
 const results = [];
@@ -129,7 +133,9 @@ for (const concurrency of levels) {
   process.stdout.write(`${JSON.stringify(row)}\n`);
 }
 
-process.stdout.write(`\n| phones in flight | collections/s | collection p50 / p99 (ms) | session p50 / p99 | credentials p50 / p99 | ack p50 / p99 | failures |\n|--:|--:|--:|--:|--:|--:|--:|\n`);
+process.stdout.write(
+  `\n| phones in flight | collections/s | collection p50 / p99 (ms) | session p50 / p99 | credentials p50 / p99 | ack p50 / p99 | failures |\n|--:|--:|--:|--:|--:|--:|--:|\n`,
+);
 for (const r of results) {
   const f = (s: { p50: number; p99: number }) => `${s.p50} / ${s.p99}`;
   process.stdout.write(`| ${r.concurrency} | ${r.sessionsPerSecond} | ${f(r.total)} | ${f(r.session)} | ${f(r.credentials)} | ${f(r.ack)} | ${r.failures} |\n`);

@@ -22,6 +22,11 @@ writeConnectorFile(
   ws1Settings({
     eventsPassword,
     pkcs12: { format: 'apple', password: 'eg-profile-password' },
-    escrowGateway: { url: 'https://127.0.0.1:9', clientPkcs12: join(egDir, 'client.p12'), clientPkcs12Password: 'bench-eg-p12', serverCa: join(egDir, 'client.pem') },
+    escrowGateway: {
+      url: 'https://127.0.0.1:9',
+      clientPkcs12: join(egDir, 'client.p12'),
+      clientPkcs12Password: 'bench-eg-p12',
+      serverCa: join(egDir, 'client.pem'),
+    },
   }),
 );

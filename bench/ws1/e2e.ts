@@ -158,7 +158,11 @@ interface VariantResult {
 }
 
 async function main(): Promise<void> {
-  progress(`dir ${dir}; ${cpus().length} CPUs, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  progress(
+    `dir ${dir}; ${cpus().length} CPUs, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   const tls = await makeTestTls();
   mkdirSync(join(dir, 'tls'));
   const files = writeTestTlsFiles(tls, join(dir, 'tls'));
@@ -167,7 +171,11 @@ async function main(): Promise<void> {
   writeConnectorFile(
     join(dir, 'connectors'),
     'ws1',
-    ws1Settings({ eventsPassword: EVENTS_PASSWORD, pkcs12: { format: args.format, password: P12_PASSWORD }, escrowGateway: escrowGatewayOf(eg.url, tls, files) }),
+    ws1Settings({
+      eventsPassword: EVENTS_PASSWORD,
+      pkcs12: { format: args.format, password: P12_PASSWORD },
+      escrowGateway: escrowGatewayOf(eg.url, tls, files),
+    }),
   );
   const port = await freePort();
   const pki = join(dir, 'pki');
@@ -186,7 +194,11 @@ async function main(): Promise<void> {
   const results: VariantResult[] = [];
   for (const [vi, variant] of VARIANTS.entries()) {
     const dbFile = join(dir, `${variant}.db`);
-    const env: NodeJS.ProcessEnv = { ...process.env, CREDGATE_DATABASE__FILENAME: dbFile, CREDGATE_PKI__KEY_POOL: variant === 'pool' ? '{rsa-2048: 16}' : '{}' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      CREDGATE_DATABASE__FILENAME: dbFile,
+      CREDGATE_PKI__KEY_POOL: variant === 'pool' ? '{rsa-2048: 16}' : '{}',
+    };
     for (const k of Object.keys(env)) if (k.startsWith('CREDGATE_') && !['CREDGATE_DATABASE__FILENAME', 'CREDGATE_PKI__KEY_POOL'].includes(k)) delete env[k];
     delete env.NODE_OPTIONS;
     const profDir = args.profile ? join(args.profile, variant) : undefined;
@@ -204,7 +216,15 @@ async function main(): Promise<void> {
     const call = (method: string, path: string, body?: string) =>
       new Promise<number>((resolve) => {
         const req = request(
-          { host: '127.0.0.1', port, method, path, agent, servername: 'localhost', headers: { Authorization: authorization, ...(body && { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }) } },
+          {
+            host: '127.0.0.1',
+            port,
+            method,
+            path,
+            agent,
+            servername: 'localhost',
+            headers: { Authorization: authorization, ...(body && { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }) },
+          },
           (res) => {
             res.resume();
             res.on('end', () => resolve(res.statusCode ?? 0));
@@ -213,10 +233,15 @@ async function main(): Promise<void> {
         req.on('error', () => resolve(0));
         req.end(body);
       });
-    await until('the gateway', async () => {
-      if (child.exitCode !== null) throw new Error(`the gateway exited: ${out}`);
-      return (await call('GET', '/healthz')) === 200;
-    }, 120_000, 200);
+    await until(
+      'the gateway',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`the gateway exited: ${out}`);
+        return (await call('GET', '/healthz')) === 200;
+      },
+      120_000,
+      200,
+    );
     const db = new Database(dbFile, { readonly: true, fileMustExist: true });
     const scalar = (sql: string) => Number(Object.values(db.prepare(sql).get() as Record<string, unknown>)[0]);
     if (variant === 'pool') await until('the key pool to fill', () => scalar("select count(*) from key_pool where algorithm = 'rsa-2048'") >= 16, 120_000, 200);
@@ -262,15 +287,24 @@ async function main(): Promise<void> {
       .map((u) => u.at.getTime() - ackedAt.get(u.deviceUuid)!)
       .sort((a, b) => a - b);
     const pct = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)]! / 1000;
-    progress(`${variant}: ${N} acknowledged in ${ackSeconds.toFixed(2)} s, all uploaded after ${seconds.toFixed(2)} s = ${(N / seconds).toFixed(2)} enrollments/s`);
-    await until('the queue to settle', () => scalar("select count(*) from jobs where status in ('queued', 'running')") === 0, 60_000, 100).catch(() => undefined);
+    progress(
+      `${variant}: ${N} acknowledged in ${ackSeconds.toFixed(2)} s, all uploaded after ${seconds.toFixed(2)} s = ${(N / seconds).toFixed(2)} enrollments/s`,
+    );
+    await until('the queue to settle', () => scalar("select count(*) from jobs where status in ('queued', 'running')") === 0, 60_000, 100).catch(
+      () => undefined,
+    );
     await sleep(300);
 
     progress(`${variant}: native keygen again`);
     native.push(await nativeKeygen(KEYS));
     progress(`${variant}: ${native[1]!.perSecond.toFixed(2)} keys/s`);
 
-    const certs = Object.fromEntries((db.prepare('select template, count(*) n from certificates group by template').all() as { template: string; n: number }[]).map((r) => [r.template, Number(r.n)]));
+    const certs = Object.fromEntries(
+      (db.prepare('select template, count(*) n from certificates group by template').all() as { template: string; n: number }[]).map((r) => [
+        r.template,
+        Number(r.n),
+      ]),
+    );
     results.push({
       variant,
       n: N,
@@ -301,8 +335,12 @@ async function main(): Promise<void> {
 
   // ---------------------------------------------------------------- report
   const fmt = (n: number, d = 1) => n.toFixed(d);
-  console.log(`\nWorkspace ONE end to end: ${N} enrollments per variant (one user, distinct devices), ${IN_FLIGHT} in flight, jobs.workers ${WORKERS}, PKCS#12 ${args.format}\n`);
-  console.log('| variant | all 202 after (s) | first / last EG upload after (s) | 202 → upload p50 / max (s) | enrollments/s | native keygen/s (c=2, before / after) | enrollments/s vs keygen/s | gateway CPU ms/enrollment | native CPU ms/key | uploads / devices | dead jobs | certs (signing / encryption) |');
+  console.log(
+    `\nWorkspace ONE end to end: ${N} enrollments per variant (one user, distinct devices), ${IN_FLIGHT} in flight, jobs.workers ${WORKERS}, PKCS#12 ${args.format}\n`,
+  );
+  console.log(
+    '| variant | all 202 after (s) | first / last EG upload after (s) | 202 → upload p50 / max (s) | enrollments/s | native keygen/s (c=2, before / after) | enrollments/s vs keygen/s | gateway CPU ms/enrollment | native CPU ms/key | uploads / devices | dead jobs | certs (signing / encryption) |',
+  );
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
     const kg = (r.native[0]!.perSecond + r.native[1]!.perSecond) / 2;

@@ -22,7 +22,10 @@ const lines = [
 ];
 for (const c of [...new Set(runs.map((r) => r.connections))]) {
   const stats = new Map(
-    [...new Set(runs.filter((r) => r.connections === c).map((r) => r.target))].map((t) => [t, medians(runs.filter((r) => r.connections === c && r.target === t))]),
+    [...new Set(runs.filter((r) => r.connections === c).map((r) => r.target))].map((t) => [
+      t,
+      medians(runs.filter((r) => r.connections === c && r.target === t)),
+    ]),
   );
   const base = stats.get('bare');
   for (const [t, s] of stats) {

@@ -14,15 +14,19 @@
  *   same way, which is where certsrv clients cut it out.
  */
 
-const escape = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 // Clients read the disposition up to the next double quote, or to the line end: text, with no quote, tab or line break inside and only markup escaped.
-const disposition = (s: string): string => s.replace(/"/g, "'").replace(/[\r\n\t]+/g, ' ').replace(/[&<>]/g, (c) => `&#${c.charCodeAt(0)};`);
+const disposition = (s: string): string =>
+  s
+    .replace(/"/g, "'")
+    .replace(/[\r\n\t]+/g, ' ')
+    .replace(/[&<>]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 const page = (title: string, body: string): string =>
   `<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Microsoft Active Directory Certificate Services - ${escape(title)}</title></head>
+<html><head><meta charset="utf-8"><title>Microsoft Active Directory Certificate Services - ${escapeHtml(title)}</title></head>
 <body>
-<h1>${escape(title)}</h1>
+<h1>${escapeHtml(title)}</h1>
 ${body}
 </body></html>
 `;
@@ -84,7 +88,7 @@ ${lastStatus ? entry('LastStatus', lastStatus) : ''}
 export function landingPage(connectorId: string): string {
   return page(
     'Welcome',
-    `<p>credgate certificate services for XenMobile (connector ${escape(connectorId)}).</p>
+    `<p>credgate certificate services for XenMobile (connector ${escapeHtml(connectorId)}).</p>
 <p>Submit requests to <a href="certfnsh.asp">certfnsh.asp</a>; download the CA certificate from <a href="certcarc.asp">certcarc.asp</a>.</p>`,
   );
 }

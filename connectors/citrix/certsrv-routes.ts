@@ -97,8 +97,10 @@ export function certsrvRouter(service: CertsrvService, opts: { connectorId: stri
   // A form that is too large or not form-encoded gets the page a certsrv client reads, not JSON.
   const formErrors: ErrorRequestHandler = (err, _req, res, next) => {
     const e = err as { type?: string; status?: number; limit?: number };
-    if (e.type === 'entity.too.large') return html(res, 413, deniedPage(`the request form exceeds ${e.limit ?? FORM_LIMIT} bytes; a certificate request is far smaller`));
-    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return html(res, e.status, deniedPage(`the request form could not be read: ${(err as Error).message}`));
+    if (e.type === 'entity.too.large')
+      return html(res, 413, deniedPage(`the request form exceeds ${e.limit ?? FORM_LIMIT} bytes; a certificate request is far smaller`));
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
+      return html(res, e.status, deniedPage(`the request form could not be read: ${(err as Error).message}`));
     next(err);
   };
   r.use(formErrors);

@@ -95,7 +95,10 @@ export class CertsrvService {
     if (!template) {
       // ADCS's wording (CERTSRV_E_UNSUPPORTED_CERT_TYPE), which certsrv clients and their operators look for; then what is mapped here.
       const known = Object.keys(this.deps.settings.templates).join(', ');
-      return deny(`Denied by Policy Module 0x80094800, The request was for a certificate template that is not supported by the Active Directory Certificate Services policy: ${adcsTemplate.slice(0, 128)} (mapped: ${known})`, { adcsTemplate });
+      return deny(
+        `Denied by Policy Module 0x80094800, The request was for a certificate template that is not supported by the Active Directory Certificate Services policy: ${adcsTemplate.slice(0, 128)} (mapped: ${known})`,
+        { adcsTemplate },
+      );
     }
     const ignored = [...attributes.keys()].filter((k) => k !== 'certificatetemplate');
     if (ignored.length) log.info({ ignored }, 'certsrv request attributes ignored: names come from the request itself, never from attributes');
@@ -124,10 +127,16 @@ export class CertsrvService {
     const names = this.lowerEmails(decision.names, log);
     const deviceId = this.deviceOf(names);
     if (!deviceId && this.deps.settings.device.required) {
-      const where = this.deps.settings.device.subjectAttribute ? `a subject ${this.deps.settings.device.subjectAttribute}` : `a subjectAltName URI ${this.deps.settings.device.sanUriPrefix}<device>`;
-      return deny(`the request names no device (expected ${where}); its certificate could not be revoked when the device is retired`, { adcsTemplate, subject: csr.subjectDn });
+      const where = this.deps.settings.device.subjectAttribute
+        ? `a subject ${this.deps.settings.device.subjectAttribute}`
+        : `a subjectAltName URI ${this.deps.settings.device.sanUriPrefix}<device>`;
+      return deny(`the request names no device (expected ${where}); its certificate could not be revoked when the device is retired`, {
+        adcsTemplate,
+        subject: csr.subjectDn,
+      });
     }
-    const userId = names.subjectAltNames.find((n) => n.type === 'email' || n.type === 'upn')?.value ?? names.subject.find((a) => isEmailAttribute(a.type))?.value ?? null;
+    const userId =
+      names.subjectAltNames.find((n) => n.type === 'email' || n.type === 'upn')?.value ?? names.subject.find((a) => isEmailAttribute(a.type))?.value ?? null;
 
     let requestId = 0;
     try {
@@ -141,7 +150,14 @@ export class CertsrvService {
         actor: `connector:${this.deps.connectorId}`,
         reason: `certsrv request (${adcsTemplate}) from ${requester}`,
         within: async (sql, { record }) => {
-          requestId = await this.deps.requests.insert(sql, { connectorId: this.deps.connectorId, serial: record.serial, adcsTemplate, template, requester, deviceId });
+          requestId = await this.deps.requests.insert(sql, {
+            connectorId: this.deps.connectorId,
+            serial: record.serial,
+            adcsTemplate,
+            template,
+            requester,
+            deviceId,
+          });
         },
       });
       log.info({ requestId, serial: issued.record.serial, template, adcsTemplate, deviceId, subject: issued.record.subject }, 'certsrv certificate issued');

@@ -30,7 +30,7 @@ export interface PollResult {
 }
 
 /** A field of the device, or properties.<NAME> for one of its properties. */
-function valueOf(device: XmDevice, field: string): unknown {
+function fieldOf(device: XmDevice, field: string): unknown {
   if (field.startsWith('properties.')) {
     const name = field.slice('properties.'.length);
     return device.properties?.find((p) => p?.name === name)?.value;
@@ -70,7 +70,7 @@ export class DevicePoller {
 
   isRetired(device: XmDevice): boolean {
     return this.deps.settings.xenmobile.retiredWhen.every((rule) => {
-      const actual = valueOf(device, rule.field);
+      const actual = fieldOf(device, rule.field);
       return actual !== undefined && actual !== null && String(actual) === String(rule.equals);
     });
   }

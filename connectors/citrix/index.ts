@@ -23,9 +23,23 @@ function create(settings: CitrixSettings, ctx: ConnectorContext): Connector {
   const cas = new Set(templates.map((t) => ctx.pki.caOf(t).name));
   if (cas.size > 1) ctx.log.warn({ cas: [...cas] }, 'certsrv templates issue from several CAs; certnew.cer?ReqID=CACert serves the CA of the first one');
 
-  const certsrv = new CertsrvService({ connectorId: ctx.id, settings: settings.certsrv, pki: ctx.pki, requests: new CertsrvRequestRepository(ctx.db), db: ctx.db, log: ctx.log.child({ component: 'certsrv' }) });
+  const certsrv = new CertsrvService({
+    connectorId: ctx.id,
+    settings: settings.certsrv,
+    pki: ctx.pki,
+    requests: new CertsrvRequestRepository(ctx.db),
+    db: ctx.db,
+    log: ctx.log.child({ component: 'certsrv' }),
+  });
   const api = new XenMobileApi(settings.xenmobile);
-  const poller = new DevicePoller({ connectorId: ctx.id, api, known: new KnownDeviceRepository(ctx.db, ctx.id), intake: ctx.intake, settings, log: ctx.log.child({ component: 'xenmobile-poller' }) });
+  const poller = new DevicePoller({
+    connectorId: ctx.id,
+    api,
+    known: new KnownDeviceRepository(ctx.db, ctx.id),
+    intake: ctx.intake,
+    settings,
+    log: ctx.log.child({ component: 'xenmobile-poller' }),
+  });
 
   return {
     id: ctx.id,
@@ -60,6 +74,7 @@ export const citrix: ConnectorModule<CitrixSettings> = {
     events: `by polling ${settings.xenmobile.url} every ${settings.xenmobile.pollEvery} (retired and removed devices)`,
   }),
   check,
-  checkFiles: ({ xenmobile }) => fileProblems([[['xenmobile', 'serverCa'], () => xenmobile.serverCa && readCaSetting(xenmobile.serverCa, 'xenmobile.serverCa')]]),
+  checkFiles: ({ xenmobile }) =>
+    fileProblems([[['xenmobile', 'serverCa'], () => xenmobile.serverCa && readCaSetting(xenmobile.serverCa, 'xenmobile.serverCa')]]),
   templateKeys: ({ certsrv }) => Object.entries(certsrv.templates).map(([name, template]) => [['certsrv', 'templates', name], template]),
 };

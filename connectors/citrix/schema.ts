@@ -14,7 +14,9 @@ const CERTSRV_SUBJECT = { ...DEFAULT_REQUEST_SUBJECT, E: EMAIL };
 
 const httpsUrl = z.url({ protocol: /^https$/, error: 'expected an https:// URL' });
 /** XenMobile refuses special characters in template names; ADCS names are at most 64 characters. */
-const adcsTemplate = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/, { message: 'expected a certificate template name (letters, digits, space, dot, dash, underscore)' });
+const adcsTemplate = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/, { message: 'expected a certificate template name (letters, digits, space, dot, dash, underscore)' });
 
 const retiredRule = z.strictObject({
   field: z.string().min(1).describe('A field of the device in /device/filter answers (e.g. managed), or properties.<NAME> for a device property.'),
@@ -24,7 +26,7 @@ const retiredRule = z.strictObject({
 export const citrixSchema = z
   .strictObject({
     kind: z.literal('citrix'),
-    inbound: inboundSchema.describe('How XenMobile authenticates to the certsrv endpoint: the PKI entity\'s HTTP basic or client certificate.'),
+    inbound: inboundSchema.describe("How XenMobile authenticates to the certsrv endpoint: the PKI entity's HTTP basic or client certificate."),
     onRetire: z
       .enum(['revoke', 'keep'])
       .default('revoke')
@@ -36,21 +38,32 @@ export const citrixSchema = z
         .describe('CertificateTemplate names XenMobile sends (its PKI entity templates) -> credgate templates.'),
       device: z
         .strictObject({
-          subjectAttribute: z.string().min(1).optional().describe('Subject attribute holding the device, e.g. serialNumber for a credential provider subject "CN=${user.username},serialNumber=${device.serialnumber}".'),
+          subjectAttribute: z
+            .string()
+            .min(1)
+            .optional()
+            .describe(
+              'Subject attribute holding the device, e.g. serialNumber for a credential provider subject "CN=${user.username},serialNumber=${device.serialnumber}".',
+            ),
           sanUriPrefix: z.string().min(1).optional().describe('Or: a subjectAltName URI starting with this prefix; the rest names the device.'),
           field: z.enum(['serialNumber', 'id']).default('serialNumber').describe('The XenMobile device field that value is.'),
-          required: z.boolean().default(true).describe('Deny requests that name no device (their certificates could not be revoked when the device is retired).'),
+          required: z
+            .boolean()
+            .default(true)
+            .describe('Deny requests that name no device (their certificates could not be revoked when the device is retired).'),
         })
         .refine((d) => (d.subjectAttribute === undefined) !== (d.sanUriPrefix === undefined), { message: 'give either subjectAttribute or sanUriPrefix' })
         .prefault({ subjectAttribute: 'serialNumber' })
         .describe('Where requests name the device their certificate is for.'),
       names: namesSetting({ sources: ['request'], subject: CERTSRV_SUBJECT, subjectAltNames: { email: EMAIL, upn: EMAIL } }).describe(
-        'Which of the request\'s names are certified (XenMobile\'s credential provider sets them): subject attributes CN, O, OU, L, ST, C, serialNumber and E, and subjectAltNames email and UPN (and URI under device.sanUriPrefix), one each, unless listed otherwise here; anything else denies the request.',
+        "Which of the request's names are certified (XenMobile's credential provider sets them): subject attributes CN, O, OU, L, ST, C, serialNumber and E, and subjectAltNames email and UPN (and URI under device.sanUriPrefix), one each, unless listed otherwise here; anything else denies the request.",
       ),
       emailCase: z
         .enum(['lower', 'keep'])
         .default('lower')
-        .describe('lower: email addresses in the subject and subjectAltName are issued in lower case (the Citrix credential store compares them case-sensitively); a warning names the address as requested.'),
+        .describe(
+          'lower: email addresses in the subject and subjectAltName are issued in lower case (the Citrix credential store compares them case-sensitively); a warning names the address as requested.',
+        ),
     }),
     xenmobile: z.strictObject({
       url: httpsUrl.describe('XenMobile server REST API base, e.g. https://xms.example.com:4443'),
@@ -81,7 +94,8 @@ export const citrixSchema = z
     };
     // A device named by a subjectAltName URI under its prefix is one more name the request may carry.
     const prefix = s.certsrv.device.sanUriPrefix;
-    const uri = s.certsrv.names.subjectAltNames.uri ?? (prefix ? { pattern: valuePattern(`${escapeRegExp(prefix)}[A-Za-z0-9._:-]{1,128}`), max: 1 } : undefined);
+    const uri =
+      s.certsrv.names.subjectAltNames.uri ?? (prefix ? { pattern: valuePattern(`${escapeRegExp(prefix)}[A-Za-z0-9._:-]{1,128}`), max: 1 } : undefined);
     const names: NamePolicy = { ...s.certsrv.names, source: 'request', subjectAltNames: { ...s.certsrv.names.subjectAltNames, ...(uri && { uri }) } };
     return { ...s, certsrv: { ...s.certsrv, names }, policy };
   });

@@ -35,14 +35,33 @@ export class CertsrvRequestRepository {
 
   /** Records an issued request inside the issuance transaction; returns its request id. */
   async insert(sql: Sql, r: Omit<CertsrvRequest, 'id' | 'createdAt'>, now = Date.now()): Promise<number> {
-    const id = await sql.insert(INSERT_REQUEST, [r.connectorId, r.serial, r.adcsTemplate.slice(0, 128), r.template, r.requester.slice(0, 191), r.deviceId?.slice(0, 191) ?? null, now]);
+    const id = await sql.insert(INSERT_REQUEST, [
+      r.connectorId,
+      r.serial,
+      r.adcsTemplate.slice(0, 128),
+      r.template,
+      r.requester.slice(0, 191),
+      r.deviceId?.slice(0, 191) ?? null,
+      now,
+    ]);
     return id!;
   }
 
   /** A request of this connector; another connector's is as unknown as a missing one. */
   async get(connectorId: string, id: number): Promise<CertsrvRequest | undefined> {
     const r = (await this.db<RequestRow>('citrix_certsrv_requests').where({ connector_id: connectorId, id }).first()) as RequestRow | undefined;
-    return r && { id: Number(r.id), connectorId: r.connector_id, serial: r.serial, adcsTemplate: r.adcs_template, template: r.template, requester: r.requester, deviceId: r.device_id, createdAt: Number(r.created_at) };
+    return (
+      r && {
+        id: Number(r.id),
+        connectorId: r.connector_id,
+        serial: r.serial,
+        adcsTemplate: r.adcs_template,
+        template: r.template,
+        requester: r.requester,
+        deviceId: r.device_id,
+        createdAt: Number(r.created_at),
+      }
+    );
   }
 }
 
@@ -62,8 +81,15 @@ export class KnownDeviceRepository {
   ) {}
 
   async all(): Promise<Map<string, KnownDevice>> {
-    const rows = (await this.db('citrix_devices').where({ connector_id: this.connectorId })) as { xm_id: string; state: DeviceState; departures: number; device: string }[];
-    return new Map(rows.map((r) => [r.xm_id, { xmId: r.xm_id, state: r.state, departures: Number(r.departures), device: JSON.parse(r.device) as Record<string, unknown> }]));
+    const rows = (await this.db('citrix_devices').where({ connector_id: this.connectorId })) as {
+      xm_id: string;
+      state: DeviceState;
+      departures: number;
+      device: string;
+    }[];
+    return new Map(
+      rows.map((r) => [r.xm_id, { xmId: r.xm_id, state: r.state, departures: Number(r.departures), device: JSON.parse(r.device) as Record<string, unknown> }]),
+    );
   }
 
   async save(d: KnownDevice, now = Date.now()): Promise<void> {

@@ -42,7 +42,9 @@ export class XenMobileApi {
     this.http = axios.create({
       baseURL: settings.url.replace(/\/$/, ''),
       timeout: durationMs(settings.timeout),
-      ...(settings.serverCa && { httpsAgent: new Agent({ ca: readCaSetting(settings.serverCa, 'xenmobile.serverCa'), keepAlive: true, minVersion: 'TLSv1.2' }) }),
+      ...(settings.serverCa && {
+        httpsAgent: new Agent({ ca: readCaSetting(settings.serverCa, 'xenmobile.serverCa'), keepAlive: true, minVersion: 'TLSv1.2' }),
+      }),
       headers: { Accept: 'application/json' },
       validateStatus: () => true,
       maxRedirects: 0,
@@ -51,9 +53,19 @@ export class XenMobileApi {
   }
 
   /** Transport failures become XenMobileErrors naming the call, never carrying the request (its headers hold the token). */
-  private async send(method: 'GET' | 'POST', path: string, body: unknown, headers: Record<string, string>): Promise<{ status: number; data: Record<string, unknown> }> {
+  private async send(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; data: Record<string, unknown> }> {
     try {
-      const res = await this.http.request({ method, url: `${BASE}${path}`, ...(body !== undefined && { data: body }), headers: { ...headers, ...(body !== undefined && { 'Content-Type': 'application/json' }) } });
+      const res = await this.http.request({
+        method,
+        url: `${BASE}${path}`,
+        ...(body !== undefined && { data: body }),
+        headers: { ...headers, ...(body !== undefined && { 'Content-Type': 'application/json' }) },
+      });
       const data = res.data && typeof res.data === 'object' ? (res.data as Record<string, unknown>) : {};
       return { status: res.status, data };
     } catch (err) {
@@ -67,7 +79,9 @@ export class XenMobileApi {
     const res = await this.send('POST', '/authentication/login', { login: this.settings.login, password: this.settings.password }, {});
     const token = res.data.auth_token;
     if (res.status !== 200 || typeof token !== 'string' || token === '') {
-      throw new XenMobileError(`XenMobile login as ${this.settings.login} failed: HTTP ${res.status}${res.status === 401 || res.status === 403 ? ' (check the login and password)' : ''}`);
+      throw new XenMobileError(
+        `XenMobile login as ${this.settings.login} failed: HTTP ${res.status}${res.status === 401 || res.status === 403 ? ' (check the login and password)' : ''}`,
+      );
     }
     this.token = token;
   }
@@ -90,7 +104,9 @@ export class XenMobileApi {
       const res = await this.call('POST', '/device/filter', { start, limit, sortOrder: 'ASC', sortColumn: 'ID', enableCount: true });
       const page = res.data.filteredDevicesDataList;
       if (res.status !== 200 || !Array.isArray(page) || (res.data.status !== undefined && Number(res.data.status) !== 0)) {
-        throw new XenMobileError(`XenMobile device list (start ${start}) answered HTTP ${res.status}${typeof res.data.message === 'string' ? `: ${res.data.message.slice(0, 200)}` : ''}`);
+        throw new XenMobileError(
+          `XenMobile device list (start ${start}) answered HTTP ${res.status}${typeof res.data.message === 'string' ? `: ${res.data.message.slice(0, 200)}` : ''}`,
+        );
       }
       for (const d of page as XmDevice[]) {
         if (d && (typeof d.id === 'number' || typeof d.id === 'string')) devices.push(d);

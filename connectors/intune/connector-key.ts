@@ -34,7 +34,9 @@ export function fromCngBlob(blob: Buffer): KeyObject {
   if (blob.length < HEADER_BYTES) throw new Error(`a CNG key blob is at least ${HEADER_BYTES} bytes (its BCRYPT_RSAKEY_BLOB header), this one ${blob.length}`);
   const magic = blob.readUInt32LE(0);
   if (magic === MAGIC.private || magic === MAGIC.fullPrivate) {
-    throw new Error('the CNG key blob holds the private key; give the public key Export-IntunePublicKey writes, and keep the private key on the connector host');
+    throw new Error(
+      'the CNG key blob holds the private key; give the public key Export-IntunePublicKey writes, and keep the private key on the connector host',
+    );
   }
   if (magic !== MAGIC.public) throw new Error('not a CNG RSA public key blob (its magic is not RSA1)');
   const [bits, cbPublicExp, cbModulus, cbPrime1, cbPrime2] = [4, 8, 12, 16, 20].map((at) => blob.readUInt32LE(at)) as [number, number, number, number, number];
@@ -57,7 +59,8 @@ function inlineBlob(value: string): Buffer | undefined {
 
 /** A PEM public key; createPublicKey would take a private key too, and derive its public half. */
 function fromPem(pem: string): KeyObject {
-  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) throw new Error('that PEM holds a private key; give the public key, and keep the private key on the connector host');
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem))
+    throw new Error('that PEM holds a private key; give the public key, and keep the private key on the connector host');
   return createPublicKey(pem);
 }
 

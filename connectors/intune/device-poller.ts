@@ -15,7 +15,20 @@ import { unenrollRefusal, type UnenrollGuard } from '../../src/connectors/unenro
 import type { DeviceStore } from './device-store.js';
 import type { Graph } from './graph.js';
 
-const FIELDS = ['id', 'userId', 'userPrincipalName', 'emailAddress', 'userDisplayName', 'enrolledDateTime', 'serialNumber', 'operatingSystem', 'model', 'deviceName', 'complianceState', 'managedDeviceOwnerType'];
+const FIELDS = [
+  'id',
+  'userId',
+  'userPrincipalName',
+  'emailAddress',
+  'userDisplayName',
+  'enrolledDateTime',
+  'serialNumber',
+  'operatingSystem',
+  'model',
+  'deviceName',
+  'complianceState',
+  'managedDeviceOwnerType',
+];
 export const MANAGED_DEVICES = `/v1.0/deviceManagement/managedDevices?$select=${FIELDS.join(',')}`;
 
 export interface ManagedDevice {
@@ -130,7 +143,10 @@ export class ManagedDevicePoller {
       if (known.get(device.id) === enrolledAt) continue;
       // Not remembered: once the console's data is fixed, the next listing takes the device as it is then.
       const skip = (field: string, reason: string) =>
-        log.warn({ ...(field !== 'id' && { deviceId: device.id }), field, reason }, 'managed device skipped until a listing shows it with fields that pass the text check');
+        log.warn(
+          { ...(field !== 'id' && { deviceId: device.id }), field, reason },
+          'managed device skipped until a listing shows it with fields that pass the text check',
+        );
       const problem = fieldProblems({ ...device }, device.userId ? ENROLLED : STORED)[0];
       if (problem) {
         skip(problem.field, problem.problem);

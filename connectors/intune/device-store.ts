@@ -13,7 +13,10 @@ export class DeviceStore {
   ) {}
 
   async known(): Promise<Map<string, string>> {
-    const rows = (await this.db('intune_devices').where({ connector_id: this.connectorId }).select('device_id', 'enrolled_at')) as { device_id: string; enrolled_at: string }[];
+    const rows = (await this.db('intune_devices').where({ connector_id: this.connectorId }).select('device_id', 'enrolled_at')) as {
+      device_id: string;
+      enrolled_at: string;
+    }[];
     return new Map(rows.map((r) => [r.device_id, r.enrolled_at]));
   }
 

@@ -75,7 +75,10 @@ export function intuneHttp(settings: Pick<IntuneSettings, 'trust' | 'timeout'>):
 }
 
 /** Sends one request, turning a network failure into a TransportError. */
-export async function send(http: AxiosInstance, config: { method: Method; url: string; data?: unknown; headers?: Record<string, string> }): Promise<AxiosResponse> {
+export async function send(
+  http: AxiosInstance,
+  config: { method: Method; url: string; data?: unknown; headers?: Record<string, string> },
+): Promise<AxiosResponse> {
   try {
     return await http.request({ ...config, responseType: 'json' });
   } catch (err) {
@@ -140,7 +143,11 @@ export class Graph {
       if (res.status !== 429 && res.status !== 503) throw failure('GET', path, res);
       const wait = res.retryAfterMs ?? THROTTLE.firstBackoffMs * 2 ** retry;
       const why =
-        retry >= THROTTLE.retries ? `still throttled after ${retry} retries` : wait > THROTTLE.maxWaitMs ? `Retry-After asks for ${Math.ceil(wait / 1000)} s, more than the ${THROTTLE.maxWaitMs / 1000} s a listing waits` : undefined;
+        retry >= THROTTLE.retries
+          ? `still throttled after ${retry} retries`
+          : wait > THROTTLE.maxWaitMs
+            ? `Retry-After asks for ${Math.ceil(wait / 1000)} s, more than the ${THROTTLE.maxWaitMs / 1000} s a listing waits`
+            : undefined;
       if (why) {
         const f = failure('GET', path, res);
         throw new GraphError(`${f.message}; ${why}`, f.status, f.body, f.retryAfterMs);
@@ -169,5 +176,10 @@ const pathOf = (path: string) => (path.startsWith('https://') ? new URL(path).pa
 export function failure(method: string, path: string, res: GraphResponse): GraphError {
   const error = (res.data.error ?? {}) as { code?: unknown; message?: unknown };
   const why = [error.code, error.message].filter((v) => typeof v === 'string').join(': ');
-  return new GraphError(`Graph answered ${res.status} to ${method} ${pathOf(path)}${why ? ` (${why.slice(0, 300)})` : ''}`, res.status, bodyText(res.data), res.retryAfterMs);
+  return new GraphError(
+    `Graph answered ${res.status} to ${method} ${pathOf(path)}${why ? ` (${why.slice(0, 300)})` : ''}`,
+    res.status,
+    bodyText(res.data),
+    res.retryAfterMs,
+  );
 }

@@ -49,4 +49,6 @@ export function readReference(reference: string): ImportReceipt {
  * that kept none: its README's Graph examples use `{UserId}-{Thumbprint}`,
  * its Remove-IntuneUserPfxCertificate cmdlet the user id without dashes.
  */
-export const documentedIds = (userId: string, thumbprint: string): string[] => [...new Set([`${userId}-${thumbprint}`, `${userId.replace(/-/g, '')}-${thumbprint}`])];
+export const documentedIds = (userId: string, thumbprint: string): string[] => [
+  ...new Set([`${userId}-${thumbprint}`, `${userId.replace(/-/g, '')}-${thumbprint}`]),
+];

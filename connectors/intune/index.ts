@@ -48,7 +48,12 @@ function credential(settings: IntuneSettings): ClientCredential {
 /** Microsoft's side: HTTP with the configured trust, the app's tokens, Graph, and the Intune services it lists. */
 function microsoft(settings: IntuneSettings): { tokens: OAuthClient; graph: Graph; services: IntuneServices } {
   const http = intuneHttp(settings);
-  const tokens = new OAuthClient({ tokenUrl: `${settings.loginHost}/${settings.tenant}/oauth2/v2.0/token`, clientId: settings.clientId, credential: credential(settings), http });
+  const tokens = new OAuthClient({
+    tokenUrl: `${settings.loginHost}/${settings.tenant}/oauth2/v2.0/token`,
+    clientId: settings.clientId,
+    credential: credential(settings),
+    http,
+  });
   const graph = new Graph(http, tokens, settings);
   return { tokens, graph, services: new IntuneServices({ graph, http, tokens, scope: settings.intuneScope, callerInfo: settings.scepValidation.callerInfo }) };
 }
@@ -65,14 +70,17 @@ async function check(settings: IntuneSettings): Promise<HealthReport> {
     }
   };
   await step('token', async () => void (await tokens.token(graph.scope)));
-  await step('managedDevices', async () => `${((await graph.get(`${MANAGED_DEVICES}&$top=1`)).value as unknown[] | undefined)?.length ?? 0} device(s) on the first page`);
+  await step(
+    'managedDevices',
+    async () => `${((await graph.get(`${MANAGED_DEVICES}&$top=1`)).value as unknown[] | undefined)?.length ?? 0} device(s) on the first page`,
+  );
   await step('scepValidation endpoint', () => services.uri(SCEP_VALIDATION));
   if (settings.revocation.enabled) await step('pkiConnector endpoint', () => services.uri(PKI_CONNECTOR));
   return { ok: checks.every((c) => c.ok), checks };
 }
 
 function create(settings: IntuneSettings, ctx: ConnectorContext): Connector {
-  const { tokens, graph, services } = microsoft(settings);
+  const { graph, services } = microsoft(settings);
   const callerInfo = settings.scepValidation.callerInfo;
 
   /** Mail, UPN and display name from Entra ID; {} for a user Graph does not know. */
@@ -86,12 +94,33 @@ function create(settings: IntuneSettings, ctx: ConnectorContext): Connector {
     ) as MdmUser;
   };
 
-  const devices = new ManagedDevicePoller({ connectorId: ctx.id, graph, store: new DeviceStore(ctx.db, ctx.id), intake: ctx.intake, initialSync: settings.polling.initialSync, unenrollGuard: settings.polling.unenrollGuard, log: ctx.log });
+  const devices = new ManagedDevicePoller({
+    connectorId: ctx.id,
+    graph,
+    store: new DeviceStore(ctx.db, ctx.id),
+    intake: ctx.intake,
+    initialSync: settings.polling.initialSync,
+    unenrollGuard: settings.polling.unenrollGuard,
+    log: ctx.log,
+  });
   const collection = new PfxCollection(graph);
-  const importer = new PfxImporter({ connectorId: ctx.id, collection, settings: settings.pfxImport, connectorKey: readConnectorKey(settings.pfxImport.connectorPublicKey), lookupUser });
+  const importer = new PfxImporter({
+    connectorId: ctx.id,
+    collection,
+    settings: settings.pfxImport,
+    connectorKey: readConnectorKey(settings.pfxImport.connectorPublicKey),
+    lookupUser,
+  });
   const withdrawal = new PfxWithdrawal({ collection, lookupUser });
   const validator = new IntuneScepValidator({ services, callerInfo, log: ctx.log });
-  const revocations = new RevocationPoller({ connectorId: ctx.id, services, ca: ctx.pki.revoker, issuedThrough: (serial) => ctx.pki.issuedThrough(serial), maxRequests: settings.revocation.maxRequests, log: ctx.log });
+  const revocations = new RevocationPoller({
+    connectorId: ctx.id,
+    services,
+    ca: ctx.pki.revoker,
+    issuedThrough: (serial) => ctx.pki.issuedThrough(serial),
+    maxRequests: settings.revocation.maxRequests,
+    log: ctx.log,
+  });
 
   return {
     id: ctx.id,

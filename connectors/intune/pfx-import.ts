@@ -41,7 +41,13 @@ export function encryptPassword(password: string, connectorKey: KeyObject): stri
   return publicEncrypt({ key: connectorKey, ...OAEP_SHA512 }, Buffer.from(password, 'ascii')).toString('base64');
 }
 
-export function importBody(c: DeliveredCredential, upn: string, intendedPurpose: string, settings: IntuneSettings['pfxImport'], connectorKey: KeyObject): PfxImportBody {
+export function importBody(
+  c: DeliveredCredential,
+  upn: string,
+  intendedPurpose: string,
+  settings: IntuneSettings['pfxImport'],
+  connectorKey: KeyObject,
+): PfxImportBody {
   const cert = new X509Certificate(c.certificate);
   return {
     thumbprint: thumbprint(c.certificate),

@@ -57,7 +57,9 @@ export class RevocationPoller {
   /** One download-revoke-upload round; returns the results it uploaded. */
   async round(): Promise<RevocationResult[]> {
     const { services, maxRequests } = this.deps;
-    const answer = await services.call(PKI_CONNECTOR, 'CertificateAuthorityRequests/downloadRevocationRequests', { downloadParameters: { maxRequests, issuerName: null } });
+    const answer = await services.call(PKI_CONNECTOR, 'CertificateAuthorityRequests/downloadRevocationRequests', {
+      downloadParameters: { maxRequests, issuerName: null },
+    });
     const requests = Array.isArray(answer.data.value) ? (answer.data.value as RevocationRequest[]) : [];
     if (requests.length === 0) return [];
     const results: RevocationResult[] = [];
@@ -72,7 +74,12 @@ export class RevocationPoller {
   }
 
   private async revoke(r: RevocationRequest): Promise<RevocationResult> {
-    const result = (errorCode: number, errorMessage = ''): RevocationResult => ({ requestContext: r.requestContext, succeeded: errorCode === CA_REQUEST.none, errorCode, errorMessage });
+    const result = (errorCode: number, errorMessage = ''): RevocationResult => ({
+      requestContext: r.requestContext,
+      succeeded: errorCode === CA_REQUEST.none,
+      errorCode,
+      errorMessage,
+    });
     let serial: string;
     try {
       serial = normalizeSerialHex(String(r.serialNumber ?? '').replace(/[\s:]/g, ''));
@@ -89,7 +96,8 @@ export class RevocationPoller {
       await this.deps.ca.revoke(serial, 'unspecified', `connector:${this.deps.connectorId}`, 'revocation requested by Intune');
       return result(CA_REQUEST.none);
     } catch (err) {
-      if (err instanceof StatusChangeError && err.kind === 'not_found') return result(CA_REQUEST.certificateNotFound, `no certificate with serial ${serial} was issued here`);
+      if (err instanceof StatusChangeError && err.kind === 'not_found')
+        return result(CA_REQUEST.certificateNotFound, `no certificate with serial ${serial} was issued here`);
       // Revoked before (by us or an earlier request): what Intune asked for is true.
       if (err instanceof StatusChangeError && err.kind === 'conflict') return result(CA_REQUEST.none);
       if (err instanceof StatusChangeError) return result(CA_REQUEST.parameterDataInvalid, err.message);

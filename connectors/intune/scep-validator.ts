@@ -16,9 +16,7 @@ export class IntuneScepValidator implements ChallengeValidator {
   /** Intune checks the request's names against the SCEP profile it gave the device, renewal or not. */
   readonly decidesRenewals = true;
 
-  constructor(
-    private readonly deps: { services: IntuneServices; callerInfo: string; log: Logger },
-  ) {}
+  constructor(private readonly deps: { services: IntuneServices; callerInfo: string; log: Logger }) {}
 
   async validate(ctx: ChallengeContext): Promise<ChallengeVerdict> {
     const request = { transactionId: ctx.transactionId, certificateRequest: ctx.csr.der.toString('base64'), callerInfo: this.deps.callerInfo };

@@ -38,7 +38,11 @@ const pfxImport = z.strictObject({
     .describe(
       "RSA public key of the Intune Certificate Connector's PFX encryption key, as Export-IntunePublicKey writes it (a CNG key blob, or PEM with -FileFormat PEM): inline PEM, inline base64 of the blob, or a file path. PKCS#12 passwords are encrypted to it.",
     ),
-  providerName: z.string().min(1).default('Microsoft Software Key Storage Provider').describe('Key storage provider that holds that key on the connector host.'),
+  providerName: z
+    .string()
+    .min(1)
+    .default('Microsoft Software Key Storage Provider')
+    .describe('Key storage provider that holds that key on the connector host.'),
   keyName: z.string().min(1).describe('Name of that key in the provider (as created with the PFX import tooling).'),
   intendedPurpose: z
     .strictObject({
@@ -67,15 +71,22 @@ export const intuneSchema = z
       })
       .optional()
       .describe('Authenticate with a certificate (signed client assertion) instead of a secret.'),
-    loginHost: httpsBase.default('https://login.microsoftonline.com').describe('Microsoft Entra login endpoint (government clouds: https://login.microsoftonline.us).'),
-    graphHost: httpsBase.default('https://graph.microsoft.com').describe('Microsoft Graph (government clouds: https://graph.microsoft.us, https://dod-graph.microsoft.us).'),
+    loginHost: httpsBase
+      .default('https://login.microsoftonline.com')
+      .describe('Microsoft Entra login endpoint (government clouds: https://login.microsoftonline.us).'),
+    graphHost: httpsBase
+      .default('https://graph.microsoft.com')
+      .describe('Microsoft Graph (government clouds: https://graph.microsoft.us, https://dod-graph.microsoft.us).'),
     graphScope: z.string().min(1).optional().describe('Scope of Graph tokens; default <graphHost>/.default.'),
     intuneScope: z
       .string()
       .min(1)
       .default('https://api.manage.microsoft.com//.default')
       .describe('Scope of tokens for the Intune SCEP validation and PKI connector services (the double slash is what Microsoft sends).'),
-    trust: z.array(path).default([]).describe('Extra CA certificates (PEM) trusted for outbound TLS, beside the standard public roots (TLS-inspecting proxies, test services).'),
+    trust: z
+      .array(path)
+      .default([])
+      .describe('Extra CA certificates (PEM) trusted for outbound TLS, beside the standard public roots (TLS-inspecting proxies, test services).'),
     timeout: duration.default('30s').describe('Per HTTP request.'),
     polling: z
       .strictObject({
@@ -83,7 +94,9 @@ export const intuneSchema = z
         initialSync: z
           .enum(['enroll', 'skip-existing'])
           .default('enroll')
-          .describe('First listing of a new install: enroll treats every device already in Intune as newly enrolled (credentials for everyone); skip-existing only records them.'),
+          .describe(
+            'First listing of a new install: enroll treats every device already in Intune as newly enrolled (credentials for everyone); skip-existing only records them.',
+          ),
         unenrollGuard: unenrollGuardSchema,
       })
       .prefault({}),
@@ -110,7 +123,11 @@ export const intuneSchema = z
     try {
       key = readConnectorKey(s.pfxImport.connectorPublicKey);
     } catch (err) {
-      ctx.addIssue({ code: 'custom', path: ['pfxImport', 'connectorPublicKey'], message: `expected the connector's RSA public key (PEM, or the CNG key blob Export-IntunePublicKey writes; inline or a file path): ${(err as Error).message.split('\n')[0]}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pfxImport', 'connectorPublicKey'],
+        message: `expected the connector's RSA public key (PEM, or the CNG key blob Export-IntunePublicKey writes; inline or a file path): ${(err as Error).message.split('\n')[0]}`,
+      });
       return;
     }
     // The password is encrypted byte for byte: Intune reads one character per byte.

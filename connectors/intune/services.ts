@@ -36,9 +36,7 @@ export class IntuneServiceError extends Error {
 export class IntuneServices {
   private endpoints: Promise<Map<string, string>> | undefined;
 
-  constructor(
-    private readonly deps: { graph: Graph; http: AxiosInstance; tokens: OAuthClient; scope: string; callerInfo: string },
-  ) {}
+  constructor(private readonly deps: { graph: Graph; http: AxiosInstance; tokens: OAuthClient; scope: string; callerInfo: string }) {}
 
   /** The service's base URI (provider names compare case-insensitively). */
   async uri(service: Service): Promise<string> {
@@ -108,7 +106,10 @@ export class IntuneServices {
   async call(service: Service, action: string, body: unknown): Promise<ServiceAnswer> {
     const answer = await this.post(service, action, body);
     if (answer.status < 200 || answer.status >= 300) {
-      throw new IntuneServiceError(`${service.provider} answered ${answer.status} to ${action} (client-request-id ${answer.requestId}): ${bodyText(answer.data).slice(0, 300)}`, answer.status);
+      throw new IntuneServiceError(
+        `${service.provider} answered ${answer.status} to ${action} (client-request-id ${answer.requestId}): ${bodyText(answer.data).slice(0, 300)}`,
+        answer.status,
+      );
     }
     return answer;
   }

@@ -73,18 +73,26 @@ export async function probeBroker(settings: BrokerSettings, tls: BrokerTls): Pro
     }
     const short = shortfalls(topics, codes);
     const refused = short.filter((x) => isRefusal(x.code)).map((x) => x.topic);
-    if (refused.length) return { ok: false, detail: `${broker} refused the subscription to ${refused.join(', ')}; the broker's ACL must let this certificate read them` };
+    if (refused.length)
+      return { ok: false, detail: `${broker} refused the subscription to ${refused.join(', ')}; the broker's ACL must let this certificate read them` };
     if (short.length) {
-      return { ok: false, detail: `${broker} granted ${describeShortfalls(short)}: their events would arrive at most once; the broker must allow QoS ${REQUIRED_QOS} (Mosquitto: max_qos)` };
+      return {
+        ok: false,
+        detail: `${broker} granted ${describeShortfalls(short)}: their events would arrive at most once; the broker must allow QoS ${REQUIRED_QOS} (Mosquitto: max_qos)`,
+      };
     }
     const subscribed = `connected to ${broker}; subscribed to ${topics.join(', ')} at QoS ${REQUIRED_QOS}`;
-    if (!persistent) return { ok: true, detail: `${subscribed}; clean session (broker.session: clean), so what is unacknowledged when the connection drops is lost` };
+    if (!persistent)
+      return { ok: true, detail: `${subscribed}; clean session (broker.session: clean), so what is unacknowledged when the connection drops is lost` };
     const again = await open(settings, tls, clientId, false);
     if ('error' in again) return { ok: false, detail: `${broker}: reconnecting failed: ${again.error}` };
     await close(again.client);
     return again.connack.sessionPresent
       ? { ok: true, detail: `${subscribed}; the broker kept the session across a reconnect` }
-      : { ok: false, detail: `${broker} kept no session for ${clientId} across a reconnect: events published while the gateway is disconnected would be lost; the broker must keep persistent sessions` };
+      : {
+          ok: false,
+          detail: `${broker} kept no session for ${clientId} across a reconnect: events published while the gateway is disconnected would be lost; the broker must keep persistent sessions`,
+        };
   } finally {
     if (persistent) {
       const discard = await open(settings, tls, clientId, true);

@@ -85,7 +85,7 @@ export class CoreApi {
       };
       const res = await this.postMultipart(form);
       if (res.status < 200 || res.status >= 300) {
-        const body = (typeof res.data === 'string' ? res.data : JSON.stringify(res.data) ?? '').slice(0, 2000);
+        const body = (typeof res.data === 'string' ? res.data : (JSON.stringify(res.data) ?? '')).slice(0, 2000);
         const message = `Core answered ${res.status} to the ${c.purpose} upload for ${userId}`;
         if (res.status >= 400 && res.status < 500 && !RETRYABLE_4XX.has(res.status)) throw new DeliveryError(message, true, { status: res.status, body });
         throw new Error(`${message}: ${body.slice(0, 200)}`);
@@ -123,14 +123,19 @@ export class CoreApi {
     if (!lookup) return {};
     const res = await this.call('Core user lookup', () =>
       this.http.get(lookup.path, {
-        params: { adminDeviceSpaceId: this.settings.adminDeviceSpaceId, query: `${lookup.deviceField}="${deviceGuid.replace(/"/g, '')}"`, fields: `${lookup.deviceField},${lookup.emailField}` },
+        params: {
+          adminDeviceSpaceId: this.settings.adminDeviceSpaceId,
+          query: `${lookup.deviceField}="${deviceGuid.replace(/"/g, '')}"`,
+          fields: `${lookup.deviceField},${lookup.emailField}`,
+        },
       }),
     );
     if (res.status >= 500) throw new Error(`Core user lookup answered ${res.status}`);
     if (res.status !== 200) return {};
     const results = (res.data as { results?: unknown } | undefined)?.results;
     const mine = (Array.isArray(results) ? results : []).filter(
-      (r): r is Record<string, unknown> => typeof r === 'object' && r !== null && String((r as Record<string, unknown>)[lookup.deviceField] ?? '').toLowerCase() === deviceGuid.toLowerCase(),
+      (r): r is Record<string, unknown> =>
+        typeof r === 'object' && r !== null && String((r as Record<string, unknown>)[lookup.deviceField] ?? '').toLowerCase() === deviceGuid.toLowerCase(),
     );
     const email = mine.length === 1 ? mine[0]![lookup.emailField] : undefined;
     return typeof email === 'string' && email.includes('@') ? { email } : {};

@@ -111,14 +111,18 @@ export class CoreSession {
   /** Keeps the cookies and nonce a later answer of Core carries, for the calls after it. */
   observe(res: AxiosResponse): void {
     const held = this.held;
-    if (held && (res.headers['set-cookie'] !== undefined || nonceOf(res, this.settings.nonce))) this.held = held.then((h) => merge(h, res, this.settings.nonce));
+    if (held && (res.headers['set-cookie'] !== undefined || nonceOf(res, this.settings.nonce)))
+      this.held = held.then((h) => merge(h, res, this.settings.nonce));
   }
 
   /** For the connection check: what a new session holds, by name only. */
   async describe(): Promise<string | undefined> {
     const { cookies, nonce } = await this.open();
     if (cookies.size === 0 && !nonce) return undefined;
-    const parts = [...(cookies.size > 0 ? [`cookies ${[...cookies.keys()].join(', ')}`] : []), ...(nonce ? [`nonce from the ${this.settings.nonce} ${nonce.from}`] : [])];
+    const parts = [
+      ...(cookies.size > 0 ? [`cookies ${[...cookies.keys()].join(', ')}`] : []),
+      ...(nonce ? [`nonce from the ${this.settings.nonce} ${nonce.from}`] : []),
+    ];
     return `Core opened a session for uploads (${parts.join('; ')})`;
   }
 }

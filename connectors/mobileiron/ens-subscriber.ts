@@ -44,7 +44,11 @@ export interface BrokerTls {
 export function loadBrokerTls(s: BrokerSettings): BrokerTls {
   const read = (file: string, setting: string) => readSetting(file, `broker.${setting}`);
   const { clientCertificate: cc } = s;
-  const tls: BrokerTls = { cert: read(cc.cert, 'clientCertificate.cert'), key: read(cc.key, 'clientCertificate.key'), ...(s.ca && { ca: readCaSetting(s.ca, 'broker.ca') }) };
+  const tls: BrokerTls = {
+    cert: read(cc.cert, 'clientCertificate.cert'),
+    key: read(cc.key, 'clientCertificate.key'),
+    ...(s.ca && { ca: readCaSetting(s.ca, 'broker.ca') }),
+  };
   if (cc.passphrase !== undefined) tls.passphrase = cc.passphrase;
   let key;
   try {
@@ -133,7 +137,8 @@ export class EnsSubscriber {
       this.handle(packet.topic, packet.payload as Buffer).then(
         () => done(),
         (err: unknown) => {
-          if (packet.qos === 0) this.log.error({ err, topic: packet.topic, qos: 0 }, 'ENS message not handled and lost: it came at QoS 0, so the broker will not deliver it again');
+          if (packet.qos === 0)
+            this.log.error({ err, topic: packet.topic, qos: 0 }, 'ENS message not handled and lost: it came at QoS 0, so the broker will not deliver it again');
           else this.log.error({ err, topic: packet.topic }, 'ENS message not handled; reconnecting so the broker delivers it again');
           done(err as Error);
           client.stream.destroy();
@@ -150,9 +155,15 @@ export class EnsSubscriber {
         if (this.hadSession) {
           lost = `${this.broker} lost the persistent session of ${this.clientId}: events published while the gateway was disconnected, and any not yet acknowledged, may never arrive`;
           this.shortfall = lost;
-          this.log.error({ ...where, sessionPresent: false }, 'the broker lost the persistent session: events published while the gateway was disconnected may never arrive (the broker must keep sessions across its restarts and for longer than the gateway can be away)');
+          this.log.error(
+            { ...where, sessionPresent: false },
+            'the broker lost the persistent session: events published while the gateway was disconnected may never arrive (the broker must keep sessions across its restarts and for longer than the gateway can be away)',
+          );
         } else if (this.settings.clientId) {
-          this.log.warn({ ...where, sessionPresent: false }, 'the broker holds no session for this client id: if a gateway used it before, events published since it stopped are lost');
+          this.log.warn(
+            { ...where, sessionPresent: false },
+            'the broker holds no session for this client id: if a gateway used it before, events published since it stopped are lost',
+          );
         }
       }
       if (persistent) this.hadSession = true;
@@ -164,9 +175,20 @@ export class EnsSubscriber {
         const short = shortfalls(topics, codes);
         const refused = short.filter((x) => isRefusal(x.code));
         const lower = short.filter((x) => !isRefusal(x.code));
-        if (refused.length) this.log.error({ ...where, topics: refused.map((x) => x.topic), granted: describeShortfalls(refused) }, 'the broker refused these subscriptions: their events never arrive (its ACL must let this certificate read them; on Core, an admin with the CPS role)');
-        if (lower.length) this.log.error({ ...where, topics: lower.map((x) => x.topic), granted: describeShortfalls(lower) }, `the broker granted less than QoS ${REQUIRED_QOS}: events on these topics arrive at most once, and one whose handling fails is lost (the broker must allow QoS ${REQUIRED_QOS})`);
-        const reasons = [lost, short.length ? `${this.broker} granted ${describeShortfalls(short)}; at-least-once delivery needs QoS ${REQUIRED_QOS}` : undefined].filter(Boolean);
+        if (refused.length)
+          this.log.error(
+            { ...where, topics: refused.map((x) => x.topic), granted: describeShortfalls(refused) },
+            'the broker refused these subscriptions: their events never arrive (its ACL must let this certificate read them; on Core, an admin with the CPS role)',
+          );
+        if (lower.length)
+          this.log.error(
+            { ...where, topics: lower.map((x) => x.topic), granted: describeShortfalls(lower) },
+            `the broker granted less than QoS ${REQUIRED_QOS}: events on these topics arrive at most once, and one whose handling fails is lost (the broker must allow QoS ${REQUIRED_QOS})`,
+          );
+        const reasons = [
+          lost,
+          short.length ? `${this.broker} granted ${describeShortfalls(short)}; at-least-once delivery needs QoS ${REQUIRED_QOS}` : undefined,
+        ].filter(Boolean);
         this.shortfall = reasons.length ? reasons.join('; ') : undefined;
         if (!short.length) this.log.info({ ...where, topics, qos: REQUIRED_QOS }, 'subscribed');
       });
@@ -179,7 +201,10 @@ export class EnsSubscriber {
       if (signal.aborted || this.timer) return;
       this.attempts += 1;
       const delay = retryDelayMs(this.attempts, backoff);
-      this.log.warn({ broker: this.broker, attempt: this.attempts, retryInMs: delay, reason: this.lastError ?? 'connection closed' }, 'ENS connection lost; reconnecting');
+      this.log.warn(
+        { broker: this.broker, attempt: this.attempts, retryInMs: delay, reason: this.lastError ?? 'connection closed' },
+        'ENS connection lost; reconnecting',
+      );
       this.timer = setTimeout(() => {
         this.timer = undefined;
         if (!signal.aborted) client.reconnect();

@@ -19,7 +19,11 @@ const TYPES: Record<string, MdmEvent['type']> = {
 };
 
 const text = (max: number) => z.string().trim().max(max);
-const optionalText = (max: number) => z.union([text(max), z.number().transform(String)]).optional().nullable();
+const optionalText = (max: number) =>
+  z
+    .union([text(max), z.number().transform(String)])
+    .optional()
+    .nullable();
 
 const device = z.looseObject({
   // An identifier, never a pattern: it keys events and goes into Core's device search.

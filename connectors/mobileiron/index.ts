@@ -13,7 +13,7 @@ import { withoutCredentials } from '../../src/config/secret-values.js';
 import { InvalidEventError } from '../../src/connectors/intake.js';
 import type { ConnectorContext, ConnectorModule } from '../../src/connectors/module.js';
 import { CoreApi } from './core-api.js';
-import { fileProblems, readCaSetting, readSetting } from '../../src/connectors/setting-file.js';
+import { fileProblems, readCaSetting } from '../../src/connectors/setting-file.js';
 import { probeBroker } from './broker-check.js';
 import { brokerTopics, EnsSubscriber, loadBrokerTls } from './ens-subscriber.js';
 import { EnsMessageError, parseEnsMessage } from './event.js';
@@ -32,7 +32,9 @@ async function probeScep(scep: { url: string; serverCa?: string | undefined }): 
       proxy: false,
       ...(scep.serverCa && { httpsAgent: new Agent({ ca: readCaSetting(scep.serverCa, 'scep.serverCa') }) }),
     });
-    return res.status === 200 && /POSTPKIOperation/.test(String(res.data)) ? { ok: true, detail: `${scep.url} answers GetCACaps` } : { ok: false, detail: `${scep.url} answered ${res.status}` };
+    return res.status === 200 && /POSTPKIOperation/.test(String(res.data))
+      ? { ok: true, detail: `${scep.url} answers GetCACaps` }
+      : { ok: false, detail: `${scep.url} answered ${res.status}` };
   } catch (err) {
     return { ok: false, detail: `${scep.url}: ${(err as Error).message}` };
   }
@@ -54,14 +56,24 @@ function create(settings: MobileIronSettings, ctx: ConnectorContext): Connector 
       return;
     }
     for (const r of parsed.refused) {
-      ctx.log.warn({ topic, vendorType: parsed.vendorType, device: r.deviceGuid, field: r.field, reason: r.problem }, 'ENS device ignored: a field failed the text check');
+      ctx.log.warn(
+        { topic, vendorType: parsed.vendorType, device: r.deviceGuid, field: r.field, reason: r.problem },
+        'ENS device ignored: a field failed the text check',
+      );
     }
     for (const { event, payload: stored, dropped } of parsed.events) {
-      if (dropped.length) ctx.log.warn({ topic, vendorType: parsed.vendorType, device: event.device.id, left: dropped }, 'ENS departure accepted without the fields that failed the text check');
+      if (dropped.length)
+        ctx.log.warn(
+          { topic, vendorType: parsed.vendorType, device: event.device.id, left: dropped },
+          'ENS departure accepted without the fields that failed the text check',
+        );
       const gap = event.type === 'enrolled' && issues ? core.uploadGap(event.user) : undefined;
       if (gap) {
         // Left out before it is stored: Core could never take its credentials, so none are issued.
-        ctx.log.warn({ topic, vendorType: parsed.vendorType, device: event.device.id, reason: gap }, 'ENS enrollment ignored: its credentials could not be delivered');
+        ctx.log.warn(
+          { topic, vendorType: parsed.vendorType, device: event.device.id, reason: gap },
+          'ENS enrollment ignored: its credentials could not be delivered',
+        );
         continue;
       }
       let accepted;
@@ -72,7 +84,10 @@ function create(settings: MobileIronSettings, ctx: ConnectorContext): Connector 
         ctx.log.warn({ topic, vendorType: parsed.vendorType, reason: err.message }, 'ENS event ignored');
         continue;
       }
-      ctx.log.info({ topic, vendorType: parsed.vendorType, device: event.device.id, ...accepted }, accepted.duplicate ? 'ENS event already received' : 'ENS event accepted');
+      ctx.log.info(
+        { topic, vendorType: parsed.vendorType, device: event.device.id, ...accepted },
+        accepted.duplicate ? 'ENS event already received' : 'ENS event accepted',
+      );
     }
   };
 

@@ -15,8 +15,9 @@ export const ENS_TOPICS = ['device/enrolled', 'device/retired', 'device/wiped'];
 
 const broker = z.strictObject({
   // MQTT URLs may carry a username and password.
-  url: secret(z.url({ protocol: /^mqtts$/, error: 'expected an mqtts:// URL, e.g. mqtts://core.example.com:8883' }))
-    .describe('Event Notification Service broker: mqtts://<core-host>:8883 (Neurons: mqtts://queue-<cluster>.mobileiron.com:8883).'),
+  url: secret(z.url({ protocol: /^mqtts$/, error: 'expected an mqtts:// URL, e.g. mqtts://core.example.com:8883' })).describe(
+    'Event Notification Service broker: mqtts://<core-host>:8883 (Neurons: mqtts://queue-<cluster>.mobileiron.com:8883).',
+  ),
   ca: path.optional().describe("CA bundle (PEM) that issued the broker's TLS certificate; default: the system store."),
   clientCertificate: z
     .strictObject({
@@ -35,7 +36,9 @@ const broker = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,40}$/, { message: 'expected 1-40 letters, digits, _ or -' })
     .default('credgate-')
-    .describe('12 random hex digits are added per gateway process, so no two instances share a client id; up to 11 characters keep the id within the 23 every MQTT 3.1.1 broker accepts.'),
+    .describe(
+      '12 random hex digits are added per gateway process, so no two instances share a client id; up to 11 characters keep the id within the 23 every MQTT 3.1.1 broker accepts.',
+    ),
   clientId: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'expected 1-64 letters, digits, _ . or -' })
@@ -46,7 +49,9 @@ const broker = z.strictObject({
   session: z
     .enum(['persistent', 'clean'])
     .default('persistent')
-    .describe('persistent: the broker keeps unacknowledged and queued messages across reconnects (and, with a fixed clientId, across restarts); clean: every connection starts afresh.'),
+    .describe(
+      'persistent: the broker keeps unacknowledged and queued messages across reconnects (and, with a fixed clientId, across restarts); clean: every connection starts afresh.',
+    ),
   keepalive: duration.default('60s'),
   connectTimeout: duration.default('30s'),
   reconnect: z
@@ -58,7 +63,9 @@ const broker = z.strictObject({
 });
 
 const upload = z.strictObject({
-  path: apiPath.default('/api/v2/usercertificates/upload').describe('(assumed by the contract) multipart upload of one PKCS#12 per user per enrollment setting.'),
+  path: apiPath
+    .default('/api/v2/usercertificates/upload')
+    .describe('(assumed by the contract) multipart upload of one PKCS#12 per user per enrollment setting.'),
   fields: z
     .strictObject({
       file: field.default('file'),
@@ -89,7 +96,9 @@ const upload = z.strictObject({
 
 const coreApi = z.strictObject({
   url: httpsUrl.describe('Core base URL, e.g. https://core.example.com'),
-  basic: z.strictObject({ username: z.string().min(1), password: secret(z.string().min(1)).describe('Use ${ENV_VAR}.') }).describe('An admin with the API role.'),
+  basic: z
+    .strictObject({ username: z.string().min(1), password: secret(z.string().min(1)).describe('Use ${ENV_VAR}.') })
+    .describe('An admin with the API role.'),
   adminDeviceSpaceId: z.number().int().min(0).default(1).describe('Device space of that admin, sent as the adminDeviceSpaceId query parameter.'),
   serverCa: path.optional().describe("CA bundle (PEM) that issued Core's TLS certificate; default: the system store."),
   timeout: duration.default('30s'),
@@ -128,7 +137,11 @@ export const mobileIronSchema = z
     const names = s.coreApi.upload.ceSettingNames;
     for (const purpose of ['signing', 'encryption'] as const) {
       if (s.policy.enrolled[purpose] !== undefined && names[purpose] === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['coreApi', 'upload', 'ceSettingNames', purpose], message: `required: policy.enrolled issues ${purpose} credentials` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['coreApi', 'upload', 'ceSettingNames', purpose],
+          message: `required: policy.enrolled issues ${purpose} credentials`,
+        });
       }
     }
   });

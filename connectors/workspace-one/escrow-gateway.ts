@@ -94,7 +94,8 @@ export class EscrowGatewayClient {
       const e = err as { code?: string; message?: string };
       return { ok: false, detail: `${this.url}: ${`${e.code ?? ''} ${e.message ?? ''}`.trim()}` };
     }
-    if (status === 401 || status === 403) return { ok: false, detail: `${this.url} refused the client certificate (HTTP ${status}); put it on the Escrow Gateway's approved-client list` };
+    if (status === 401 || status === 403)
+      return { ok: false, detail: `${this.url} refused the client certificate (HTTP ${status}); put it on the Escrow Gateway's approved-client list` };
     if (status >= 500) return { ok: false, detail: `${this.url} answered HTTP ${status}` };
     return { ok: true, detail: `${this.url} accepted the client certificate (GET /v2/certificates answered ${status})` };
   }

@@ -39,7 +39,11 @@ function create(settings: WorkspaceOneSettings, ctx: ConnectorContext): Connecto
         event = toMdmEvent(ctx.id, fields);
         const gap = event.type === 'enrolled' ? enrollmentGap(settings, fields) : undefined;
         if (gap) throw new EventFormatError(gap);
-        if (screened.dropped.length) ctx.log.warn({ vendorType: event.vendorType, device: event.device.id, left: screened.dropped }, 'departure accepted without the fields that failed the text check');
+        if (screened.dropped.length)
+          ctx.log.warn(
+            { vendorType: event.vendorType, device: event.device.id, left: screened.dropped },
+            'departure accepted without the fields that failed the text check',
+          );
       } catch (err) {
         if (err instanceof EventFormatError) throw badEvent(err);
         throw err;
@@ -51,7 +55,9 @@ function create(settings: WorkspaceOneSettings, ctx: ConnectorContext): Connecto
         if (err instanceof InvalidEventError) throw badEvent(err);
         throw err;
       }
-      res.status(accepted.duplicate ? 200 : 202).json({ status: accepted.duplicate ? 'duplicate' : 'accepted', ...(accepted.eventId && { eventId: accepted.eventId }) });
+      res
+        .status(accepted.duplicate ? 200 : 202)
+        .json({ status: accepted.duplicate ? 'duplicate' : 'accepted', ...(accepted.eventId && { eventId: accepted.eventId }) });
     });
     return r;
   };
@@ -71,10 +77,7 @@ function create(settings: WorkspaceOneSettings, ctx: ConnectorContext): Connecto
 async function check(settings: WorkspaceOneSettings, id: string): Promise<HealthReport> {
   const eg = settings.escrowGateway && new EscrowGatewayClient(id, settings.escrowGateway);
   const uem = settings.uem && new UemApi(id, settings.uem);
-  const checks: HealthReport['checks'] = [
-    ...(eg ? [{ name: 'escrow gateway', ...(await eg.check()) }] : []),
-    ...(uem ? await uem.check() : []),
-  ];
+  const checks: HealthReport['checks'] = [...(eg ? [{ name: 'escrow gateway', ...(await eg.check()) }] : []), ...(uem ? await uem.check() : [])];
   return { ok: checks.every((c) => c.ok), checks };
 }
 

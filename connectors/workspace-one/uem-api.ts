@@ -6,7 +6,14 @@
 import { Agent } from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
 import { durationMs } from '../../src/config/duration.js';
-import { DeliveryError, type CredentialSet, type DeliveredCredential, type DeliveryReceipt, type HealthReport, type MdmUser } from '../../src/connectors/connector.js';
+import {
+  DeliveryError,
+  type CredentialSet,
+  type DeliveredCredential,
+  type DeliveryReceipt,
+  type HealthReport,
+  type MdmUser,
+} from '../../src/connectors/connector.js';
 import { readCaSetting } from '../../src/connectors/setting-file.js';
 import type { WorkspaceOneSettings } from './schema.js';
 
@@ -40,7 +47,10 @@ export class UemApi {
     if (basic) return `Basic ${Buffer.from(`${basic.username}:${basic.password}`).toString('base64')}`;
     if (this.token && this.token.expiresAt - REFRESH_MARGIN_MS > Date.now()) return `Bearer ${this.token.value}`;
     const res = await this.http.post(oauth!.tokenUrl, new URLSearchParams({ grant_type: 'client_credentials' }).toString(), {
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${Buffer.from(`${oauth!.clientId}:${oauth!.clientSecret}`).toString('base64')}` },
+      headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        Authorization: `Basic ${Buffer.from(`${oauth!.clientId}:${oauth!.clientSecret}`).toString('base64')}`,
+      },
     });
     const data = res.data as { access_token?: string; expires_in?: number };
     if (res.status !== 200 || !data.access_token) throw new Error(`UEM token endpoint answered ${res.status}`);
@@ -95,7 +105,10 @@ export class UemApi {
     const res = await this.call('POST', `/api/system/users/${userId}/uploadsmimecerts`, 1, body);
     if (res.status >= 200 && res.status < 300) return { connectorId: this.connectorId, reference: `user/${userId}/${set.deliveryId}`, deliveredAt: new Date() };
     const text = JSON.stringify(res.data ?? '');
-    throw new DeliveryError(`UEM uploadsmimecerts answered ${res.status}`, res.status >= 400 && res.status < 500, { status: res.status, body: text.slice(0, 2000) });
+    throw new DeliveryError(`UEM uploadsmimecerts answered ${res.status}`, res.status >= 400 && res.status < 500, {
+      status: res.status,
+      body: text.slice(0, 2000),
+    });
   }
 
   /**
@@ -116,7 +129,11 @@ export class UemApi {
     if (user.id && !/^\d+$/.test(user.id)) {
       const r = await this.get(`/api/system/users/${encodeURIComponent(user.id)}`, 2);
       if (r.status === 200 && r.data.emailAddress) {
-        return { email: String(r.data.emailAddress), ...(r.data.userPrincipalName ? { upn: String(r.data.userPrincipalName) } : {}), ...(r.data.userName ? { userName: String(r.data.userName) } : {}) };
+        return {
+          email: String(r.data.emailAddress),
+          ...(r.data.userPrincipalName ? { upn: String(r.data.userPrincipalName) } : {}),
+          ...(r.data.userName ? { userName: String(r.data.userName) } : {}),
+        };
       }
       if (r.status >= 500) throw new Error(`UEM user lookup answered ${r.status}`);
     }
@@ -159,7 +176,8 @@ export class UemApi {
       const r = await this.get('/api/system/info', 1);
       const version = typeof r.data.ProductVersion === 'string' && /^[\w .-]{1,64}$/.test(r.data.ProductVersion) ? ` (version ${r.data.ProductVersion})` : '';
       if (r.status === 200) checks.push({ name: 'uem api', ok: true, detail: `${url} answered${version}` });
-      else if (r.status === 401 || r.status === 403) checks.push({ name: 'uem api', ok: false, detail: `${url} refused the credentials or the aw-tenant-code (HTTP ${r.status})` });
+      else if (r.status === 401 || r.status === 403)
+        checks.push({ name: 'uem api', ok: false, detail: `${url} refused the credentials or the aw-tenant-code (HTTP ${r.status})` });
       else checks.push({ name: 'uem api', ok: false, detail: `${url}/api/system/info answered HTTP ${r.status}` });
     } catch (err) {
       checks.push({ name: 'uem api', ok: false, detail: `${url}: ${failure(err)}` });

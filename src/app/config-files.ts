@@ -92,7 +92,10 @@ function readProblems(config: Config, masterKey: Buffer | undefined | 'unusable'
       continue;
     }
     if (missing.length > 0) {
-      problems.push({ path, message: `${setting}: ${missing.join(' and ')} ${missing.length > 1 ? 'do' : 'does'} not exist, and the dev PKI is written only while server.tls names its files; configure ${setting}` });
+      problems.push({
+        path,
+        message: `${setting}: ${missing.join(' and ')} ${missing.length > 1 ? 'do' : 'does'} not exist, and the dev PKI is written only while server.tls names its files; configure ${setting}`,
+      });
       continue;
     }
     try {
@@ -114,7 +117,13 @@ function reads(config: Config, masterKey: Buffer | undefined): Read[] {
   const email = config.notify.email;
   return [
     { path: ['server', 'tls'], setting: 'server.tls', files: [tls.cert, tls.key], key: true, read: () => loadServerIdentity(config, masterKey) },
-    ...trust.map((p, i) => ({ path: ['auth', 'clientCertificates', 'trust', i], setting: `auth.clientCertificates.trust[${i}]`, files: [p], key: false, read: () => readClientTrust(config, i) })),
+    ...trust.map((p, i) => ({
+      path: ['auth', 'clientCertificates', 'trust', i],
+      setting: `auth.clientCertificates.trust[${i}]`,
+      files: [p],
+      key: false,
+      read: () => readClientTrust(config, i),
+    })),
     ...Object.entries(caSources(config)).map(([name, source]) => ({
       path: config.pki.cas ? ['pki', 'cas', name] : ['pki', 'dir'],
       setting: config.pki.cas ? `pki.cas.${name}` : 'pki.cas',
@@ -126,8 +135,20 @@ function reads(config: Config, masterKey: Buffer | undefined): Read[] {
     { path: config.scep.ra ? ['scep', 'ra'] : ['pki', 'dir'], setting: 'scep.ra', files: [ra.cert, ra.key], key: true, read: () => loadRa(config, masterKey) },
     ...(config.ota.enabled
       ? [
-          { path: config.ota.signing ? ['ota', 'signing'] : ['pki', 'dir'], setting: 'ota.signing', files: [signing.cert, signing.key, ...signing.chain], key: true, read: () => signingIdentity(config, masterKey) },
-          ...config.ota.deviceCa.map((p, i) => ({ path: ['ota', 'deviceCa', i], setting: `ota.deviceCa[${i}]`, files: [p], key: false, read: () => readCertificates(`ota.deviceCa[${i}]`, [p]) })),
+          {
+            path: config.ota.signing ? ['ota', 'signing'] : ['pki', 'dir'],
+            setting: 'ota.signing',
+            files: [signing.cert, signing.key, ...signing.chain],
+            key: true,
+            read: () => signingIdentity(config, masterKey),
+          },
+          ...config.ota.deviceCa.map((p, i) => ({
+            path: ['ota', 'deviceCa', i],
+            setting: `ota.deviceCa[${i}]`,
+            files: [p],
+            key: false,
+            read: () => readCertificates(`ota.deviceCa[${i}]`, [p]),
+          })),
         ]
       : []),
     ...config.derivedCredentials.pivTrust.map((p, i) => ({

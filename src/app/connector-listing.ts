@@ -43,7 +43,10 @@ export function listConnector(c: LoadedConnector, baseUrl: string): ConnectorLis
         ...(certs && {
           clientCertificates: {
             trust: certs.trust,
-            allow: certs.allow.map((r) => ({ ...(r.fingerprint !== undefined && { fingerprint: r.fingerprint }), ...(r.subject !== undefined && { subject: r.subject }) })),
+            allow: certs.allow.map((r) => ({
+              ...(r.fingerprint !== undefined && { fingerprint: r.fingerprint }),
+              ...(r.subject !== undefined && { subject: r.subject }),
+            })),
           },
         }),
       },
@@ -53,7 +56,10 @@ export function listConnector(c: LoadedConnector, baseUrl: string): ConnectorLis
 
 /** "connector ws1 (workspace-one) loaded; events at https://…/connectors/ws1/events" */
 export function loadedMessage(l: ConnectorListing): string {
-  const parts = [...(l.endpoints.length > 0 ? l.endpoints.map((e) => `${e.name} at ${e.url}`) : ['receives no webhooks']), ...(l.events ? [`events ${l.events}`] : [])];
+  const parts = [
+    ...(l.endpoints.length > 0 ? l.endpoints.map((e) => `${e.name} at ${e.url}`) : ['receives no webhooks']),
+    ...(l.events ? [`events ${l.events}`] : []),
+  ];
   return `connector ${l.id} (${l.kind}) loaded; ${parts.join('; ')}`;
 }
 
@@ -61,6 +67,9 @@ export function loadedMessage(l: ConnectorListing): string {
 export function logLoadedConnectors(loaded: LoadedConnector[], baseUrl: string, log: Logger): void {
   for (const c of loaded) {
     const l = listConnector(c, baseUrl);
-    log.info({ connector: l.id, kind: l.kind, file: l.file, endpoints: l.endpoints.map((e) => e.url), ...(l.events && { events: l.events }) }, loadedMessage(l));
+    log.info(
+      { connector: l.id, kind: l.kind, file: l.file, endpoints: l.endpoints.map((e) => e.url), ...(l.events && { events: l.events }) },
+      loadedMessage(l),
+    );
   }
 }

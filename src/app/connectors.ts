@@ -72,14 +72,21 @@ export function loadConnectorFile(dir: string, id: string): LoadedConnector {
   const name = names.find((f) => f.replace(/\.ya?ml$/, '') === id);
   if (!name) {
     const known = names.map((f) => f.replace(/\.ya?ml$/, ''));
-    throw new StartupError(`no connector "${id}": ${dir} has no ${id}.yaml (${known.length > 0 ? `connectors: ${known.join(', ')}` : 'it has none; copy one from config/connectors/examples/'})`);
+    throw new StartupError(
+      `no connector "${id}": ${dir} has no ${id}.yaml (${known.length > 0 ? `connectors: ${known.join(', ')}` : 'it has none; copy one from config/connectors/examples/'})`,
+    );
   }
   const { loaded, problems } = readConnectorFile(dir, name);
   if (problems.length > 0 || !loaded) throw new ConfigError(problems);
   return loaded;
 }
 
-const connectorFileNames = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort() : []);
+const connectorFileNames = (dir: string): string[] =>
+  existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => /\.ya?ml$/.test(f))
+        .sort()
+    : [];
 
 /** Every connector file, the valid ones loaded and the others' problems listed. */
 export function readConnectorFiles(dir: string): ConnectorFiles {
@@ -172,7 +179,9 @@ function inboundTrust(c: LoadedConnector): string[] {
 /** Every file the connector files name that cannot be used as start-up would use it. */
 export function connectorFileProblems(loaded: LoadedConnector[]): SettingProblem[] {
   return loaded.flatMap((c) => {
-    const trust = fileProblems((c.settings.inbound?.clientCertificates?.trust ?? []).map((p, i) => [['inbound', 'clientCertificates', 'trust', i], () => readInboundTrust(p, i)]));
+    const trust = fileProblems(
+      (c.settings.inbound?.clientCertificates?.trust ?? []).map((p, i) => [['inbound', 'clientCertificates', 'trust', i], () => readInboundTrust(p, i)]),
+    );
     return [...trust, ...(c.module.checkFiles?.(c.settings) ?? [])].map((p) => ({ ...p, file: c.file }));
   });
 }
@@ -182,11 +191,7 @@ export interface RunningConnector extends ConnectorEntry {
   router?: Router;
 }
 
-export function createConnectors(
-  loaded: LoadedConnector[],
-  ctx: (c: LoadedConnector) => ConnectorContext,
-  templates: string[],
-): RunningConnector[] {
+export function createConnectors(loaded: LoadedConnector[], ctx: (c: LoadedConnector) => ConnectorContext, templates: string[]): RunningConnector[] {
   refuse(connectorPolicyProblems(loaded, templates));
   return loaded.map((c) => {
     let connector: Connector;
@@ -287,8 +292,7 @@ export function buildConnectors(core: CoreServices, loaded: LoadedConnector[]): 
     log: log.child({ component: 'pipeline' }),
   });
 
-  const renewals = (id: string) =>
-    void pipeline.scheduleRenewals(id).catch((err: unknown) => log.error({ err, connector: id }, 'renewal check failed'));
+  const renewals = (id: string) => void pipeline.scheduleRenewals(id).catch((err: unknown) => log.error({ err, connector: id }, 'renewal check failed'));
   return {
     ...feature({
       // The surfaces that carry the volume: the gateway lists this feature first.

@@ -7,9 +7,7 @@ import { StartupError } from './errors.js';
 
 /** The validated config guarantees a URL when the client is mysql. */
 export function dbSettings(database: Config['database']): DbSettings {
-  return database.client === 'mysql'
-    ? { client: 'mysql', url: database.url!, pool: database.pool }
-    : { client: 'sqlite', filename: database.filename };
+  return database.client === 'mysql' ? { client: 'mysql', url: database.url!, pool: database.pool } : { client: 'sqlite', filename: database.filename };
 }
 
 function describeTarget(settings: DbSettings): string {
@@ -34,7 +32,9 @@ function privateFiles(settings: DbSettings, log: Pick<Logger, 'warn'> | undefine
     if (e.syscall === 'mkdir' && (e.code === 'EEXIST' || e.code === 'ENOTDIR')) {
       throw new StartupError(`database.filename: a file stands where a directory of ${settings.filename} belongs; move it or set database.filename`);
     }
-    throw new StartupError(`cannot make the SQLite database ${settings.filename} private: ${e.code ?? e.message}; check that database.filename and its directory belong to this user`);
+    throw new StartupError(
+      `cannot make the SQLite database ${settings.filename} private: ${e.code ?? e.message}; check that database.filename and its directory belong to this user`,
+    );
   }
   for (const { file, was } of narrowed) {
     log?.warn({ file, was, now: '0600' }, `${file} was open to group or others (mode ${was}); narrowed it to 0600`);

@@ -34,13 +34,26 @@ export function derivedProblems(config: Config): SettingProblem[] {
   if (named !== undefined) {
     const p = config.credentialProfiles[named];
     if (!p) return [{ path, message: `derivedCredentials.credentialProfile: no credential profile "${named}"` }];
-    if (p.encoding !== 'derived-credential') return [{ path, message: `derivedCredentials.credentialProfile: "${named}" has encoding ${p.encoding}; a derived credential needs encoding derived-credential` }];
+    if (p.encoding !== 'derived-credential')
+      return [
+        {
+          path,
+          message: `derivedCredentials.credentialProfile: "${named}" has encoding ${p.encoding}; a derived credential needs encoding derived-credential`,
+        },
+      ];
     return [];
   }
-  const derived = Object.entries(config.credentialProfiles).filter(([, p]) => p.encoding === 'derived-credential').map(([name]) => name);
+  const derived = Object.entries(config.credentialProfiles)
+    .filter(([, p]) => p.encoding === 'derived-credential')
+    .map(([name]) => name);
   if (derived.length > 1) return [{ path: ['derivedCredentials'], message: `derivedCredentials.credentialProfile: choose one of ${derived.join(', ')}` }];
   if (derived.length === 0 && config.derivedCredentials.pivTrust.length > 0) {
-    return [{ path: ['derivedCredentials', 'pivTrust'], message: 'derivedCredentials.pivTrust is set, but no credential profile has encoding derived-credential for the page to request' }];
+    return [
+      {
+        path: ['derivedCredentials', 'pivTrust'],
+        message: 'derivedCredentials.pivTrust is set, but no credential profile has encoding derived-credential for the page to request',
+      },
+    ];
   }
   return [];
 }

@@ -48,9 +48,7 @@ export function caSources(config: Config): Record<string, CaConfig> {
 }
 
 export function templatesFrom(config: Config): Record<string, Template> {
-  return Object.fromEntries(
-    Object.entries(config.templates).map(([name, t]) => [name, { ...t, validityMs: durationMs(t.validity) }]),
-  );
+  return Object.fromEntries(Object.entries(config.templates).map(([name, t]) => [name, { ...t, validityMs: durationMs(t.validity) }]));
 }
 
 /** Every template must issue from a configured CA: its own `ca`, else pki.defaultCa. */

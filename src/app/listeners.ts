@@ -27,7 +27,13 @@ export interface Listeners {
   closeAllAfter(ms: number): void;
 }
 
-export async function openListeners(opts: { config: Config; log: Logger; observe?: RequestObserver; tls: TlsIdentity; features: Feature[] }): Promise<Listeners> {
+export async function openListeners(opts: {
+  config: Config;
+  log: Logger;
+  observe?: RequestObserver;
+  tls: TlsIdentity;
+  features: Feature[];
+}): Promise<Listeners> {
   const { config, log, tls, features } = opts;
   const app = (on: Listener): RequestListener => {
     const mounts = features.flatMap((f) => f.mounts).filter((m) => (m.on ?? ['https']).includes(on));
@@ -68,7 +74,9 @@ export async function openListeners(opts: { config: Config; log: Logger; observe
         return closed;
       },
       closeAllAfter(ms) {
-        setTimeout(() => servers.forEach((srv) => srv.closeAllConnections()), ms).unref();
+        setTimeout(() => {
+          for (const srv of servers) srv.closeAllConnections();
+        }, ms).unref();
       },
     };
   } catch (err) {

@@ -48,7 +48,9 @@ export function mobileProblems(config: Config): SettingProblem[] {
   const { otpDelivery } = config.mobile;
   const path = ['mobile', 'otpDelivery'];
   return [
-    ...(otpDelivery === 'sms' && !config.notify.sms ? [{ path, message: 'mobile.otpDelivery is "sms", but notify.sms (the SMS gateway) is not configured' }] : []),
+    ...(otpDelivery === 'sms' && !config.notify.sms
+      ? [{ path, message: 'mobile.otpDelivery is "sms", but notify.sms (the SMS gateway) is not configured' }]
+      : []),
     ...(otpDelivery === 'email' && !config.notify.email ? [{ path, message: 'mobile.otpDelivery is "email", but notify.email (SMTP) is not configured' }] : []),
   ];
 }
@@ -63,11 +65,21 @@ export function credentialProfileProblems(config: Config): SettingProblem[] {
     p.certificates.flatMap((c, i): SettingProblem[] => {
       const template = config.templates[c.template];
       if (!template) {
-        return [{ path: ['credentialProfiles', name, 'certificates', i, 'template'], message: `credentialProfiles.${name}.certificates[${i}].template: no template named "${c.template}" (configured: ${Object.keys(config.templates).join(', ')})` }];
+        return [
+          {
+            path: ['credentialProfiles', name, 'certificates', i, 'template'],
+            message: `credentialProfiles.${name}.certificates[${i}].template: no template named "${c.template}" (configured: ${Object.keys(config.templates).join(', ')})`,
+          },
+        ];
       }
       const purpose = c.purpose ?? presetPurpose(template.preset);
       if (c.container !== 'mobileiron-appconnect' || c.includeHistoric !== true || purpose === 'encryption') return [];
-      return [{ path: ['credentialProfiles', name, 'certificates', i], message: `credentialProfiles.${name}.certificates[${i}]: includeHistoric on a mobileiron-appconnect certificate delivers older decryption keys, so it must be an encryption certificate; "${c.template}" is for ${purpose}` }];
+      return [
+        {
+          path: ['credentialProfiles', name, 'certificates', i],
+          message: `credentialProfiles.${name}.certificates[${i}]: includeHistoric on a mobileiron-appconnect certificate delivers older decryption keys, so it must be an encryption certificate; "${c.template}" is for ${purpose}`,
+        },
+      ];
     }),
   );
 }
@@ -78,7 +90,8 @@ function checkMobileConfig(config: Config, log: Logger): void {
   // A deployment that sends nothing at all is not warned about each channel.
   const sendsAnything = config.notify.email !== undefined || config.notify.sms !== undefined;
   for (const channel of renewal.channels) {
-    if (sendsAnything && !config.notify[channel]) log.warn({ channel }, `mobile.renewal.channels names ${channel}, but notify.${channel} is not configured: no renewal notices go by ${channel}`);
+    if (sendsAnything && !config.notify[channel])
+      log.warn({ channel }, `mobile.renewal.channels names ${channel}, but notify.${channel} is not configured: no renewal notices go by ${channel}`);
   }
 }
 
@@ -117,10 +130,47 @@ export function buildMobile(core: CoreServices): Mobile {
   const email = config.notify.email && emailSender(config.notify.email);
   const senders: Senders = { ...(email && { email }), ...(config.notify.sms && { sms: new SmsSender(config.notify.sms) }) };
   const messages = new Messages({ db, templates: new MessageTemplateRepository(db), audit: issuance.audit });
-  const notifications = new Notifications({ messages, senders, otpDelivery: config.mobile.otpDelivery, appLink: config.mobile.appLink, baseUrl, log: mobileLog });
-  const requests = new RequestService({ db, people, mobileIds, certificates: issuance.certificates, audit: issuance.audit, profiles, templates: config.templates, notifications, mac, log: mobileLog });
-  const stores = { db, people, devices, mobileIds, sessions, certificates: issuance.certificates, audit: issuance.audit, revoker: issuance.revoker, profiles, log: mobileLog };
-  const collection = new CollectionService({ ...stores, issuer: issuance.issuer, recovery: issuance.recovery, keys: issuance.escrowedKeys, mac, unlockSecret, config: config.mobile });
+  const notifications = new Notifications({
+    messages,
+    senders,
+    otpDelivery: config.mobile.otpDelivery,
+    appLink: config.mobile.appLink,
+    baseUrl,
+    log: mobileLog,
+  });
+  const requests = new RequestService({
+    db,
+    people,
+    mobileIds,
+    certificates: issuance.certificates,
+    audit: issuance.audit,
+    profiles,
+    templates: config.templates,
+    notifications,
+    mac,
+    log: mobileLog,
+  });
+  const stores = {
+    db,
+    people,
+    devices,
+    mobileIds,
+    sessions,
+    certificates: issuance.certificates,
+    audit: issuance.audit,
+    revoker: issuance.revoker,
+    profiles,
+    log: mobileLog,
+  };
+  const collection = new CollectionService({
+    ...stores,
+    issuer: issuance.issuer,
+    recovery: issuance.recovery,
+    keys: issuance.escrowedKeys,
+    mac,
+    unlockSecret,
+    config: config.mobile,
+  });
   const lifecycle = new LifecycleService({ ...stores, requests, notifications, unlockKey: (id) => collection.unlockKey(id), renewal: config.mobile.renewal });
 
   const directory = new Directory({ db, people, devices, audit: issuance.audit });

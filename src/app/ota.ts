@@ -37,8 +37,15 @@ export function otaProblems(config: Config): SettingProblem[] {
   if (!ota.enabled) return [];
   const profile = config.scep.profiles[ota.scepProfile];
   const path = ['ota', 'scepProfile'];
-  if (!profile) return [{ path, message: `ota.scepProfile: no SCEP profile named "${ota.scepProfile}" (configured: ${Object.keys(config.scep.profiles).join(', ') || 'none'}); set ota.scepProfile or ota.enabled: false` }];
-  if (profile.challenge !== 'dynamic') return [{ path, message: `ota.scepProfile: SCEP profile "${ota.scepProfile}" must use one-time challenges (challenge: dynamic)` }];
+  if (!profile)
+    return [
+      {
+        path,
+        message: `ota.scepProfile: no SCEP profile named "${ota.scepProfile}" (configured: ${Object.keys(config.scep.profiles).join(', ') || 'none'}); set ota.scepProfile or ota.enabled: false`,
+      },
+    ];
+  if (profile.challenge !== 'dynamic')
+    return [{ path, message: `ota.scepProfile: SCEP profile "${ota.scepProfile}" must use one-time challenges (challenge: dynamic)` }];
   return [];
 }
 
@@ -101,7 +108,11 @@ function otaService({ config, db, issuance, masterKey, baseUrl, log }: CoreServi
   const credentialProfiles: Record<string, OtaCredentialProfile> = Object.fromEntries(
     Object.entries(config.credentialProfiles).map(([name, p]) => [
       name,
-      { certificates: p.certificates.filter((c) => c.container === 'system-store').map(({ template, historic, includeHistoric }) => ({ template, historic, includeHistoric })) },
+      {
+        certificates: p.certificates
+          .filter((c) => c.container === 'system-store')
+          .map(({ template, historic, includeHistoric }) => ({ template, historic, includeHistoric })),
+      },
     ]),
   );
   return new OtaService({

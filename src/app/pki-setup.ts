@@ -71,7 +71,8 @@ export function masterKeyMismatch(config: Config, masterKey: Buffer | undefined,
     return undefined;
   } catch {
     const file = masterKeyPath(config.pki.dir);
-    if (masterKey === undefined) return `${file} is missing, and the keys in ${config.pki.dir}/ are encrypted under the master key it held; restore it, or set CREDGATE_MASTER_KEY to that key`;
+    if (masterKey === undefined)
+      return `${file} is missing, and the keys in ${config.pki.dir}/ are encrypted under the master key it held; restore it, or set CREDGATE_MASTER_KEY to that key`;
     const source = config.pki.masterKey ? 'pki.masterKey' : env.CREDGATE_MASTER_KEY ? 'CREDGATE_MASTER_KEY' : file;
     return `the master key of ${source} does not open the keys in ${config.pki.dir}/ (${sample} and the others of the dev PKI), which were written under another; use the key they were written with`;
   }
@@ -113,7 +114,8 @@ export function loadServerIdentity(config: Config, masterKey: Buffer | undefined
   } catch (err) {
     throw new StartupError(`server.tls.key: ${(err as Error).message}`);
   }
-  if (!new X509Certificate(first).checkPrivateKey(privateKey)) throw new StartupError(`server.tls.key: ${key} is not the key of the first certificate in ${cert}`);
+  if (!new X509Certificate(first).checkPrivateKey(privateKey))
+    throw new StartupError(`server.tls.key: ${key} is not the key of the first certificate in ${cert}`);
   return { certChainPem: readFileSync(cert, 'utf8'), key: privateKey };
 }
 

@@ -45,8 +45,12 @@ export interface ScepConnectors {
  */
 export function scepProfileProblems(config: Config, files: LoadedConnector[]): SettingProblem[] {
   return Object.entries(config.scep.profiles).flatMap(([name, p]): SettingProblem[] => [
-    ...(config.templates[p.template] ? [] : [{ path: ['scep', 'profiles', name, 'template'], message: `scep.profiles.${name}.template: no template named "${p.template}"` }]),
-    ...(p.challenge === 'none' && !p.approval ? [{ path: ['scep', 'profiles', name, 'challenge'], message: `scep.profiles.${name}: challenge "none" is only allowed with approval: true` }] : []),
+    ...(config.templates[p.template]
+      ? []
+      : [{ path: ['scep', 'profiles', name, 'template'], message: `scep.profiles.${name}.template: no template named "${p.template}"` }]),
+    ...(p.challenge === 'none' && !p.approval
+      ? [{ path: ['scep', 'profiles', name, 'challenge'], message: `scep.profiles.${name}: challenge "none" is only allowed with approval: true` }]
+      : []),
     ...challengeConnectorProblems(name, p, files),
   ]);
 }
@@ -78,7 +82,10 @@ export function connectorProfileProblems(config: Config, files: LoadedConnector[
       const at = { file: c.file, path };
       const setting = path.join('.');
       const p = config.scep.profiles[name];
-      if (!p) return [{ ...at, message: `${setting}: no SCEP profile "${name}" in scep.profiles (configured: ${Object.keys(config.scep.profiles).join(', ') || 'none'})` }];
+      if (!p)
+        return [
+          { ...at, message: `${setting}: no SCEP profile "${name}" in scep.profiles (configured: ${Object.keys(config.scep.profiles).join(', ') || 'none'})` },
+        ];
       if (typeof p.challenge === 'object' && 'static' in p.challenge) return [];
       const named = challengeConnector(p.challenge);
       const has = named ? `{ ${named.key}: ${named.id} }` : `"${String(p.challenge)}"`;
@@ -99,7 +106,8 @@ export function loadRa(config: Config, masterKey: Buffer | undefined): { cert: X
   } catch (err) {
     throw new StartupError(`scep.ra: ${(err as Error).message}`);
   }
-  if (key.asymmetricKeyType !== 'rsa' || !cert.checkPrivateKey(key)) throw new StartupError(`scep.ra: ${paths.cert} needs an RSA key and ${paths.key} must be its key`);
+  if (key.asymmetricKeyType !== 'rsa' || !cert.checkPrivateKey(key))
+    throw new StartupError(`scep.ra: ${paths.cert} needs an RSA key and ${paths.key} must be its key`);
   return { cert, key };
 }
 

@@ -48,7 +48,9 @@ function smsCredentials(sms: NonNullable<Config['notify']['sms']>, url: URL): st
   return [
     ...(url.username || url.password ? ['a user name or password in notify.sms.url'] : []),
     ...[...url.searchParams.keys()].filter((k) => CREDENTIAL_NAME.test(k)).map((k) => `the ${k} parameter of notify.sms.url`),
-    ...Object.keys(sms.headers).filter((h) => CREDENTIAL_NAME.test(h)).map((h) => `the ${h} header`),
+    ...Object.keys(sms.headers)
+      .filter((h) => CREDENTIAL_NAME.test(h))
+      .map((h) => `the ${h} header`),
   ];
 }
 

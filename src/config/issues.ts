@@ -28,7 +28,10 @@ const kind = (v: unknown): string => {
 const oneOf = (values: readonly unknown[]): string =>
   values.length === 1
     ? JSON.stringify(values[0])
-    : `${values.slice(0, -1).map((v) => JSON.stringify(v)).join(', ')} or ${JSON.stringify(values[values.length - 1])}`;
+    : `${values
+        .slice(0, -1)
+        .map((v) => JSON.stringify(v))
+        .join(', ')} or ${JSON.stringify(values[values.length - 1])}`;
 
 /**
  * `hide`: the value is a secret or came from the environment; the sentence then

@@ -206,7 +206,9 @@ function scalarPaths(doc: Document): { path: (string | number)[]; node: Node }[]
     if (isScalar(node)) out.push({ path, node });
     else if (isMap(node)) {
       for (const pair of node.items) if (isPair(pair) && isScalar(pair.key)) walk(pair.value, [...path, String(pair.key.value)]);
-    } else if (isSeq(node)) node.items.forEach((item, i) => walk(item, [...path, i]));
+    } else if (isSeq(node)) {
+      for (const [i, item] of node.items.entries()) walk(item, [...path, i]);
+    }
   };
   walk(doc.contents, []);
   return out;

@@ -11,7 +11,16 @@
  * Patterns are JavaScript regular expressions matched against the whole value.
  */
 import { z } from 'zod';
-import { ALT_NAME_TYPES, DEFAULT_REQUEST_SUBJECT, patternProblem, valuePattern, type AltNameType, type NamePolicy, type NameSource, type ValueRule } from '../pki/name-policy.js';
+import {
+  ALT_NAME_TYPES,
+  DEFAULT_REQUEST_SUBJECT,
+  patternProblem,
+  valuePattern,
+  type AltNameType,
+  type NamePolicy,
+  type NameSource,
+  type ValueRule,
+} from '../pki/name-policy.js';
 import { unknownAttributeType } from '../pki/names.js';
 
 const pattern = z
@@ -31,7 +40,8 @@ const attributeType = z.string().superRefine((type, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
-const rule = (r: z.output<typeof valueRule>): ValueRule => (typeof r === 'string' ? { pattern: valuePattern(r), max: 1 } : { pattern: valuePattern(r.pattern), max: r.max });
+const rule = (r: z.output<typeof valueRule>): ValueRule =>
+  typeof r === 'string' ? { pattern: valuePattern(r), max: 1 } : { pattern: valuePattern(r.pattern), max: r.max };
 const rules = <K extends string>(record: Partial<Record<K, z.output<typeof valueRule>>>): Partial<Record<K, ValueRule>> =>
   Object.fromEntries(Object.entries(record).map(([k, r]) => [k, rule(r as z.output<typeof valueRule>)])) as Partial<Record<K, ValueRule>>;
 
@@ -43,10 +53,16 @@ export type NamesSetting = Omit<NamePolicy, 'source'> & { source?: NameSource };
  * DEFAULT_REQUEST_SUBJECT) allows them, and subjectAltNames only as
  * `subjectAltNames` (default none) lists them.
  */
-export function namesSetting(opts: { sources: readonly [NameSource, ...NameSource[]]; subject?: Record<string, string>; subjectAltNames?: Partial<Record<AltNameType, string>> }) {
+export function namesSetting(opts: {
+  sources: readonly [NameSource, ...NameSource[]];
+  subject?: Record<string, string>;
+  subjectAltNames?: Partial<Record<AltNameType, string>>;
+}) {
   const source = z.enum(opts.sources);
   const detailed = z.strictObject({
-    source: source.optional().describe('request: the request\'s names as the rules allow; mdm: as the MDM validated them (Intune); template: the template\'s, the request\'s ignored.'),
+    source: source
+      .optional()
+      .describe("request: the request's names as the rules allow; mdm: as the MDM validated them (Intune); template: the template's, the request's ignored."),
     subject: z
       .record(attributeType, valueRule)
       .default(opts.subject ?? DEFAULT_REQUEST_SUBJECT)
@@ -63,5 +79,7 @@ export function namesSetting(opts: { sources: readonly [NameSource, ...NameSourc
       const d = detailed.parse(typeof v === 'string' ? { source: v } : (v ?? {}));
       return { ...(d.source && { source: d.source }), subject: rules(d.subject) as Record<string, ValueRule>, subjectAltNames: rules(d.subjectAltNames) };
     })
-    .describe('Where the names of issued certificates come from: a source, or { source, subject, subjectAltNames } with the rules for names taken from requests.');
+    .describe(
+      'Where the names of issued certificates come from: a source, or { source, subject, subjectAltNames } with the rules for names taken from requests.',
+    );
 }

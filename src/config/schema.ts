@@ -21,18 +21,15 @@ const port = z.number().int().min(0).max(65535);
  */
 export const path = z.string().min(1);
 /** Durations are written like "30s", "5m", "250ms", "1h", "7d". */
-export const duration = z
-  .string()
-  .regex(/^\d+(ms|s|m|h|d)$/, { message: 'expected a duration such as "500ms", "30s", "5m", "1h" or "7d"' });
+export const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, { message: 'expected a duration such as "500ms", "30s", "5m", "1h" or "7d"' });
 
-const server = z.strictObject({
+const server = z
+  .strictObject({
     host: z.string().default('0.0.0.0').describe('Address the HTTPS listener binds to.'),
     port: port.default(8443).describe('HTTPS port; 0 picks a free one.'),
-    publicUrl: z
-      .url()
-      .optional()
-      .describe('Base URL devices and MDM consoles reach the gateway at; defaults to https://localhost:<port>.'),
-    tls: z.strictObject({
+    publicUrl: z.url().optional().describe('Base URL devices and MDM consoles reach the gateway at; defaults to https://localhost:<port>.'),
+    tls: z
+      .strictObject({
         cert: path.optional().describe('Server certificate chain (PEM); default <pki.dir>/server.pem, which the dev PKI writes.'),
         key: path.optional().describe('Server private key (PEM); default <pki.dir>/server-key.pem, which the dev PKI writes.'),
       })
@@ -49,7 +46,9 @@ const server = z.strictObject({
         port: port.describe('Plain HTTP port; 0 picks a free one.'),
       })
       .optional()
-      .describe('Optional plain-HTTP listener for /scep and /pki only (messages, CRLs and OCSP answers protect themselves), as many SCEP clients and CRL fetchers expect.'),
+      .describe(
+        'Optional plain-HTTP listener for /scep and /pki only (messages, CRLs and OCSP answers protect themselves), as many SCEP clients and CRL fetchers expect.',
+      ),
   })
   .prefault({});
 
@@ -89,9 +88,14 @@ const certificateMatch = {
       }
     })
     .optional()
-    .describe('Exact subject DN as RFC 4514 writes it (escape "," "+" "\\" in values), e.g. "CN=ops-console, O=Example Bank"; RDNs match in either order of writing, never shuffled.'),
+    .describe(
+      'Exact subject DN as RFC 4514 writes it (escape "," "+" "\\" in values), e.g. "CN=ops-console, O=Example Bank"; RDNs match in either order of writing, never shuffled.',
+    ),
 };
-const needsMatch = [(r: { fingerprint?: string | undefined; subject?: string | undefined }) => r.fingerprint !== undefined || r.subject !== undefined, { message: 'give a fingerprint or a subject to match' }] as const;
+const needsMatch = [
+  (r: { fingerprint?: string | undefined; subject?: string | undefined }) => r.fingerprint !== undefined || r.subject !== undefined,
+  { message: 'give a fingerprint or a subject to match' },
+] as const;
 
 /** A client certificate to accept, by fingerprint and/or subject. */
 export const clientCertMatch = z.strictObject(certificateMatch).refine(...needsMatch);
@@ -111,12 +115,16 @@ const basicUser = z.strictObject({
   roles: z.array(z.string().min(1)).default([]),
 });
 
-const auth = z.strictObject({
-    clientCertificates: z.strictObject({
+const auth = z
+  .strictObject({
+    clientCertificates: z
+      .strictObject({
         trust: z
           .array(path)
           .optional()
-          .describe('PEM files of the CAs whose client certificates the listener accepts; default the dev PKI\'s <pki.dir>/root-ca.pem and <pki.dir>/issuing-ca.pem.'),
+          .describe(
+            "PEM files of the CAs whose client certificates the listener accepts; default the dev PKI's <pki.dir>/root-ca.pem and <pki.dir>/issuing-ca.pem.",
+          ),
         allow: z
           .array(clientCertRule)
           .default([])
@@ -127,12 +135,14 @@ const auth = z.strictObject({
   })
   .prefault({});
 
-const jobs = z.strictObject({
+const jobs = z
+  .strictObject({
     workers: z.number().int().min(0).max(64).default(2).describe('Concurrent jobs per gateway instance; 0 runs none.'),
     pollInterval: duration.default('500ms'),
     lease: duration.default('2m').describe('How long a claimed job is owned before another worker may take it.'),
     maxAttempts: z.number().int().min(1).default(10),
-    backoff: z.strictObject({ base: duration.default('2s'), max: duration.default('1h') })
+    backoff: z
+      .strictObject({ base: duration.default('2s'), max: duration.default('1h') })
       .prefault({})
       .describe('Retry delay: base * 2^(attempt-1) with full jitter, capped at max.'),
   })
@@ -159,10 +169,13 @@ const ca = z
     message: 'give either cert and key (PEM) or pkcs12 (with password)',
   });
 
-const pki = z.strictObject({
+const pki = z
+  .strictObject({
     dir: path
       .default('certs')
-      .describe('Where `credgate init` (or the first start) writes the dev PKI and master.key; the defaults of server.tls, auth.clientCertificates.trust, scep.ra and ota.signing are files in it.'),
+      .describe(
+        'Where `credgate init` (or the first start) writes the dev PKI and master.key; the defaults of server.tls, auth.clientCertificates.trust, scep.ra and ota.signing are files in it.',
+      ),
     masterKey: secret(z.string().regex(/^[0-9a-fA-F]{64}$/, { message: 'expected 64 hex digits (a 256-bit key)' }))
       .optional()
       .describe('AES-256 key wrapping private keys at rest; else CREDGATE_MASTER_KEY, else <pki.dir>/master.key.'),
@@ -170,17 +183,15 @@ const pki = z.strictObject({
       .boolean()
       .default(false)
       .describe('Accept pki.masterKey written out in this file (rather than filled from ${VAR}); anyone who reads the file can then unwrap every key.'),
-    devPki: z.strictObject({
+    devPki: z
+      .strictObject({
         organization: z.string().default('credgate dev'),
         serverNames: z.array(z.string()).default(['localhost', '127.0.0.1', '::1']),
         adminSubject: z.string().default('credgate-admin'),
       })
       .prefault({})
       .describe('Subjects used when no PKI exists yet and one is generated at first start.'),
-    cas: z
-      .record(name, ca)
-      .optional()
-      .describe('Issuing CAs by name; omitted, one CA named "dev" is the dev PKI issuing CA.'),
+    cas: z.record(name, ca).optional().describe('Issuing CAs by name; omitted, one CA named "dev" is the dev PKI issuing CA.'),
     defaultCa: name.default('dev').describe('CA used by templates that name none.'),
     keyPolicy: z
       .strictObject({
@@ -197,9 +208,7 @@ const pki = z.strictObject({
       .partialRecord(keyAlgorithm, z.number().int().min(0).max(10_000))
       .default({ 'rsa-2048': 16 })
       .describe('Pre-generated keys kept ready per algorithm for server-side key generation; 0 disables.'),
-    ocsp: z
-      .strictObject({ validity: duration.default('1h').describe('nextUpdate of OCSP answers.') })
-      .prefault({}),
+    ocsp: z.strictObject({ validity: duration.default('1h').describe('nextUpdate of OCSP answers.') }).prefault({}),
   })
   .prefault({});
 
@@ -236,7 +245,10 @@ export const DEFAULT_TEMPLATES = {
   'smime-signing': {
     preset: 'smime-signing',
     subject: 'CN={{user.displayName}}, E={{user.email}}',
-    subjectAltNames: [{ type: 'email', value: '{{user.email}}' }, { type: 'upn', value: '{{user.upn}}', optional: true }],
+    subjectAltNames: [
+      { type: 'email', value: '{{user.email}}' },
+      { type: 'upn', value: '{{user.upn}}', optional: true },
+    ],
   },
   'smime-encryption': {
     preset: 'smime-encryption',
@@ -261,29 +273,46 @@ export const DEFAULT_TEMPLATES = {
   },
 } as const;
 
-const scepProfile = z.strictObject({
-  template: name.default('device-identity').describe('Template of the certificates this profile issues.'),
-  challenge: z
-    .union([
-      z.literal('dynamic'),
-      z.literal('none'),
-      z.strictObject({ static: secret(z.string().min(8)).describe('Shared challenge password, e.g. ${SCEP_CHALLENGE}.') }),
-      z.strictObject({ connector: name.describe('Id of the connector (config/connectors/<id>.yaml) that validates the challenges its MDM gave its devices, e.g. an Intune connector.') }),
-      // { <kind>: <id> }: the same, and the connector must be of that kind (src/app/scep-challenge-connector.ts).
-      z.strictObject({ intune: name.describe('Id of the Intune connector (config/connectors/<id>.yaml) whose tenant validates the challenges Intune gave its devices.') }),
-    ], { error: 'expected "dynamic", "none", { static: <challenge> }, { connector: <connector id> } or { intune: <connector id> }' })
-    .default('dynamic')
-    .describe('"dynamic": one-time challenges from the admin API (and OTA); { static: ... } for MDM-driven enrollment; { connector: <connector id> } for SCEP profiles whose MDM validates the challenges (Intune), or { intune: <connector id> }, which also requires an Intune connector; "none" only with approval.'),
-  challengeTtl: duration.default('1h').describe('Lifetime of one-time challenges.'),
-  approval: z.boolean().default(false).describe('Requests wait (PENDING) until an operator approves them.'),
-  renewal: z.boolean().default(true).describe('Accept RenewalReq signed by a valid certificate this gateway issued, without a challenge.'),
-  names: namesSetting({ sources: ['request', 'mdm', 'template'] }).describe(
-    'Where the names of issued certificates come from. request (default): the request\'s subject attributes as `subject` allows them (default CN, O, OU, L, ST, C, serialNumber, one each, plain text) and no subjectAltName unless `subjectAltNames` lists its type; mdm (default when a connector validates the challenges): as the MDM (Intune) validated them; template: the template\'s, filled from {{challenge.<attribute>}}, the values a one-time challenge was bound to; the request\'s names are ignored.',
-  ),
-})
+const scepProfile = z
+  .strictObject({
+    template: name.default('device-identity').describe('Template of the certificates this profile issues.'),
+    challenge: z
+      .union(
+        [
+          z.literal('dynamic'),
+          z.literal('none'),
+          z.strictObject({ static: secret(z.string().min(8)).describe('Shared challenge password, e.g. ${SCEP_CHALLENGE}.') }),
+          z.strictObject({
+            connector: name.describe(
+              'Id of the connector (config/connectors/<id>.yaml) that validates the challenges its MDM gave its devices, e.g. an Intune connector.',
+            ),
+          }),
+          // { <kind>: <id> }: the same, and the connector must be of that kind (src/app/scep-challenge-connector.ts).
+          z.strictObject({
+            intune: name.describe('Id of the Intune connector (config/connectors/<id>.yaml) whose tenant validates the challenges Intune gave its devices.'),
+          }),
+        ],
+        { error: 'expected "dynamic", "none", { static: <challenge> }, { connector: <connector id> } or { intune: <connector id> }' },
+      )
+      .default('dynamic')
+      .describe(
+        '"dynamic": one-time challenges from the admin API (and OTA); { static: ... } for MDM-driven enrollment; { connector: <connector id> } for SCEP profiles whose MDM validates the challenges (Intune), or { intune: <connector id> }, which also requires an Intune connector; "none" only with approval.',
+      ),
+    challengeTtl: duration.default('1h').describe('Lifetime of one-time challenges.'),
+    approval: z.boolean().default(false).describe('Requests wait (PENDING) until an operator approves them.'),
+    renewal: z.boolean().default(true).describe('Accept RenewalReq signed by a valid certificate this gateway issued, without a challenge.'),
+    names: namesSetting({ sources: ['request', 'mdm', 'template'] }).describe(
+      "Where the names of issued certificates come from. request (default): the request's subject attributes as `subject` allows them (default CN, O, OU, L, ST, C, serialNumber, one each, plain text) and no subjectAltName unless `subjectAltNames` lists its type; mdm (default when a connector validates the challenges): as the MDM (Intune) validated them; template: the template's, filled from {{challenge.<attribute>}}, the values a one-time challenge was bound to; the request's names are ignored.",
+    ),
+  })
   .superRefine((p, ctx) => {
     const byConnector = typeof p.challenge === 'object' && !('static' in p.challenge);
-    if (p.names.source === 'mdm' && !byConnector) ctx.addIssue({ code: 'custom', path: ['names', 'source'], message: 'mdm: names as the MDM validated them needs an MDM that validates requests: challenge { connector: <connector id> }' });
+    if (p.names.source === 'mdm' && !byConnector)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['names', 'source'],
+        message: 'mdm: names as the MDM validated them needs an MDM that validates requests: challenge { connector: <connector id> }',
+      });
   });
 
 const scep = z
@@ -291,7 +320,7 @@ const scep = z
     ra: z
       .strictObject({ cert: path, key: path })
       .optional()
-      .describe('Registration authority certificate and key (keyUsage digitalSignature + keyEncipherment); default: the dev PKI\'s scep-ra.pem.'),
+      .describe("Registration authority certificate and key (keyUsage digitalSignature + keyEncipherment); default: the dev PKI's scep-ra.pem."),
     profiles: z.record(name, scepProfile).prefault({ default: {} }).describe('SCEP profiles by name; "default" answers at /scep, others at /scep/<name>.'),
     concurrency: z
       .number()
@@ -299,7 +328,9 @@ const scep = z
       .min(1)
       .max(1024)
       .optional()
-      .describe('PKIOperations worked on at once; the rest wait their turn in arrival order. Default: twice the CPU count, enough to keep the CPUs and signing threads busy.'),
+      .describe(
+        'PKIOperations worked on at once; the rest wait their turn in arrival order. Default: twice the CPU count, enough to keep the CPUs and signing threads busy.',
+      ),
     maxQueued: z.number().int().min(0).default(1024).describe('PKIOperations that may wait their turn; more get 503 with Retry-After.'),
   })
   .prefault({});
@@ -336,10 +367,26 @@ const credentialProfile = z
       .array(
         z.strictObject({
           template: name.describe('Template the certificate is issued from.'),
-          container: z.enum(CERTIFICATE_CONTAINERS).default('system-store').describe('Certificate store on the device; iOS OTA delivers the system-store ones.'),
-          historic: z.enum(HISTORIC_OPTIONS).optional().describe('issue-new (default), use-existing (the current escrowed certificate, new if none) or historic-only.'),
-          includeHistoric: z.boolean().optional().describe('Also deliver the user\'s earlier escrowed certificates of this template, to read old encrypted mail; on mobileiron-appconnect encryption certificates on unless false, as extra encryption entries.'),
-          purpose: z.enum(CERTIFICATE_PURPOSES).optional().describe('authentication, signing or encryption: the tag the Identity Agent delivers the credential with (MobileIron AppConnect); default from the template\'s preset.'),
+          container: z
+            .enum(CERTIFICATE_CONTAINERS)
+            .default('system-store')
+            .describe('Certificate store on the device; iOS OTA delivers the system-store ones.'),
+          historic: z
+            .enum(HISTORIC_OPTIONS)
+            .optional()
+            .describe('issue-new (default), use-existing (the current escrowed certificate, new if none) or historic-only.'),
+          includeHistoric: z
+            .boolean()
+            .optional()
+            .describe(
+              "Also deliver the user's earlier escrowed certificates of this template, to read old encrypted mail; on mobileiron-appconnect encryption certificates on unless false, as extra encryption entries.",
+            ),
+          purpose: z
+            .enum(CERTIFICATE_PURPOSES)
+            .optional()
+            .describe(
+              "authentication, signing or encryption: the tag the Identity Agent delivers the credential with (MobileIron AppConnect); default from the template's preset.",
+            ),
         }),
       )
       .min(1),
@@ -368,11 +415,18 @@ const credentialProfile = z
       // AppConnect's derived-credential store has a place for older keys, though: they ride along as extra `encryption` entries of the
       // encryption credential. So on an AppConnect certificate includeHistoric means that (startup checks it is an encryption
       // certificate), while historic-only, a container of nothing but old certificates, stays refused.
-      const refused = c.container === 'citrix-securevault' ? c.includeHistoric || c.historic === 'historic-only' : c.container === 'mobileiron-appconnect' && c.historic === 'historic-only';
+      const refused =
+        c.container === 'citrix-securevault'
+          ? c.includeHistoric || c.historic === 'historic-only'
+          : c.container === 'mobileiron-appconnect' && c.historic === 'historic-only';
       if (refused) ctx.addIssue({ code: 'custom', path: ['certificates', i], message: `historic certificates cannot be provisioned to ${c.container}` });
     });
     if (p.encoding === 'derived-credential' && p.requireValidation) {
-      ctx.addIssue({ code: 'custom', path: ['requireValidation'], message: 'a derived credential is vouched for by the PIV card it is derived from; requireValidation cannot be true' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['requireValidation'],
+        message: 'a derived credential is vouched for by the PIV card it is derived from; requireValidation cannot be true',
+      });
     }
   });
 
@@ -390,8 +444,8 @@ const payloadIdentifier = z
 const ota = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Serve iOS over-the-air enrollment at /ota.'),
-    organization: z.string().min(1).max(128).default('credgate').describe('Shown on the device as the profile\'s organization.'),
-    displayName: z.string().min(1).max(128).default('Certificate enrollment').describe('Shown on the device as the profile\'s name.'),
+    organization: z.string().min(1).max(128).default('credgate').describe("Shown on the device as the profile's organization."),
+    displayName: z.string().min(1).max(128).default('Certificate enrollment').describe("Shown on the device as the profile's name."),
     description: z
       .string()
       .min(1)
@@ -401,11 +455,13 @@ const ota = z
     signing: z
       .strictObject({ cert: path, key: path, chain: z.array(path).default([]) })
       .optional()
-      .describe('Certificate and key that sign the profiles (any certificate fit for signing); default: the dev PKI\'s ota-signing.pem.'),
+      .describe("Certificate and key that sign the profiles (any certificate fit for signing); default: the dev PKI's ota-signing.pem."),
     deviceCa: z
       .array(path)
       .default([])
-      .describe('PEM files of the CAs that issue iPhones\' built-in identities ("Apple iPhone Device CA"); none: devices cannot finish enrollment and the admin API refuses new enrollments.'),
+      .describe(
+        'PEM files of the CAs that issue iPhones\' built-in identities ("Apple iPhone Device CA"); none: devices cannot finish enrollment and the admin API refuses new enrollments.',
+      ),
     scepProfile: name.default('default').describe('SCEP profile (with one-time challenges) that issues the device identity the final profile is encrypted to.'),
     enrollmentTtl: duration.default('24h').describe('How long an enrollment code and its enrollment stay usable.'),
     payloadIdentifier: payloadIdentifier.default('com.credgate.ota').describe('Prefix of the PayloadIdentifiers; a re-enrolled device replaces its profile.'),
@@ -420,8 +476,13 @@ const smsGateway = z.strictObject({
   url: secret(z.url()).describe('Gateway endpoint; {{mobile}} and {{message}} in it are URL-encoded.'),
   method: z.enum(['GET', 'POST', 'PUT']).default('POST'),
   headers: z.record(z.string(), secret(z.string())).default({}).describe('Extra headers, e.g. Authorization: "Bearer ${SMS_TOKEN}".'),
-  contentType: z.enum(['application/json', 'application/x-www-form-urlencoded', 'text/plain']).default('application/json').describe('Body type; placeholders in the body are escaped for it.'),
-  body: secret(z.string()).default('{"to": "{{mobile}}", "text": "{{message}}"}').describe('Body template with {{mobile}} and {{message}} (the equivalent of MyID\'s customSendSMS).'),
+  contentType: z
+    .enum(['application/json', 'application/x-www-form-urlencoded', 'text/plain'])
+    .default('application/json')
+    .describe('Body type; placeholders in the body are escaped for it.'),
+  body: secret(z.string())
+    .default('{"to": "{{mobile}}", "text": "{{message}}"}')
+    .describe("Body template with {{mobile}} and {{message}} (the equivalent of MyID's customSendSMS)."),
   timeout: duration.default('10s'),
 });
 
@@ -433,7 +494,7 @@ const notify = z
         port: port.default(587),
         secure: z.boolean().default(false).describe('TLS from the first byte (usually port 465); otherwise STARTTLS.'),
         requireTls: z.boolean().default(true).describe('Refuse to send unless the connection is encrypted (STARTTLS).'),
-        ca: path.optional().describe('PEM of the CA that issued the SMTP server\'s certificate, when not a public one.'),
+        ca: path.optional().describe("PEM of the CA that issued the SMTP server's certificate, when not a public one."),
         user: z.string().optional(),
         password: secret(z.string()).optional().describe('Use ${SMTP_PASSWORD}.'),
         from: z.string().min(3).describe('Sender, e.g. "Example Bank <certificates@example.com>".'),
@@ -447,16 +508,43 @@ const notify = z
 const mobile = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Serve the Identity Agent API at /mobile/v1.'),
-    maxSessions: z.number().int().min(-1).default(-1).describe('Concurrent Identity Agent sessions: -1 unlimited, 0 no mobile issuance, N: more get 503 with Retry-After.'),
+    maxSessions: z
+      .number()
+      .int()
+      .min(-1)
+      .default(-1)
+      .describe('Concurrent Identity Agent sessions: -1 unlimited, 0 no mobile issuance, N: more get 503 with Retry-After.'),
     retryAfter: duration.default('30s').describe('Retry-After sent with 503 when maxSessions is reached.'),
     sessionTtl: duration.default('15m').describe('How long a session token works.'),
-    maxCodeAttempts: z.number().int().min(1).max(20).default(5).describe('Wrong one-time codes with the request id before the request locks; as many with the user name, which never lock, and it no longer opens by user name.'),
-    maxFailuresPerAddress: z.number().int().min(1).max(10_000).default(20).describe('Failed session starts (unknown request, wrong code) one address may make within a minute; the rest of the minute it gets 429 with Retry-After. The address is the peer\'s, or the client\'s from X-Forwarded-For with server.trustProxy.'),
+    maxCodeAttempts: z
+      .number()
+      .int()
+      .min(1)
+      .max(20)
+      .default(5)
+      .describe(
+        'Wrong one-time codes with the request id before the request locks; as many with the user name, which never lock, and it no longer opens by user name.',
+      ),
+    maxFailuresPerAddress: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(20)
+      .describe(
+        "Failed session starts (unknown request, wrong code) one address may make within a minute; the rest of the minute it gets 429 with Retry-After. The address is the peer's, or the client's from X-Forwarded-For with server.trustProxy.",
+      ),
     otpDelivery: z
       .enum(['screen', 'sms', 'email'])
       .default('screen')
-      .describe('Where the one-time code goes: screen (to the requester, or validator), sms (the notification then goes by email), or email (with the notification).'),
-    appLink: z.string().regex(/^[a-z][a-z0-9+.-]*:/, { message: 'expected a URL or app link such as credgate://collect' }).default('credgate://collect').describe('Link in notifications and QR codes that opens the Identity Agent.'),
+      .describe(
+        'Where the one-time code goes: screen (to the requester, or validator), sms (the notification then goes by email), or email (with the notification).',
+      ),
+    appLink: z
+      .string()
+      .regex(/^[a-z][a-z0-9+.-]*:/, { message: 'expected a URL or app link such as credgate://collect' })
+      .default('credgate://collect')
+      .describe('Link in notifications and QR codes that opens the Identity Agent.'),
     policy: z
       .strictObject({
         logLevel: z.number().int().min(0).max(6).default(2).describe('0 none, 1 fatal, 2 error, 3 warning, 4 info, 5 debug, 6 verbose.'),
@@ -471,7 +559,10 @@ const mobile = z
     renewal: z
       .strictObject({
         noticeBefore: duration.default('30d').describe('Send a renewal notice this long before the first certificate of a mobile ID expires.'),
-        channels: z.array(z.enum(['email', 'sms'])).default(['email']).describe('email, sms or both.'),
+        channels: z
+          .array(z.enum(['email', 'sms']))
+          .default(['email'])
+          .describe('email, sms or both.'),
         checkEvery: duration.default('1h'),
       })
       .prefault({}),
@@ -483,11 +574,15 @@ const derivedCredentials = z
     pivTrust: z
       .array(path)
       .default([])
-      .describe('PEM files of the CAs that issue PIV cards (roots or intermediates); the HTTPS listener also accepts client certificates from them. Empty: no derived-credential page at /derived/.'),
+      .describe(
+        'PEM files of the CAs that issue PIV cards (roots or intermediates); the HTTPS listener also accepts client certificates from them. Empty: no derived-credential page at /derived/.',
+      ),
     acceptPolicies: z
       .union([z.literal('any'), z.array(z.string().regex(/^[0-2](\.\d+)+$/, 'a dotted OID such as 2.16.840.1.101.3.2.1.3.13')).min(1)])
       .default([...PIV_AUTHENTICATION_POLICIES])
-      .describe('Certificate policies a card certificate must assert one of: default PIV Authentication (2.16.840.1.101.3.2.1.3.13) and PIV-I hardware (2.16.840.1.101.3.2.1.3.18); Card Authentication certificates, which need no PIN, are refused. "any": enterprise cards whose issuer sets no policy.'),
+      .describe(
+        'Certificate policies a card certificate must assert one of: default PIV Authentication (2.16.840.1.101.3.2.1.3.13) and PIV-I hardware (2.16.840.1.101.3.2.1.3.18); Card Authentication certificates, which need no PIN, are refused. "any": enterprise cards whose issuer sets no policy.',
+      ),
     credentialProfile: name.optional().describe('Credential profile (encoding derived-credential) the page requests; default: the only such profile.'),
     match: z
       .array(z.enum(['upn', 'email']))
@@ -501,11 +596,15 @@ const derivedCredentials = z
       .min(50)
       .max(95)
       .default(80)
-      .describe('Percent of a derived credential\'s lifetime by which its holder should have derived a new one (Intune: before 80%); the notice goes mobile.renewal.noticeBefore earlier.'),
+      .describe(
+        "Percent of a derived credential's lifetime by which its holder should have derived a new one (Intune: before 80%); the notice goes mobile.renewal.noticeBefore earlier.",
+      ),
   })
   .prefault({});
 
-const network = z.string().refine((s) => z.cidrv4().safeParse(s).success || z.cidrv6().safeParse(s).success, { message: 'expected a network in CIDR form, such as "10.0.0.0/8", "192.0.2.7/32" or "fd00::/8"' });
+const network = z.string().refine((s) => z.cidrv4().safeParse(s).success || z.cidrv6().safeParse(s).success, {
+  message: 'expected a network in CIDR form, such as "10.0.0.0/8", "192.0.2.7/32" or "fd00::/8"',
+});
 
 const metrics = z
   .strictObject({
@@ -513,8 +612,12 @@ const metrics = z
     allow: z
       .array(network)
       .default(['127.0.0.0/8', '::1/128'])
-      .describe('Networks whose callers may read /metrics, by the TCP peer address (never X-Forwarded-For; a request that came through a proxy is not admitted by address); [] admits none by address.'),
-    token: secret(z.string().min(16, { message: 'expected a token of at least 16 characters; set it with ${ENV_VAR}' })).optional().describe('Bearer token that admits a caller from anywhere (Authorization: Bearer <token>); use ${METRICS_TOKEN}.'),
+      .describe(
+        'Networks whose callers may read /metrics, by the TCP peer address (never X-Forwarded-For; a request that came through a proxy is not admitted by address); [] admits none by address.',
+      ),
+    token: secret(z.string().min(16, { message: 'expected a token of at least 16 characters; set it with ${ENV_VAR}' }))
+      .optional()
+      .describe('Bearer token that admits a caller from anywhere (Authorization: Bearer <token>); use ${METRICS_TOKEN}.'),
     listener: z
       .strictObject({
         host: z.string().default('127.0.0.1').describe('Address to bind.'),
@@ -526,18 +629,22 @@ const metrics = z
   .prefault({})
   .describe('Prometheus metrics at /metrics: by default only callers on this host may read them.');
 
-export const configSchema = z.strictObject({
+export const configSchema = z
+  .strictObject({
     server,
     database,
     auth,
     jobs,
     pki,
-    logging: z.strictObject({
+    logging: z
+      .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
         format: z
           .enum(['pretty', 'json'])
           .optional()
-          .describe('pretty: readable lines for a person; json: one JSON object per line, for log collectors. Unset: pretty when stdout is a terminal, json otherwise.'),
+          .describe(
+            'pretty: readable lines for a person; json: one JSON object per line, for log collectors. Unset: pretty when stdout is a terminal, json otherwise.',
+          ),
       })
       .prefault({}),
     templates: z
@@ -552,7 +659,7 @@ export const configSchema = z.strictObject({
     ota,
     notify,
     mobile,
-    derivedCredentials: derivedCredentials.describe('Derived credentials (PIV): the card holder\'s request page and what a card management system reports.'),
+    derivedCredentials: derivedCredentials.describe("Derived credentials (PIV): the card holder's request page and what a card management system reports."),
     connectors: z
       .strictObject({
         dir: path.default('config/connectors').describe('Each <id>.yaml here configures one MDM connector (see config/connectors/examples/).'),
@@ -563,7 +670,11 @@ export const configSchema = z.strictObject({
   .superRefine((c, ctx) => {
     // A job may hold a pooled connection for a per-user lock while its own queries need another.
     if (c.database.client === 'mysql' && c.database.pool.max <= c.jobs.workers) {
-      ctx.addIssue({ code: 'custom', path: ['database', 'pool', 'max'], message: `must be larger than jobs.workers (${c.jobs.workers}): each worker may hold a connection for a lock while it needs another` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database', 'pool', 'max'],
+        message: `must be larger than jobs.workers (${c.jobs.workers}): each worker may hold a connection for a lock while it needs another`,
+      });
     }
   })
   .transform(withPkiDirDefaults);
@@ -574,7 +685,13 @@ export const configSchema = z.strictObject({
  * (scep.ra, ota.signing, the "dev" CA and master.key are looked up in pki.dir
  * where they are used.)
  */
-function withPkiDirDefaults<C extends { pki: { dir: string }; server: { tls: { cert?: string | undefined; key?: string | undefined } }; auth: { clientCertificates: { trust?: string[] | undefined } } }>(c: C) {
+function withPkiDirDefaults<
+  C extends {
+    pki: { dir: string };
+    server: { tls: { cert?: string | undefined; key?: string | undefined } };
+    auth: { clientCertificates: { trust?: string[] | undefined } };
+  },
+>(c: C) {
   const f = devPkiFiles(c.pki.dir);
   return {
     ...c,

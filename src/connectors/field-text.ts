@@ -100,5 +100,7 @@ export const userProblem = (user: MdmUser): string | undefined => fieldProblems(
 
 /** The first problem of a normalized event's user, device and event type. */
 export function eventProblem(event: MdmEvent): string | undefined {
-  return userProblem(event.user) ?? fieldProblems({ ...event.device }, everyKey(event.device, DEVICE))[0]?.problem ?? textProblem(event.vendorType, FIELD.eventType);
+  return (
+    userProblem(event.user) ?? fieldProblems({ ...event.device }, everyKey(event.device, DEVICE))[0]?.problem ?? textProblem(event.vendorType, FIELD.eventType)
+  );
 }

@@ -46,7 +46,11 @@ interface Pending {
 /** Why the event store cannot keep the event's JSON (a sender's mistake, answered 400), or undefined. */
 function oversized(event: MdmEvent, payload: unknown): string | undefined {
   // SQLite would keep more; MySQL refuses it, so both refuse it here alike.
-  for (const [what, value] of [['the event', payload], ['its user', event.user], ['its device', event.device]] as const) {
+  for (const [what, value] of [
+    ['the event', payload],
+    ['its user', event.user],
+    ['its device', event.device],
+  ] as const) {
     const json = JSON.stringify(value);
     const bytes = json === undefined ? 0 : Buffer.byteLength(json);
     if (bytes > MAX_JSON_BYTES) return `${what} is ${bytes} bytes as JSON; at most ${MAX_JSON_BYTES} are kept`;
@@ -129,13 +133,16 @@ export class EventIntake {
 
   private settle(batch: Pending[], ids: (number | undefined)[]): void {
     let wake = false;
-    batch.forEach(({ event, resolve }, i) => {
+    for (const [i, { event, resolve }] of batch.entries()) {
       const eventId = ids[i];
-      if (eventId === undefined) return resolve({ duplicate: true });
+      if (eventId === undefined) {
+        resolve({ duplicate: true });
+        continue;
+      }
       if (ACTIONABLE.has(event.type)) wake = true;
       else this.deps.log.info({ connector: event.connectorId, eventId, vendorType: event.vendorType }, 'event stored; no action for its type');
       resolve({ eventId, duplicate: false });
-    });
+    }
     if (wake) this.deps.queue.wake();
   }
 }

@@ -103,14 +103,20 @@ export class OAuthClient {
     }
     let res;
     try {
-      res = await this.opts.http.post(tokenUrl, form.toString(), { headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' } });
+      res = await this.opts.http.post(tokenUrl, form.toString(), {
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+      });
     } catch (err) {
       // axios errors carry the request (and so the secret): keep only what went wrong.
       throw new TokenEndpointError(`token request to ${tokenUrl} failed: ${isAxiosError(err) ? `${err.code ?? ''} ${err.message}`.trim() : String(err)}`);
     }
     const data = (res.data ?? {}) as { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown };
     if (res.status !== 200 || typeof data.access_token !== 'string') {
-      const why = [data.error, data.error_description].filter((v) => typeof v === 'string').join(': ').split('\n')[0]?.slice(0, 300);
+      const why = [data.error, data.error_description]
+        .filter((v) => typeof v === 'string')
+        .join(': ')
+        .split('\n')[0]
+        ?.slice(0, 300);
       throw new TokenEndpointError(`token endpoint ${tokenUrl} answered ${res.status}${why ? ` (${why})` : ''}`, res.status);
     }
     const lifetimeMs = Math.max(0, Number(data.expires_in ?? 3600) * 1000) || 3_600_000;

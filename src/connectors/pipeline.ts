@@ -70,7 +70,10 @@ interface DeliveryTarget {
 }
 
 /** What templates fill names from: the display name falls back to the user name, then the address. */
-const credentialData = (user: MdmUser, device: Record<string, unknown>) => ({ user: { ...user, displayName: user.displayName ?? user.userName ?? user.email }, device });
+const credentialData = (user: MdmUser, device: Record<string, unknown>) => ({
+  user: { ...user, displayName: user.displayName ?? user.userName ?? user.email },
+  device,
+});
 
 /** AAD binding a sealed payload to its connector and device. */
 
@@ -128,19 +131,31 @@ export class CredentialPipeline {
     if (!policy.enrolled.signing && !policy.enrolled.encryption) return { ignored: 'the connector issues nothing on enrollment' };
     const existing = await this.deps.deliveries.byEvent(event.id);
     if (existing) {
-      await this.deps.queue.enqueue(this.deps.db, DELIVER_JOB, { deliveryId: existing.id }, { dedupeKey: `delivery:${existing.id}`, priority: DELIVERY_PRIORITY });
+      await this.deps.queue.enqueue(
+        this.deps.db,
+        DELIVER_JOB,
+        { deliveryId: existing.id },
+        { dedupeKey: `delivery:${existing.id}`, priority: DELIVERY_PRIORITY },
+      );
       return { deliveryId: existing.id, reused: true };
     }
     const user = await this.completeUser(event, connector);
     if (!user.email) {
-      const why = connector.resolveUser ? "the event has none and the connector's lookup found none" : 'the event has none and the connector cannot look it up (configure its UEM API access)';
+      const why = connector.resolveUser
+        ? "the event has none and the connector's lookup found none"
+        : 'the event has none and the connector cannot look it up (configure its UEM API access)';
       throw new PermanentJobError(`no email address for user ${user.userName ?? user.id ?? '?'}: ${why}`);
     }
     const deviceId = event.deviceId!;
     const device = event.device;
     await this.checkIssuable(connector, policy, user, device, deviceId);
     await this.deps.events.rememberDeviceUser(this.deps.db, event.connectorId, deviceId, { ...user });
-    return this.issueAndQueue(event.connectorId, policy, user, device, `enrollment event ${event.id}`, { eventId: event.id, renews: null, deviceId, userId: user.id ?? null });
+    return this.issueAndQueue(event.connectorId, policy, user, device, `enrollment event ${event.id}`, {
+      eventId: event.id,
+      renews: null,
+      deviceId,
+      userId: user.id ?? null,
+    });
   }
 
   /**
@@ -206,7 +221,13 @@ export class CredentialPipeline {
         reason,
         within: async (sql, issued) => {
           const p12 = buildPkcs12({ key: issued.privateKey!, cert: issued.der, chain: issued.chain, ...pkcs12, friendlyName: issued.record.subject });
-          const signing: IssuedCredential = { serialNumber: issued.record.serial, purpose: 'signing', archived: false, pkcs12: p12.toString('base64'), notAfter: issued.record.notAfter };
+          const signing: IssuedCredential = {
+            serialNumber: issued.record.serial,
+            purpose: 'signing',
+            archived: false,
+            pkcs12: p12.toString('base64'),
+            notAfter: issued.record.notAfter,
+          };
           queued = await this.recordDelivery(sql, connectorId, d, [signing, ...encryption]);
         },
       });
@@ -218,7 +239,12 @@ export class CredentialPipeline {
   }
 
   /** Seals the set and records its delivery and the delivery's job in the caller's transaction. */
-  private async recordDelivery(sql: Sql, connectorId: string, d: DeliveryTarget, credentials: IssuedCredential[]): Promise<{ deliveryId: number; serials: string[] }> {
+  private async recordDelivery(
+    sql: Sql,
+    connectorId: string,
+    d: DeliveryTarget,
+    credentials: IssuedCredential[],
+  ): Promise<{ deliveryId: number; serials: string[] }> {
     const current = credentials.filter((c) => !c.archived);
     const payload: SealedCredential[] = credentials.map(({ notAfter: _n, ...c }) => c);
     const sealed = sealBytes(this.deps.master, Buffer.from(JSON.stringify(payload)), deliveryContext(connectorId, d.deviceId));
@@ -293,7 +319,13 @@ export class CredentialPipeline {
     } else {
       const issued = await this.deps.issuer.issue({ template, data, userId: holder, deviceId, actor, reason });
       const p12 = buildPkcs12({ key: issued.privateKey!, cert: issued.der, chain: issued.chain, ...pkcs12, friendlyName: issued.record.subject });
-      out.push({ serialNumber: issued.record.serial, purpose: 'encryption', archived: false, pkcs12: p12.toString('base64'), notAfter: issued.record.notAfter });
+      out.push({
+        serialNumber: issued.record.serial,
+        purpose: 'encryption',
+        archived: false,
+        pkcs12: p12.toString('base64'),
+        notAfter: issued.record.notAfter,
+      });
     }
     for (const old of escrowed.filter((c) => c.serial !== current?.serial && c.serial !== out[0]?.serialNumber)) {
       await exportKey(old.serial, old.notAfter, true);
@@ -329,7 +361,10 @@ export class CredentialPipeline {
     const actor = `connector:${event.connectorId}`;
     const certs = [];
     for (const template of templates) certs.push(...(await this.deps.certificates.list({ deviceId: event.deviceId!, template, status: 'valid', limit: 1000 })));
-    const ours = await this.deps.audit.issuedBy(actor, certs.map((c) => c.serial));
+    const ours = await this.deps.audit.issuedBy(
+      actor,
+      certs.map((c) => c.serial),
+    );
     const revoked: string[] = [];
     for (const c of certs.filter((c) => ours.has(c.serial))) {
       // Another worker may have revoked it meanwhile: that is the same outcome.
@@ -385,7 +420,9 @@ export class CredentialPipeline {
     const { connector, policy } = this.entry(delivery.connectorId);
     if (!connector.deliver) throw new PermanentJobError(`connector ${delivery.connectorId} cannot deliver credentials`);
     if (!delivery.wrappedPayload || !delivery.kekId) throw new PermanentJobError(`delivery ${deliveryId} has no payload`);
-    const sealed = JSON.parse(openBytes(this.deps.master, delivery.kekId, delivery.wrappedPayload, deliveryContext(delivery.connectorId, delivery.deviceId)).toString()) as SealedCredential[];
+    const sealed = JSON.parse(
+      openBytes(this.deps.master, delivery.kekId, delivery.wrappedPayload, deliveryContext(delivery.connectorId, delivery.deviceId)).toString(),
+    ) as SealedCredential[];
     const user = (delivery.deviceId && (await this.deps.events.deviceUser(delivery.connectorId, delivery.deviceId))) || {};
     const { password } = this.pkcs12Of(delivery.connectorId, policy);
     const credentials: DeliveredCredential[] = [];

@@ -35,7 +35,10 @@ export const policySchema = z.strictObject({
       encryption: name.optional().describe('Template of the per-user encryption credential (escrowed, same key on every device).'),
     })
     .refine((e) => e.signing !== undefined || e.encryption !== undefined, { message: 'name a signing or an encryption template (or both)' }),
-  onUnenroll: z.enum(['revoke-signing', 'keep']).default('revoke-signing').describe('On unenroll or wipe: revoke the device signing certificates (cessationOfOperation).'),
+  onUnenroll: z
+    .enum(['revoke-signing', 'keep'])
+    .default('revoke-signing')
+    .describe('On unenroll or wipe: revoke the device signing certificates (cessationOfOperation).'),
   renewal: z
     .strictObject({
       before: duration.default('30d').describe('Re-issue and deliver again this long before the credentials expire.'),

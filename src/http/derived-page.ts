@@ -11,7 +11,8 @@ class Html {
   constructor(readonly text: string) {}
 }
 
-const show = (v: unknown): string => (v instanceof Html ? v.text : Array.isArray(v) ? v.map(show).join('') : v === undefined || v === null ? '' : escapeHtml(String(v)));
+const show = (v: unknown): string =>
+  v instanceof Html ? v.text : Array.isArray(v) ? v.map(show).join('') : v === undefined || v === null ? '' : escapeHtml(String(v));
 
 /** A template whose interpolations are escaped, unless they are Html themselves. */
 function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
@@ -54,7 +55,10 @@ const STATUS: Record<string, string> = {
 
 function credentialRows(list: DerivedCredential[]): Html {
   if (list.length === 0) return html`<p>You have no derived credential from this card yet.</p>`;
-  const rows = list.map((d) => html`<tr><td>${d.createdAt ? when(d.createdAt) : ''}</td><td>${STATUS[d.status] ?? d.status}</td><td>${when(d.notAfter)}</td><td>${when(d.rederiveAt)}</td></tr>`);
+  const rows = list.map(
+    (d) =>
+      html`<tr><td>${d.createdAt ? when(d.createdAt) : ''}</td><td>${STATUS[d.status] ?? d.status}</td><td>${when(d.notAfter)}</td><td>${when(d.rederiveAt)}</td></tr>`,
+  );
   return html`<table><thead><tr><th>Requested</th><th>Status</th><th>Expires</th><th>Derive a new one before</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
@@ -72,7 +76,10 @@ ${credentialRows(credentials)}
   );
 }
 
-export function qrPage(h: CardHolder, issued: { requestId: string; code: string; link: string; server: string; qrPngBase64: string; expiresAt: number; supersedes: string | null }): string {
+export function qrPage(
+  h: CardHolder,
+  issued: { requestId: string; code: string; link: string; server: string; qrPngBase64: string; expiresAt: number; supersedes: string | null },
+): string {
   return layout(
     'Scan this code with your app',
     html`${cardLines(h)}

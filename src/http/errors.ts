@@ -76,9 +76,18 @@ function clientError(err: { type?: string; status?: number; statusCode?: number;
 }
 
 /** The JSON answer to a failed request: a client error as it is, anything else a 500 that says only to quote the request id. */
-export function errorReply(err: unknown, requestId: string): { status: number; headers: Record<string, string>; body: { error: string; message: string; requestId: string }; internal: boolean } {
+export function errorReply(
+  err: unknown,
+  requestId: string,
+): { status: number; headers: Record<string, string>; body: { error: string; message: string; requestId: string }; internal: boolean } {
   const known = err instanceof Refusal ? refusalAnswer(err) : err instanceof HttpError ? err : clientError((err ?? {}) as object);
-  if (!known) return { status: 500, headers: {}, body: { error: 'internal_error', message: 'internal error; quote the request id to an operator', requestId }, internal: true };
+  if (!known)
+    return {
+      status: 500,
+      headers: {},
+      body: { error: 'internal_error', message: 'internal error; quote the request id to an operator', requestId },
+      internal: true,
+    };
   return { status: known.status, headers: known.headers, body: { error: known.code, message: known.message, requestId }, internal: false };
 }
 

@@ -32,7 +32,12 @@ export function assignRequestId(req: IncomingMessage, res: ServerResponse): stri
 }
 
 /** Logs the request's line once its response has finished. */
-export function logWhenFinished(log: Logger, req: IncomingMessage, res: ServerResponse, entry: { id: string; url: string; principal?: () => { name: string; method: string } | undefined }): void {
+export function logWhenFinished(
+  log: Logger,
+  req: IncomingMessage,
+  res: ServerResponse,
+  entry: { id: string; url: string; principal?: () => { name: string; method: string } | undefined },
+): void {
   const start = process.hrtime.bigint();
   res.once('finish', () => {
     const status = res.statusCode;

@@ -97,7 +97,8 @@ export function scepEndpoint(deps: { scep: ScepService; log: Logger; observe?: R
     const operation = query.get('operation') ?? '';
     if (operation !== 'PKIOperation') throw badRequest(`POST supports operation=PKIOperation, not "${operation}"`);
     const encoding = req.headers['content-encoding'];
-    if (encoding && encoding.toLowerCase() !== 'identity') throw new HttpError(415, 'unsupported_encoding', `content encoding "${encoding}" is not supported; send the DER as it is`);
+    if (encoding && encoding.toLowerCase() !== 'identity')
+      throw new HttpError(415, 'unsupported_encoding', `content encoding "${encoding}" is not supported; send the DER as it is`);
     let der: Buffer;
     try {
       der = await getRawBody(req, { limit: MAX_MESSAGE_BYTES, ...(req.headers['content-length'] !== undefined && { length: req.headers['content-length'] }) });
@@ -141,7 +142,8 @@ export function scepEndpoint(deps: { scep: ScepService; log: Logger; observe?: R
       const handle = async () => {
         if (!match) throw notFound(`no route for ${req.method ?? ''} ${path}`);
         const method = req.method ?? '';
-        if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') throw new HttpError(405, 'method_not_allowed', `${method} is not a SCEP method; use GET or POST`, { Allow: 'GET, HEAD, POST' });
+        if (method !== 'GET' && method !== 'HEAD' && method !== 'POST')
+          throw new HttpError(405, 'method_not_allowed', `${method} is not a SCEP method; use GET or POST`, { Allow: 'GET, HEAD, POST' });
         const profile = profileOf(match[1]);
         const query = new URLSearchParams(queryAt < 0 ? '' : url.slice(queryAt + 1));
         return method === 'POST' ? post(req, res, profile, query) : get(res, profile, query);

@@ -52,7 +52,8 @@ function start<S extends Server | PlainServer>(server: S, opts: { host: string; 
       if (err.code === 'EADDRINUSE') reject(new ListenError(`port ${opts.port} on ${opts.host} is already in use; stop the other process or set ${setting}`));
       else if (err.code === 'EACCES') reject(new ListenError(`not allowed to listen on port ${opts.port}; use a port above 1023 or grant the capability`));
       else if (err.code === 'EADDRNOTAVAIL') reject(new ListenError(`${opts.host} is not an address of this machine; fix the listener's host`));
-      else if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') reject(new ListenError(`${opts.host} is no name this machine can resolve; fix the listener's host`));
+      else if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN')
+        reject(new ListenError(`${opts.host} is no name this machine can resolve; fix the listener's host`));
       else reject(err);
     });
     server.listen(opts.port, opts.host, () => resolve(server));

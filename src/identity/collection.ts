@@ -34,8 +34,15 @@ const SESSION_PURPOSE = 'mobile session';
 const MAX_RETIRED_KEYS = 20;
 /** Keys revoked for these reasons are not handed out again, even to read old mail. */
 const COMPROMISED = ['keyCompromise', 'cACompromise', 'aACompromise'];
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
 const CONTROL = /[\u0000-\u001f\u007f]/;
-const fact = (max: number) => z.string().trim().min(1).max(max).refine((s) => !CONTROL.test(s), { message: 'must not contain control characters' });
+const fact = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .refine((s) => !CONTROL.test(s), { message: 'must not contain control characters' });
 
 /** Key stores a device may report; the Identity Agent's own store (container "none") is always there. */
 const KEY_STORES = CERTIFICATE_CONTAINERS.filter((c) => c !== 'none');
@@ -140,8 +147,16 @@ export class CollectionService {
 
     // Restrictions are checked after the code, so they tell nothing to someone guessing codes, and before the claim, so a refused device does not use up the code.
     const known = await this.deps.devices.bySerial(s.device.serial);
-    if (profile.deviceRestriction === 'known' && !known) throw new IdentityError('forbidden', `this mobile ID can only be collected on a registered device, and device ${s.device.serial} is not registered; ask your administrator to register it`);
-    if (profile.deviceRestriction === 'mine' && known?.ownerId !== person.id) throw new IdentityError('forbidden', `this mobile ID can only be collected on a device registered to ${person.userName}, and device ${s.device.serial} is not`);
+    if (profile.deviceRestriction === 'known' && !known)
+      throw new IdentityError(
+        'forbidden',
+        `this mobile ID can only be collected on a registered device, and device ${s.device.serial} is not registered; ask your administrator to register it`,
+      );
+    if (profile.deviceRestriction === 'mine' && known?.ownerId !== person.id)
+      throw new IdentityError(
+        'forbidden',
+        `this mobile ID can only be collected on a device registered to ${person.userName}, and device ${s.device.serial} is not`,
+      );
 
     return this.sessionLock.run('sessions', async () => {
       await this.checkCapacity();
@@ -150,11 +165,29 @@ export class CollectionService {
       const deviceId = known?.id ?? randomUUID();
       await this.deps.db.transaction(async (trx) => {
         if (!(await this.deps.mobileIds.claim(trx, m.id, deviceId))) throw new IdentityError('gone', 'this one-time code has already been used');
-        const facts = { serial: s.device.serial, platform: s.device.platform, model: s.device.model ?? known?.model ?? null, osVersion: s.device.osVersion ?? known?.osVersion ?? null };
+        const facts = {
+          serial: s.device.serial,
+          platform: s.device.platform,
+          model: s.device.model ?? known?.model ?? null,
+          osVersion: s.device.osVersion ?? known?.osVersion ?? null,
+        };
         if (known) await this.deps.devices.update(trx, known.id, { ...facts, ownerId: known.ownerId });
         else await this.deps.devices.insert(trx, deviceId, { ...facts, ownerId: null });
-        await this.deps.sessions.insert(trx, { id: randomUUID(), tokenDigest: this.deps.mac.digest(SESSION_PURPOSE, '', token), mobileId: m.id, deviceId, keyStores: s.device.keyStores, expiresAt });
-        await this.deps.audit.append(trx, { actor: `mobile-device:${s.device.serial}`, action: 'mobile-id.session', subjectType: 'mobile-id', subjectId: m.id, detail: { deviceId, ...facts, keyStores: s.device.keyStores } });
+        await this.deps.sessions.insert(trx, {
+          id: randomUUID(),
+          tokenDigest: this.deps.mac.digest(SESSION_PURPOSE, '', token),
+          mobileId: m.id,
+          deviceId,
+          keyStores: s.device.keyStores,
+          expiresAt,
+        });
+        await this.deps.audit.append(trx, {
+          actor: `mobile-device:${s.device.serial}`,
+          action: 'mobile-id.session',
+          subjectType: 'mobile-id',
+          subjectId: m.id,
+          detail: { deviceId, ...facts, keyStores: s.device.keyStores },
+        });
       });
       this.deps.log.info({ mobileId: m.id, serial: s.device.serial }, 'Identity Agent session started');
       return { token, expiresAt, mobileId: m.id, credentialProfile: profile.name, authentication: profile.authentication };
@@ -187,7 +220,8 @@ export class CollectionService {
   /** Issues (or recovers) the profile's certificates for the key stores this device has; once per session. */
   async fetch(token: string): Promise<Collected> {
     const { session, m, profile } = await this.session(token);
-    if (!(await this.deps.sessions.markFetched(this.deps.db, session.id))) throw new IdentityError('conflict', 'the credentials of this session were already delivered; acknowledge them, or ask for a new mobile ID');
+    if (!(await this.deps.sessions.markFetched(this.deps.db, session.id)))
+      throw new IdentityError('conflict', 'the credentials of this session were already delivered; acknowledge them, or ask for a new mobile ID');
     const person = (await this.deps.people.get(m.userId))!;
     const device = (await this.deps.devices.get(session.deviceId))!;
     const format: Pkcs12Format = device.platform === 'ios' ? 'apple' : 'modern';
@@ -209,11 +243,29 @@ export class CollectionService {
           if (plan.existing) credentials.push(await this.recovered(plan.existing, 'existing', c, format, actor));
           if (plan.issue) {
             const data = templateData(person, device);
-            const i = await this.deps.issuer.issue({ template: c.template, data: c.container === CITRIX_CONTAINER ? forCitrix(data) : data, userId: person.id, deviceId: device.id, actor, reason: `mobile ID ${m.id}` });
+            const i = await this.deps.issuer.issue({
+              template: c.template,
+              data: c.container === CITRIX_CONTAINER ? forCitrix(data) : data,
+              userId: person.id,
+              deviceId: device.id,
+              actor,
+              reason: `mobile ID ${m.id}`,
+            });
             issued.push(i);
             const password = randomBytes(18).toString('base64url');
             const pkcs12 = buildPkcs12({ key: i.privateKey!, cert: i.der, chain: i.chain, password, friendlyName: i.record.subject, format });
-            credentials.push({ serial: i.record.serial, template: c.template, container: c.container, kind: 'new', tag: c.purpose, subject: i.record.subject, notAfter: new Date(i.record.notAfter).toISOString(), format, pkcs12: pkcs12.toString('base64'), password });
+            credentials.push({
+              serial: i.record.serial,
+              template: c.template,
+              container: c.container,
+              kind: 'new',
+              tag: c.purpose,
+              subject: i.record.subject,
+              notAfter: new Date(i.record.notAfter).toISOString(),
+              format,
+              pkcs12: pkcs12.toString('base64'),
+              password,
+            });
           }
           return plan;
         };
@@ -228,7 +280,13 @@ export class CollectionService {
         if (!(await this.deps.mobileIds.recordIssued(trx, m.id, serials, serials.length ? Math.min(...issued.map((i) => i.record.notAfter)) : null))) {
           throw new IdentityError('gone', 'this mobile ID was cancelled while its certificates were being issued');
         }
-        await this.deps.audit.append(trx, { actor: `mobile-device:${device.serial}`, action: 'mobile-id.deliver', subjectType: 'mobile-id', subjectId: m.id, detail: { issued: serials, delivered: credentials.map((c) => ({ serial: c.serial, kind: c.kind })), skipped } });
+        await this.deps.audit.append(trx, {
+          actor: `mobile-device:${device.serial}`,
+          action: 'mobile-id.deliver',
+          subjectType: 'mobile-id',
+          subjectId: m.id,
+          detail: { issued: serials, delivered: credentials.map((c) => ({ serial: c.serial, kind: c.kind })), skipped },
+        });
       });
     } catch (err) {
       // Nothing half-delivered stays valid: certificates issued before the failure are revoked, and the session may fetch again.
@@ -255,15 +313,24 @@ export class CollectionService {
     const { session, m } = await this.session(token);
     if (session.fetchedAt === null) throw new IdentityError('conflict', 'fetch the credentials before acknowledging them');
     await this.deps.db.transaction(async (trx) => {
-      if (!(await this.deps.mobileIds.transition(trx, m.id, ['collecting'], 'issued', { issuedAt: Date.now() }))) throw new IdentityError('conflict', 'this mobile ID was changed meanwhile');
+      if (!(await this.deps.mobileIds.transition(trx, m.id, ['collecting'], 'issued', { issuedAt: Date.now() })))
+        throw new IdentityError('conflict', 'this mobile ID was changed meanwhile');
       const device = (await this.deps.devices.get(session.deviceId, trx))!;
       await this.deps.devices.update(trx, device.id, { ...device, ownerId: device.ownerId ?? m.userId });
       await this.deps.devices.setStatus(trx, device.id, 'issued');
       await this.deps.sessions.end(trx, session.id);
-      await this.deps.audit.append(trx, { actor: `mobile-device:${device.serial}`, action: 'mobile-id.issue', subjectType: 'mobile-id', subjectId: m.id, detail: { deviceId: device.id, serials: m.serials } });
+      await this.deps.audit.append(trx, {
+        actor: `mobile-device:${device.serial}`,
+        action: 'mobile-id.issue',
+        subjectType: 'mobile-id',
+        subjectId: m.id,
+        detail: { deviceId: device.id, serials: m.serials },
+      });
     });
     for (const listener of this.issuedListeners) {
-      await listener(m.id).catch((err: unknown) => this.deps.log.error({ err, mobileId: m.id }, 'work after issuing a mobile ID failed; it is retried on the next sweep'));
+      await listener(m.id).catch((err: unknown) =>
+        this.deps.log.error({ err, mobileId: m.id }, 'work after issuing a mobile ID failed; it is retried on the next sweep'),
+      );
     }
     return { mobileId: m.id, status: 'issued' };
   }
@@ -281,10 +348,27 @@ export class CollectionService {
       .slice(0, MAX_RETIRED_KEYS);
   }
 
-  private async recovered(c: CertificateRecord, kind: 'existing' | 'historic', slot: { container: string; purpose: CertificatePurpose }, format: Pkcs12Format, actor: string): Promise<CollectedCredential> {
+  private async recovered(
+    c: CertificateRecord,
+    kind: 'existing' | 'historic',
+    slot: { container: string; purpose: CertificatePurpose },
+    format: Pkcs12Format,
+    actor: string,
+  ): Promise<CollectedCredential> {
     const password = randomBytes(18).toString('base64url');
     const pkcs12 = await this.deps.recovery.export(c.serial, { password, format, actor, action: 'key.deliver', reason: `mobile ID ${kind} certificate` });
     if (!pkcs12) throw new Error(`escrowed key of ${c.serial} is missing`);
-    return { serial: c.serial, template: c.template ?? '', container: slot.container, kind, tag: slot.purpose, subject: c.subject, notAfter: new Date(c.notAfter).toISOString(), format, pkcs12: pkcs12.toString('base64'), password };
+    return {
+      serial: c.serial,
+      template: c.template ?? '',
+      container: slot.container,
+      kind,
+      tag: slot.purpose,
+      subject: c.subject,
+      notAfter: new Date(c.notAfter).toISOString(),
+      format,
+      pkcs12: pkcs12.toString('base64'),
+      password,
+    };
   }
 }

@@ -92,7 +92,8 @@ export class DerivedCredentialService {
 
   /** Who the card presented belongs to; refuses cards that are untrusted, expired, reported cancelled, or of no known user. */
   async holder(leaf: Buffer | undefined, presented: Buffer[]): Promise<CardHolder> {
-    if (!leaf) throw new IdentityError('unauthorized', 'no card certificate was presented: insert your PIV card, and choose its certificate when the browser asks');
+    if (!leaf)
+      throw new IdentityError('unauthorized', 'no card certificate was presented: insert your PIV card, and choose its certificate when the browser asks');
     let card: PivCard;
     try {
       card = this.deps.trust.verify(leaf, presented);
@@ -102,7 +103,10 @@ export class DerivedCredentialService {
     }
     const record = await this.cardRecord(card);
     if (record?.status === 'cancelled') {
-      throw new IdentityError('forbidden', `this PIV card was reported cancelled on ${new Date(record.cancelledAt!).toISOString()}; derived credentials cannot be requested with it`);
+      throw new IdentityError(
+        'forbidden',
+        `this PIV card was reported cancelled on ${new Date(record.cancelledAt!).toISOString()}; derived credentials cannot be requested with it`,
+      );
     }
     const person = await this.match(card);
     if (record?.userId && record.userId !== person.id) {
@@ -123,7 +127,8 @@ export class DerivedCredentialService {
    */
   async request(h: CardHolder): Promise<DerivedRequest> {
     const profile = this.deps.profile;
-    if (!profile) throw new IdentityError('unavailable', 'no credential profile with encoding derived-credential is configured (derivedCredentials.credentialProfile)');
+    if (!profile)
+      throw new IdentityError('unavailable', 'no credential profile with encoding derived-credential is configured (derivedCredentials.credentialProfile)');
     return this.lock.run(h.card.fingerprint, async () => {
       const record = await this.cardRecord(h.card);
       if (record?.status === 'cancelled') throw new IdentityError('forbidden', 'this PIV card was reported cancelled');
@@ -133,7 +138,11 @@ export class DerivedCredentialService {
         if (made >= this.deps.config.maxRequestsPerDay) {
           const oldest = (await this.deps.derived.list({ cardId: record.id, limit: this.deps.config.maxRequestsPerDay })).at(-1)!;
           const wait = Math.max(1, Math.ceil((oldest.createdAt + DAY - now) / 1000));
-          throw new IdentityError('rate_limited', `this card made ${made} requests in the last 24 hours, the most allowed (derivedCredentials.maxRequestsPerDay); try again later`, wait);
+          throw new IdentityError(
+            'rate_limited',
+            `this card made ${made} requests in the last 24 hours, the most allowed (derivedCredentials.maxRequestsPerDay); try again later`,
+            wait,
+          );
         }
       }
       const earlier = record ? await this.deps.derived.list({ cardId: record.id, limit: 100 }) : [];
@@ -157,12 +166,19 @@ export class DerivedCredentialService {
               action: 'derived-credential.request',
               subjectType: 'mobile-id',
               subjectId: mobileId,
-              detail: { card: { issuer: h.card.issuer, serial: h.card.serial, fingerprint: h.card.fingerprint }, userId: h.person.id, ...(previous && { supersedes: previous.mobileId }) },
+              detail: {
+                card: { issuer: h.card.issuer, serial: h.card.serial, fingerprint: h.card.fingerprint },
+                userId: h.person.id,
+                ...(previous && { supersedes: previous.mobileId }),
+              },
             });
           },
         },
       });
-      this.deps.log.info({ mobileId: issued.mobileId.id, userId: h.person.id, cardSerial: h.card.serial, supersedes: previous?.mobileId }, 'derived credential requested');
+      this.deps.log.info(
+        { mobileId: issued.mobileId.id, userId: h.person.id, cardSerial: h.card.serial, supersedes: previous?.mobileId },
+        'derived credential requested',
+      );
       return { ...issued, supersedes: previous?.mobileId ?? null };
     });
   }
@@ -172,7 +188,10 @@ export class DerivedCredentialService {
     const stalledBefore = now - durationMs(this.deps.mobile.sessionTtl);
     for (const d of earlier) {
       if (d.status === 'collecting' && d.updatedAt > stalledBefore) {
-        throw new IdentityError('conflict', `a phone is collecting the derived credential requested at ${new Date(d.createdAt).toISOString()}; let it finish, or try again after ${new Date(d.updatedAt + durationMs(this.deps.mobile.sessionTtl)).toISOString()}`);
+        throw new IdentityError(
+          'conflict',
+          `a phone is collecting the derived credential requested at ${new Date(d.createdAt).toISOString()}; let it finish, or try again after ${new Date(d.updatedAt + durationMs(this.deps.mobile.sessionTtl)).toISOString()}`,
+        );
       }
       if (d.status === 'ready' || d.status === 'awaiting-validation' || d.status === 'locked' || d.status === 'collecting') {
         await this.ignoringRace(() => this.deps.lifecycle.cancel(caller, d.mobileId, { reason: 'superseded', note: 'a newer request from the same PIV card' }));
@@ -186,12 +205,16 @@ export class DerivedCredentialService {
    * acknowledgement and again on a timer, which finishes what a crash left.
    */
   async settle(mobileId?: string): Promise<number> {
-    const due = mobileId ? [await this.deps.derived.get(mobileId)].filter((d): d is DerivedCredential => d?.status === 'issued') : await this.deps.derived.unsettled();
+    const due = mobileId
+      ? [await this.deps.derived.get(mobileId)].filter((d): d is DerivedCredential => d?.status === 'issued')
+      : await this.deps.derived.unsettled();
     for (const d of due) {
       if (d.replaces) {
         const old = await this.deps.mobileIds.get(d.replaces);
         if (old && (old.status === 'issued' || old.status === 'disabled')) {
-          await this.ignoringRace(() => this.deps.lifecycle.cancel(SYSTEM, old.id, { reason: 'superseded', note: `superseded by derived credential ${d.mobileId}` }));
+          await this.ignoringRace(() =>
+            this.deps.lifecycle.cancel(SYSTEM, old.id, { reason: 'superseded', note: `superseded by derived credential ${d.mobileId}` }),
+          );
           this.deps.log.info({ mobileId: old.id, by: d.mobileId }, 'derived credential superseded');
         }
       }
@@ -218,13 +241,25 @@ export class DerivedCredentialService {
       async (d) => {
         const person = await this.deps.people.get(d.userId);
         if (!person) return undefined;
-        const values = { profile: d.credentialProfile, rederiveBy: new Date(d.rederiveAt!).toUTCString(), notAfter: d.notAfter === null ? '' : new Date(d.notAfter).toUTCString(), link: this.deps.pageUrl, requestId: d.mobileId };
+        const values = {
+          profile: d.credentialProfile,
+          rederiveBy: new Date(d.rederiveAt!).toUTCString(),
+          notAfter: d.notAfter === null ? '' : new Date(d.notAfter).toUTCString(),
+          link: this.deps.pageUrl,
+          requestId: d.mobileId,
+        };
         return this.deps.notifications.renewalNotice(person, this.deps.mobile.renewal.channels, values, 'rederive');
       },
       (d, deliveries) =>
         this.deps.db.transaction(async (trx) => {
           if (await this.deps.derived.markRederiveNotice(trx, d.mobileId, now)) {
-            await this.deps.audit.append(trx, { actor: 'renewal', action: 'derived-credential.rederive-notice', subjectType: 'mobile-id', subjectId: d.mobileId, detail: { rederiveAt: d.rederiveAt, deliveries } });
+            await this.deps.audit.append(trx, {
+              actor: 'renewal',
+              action: 'derived-credential.rederive-notice',
+              subjectType: 'mobile-id',
+              subjectId: d.mobileId,
+              detail: { rederiveAt: d.rederiveAt, deliveries },
+            });
           }
         }),
     );
@@ -238,7 +273,8 @@ export class DerivedCredentialService {
    */
   async cardCancelled(caller: Caller, report: CardReport): Promise<CardCancellation> {
     const reason = (report.reason ?? 'cessationOfOperation') as RevocationReason;
-    if (!(CARD_CANCEL_REASONS as readonly string[]).includes(reason)) throw new IdentityError('bad_request', `reason must be one of ${CARD_CANCEL_REASONS.join(', ')}`);
+    if (!(CARD_CANCEL_REASONS as readonly string[]).includes(reason))
+      throw new IdentityError('bad_request', `reason must be one of ${CARD_CANCEL_REASONS.join(', ')}`);
     const card = this.reportedCard(report);
     return this.lock.run(card.fingerprint ?? `${card.issuer}\n${card.serial}`, async () => {
       const found = card.fingerprint ? await this.deps.derived.cardByFingerprint(card.fingerprint) : undefined;
@@ -248,11 +284,27 @@ export class DerivedCredentialService {
         if (!record) {
           // Never seen here: recorded, so the card cannot derive from now on.
           const id = randomUUID();
-          await this.deps.derived.insertCard(trx, { id, issuer: card.issuer, serial: card.serial, fingerprint: card.fingerprint, subject: card.subject, notAfter: card.notAfter, userId: null, status: 'active' });
+          await this.deps.derived.insertCard(trx, {
+            id,
+            issuer: card.issuer,
+            serial: card.serial,
+            fingerprint: card.fingerprint,
+            subject: card.subject,
+            notAfter: card.notAfter,
+            userId: null,
+            status: 'active',
+          });
           record = (await this.deps.derived.card(id, trx))!;
         }
         if (await this.deps.derived.cancelCard(trx, record.id, reason, caller.actor)) {
-          await this.deps.audit.append(trx, { actor: caller.actor, action: 'piv-card.cancel', subjectType: 'piv-card', subjectId: record.id, reason: report.note ?? null, detail: { issuer: record.issuer, serial: record.serial, fingerprint: record.fingerprint, revocationReason: reason } });
+          await this.deps.audit.append(trx, {
+            actor: caller.actor,
+            action: 'piv-card.cancel',
+            subjectType: 'piv-card',
+            subjectId: record.id,
+            reason: report.note ?? null,
+            detail: { issuer: record.issuer, serial: record.serial, fingerprint: record.fingerprint, revocationReason: reason },
+          });
         } else {
           alreadyCancelled = true;
         }
@@ -262,14 +314,21 @@ export class DerivedCredentialService {
       const revoked: string[] = [];
       for (const d of await this.deps.derived.list({ cardId: record!.id, limit: 1000 })) {
         if (d.status === 'cancelled') continue;
-        const view = await this.ignoringRace(() => this.deps.lifecycle.cancel(caller, d.mobileId, { reason, note: report.note ?? 'the PIV card it was derived from was cancelled' }));
+        const view = await this.ignoringRace(() =>
+          this.deps.lifecycle.cancel(caller, d.mobileId, { reason, note: report.note ?? 'the PIV card it was derived from was cancelled' }),
+        );
         if (!view) continue;
         cancelled.push(d.mobileId);
         revoked.push(...view.serials);
       }
       const after = (await this.deps.derived.card(record!.id))!;
       this.deps.log.info({ cardSerial: after.serial, cancelled: cancelled.length, revoked: revoked.length, alreadyCancelled }, 'PIV card reported cancelled');
-      return { card: { issuer: after.issuer, serial: after.serial, fingerprint: after.fingerprint, status: 'cancelled', cancelledAt: after.cancelledAt }, alreadyCancelled, cancelled, revoked };
+      return {
+        card: { issuer: after.issuer, serial: after.serial, fingerprint: after.fingerprint, status: 'cancelled', cancelledAt: after.cancelledAt },
+        alreadyCancelled,
+        cancelled,
+        revoked,
+      };
     });
   }
 
@@ -297,14 +356,19 @@ export class DerivedCredentialService {
   private reportedCard(report: CardReport): { issuer: string; serial: string; fingerprint: string | null; subject: string | null; notAfter: number | null } {
     try {
       if (report.certificate !== undefined) {
-        if (report.issuer !== undefined || report.serial !== undefined) throw new IdentityError('bad_request', 'give the card\'s certificate, or its issuer and serial, not both');
-        const der = /-----BEGIN CERTIFICATE-----/.test(report.certificate) ? Buffer.from(report.certificate.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, ''), 'base64') : Buffer.alloc(0);
+        if (report.issuer !== undefined || report.serial !== undefined)
+          throw new IdentityError('bad_request', "give the card's certificate, or its issuer and serial, not both");
+        const der = /-----BEGIN CERTIFICATE-----/.test(report.certificate)
+          ? Buffer.from(report.certificate.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, ''), 'base64')
+          : Buffer.alloc(0);
         const c = readPivCard(der);
         return { issuer: c.issuer, serial: c.serial, fingerprint: c.fingerprint, subject: c.subject, notAfter: c.notAfter };
       }
-      if (report.issuer === undefined || report.serial === undefined) throw new IdentityError('bad_request', 'give the card\'s certificate (PEM), or its issuer (DN) and serial (hex)');
+      if (report.issuer === undefined || report.serial === undefined)
+        throw new IdentityError('bad_request', "give the card's certificate (PEM), or its issuer (DN) and serial (hex)");
       const serial = report.serial.replace(/[\s:]/g, '');
-      if (!/^[0-9a-fA-F]{1,64}$/.test(serial)) throw new IdentityError('bad_request', 'serial must be the certificate serial number in hex (colons allowed), at most 64 digits');
+      if (!/^[0-9a-fA-F]{1,64}$/.test(serial))
+        throw new IdentityError('bad_request', 'serial must be the certificate serial number in hex (colons allowed), at most 64 digits');
       dnKey(report.issuer);
       return { issuer: report.issuer.trim(), serial: normalizeSerialHex(serial), fingerprint: null, subject: null, notAfter: null };
     } catch (err) {
@@ -320,11 +384,19 @@ export class DerivedCredentialService {
       for (const value of field === 'upn' ? card.upns : card.emails) {
         const people = await this.deps.people.byDirectoryName(field, value);
         if (people.length === 1) return people[0]!;
-        if (people.length > 1) throw new IdentityError('forbidden', `${people.length} users have the ${field === 'upn' ? 'UPN' : 'email address'} ${value} on this card; ask your administrator to make it unique`);
+        if (people.length > 1)
+          throw new IdentityError(
+            'forbidden',
+            `${people.length} users have the ${field === 'upn' ? 'UPN' : 'email address'} ${value} on this card; ask your administrator to make it unique`,
+          );
         tried.push(`${field === 'upn' ? 'UPN' : 'email'} ${value}`);
       }
     }
-    if (tried.length === 0) throw new IdentityError('forbidden', `this card names no ${this.deps.config.match.map((f) => (f === 'upn' ? 'UPN' : 'email address')).join(' or ')} in its subjectAltName to find you by`);
+    if (tried.length === 0)
+      throw new IdentityError(
+        'forbidden',
+        `this card names no ${this.deps.config.match.map((f) => (f === 'upn' ? 'UPN' : 'email address')).join(' or ')} in its subjectAltName to find you by`,
+      );
     throw new IdentityError('forbidden', `no user has the ${tried.join(' or ')} on this card; ask your administrator to add you`);
   }
 

@@ -29,7 +29,18 @@ const text = (max: number) =>
 const optional = <T extends z.ZodType>(t: T) => z.preprocess((v) => (v === '' ? null : v), t.nullish()).transform((v) => v ?? null);
 const label = text(64).regex(/^[\w.@ -]+$/, { message: 'expected letters, digits, spaces and . _ @ -' });
 /** Lists arrive as JSON arrays or, from CSV, as one cell separated by ';'. */
-const labels = z.preprocess((v) => (typeof v === 'string' ? v.split(';').map((s) => s.trim()).filter(Boolean) : v), z.array(label).max(100)).default([]);
+const labels = z
+  .preprocess(
+    (v) =>
+      typeof v === 'string'
+        ? v
+            .split(';')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : v,
+    z.array(label).max(100),
+  )
+  .default([]);
 
 /** Mobile numbers are kept as + and digits, whatever separators they were written with. */
 export const mobileNumber = z
@@ -57,7 +68,10 @@ const deviceFields = {
     .trim()
     .regex(SERIAL, { message: 'expected 3 to 64 letters, digits or dashes' })
     .transform((s) => s.toUpperCase()),
-  platform: z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.enum(PLATFORMS, { message: `expected one of ${PLATFORMS.join(', ')}` })),
+  platform: z.preprocess(
+    (v) => (typeof v === 'string' ? v.trim().toLowerCase() : v),
+    z.enum(PLATFORMS, { message: `expected one of ${PLATFORMS.join(', ')}` }),
+  ),
   model: optional(text(128)),
   osVersion: optional(text(64)),
   /** The owner's id or user name. */
@@ -98,7 +112,8 @@ export interface ImportResult {
 export function importRows(body: unknown, kind: 'csv' | 'json', fields: readonly string[]): ImportRow[] {
   let rows: ImportRow[];
   if (kind === 'csv') {
-    if (typeof body !== 'string' || body.trim() === '') throw new IdentityError('bad_request', `expected CSV with a header line naming columns from: ${fields.join(', ')}`);
+    if (typeof body !== 'string' || body.trim() === '')
+      throw new IdentityError('bad_request', `expected CSV with a header line naming columns from: ${fields.join(', ')}`);
     let parsed: { record: Record<string, string>; info: { lines: number } }[];
     try {
       parsed = parseCsv(body, { columns: true, info: true, bom: true, trim: true, skip_empty_lines: true }) as typeof parsed;
@@ -139,12 +154,24 @@ function validateRows<T>(rows: ImportRow[], schema: z.ZodType<T>, key: (v: T) =>
     seen.set(k, r.row);
     out.push({ row: r.row, value: parsed.data });
   }
-  if (problems.length) throw new IdentityError('bad_request', `nothing was imported: ${problems.slice(0, 50).join('; ')}${problems.length > 50 ? `; and ${problems.length - 50} more` : ''}`);
+  if (problems.length)
+    throw new IdentityError(
+      'bad_request',
+      `nothing was imported: ${problems.slice(0, 50).join('; ')}${problems.length > 50 ? `; and ${problems.length - 50} more` : ''}`,
+    );
   return out;
 }
 
 const samePerson = (a: PersonFields, b: PersonFields) => JSON.stringify(personFieldsOf(a)) === JSON.stringify(personFieldsOf(b));
-const personFieldsOf = (p: PersonFields): PersonFields => ({ userName: p.userName, displayName: p.displayName, email: p.email, mobile: p.mobile, upn: p.upn, groups: p.groups, roles: p.roles });
+const personFieldsOf = (p: PersonFields): PersonFields => ({
+  userName: p.userName,
+  displayName: p.displayName,
+  email: p.email,
+  mobile: p.mobile,
+  upn: p.upn,
+  groups: p.groups,
+  roles: p.roles,
+});
 
 export const PERSON_COLUMNS = Object.keys(personFields);
 export const DEVICE_COLUMNS = Object.keys(deviceFields);
@@ -158,9 +185,16 @@ export class Directory {
     const fields = parseOrThrow(personInput, input);
     const id = randomUUID();
     await this.deps.db.transaction(async (trx) => {
-      if (await this.deps.people.byUserName(fields.userName, trx)) throw new IdentityError('conflict', `a user named "${fields.userName}" exists; update it instead`);
+      if (await this.deps.people.byUserName(fields.userName, trx))
+        throw new IdentityError('conflict', `a user named "${fields.userName}" exists; update it instead`);
       await this.deps.people.insert(trx, id, fields);
-      await this.deps.audit.append(trx, { actor, action: 'user.create', subjectType: 'user', subjectId: id, detail: { userName: fields.userName, roles: fields.roles, groups: fields.groups } });
+      await this.deps.audit.append(trx, {
+        actor,
+        action: 'user.create',
+        subjectType: 'user',
+        subjectId: id,
+        detail: { userName: fields.userName, roles: fields.roles, groups: fields.groups },
+      });
     });
     return (await this.deps.people.get(id))!;
   }
@@ -176,7 +210,13 @@ export class Directory {
         throw new IdentityError('conflict', `a user named "${fields.userName}" exists`);
       }
       await this.deps.people.update(trx, current.id, fields);
-      await this.deps.audit.append(trx, { actor, action: 'user.update', subjectType: 'user', subjectId: current.id, detail: { changed: Object.keys(patch as object) } });
+      await this.deps.audit.append(trx, {
+        actor,
+        action: 'user.update',
+        subjectType: 'user',
+        subjectId: current.id,
+        detail: { changed: Object.keys(patch as object) },
+      });
       return (await this.deps.people.get(current.id, trx))!;
     });
   }
@@ -193,7 +233,10 @@ export class Directory {
   async importPeople(body: unknown, kind: 'csv' | 'json', actor: string): Promise<ImportResult> {
     const rows = validateRows(importRows(body, kind, PERSON_COLUMNS), personInput, (p) => `user name "${p.userName}"`);
     return this.deps.db.transaction(async (trx) => {
-      const existing = await this.deps.people.byUserNames(rows.map((r) => r.value.userName), trx);
+      const existing = await this.deps.people.byUserNames(
+        rows.map((r) => r.value.userName),
+        trx,
+      );
       const result: ImportResult = { created: 0, updated: 0, unchanged: 0 };
       for (const { value } of rows) {
         const current = existing.get(value.userName);
@@ -206,7 +249,13 @@ export class Directory {
         } else {
           const id = randomUUID();
           await this.deps.people.insert(trx, id, value);
-          await this.deps.audit.append(trx, { actor, action: 'user.create', subjectType: 'user', subjectId: id, detail: { userName: value.userName, source: 'import' } });
+          await this.deps.audit.append(trx, {
+            actor,
+            action: 'user.create',
+            subjectType: 'user',
+            subjectId: id,
+            detail: { userName: value.userName, source: 'import' },
+          });
           result.created++;
         }
       }
@@ -225,7 +274,13 @@ export class Directory {
       if (known) throw new IdentityError('conflict', `device ${given.serial} is already registered as ${known.id}; update it instead`);
       const fields = await this.deviceFields(given, trx);
       await this.deps.devices.insert(trx, id, fields);
-      await this.deps.audit.append(trx, { actor, action: 'device.register', subjectType: 'device', subjectId: id, detail: { serial: fields.serial, platform: fields.platform, ownerId: fields.ownerId } });
+      await this.deps.audit.append(trx, {
+        actor,
+        action: 'device.register',
+        subjectType: 'device',
+        subjectId: id,
+        detail: { serial: fields.serial, platform: fields.platform, ownerId: fields.ownerId },
+      });
     });
     return (await this.deps.devices.get(id))!;
   }
@@ -235,11 +290,25 @@ export class Directory {
     return this.deps.db.transaction(async (trx) => {
       const current = (await this.deps.devices.get(ref, trx)) ?? (await this.deps.devices.bySerial(ref.toUpperCase(), trx));
       if (!current) throw new IdentityError('not_found', `no device ${ref}`);
-      const given = parseOrThrow(deviceInput, { serial: current.serial, platform: current.platform, model: current.model, osVersion: current.osVersion, owner: current.ownerId, ...(patch as object) });
-      if (given.serial !== current.serial && (await this.deps.devices.bySerial(given.serial, trx))) throw new IdentityError('conflict', `device ${given.serial} is already registered`);
+      const given = parseOrThrow(deviceInput, {
+        serial: current.serial,
+        platform: current.platform,
+        model: current.model,
+        osVersion: current.osVersion,
+        owner: current.ownerId,
+        ...(patch as object),
+      });
+      if (given.serial !== current.serial && (await this.deps.devices.bySerial(given.serial, trx)))
+        throw new IdentityError('conflict', `device ${given.serial} is already registered`);
       const fields = await this.deviceFields(given, trx);
       await this.deps.devices.update(trx, current.id, fields);
-      await this.deps.audit.append(trx, { actor, action: 'device.update', subjectType: 'device', subjectId: current.id, detail: { changed: Object.keys(patch as object) } });
+      await this.deps.audit.append(trx, {
+        actor,
+        action: 'device.update',
+        subjectType: 'device',
+        subjectId: current.id,
+        detail: { changed: Object.keys(patch as object) },
+      });
       return (await this.deps.devices.get(current.id, trx))!;
     });
   }
@@ -264,7 +333,10 @@ export class Directory {
         else resolved.push({ serial: value.serial, platform: value.platform, model: value.model, osVersion: value.osVersion, ownerId: owner?.id ?? null });
       }
       if (problems.length) throw new IdentityError('bad_request', `nothing was imported: ${problems.slice(0, 50).join('; ')}`);
-      const existing = await this.deps.devices.bySerials(resolved.map((d) => d.serial), trx);
+      const existing = await this.deps.devices.bySerials(
+        resolved.map((d) => d.serial),
+        trx,
+      );
       const result: ImportResult = { created: 0, updated: 0, unchanged: 0 };
       for (const d of resolved) {
         const current = existing.get(d.serial);
@@ -277,7 +349,13 @@ export class Directory {
         } else {
           const id = randomUUID();
           await this.deps.devices.insert(trx, id, d);
-          await this.deps.audit.append(trx, { actor, action: 'device.register', subjectType: 'device', subjectId: id, detail: { serial: d.serial, source: 'import' } });
+          await this.deps.audit.append(trx, {
+            actor,
+            action: 'device.register',
+            subjectType: 'device',
+            subjectId: id,
+            detail: { serial: d.serial, source: 'import' },
+          });
           result.created++;
         }
       }

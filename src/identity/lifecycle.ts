@@ -46,19 +46,34 @@ export class LifecycleService {
   async cancel(caller: Caller, id: string, opts: { reason?: string; note?: string } = {}): Promise<MobileIdView> {
     const reason = (opts.reason ?? 'cessationOfOperation') as RevocationReason;
     if (!REVOCATION_REASONS.includes(reason) || reason === 'removeFromCRL' || reason === 'certificateHold') {
-      throw new IdentityError('bad_request', `reason must be one of ${REVOCATION_REASONS.filter((r) => r !== 'removeFromCRL' && r !== 'certificateHold').join(', ')}`);
+      throw new IdentityError(
+        'bad_request',
+        `reason must be one of ${REVOCATION_REASONS.filter((r) => r !== 'removeFromCRL' && r !== 'certificateHold').join(', ')}`,
+      );
     }
     const m = await this.load(id);
     if (m.status === 'cancelled') throw new IdentityError('conflict', `mobile ID ${id} is already cancelled`);
     // Certificates first: a cancel cut short leaves the mobile ID as it was, to be cancelled again.
-    const revoked = await this.changeCertificates(m.serials, (serial) => this.deps.revoker.revoke(serial, reason, caller.actor, opts.note ?? `mobile ID ${id} cancelled`));
-    const cancelDevice = m.deviceId !== null && (m.status === 'issued' || m.status === 'disabled' || m.status === 'collecting') && !(await this.deviceHoldsAnother(m.deviceId, id));
+    const revoked = await this.changeCertificates(m.serials, (serial) =>
+      this.deps.revoker.revoke(serial, reason, caller.actor, opts.note ?? `mobile ID ${id} cancelled`),
+    );
+    const cancelDevice =
+      m.deviceId !== null &&
+      (m.status === 'issued' || m.status === 'disabled' || m.status === 'collecting') &&
+      !(await this.deviceHoldsAnother(m.deviceId, id));
     await this.deps.db.transaction(async (trx) => {
       const from = ['awaiting-validation', 'ready', 'collecting', 'issued', 'disabled', 'locked'] as MobileIdStatus[];
       if (!(await this.deps.mobileIds.transition(trx, id, from, 'cancelled'))) throw new IdentityError('conflict', `mobile ID ${id} was cancelled meanwhile`);
       await this.deps.sessions.endFor(trx, id);
       if (cancelDevice) await this.deps.devices.setStatus(trx, m.deviceId!, 'cancelled');
-      await this.deps.audit.append(trx, { actor: caller.actor, action: 'mobile-id.cancel', subjectType: 'mobile-id', subjectId: id, reason: opts.note ?? null, detail: { from: m.status, revocationReason: reason, revoked } });
+      await this.deps.audit.append(trx, {
+        actor: caller.actor,
+        action: 'mobile-id.cancel',
+        subjectType: 'mobile-id',
+        subjectId: id,
+        reason: opts.note ?? null,
+        detail: { from: m.status, revocationReason: reason, revoked },
+      });
     });
     this.deps.log.info({ mobileId: id, revoked }, 'mobile ID cancelled');
     return (await this.deps.requests.get(id))!;
@@ -71,12 +86,27 @@ export class LifecycleService {
   }
 
   /** Cancels the mobile ID and requests a new one for the same person and profile. */
-  async replace(caller: Caller, id: string, opts: { reason?: string; note?: string; notify?: NotifyChoice; qr?: boolean } = {}): Promise<{ cancelled: MobileIdView; replacement: IssuedCode }> {
+  async replace(
+    caller: Caller,
+    id: string,
+    opts: { reason?: string; note?: string; notify?: NotifyChoice; qr?: boolean } = {},
+  ): Promise<{ cancelled: MobileIdView; replacement: IssuedCode }> {
     const m = await this.load(id);
     const profile = this.deps.profiles[m.credentialProfile];
-    if (profile && isDerived(profile)) throw new IdentityError('bad_request', `mobile ID ${id} is a derived credential: it is not replaced or renewed; its holder derives a new one with their PIV card at /derived/, which supersedes it`);
-    const cancelled = m.status === 'cancelled' ? (await this.deps.requests.get(id))! : await this.cancel(caller, id, { ...opts, note: opts.note ?? `replaced` });
-    const replacement = await this.deps.requests.request(caller, { user: m.userId, credentialProfile: m.credentialProfile, replaces: id, ...(opts.notify && { notify: opts.notify }), ...(opts.qr !== undefined && { qr: opts.qr }) });
+    if (profile && isDerived(profile))
+      throw new IdentityError(
+        'bad_request',
+        `mobile ID ${id} is a derived credential: it is not replaced or renewed; its holder derives a new one with their PIV card at /derived/, which supersedes it`,
+      );
+    const cancelled =
+      m.status === 'cancelled' ? (await this.deps.requests.get(id))! : await this.cancel(caller, id, { ...opts, note: opts.note ?? `replaced` });
+    const replacement = await this.deps.requests.request(caller, {
+      user: m.userId,
+      credentialProfile: m.credentialProfile,
+      replaces: id,
+      ...(opts.notify && { notify: opts.notify }),
+      ...(opts.qr !== undefined && { qr: opts.qr }),
+    });
     return { cancelled, replacement };
   }
 
@@ -93,10 +123,19 @@ export class LifecycleService {
     const m = await this.load(id);
     const [from, to]: [MobileIdStatus, MobileIdStatus] = action === 'disable' ? ['issued', 'disabled'] : ['disabled', 'issued'];
     if (m.status !== from) throw new IdentityError('conflict', `mobile ID ${id} is ${m.status}; only ${from} mobile IDs can be ${action}d`);
-    const changed = await this.changeCertificates(m.serials, (serial) => (action === 'disable' ? this.deps.revoker.hold(serial, caller.actor, note) : this.deps.revoker.release(serial, caller.actor, note)));
+    const changed = await this.changeCertificates(m.serials, (serial) =>
+      action === 'disable' ? this.deps.revoker.hold(serial, caller.actor, note) : this.deps.revoker.release(serial, caller.actor, note),
+    );
     await this.deps.db.transaction(async (trx) => {
       if (!(await this.deps.mobileIds.transition(trx, id, [from], to))) throw new IdentityError('conflict', `mobile ID ${id} was changed meanwhile`);
-      await this.deps.audit.append(trx, { actor: caller.actor, action: `mobile-id.${action}`, subjectType: 'mobile-id', subjectId: id, reason: note ?? null, detail: { certificates: changed } });
+      await this.deps.audit.append(trx, {
+        actor: caller.actor,
+        action: `mobile-id.${action}`,
+        subjectType: 'mobile-id',
+        subjectId: id,
+        reason: note ?? null,
+        detail: { certificates: changed },
+      });
     });
     return (await this.deps.requests.get(id))!;
   }
@@ -117,11 +156,16 @@ export class LifecycleService {
 
   /** The operator's half of an unlock: the response to the challenge the app shows. */
   async unlock(caller: Caller, id: string, challenge: unknown): Promise<{ response: string }> {
-    if (typeof challenge !== 'string' || !CHALLENGE.test(challenge)) throw new IdentityError('bad_request', 'challenge is required: the 8 to 64 letters and digits the Identity Agent shows');
+    if (typeof challenge !== 'string' || !CHALLENGE.test(challenge))
+      throw new IdentityError('bad_request', 'challenge is required: the 8 to 64 letters and digits the Identity Agent shows');
     const m = await this.load(id);
     const profile = this.deps.profiles[m.credentialProfile];
     const { roles } = await this.deps.requests.rolesOf(caller);
-    if (!profile || !mayAct(profile, 'unlock', roles)) throw new IdentityError('forbidden', `${caller.name} may not unlock "${m.credentialProfile}" mobile IDs${profile ? ` (roles: ${profile.roles.unlock.join(', ')})` : ''}`);
+    if (!profile || !mayAct(profile, 'unlock', roles))
+      throw new IdentityError(
+        'forbidden',
+        `${caller.name} may not unlock "${m.credentialProfile}" mobile IDs${profile ? ` (roles: ${profile.roles.unlock.join(', ')})` : ''}`,
+      );
     if (m.status !== 'issued') throw new IdentityError('conflict', `mobile ID ${id} is ${m.status}; only issued mobile IDs can be unlocked`);
     const response = unlockResponse(this.deps.unlockKey(id), challenge);
     await this.deps.audit.append(this.deps.db, { actor: caller.actor, action: 'mobile-id.unlock', subjectType: 'mobile-id', subjectId: id });
@@ -130,7 +174,9 @@ export class LifecycleService {
 
   /** Tells each person whose mobile ID expires within renewal.noticeBefore, once per mobile ID; derived credentials get re-derive notices instead. */
   async sendRenewalNotices(now = Date.now()): Promise<{ notified: number; failed: number }> {
-    const derived = Object.values(this.deps.profiles).filter(isDerived).map((p) => p.name);
+    const derived = Object.values(this.deps.profiles)
+      .filter(isDerived)
+      .map((p) => p.name);
     const due = await this.deps.mobileIds.dueForRenewalNotice(now + durationMs(this.deps.renewal.noticeBefore), derived);
     return noticeRound(
       due,
@@ -147,7 +193,13 @@ export class LifecycleService {
       (m, deliveries) =>
         this.deps.db.transaction(async (trx) => {
           if (await this.deps.mobileIds.markRenewalNotice(trx, m.id, now)) {
-            await this.deps.audit.append(trx, { actor: 'renewal', action: 'mobile-id.renewal-notice', subjectType: 'mobile-id', subjectId: m.id, detail: { notAfter: m.notAfter, deliveries } });
+            await this.deps.audit.append(trx, {
+              actor: 'renewal',
+              action: 'mobile-id.renewal-notice',
+              subjectType: 'mobile-id',
+              subjectId: m.id,
+              detail: { notAfter: m.notAfter, deliveries },
+            });
           }
         }),
     );

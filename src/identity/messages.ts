@@ -108,7 +108,14 @@ export class Messages {
     return Promise.all(
       Object.entries(DEFAULT_MESSAGES).map(async ([name, d]) => {
         const stored = await this.deps.templates.get(name);
-        return { name, channel: d.channel, about: d.about, subject: d.channel === 'email' ? (stored?.subject ?? d.subject ?? null) : null, body: stored?.body ?? d.body, custom: stored !== undefined };
+        return {
+          name,
+          channel: d.channel,
+          about: d.about,
+          subject: d.channel === 'email' ? (stored?.subject ?? d.subject ?? null) : null,
+          body: stored?.body ?? d.body,
+          custom: stored !== undefined,
+        };
       }),
     );
   }
@@ -137,7 +144,8 @@ export class Messages {
   async reset(name: string, actor: string): Promise<void> {
     if (!DEFAULT_MESSAGES[name]) throw new IdentityError('not_found', `no message template "${name}"`);
     await this.deps.db.transaction(async (trx) => {
-      if (await this.deps.templates.remove(trx, name)) await this.deps.audit.append(trx, { actor, action: 'message-template.reset', subjectType: 'message-template', subjectId: name });
+      if (await this.deps.templates.remove(trx, name))
+        await this.deps.audit.append(trx, { actor, action: 'message-template.reset', subjectType: 'message-template', subjectId: name });
     });
   }
 }

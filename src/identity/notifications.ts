@@ -44,7 +44,11 @@ export interface RequestFacts {
  * failed (a mail server down) is kept for the next round; otherwise `mark`
  * records it, so it is told once (also when it could be reached on no channel).
  */
-export async function noticeRound<T>(due: T[], send: (item: T) => Promise<MessageDelivery[] | undefined>, mark: (item: T, deliveries: MessageDelivery[]) => Promise<void>): Promise<{ notified: number; failed: number }> {
+export async function noticeRound<T>(
+  due: T[],
+  send: (item: T) => Promise<MessageDelivery[] | undefined>,
+  mark: (item: T, deliveries: MessageDelivery[]) => Promise<void>,
+): Promise<{ notified: number; failed: number }> {
   let notified = 0;
   let failed = 0;
   for (const item of due) {
@@ -61,7 +65,10 @@ export async function noticeRound<T>(due: T[], send: (item: T) => Promise<Messag
 }
 
 /** Masks an address for answers and logs: j***@example.com, +44******123. */
-export const maskAddress = (to: string): string => (to.includes('@') ? to.replace(/^(.).*(@.*)$/, '$1***$2') : to.replace(/^(\+?\d{2}).*(\d{3})$/, (_m, a: string, b: string) => `${a}${'*'.repeat(Math.max(to.length - a.length - 3, 1))}${b}`));
+export const maskAddress = (to: string): string =>
+  to.includes('@')
+    ? to.replace(/^(.).*(@.*)$/, '$1***$2')
+    : to.replace(/^(\+?\d{2}).*(\d{3})$/, (_m, a: string, b: string) => `${a}${'*'.repeat(Math.max(to.length - a.length - 3, 1))}${b}`);
 
 export class Notifications {
   constructor(
@@ -75,19 +82,25 @@ export class Notifications {
   /** Decides the plan for this person, or says why it cannot work. */
   plan(person: Person, choice: NotifyChoice | undefined): DeliveryPlan {
     const need = (channel: 'email' | 'sms', why: string) => {
-      if (!this.deps.senders[channel]) throw new IdentityError('bad_request', `${why}, but ${channel === 'email' ? 'email (notify.email)' : 'SMS (notify.sms)'} is not configured`);
+      if (!this.deps.senders[channel])
+        throw new IdentityError('bad_request', `${why}, but ${channel === 'email' ? 'email (notify.email)' : 'SMS (notify.sms)'} is not configured`);
       if (channel === 'email' && !person.email) throw new IdentityError('bad_request', `${why}, but ${person.userName} has no email address`);
       if (channel === 'sms' && !person.mobile) throw new IdentityError('bad_request', `${why}, but ${person.userName} has no mobile number`);
     };
     switch (this.deps.otpDelivery) {
       case 'sms':
         need('sms', 'the one-time code goes by SMS (mobile.otpDelivery)');
-        if (choice === 'sms') throw new IdentityError('bad_request', 'when the one-time code goes by SMS, the notification must go by email, not SMS; choose notify "email" or "none"');
+        if (choice === 'sms')
+          throw new IdentityError(
+            'bad_request',
+            'when the one-time code goes by SMS, the notification must go by email, not SMS; choose notify "email" or "none"',
+          );
         if (choice === 'none') return { code: 'sms', notifyBy: null };
         need('email', 'when the one-time code goes by SMS the notification goes by email');
         return { code: 'sms', notifyBy: 'email' };
       case 'email':
-        if (choice === 'sms') throw new IdentityError('bad_request', 'the one-time code and the notification go by email (mobile.otpDelivery); choose notify "email"');
+        if (choice === 'sms')
+          throw new IdentityError('bad_request', 'the one-time code and the notification go by email (mobile.otpDelivery); choose notify "email"');
         need('email', 'the one-time code goes by email (mobile.otpDelivery)');
         return { code: 'email', notifyBy: 'email' };
       default: {
@@ -132,7 +145,13 @@ export class Notifications {
       const qr = await qrPng(this.link(facts.requestId, withCode ? code : undefined));
       out.push(
         await this.attempt('email', withCode ? 'notification+code' : 'notification', person.email!, () =>
-          this.deps.senders.email!.send({ to: person.email!, subject: m.subject, html: m.body, text: m.text, images: [{ cid: 'qr', filename: 'mobile-id.png', content: qr }] }),
+          this.deps.senders.email!.send({
+            to: person.email!,
+            subject: m.subject,
+            html: m.body,
+            text: m.text,
+            images: [{ cid: 'qr', filename: 'mobile-id.png', content: qr }],
+          }),
         ),
       );
     } else if (plan.notifyBy === 'sms') {
@@ -143,12 +162,21 @@ export class Notifications {
   }
 
   /** A renewal notice (or, for a derived credential, a re-derive notice) by each configured channel the person can be reached on. */
-  async renewalNotice(person: Person, channels: ('email' | 'sms')[], values: Record<string, string>, kind: 'renewal' | 'rederive' = 'renewal'): Promise<MessageDelivery[]> {
+  async renewalNotice(
+    person: Person,
+    channels: ('email' | 'sms')[],
+    values: Record<string, string>,
+    kind: 'renewal' | 'rederive' = 'renewal',
+  ): Promise<MessageDelivery[]> {
     const out: MessageDelivery[] = [];
     const all = { displayName: person.displayName, userName: person.userName, server: this.deps.baseUrl, ...values };
     if (channels.includes('email') && this.deps.senders.email && person.email) {
       const m = await this.deps.messages.render(`${kind}-email`, all);
-      out.push(await this.attempt('email', 'notification', person.email, () => this.deps.senders.email!.send({ to: person.email!, subject: m.subject, html: m.body, text: m.text })));
+      out.push(
+        await this.attempt('email', 'notification', person.email, () =>
+          this.deps.senders.email!.send({ to: person.email!, subject: m.subject, html: m.body, text: m.text }),
+        ),
+      );
     }
     if (channels.includes('sms') && this.deps.senders.sms && person.mobile) {
       const m = await this.deps.messages.render(`${kind}-sms`, all);

@@ -33,7 +33,9 @@ export class CodeMac {
   constructor(private readonly key: Buffer) {}
 
   digest(purpose: string, id: string, secret: string): string {
-    return createHmac('sha256', this.key).update(`${purpose}\n${id}\n${secret.replace(/[\s-]/g, '')}`).digest('hex');
+    return createHmac('sha256', this.key)
+      .update(`${purpose}\n${id}\n${secret.replace(/[\s-]/g, '')}`)
+      .digest('hex');
   }
 
   matches(purpose: string, id: string, secret: string, stored: string): boolean {

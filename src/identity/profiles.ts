@@ -14,7 +14,10 @@ import type { Person, PersonRepository } from '../store/people.js';
 export type RoleKind = (typeof PROFILE_ROLE_KINDS)[number];
 type ProfileCertificate = CredentialProfileConfig['certificates'][number];
 /** A configured profile with each certificate's purpose settled (from the profile, else the template's preset). */
-export type MobileProfile = Omit<CredentialProfileConfig, 'certificates'> & { name: string; certificates: (ProfileCertificate & { purpose: CertificatePurpose })[] };
+export type MobileProfile = Omit<CredentialProfileConfig, 'certificates'> & {
+  name: string;
+  certificates: (ProfileCertificate & { purpose: CertificatePurpose })[];
+};
 
 /** "*" in a profile's role list admits anyone. */
 export function mayAct(profile: MobileProfile, kind: RoleKind, roles: readonly string[]): boolean {
@@ -32,7 +35,14 @@ export const collectable = (p: MobileProfile): boolean => p.encoding !== 'device
 export function templateData(person: Person, device: Pick<Device, 'id' | 'serial' | 'platform' | 'model' | 'osVersion'>) {
   const opt = (v: string | null) => v ?? undefined;
   return {
-    user: { id: person.id, userName: person.userName, displayName: person.displayName, email: opt(person.email), upn: opt(person.upn), mobile: opt(person.mobile) },
+    user: {
+      id: person.id,
+      userName: person.userName,
+      displayName: person.displayName,
+      email: opt(person.email),
+      upn: opt(person.upn),
+      mobile: opt(person.mobile),
+    },
     device: { id: device.id, serialNumber: device.serial, platform: device.platform, model: opt(device.model), osVersion: opt(device.osVersion) },
   };
 }

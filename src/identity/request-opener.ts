@@ -34,13 +34,19 @@ export interface CodeClaim {
 /** Person ids are random (v4) UUIDs, so no one has this one: an unknown user name is looked up under it, at the same cost. */
 const NOBODY = '00000000-0000-0000-0000-000000000000';
 
-const NO_MATCH_BY_NAME = 'no mobile ID waiting to be collected matches this user name and code; check the code, or open the link or scan the QR code that came with it';
+const NO_MATCH_BY_NAME =
+  'no mobile ID waiting to be collected matches this user name and code; check the code, or open the link or scan the QR code that came with it';
 
 export class RequestOpener {
   /** Compared with the code when a user name has no usable request, so that answer costs the same HMAC. */
   private readonly decoy: UsableCode;
 
-  constructor(private readonly deps: Pick<MobileStores, 'db' | 'people' | 'mobileIds' | 'audit' | 'profiles' | 'log'> & { mac: CodeMac; config: Pick<MobileConfig, 'maxCodeAttempts'> }) {
+  constructor(
+    private readonly deps: Pick<MobileStores, 'db' | 'people' | 'mobileIds' | 'audit' | 'profiles' | 'log'> & {
+      mac: CodeMac;
+      config: Pick<MobileConfig, 'maxCodeAttempts'>;
+    },
+  ) {
     this.decoy = { id: NOBODY, credentialProfile: '', codeDigest: deps.mac.digest(CODE_PURPOSE, NOBODY, ''), failedNameAttempts: 0 };
   }
 
@@ -60,13 +66,22 @@ export class RequestOpener {
     }
     const r = await this.deps.mobileIds.recordWrongCode(m.id, max);
     if (r?.locked) {
-      await this.deps.audit.append(this.deps.db, { actor: `mobile-device:${claim.serial}`, action: 'mobile-id.lock', subjectType: 'mobile-id', subjectId: m.id, detail: { attempts: r.attempts } });
+      await this.deps.audit.append(this.deps.db, {
+        actor: `mobile-device:${claim.serial}`,
+        action: 'mobile-id.lock',
+        subjectType: 'mobile-id',
+        subjectId: m.id,
+        detail: { attempts: r.attempts },
+      });
       this.deps.log.warn({ mobileId: m.id, attempts: r.attempts }, 'mobile ID request locked after wrong codes');
       throw new CodeRefused('locked', `wrong code; the request is now locked after ${max} wrong codes; ask for a new mobile ID`);
     }
     // Not counted: a concurrent guess locked it or it changed meanwhile; the next attempt says which.
     const left = r && max - r.attempts;
-    throw new CodeRefused('unauthorized', `wrong code; ${left === undefined ? 'try again' : `${left} attempt${left === 1 ? '' : 's'} left before the request locks`}`);
+    throw new CodeRefused(
+      'unauthorized',
+      `wrong code; ${left === undefined ? 'try again' : `${left} attempt${left === 1 ? '' : 's'} left before the request locks`}`,
+    );
   }
 
   /**
@@ -84,7 +99,8 @@ export class RequestOpener {
     for (const c of usable.length > 0 ? usable : [this.decoy]) {
       const matches = this.deps.mac.matches(CODE_PURPOSE, c.id, claim.code, c.codeDigest);
       const profile = this.deps.profiles[c.credentialProfile];
-      if (matches && !found && c !== this.decoy && c.failedNameAttempts < max && profile && normalizeCode(claim.code, codeLength(profile.otpComplexity))) found = { c, profile };
+      if (matches && !found && c !== this.decoy && c.failedNameAttempts < max && profile && normalizeCode(claim.code, codeLength(profile.otpComplexity)))
+        found = { c, profile };
     }
     const m = found && (await this.deps.mobileIds.get(found.c.id));
     if (found && m && person) return { m, profile: found.profile, person };
@@ -102,7 +118,9 @@ export class RequestOpener {
       case 'locked':
         return new CodeRefused('locked', `this request is locked after ${this.deps.config.maxCodeAttempts} wrong codes; ask for a new mobile ID`);
       case 'awaiting-validation':
-        return m.expiresAt <= now ? new CodeRefused('gone', 'this request has expired; ask for a new mobile ID') : new CodeRefused('conflict', 'this request is waiting to be validated; try again once it is');
+        return m.expiresAt <= now
+          ? new CodeRefused('gone', 'this request has expired; ask for a new mobile ID')
+          : new CodeRefused('conflict', 'this request is waiting to be validated; try again once it is');
       case 'ready':
         return new CodeRefused('gone', 'this request has expired; ask for a new mobile ID');
       case 'cancelled':

@@ -18,7 +18,7 @@ import type { MobileId, MobileIdRepository } from '../store/mobile-ids.js';
 import type { Person, PersonRepository } from '../store/people.js';
 import { IdentityError } from './errors.js';
 import type { MessageDelivery, DeliveryPlan, Notifications, NotifyChoice } from './notifications.js';
-import { CodeMac, codeLength, generateCode } from './otp.js';
+import { type CodeMac, codeLength, generateCode } from './otp.js';
 import { citrixEmailWarning, hasCitrixContainer } from './citrix-email.js';
 import { collectable, isDerived, mayAct, templateData, type MobileProfile } from './profiles.js';
 
@@ -99,7 +99,11 @@ export class RequestService {
     const { roles, person: self } = await this.rolesOf(caller);
     let person: Person | undefined;
     if (req.user === undefined) {
-      if (!self) throw new IdentityError('bad_request', `you (${caller.name}) have no user record, so there is no one to request "my ID" for; name a user, or ask an administrator to add one with userName "${caller.name}"`);
+      if (!self)
+        throw new IdentityError(
+          'bad_request',
+          `you (${caller.name}) have no user record, so there is no one to request "my ID" for; name a user, or ask an administrator to add one with userName "${caller.name}"`,
+        );
       person = self;
     } else {
       person = await this.deps.people.find(req.user);
@@ -132,13 +136,24 @@ export class RequestService {
         action: 'mobile-id.request',
         subjectType: 'mobile-id',
         subjectId: id,
-        detail: { userId: person.id, credentialProfile: profile.name, self: person.id === self?.id, validation: profile.requireValidation, code: plan.code, notify: plan.notifyBy, ...(req.replaces && { replaces: req.replaces }), ...(derived && { derived }) },
+        detail: {
+          userId: person.id,
+          credentialProfile: profile.name,
+          self: person.id === self?.id,
+          validation: profile.requireValidation,
+          code: plan.code,
+          notify: plan.notifyBy,
+          ...(req.replaces && { replaces: req.replaces }),
+          ...(derived && { derived }),
+        },
       });
     });
     this.deps.log.info({ mobileId: id, userId: person.id, credentialProfile: profile.name }, 'mobile ID requested');
     if (citrixWarning) this.deps.log.warn({ mobileId: id, userId: person.id }, citrixWarning);
     const created = (await this.deps.mobileIds.get(id))!;
-    const issued = code ? await this.handOut(created, person, profile, code, plan, req.qr === true) : { mobileId: this.view(created, person), link: this.deps.notifications.link(id), notifications: [] };
+    const issued = code
+      ? await this.handOut(created, person, profile, code, plan, req.qr === true)
+      : { mobileId: this.view(created, person), link: this.deps.notifications.link(id), notifications: [] };
     return citrixWarning ? { ...issued, warnings: [citrixWarning] } : issued;
   }
 
@@ -148,10 +163,12 @@ export class RequestService {
     if (!m) throw new IdentityError('not_found', `no mobile ID request ${id}`);
     const profile = this.deps.profiles[m.credentialProfile];
     if (!profile) throw new IdentityError('conflict', `credential profile "${m.credentialProfile}" is no longer configured; cancel this request`);
-    if (m.status !== 'awaiting-validation') throw new IdentityError('conflict', `request ${id} is ${m.status}; only requests awaiting validation can be validated`);
+    if (m.status !== 'awaiting-validation')
+      throw new IdentityError('conflict', `request ${id} is ${m.status}; only requests awaiting validation can be validated`);
     if (m.expiresAt <= Date.now()) throw new IdentityError('gone', `request ${id} has expired; request a new one`);
     const { roles, person: validator } = await this.rolesOf(caller);
-    if (!mayAct(profile, 'validate', roles)) throw new IdentityError('forbidden', `${caller.name} may not validate "${profile.name}" requests (roles: ${profile.roles.validate.join(', ')})`);
+    if (!mayAct(profile, 'validate', roles))
+      throw new IdentityError('forbidden', `${caller.name} may not validate "${profile.name}" requests (roles: ${profile.roles.validate.join(', ')})`);
     const requester = m.requestedBy.slice(m.requestedBy.indexOf(':') + 1);
     if (requester === caller.name || (validator && (await this.deps.people.byUserName(requester))?.id === validator.id)) {
       throw new IdentityError('forbidden', 'the requester cannot validate their own request; another person with the validate role must');
@@ -160,9 +177,18 @@ export class RequestService {
     const plan = this.deps.notifications.plan(person, opts.notify);
     const code = generateCode(codeLength(profile.otpComplexity));
     await this.deps.db.transaction(async (trx) => {
-      const moved = await this.deps.mobileIds.transition(trx, id, ['awaiting-validation'], 'ready', { codeDigest: this.deps.mac.digest(CODE_PURPOSE, id, code), validatedBy: caller.actor });
+      const moved = await this.deps.mobileIds.transition(trx, id, ['awaiting-validation'], 'ready', {
+        codeDigest: this.deps.mac.digest(CODE_PURPOSE, id, code),
+        validatedBy: caller.actor,
+      });
       if (!moved) throw new IdentityError('conflict', `request ${id} was changed meanwhile`);
-      await this.deps.audit.append(trx, { actor: caller.actor, action: 'mobile-id.validate', subjectType: 'mobile-id', subjectId: id, detail: { code: plan.code, notify: plan.notifyBy } });
+      await this.deps.audit.append(trx, {
+        actor: caller.actor,
+        action: 'mobile-id.validate',
+        subjectType: 'mobile-id',
+        subjectId: id,
+        detail: { code: plan.code, notify: plan.notifyBy },
+      });
     });
     return this.handOut((await this.deps.mobileIds.get(id))!, person, profile, code, plan, opts.qr === true);
   }
@@ -200,15 +226,27 @@ export class RequestService {
   }
 
   private chooseProfile(person: Person, requesterRoles: string[], name: string | undefined, derived: boolean): MobileProfile {
-    const receivable = (p: MobileProfile) => collectable(p) && isDerived(p) === derived && mayAct(p, 'receive', person.roles) && mayAct(p, 'collect', person.roles);
+    const receivable = (p: MobileProfile) =>
+      collectable(p) && isDerived(p) === derived && mayAct(p, 'receive', person.roles) && mayAct(p, 'collect', person.roles);
     if (name !== undefined) {
       const p = this.deps.profiles[name];
       if (!p) throw new IdentityError('bad_request', `no credential profile "${name}"; configured: ${Object.keys(this.deps.profiles).join(', ') || 'none'}`);
-      if (!collectable(p)) throw new IdentityError('bad_request', `credential profile "${name}" is a ${p.encoding} profile, not one the Identity Agent collects`);
-      if (isDerived(p) && !derived) throw new IdentityError('bad_request', `credential profile "${name}" is for derived credentials: the holder requests one with their PIV card at /derived/`);
-      if (!isDerived(p) && derived) throw new IdentityError('bad_request', `credential profile "${name}" is not a derived-credential profile (encoding derived-credential)`);
-      if (!mayAct(p, 'request', requesterRoles)) throw new IdentityError('forbidden', `you may not request "${name}" (roles that may: ${p.roles.request.join(', ')})`);
-      if (!receivable(p)) throw new IdentityError('bad_request', `${MYID_REFUSALS.noProfile} ${person.userName} lacks a role that may receive and collect "${name}" (receive: ${p.roles.receive.join(', ')}; collect: ${p.roles.collect.join(', ')}).`);
+      if (!collectable(p))
+        throw new IdentityError('bad_request', `credential profile "${name}" is a ${p.encoding} profile, not one the Identity Agent collects`);
+      if (isDerived(p) && !derived)
+        throw new IdentityError(
+          'bad_request',
+          `credential profile "${name}" is for derived credentials: the holder requests one with their PIV card at /derived/`,
+        );
+      if (!isDerived(p) && derived)
+        throw new IdentityError('bad_request', `credential profile "${name}" is not a derived-credential profile (encoding derived-credential)`);
+      if (!mayAct(p, 'request', requesterRoles))
+        throw new IdentityError('forbidden', `you may not request "${name}" (roles that may: ${p.roles.request.join(', ')})`);
+      if (!receivable(p))
+        throw new IdentityError(
+          'bad_request',
+          `${MYID_REFUSALS.noProfile} ${person.userName} lacks a role that may receive and collect "${name}" (receive: ${p.roles.receive.join(', ')}; collect: ${p.roles.collect.join(', ')}).`,
+        );
       return p;
     }
     const fits = Object.values(this.deps.profiles).filter((p) => receivable(p) && mayAct(p, 'request', requesterRoles));
@@ -229,7 +267,8 @@ export class RequestService {
       try {
         renderNames(c.template, this.deps.templates[c.template]!, data);
       } catch (err) {
-        if (err instanceof TemplateError) throw new IdentityError('bad_request', `${person.userName}'s record cannot fill the "${c.template}" certificate: ${err.message}`);
+        if (err instanceof TemplateError)
+          throw new IdentityError('bad_request', `${person.userName}'s record cannot fill the "${c.template}" certificate: ${err.message}`);
         throw err;
       }
     }
@@ -238,6 +277,9 @@ export class RequestService {
       const old = await this.deps.certificates.list({ userId: person.id, template: c.template, limit: 1000 });
       if (old.some((o) => o.keyEscrowed && o.status !== 'revoked')) return;
     }
-    throw new IdentityError('bad_request', `${MYID_REFUSALS.noCertificates} "${profile.name}" delivers only earlier certificates, and ${person.userName} has none with an escrowed key.`);
+    throw new IdentityError(
+      'bad_request',
+      `${MYID_REFUSALS.noCertificates} "${profile.name}" delivers only earlier certificates, and ${person.userName} has none with an escrowed key.`,
+    );
   }
 }

@@ -165,17 +165,20 @@ export class JobWorker {
   /** Renews the job's lease at a third of its length until stopped; aborts the signal if the lease is lost. */
   private keepLease(job: Job, log: Logger): { signal: AbortSignal; stop(): void } {
     const lost = new AbortController();
-    const timer = setInterval(() => {
-      this.repo.renewLease(job.id, this.id, this.opts.leaseMs).then(
-        (held) => {
-          if (held) return;
-          clearInterval(timer);
-          log.warn('job lease lost to another worker; abandoning it');
-          lost.abort(new Error('job lease lost'));
-        },
-        (err: unknown) => log.warn({ err }, 'could not renew job lease; retrying'),
-      );
-    }, Math.max(1, Math.floor(this.opts.leaseMs / 3)));
+    const timer = setInterval(
+      () => {
+        this.repo.renewLease(job.id, this.id, this.opts.leaseMs).then(
+          (held) => {
+            if (held) return;
+            clearInterval(timer);
+            log.warn('job lease lost to another worker; abandoning it');
+            lost.abort(new Error('job lease lost'));
+          },
+          (err: unknown) => log.warn({ err }, 'could not renew job lease; retrying'),
+        );
+      },
+      Math.max(1, Math.floor(this.opts.leaseMs / 3)),
+    );
     timer.unref();
     return { signal: lost.signal, stop: () => clearInterval(timer) };
   }

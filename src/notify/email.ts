@@ -40,7 +40,9 @@ export class EmailSender {
       subject: m.subject,
       html: m.html,
       text: m.text,
-      ...(m.images?.length && { attachments: m.images.map((i) => ({ cid: i.cid, filename: i.filename, content: i.content, contentDisposition: 'inline' as const })) }),
+      ...(m.images?.length && {
+        attachments: m.images.map((i) => ({ cid: i.cid, filename: i.filename, content: i.content, contentDisposition: 'inline' as const })),
+      }),
     });
   }
 

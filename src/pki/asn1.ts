@@ -13,7 +13,20 @@ export type { Asn1 } from './der-codec.js';
 // forge's tag classes and universal types, as numbers.
 const U = 0x00 as forge.asn1.Class;
 const CONTEXT = 0x80 as forge.asn1.Class;
-const T = { BOOLEAN: 1, INTEGER: 2, BITSTRING: 3, OCTETSTRING: 4, NULL: 5, OID: 6, UTF8: 12, SEQUENCE: 16, SET: 17, PRINTABLESTRING: 19, IA5STRING: 22, BMPSTRING: 30 } as const;
+const T = {
+  BOOLEAN: 1,
+  INTEGER: 2,
+  BITSTRING: 3,
+  OCTETSTRING: 4,
+  NULL: 5,
+  OID: 6,
+  UTF8: 12,
+  SEQUENCE: 16,
+  SET: 17,
+  PRINTABLESTRING: 19,
+  IA5STRING: 22,
+  BMPSTRING: 30,
+} as const;
 
 const node = (tagClass: forge.asn1.Class, type: number, value: string | Asn1[]): Asn1 => {
   const constructed = Array.isArray(value);
@@ -80,7 +93,10 @@ const oids = new Map<string, Buffer>();
 /** An OBJECT IDENTIFIER, encoded once per OID. */
 export function derOid(dotted: string): Buffer {
   let der = oids.get(dotted);
-  if (!der) oids.set(dotted, (der = toDer(oid(dotted))));
+  if (!der) {
+    der = toDer(oid(dotted));
+    oids.set(dotted, der);
+  }
   return der;
 }
 

@@ -49,7 +49,7 @@ export interface SignedCertificate {
 /** 16 random bytes, first byte 0x01-0x7f: positive and minimally DER-encoded. */
 export function randomSerial(): string {
   const bytes = randomBytes(16);
-  bytes[0] = (bytes[0]! & 0x7f) || 0x01;
+  bytes[0] = bytes[0]! & 0x7f || 0x01;
   return bytes.toString('hex');
 }
 
@@ -65,7 +65,9 @@ const KEY_USAGE_BITS: Record<KeyUsageName, number> = {
 
 /** KeyUsage as a DER named-bit BIT STRING: trailing zero bits dropped and counted as unused. */
 function keyUsageBits(usage: Partial<Record<KeyUsageName, boolean>>): Asn1 {
-  const bits = Object.entries(usage).filter(([, on]) => on).map(([name]) => KEY_USAGE_BITS[name as KeyUsageName]);
+  const bits = Object.entries(usage)
+    .filter(([, on]) => on)
+    .map(([name]) => KEY_USAGE_BITS[name as KeyUsageName]);
   if (bits.length === 0) throw new Error('keyUsage needs at least one usage');
   const highest = Math.max(...bits);
   const bytes = Buffer.alloc((highest >> 3) + 1);
@@ -104,7 +106,10 @@ const VERSION_3 = toDer(explicit(0, int(2)));
 const ALGORITHMS = new WeakMap<Signer['algorithm'], Buffer>();
 const algorithmDer = (a: Signer['algorithm']): Buffer => {
   let der = ALGORITHMS.get(a);
-  if (!der) ALGORITHMS.set(a, (der = toDer(algorithmIdentifier(a))));
+  if (!der) {
+    der = toDer(algorithmIdentifier(a));
+    ALGORITHMS.set(a, der);
+  }
   return der;
 };
 
@@ -150,7 +155,8 @@ export async function buildCertificate(spec: CertificateSpec): Promise<SignedCer
     pem: certificatePem(certificate),
     serialNumber,
     get x509() {
-      return (x509 ??= new X509Certificate(certificate));
+      x509 ??= new X509Certificate(certificate);
+      return x509;
     },
   };
 }

@@ -71,10 +71,7 @@ export async function buildCrl(input: CrlInput): Promise<Buffer> {
 
   // Same key identifier the issued certificates carry in their AKI, so clients pick the right CRL for a chain.
   const keyId = issuer.subjectKeyId ?? sha1(issuer.publicKeyBits);
-  const crlExtensions = seq([
-    extension(OID.authorityKeyIdentifier, seq([implicitOctets(0, keyId)])),
-    extension(OID.cRLNumber, bigintInteger(input.crlNumber)),
-  ]);
+  const crlExtensions = seq([extension(OID.authorityKeyIdentifier, seq([implicitOctets(0, keyId)])), extension(OID.cRLNumber, bigintInteger(input.crlNumber))]);
 
   const tbs: Asn1[] = [
     int(1), // v2: required because the CRL carries extensions

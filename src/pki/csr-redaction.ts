@@ -27,6 +27,13 @@ export function withoutChallengePassword(der: Buffer): Buffer {
     const type = childSpans(der, a)[0];
     return !type || !bytes(der, type).equals(CHALLENGE_PASSWORD);
   });
-  const info = tlv(0x30, [...fields.slice(0, 3).map((f) => bytes(der, f)), tlv(0xa0, kept.map((a) => bytes(der, a))), ...fields.slice(4).map((f) => bytes(der, f))]);
+  const info = tlv(0x30, [
+    ...fields.slice(0, 3).map((f) => bytes(der, f)),
+    tlv(
+      0xa0,
+      kept.map((a) => bytes(der, a)),
+    ),
+    ...fields.slice(4).map((f) => bytes(der, f)),
+  ]);
   return tlv(0x30, [info, ...signature.map((s) => bytes(der, s))]);
 }

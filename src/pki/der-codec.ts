@@ -99,7 +99,8 @@ export function encodeDer(node: Asn1): Buffer {
   return out;
 }
 
-const headerSize = (contentLength: number): number => (contentLength < 0x80 ? 2 : contentLength < 0x100 ? 3 : contentLength < 0x10000 ? 4 : contentLength < 0x1000000 ? 5 : 6);
+const headerSize = (contentLength: number): number =>
+  contentLength < 0x80 ? 2 : contentLength < 0x100 ? 3 : contentLength < 0x10000 ? 4 : contentLength < 0x1000000 ? 5 : 6;
 
 /** Whether a primitive value is an INTEGER with one redundant leading byte, which forge leaves out. */
 function dropsLeadingByte(node: Asn1): boolean {

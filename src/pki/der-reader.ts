@@ -94,6 +94,7 @@ export function readDer(der: Buffer, what: string): Asn1 {
 export const UNIVERSAL = 0x00;
 export const CONTEXT = 0x80;
 
+// biome-ignore lint/complexity/useSimpleNumberKeys: tag class bits as X.690 writes them
 const CLASS_NAMES: Record<number, string> = { 0x40: 'APPLICATION', 0xc0: 'PRIVATE' };
 
 /** e.g. "constructed SEQUENCE", "primitive [2]", for "expected X, got Y" messages. */
@@ -170,6 +171,7 @@ export function stringOf(node: Asn1, what: string): string | undefined {
 
 /** IA5 (ASCII) content of an IMPLICIT-tagged GeneralName. */
 export function ia5Text(raw: string, what: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the range is all of ASCII, which IA5String allows
   if (/[^\x00-\x7f]/.test(raw)) throw new DerError(`${what} is not ASCII (IA5String)`);
   return raw;
 }

@@ -181,4 +181,3 @@ export async function ensureDevPki(opts: DevPkiOptions): Promise<DevPkiResult> {
   await serviceIdentity({ cert: f.otaSigningCert, key: f.otaSigningKey }, `${opts.organization} OTA Profile Signing`, { digitalSignature: true });
   return { created };
 }
-

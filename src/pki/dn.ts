@@ -120,7 +120,9 @@ function stringValue(r: Reader): string {
         push(Buffer.from(a), true);
         r.at += 2;
       } else {
-        r.fail(a === undefined ? 'a value ends in a lone "\\"' : `"\\${a}" is no escape: a backslash escapes one of ${ESCAPABLE.trim()}, a space, or two hex digits`);
+        r.fail(
+          a === undefined ? 'a value ends in a lone "\\"' : `"\\${a}" is no escape: a backslash escapes one of ${ESCAPABLE.trim()}, a space, or two hex digits`,
+        );
       }
       continue;
     }

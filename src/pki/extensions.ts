@@ -56,9 +56,7 @@ export function subjectAltName(names: AltName[], critical = false): RawExtension
 
 export function crlDistributionPoints(urls: string[]): RawExtension {
   // DistributionPoint { distributionPoint [0] { fullName [0] GeneralNames } }
-  const points = urls.map((u) =>
-    seq([asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [ctx(6, u)])])]),
-  );
+  const points = urls.map((u) => seq([asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [ctx(6, u)])])]));
   return { oid: '2.5.29.31', critical: false, value: toDer(seq(points)) };
 }
 

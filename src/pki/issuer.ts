@@ -242,7 +242,13 @@ export class Issuer {
             subjectType: 'certificate',
             subjectId: record.serial,
             reason: req.reason ?? null,
-            detail: { template: req.template, ca: ca.name, subject: record.subject, keySource: req.csr !== undefined ? 'csr' : 'generated', escrowed: record.keyEscrowed },
+            detail: {
+              template: req.template,
+              ca: ca.name,
+              subject: record.subject,
+              keySource: req.csr !== undefined ? 'csr' : 'generated',
+              escrowed: record.keyEscrowed,
+            },
           });
           await req.within?.(sql, issued);
         });
@@ -285,7 +291,8 @@ const MAX_SANS_JSON_BYTES = 65_535;
 function unstorable(record: CertificateRecord): string | undefined {
   if (record.subject.length > MAX_SUBJECT) return `the subject is ${record.subject.length} characters long; at most ${MAX_SUBJECT} are kept`;
   if (record.userId && record.userId.length > MAX_REFERENCE) return `the user id is ${record.userId.length} characters long; at most ${MAX_REFERENCE} are kept`;
-  if (record.deviceId && record.deviceId.length > MAX_REFERENCE) return `the device id is ${record.deviceId.length} characters long; at most ${MAX_REFERENCE} are kept`;
+  if (record.deviceId && record.deviceId.length > MAX_REFERENCE)
+    return `the device id is ${record.deviceId.length} characters long; at most ${MAX_REFERENCE} are kept`;
   const sans = Buffer.byteLength(JSON.stringify(record.sans));
   if (sans > MAX_SANS_JSON_BYTES) return `the subjectAltNames are ${sans} bytes as JSON; at most ${MAX_SANS_JSON_BYTES} are kept`;
   return undefined;

@@ -9,9 +9,7 @@ import { readFileSync } from 'node:fs';
 import { writeSecretFile } from './files.js';
 
 export function encryptedPem(key: KeyObject, masterKey: Buffer): string {
-  return key
-    .export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: masterKey.toString('hex') })
-    .toString();
+  return key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: masterKey.toString('hex') }).toString();
 }
 
 export function writeKeyFile(path: string, key: KeyObject, masterKey: Buffer, opts: { overwrite: boolean }): void {

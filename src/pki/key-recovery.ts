@@ -10,7 +10,14 @@ import { buildPkcs12, type Pkcs12Format } from './pkcs12.js';
 
 export class KeyRecovery {
   constructor(
-    private readonly deps: { db: Db; cas: CaRegistry; certificates: CertificateRepository; escrow: EscrowRepository; audit: AuditRepository; master: MasterKey },
+    private readonly deps: {
+      db: Db;
+      cas: CaRegistry;
+      certificates: CertificateRepository;
+      escrow: EscrowRepository;
+      audit: AuditRepository;
+      master: MasterKey;
+    },
   ) {}
 
   /** The escrowed key and its certificate as PKCS#12 with a new password, or undefined when nothing is escrowed. */
@@ -41,7 +48,13 @@ export class KeyRecovery {
       friendlyName: cert.subject,
       format: opts.format,
     });
-    await this.deps.audit.append(this.deps.db, { actor: opts.actor, action: opts.action, subjectType: 'certificate', subjectId: serial, reason: opts.reason ?? null });
+    await this.deps.audit.append(this.deps.db, {
+      actor: opts.actor,
+      action: opts.action,
+      subjectType: 'certificate',
+      subjectId: serial,
+      reason: opts.reason ?? null,
+    });
     return pkcs12;
   }
 }

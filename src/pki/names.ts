@@ -38,6 +38,7 @@ const ATTRIBUTES: Record<string, { oid: string; encode: Encoding; label: string 
 const DOTTED = /^\d+(\.\d+)+$/;
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
 // eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the range is all of ASCII
 const ASCII = /^[\x00-\x7f]*$/;
 
 export class NameError extends Error {}
@@ -58,7 +59,8 @@ function attribute(a: NameAttribute): Asn1 {
   const known = ATTRIBUTES[a.type.toUpperCase()];
   if (!known && !DOTTED.test(a.type)) throw new NameError(unknownAttributeType(a.type));
   const encode = known?.encode ?? utf8;
-  if (encode === printable && !PRINTABLE.test(a.value)) throw new NameError(`${a.type} value ${JSON.stringify(a.value)} has characters a PrintableString cannot hold`);
+  if (encode === printable && !PRINTABLE.test(a.value))
+    throw new NameError(`${a.type} value ${JSON.stringify(a.value)} has characters a PrintableString cannot hold`);
   if (encode === ia5 && !ASCII.test(a.value)) throw new NameError(`${a.type} value ${JSON.stringify(a.value)} must be ASCII`);
   if (a.type.toUpperCase() === 'C' && a.value.length !== 2) throw new NameError(`C must be a two-letter country code, got ${JSON.stringify(a.value)}`);
   return set([seq([oid(known?.oid ?? a.type), encode(a.value)])]);

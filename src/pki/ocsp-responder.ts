@@ -41,7 +41,11 @@ export class OcspResponder {
             status =
               cert.status === 'valid'
                 ? { kind: 'good' }
-                : { kind: 'revoked', revokedAt: new Date(cert.revokedAt ?? now.getTime()), reason: (cert.revocationReason ?? 'unspecified') as RevocationReason };
+                : {
+                    kind: 'revoked',
+                    revokedAt: new Date(cert.revokedAt ?? now.getTime()),
+                    reason: (cert.revocationReason ?? 'unspecified') as RevocationReason,
+                  };
           }
         }
         return { certId, status, thisUpdate: now, nextUpdate };

@@ -61,8 +61,7 @@ function fail(why: string): never {
 
 const isUniversal = (n: Asn1 | undefined, type: forge.asn1.Type, constructed: boolean): n is Asn1 =>
   n !== undefined && n.tagClass === U && n.type === type && n.constructed === constructed;
-const isContext = (n: Asn1 | undefined, tag: number): n is Asn1 =>
-  n !== undefined && n.tagClass === CTX && n.type === tag && n.constructed;
+const isContext = (n: Asn1 | undefined, tag: number): n is Asn1 => n !== undefined && n.tagClass === CTX && n.type === tag && n.constructed;
 
 function children(n: Asn1 | undefined, what: string): Asn1[] {
   if (!isUniversal(n, asn1.Type.SEQUENCE, true) || !Array.isArray(n.value)) fail(`${what} is not a SEQUENCE`);
@@ -191,10 +190,7 @@ export function matchesIssuer(certId: CertId, issuerCert: Buffer): boolean {
 // ---------------------------------------------------------------------------
 // Responses
 
-export type OcspCertStatus =
-  | { kind: 'good' }
-  | { kind: 'revoked'; revokedAt: Date; reason: RevocationReason }
-  | { kind: 'unknown' };
+export type OcspCertStatus = { kind: 'good' } | { kind: 'revoked'; revokedAt: Date; reason: RevocationReason } | { kind: 'unknown' };
 
 export interface OcspSingleResponse {
   certId: CertId;
@@ -271,9 +267,7 @@ export async function buildOcspResponse(input: OcspResponseInput): Promise<Buffe
   for (const c of input.includeCerts ?? []) if (!certs.some((have) => have.equals(c))) certs.push(c);
 
   const basic = seq([tbsResponseData, ...(await signTbs(tbsResponseData, input.signer)), explicit(0, seq(certs.map((c) => certificateParts(c).node)))]);
-  return toDer(
-    seq([enumerated(RESPONSE_STATUS.successful), explicit(0, seq([oid(OID.basicResponse), octets(toDer(basic))]))]),
-  );
+  return toDer(seq([enumerated(RESPONSE_STATUS.successful), explicit(0, seq([oid(OID.basicResponse), octets(toDer(basic))]))]));
 }
 
 /** Unsigned error response (RFC 6960 §2.3): status only, no responseBytes. */

@@ -169,10 +169,16 @@ export class PivTrust {
     const accepted = this.policies;
     if (accepted === 'any' || card.policies.some((p) => accepted.includes(p))) return;
     if (card.policies.some((p) => CARD_AUTHENTICATION_POLICIES.has(p))) {
-      throw new PivCardError('wrong-certificate', 'this is the card\'s Card Authentication certificate, which works without the PIN; choose the PIV Authentication certificate when the browser asks');
+      throw new PivCardError(
+        'wrong-certificate',
+        "this is the card's Card Authentication certificate, which works without the PIN; choose the PIV Authentication certificate when the browser asks",
+      );
     }
     const under = card.policies.length > 0 ? `under certificate policies ${card.policies.join(', ')}` : 'under no certificate policy';
-    throw new PivCardError('wrong-certificate', `the card certificate is ${under}; a PIV Authentication certificate (policy ${accepted.join(' or ')}) is needed`);
+    throw new PivCardError(
+      'wrong-certificate',
+      `the card certificate is ${under}; a PIV Authentication certificate (policy ${accepted.join(' or ')}) is needed`,
+    );
   }
 }
 
@@ -197,7 +203,13 @@ export function dnKey(dn: string): string {
       ? text
           .slice(1)
           .split('/')
-          .map((p): [string, string] => [p.slice(0, Math.max(p.indexOf('='), 0)).trim().toUpperCase(), p.slice(p.indexOf('=') + 1).trim()])
+          .map((p): [string, string] => [
+            p
+              .slice(0, Math.max(p.indexOf('='), 0))
+              .trim()
+              .toUpperCase(),
+            p.slice(p.indexOf('=') + 1).trim(),
+          ])
       : parseDnTemplate(text.replace(/\n/g, ','));
   } catch {
     throw bad();

@@ -81,10 +81,7 @@ const dataContentInfo = (content: Buffer): Asn1 => seq([oid(OID.data), explicit(
 
 function encryptedContentInfo(password: string, content: Buffer): Asn1 {
   const { algorithm, encrypted } = pbe3Des(password, content);
-  return seq([
-    oid(OID.encryptedData),
-    explicit(0, seq([int(0), seq([oid(OID.data), algorithm, implicitOctets(0, encrypted)])])),
-  ]);
+  return seq([oid(OID.encryptedData), explicit(0, seq([int(0), seq([oid(OID.data), algorithm, implicitOctets(0, encrypted)])]))]);
 }
 
 export function buildPkcs12(input: Pkcs12Input): Buffer {

@@ -70,12 +70,21 @@ export class Revoker {
       await this.deps.crlState.markStale(trx, current.ca);
       await this.deps.audit.append(
         trx,
-        { actor, action: `certificate.${action}`, subjectType: 'certificate', subjectId: serial, reason: note ?? null, detail: { from: current.status, to: rule.to, ...(recorded && { reason: recorded }) } },
+        {
+          actor,
+          action: `certificate.${action}`,
+          subjectType: 'certificate',
+          subjectId: serial,
+          reason: note ?? null,
+          detail: { from: current.status, to: rule.to, ...(recorded && { reason: recorded }) },
+        },
         now,
       );
       return { ...current, status: rule.to, revokedAt, revocationReason: recorded };
     });
-    await this.deps.crls.regenerate(cert.ca).catch((err: unknown) => this.deps.log.error({ err, ca: cert.ca }, 'CRL re-sign after status change failed; it is retried on the next fetch'));
+    await this.deps.crls
+      .regenerate(cert.ca)
+      .catch((err: unknown) => this.deps.log.error({ err, ca: cert.ca }, 'CRL re-sign after status change failed; it is retried on the next fetch'));
     return cert;
   }
 }

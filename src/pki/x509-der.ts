@@ -63,8 +63,7 @@ const wholeSeconds = (d: Date): Date => {
   return new Date(Math.floor(d.getTime() / 1000) * 1000);
 };
 
-export const generalizedTime = (d: Date): Asn1 =>
-  asn1.create(U, asn1.Type.GENERALIZEDTIME, false, asn1.dateToGeneralizedTime(wholeSeconds(d)));
+export const generalizedTime = (d: Date): Asn1 => asn1.create(U, asn1.Type.GENERALIZEDTIME, false, asn1.dateToGeneralizedTime(wholeSeconds(d)));
 
 /**
  * X.509 Time (RFC 5280 §4.1.2.5): UTCTime for 1950-2049, GeneralizedTime
@@ -72,9 +71,7 @@ export const generalizedTime = (d: Date): Asn1 =>
  */
 export function x509Time(d: Date): Asn1 {
   const year = d.getUTCFullYear();
-  return year >= 1950 && year < 2050
-    ? asn1.create(U, asn1.Type.UTCTIME, false, asn1.dateToUtcTime(wholeSeconds(d)))
-    : generalizedTime(d);
+  return year >= 1950 && year < 2050 ? asn1.create(U, asn1.Type.UTCTIME, false, asn1.dateToUtcTime(wholeSeconds(d))) : generalizedTime(d);
 }
 
 // ---------------------------------------------------------------------------

@@ -66,7 +66,9 @@ export class AuditRepository {
   }
 
   async list(filter: AuditFilter = {}): Promise<AuditEntry[]> {
-    const q = this.db<Row>('audit').orderBy('id', 'desc').limit(Math.min(filter.limit ?? 100, 1000));
+    const q = this.db<Row>('audit')
+      .orderBy('id', 'desc')
+      .limit(Math.min(filter.limit ?? 100, 1000));
     if (filter.subjectType) q.where({ subject_type: filter.subjectType });
     if (filter.subjectId) q.where({ subject_id: filter.subjectId });
     if (filter.action) q.where({ action: filter.action });

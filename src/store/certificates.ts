@@ -127,7 +127,9 @@ export class CertificateRepository {
   }
 
   async list(filter: CertificateFilter = {}): Promise<CertificateRecord[]> {
-    const q = this.db<Row>('certificates').orderBy('serial').limit(Math.min(filter.limit ?? 100, 1000));
+    const q = this.db<Row>('certificates')
+      .orderBy('serial')
+      .limit(Math.min(filter.limit ?? 100, 1000));
     if (filter.userId) q.where({ user_id: filter.userId });
     if (filter.deviceId) q.where({ device_id: filter.deviceId });
     if (filter.status) q.where({ status: filter.status });
@@ -147,10 +149,7 @@ export class CertificateRepository {
     revokedAt: number | null,
     reason: string | null,
   ): Promise<boolean> {
-    const n = await trx('certificates')
-      .where({ serial })
-      .whereIn('status', from)
-      .update({ status: to, revoked_at: revokedAt, revocation_reason: reason });
+    const n = await trx('certificates').where({ serial }).whereIn('status', from).update({ status: to, revoked_at: revokedAt, revocation_reason: reason });
     return n > 0;
   }
 

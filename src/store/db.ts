@@ -8,9 +8,7 @@ import { JOURNAL_SIZE_LIMIT, startWalCheckpointer, type WalCheckpointer } from '
 export type Db = Knex;
 export type DbClient = 'sqlite' | 'mysql';
 
-export type DbSettings =
-  | { client: 'sqlite'; filename: string }
-  | { client: 'mysql'; url: string; pool?: { min: number; max: number } };
+export type DbSettings = { client: 'sqlite'; filename: string } | { client: 'mysql'; url: string; pool?: { min: number; max: number } };
 
 export function clientOf(db: Db): DbClient {
   return db.client.config.client === 'mysql2' ? 'mysql' : 'sqlite';

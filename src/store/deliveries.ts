@@ -130,7 +130,9 @@ export class DeliveryRepository {
 
   /** The sets the MDM holds for one device, oldest first. */
   async deliveredTo(connectorId: string, deviceId: string): Promise<DeliveryRecord[]> {
-    return ((await this.db<Row>('deliveries').where({ connector_id: connectorId, device_id: deviceId, status: 'delivered' }).orderBy('id')) as Row[]).map(fromRow);
+    return ((await this.db<Row>('deliveries').where({ connector_id: connectorId, device_id: deviceId, status: 'delivered' }).orderBy('id')) as Row[]).map(
+      fromRow,
+    );
   }
 
   async list(connectorId: string): Promise<DeliveryRecord[]> {
@@ -138,11 +140,15 @@ export class DeliveryRepository {
   }
 
   async markDelivered(id: number, receipt: unknown, now = Date.now()): Promise<void> {
-    await this.db('deliveries').where({ id }).update({ status: 'delivered', receipt: JSON.stringify(receipt), delivered_at: now, wrapped_payload: null, last_error: null });
+    await this.db('deliveries')
+      .where({ id })
+      .update({ status: 'delivered', receipt: JSON.stringify(receipt), delivered_at: now, wrapped_payload: null, last_error: null });
   }
 
   /** Keeps the wrapped payload, so an operator can retry once the MDM side is fixed. */
   async markFailed(id: number, error: string): Promise<void> {
-    await this.db('deliveries').where({ id }).update({ status: 'failed', last_error: error.slice(0, 4000) });
+    await this.db('deliveries')
+      .where({ id })
+      .update({ status: 'failed', last_error: error.slice(0, 4000) });
   }
 }

@@ -160,7 +160,9 @@ export class DerivedCredentialRepository {
 
   /** Marks an active card cancelled; false when it already was. */
   async cancelCard(trx: KnexTarget, id: string, reason: string, by: string, now = Date.now()): Promise<boolean> {
-    const n = await trx('piv_cards').where({ id, status: 'active' }).update({ status: 'cancelled', cancel_reason: reason, cancelled_by: by, cancelled_at: now, updated_at: now });
+    const n = await trx('piv_cards')
+      .where({ id, status: 'active' })
+      .update({ status: 'cancelled', cancel_reason: reason, cancelled_by: by, cancelled_at: now, updated_at: now });
     return n === 1;
   }
 
@@ -198,7 +200,10 @@ export class DerivedCredentialRepository {
 
   /** Newest first. */
   async list(filter: { cardId?: string; userId?: string; limit?: number }, trx: KnexTarget = this.db): Promise<DerivedCredential[]> {
-    const q = this.joined(trx).orderBy('d.created_at', 'desc').orderBy('d.mobile_id').limit(Math.min(filter.limit ?? 100, 1000));
+    const q = this.joined(trx)
+      .orderBy('d.created_at', 'desc')
+      .orderBy('d.mobile_id')
+      .limit(Math.min(filter.limit ?? 100, 1000));
     if (filter.cardId) q.where('d.card_id', filter.cardId);
     if (filter.userId) q.where('d.user_id', filter.userId);
     return ((await q) as DerivedRow[]).map(derivedFromRow);
@@ -206,7 +211,9 @@ export class DerivedCredentialRepository {
 
   /** Requests made from a card since `since`: what the per-card rate limit counts. */
   async countSince(cardId: string, since: number): Promise<number> {
-    const r = (await this.db('derived_credentials').where({ card_id: cardId }).where('created_at', '>=', since).count({ n: '*' }).first()) as { n: number | string } | undefined;
+    const r = (await this.db('derived_credentials').where({ card_id: cardId }).where('created_at', '>=', since).count({ n: '*' }).first()) as
+      | { n: number | string }
+      | undefined;
     return Number(r?.n ?? 0);
   }
 
@@ -230,7 +237,12 @@ export class DerivedCredentialRepository {
 
   /** Issued derived credentials past their re-derive date whose holder was not told yet. */
   async dueForRederiveNotice(now: number, limit = 500): Promise<DerivedCredential[]> {
-    const rows = (await this.joined().where('m.status', 'issued').whereNull('d.rederive_notice_at').where('d.rederive_at', '<=', now).orderBy('d.rederive_at').limit(limit)) as DerivedRow[];
+    const rows = (await this.joined()
+      .where('m.status', 'issued')
+      .whereNull('d.rederive_notice_at')
+      .where('d.rederive_at', '<=', now)
+      .orderBy('d.rederive_at')
+      .limit(limit)) as DerivedRow[];
     return rows.map(derivedFromRow);
   }
 

@@ -62,7 +62,9 @@ export class DeviceRepository {
   }
 
   async update(trx: KnexTarget, id: string, d: DeviceFields, now = Date.now()): Promise<void> {
-    await trx('devices').where({ id }).update({ ...toRow(d), updated_at: now });
+    await trx('devices')
+      .where({ id })
+      .update({ ...toRow(d), updated_at: now });
   }
 
   async setStatus(trx: KnexTarget, id: string, status: DeviceStatus, now = Date.now()): Promise<void> {
@@ -89,7 +91,9 @@ export class DeviceRepository {
   }
 
   async list(filter: DeviceFilter = {}): Promise<Device[]> {
-    const q = this.db<Row>('devices').orderBy('serial').limit(Math.min(filter.limit ?? 100, 1000));
+    const q = this.db<Row>('devices')
+      .orderBy('serial')
+      .limit(Math.min(filter.limit ?? 100, 1000));
     if (filter.serial) q.where({ serial: filter.serial });
     if (filter.ownerId) q.where({ owner_id: filter.ownerId });
     if (filter.status) q.where({ status: filter.status });

@@ -129,7 +129,11 @@ export class JobRepository {
     // Finished jobs have no available_at, so the due test alone selects
     // queued jobs that are due and running jobs whose lease has expired;
     // among them, higher priority first, then the longest waiting.
-    const due = (q: Knex.QueryBuilder) => q.where('available_at', '<=', now).orderBy([{ column: 'priority', order: 'desc' }, 'available_at']).limit(limit);
+    const due = (q: Knex.QueryBuilder) =>
+      q
+        .where('available_at', '<=', now)
+        .orderBy([{ column: 'priority', order: 'desc' }, 'available_at'])
+        .limit(limit);
 
     if (clientOf(this.db) === 'sqlite') {
       const rows = (await this.db('jobs')
@@ -153,7 +157,9 @@ export class JobRepository {
 
   /** Extends a running job's lease; false when this owner no longer holds it. */
   async renewLease(id: number, owner: string, leaseMs: number, now = Date.now()): Promise<boolean> {
-    const n = await this.db('jobs').where({ id, status: 'running', lease_owner: owner }).update({ available_at: now + leaseMs, updated_at: now });
+    const n = await this.db('jobs')
+      .where({ id, status: 'running', lease_owner: owner })
+      .update({ available_at: now + leaseMs, updated_at: now });
     return n > 0;
   }
 
@@ -206,7 +212,9 @@ export class JobRepository {
   }
 
   async list(filter: JobFilter = {}): Promise<Job[]> {
-    const q = this.db<Row>('jobs').orderBy('id', 'desc').limit(Math.min(filter.limit ?? 50, 1000));
+    const q = this.db<Row>('jobs')
+      .orderBy('id', 'desc')
+      .limit(Math.min(filter.limit ?? 50, 1000));
     if (filter.status) q.where({ status: filter.status });
     if (filter.type) q.where({ type: filter.type });
     if (filter.before) q.where('id', '<', filter.before);

@@ -23,7 +23,11 @@ export class EscrowRepository {
   async *all(batch = 500): AsyncGenerator<{ serial: string } & WrappedKey> {
     let after = '';
     for (;;) {
-      const rows = (await this.db('escrowed_keys').where('serial', '>', after).orderBy('serial').limit(batch)) as { serial: string; kek_id: string; wrapped: string }[];
+      const rows = (await this.db('escrowed_keys').where('serial', '>', after).orderBy('serial').limit(batch)) as {
+        serial: string;
+        kek_id: string;
+        wrapped: string;
+      }[];
       for (const r of rows) yield { serial: r.serial, kekId: r.kek_id, wrapped: r.wrapped };
       if (rows.length < batch) return;
       after = rows[rows.length - 1]!.serial;

@@ -120,7 +120,9 @@ export class MobileIdRepository {
 
   /** The stored code HMAC of a request whose code is usable now. */
   async codeDigest(id: string, now = Date.now()): Promise<string | undefined> {
-    const r = (await this.db('mobile_ids').select('code_digest').where({ id, status: 'ready' }).where('expires_at', '>', now).first()) as { code_digest: string | null } | undefined;
+    const r = (await this.db('mobile_ids').select('code_digest').where({ id, status: 'ready' }).where('expires_at', '>', now).first()) as
+      | { code_digest: string | null }
+      | undefined;
     return r?.code_digest ?? undefined;
   }
 
@@ -138,11 +140,19 @@ export class MobileIdRepository {
       .orderBy('created_at', 'desc')
       .orderBy('id')
       .limit(20)) as Pick<Row, 'id' | 'credential_profile' | 'code_digest' | 'failed_name_attempts'>[];
-    return rows.map((r) => ({ id: r.id, credentialProfile: r.credential_profile, codeDigest: r.code_digest!, failedNameAttempts: Number(r.failed_name_attempts) }));
+    return rows.map((r) => ({
+      id: r.id,
+      credentialProfile: r.credential_profile,
+      codeDigest: r.code_digest!,
+      failedNameAttempts: Number(r.failed_name_attempts),
+    }));
   }
 
   async list(filter: { userId?: string; status?: MobileIdStatus; deviceId?: string; limit?: number } = {}): Promise<MobileId[]> {
-    const q = this.db<Row>('mobile_ids').orderBy('created_at', 'desc').orderBy('id').limit(Math.min(filter.limit ?? 100, 1000));
+    const q = this.db<Row>('mobile_ids')
+      .orderBy('created_at', 'desc')
+      .orderBy('id')
+      .limit(Math.min(filter.limit ?? 100, 1000));
     if (filter.userId) q.where({ user_id: filter.userId });
     if (filter.status) q.where({ status: filter.status });
     if (filter.deviceId) q.where({ device_id: filter.deviceId });
@@ -150,7 +160,14 @@ export class MobileIdRepository {
   }
 
   /** Moves between statuses; false when it was not in `from` (someone else changed it first). */
-  async transition(trx: KnexTarget, id: string, from: MobileIdStatus[], to: MobileIdStatus, set: Partial<{ codeDigest: string | null; validatedBy: string; issuedAt: number }> = {}, now = Date.now()): Promise<boolean> {
+  async transition(
+    trx: KnexTarget,
+    id: string,
+    from: MobileIdStatus[],
+    to: MobileIdStatus,
+    set: Partial<{ codeDigest: string | null; validatedBy: string; issuedAt: number }> = {},
+    now = Date.now(),
+  ): Promise<boolean> {
     const n = await trx('mobile_ids')
       .where({ id })
       .whereIn('status', from)
@@ -175,7 +192,9 @@ export class MobileIdRepository {
       .where('failed_attempts', '<', max - 1)
       .update({ failed_attempts: this.db.raw('failed_attempts + 1'), updated_at: now });
     if (counted === 1) return { attempts: (await this.get(id))!.failedAttempts, locked: false };
-    const locked = await this.db('mobile_ids').where({ id, status: 'ready', failed_attempts: max - 1 }).update({ status: 'locked', failed_attempts: max, updated_at: now });
+    const locked = await this.db('mobile_ids')
+      .where({ id, status: 'ready', failed_attempts: max - 1 })
+      .update({ status: 'locked', failed_attempts: max, updated_at: now });
     return locked === 1 ? { attempts: max, locked: true } : undefined;
   }
 
@@ -194,18 +213,30 @@ export class MobileIdRepository {
 
   /** Takes a ready request for one device: the code is cleared, so it works once. */
   async claim(trx: KnexTarget, id: string, deviceId: string, now = Date.now()): Promise<boolean> {
-    const n = await trx('mobile_ids').where({ id, status: 'ready' }).where('expires_at', '>', now).update({ status: 'collecting', code_digest: null, device_id: deviceId, updated_at: now });
+    const n = await trx('mobile_ids')
+      .where({ id, status: 'ready' })
+      .where('expires_at', '>', now)
+      .update({ status: 'collecting', code_digest: null, device_id: deviceId, updated_at: now });
     return n === 1;
   }
 
   /** Records the certificates a collection issued; false when the mobile ID stopped collecting meanwhile (cancelled). */
   async recordIssued(trx: KnexTarget, id: string, serials: string[], notAfter: number | null, now = Date.now()): Promise<boolean> {
-    return (await trx('mobile_ids').where({ id, status: 'collecting' }).update({ serials: JSON.stringify(serials), not_after: notAfter, updated_at: now })) === 1;
+    return (
+      (await trx('mobile_ids')
+        .where({ id, status: 'collecting' })
+        .update({ serials: JSON.stringify(serials), not_after: notAfter, updated_at: now })) === 1
+    );
   }
 
   /** Issued mobile IDs whose first certificate expires before `before` and that were not told yet, except those of `exceptProfiles`. */
   async dueForRenewalNotice(before: number, exceptProfiles: string[] = [], limit = 500): Promise<MobileId[]> {
-    const q = this.db<Row>('mobile_ids').where({ status: 'issued' }).whereNull('renewal_notice_at').where('not_after', '<', before).orderBy('not_after').limit(limit);
+    const q = this.db<Row>('mobile_ids')
+      .where({ status: 'issued' })
+      .whereNull('renewal_notice_at')
+      .where('not_after', '<', before)
+      .orderBy('not_after')
+      .limit(limit);
     if (exceptProfiles.length > 0) q.whereNotIn('credential_profile', exceptProfiles);
     const rows = (await q) as Row[];
     return rows.map(fromRow);

@@ -39,13 +39,27 @@ const fromRow = (r: Row): MobileSession => ({
 export class MobileSessionRepository {
   constructor(private readonly db: Db) {}
 
-  async insert(trx: KnexTarget, s: { id: string; tokenDigest: string; mobileId: string; deviceId: string; keyStores: string[]; expiresAt: number }, now = Date.now()): Promise<void> {
-    await trx('mobile_sessions').insert({ id: s.id, token_digest: s.tokenDigest, mobile_id: s.mobileId, device_id: s.deviceId, key_stores: JSON.stringify(s.keyStores), created_at: now, expires_at: s.expiresAt });
+  async insert(
+    trx: KnexTarget,
+    s: { id: string; tokenDigest: string; mobileId: string; deviceId: string; keyStores: string[]; expiresAt: number },
+    now = Date.now(),
+  ): Promise<void> {
+    await trx('mobile_sessions').insert({
+      id: s.id,
+      token_digest: s.tokenDigest,
+      mobile_id: s.mobileId,
+      device_id: s.deviceId,
+      key_stores: JSON.stringify(s.keyStores),
+      created_at: now,
+      expires_at: s.expiresAt,
+    });
   }
 
   /** The session a token opens while it has neither ended nor expired. */
   async active(tokenDigest: string, now = Date.now()): Promise<MobileSession | undefined> {
-    const r = (await this.db<Row>('mobile_sessions').where({ token_digest: tokenDigest }).whereNull('ended_at').where('expires_at', '>', now).first()) as Row | undefined;
+    const r = (await this.db<Row>('mobile_sessions').where({ token_digest: tokenDigest }).whereNull('ended_at').where('expires_at', '>', now).first()) as
+      | Row
+      | undefined;
     return r && fromRow(r);
   }
 

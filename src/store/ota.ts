@@ -167,7 +167,13 @@ export class OtaEnrollmentRepository {
   async complete(trx: KnexTarget, id: string, c: { deviceCertSerial: string; issuedSerials: string[] }, now = Date.now()): Promise<boolean> {
     const n = await trx('ota_enrollments')
       .where({ id, status: 'issuing' })
-      .update({ status: 'completed', device_cert_serial: c.deviceCertSerial, issued_serials: JSON.stringify(c.issuedSerials), completed_at: now, updated_at: now });
+      .update({
+        status: 'completed',
+        device_cert_serial: c.deviceCertSerial,
+        issued_serials: JSON.stringify(c.issuedSerials),
+        completed_at: now,
+        updated_at: now,
+      });
     return n === 1;
   }
 }

@@ -75,7 +75,9 @@ export class PersonRepository {
   }
 
   async update(trx: KnexTarget, id: string, p: PersonFields, now = Date.now()): Promise<void> {
-    await trx('people').where({ id }).update({ ...toRow(p), updated_at: now });
+    await trx('people')
+      .where({ id })
+      .update({ ...toRow(p), updated_at: now });
   }
 
   async get(id: string, trx: KnexTarget = this.db): Promise<Person | undefined> {
@@ -112,10 +114,17 @@ export class PersonRepository {
   }
 
   async list(filter: PersonFilter = {}): Promise<Person[]> {
-    const q = this.db<Row>('people').orderBy('user_name').limit(Math.min(filter.limit ?? 100, 1000));
+    const q = this.db<Row>('people')
+      .orderBy('user_name')
+      .limit(Math.min(filter.limit ?? 100, 1000));
     if (filter.q) {
       const prefix = `${likeLiteral(filter.q)}%`;
-      q.where((w) => w.whereRaw("user_name LIKE ? ESCAPE '!'", [prefix]).orWhereRaw("display_name LIKE ? ESCAPE '!'", [prefix]).orWhereRaw("email LIKE ? ESCAPE '!'", [prefix]));
+      q.where((w) =>
+        w
+          .whereRaw("user_name LIKE ? ESCAPE '!'", [prefix])
+          .orWhereRaw("display_name LIKE ? ESCAPE '!'", [prefix])
+          .orWhereRaw("email LIKE ? ESCAPE '!'", [prefix]),
+      );
     }
     if (filter.email) q.where({ email: filter.email });
     // Groups and roles are JSON arrays of strings: a member's name appears quoted.

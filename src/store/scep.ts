@@ -72,7 +72,8 @@ export type NewTransaction = Pick<ScepTransaction, 'profile' | 'transactionId' |
   Partial<Pick<ScepTransaction, 'failInfo' | 'reason' | 'serial' | 'csr' | 'csrSealed' | 'kekId'>>;
 
 /** Sealed requests are bound to their transaction (AAD), so a sealed blob cannot be moved to another row. */
-export const pendingContext = (t: Pick<ScepTransaction, 'profile' | 'transactionId' | 'renews'>): string => `scep-request:${t.profile}:${t.transactionId}:${t.renews}`;
+export const pendingContext = (t: Pick<ScepTransaction, 'profile' | 'transactionId' | 'renews'>): string =>
+  `scep-request:${t.profile}:${t.transactionId}:${t.renews}`;
 
 // Looked up and written once per enrollment, the insert often inside the issuance transaction: plain SQL, prepared once (see sql.ts).
 const FIND = 'SELECT * FROM scep_transactions WHERE profile = ? AND transaction_id = ? AND renews = ? LIMIT 1';
@@ -91,7 +92,10 @@ export class ScepTransactionRepository {
 
   /** What CertPoll asks about: the newest request with this transactionID. */
   async latest(profile: string, transactionId: string): Promise<ScepTransaction | undefined> {
-    const r = (await this.db<TransactionRow>('scep_transactions').where({ profile, transaction_id: transactionId.slice(0, 191) }).orderBy('id', 'desc').first()) as TransactionRow | undefined;
+    const r = (await this.db<TransactionRow>('scep_transactions')
+      .where({ profile, transaction_id: transactionId.slice(0, 191) })
+      .orderBy('id', 'desc')
+      .first()) as TransactionRow | undefined;
     return r && fromRow(r);
   }
 
@@ -133,10 +137,25 @@ export class ScepTransactionRepository {
   }
 
   /** Settles a pending transaction; false when it was no longer pending. */
-  async decide(trx: KnexTarget, id: number, d: { status: 'issued' | 'rejected'; serial?: string; failInfo?: string; reason?: string | null; decidedBy: string }, now = Date.now()): Promise<boolean> {
+  async decide(
+    trx: KnexTarget,
+    id: number,
+    d: { status: 'issued' | 'rejected'; serial?: string; failInfo?: string; reason?: string | null; decidedBy: string },
+    now = Date.now(),
+  ): Promise<boolean> {
     const n = await trx('scep_transactions')
       .where({ id, status: 'pending' })
-      .update({ status: d.status, serial: d.serial ?? null, fail_info: d.failInfo ?? null, reason: d.reason ?? null, decided_by: d.decidedBy, csr: null, csr_sealed: null, kek_id: null, updated_at: now });
+      .update({
+        status: d.status,
+        serial: d.serial ?? null,
+        fail_info: d.failInfo ?? null,
+        reason: d.reason ?? null,
+        decided_by: d.decidedBy,
+        csr: null,
+        csr_sealed: null,
+        kek_id: null,
+        updated_at: now,
+      });
     return n === 1;
   }
 
@@ -151,7 +170,9 @@ export class ScepTransactionRepository {
   }
 
   async list(filter: { status?: ScepStatus; profile?: string; limit?: number }): Promise<ScepTransaction[]> {
-    const q = this.db<TransactionRow>('scep_transactions').orderBy('id', 'desc').limit(Math.min(filter.limit ?? 100, 1000));
+    const q = this.db<TransactionRow>('scep_transactions')
+      .orderBy('id', 'desc')
+      .limit(Math.min(filter.limit ?? 100, 1000));
     if (filter.status) q.where({ status: filter.status });
     if (filter.profile) q.where({ profile: filter.profile });
     return ((await q) as TransactionRow[]).map(fromRow);

@@ -61,9 +61,15 @@ const cache = new WeakMap<Connection, Map<string, BetterSqlite3.Statement>>();
 
 function prepared(conn: Connection, sql: string): BetterSqlite3.Statement {
   let statements = cache.get(conn);
-  if (!statements) cache.set(conn, (statements = new Map()));
+  if (!statements) {
+    statements = new Map();
+    cache.set(conn, statements);
+  }
   let statement = statements.get(sql);
-  if (!statement) statements.set(sql, (statement = conn.prepare(sql)));
+  if (!statement) {
+    statement = conn.prepare(sql);
+    statements.set(sql, statement);
+  }
   return statement;
 }
 

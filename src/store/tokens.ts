@@ -69,7 +69,9 @@ export class TokenRepository {
   /** The live token with this secret, or undefined when unknown, expired or revoked. */
   async verify(token: string, now = Date.now()): Promise<ApiToken | undefined> {
     if (!token.startsWith(TOKEN_PREFIX)) return undefined;
-    const row = (await this.db<Row>('api_tokens').where({ token_hash: hashToken(token) }).first()) as Row | undefined;
+    const row = (await this.db<Row>('api_tokens')
+      .where({ token_hash: hashToken(token) })
+      .first()) as Row | undefined;
     if (!row) return undefined;
     const record = fromRow(row);
     if (record.revokedAt !== null || (record.expiresAt !== null && record.expiresAt <= now)) return undefined;

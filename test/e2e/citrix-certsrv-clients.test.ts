@@ -76,7 +76,11 @@ describe('certsrv clients against the Citrix connector', () => {
     files = writeTestTlsFiles(tls, dir);
     xm = await startXenMobile({ cert: tls.server.cert, key: tls.server.key, login: 'credgate-api', password: 'xms-api-pw-2d4f' });
     const connector = (clientCertificates?: Settings) =>
-      citrixSettings({ pkiPassword: '${CITRIX_CLIENTS_PKI_PASSWORD}', clientCertificates, xenmobile: { url: xm.url, password: 'xms-api-pw-2d4f', serverCa: files.ca, pollEvery: '1h' } });
+      citrixSettings({
+        pkiPassword: '${CITRIX_CLIENTS_PKI_PASSWORD}',
+        clientCertificates,
+        xenmobile: { url: xm.url, password: 'xms-api-pw-2d4f', serverCa: files.ca, pollEvery: '1h' },
+      });
     writeConnectorFile(join(dir, 'connectors'), 'xm', connector(allowTestClient(tls, files)));
     writeConnectorFile(join(dir, 'connectors'), 'xm2', connector());
     process.env.CITRIX_CLIENTS_PKI_PASSWORD = PKI_PASSWORD;
@@ -107,7 +111,11 @@ describe('certsrv clients against the Citrix connector', () => {
       'certnew.p7b?ReqID=CACert&Renewal=0&Enc=b64',
       'certnew.p7b?ReqID=CACert&Renewal=0&Enc=bin',
     ]) {
-      const a = await rawHttps(target(), { method: 'GET', path: `${site.path}/${path}`, headers: [['Authorization', `Basic ${Buffer.from(`${USER}:${PKI_PASSWORD}`).toString('base64')}`]] });
+      const a = await rawHttps(target(), {
+        method: 'GET',
+        path: `${site.path}/${path}`,
+        headers: [['Authorization', `Basic ${Buffer.from(`${USER}:${PKI_PASSWORD}`).toString('base64')}`]],
+      });
       assert.equal(a.status, 200, path);
       types[path] = a.headers['content-type']!;
     }
@@ -160,16 +168,22 @@ describe('certsrv clients against the Citrix connector', () => {
     assert.equal(await other.check_credentials(), false, 'a certificate not on the allowlist is refused');
   });
 
-  test('Python certsrv 2.1.1: denials and unknown request ids are the library\'s own exceptions, carrying the gateway\'s reason', async () => {
+  test("Python certsrv 2.1.1: denials and unknown request ids are the library's own exceptions, carrying the gateway's reason", async () => {
     const before = { certs: await count('certificates'), requests: await count('citrix_certsrv_requests') };
     const { pem } = request('py-denied');
     // The library's own tests expect these words from ADCS.
     await assert.rejects(python.get_cert(pem, 'NotATemplate'), (e: Error) => {
       assert.ok(e instanceof RequestDeniedException, String(e));
-      assert.match(e.message, /^Denied by Policy Module 0x80094800, The request was for a certificate template that is not supported by the Active Directory Certificate Services policy: NotATemplate \(mapped: XenMobileUser\)$/);
+      assert.match(
+        e.message,
+        /^Denied by Policy Module 0x80094800, The request was for a certificate template that is not supported by the Active Directory Certificate Services policy: NotATemplate \(mapped: XenMobileUser\)$/,
+      );
       return true;
     });
-    await assert.rejects(python.get_cert('NotACsr', 'XenMobileUser'), (e: Error) => e instanceof RequestDeniedException && /^Error Parsing Request: /.test(e.message));
+    await assert.rejects(
+      python.get_cert('NotACsr', 'XenMobileUser'),
+      (e: Error) => e instanceof RequestDeniedException && /^Error Parsing Request: /.test(e.message),
+    );
 
     for (const id of [-1, 999_999, 'abc']) {
       await assert.rejects(python.get_existing_cert(id), (e: Error) => {
@@ -182,7 +196,11 @@ describe('certsrv clients against the Citrix connector', () => {
     await python.get_cert(request('py-elsewhere').pem, 'XenMobileUser');
     const id = await lastRequestId();
     await assert.rejects(pythonAs(basic(), 'xm2').get_existing_cert(id), CouldNotRetrieveCertificateException);
-    assert.deepEqual({ certs: await count('certificates'), requests: await count('citrix_certsrv_requests') }, { certs: before.certs + 1, requests: before.requests + 1 }, 'only the one request that was not denied was issued');
+    assert.deepEqual(
+      { certs: await count('certificates'), requests: await count('citrix_certsrv_requests') },
+      { certs: before.certs + 1, requests: before.requests + 1 },
+      'only the one request that was not denied was issued',
+    );
   });
 
   test('Go adcs client (jimmypw/adcs): the request number scraped from the issued page fetches the certificate; the CA certificate comes as PEM', async () => {

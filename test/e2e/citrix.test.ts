@@ -65,7 +65,21 @@ describe('Citrix connector', () => {
   /** A key and PKCS#10 request made by openssl, as XenMobile's credential provider makes them. */
   const makeCsr = (subject: string, san?: string): string => {
     const name = `req-${++n}`;
-    openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.csr`), '-utf8', '-subj', subject, ...(san ? ['-addext', `subjectAltName=${san}`] : [])]);
+    openssl([
+      'req',
+      '-new',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(dir, `${name}.key`),
+      '-out',
+      join(dir, `${name}.csr`),
+      '-utf8',
+      '-subj',
+      subject,
+      ...(san ? ['-addext', `subjectAltName=${san}`] : []),
+    ]);
     return readFileSync(join(dir, `${name}.csr`), 'utf8');
   };
 
@@ -77,13 +91,20 @@ describe('Citrix connector', () => {
     return curl(`${base}/connectors/${connector}/certsrv/certfnsh.asp`, [
       ...ca(),
       ...auth,
-      '-H', 'Content-Type: application/x-www-form-urlencoded',
-      '--data-urlencode', 'Mode=newreq',
-      '--data-urlencode', `CertRequest@${join(dir, `${name}.req`)}`,
-      '--data-urlencode', `CertAttrib@${join(dir, `${name}.attr`)}`,
-      '--data-urlencode', 'FriendlyType=Saved-Request Certificate',
-      '--data-urlencode', 'TargetStoreFlags=0',
-      '--data-urlencode', 'SaveCert=yes',
+      '-H',
+      'Content-Type: application/x-www-form-urlencoded',
+      '--data-urlencode',
+      'Mode=newreq',
+      '--data-urlencode',
+      `CertRequest@${join(dir, `${name}.req`)}`,
+      '--data-urlencode',
+      `CertAttrib@${join(dir, `${name}.attr`)}`,
+      '--data-urlencode',
+      'FriendlyType=Saved-Request Certificate',
+      '--data-urlencode',
+      'TargetStoreFlags=0',
+      '--data-urlencode',
+      'SaveCert=yes',
     ]);
   };
   const reqIdOf = (page: CurlResult): number => {
@@ -115,7 +136,20 @@ describe('Citrix connector', () => {
     openssl(['ocsp', '-issuer', caFile(), '-cert', certFile, '-no_nonce', '-reqout', req]);
     const r = await curl(url, [...ca(), '-H', 'Content-Type: application/ocsp-request', '--data-binary', `@${req}`, '-o', resp]);
     assert.equal(r.status, 200);
-    const out = openssl(['ocsp', '-respin', resp, '-issuer', caFile(), '-cert', certFile, '-CAfile', join(dir, 'certs/root-ca.pem'), '-verify_other', caFile(), '-no_nonce']);
+    const out = openssl([
+      'ocsp',
+      '-respin',
+      resp,
+      '-issuer',
+      caFile(),
+      '-cert',
+      certFile,
+      '-CAfile',
+      join(dir, 'certs/root-ca.pem'),
+      '-verify_other',
+      caFile(),
+      '-no_nonce',
+    ]);
     assert.match(out, /Response verify OK/);
     return /: (good|revoked|unknown)/.exec(out)?.[1] ?? out;
   };
@@ -154,7 +188,7 @@ describe('Citrix connector', () => {
     await other?.stop();
   });
 
-  test('the certsrv pages answer the PKI entity\'s credentials only: Basic, or an allowed client certificate', async () => {
+  test("the certsrv pages answer the PKI entity's credentials only: Basic, or an allowed client certificate", async () => {
     const landing = await curl(`${base}/connectors/xm/certsrv/`, [...ca(), ...basic()]);
     assert.equal(landing.status, 200);
     assert.match(landing.body, /certfnsh\.asp/);
@@ -196,46 +230,74 @@ describe('Citrix connector', () => {
     writeFileSync(join(dir, 'alice.p7b'), p7.body);
     assert.equal((openssl(['pkcs7', '-in', join(dir, 'alice.p7b'), '-print_certs', '-noout']).match(/subject=/g) ?? []).length, 3, 'leaf, issuing CA, root');
 
-    const row = await gw.db('certificates').where({ serial: openssl(['x509', '-in', cert.file, '-noout', '-serial']).trim().slice(7).toLowerCase() }).first();
+    const row = await gw
+      .db('certificates')
+      .where({ serial: openssl(['x509', '-in', cert.file, '-noout', '-serial']).trim().slice(7).toLowerCase() })
+      .first();
     assert.equal(row.device_id, 'F2LXK1AAAA01', 'linked to the device named in the request');
     assert.equal(row.user_id, 'alice@example.com');
   });
 
   test('a client certificate on the allowlist may submit; one that is not is refused and nothing is issued', async () => {
     const before = await count('certificates');
-    const refused = await submit(makeCsr('/CN=bob/serialNumber=F2LXK1AAAA02'), 'XenMobileUser', ['--cert', files.otherClientCert, '--key', files.otherClientKey]);
+    const refused = await submit(makeCsr('/CN=bob/serialNumber=F2LXK1AAAA02'), 'XenMobileUser', [
+      '--cert',
+      files.otherClientCert,
+      '--key',
+      files.otherClientKey,
+    ]);
     assert.equal(refused.status, 401);
     assert.equal(await count('certificates'), before);
     const page = await submit(makeCsr('/CN=bob/serialNumber=F2LXK1AAAA02'), 'XenMobileUser', ['--cert', files.clientCert, '--key', files.clientKey]);
     assert.equal(page.status, 200, page.body);
     const cert = await fetchCert(reqIdOf(page));
     assert.equal(await ocsp(cert.file), 'good');
-    const logged = gw.logs().split('\n').find((l) => l.includes('certsrv certificate issued') && l.includes('F2LXK1AAAA02'));
+    const logged = gw
+      .logs()
+      .split('\n')
+      .find((l) => l.includes('certsrv certificate issued') && l.includes('F2LXK1AAAA02'));
     assert.match(logged ?? '', /client certificate CN=credgate-ws1-connector/, 'the requester is recorded by its certificate');
   });
 
   test('an email address in another case is issued lower-case, with a warning naming the address as requested', async () => {
-    const page = await submit(makeCsr('/CN=Alice Example/emailAddress=Alice.Example@Example.COM/serialNumber=F2LXK1AAAA01', 'email:Alice.Example@Example.COM'), 'XenMobileSMIME');
+    const page = await submit(
+      makeCsr('/CN=Alice Example/emailAddress=Alice.Example@Example.COM/serialNumber=F2LXK1AAAA01', 'email:Alice.Example@Example.COM'),
+      'XenMobileSMIME',
+    );
     const cert = await fetchCert(reqIdOf(page));
     const text = openssl(['x509', '-in', cert.file, '-noout', '-text']);
     assert.match(text, /email:alice\.example@example\.com/);
     assert.match(text, /emailAddress = alice\.example@example\.com/);
     assert.doesNotMatch(text, /Example\.COM/);
-    const warning = gw.logs().split('\n').find((l) => l.includes('email address lower-cased for the Citrix credential store'));
+    const warning = gw
+      .logs()
+      .split('\n')
+      .find((l) => l.includes('email address lower-cased for the Citrix credential store'));
     assert.ok(warning, 'a warning was logged');
     assert.equal(JSON.parse(warning).level, 40);
     assert.deepEqual(JSON.parse(warning).requested, ['Alice.Example@Example.COM']);
   });
 
   test('request attributes never add names: a SAN attribute is ignored', async () => {
-    const page = await submit(makeCsr('/CN=erin/serialNumber=F2LXK1AAAA05', 'email:erin@example.com'), 'XenMobileUser', basic(), 'xm', 'SAN:email=ceo@example.com&upn=administrator@corp.example\r\n');
+    const page = await submit(
+      makeCsr('/CN=erin/serialNumber=F2LXK1AAAA05', 'email:erin@example.com'),
+      'XenMobileUser',
+      basic(),
+      'xm',
+      'SAN:email=ceo@example.com&upn=administrator@corp.example\r\n',
+    );
     const text = openssl(['x509', '-in', (await fetchCert(reqIdOf(page))).file, '-noout', '-text']);
     assert.match(text, /email:erin@example\.com/);
     assert.doesNotMatch(text, /ceo@example\.com|administrator/);
-    assert.ok(gw.logs().split('\n').some((l) => l.includes('certsrv request attributes ignored') && l.includes('"san"')));
+    assert.ok(
+      gw
+        .logs()
+        .split('\n')
+        .some((l) => l.includes('certsrv request attributes ignored') && l.includes('"san"')),
+    );
   });
 
-  test('names come from the connector\'s policy: extra names, other subjectAltName forms and invisible characters are denied and audited; usages come from the template', async () => {
+  test("names come from the connector's policy: extra names, other subjectAltName forms and invisible characters are denied and audited; usages come from the template", async () => {
     const before = await count('certificates');
     const denied: [string, string | undefined, RegExp][] = [
       ['/CN=mallory/CN=domain.admin/serialNumber=F2LXK1AAAA07', undefined, /2 CN attributes/],
@@ -260,8 +322,25 @@ describe('Citrix connector', () => {
 
     // What the policy allows is issued, with the template's usages whatever the request asks for.
     const name = `req-${++n}`;
-    openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.csr`), '-subj', '/CN=mallory/serialNumber=F2LXK1AAAA07',
-      '-addext', 'subjectAltName=email:mallory@example.com,otherName:1.3.6.1.4.1.311.20.2.3;UTF8:mallory@example.com', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'extendedKeyUsage=serverAuth,codeSigning']);
+    openssl([
+      'req',
+      '-new',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(dir, `${name}.key`),
+      '-out',
+      join(dir, `${name}.csr`),
+      '-subj',
+      '/CN=mallory/serialNumber=F2LXK1AAAA07',
+      '-addext',
+      'subjectAltName=email:mallory@example.com,otherName:1.3.6.1.4.1.311.20.2.3;UTF8:mallory@example.com',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'extendedKeyUsage=serverAuth,codeSigning',
+    ]);
     const page = await submit(readFileSync(join(dir, `${name}.csr`), 'utf8'), 'XenMobileUser');
     const text = openssl(['x509', '-in', (await fetchCert(reqIdOf(page))).file, '-noout', '-text']);
     assert.match(text, /email:mallory@example\.com, othername: ?UPN:: ?mallory@example\.com/);
@@ -276,25 +355,59 @@ describe('Citrix connector', () => {
     assert.equal(unknown.status, 200, 'as ADCS: the page carries the refusal');
     assert.match(unknown.body, /Certificate Request Denied/);
     assert.doesNotMatch(unknown.body, /ReqID=|Your Request Id is/);
-    assert.match(dispositionOf(unknown), /^Denied by Policy Module 0x80094800, The request was for a certificate template that is not supported by the Active Directory Certificate Services policy: WebServer \(mapped: XenMobileUser, XenMobileSMIME, XenMobileEncryption\)$/);
-    assert.ok(gw.logs().split('\n').some((l) => l.includes('certsrv request denied') && l.includes('"adcsTemplate":"WebServer"') && l.includes('"level":40')), 'logged as a warning');
+    assert.match(
+      dispositionOf(unknown),
+      /^Denied by Policy Module 0x80094800, The request was for a certificate template that is not supported by the Active Directory Certificate Services policy: WebServer \(mapped: XenMobileUser, XenMobileSMIME, XenMobileEncryption\)$/,
+    );
+    assert.ok(
+      gw
+        .logs()
+        .split('\n')
+        .some((l) => l.includes('certsrv request denied') && l.includes('"adcsTemplate":"WebServer"') && l.includes('"level":40')),
+      'logged as a warning',
+    );
 
-    assert.match(dispositionOf(await submit('-----BEGIN CERTIFICATE REQUEST-----\nMIIBnotarequest\n-----END CERTIFICATE REQUEST-----\n', 'XenMobileUser')), /^Error Parsing Request: /);
+    assert.match(
+      dispositionOf(await submit('-----BEGIN CERTIFICATE REQUEST-----\nMIIBnotarequest\n-----END CERTIFICATE REQUEST-----\n', 'XenMobileUser')),
+      /^Error Parsing Request: /,
+    );
     // The signature no longer matches the request once a byte of the name changes.
     const tampered = good.replace(/-----[^-]+-----|\s/g, '');
     const der = Buffer.from(tampered, 'base64');
     der[der.indexOf(Buffer.from('erin'))] = 0x45; // "Erin"
-    assert.match(dispositionOf(await submit(`-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`, 'XenMobileUser')), /signature of the certificate request does not verify/);
+    assert.match(
+      dispositionOf(await submit(`-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`, 'XenMobileUser')),
+      /signature of the certificate request does not verify/,
+    );
     assert.match(dispositionOf(await submit(makeCsr('/CN=nodevice'), 'XenMobileUser')), /names no device \(expected a subject serialNumber\)/);
     assert.match(dispositionOf(await submit(good, 'XenMobileEncryption')), /escrows keys/);
 
-    const noTemplate = await curl(`${base}/connectors/xm/certsrv/certfnsh.asp`, [...ca(), ...basic(), '--data-urlencode', 'Mode=newreq', '--data-urlencode', `CertRequest=${good}`]);
+    const noTemplate = await curl(`${base}/connectors/xm/certsrv/certfnsh.asp`, [
+      ...ca(),
+      ...basic(),
+      '--data-urlencode',
+      'Mode=newreq',
+      '--data-urlencode',
+      `CertRequest=${good}`,
+    ]);
     assert.match(dispositionOf(noTemplate), /names no certificate template/);
-    const noRequest = await curl(`${base}/connectors/xm/certsrv/certfnsh.asp`, [...ca(), ...basic(), '--data', 'Mode=newreq&CertAttrib=CertificateTemplate:XenMobileUser']);
+    const noRequest = await curl(`${base}/connectors/xm/certsrv/certfnsh.asp`, [
+      ...ca(),
+      ...basic(),
+      '--data',
+      'Mode=newreq&CertAttrib=CertificateTemplate:XenMobileUser',
+    ]);
     assert.match(dispositionOf(noRequest), /no CertRequest/);
     const huge = join(dir, 'huge.form');
     writeFileSync(huge, `Mode=newreq&CertRequest=${'A'.repeat(200 * 1024)}`);
-    const tooLarge = await curl(`${base}/connectors/xm/certsrv/certfnsh.asp`, [...ca(), ...basic(), '-H', 'Content-Type: application/x-www-form-urlencoded', '--data-binary', `@${huge}`]);
+    const tooLarge = await curl(`${base}/connectors/xm/certsrv/certfnsh.asp`, [
+      ...ca(),
+      ...basic(),
+      '-H',
+      'Content-Type: application/x-www-form-urlencoded',
+      '--data-binary',
+      `@${huge}`,
+    ]);
     assert.equal(tooLarge.status, 413);
     assert.match(dispositionOf(tooLarge), /exceeds 65536 bytes/);
 
@@ -306,18 +419,23 @@ describe('Citrix connector', () => {
     await gw.db.raw("CREATE TRIGGER fail_certsrv BEFORE INSERT ON citrix_certsrv_requests BEGIN SELECT RAISE(ABORT, 'disk gone'); END");
     try {
       const page = await submit(makeCsr('/CN=erin/serialNumber=F2LXK1AAAA05'), 'XenMobileUser');
-      assert.equal(page.status, 500, 'our fault, not the request\'s');
+      assert.equal(page.status, 500, "our fault, not the request's");
     } finally {
       await gw.db.raw('DROP TRIGGER fail_certsrv');
     }
     assert.equal(await count('certificates'), before, 'the issuance rolled back with the request row');
   });
 
-  test('unknown request ids, and another connector\'s, are not found: a 200 error page, as ADCS answers', async () => {
+  test("unknown request ids, and another connector's, are not found: a 200 error page, as ADCS answers", async () => {
     const page = await submit(makeCsr('/CN=carol/serialNumber=F2LXK1AAAA03'), 'XenMobileUser');
     const reqId = reqIdOf(page);
     assert.equal((await fetchCert(reqId)).status, 200);
-    for (const [id, connector] of [[reqId, 'xm2'], [999_999, 'xm'], ['abc', 'xm'], [-1, 'xm']] as const) {
+    for (const [id, connector] of [
+      [reqId, 'xm2'],
+      [999_999, 'xm'],
+      ['abc', 'xm'],
+      [-1, 'xm'],
+    ] as const) {
       const missing = await fetchCert(id, connector);
       assert.equal(missing.status, 200, `ReqID=${id} at ${connector}`);
       assert.equal(missing.type, 'text/html; charset=utf-8');
@@ -337,7 +455,12 @@ describe('Citrix connector', () => {
     const aliceTablet = await fetchCert(reqIdOf(await submit(makeCsr('/CN=alice/serialNumber=F2LXK1AAAA06', 'email:alice@example.com'), 'XenMobileUser')));
     assert.equal(await ocsp(alice.file), 'good');
     xm.retire(101);
-    const event = await until('the unenroll event', async () => (await gw.db('mdm_events').where({ connector_id: 'xm', device_id: 'F2LXK1AAAA01' }).first()) as { type: string; vendor_type: string } | undefined, 5000);
+    const event = await until(
+      'the unenroll event',
+      async () =>
+        (await gw.db('mdm_events').where({ connector_id: 'xm', device_id: 'F2LXK1AAAA01' }).first()) as { type: string; vendor_type: string } | undefined,
+      5000,
+    );
     assert.deepEqual([event.type, event.vendor_type], ['unenrolled', 'device retired']);
     await until('the revocation', async () => (await ocsp(alice.file)) === 'revoked', 5000, 200);
     const rows = (await gw.db('certificates').where({ device_id: 'F2LXK1AAAA01' })) as { status: string; revocation_reason: string }[];
@@ -345,7 +468,11 @@ describe('Citrix connector', () => {
     assert.equal(await ocsp(bob.file), 'good', "another device's certificate stays valid");
     assert.equal(await ocsp(aliceTablet.file), 'good', "and so does the user's other device");
     await sleep(600);
-    assert.equal(Number((await gw.db('mdm_events').where({ connector_id: 'xm', device_id: 'F2LXK1AAAA01' }).count({ n: '*' }).first())?.n), 1, 'one event, however often the device is listed retired');
+    assert.equal(
+      Number((await gw.db('mdm_events').where({ connector_id: 'xm', device_id: 'F2LXK1AAAA01' }).count({ n: '*' }).first())?.n),
+      1,
+      'one event, however often the device is listed retired',
+    );
   });
 
   test('a removed device is revoked only after a complete listing and XenMobile confirms it is gone', async () => {
@@ -383,24 +510,42 @@ describe('Citrix connector', () => {
   });
 
   test('check(): logs in to XenMobile, and names the failure when it cannot', async () => {
-    const settings = parseYaml(connectorYaml(connector(xm.url, { pkiPassword: PKI_PASSWORD, xmPassword: XM_PASSWORD })), 'xm.yaml', citrixSchema) as CitrixSettings;
+    const settings = parseYaml(
+      connectorYaml(connector(xm.url, { pkiPassword: PKI_PASSWORD, xmPassword: XM_PASSWORD })),
+      'xm.yaml',
+      citrixSchema,
+    ) as CitrixSettings;
     // check() needs XenMobile only; building the connector takes just enough of the gateway.
     const ctx = { id: 'xm-check', log: pino({ level: 'silent' }), db: gw.db, pki: { caOf: () => ({ name: 'dev' }) } } as unknown as ConnectorContext;
     const ok = await citrix.check(settings, 'xm-check');
-    assert.deepEqual(ok.checks.map((c) => [c.name, c.ok]), [['xenmobile login', true]]);
+    assert.deepEqual(
+      ok.checks.map((c) => [c.name, c.ok]),
+      [['xenmobile login', true]],
+    );
     const bad = await citrix.check({ ...settings, xenmobile: { ...settings.xenmobile, password: 'not-the-password' } }, 'xm-check');
     assert.equal(bad.ok, false);
     assert.match(bad.checks[0]!.detail!, /login as credgate-api failed: HTTP 401 \(check the login and password\)/);
     assert.doesNotMatch(bad.checks[0]!.detail!, /not-the-password/);
-    assert.throws(() => citrix.create({ ...settings, xenmobile: { ...settings.xenmobile, serverCa: join(dir, 'missing-ca.pem') } }, ctx), /xenmobile\.serverCa: cannot read .*missing-ca\.pem \(ENOENT\)/);
+    assert.throws(
+      () => citrix.create({ ...settings, xenmobile: { ...settings.xenmobile, serverCa: join(dir, 'missing-ca.pem') } }, ctx),
+      /xenmobile\.serverCa: cannot read .*missing-ca\.pem \(ENOENT\)/,
+    );
   });
 
   test('the example connector file is valid', () => {
     const text = readFileSync('config/connectors/examples/citrix.yaml', 'utf8');
-    const settings = parseYaml(text, 'citrix.yaml', citrixSchema, { env: { CITRIX_PKI_PASSWORD: 'example-password-123', XENMOBILE_API_PASSWORD: 'x' } }) as CitrixSettings;
+    const settings = parseYaml(text, 'citrix.yaml', citrixSchema, {
+      env: { CITRIX_PKI_PASSWORD: 'example-password-123', XENMOBILE_API_PASSWORD: 'x' },
+    }) as CitrixSettings;
     assert.deepEqual(settings.policy.deviceTemplates, ['tls-client', 'smime-signing']);
     assert.equal(settings.policy.onUnenroll, 'revoke-signing');
-    assert.throws(() => parseYaml(text.replace('field: serialNumber ', 'field: imei '), 'citrix.yaml', citrixSchema, { env: { CITRIX_PKI_PASSWORD: 'example-password-123', XENMOBILE_API_PASSWORD: 'x' } }), /certsrv\.device\.field/);
+    assert.throws(
+      () =>
+        parseYaml(text.replace('field: serialNumber ', 'field: imei '), 'citrix.yaml', citrixSchema, {
+          env: { CITRIX_PKI_PASSWORD: 'example-password-123', XENMOBILE_API_PASSWORD: 'x' },
+        }),
+      /certsrv\.device\.field/,
+    );
   });
 
   test('secrets stay out of the log', () => {
@@ -410,7 +555,10 @@ describe('Citrix connector', () => {
     for (const token of new Set(xm.requests.map((r) => r.token).filter(Boolean))) assert.ok(!logs.includes(token!), 'auth_token');
     // Should a XenMobile header or login answer ever reach the logger, the token is redacted.
     let line = '';
-    const log = createLogger({ level: 'info', destination: { write: (s: string) => void (line += s) } });
+    const write = (s: string) => {
+      line += s;
+    };
+    const log = createLogger({ level: 'info', destination: { write } });
     log.info({ headers: { auth_token: 'tok-5e2b9c' }, answer: { auth_token: 'tok-5e2b9c' } }, 'xenmobile call');
     assert.match(line, /"auth_token":"\[Redacted\]"/);
     assert.doesNotMatch(line, /tok-5e2b9c/);

@@ -63,7 +63,19 @@ describe('credgate usage', () => {
       help.set(path.join(' '), r.stdout);
     };
     visit([]);
-    for (const command of ['serve', 'init', 'config check', 'config schema', 'tokens create', 'tokens list', 'tokens revoke', 'jobs list', 'jobs show', 'jobs retry', 'keys rotate-master']) {
+    for (const command of [
+      'serve',
+      'init',
+      'config check',
+      'config schema',
+      'tokens create',
+      'tokens list',
+      'tokens revoke',
+      'jobs list',
+      'jobs show',
+      'jobs retry',
+      'keys rotate-master',
+    ]) {
       assert.ok(seen.includes(command), `${command} is listed: ${seen.join(', ')}`);
     }
     // `credgate help <command>` shows the same, for a command and a subcommand.
@@ -93,7 +105,10 @@ describe('credgate jobs', () => {
 
   test('a reader that closes the pipe early ends the command quietly', async () => {
     for (let i = 0; i < 2000; i++) await jobs.insert(db, { type: 'test.pipe', payload: { i, pad: 'x'.repeat(100) }, maxAttempts: 3, runAt: FAR });
-    for (const args of [['jobs', 'list', '--limit', '2000'], ['jobs', 'list', '--limit', '2000', '--json']]) {
+    for (const args of [
+      ['jobs', 'list', '--limit', '2000'],
+      ['jobs', 'list', '--limit', '2000', '--json'],
+    ]) {
       const r = spawnSync('bash', ['-c', `${cliCommandLine(args)} 2>stderr.txt | head -1; echo "status \${PIPESTATUS[0]}"`], { cwd: dir, encoding: 'utf8' });
       const [first, status] = r.stdout.trimEnd().split('\n');
       assert.match(first!, args.includes('--json') ? /^\[$/ : /^ID\s+STATUS/, 'the reader got its line');
@@ -104,7 +119,10 @@ describe('credgate jobs', () => {
 
   test('--limit must be a positive integer', () => {
     for (const bad of ['abc', '0', '-1', '2.5']) {
-      assertOneLineError(runCli(['jobs', 'list', '--limit', bad], { cwd: dir }), new RegExp(`^credgate: --limit must be a positive integer, got "${bad.replace('.', '\\.')}"$`));
+      assertOneLineError(
+        runCli(['jobs', 'list', '--limit', bad], { cwd: dir }),
+        new RegExp(`^credgate: --limit must be a positive integer, got "${bad.replace('.', '\\.')}"$`),
+      );
     }
   });
 
@@ -121,7 +139,11 @@ describe('credgate jobs', () => {
     await jobs.claim('someone', 1, 3_600_000, later);
     await jobs.fail(dead, 'someone', 'gave up', undefined);
 
-    for (const [id, status] of [[queued, 'queued'], [running, 'running'], [done, 'done']] as const) {
+    for (const [id, status] of [
+      [queued, 'queued'],
+      [running, 'running'],
+      [done, 'done'],
+    ] as const) {
       const before = await jobs.get(id);
       assert.equal(before?.status, status);
       assertOneLineError(runCli(['jobs', 'retry', String(id)], { cwd: dir }), new RegExp(`^credgate: job ${id} is ${status}; only dead jobs can be retried$`));

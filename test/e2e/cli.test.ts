@@ -27,7 +27,7 @@ describe('credgate CLI', () => {
 
     const db = new Database(join(dir, 'data/credgate.db'), { readonly: true });
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-    assert.ok((db.prepare("select count(*) n from knex_migrations").get() as { n: number }).n >= 1);
+    assert.ok((db.prepare('select count(*) n from knex_migrations').get() as { n: number }).n >= 1);
     db.close();
 
     const who = await curl(`https://localhost:${port}/api/v1/whoami`, adminCurlArgs(join(dir, 'certs')));
@@ -81,7 +81,10 @@ describe('credgate CLI', () => {
     const help = runCli(['tokens', 'create', '--help'], { cwd: dir });
     assert.equal(help.status, 0, help.stderr);
     assert.deepEqual(help.stdout.match(/\(default[^)]*\)/g), ['(default: "90d")'], 'each default shown once');
-    assert.match(help.stdout.replace(/\s+/g, ' '), /--role <role> role to grant, repeatable: admin, key-recovery, card-management or a role the credential profiles name/);
+    assert.match(
+      help.stdout.replace(/\s+/g, ' '),
+      /--role <role> role to grant, repeatable: admin, key-recovery, card-management or a role the credential profiles name/,
+    );
     assert.match(help.stdout.replace(/\s+/g, ' '), /--expires <lifetime> a duration such as 30d or 12h, or "never": the token then works until revoked/);
     const group = runCli(['tokens', '--help'], { cwd: dir }).stdout;
     assert.match(group, /create \[options\]\s+create a token and print it once/);
@@ -92,7 +95,10 @@ describe('credgate CLI', () => {
       runCli(['tokens', 'create', '--name', 'reader', '--role', 'auditor'], { cwd: dir }),
       /^credgate: --role must be one of admin, key-recovery, card-management; "auditor" is no role$/,
     );
-    assertOneLineError(runCli(['tokens', 'create', '--name', 'x', '--expires', '0d'], { cwd: dir }), /^credgate: --expires must be a duration such as 90d or 12h, or "never", got "0d"$/);
+    assertOneLineError(
+      runCli(['tokens', 'create', '--name', 'x', '--expires', '0d'], { cwd: dir }),
+      /^credgate: --expires must be a duration such as 90d or 12h, or "never", got "0d"$/,
+    );
     assert.doesNotMatch(runCli(['tokens', 'list'], { cwd: dir }).stdout, /reader/, 'nothing was created');
 
     const before = Date.now();
@@ -109,10 +115,20 @@ describe('credgate CLI', () => {
     assertOneLineError(runCli(['tokens', 'revoke', id], { cwd: dir }), /no live token with id/);
 
     const db = new Database(join(dir, 'data/credgate.db'), { readonly: true });
-    const rows = db.prepare("select actor, action, subject_id, detail from audit where subject_type = 'api-token' order by id").all() as Record<string, string>[];
+    const rows = db.prepare("select actor, action, subject_id, detail from audit where subject_type = 'api-token' order by id").all() as Record<
+      string,
+      string
+    >[];
     db.close();
     const who = `cli:${userInfo().username}`;
-    assert.deepEqual(rows.map((r) => [r.action, r.actor]), [['token.create', who], ['token.create', who], ['token.revoke', who]]);
+    assert.deepEqual(
+      rows.map((r) => [r.action, r.actor]),
+      [
+        ['token.create', who],
+        ['token.create', who],
+        ['token.revoke', who],
+      ],
+    );
     assert.equal(rows[2]!.subject_id, id);
     for (const secret of [plain.stdout.trim(), forever.stdout.trim()]) {
       assert.match(secret, /^cgt_/);
@@ -127,8 +143,14 @@ describe('credgate CLI', () => {
     assert.equal(ok.stdout, 'config/credgate.yaml: OK\n');
 
     writeFileSync(join(dir, 'config/credgate.yaml'), readFileSync(join(dir, 'config/credgate.yaml'), 'utf8').replace('client: sqlite', 'client: postgres'));
-    const line = readFileSync(join(dir, 'config/credgate.yaml'), 'utf8').split('\n').findIndex((l) => l.includes('client: postgres')) + 1;
-    assertOneLineError(runCli(['config', 'check'], { cwd: dir }), new RegExp(`^credgate: config/credgate\\.yaml:${line}:11 database\\.client: expected "sqlite" or "mysql", got "postgres"$`));
+    const line =
+      readFileSync(join(dir, 'config/credgate.yaml'), 'utf8')
+        .split('\n')
+        .findIndex((l) => l.includes('client: postgres')) + 1;
+    assertOneLineError(
+      runCli(['config', 'check'], { cwd: dir }),
+      new RegExp(`^credgate: config/credgate\\.yaml:${line}:11 database\\.client: expected "sqlite" or "mysql", got "postgres"$`),
+    );
     // serve refuses the same file the same way, before touching anything
     assertOneLineError(runCli(['serve'], { cwd: dir }), /database\.client: expected "sqlite" or "mysql"/);
     assert.equal(existsSync(join(dir, 'data')), false);

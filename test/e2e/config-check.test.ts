@@ -41,9 +41,15 @@ function assertRefusedBoth(dir: string, env: NodeJS.ProcessEnv, lines: (string |
     const r = runCli(command, { cwd: dir, env: { CREDGATE_SERVER__PORT: '0', ...env } });
     assert.equal(r.status, 2, `${command.join(' ')}: ${r.stdout}${r.stderr}`);
     assert.doesNotMatch(r.stderr, /\n\s+at |unexpected error/);
-    const printed = r.stderr.trimEnd().replace(/^credgate: /, '').split('\n');
+    const printed = r.stderr
+      .trimEnd()
+      .replace(/^credgate: /, '')
+      .split('\n');
     assert.equal(printed.length, lines.length, `${command.join(' ')}:\n${r.stderr}`);
-    lines.forEach((line, i) => (typeof line === 'string' ? assert.equal(printed[i], line) : assert.match(printed[i]!, line)));
+    for (const [i, line] of lines.entries()) {
+      if (typeof line === 'string') assert.equal(printed[i], line);
+      else assert.match(printed[i]!, line);
+    }
   }
 }
 
@@ -51,7 +57,10 @@ describe('config check checks what serve checks', () => {
   test('every problem at once, each at its place: config check and serve print the same lines, exit 2, and write nothing', () => {
     const dir = freshCheckout({
       replace: [
-        ['      - { template: smime-encryption, container: system-store }\n', '      - { template: smime-encryption, container: system-store }\n      - { template: vpn-cert }\n'],
+        [
+          '      - { template: smime-encryption, container: system-store }\n',
+          '      - { template: smime-encryption, container: system-store }\n      - { template: vpn-cert }\n',
+        ],
         ['    # trust: [/etc/credgate/admin-ca.pem]', '    trust: [certs/root-ca.pem, certs/issuing-ca.pem, ca/corp-root.pem]'],
       ],
     });
@@ -74,16 +83,47 @@ describe('config check checks what serve checks', () => {
     const dir = freshCheckout({ replace: [['  level: info', '  level: ${CREDGATE_LOG_LEVEL:-info}']] });
     const r = runCli(['config', 'check'], { cwd: dir, env: { CREDGATE_LOG_LEVEL: 'debug', CREDGATE_TOKEN: 'x' } });
     assert.equal(r.status, 2, r.stderr);
-    assert.equal(r.stderr, 'credgate: CREDGATE_TOKEN (environment): names no setting (a key\'s variable is CREDGATE_ + its path, levels joined by "__"); unset it\n');
+    assert.equal(
+      r.stderr,
+      'credgate: CREDGATE_TOKEN (environment): names no setting (a key\'s variable is CREDGATE_ + its path, levels joined by "__"); unset it\n',
+    );
     assert.ok(!r.stderr.includes("'x'"), 'never the value');
-    const ok = runCli(['config', 'check'], { cwd: dir, env: { CREDGATE_LOG_LEVEL: 'debug', CREDGATE_CONFIG: 'config/credgate.yaml', CREDGATE_SERVER__PORT: '9443' } });
+    const ok = runCli(['config', 'check'], {
+      cwd: dir,
+      env: { CREDGATE_LOG_LEVEL: 'debug', CREDGATE_CONFIG: 'config/credgate.yaml', CREDGATE_SERVER__PORT: '9443' },
+    });
     assert.equal(ok.status, 0, ok.stderr);
   });
 
   test('config check exits 0 exactly when serve starts', async () => {
     const p12 = (dir: string) => {
-      openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'eg-key.pem'), '-out', join(dir, 'eg.pem'), '-subj', '/CN=eg client', '-days', '2']);
-      openssl(['pkcs12', '-export', '-inkey', join(dir, 'eg-key.pem'), '-in', join(dir, 'eg.pem'), '-out', join(dir, 'eg.p12'), '-passout', 'pass:the-right-password']);
+      openssl([
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(dir, 'eg-key.pem'),
+        '-out',
+        join(dir, 'eg.pem'),
+        '-subj',
+        '/CN=eg client',
+        '-days',
+        '2',
+      ]);
+      openssl([
+        'pkcs12',
+        '-export',
+        '-inkey',
+        join(dir, 'eg-key.pem'),
+        '-in',
+        join(dir, 'eg.pem'),
+        '-out',
+        join(dir, 'eg.p12'),
+        '-passout',
+        'pass:the-right-password',
+      ]);
     };
     // Laid out by hand: the expected message names the line and column of clientPkcs12.
     const ws1 = (password: string) =>
@@ -106,7 +146,11 @@ describe('config check checks what serve checks', () => {
       {
         name: 'ota.scepProfile naming a profile with a static challenge',
         starts: false,
-        make: () => freshCheckout({ replace: [['  scepProfile: default', '  scepProfile: mdm']], extra: 'scep:\n  profiles:\n    default: {}\n    mdm: { challenge: { static: "${SCEP_CHALLENGE}" } }\n' }),
+        make: () =>
+          freshCheckout({
+            replace: [['  scepProfile: default', '  scepProfile: mdm']],
+            extra: 'scep:\n  profiles:\n    default: {}\n    mdm: { challenge: { static: "${SCEP_CHALLENGE}" } }\n',
+          }),
         env: { SCEP_CHALLENGE: 'a-shared-challenge' },
         says: /^config\/credgate\.yaml:\d+:\d+ ota\.scepProfile: SCEP profile "mdm" must use one-time challenges \(challenge: dynamic\)$/,
       },

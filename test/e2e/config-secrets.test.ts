@@ -43,12 +43,7 @@ const SMS_TOKEN = 'Sms-T0ken-5521';
 describe('configuration errors never show a secret', () => {
   test('secrets written in credgate.yaml: the key is named, the value is not', () => {
     const dir = checkout(
-      [
-        'scep:',
-        '  profiles:',
-        `    default: { challenge: "${CHALLENGE}" }`,
-        `    mdm: { challenge: { static: "${SHORT_CHALLENGE}" } }`,
-      ].join('\n'),
+      ['scep:', '  profiles:', `    default: { challenge: "${CHALLENGE}" }`, `    mdm: { challenge: { static: "${SHORT_CHALLENGE}" } }`].join('\n'),
       [
         ['  basic: []', `  basic:\n    - { username: console, password: "${CONSOLE_PASSWORD}", principal: console }`],
         ['  # masterKey: ${CREDGATE_MASTER_KEY}', `  masterKey: "${MASTER_KEY}"\n  cas:\n    corp: { pkcs12: corp.p12, password: ${CA_PASSWORD} }`],
@@ -124,7 +119,11 @@ describe('configuration errors never show a secret', () => {
         enrolled: { signing: 'smime-signing' },
         pkcs12: { password: 'P12-pw' },
         escrowGateway: { url: 'https://eg.example.com', clientPkcs12: 'eg.p12', clientPkcs12Password: 55512345 },
-        uem: { url: 'https://as1234.awmdm.com', tenantCode: 66123456, oauth: { tokenUrl: 'https://auth.example.com/token', clientId: 'credgate', clientSecret: 88123456 } },
+        uem: {
+          url: 'https://as1234.awmdm.com',
+          tenantCode: 66123456,
+          oauth: { tokenUrl: 'https://auth.example.com/token', clientId: 'credgate', clientSecret: 88123456 },
+        },
       }),
     );
     writeConnectorFile(join(dir, 'config/connectors'), 'core', {

@@ -14,7 +14,16 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freshCheckout, spawnCli } from '../helpers/cli.js';
-import { basicInbound, citrixSettings, intuneSettings, mobileIronSettings, SMIME, writeConnectorFile, ws1Settings, type Settings } from '../helpers/connector-files.js';
+import {
+  basicInbound,
+  citrixSettings,
+  intuneSettings,
+  mobileIronSettings,
+  SMIME,
+  writeConnectorFile,
+  ws1Settings,
+  type Settings,
+} from '../helpers/connector-files.js';
 import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startIntuneCloud, type IntuneCloud } from '../helpers/intune-standins.js';
@@ -58,7 +67,7 @@ const ENV = {
 const TENANT = 'contoso.onmicrosoft.com';
 const INTUNE_APP = 'c0ffee00-14a6-49ae-97bc-6eba6914391e';
 const UEM_CLIENT = 'credgate-uem-client';
-const FINGERPRINT_RULE = 'AB:'.repeat(31) + 'AB';
+const FINGERPRINT_RULE = `${'AB:'.repeat(31)}AB`;
 
 describe('connectors tried alone: credgate connectors list / test, and the admin API', () => {
   let checkout: string;
@@ -74,7 +83,10 @@ describe('connectors tried alone: credgate connectors list / test, and the admin
   let gw: TestGateway;
   /** Everything printed or answered, for the secret scan at the end. */
   const seen: Record<string, string> = {};
-  const secrets = (): Secret[] => Object.entries(ENV).filter(([, v]) => v !== '').map(([what, value]) => ({ what, value }));
+  const secrets = (): Secret[] =>
+    Object.entries(ENV)
+      .filter(([, v]) => v !== '')
+      .map(([what, value]) => ({ what, value }));
 
   /** The CLI as a child process; asynchronous, since the stand-ins it calls answer from this process. */
   const cli = (args: string[], cwd = checkout, env: NodeJS.ProcessEnv = {}) =>
@@ -158,10 +170,22 @@ describe('connectors tried alone: credgate connectors list / test, and the admin
     ENV.T_EG_OTHER_P12_PASSWORD = tls.otherClient.pkcs12Password;
 
     eg = await startEscrowGateway({ cert: tls.server.cert, key: tls.server.key, clientCa: tls.caPem, allowedFingerprints: [tls.client.fingerprint256] });
-    uem = await startUemApi({ cert: tls.server.cert, key: tls.server.key, tenantCode: ENV.T_UEM_TENANT, oauth: { clientId: UEM_CLIENT, clientSecret: ENV.T_UEM_SECRET } });
+    uem = await startUemApi({
+      cert: tls.server.cert,
+      key: tls.server.key,
+      tenantCode: ENV.T_UEM_TENANT,
+      oauth: { clientId: UEM_CLIENT, clientSecret: ENV.T_UEM_SECRET },
+    });
     cloud = await startIntuneCloud({ tls: tls.server, tenant: TENANT, clientId: INTUNE_APP, clientSecret: ENV.T_INTUNE_SECRET });
     broker = await startMosquitto(tempDir(), { ca: files.ca, cert: files.serverCert, key: files.serverKey });
-    core = await startCoreApi({ cert: tls.server.cert, key: tls.server.key, username: 'credgate-api', password: ENV.T_CORE_PASSWORD, adminDeviceSpaceId: 1, ceSettingNames: ['credgate signing'] });
+    core = await startCoreApi({
+      cert: tls.server.cert,
+      key: tls.server.key,
+      username: 'credgate-api',
+      password: ENV.T_CORE_PASSWORD,
+      adminDeviceSpaceId: 1,
+      ceSettingNames: ['credgate signing'],
+    });
     xm = await startXenMobile({ cert: tls.server.cert, key: tls.server.key, login: 'credgate-api', password: ENV.T_XM_PASSWORD });
 
     const ens = await issueTestClient(tls.ca, 'credgate-ens');
@@ -198,9 +222,18 @@ describe('connectors tried alone: credgate connectors list / test, and the admin
       const out = r.stdout;
       assert.match(out, /^ws1 \(workspace-one\) {2}\S*config\/connectors\/ws1\.yaml$/m);
       assert.match(out, /^ {2}events: https:\/\/credgate\.example\.com\/connectors\/ws1\/events$/m);
-      assert.match(out, /console authenticates with Basic as ws1-events; or a client certificate with fingerprint (AB:){31}AB or subject "CN=ws1-console, O=Example Bank"/);
-      assert.match(out, /^xm \(citrix\) .*\n {2}certsrv: https:\/\/credgate\.example\.com\/connectors\/xm\/certsrv\/\n {2}events by polling https:\/\/127\.0\.0\.1:\d+ every 5m/m);
-      assert.match(out, /^mi \(mobileiron\) .*\n {2}receives no webhooks\n {2}events over MQTT from mqtts:\/\/\[Redacted\]@127\.0\.0\.1:\d+ \(device\/enrolled, device\/retired, device\/wiped\)$/m);
+      assert.match(
+        out,
+        /console authenticates with Basic as ws1-events; or a client certificate with fingerprint (AB:){31}AB or subject "CN=ws1-console, O=Example Bank"/,
+      );
+      assert.match(
+        out,
+        /^xm \(citrix\) .*\n {2}certsrv: https:\/\/credgate\.example\.com\/connectors\/xm\/certsrv\/\n {2}events by polling https:\/\/127\.0\.0\.1:\d+ every 5m/m,
+      );
+      assert.match(
+        out,
+        /^mi \(mobileiron\) .*\n {2}receives no webhooks\n {2}events over MQTT from mqtts:\/\/\[Redacted\]@127\.0\.0\.1:\d+ \(device\/enrolled, device\/retired, device\/wiped\)$/m,
+      );
       assert.match(out, /^intune \(intune\) .*\n {2}receives no webhooks\n {2}events by polling managedDevices at https:\/\/127\.0\.0\.1:\d+ every 1h$/m);
       assert.doesNotMatch(out, /console authenticates.*\n.*\n^mi /m, 'a connector nothing calls has no console line');
 
@@ -216,8 +249,13 @@ describe('connectors tried alone: credgate connectors list / test, and the admin
     test('Workspace ONE: the Escrow Gateway takes the client certificate and the UEM API the OAuth token; exit 0', async () => {
       const r = await cli(['connectors', 'test', 'ws1']);
       assert.equal(r.status, 0, r.stdout + r.stderr);
-      assert.match(lines(r)[0]!, /^ws1 \(workspace-one\)  /);
-      assert.deepEqual(lines(r).slice(1).map((l) => l.split(':')[0]), ['ok      escrow gateway', 'ok      uem token', 'ok      uem api']);
+      assert.match(lines(r)[0]!, /^ws1 \(workspace-one\) {2}/);
+      assert.deepEqual(
+        lines(r)
+          .slice(1)
+          .map((l) => l.split(':')[0]),
+        ['ok      escrow gateway', 'ok      uem token', 'ok      uem api'],
+      );
       assert.match(r.stdout, /accepted the client certificate \(GET \/v2\/certificates answered 405\)/);
       assert.match(r.stdout, /uem api: https:\/\/127\.0\.0\.1:\d+ answered \(version 23\.10\.0\.0\)/);
       assert.equal(eg.uploads.length, 0, 'nothing was uploaded');
@@ -226,41 +264,55 @@ describe('connectors tried alone: credgate connectors list / test, and the admin
     test('Workspace ONE: a certificate off the approved-client list and a wrong OAuth secret each fail with the reason; exit 1', async () => {
       const r = await cli(['connectors', 'test', 'ws1-denied']);
       assert.equal(r.status, 1, r.stdout + r.stderr);
-      assert.match(r.stdout, /^failed  escrow gateway: https:\/\/127\.0\.0\.1:\d+ refused the client certificate \(HTTP 403\); put it on the Escrow Gateway's approved-client list$/m);
-      assert.match(r.stdout, /^failed  uem token: https:\/\/127\.0\.0\.1:\d+\/connect\/token: UEM token endpoint answered 401$/m);
+      assert.match(
+        r.stdout,
+        /^failed {2}escrow gateway: https:\/\/127\.0\.0\.1:\d+ refused the client certificate \(HTTP 403\); put it on the Escrow Gateway's approved-client list$/m,
+      );
+      assert.match(r.stdout, /^failed {2}uem token: https:\/\/127\.0\.0\.1:\d+\/connect\/token: UEM token endpoint answered 401$/m);
       assert.doesNotMatch(r.stdout, /uem api/, 'no API call without a token');
     });
 
     test('Intune: token, managedDevices and the SCEP validation endpoint; a wrong client secret fails each; exit 0 / 1', async () => {
       const ok = await cli(['connectors', 'test', 'intune']);
       assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-      assert.deepEqual(lines(ok).slice(1).map((l) => l.split(':')[0]), ['ok      token', 'ok      managedDevices', 'ok      scepValidation endpoint']);
+      assert.deepEqual(
+        lines(ok)
+          .slice(1)
+          .map((l) => l.split(':')[0]),
+        ['ok      token', 'ok      managedDevices', 'ok      scepValidation endpoint'],
+      );
       const bad = await cli(['connectors', 'test', 'intune-denied']);
       assert.equal(bad.status, 1, bad.stdout + bad.stderr);
-      assert.match(bad.stdout, /^failed  token: token endpoint https:\/\/127\.0\.0\.1:\d+\/contoso\.onmicrosoft\.com\/oauth2\/v2\.0\/token answered 401 \(invalid_client/m);
+      assert.match(
+        bad.stdout,
+        /^failed {2}token: token endpoint https:\/\/127\.0\.0\.1:\d+\/contoso\.onmicrosoft\.com\/oauth2\/v2\.0\/token answered 401 \(invalid_client/m,
+      );
     });
 
     test('MobileIron: connected to the broker and subscribed, Core API reachable; a stranger certificate and a wrong password fail; exit 0 / 1', async () => {
       const ok = await cli(['connectors', 'test', 'mi']);
       assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-      assert.match(ok.stdout, /^ok      broker: connected to mqtts:\/\/\[Redacted\]@127\.0\.0\.1:\d+; subscribed to device\/enrolled, device\/retired, device\/wiped at QoS 1; the broker kept the session across a reconnect$/m);
-      assert.match(ok.stdout, /^ok      core-api: \/api\/v2\/ping answered 200$/m);
+      assert.match(
+        ok.stdout,
+        /^ok {6}broker: connected to mqtts:\/\/\[Redacted\]@127\.0\.0\.1:\d+; subscribed to device\/enrolled, device\/retired, device\/wiped at QoS 1; the broker kept the session across a reconnect$/m,
+      );
+      assert.match(ok.stdout, /^ok {6}core-api: \/api\/v2\/ping answered 200$/m);
       const bad = await cli(['connectors', 'test', 'mi-denied']);
       assert.equal(bad.status, 1, bad.stdout + bad.stderr);
-      assert.match(bad.stdout, /^failed  broker: mqtts:\/\/\[Redacted\]@127\.0\.0\.1:\d+: .*unknown ca/m);
-      assert.match(bad.stdout, /^failed  core-api: credentials rejected \(401\)/m);
+      assert.match(bad.stdout, /^failed {2}broker: mqtts:\/\/\[Redacted\]@127\.0\.0\.1:\d+: .*unknown ca/m);
+      assert.match(bad.stdout, /^failed {2}core-api: credentials rejected \(401\)/m);
     });
 
     test('Citrix: logs in to XenMobile; a host that does not answer fails; exit 0 / 1', async () => {
       const ok = await cli(['connectors', 'test', 'xm']);
       assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-      assert.match(ok.stdout, /^ok      xenmobile login: logged in to https:\/\/127\.0\.0\.1:\d+ as credgate-api$/m);
+      assert.match(ok.stdout, /^ok {6}xenmobile login: logged in to https:\/\/127\.0\.0\.1:\d+ as credgate-api$/m);
       const bad = await cli(['connectors', 'test', 'xm-unreachable']);
       assert.equal(bad.status, 1, bad.stdout + bad.stderr);
-      assert.match(bad.stdout, /^failed  xenmobile login: .*ECONNREFUSED/m);
+      assert.match(bad.stdout, /^failed {2}xenmobile login: .*ECONNREFUSED/m);
     });
 
-    test('configuration problems are one line with exit status 2: an unknown id, a file the settings name missing, an unknown template; another file\'s mistake stops only list', async () => {
+    test("configuration problems are one line with exit status 2: an unknown id, a file the settings name missing, an unknown template; another file's mistake stops only list", async () => {
       const other = freshCheckout();
       const folder = join(other, 'config/connectors');
       const good = { p12: files.clientP12, p12Password: 'T_EG_P12_PASSWORD', uemSecret: 'T_UEM_SECRET' };
@@ -273,10 +325,19 @@ describe('connectors tried alone: credgate connectors list / test, and the admin
         assert.match(r.stderr, pattern);
         assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
       };
-      oneLine(await cli(['connectors', 'test', 'nope'], other), /^credgate: no connector "nope": \S*config\/connectors has no nope\.yaml \(connectors: broken, no-p12, no-template, ws1\)\n$/);
+      oneLine(
+        await cli(['connectors', 'test', 'nope'], other),
+        /^credgate: no connector "nope": \S*config\/connectors has no nope\.yaml \(connectors: broken, no-p12, no-template, ws1\)\n$/,
+      );
       oneLine(await cli(['connectors', 'test', '../ws1'], other), /^credgate: a connector id is lower-case letters, digits and dashes/);
-      oneLine(await cli(['connectors', 'test', 'no-p12'], other), /^credgate: \S*config\/connectors\/no-p12\.yaml escrowGateway\.clientPkcs12: cannot read .*missing\.p12 \(ENOENT\)\n$/);
-      oneLine(await cli(['connectors', 'test', 'no-template'], other), /^credgate: \S*config\/connectors\/no-template\.yaml:\d+:\d+ policy\.enrolled\.signing: no template named "no-such-template"/);
+      oneLine(
+        await cli(['connectors', 'test', 'no-p12'], other),
+        /^credgate: \S*config\/connectors\/no-p12\.yaml escrowGateway\.clientPkcs12: cannot read .*missing\.p12 \(ENOENT\)\n$/,
+      );
+      oneLine(
+        await cli(['connectors', 'test', 'no-template'], other),
+        /^credgate: \S*config\/connectors\/no-template\.yaml:\d+:\d+ policy\.enrolled\.signing: no template named "no-such-template"/,
+      );
       oneLine(await cli(['connectors', 'list'], other), /broken\.yaml/);
       const alone = await cli(['connectors', 'test', 'ws1'], other);
       assert.equal(alone.status, 0, alone.stdout + alone.stderr);
@@ -315,15 +376,35 @@ describe('connectors tried alone: credgate connectors list / test, and the admin
         .filter((l) => l.startsWith('{'))
         .map((l) => String((JSON.parse(l) as { msg: string }).msg));
       assert.ok(msgs.includes(`connector ws1 (workspace-one) loaded; events at ${base}/connectors/ws1/events`), msgs.join('\n'));
-      assert.ok(msgs.some((m) => new RegExp(`^connector xm \\(citrix\\) loaded; certsrv at ${base}/connectors/xm/certsrv/; events by polling https://127\\.0\\.0\\.1:\\d+ every 5m \\(retired and removed devices\\)$`).test(m)), msgs.join('\n'));
-      assert.ok(msgs.some((m) => /^connector mi \(mobileiron\) loaded; receives no webhooks; events over MQTT from mqtts:\/\/\[Redacted\]@127\.0\.0\.1:\d+ \(device\/enrolled, device\/retired, device\/wiped\)$/.test(m)), msgs.join('\n'));
-      assert.ok(msgs.some((m) => /^connector intune \(intune\) loaded; receives no webhooks; events by polling managedDevices at https:\/\/127\.0\.0\.1:\d+ every 1h$/.test(m)), msgs.join('\n'));
+      assert.ok(
+        msgs.some((m) =>
+          new RegExp(
+            `^connector xm \\(citrix\\) loaded; certsrv at ${base}/connectors/xm/certsrv/; events by polling https://127\\.0\\.0\\.1:\\d+ every 5m \\(retired and removed devices\\)$`,
+          ).test(m),
+        ),
+        msgs.join('\n'),
+      );
+      assert.ok(
+        msgs.some((m) =>
+          /^connector mi \(mobileiron\) loaded; receives no webhooks; events over MQTT from mqtts:\/\/\[Redacted\]@127\.0\.0\.1:\d+ \(device\/enrolled, device\/retired, device\/wiped\)$/.test(
+            m,
+          ),
+        ),
+        msgs.join('\n'),
+      );
+      assert.ok(
+        msgs.some((m) =>
+          /^connector intune \(intune\) loaded; receives no webhooks; events by polling managedDevices at https:\/\/127\.0\.0\.1:\d+ every 1h$/.test(m),
+        ),
+        msgs.join('\n'),
+      );
     });
 
-    test('GET /api/v1/connectors lists them as the CLI does, with the listener\'s URL', async () => {
+    test("GET /api/v1/connectors lists them as the CLI does, with the listener's URL", async () => {
       const r = await api('GET', '/connectors');
       assert.equal(r.status, 200, r.body);
-      const listed = (r.json() as { connectors: { id: string; kind: string; file: string; endpoints: { name: string; url: string }[]; console?: unknown }[] }).connectors;
+      const listed = (r.json() as { connectors: { id: string; kind: string; file: string; endpoints: { name: string; url: string }[]; console?: unknown }[] })
+        .connectors;
       const w = listed.find((c) => c.id === 'ws1')!;
       assert.equal(w.kind, 'workspace-one');
       assert.equal(w.file, join(dir, 'ws1.yaml'));
@@ -346,19 +427,36 @@ describe('connectors tried alone: credgate connectors list / test, and the admin
       const verdicts = (x: Awaited<ReturnType<typeof run>>) => x.checks.map((c) => [c.name, c.ok]);
       const ws1Ok = await run('ws1');
       assert.equal(ws1Ok.ok, true, JSON.stringify(ws1Ok));
-      assert.deepEqual(verdicts(ws1Ok), [['escrow gateway', true], ['uem token', true], ['uem api', true]]);
+      assert.deepEqual(verdicts(ws1Ok), [
+        ['escrow gateway', true],
+        ['uem token', true],
+        ['uem api', true],
+      ]);
       const ws1Bad = await run('ws1-denied');
       assert.equal(ws1Bad.ok, false);
-      assert.deepEqual(verdicts(ws1Bad), [['escrow gateway', false], ['uem token', false]]);
+      assert.deepEqual(verdicts(ws1Bad), [
+        ['escrow gateway', false],
+        ['uem token', false],
+      ]);
       assert.match(ws1Bad.checks[0]!.detail!, /refused the client certificate \(HTTP 403\)/);
 
-      assert.deepEqual(verdicts(await run('intune')), [['token', true], ['managedDevices', true], ['scepValidation endpoint', true]]);
+      assert.deepEqual(verdicts(await run('intune')), [
+        ['token', true],
+        ['managedDevices', true],
+        ['scepValidation endpoint', true],
+      ]);
       const intuneBad = await run('intune-denied');
       assert.equal(intuneBad.ok, false);
       assert.match(intuneBad.checks[0]!.detail!, /answered 401 \(invalid_client/);
 
-      assert.deepEqual(verdicts(await run('mi')), [['broker', true], ['core-api', true]]);
-      assert.deepEqual(verdicts(await run('mi-denied')), [['broker', false], ['core-api', false]]);
+      assert.deepEqual(verdicts(await run('mi')), [
+        ['broker', true],
+        ['core-api', true],
+      ]);
+      assert.deepEqual(verdicts(await run('mi-denied')), [
+        ['broker', false],
+        ['core-api', false],
+      ]);
 
       assert.deepEqual(verdicts(await run('xm')), [['xenmobile login', true]]);
       const xmBad = await run('xm-unreachable');

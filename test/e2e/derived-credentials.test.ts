@@ -102,8 +102,10 @@ describe('derived credentials, from a PIV card to a phone', () => {
     assert.equal(openssl(['x509', '-noout', '-pubkey'], pem), openssl(['pkey', '-pubout'], pem), 'the key belongs to the certificate');
     return pem;
   };
-  const certificate = async (serial: string) => (await api('GET', `/certificates/${serial}`)).json().certificate as { status: string; revocationReason: string | null; pem: string };
-  const mobileId = async (id: string) => (await api('GET', `/mobile-ids/${id}`)).json().mobileId as { status: string; serials: string[]; replaces: string | null };
+  const certificate = async (serial: string) =>
+    (await api('GET', `/certificates/${serial}`)).json().certificate as { status: string; revocationReason: string | null; pem: string };
+  const mobileId = async (id: string) =>
+    (await api('GET', `/mobile-ids/${id}`)).json().mobileId as { status: string; serials: string[]; replaces: string | null };
   const ocsp = async (serial: string) => {
     const leaf = join(dir, `${serial}.pem`);
     writeFileSync(leaf, (await certificate(serial)).pem);
@@ -133,7 +135,11 @@ describe('derived credentials, from a PIV card to a phone', () => {
       nobody: await issuePivCard(dir, ca, 'nobody-card', { cn: 'DOE.JOHN.1', upn: 'john.doe@corp.example.com' }),
       unseen: await issuePivCard(dir, ca, 'unseen-card', { cn: 'SMITH.JANE.1234567890', upn: 'jane.smith@corp.example.com' }),
       // The same card's Card Authentication certificate: it answers without the PIN.
-      cardAuth: await issuePivCard(dir, ca, 'card-auth', { cn: 'SMITH.JANE.1234567890', upn: 'jane.smith@corp.example.com', policies: ['2.16.840.1.101.3.2.1.3.17'] }),
+      cardAuth: await issuePivCard(dir, ca, 'card-auth', {
+        cn: 'SMITH.JANE.1234567890',
+        upn: 'jane.smith@corp.example.com',
+        policies: ['2.16.840.1.101.3.2.1.3.17'],
+      }),
     };
     gw = await startTestGateway({
       dir,
@@ -174,7 +180,12 @@ describe('derived credentials, from a PIV card to a phone', () => {
   test('the listener asks for PIV cards: openssl s_client lists the PIV CA among the acceptable client CAs', async () => {
     // Asynchronous: the gateway answers from this same process.
     const out = await new Promise<string>((resolve) => {
-      const child = execFile('openssl', ['s_client', '-connect', `127.0.0.1:${new URL(base).port}`, '-servername', 'localhost', '-CAfile', join(dir, 'certs/root-ca.pem')], { timeout: 20_000 }, (_err, stdout, stderr) => resolve(stdout + stderr));
+      const child = execFile(
+        'openssl',
+        ['s_client', '-connect', `127.0.0.1:${new URL(base).port}`, '-servername', 'localhost', '-CAfile', join(dir, 'certs/root-ca.pem')],
+        { timeout: 20_000 },
+        (_err, stdout, stderr) => resolve(stdout + stderr),
+      );
       child.stdin?.end();
     });
     assert.match(out, /Acceptable client certificate CA names[\s\S]*CN ?= ?Example PIV CA/);
@@ -207,7 +218,7 @@ describe('derived credentials, from a PIV card to a phone', () => {
     assert.deepEqual((await api('GET', '/mobile-ids?user=jane')).json().mobileIds, []);
   });
 
-  test('the page escapes what the card and the directory say; the form only works with its card\'s token', async () => {
+  test("the page escapes what the card and the directory say; the form only works with its card's token", async () => {
     const page = await curl(`${base}/derived/`, [...cacert(), ...withCard(cards.bob)]);
     assert.equal(page.status, 200, page.body);
     assert.ok(!page.body.includes('<script>alert(1)'), 'card subject escaped');
@@ -232,10 +243,14 @@ describe('derived credentials, from a PIV card to a phone', () => {
     const png = /id="qr" src="data:image\/png;base64,([^"]+)"/.exec(page)![1]!;
     assert.equal(png, (await qrPng(link)).toString('base64'), 'the QR code holds the link shown');
     assert.equal(new URL(link).searchParams.get('code'), code.replace(' ', ''));
-    assert.equal(mailbox.received.length, 0, 'nothing is sent: the code is on the card holder\'s screen');
+    assert.equal(mailbox.received.length, 0, "nothing is sent: the code is on the card holder's screen");
 
     const got = await collect(link, intunePhone('DC-INTUNE-1'));
-    assert.deepEqual(got.credentials.map((c) => [c.template, c.container, c.kind, c.tag]), [['derived-piv-auth', 'none', 'new', 'authentication']], 'a phone without AppConnect gets the app\'s own store only');
+    assert.deepEqual(
+      got.credentials.map((c) => [c.template, c.container, c.kind, c.tag]),
+      [['derived-piv-auth', 'none', 'new', 'authentication']],
+      "a phone without AppConnect gets the app's own store only",
+    );
     const pem = openP12(got.credentials[0]!);
     const extensions = openssl(['x509', '-noout', '-ext', 'subjectAltName,extendedKeyUsage'], pem);
     assert.match(extensions, /UPN::?jane\.smith@corp\.example\.com/);
@@ -245,16 +260,37 @@ describe('derived credentials, from a PIV card to a phone', () => {
     assert.equal(m.status, 'issued');
     first = { id, serials: m.serials };
 
-    const listed = (await api('GET', '/derived-credentials?user=jane')).json().derivedCredentials as { mobileId: string; rederiveAt: number; notAfter: number; card: Json }[];
+    const listed = (await api('GET', '/derived-credentials?user=jane')).json().derivedCredentials as {
+      mobileId: string;
+      rederiveAt: number;
+      notAfter: number;
+      card: Json;
+    }[];
     assert.equal(listed.length, 1);
-    assert.deepEqual(listed[0]!.card, { issuer: cards.jane.issuer.split('\n').join(', '), serial: cards.jane.serial.toLowerCase(), fingerprint: cards.jane.fingerprint, status: 'active' });
+    assert.deepEqual(listed[0]!.card, {
+      issuer: cards.jane.issuer.split('\n').join(', '),
+      serial: cards.jane.serial.toLowerCase(),
+      fingerprint: cards.jane.fingerprint,
+      status: 'active',
+    });
     const cert = await certificate(m.serials[0]!);
-    const lifetime = Date.parse(openssl(['x509', '-noout', '-enddate'], cert.pem).split('=')[1]!) - Date.parse(openssl(['x509', '-noout', '-startdate'], cert.pem).split('=')[1]!);
+    const lifetime =
+      Date.parse(openssl(['x509', '-noout', '-enddate'], cert.pem).split('=')[1]!) -
+      Date.parse(openssl(['x509', '-noout', '-startdate'], cert.pem).split('=')[1]!);
     const notBefore = Date.parse(openssl(['x509', '-noout', '-startdate'], cert.pem).split('=')[1]!);
     assert.ok(Math.abs(listed[0]!.rederiveAt - (notBefore + 0.8 * lifetime)) < 2000, 'derive anew before 80% of the lifetime');
     const audit = ((await api('GET', `/audit?subjectId=${id}`)).json().entries as { action: string; detail: Json }[]).reverse();
     // The first two are written in one transaction (the same millisecond).
-    assert.deepEqual([...audit.slice(0, 2).map((e) => e.action).sort(), ...audit.slice(2).map((e) => e.action)], ['derived-credential.request', 'mobile-id.request', 'mobile-id.session', 'mobile-id.deliver', 'mobile-id.issue']);
+    assert.deepEqual(
+      [
+        ...audit
+          .slice(0, 2)
+          .map((e) => e.action)
+          .sort(),
+        ...audit.slice(2).map((e) => e.action),
+      ],
+      ['derived-credential.request', 'mobile-id.request', 'mobile-id.session', 'mobile-id.deliver', 'mobile-id.issue'],
+    );
     assert.deepEqual((audit.find((e) => e.action === 'derived-credential.request')!.detail.card as Json).fingerprint, cards.jane.fingerprint);
 
     // No renewal: the renewal sweep leaves it alone; the re-derive notice points to the page.
@@ -279,12 +315,15 @@ describe('derived credentials, from a PIV card to a phone', () => {
     assert.match(page, /revoked once the new one is on your device/);
     assert.equal((await mobileId(id)).replaces, first.id);
     const got = await collect(link, appConnectPhone('DC-APPCONNECT-1'));
-    assert.deepEqual(got.credentials.map((c) => [c.template, c.container, c.kind, c.tag]), [
-      ['derived-piv-auth', 'none', 'new', 'authentication'],
-      ['derived-piv-auth', 'mobileiron-appconnect', 'new', 'authentication'],
-      ['smime-signing', 'mobileiron-appconnect', 'new', 'signing'],
-      ['smime-encryption', 'mobileiron-appconnect', 'new', 'encryption'],
-    ]);
+    assert.deepEqual(
+      got.credentials.map((c) => [c.template, c.container, c.kind, c.tag]),
+      [
+        ['derived-piv-auth', 'none', 'new', 'authentication'],
+        ['derived-piv-auth', 'mobileiron-appconnect', 'new', 'authentication'],
+        ['smime-signing', 'mobileiron-appconnect', 'new', 'signing'],
+        ['smime-encryption', 'mobileiron-appconnect', 'new', 'encryption'],
+      ],
+    );
     for (const c of got.credentials) openP12(c);
     assert.equal((await mobileId(first.id)).status, 'issued', 'collected but not acknowledged: the first still stands');
     assert.equal((await certificate(first.serials[0]!)).status, 'valid');
@@ -294,7 +333,10 @@ describe('derived credentials, from a PIV card to a phone', () => {
     assert.match(await ocsp(first.serials[0]!), /: revoked[\s\S]+Reason: superseded/);
     const crlFile = join(dir, 'dev.crl');
     assert.equal((await curl(`${base}/pki/dev.crl`, [...cacert(), '-o', crlFile])).status, 200);
-    assert.match(openssl(['crl', '-inform', 'DER', '-in', crlFile, '-noout', '-text']), new RegExp(`Serial Number: ${first.serials[0]!.toUpperCase()}[\\s\\S]+?Superseded`));
+    assert.match(
+      openssl(['crl', '-inform', 'DER', '-in', crlFile, '-noout', '-text']),
+      new RegExp(`Serial Number: ${first.serials[0]!.toUpperCase()}[\\s\\S]+?Superseded`),
+    );
     second = { id, credentials: got.credentials };
   });
 
@@ -302,7 +344,10 @@ describe('derived credentials, from a PIV card to a phone', () => {
     const third = await deriveOk(cards.jane);
     const got3 = await collect(third.link, appConnectPhone('DC-APPCONNECT-1'));
     const older3 = got3.credentials.filter((c) => c.kind === 'historic');
-    assert.deepEqual(older3.map((c) => [c.serial, c.tag, c.container]), [[second.credentials[3]!.serial, 'encryption', 'mobileiron-appconnect']]);
+    assert.deepEqual(
+      older3.map((c) => [c.serial, c.tag, c.container]),
+      [[second.credentials[3]!.serial, 'encryption', 'mobileiron-appconnect']],
+    );
     openP12(older3[0]!);
     assert.equal((await phone.ack(got3.token)).status, 200);
     assert.equal((await certificate(second.credentials[3]!.serial)).revocationReason, 'superseded');
@@ -330,7 +375,14 @@ describe('derived credentials, from a PIV card to a phone', () => {
     await deriveOk(cards.rosa);
     await deriveOk(cards.rosa);
     const overview = await curl(`${base}/derived/`, [...cacert(), ...withCard(cards.rosa)]);
-    const limited = await curl(`${base}/derived/request`, [...cacert(), ...withCard(cards.rosa), '-D', '-', '--data-urlencode', `token=${formToken(overview.body)}`]);
+    const limited = await curl(`${base}/derived/request`, [
+      ...cacert(),
+      ...withCard(cards.rosa),
+      '-D',
+      '-',
+      '--data-urlencode',
+      `token=${formToken(overview.body)}`,
+    ]);
     assert.equal(limited.status, 429, limited.body);
     assert.match(limited.body, /4 requests in the last 24 hours/);
     const wait = Number(/^retry-after: (\d+)/im.exec(limited.body)?.[1]);
@@ -340,7 +392,12 @@ describe('derived credentials, from a PIV card to a phone', () => {
   });
 
   test('the card management system reports the card cancelled: every derived credential of it is revoked (OCSP), the card can no longer derive; repeating changes nothing', async () => {
-    const refused = await api('POST', '/derived-credentials/piv-cancelled', { certificate: cards.jane.pem }, (await new TokenRepository(gw.db).create({ name: 'someone', roles: [] })).token);
+    const refused = await api(
+      'POST',
+      '/derived-credentials/piv-cancelled',
+      { certificate: cards.jane.pem },
+      (await new TokenRepository(gw.db).create({ name: 'someone', roles: [] })).token,
+    );
     assert.equal(refused.status, 403);
     const bad = await api('POST', '/derived-credentials/piv-cancelled', {}, cmsToken);
     assert.equal(bad.status, 400);
@@ -348,8 +405,15 @@ describe('derived credentials, from a PIV card to a phone', () => {
     assert.equal((await api('POST', '/derived-credentials/piv-cancelled', { issuer: 'CN=x', serial: 'not-hex' }, cmsToken)).status, 400);
     assert.equal((await api('POST', '/derived-credentials/piv-cancelled', { certificate: cards.jane.pem, reason: 'certificateHold' }, cmsToken)).status, 400);
     assert.equal((await api('POST', '/derived-credentials/piv-cancelled', { certificate: cards.jane.pem, extra: 1 }, cmsToken)).status, 400);
-    const listedBefore = (await api('GET', '/derived-credentials?user=jane')).json().derivedCredentials as { mobileId: string; status: string; card: { status: string } }[];
-    assert.ok(listedBefore.every((d) => d.card.status === 'active'), 'bad reports changed nothing');
+    const listedBefore = (await api('GET', '/derived-credentials?user=jane')).json().derivedCredentials as {
+      mobileId: string;
+      status: string;
+      card: { status: string };
+    }[];
+    assert.ok(
+      listedBefore.every((d) => d.card.status === 'active'),
+      'bad reports changed nothing',
+    );
     const live = listedBefore.filter((d) => d.status === 'issued');
     assert.equal(live.length, 1);
 
@@ -362,7 +426,12 @@ describe('derived credentials, from a PIV card to a phone', () => {
     assert.deepEqual(body.revoked, serials);
     for (const serial of serials) assert.match(await ocsp(serial), /: revoked[\s\S]+Reason: cessationOfOperation/);
 
-    const again = await api('POST', '/derived-credentials/piv-cancelled', { issuer: cards.jane.issuer.split('\n').reverse().join(', '), serial: cards.jane.serial }, cmsToken);
+    const again = await api(
+      'POST',
+      '/derived-credentials/piv-cancelled',
+      { issuer: cards.jane.issuer.split('\n').reverse().join(', '), serial: cards.jane.serial },
+      cmsToken,
+    );
     assert.equal(again.status, 200, again.body);
     assert.deepEqual(again.json().alreadyCancelled, true);
     assert.deepEqual(again.json().cancelled, []);
@@ -375,7 +444,12 @@ describe('derived credentials, from a PIV card to a phone', () => {
   });
 
   test('a card reported cancelled before it was ever used cannot derive', async () => {
-    const r = await api('POST', '/derived-credentials/piv-cancelled', { issuer: `/${cards.unseen.issuer.split('\n').join('/')}`, serial: cards.unseen.serial.replace(/(..)(?!$)/g, '$1:'), reason: 'keyCompromise' }, cmsToken);
+    const r = await api(
+      'POST',
+      '/derived-credentials/piv-cancelled',
+      { issuer: `/${cards.unseen.issuer.split('\n').join('/')}`, serial: cards.unseen.serial.replace(/(..)(?!$)/g, '$1:'), reason: 'keyCompromise' },
+      cmsToken,
+    );
     assert.equal(r.status, 200, r.body);
     assert.deepEqual(r.json().cancelled, []);
     const page = await curl(`${base}/derived/`, [...cacert(), ...withCard(cards.unseen)]);

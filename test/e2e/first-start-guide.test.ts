@@ -90,7 +90,12 @@ describe('the first-start guide', () => {
     // Go clients trust the root CA through SSL_CERT_FILE: openssl verifies the served chain against that file alone.
     const root = /SSL_CERT_FILE=(\S+)/.exec(guide)![1]!;
     const verified = await new Promise<string>((resolve) =>
-      execFile('bash', ['-c', `openssl s_client -connect 127.0.0.1:${port} -servername localhost -verify_return_error -CAfile ${root} </dev/null`], { cwd: dir, encoding: 'utf8' }, (_e, out) => resolve(out)),
+      execFile(
+        'bash',
+        ['-c', `openssl s_client -connect 127.0.0.1:${port} -servername localhost -verify_return_error -CAfile ${root} </dev/null`],
+        { cwd: dir, encoding: 'utf8' },
+        (_e, out) => resolve(out),
+      ),
     );
     assert.match(verified, /Verify return code: 0 \(ok\)/);
     assert.equal(await stop(first), 0);
@@ -119,7 +124,10 @@ describe('the first-start guide', () => {
     assert.match(before, /INFO.*credgate listening on https:\/\/localhost:\d+/, 'log lines come first, in pino-pretty form');
     assert.doesNotMatch(screen, /^\{"level"/m, 'no JSON lines at a terminal');
     assert.match(screen, /client certificate certs\/admin\.p12;/);
-    assert.match(screen, /curl --cacert certs\/root-ca\.pem --cert-type P12 --cert "certs\/admin\.p12:\$\(cat certs\/admin\.p12\.password\)" https:\/\/localhost:\d+\/api\/v1\/whoami/);
+    assert.match(
+      screen,
+      /curl --cacert certs\/root-ca\.pem --cert-type P12 --cert "certs\/admin\.p12:\$\(cat certs\/admin\.p12\.password\)" https:\/\/localhost:\d+\/api\/v1\/whoami/,
+    );
     assert.ok(!screen.includes(readFileSync(join(dir, 'certs/admin.p12.password'), 'utf8').trim()));
     assert.equal(await stop(onTerminal), 0);
   });
@@ -139,9 +147,12 @@ describe('the first-start guide', () => {
     pretty.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
     await until('the listening line', () => logs.includes('INFO: credgate listening on '), 60_000);
     const secret = 'otp-in-a-query-5521';
-    await new Promise((resolve) => execFile('curl', ['-sS', '--cacert', join(dir, 'certs/root-ca.pem'), `https://localhost:${port}/mobile/v1/sessions?otp=${secret}`], resolve));
+    await new Promise((resolve) =>
+      execFile('curl', ['-sS', '--cacert', join(dir, 'certs/root-ca.pem'), `https://localhost:${port}/mobile/v1/sessions?otp=${secret}`], resolve),
+    );
     await until('the request line', () => logs.includes('url: "/mobile/v1/sessions?otp=[Redacted]"'), 10_000);
     assert.doesNotMatch(logs, /^\{/m, 'no JSON lines');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: an ANSI colour code starts with ESC
     assert.doesNotMatch(logs, /\u001b\[/, 'no colour codes into a pipe');
     assert.ok(!logs.includes(secret), 'the one-time code is redacted in pretty lines too');
     assert.equal(await stop(pretty), 0);

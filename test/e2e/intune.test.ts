@@ -48,13 +48,28 @@ describe('SCEP with Intune challenge validation', () => {
   };
   const enroll = (name: string, profile: string, challenge: string) => {
     const f = files(name);
-    return scepclient(['-server-url', `${base}/scep/${profile}`, '-private-key', f.key, '-certificate', f.cert, '-cn', name, '-organization', 'Contoso', '-challenge', challenge]);
+    return scepclient([
+      '-server-url',
+      `${base}/scep/${profile}`,
+      '-private-key',
+      f.key,
+      '-certificate',
+      f.cert,
+      '-cn',
+      name,
+      '-organization',
+      'Contoso',
+      '-challenge',
+      challenge,
+    ]);
   };
   const certificates = async () => Number((await gw.db('certificates').count({ n: '*' }).first())?.n);
   /** The validateRequest call that carried this challenge, and the notifications for its transaction. */
   const callsFor = (challenge: string) => {
-    const validate = cloud.scepCalls.find((c) => c.action === 'validateRequest' && parseCsr(Buffer.from(c.body.request!.certificateRequest as string, 'base64')).challengePassword === challenge);
-    const tx = validate?.body.request!.transactionId;
+    const validate = cloud.scepCalls.find(
+      (c) => c.action === 'validateRequest' && parseCsr(Buffer.from(c.body.request!.certificateRequest as string, 'base64')).challengePassword === challenge,
+    );
+    const tx = validate ? validate.body.request!.transactionId : undefined;
     return { validate, notifications: cloud.scepCalls.filter((c) => c.action !== 'validateRequest' && c.body.notification!.transactionId === tx) };
   };
 
@@ -113,7 +128,10 @@ describe('SCEP with Intune challenge validation', () => {
     assert.equal(validate.headers['user-agent'], 'credgate-e2e');
     assert.match(String(validate.headers.authorization), /^Bearer /);
 
-    assert.deepEqual(notifications.map((n) => n.action), ['successNotification']);
+    assert.deepEqual(
+      notifications.map((n) => n.action),
+      ['successNotification'],
+    );
     const n = notifications[0]!.body.notification!;
     assert.equal(n.certificateSerialNumber, cert.serialNumber.toLowerCase());
     assert.equal(n.certificateThumbprint, createHash('sha1').update(cert.raw).digest('hex'));
@@ -151,7 +169,10 @@ describe('SCEP with Intune challenge validation', () => {
     assert.ok(!existsSync(files('intune-device-retry').cert));
     const again = await enroll('intune-device-retry', 'intune', challenge);
     assert.equal(again.code, 0, again.output);
-    assert.deepEqual(callsFor(challenge).notifications.map((n) => n.action), ['successNotification']);
+    assert.deepEqual(
+      callsFor(challenge).notifications.map((n) => n.action),
+      ['successNotification'],
+    );
   });
 
   test('validated but refused by policy: FAILURE for the client and a failureNotification with the reason', async () => {
@@ -162,7 +183,10 @@ describe('SCEP with Intune challenge validation', () => {
     assert.match(run.output, /failInfo: badRequest/);
     assert.equal(await certificates(), before);
     const { notifications } = callsFor(challenge);
-    assert.deepEqual(notifications.map((n) => n.action), ['failureNotification']);
+    assert.deepEqual(
+      notifications.map((n) => n.action),
+      ['failureNotification'],
+    );
     const n = notifications[0]!.body.notification!;
     assert.equal(n.hResult, -2147467259);
     assert.match(n.errorDescription as string, /escrows keys/);
@@ -177,7 +201,16 @@ describe('SCEP with Intune challenge validation', () => {
       const req = await pkiMessage({ type: 'PKCSReq', inner: opensslCsr(device.key, { subject, addext, challenge }), signer: device, recipients: [ra] });
       const file = join(dir, `names-${req.transactionId}.der`);
       writeFileSync(file, req.der);
-      const sent = await curl(`${base}/scep/intune?operation=PKIOperation`, ['--cacert', rootPem, '-H', 'Content-Type: application/x-pki-message', '--data-binary', `@${file}`, '-o', `${file}.rep`]);
+      const sent = await curl(`${base}/scep/intune?operation=PKIOperation`, [
+        '--cacert',
+        rootPem,
+        '-H',
+        'Content-Type: application/x-pki-message',
+        '--data-binary',
+        `@${file}`,
+        '-o',
+        `${file}.rep`,
+      ]);
       assert.equal(sent.status, 200);
       return { rep: readCertRep(readFileSync(`${file}.rep`), ra, device), challenge };
     };
@@ -186,10 +219,18 @@ describe('SCEP with Intune challenge validation', () => {
     assert.equal(bidi.rep.status, 'FAILURE');
     assert.equal(bidi.rep.failInfo, 'badRequest');
     assert.equal(await certificates(), before);
-    assert.deepEqual(callsFor(bidi.challenge).notifications.map((n) => n.action), ['failureNotification'], 'Intune hears why');
+    assert.deepEqual(
+      callsFor(bidi.challenge).notifications.map((n) => n.action),
+      ['failureNotification'],
+      'Intune hears why',
+    );
     assert.match(callsFor(bidi.challenge).notifications[0]!.body.notification!.errorDescription as string, /U\+202E/);
 
-    const usages = await send('/CN=intune-wants-ca', ['basicConstraints=critical,CA:TRUE', 'extendedKeyUsage=serverAuth,codeSigning', 'subjectAltName=otherName:1.3.6.1.4.1.311.20.2.3;UTF8:jane@example.com']);
+    const usages = await send('/CN=intune-wants-ca', [
+      'basicConstraints=critical,CA:TRUE',
+      'extendedKeyUsage=serverAuth,codeSigning',
+      'subjectAltName=otherName:1.3.6.1.4.1.311.20.2.3;UTF8:jane@example.com',
+    ]);
     assert.equal(usages.rep.status, 'SUCCESS', usages.rep.failInfo);
     const cert = usages.rep.certificates[0]!;
     assert.equal(cert.ca, false);
@@ -201,11 +242,24 @@ describe('SCEP with Intune challenge validation', () => {
     const ra = new X509Certificate(readFileSync(join(dir, 'certs/scep-ra.pem')));
     const device = await newDevice('intune-generic');
     const send = async (type: 'PKCSReq' | 'RenewalReq', signer: Identity, challenge: string) => {
-      const csr = opensslCsr(device.key, { subject: '/CN=intune-generic', addext: ['subjectAltName=otherName:1.3.6.1.4.1.311.20.2.3;UTF8:generic@example.com'], challenge });
+      const csr = opensslCsr(device.key, {
+        subject: '/CN=intune-generic',
+        addext: ['subjectAltName=otherName:1.3.6.1.4.1.311.20.2.3;UTF8:generic@example.com'],
+        challenge,
+      });
       const req = await pkiMessage({ type, inner: csr, signer, recipients: [ra] });
       const file = join(dir, `generic-${req.transactionId}.der`);
       writeFileSync(file, req.der);
-      const sent = await curl(`${base}/scep/intune-generic?operation=PKIOperation`, ['--cacert', rootPem, '-H', 'Content-Type: application/x-pki-message', '--data-binary', `@${file}`, '-o', `${file}.rep`]);
+      const sent = await curl(`${base}/scep/intune-generic?operation=PKIOperation`, [
+        '--cacert',
+        rootPem,
+        '-H',
+        'Content-Type: application/x-pki-message',
+        '--data-binary',
+        `@${file}`,
+        '-o',
+        `${file}.rep`,
+      ]);
       assert.equal(sent.status, 200);
       return readCertRep(readFileSync(`${file}.rep`), ra, signer);
     };
@@ -213,7 +267,10 @@ describe('SCEP with Intune challenge validation', () => {
     const first = await send('PKCSReq', device, challenge);
     assert.equal(first.status, 'SUCCESS', first.failInfo);
     assert.ok(callsFor(challenge).validate, 'Intune validated the request');
-    assert.deepEqual(callsFor(challenge).notifications.map((n) => n.action), ['successNotification']);
+    assert.deepEqual(
+      callsFor(challenge).notifications.map((n) => n.action),
+      ['successNotification'],
+    );
     assert.equal(first.certificates[0]!.subjectAltName, 'othername:UPN:generic@example.com', 'names: mdm by default, as for { intune: <id> }');
 
     // Same names, signed by the certificate just issued: enough for a renewal where the gateway checks challenges itself, not where Intune does.
@@ -244,21 +301,41 @@ describe('SCEP with Intune challenge validation', () => {
     );
     const start = (challenge: Record<string, string>) =>
       startTestGateway({ dir: other, overrides: { connectors: { dir: join(other, 'connectors') }, scep: { profiles: { default: {}, x: { challenge } } } } });
-    await assert.rejects(start({ connector: 'nope' }), /^StartupError: scep\.profiles\.x\.challenge\.connector: no connector "nope" \(configured connectors that do: intune\)$/);
+    await assert.rejects(
+      start({ connector: 'nope' }),
+      /^StartupError: scep\.profiles\.x\.challenge\.connector: no connector "nope" \(configured connectors that do: intune\)$/,
+    );
     await assert.rejects(
       start({ connector: 'ws1' }),
       /^StartupError: scep\.profiles\.x\.challenge\.connector: connector "ws1" \(workspace-one\) does not validate SCEP challenges \(configured connectors that do: intune\)$/,
     );
-    await assert.rejects(start({ intune: 'ws1' }), /^StartupError: scep\.profiles\.x\.challenge\.intune: no Intune connector "ws1" \(configured Intune connectors: intune\)$/);
+    await assert.rejects(
+      start({ intune: 'ws1' }),
+      /^StartupError: scep\.profiles\.x\.challenge\.intune: no Intune connector "ws1" \(configured Intune connectors: intune\)$/,
+    );
   });
 
   test('validated, then rejected by an operator: Intune gets a failureNotification', async () => {
     const ra = new X509Certificate(readFileSync(join(dir, 'certs/scep-ra.pem')));
     const device = await newDevice('intune-pending');
     const challenge = cloud.scepChallenge('Success');
-    const req = await pkiMessage({ type: 'PKCSReq', inner: deviceCsr(device, [{ type: 'CN', value: 'intune-pending' }], challenge), signer: device, recipients: [ra] });
+    const req = await pkiMessage({
+      type: 'PKCSReq',
+      inner: deviceCsr(device, [{ type: 'CN', value: 'intune-pending' }], challenge),
+      signer: device,
+      recipients: [ra],
+    });
     writeFileSync(join(dir, 'pending.der'), req.der);
-    const sent = await curl(`${base}/scep/intune-approval?operation=PKIOperation`, ['--cacert', rootPem, '-H', 'Content-Type: application/x-pki-message', '--data-binary', `@${join(dir, 'pending.der')}`, '-o', join(dir, 'pending-rep.der')]);
+    const sent = await curl(`${base}/scep/intune-approval?operation=PKIOperation`, [
+      '--cacert',
+      rootPem,
+      '-H',
+      'Content-Type: application/x-pki-message',
+      '--data-binary',
+      `@${join(dir, 'pending.der')}`,
+      '-o',
+      join(dir, 'pending-rep.der'),
+    ]);
     assert.equal(sent.status, 200);
     assert.equal(readCertRep(readFileSync(join(dir, 'pending-rep.der')), ra, device).status, 'PENDING');
     assert.deepEqual(callsFor(challenge).notifications, [], 'nothing to report while it waits');
@@ -266,14 +343,30 @@ describe('SCEP with Intune challenge validation', () => {
     const id = waiting.id as number;
     // The challenge is Intune's secret: the waiting request is kept without it, and as received only sealed.
     assert.equal(parseCsr(Buffer.from(waiting.csr as string, 'base64')).challengePassword, undefined);
-    for (const column of Object.values(waiting as Record<string, unknown>)) assert.ok(!String(column).includes(challenge), 'no column holds the challenge in clear');
+    for (const column of Object.values(waiting as Record<string, unknown>))
+      assert.ok(!String(column).includes(challenge), 'no column holds the challenge in clear');
     assert.ok(waiting.csr_sealed);
-    const rejected = await curl(`${base}/api/v1/scep/requests/${id}/reject`, [...adminCurlArgs(join(dir, 'certs')), '-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', JSON.stringify({ reason: 'unknown device' })]);
+    const rejected = await curl(`${base}/api/v1/scep/requests/${id}/reject`, [
+      ...adminCurlArgs(join(dir, 'certs')),
+      '-X',
+      'POST',
+      '-H',
+      'Content-Type: application/json',
+      '--data-binary',
+      JSON.stringify({ reason: 'unknown device' }),
+    ]);
     assert.equal(rejected.status, 200, rejected.body);
     const { notifications } = callsFor(challenge);
-    assert.deepEqual(notifications.map((n) => n.action), ['failureNotification']);
+    assert.deepEqual(
+      notifications.map((n) => n.action),
+      ['failureNotification'],
+    );
     assert.equal(notifications[0]!.body.notification!.errorDescription, 'unknown device');
-    assert.equal(notifications[0]!.body.notification!.certificateRequest, callsFor(challenge).validate!.body.request!.certificateRequest, 'Intune is told with the request it validated');
+    assert.equal(
+      notifications[0]!.body.notification!.certificateRequest,
+      callsFor(challenge).validate!.body.request!.certificateRequest,
+      'Intune is told with the request it validated',
+    );
     const decided = await gw.db('scep_transactions').where({ id }).first();
     assert.equal(decided.csr, null);
     assert.equal(decided.csr_sealed, null);
@@ -287,7 +380,11 @@ describe('SCEP with Intune challenge validation', () => {
     const other = tempDir();
     const tls = await makeTestTls();
     const f = writeTestTlsFiles(tls, other);
-    writeConnectorFile(join(other, 'connectors'), 'intune', { ...settings, clientSecret: undefined, clientCertificate: { cert: f.clientCert, key: f.otherClientKey } });
+    writeConnectorFile(join(other, 'connectors'), 'intune', {
+      ...settings,
+      clientSecret: undefined,
+      clientCertificate: { cert: f.clientCert, key: f.otherClientKey },
+    });
     await assert.rejects(
       startTestGateway({ dir: other, overrides: { connectors: { dir: join(other, 'connectors') } } }),
       /connectors\/intune\.yaml clientCertificate\.key: .*other-client-key\.pem is not the RSA key of .*client\.pem/,

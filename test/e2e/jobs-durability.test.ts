@@ -97,11 +97,7 @@ describe('job durability', () => {
       });
       const workers = [await startWorker(settings, { CREDGATE_TEST_CONCURRENCY: '4' }), await startWorker(settings, { CREDGATE_TEST_CONCURRENCY: '4' })];
       children.push(...workers.map((w) => w.child));
-      await until(
-        'all 1,000 jobs to be done',
-        async () => (await jobs.countByStatus()).done === 1000,
-        120_000,
-      );
+      await until('all 1,000 jobs to be done', async () => (await jobs.countByStatus()).done === 1000, 120_000);
       const runs = (await db('test_job_runs').select('job_id', 'worker')) as { job_id: number; worker: string }[];
       assert.equal(runs.length, 1000, 'one run per job');
       assert.equal(new Set(runs.map((r) => Number(r.job_id))).size, 1000, 'no job ran twice');

@@ -27,7 +27,12 @@ describe('Identity Agent sessions: no enumeration or lock-out by user name', () 
   const codes = new Map<string, { id: string; code: string }>();
 
   const api = async (method: string, path: string, body?: unknown) => {
-    const r = await curl(`${gw.url}/api/v1${path}`, [...adminCurlArgs(join(gw.dir, 'certs')), '-X', method, ...(body === undefined ? [] : ['-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)])]);
+    const r = await curl(`${gw.url}/api/v1${path}`, [
+      ...adminCurlArgs(join(gw.dir, 'certs')),
+      '-X',
+      method,
+      ...(body === undefined ? [] : ['-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)]),
+    ]);
     assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.body}`);
     return r.json();
   };
@@ -37,7 +42,20 @@ describe('Identity Agent sessions: no enumeration or lock-out by user name', () 
   };
   /** A session start from `from`, with the whole answer (status line, headers, body); the same X-Request-Id each time, so answers can be compared whole. */
   const start = (body: Json, from: string) =>
-    curl(`${gw.url}/mobile/v1/sessions`, ['-4', '--interface', from, '--cacert', join(gw.dir, 'certs/root-ca.pem'), '-i', '-H', 'Content-Type: application/json', '-H', 'X-Request-Id: session-probe', '--data-binary', JSON.stringify(body)]);
+    curl(`${gw.url}/mobile/v1/sessions`, [
+      '-4',
+      '--interface',
+      from,
+      '--cacert',
+      join(gw.dir, 'certs/root-ca.pem'),
+      '-i',
+      '-H',
+      'Content-Type: application/json',
+      '-H',
+      'X-Request-Id: session-probe',
+      '--data-binary',
+      JSON.stringify(body),
+    ]);
   /** The answer without its Date header, the one part that may differ. */
   const whole = (r: CurlResult) => r.body.replace(/^date: [^\r\n]*\r?\n/im, '');
   const bodyOf = (r: CurlResult) => JSON.parse(r.body.slice(r.body.search(/\r?\n\r?\n/)).trim()) as Json;
@@ -53,7 +71,11 @@ describe('Identity Agent sessions: no enumeration or lock-out by user name', () 
       },
     });
     const people = ['bob', 'jane', 'vera', 'lena', 'nina', 'paul', 'olga', 'tom'];
-    await api('POST', '/users/import', people.map((userName) => ({ userName, displayName: userName.toUpperCase(), email: `${userName}@example.com` })));
+    await api(
+      'POST',
+      '/users/import',
+      people.map((userName) => ({ userName, displayName: userName.toUpperCase(), email: `${userName}@example.com` })),
+    );
     for (const user of people.filter((u) => u !== 'bob')) {
       const issued = await api('POST', '/mobile-ids', { user, credentialProfile: user === 'vera' ? 'validated' : 'phone', notify: 'none' });
       codes.set(user, { id: (issued.mobileId as { id: string }).id, code: (issued.code as string | undefined) ?? '' });
@@ -79,7 +101,7 @@ describe('Identity Agent sessions: no enumeration or lock-out by user name', () 
     assert.deepEqual(await stateOf('jane'), ['ready', 0], 'a wrong code by user name is not counted against the request');
   });
 
-  test('wrong codes by user name cannot lock the person\'s request: the right code still collects with its request id', async () => {
+  test("wrong codes by user name cannot lock the person's request: the right code still collects with its request id", async () => {
     const nina = codes.get('nina')!;
     const answers: CurlResult[] = [];
     for (let i = 0; i < 12; i++) answers.push(await start({ userName: 'nina', code: wrongOf(nina.code), device }, '127.0.0.3'));
@@ -96,7 +118,8 @@ describe('Identity Agent sessions: no enumeration or lock-out by user name', () 
 
     // Fewer wrong codes than that leave the user-name form working.
     const paul = codes.get('paul')!;
-    for (let i = 0; i < 4; i++) assert.equal((await start({ userName: 'paul', code: wrongOf(paul.code), device: { ...device, serial: 'PROBE0002' } }, '127.0.0.8')).status, 401);
+    for (let i = 0; i < 4; i++)
+      assert.equal((await start({ userName: 'paul', code: wrongOf(paul.code), device: { ...device, serial: 'PROBE0002' } }, '127.0.0.8')).status, 401);
     const collected = await start({ userName: 'paul', code: paul.code, device: { ...device, serial: 'PROBE0002' } }, '127.0.0.8');
     assert.equal(collected.status, 201, collected.body);
     assert.equal(bodyOf(collected).mobileId, paul.id);
@@ -121,7 +144,10 @@ describe('Identity Agent sessions: no enumeration or lock-out by user name', () 
   test(`an address with ${MAX_FAILURES} failed starts within a minute gets 429 with Retry-After, before its code is compared; other addresses are not held up`, async () => {
     const tom = codes.get('tom')!;
     for (let i = 0; i < MAX_FAILURES; i++) {
-      const r = i % 2 ? await start({ request: randomUUID(), code: tom.code, device }, '127.0.0.5') : await start({ userName: 'tom', code: '0000 0000', device }, '127.0.0.5');
+      const r =
+        i % 2
+          ? await start({ request: randomUUID(), code: tom.code, device }, '127.0.0.5')
+          : await start({ userName: 'tom', code: '0000 0000', device }, '127.0.0.5');
       assert.ok(r.status === 401 || r.status === 404, r.body);
     }
     const held = await start({ request: tom.id, code: tom.code, device }, '127.0.0.5');

@@ -182,15 +182,22 @@ describe('mobile identities, as a person and a phone', () => {
     assert.match(again.body.message as string, /already been used/);
 
     const got = await collect(token);
-    assert.deepEqual(got.credentials.map((c) => [c.template, c.container, c.kind, c.format]), [
-      ['smime-signing', 'system-store', 'new', 'apple'],
-      ['smime-encryption', 'system-store', 'new', 'apple'],
-    ]);
+    assert.deepEqual(
+      got.credentials.map((c) => [c.template, c.container, c.kind, c.format]),
+      [
+        ['smime-signing', 'system-store', 'new', 'apple'],
+        ['smime-encryption', 'system-store', 'new', 'apple'],
+      ],
+    );
     assert.deepEqual(got.skipped, []);
     const signing = got.credentials[0]!;
     const pem = openP12(signing);
     assert.match(openssl(['x509', '-noout', '-subject'], pem), /CN ?= ?Jane Smith/);
-    assert.match(openssl(['pkcs12', '-in', join(dir, `${signing.serial}.p12`), '-passin', `pass:${signing.password}`, '-info', '-noout'], ''), /pbeWithSHA1And3-KeyTripleDES-CBC/, 'the Apple format for iOS');
+    assert.match(
+      openssl(['pkcs12', '-in', join(dir, `${signing.serial}.p12`), '-passin', `pass:${signing.password}`, '-info', '-noout'], ''),
+      /pbeWithSHA1And3-KeyTripleDES-CBC/,
+      'the Apple format for iOS',
+    );
     assert.equal((await phone.fetch(token)).status, 409, 'one delivery per session');
 
     const acked = await phone.ack(token);
@@ -199,7 +206,10 @@ describe('mobile identities, as a person and a phone', () => {
     assert.equal((await phone.fetch(token)).status, 401, 'the session ended');
     const issued = (await api('GET', `/mobile-ids/${created.mobileId.id}`)).json().mobileId as { status: string; deviceId: string; serials: string[] };
     assert.equal(issued.status, 'issued');
-    assert.deepEqual(issued.serials, got.credentials.map((c) => c.serial));
+    assert.deepEqual(
+      issued.serials,
+      got.credentials.map((c) => c.serial),
+    );
     const dev = (await api('GET', '/devices/F2LX1234ABCD')).json().device as { status: string; ownerId: string; id: string };
     assert.equal(dev.status, 'issued');
     assert.equal(dev.id, issued.deviceId);
@@ -223,7 +233,16 @@ describe('mobile identities, as a person and a phone', () => {
     writeFileSync(chain, readFileSync(issuing, 'utf8') + rootPem.toString());
     const [req, resp] = [join(dir, 'ocsp.req'), join(dir, 'ocsp.resp')];
     openssl(['ocsp', '-issuer', issuing, '-cert', leaf, '-reqout', req]);
-    const r = await curl(`${base}/pki/ocsp`, ['--cacert', join(dir, 'certs/root-ca.pem'), '-H', 'Content-Type: application/ocsp-request', '--data-binary', `@${req}`, '-o', resp]);
+    const r = await curl(`${base}/pki/ocsp`, [
+      '--cacert',
+      join(dir, 'certs/root-ca.pem'),
+      '-H',
+      'Content-Type: application/ocsp-request',
+      '--data-binary',
+      `@${req}`,
+      '-o',
+      resp,
+    ]);
     assert.equal(r.status, 200);
     const answer = openssl(['ocsp', '-respin', resp, '-CAfile', chain, '-issuer', issuing, '-cert', leaf, '-no_nonce']);
     assert.match(answer, /Response verify OK/);
@@ -237,20 +256,26 @@ describe('mobile identities, as a person and a phone', () => {
     const { id, token } = await session('jane', 'smime', iphone('F2LX1234ABCE'));
     const got = await collect(token);
     // The first mobile ID's certificates were revoked with it, so nothing is historic yet; this second one's is, for the third.
-    assert.deepEqual(got.credentials.map((c) => c.kind), ['new', 'new']);
+    assert.deepEqual(
+      got.credentials.map((c) => c.kind),
+      ['new', 'new'],
+    );
     assert.equal((await phone.ack(token)).status, 200);
     const third = await session('jane', 'smime', iphone('F2LX1234ABCF'));
     const more = await collect(third.token);
-    assert.deepEqual(more.credentials.map((c) => [c.template, c.kind]), [
-      ['smime-signing', 'new'],
-      ['smime-encryption', 'new'],
-      ['smime-encryption', 'historic'],
-    ]);
+    assert.deepEqual(
+      more.credentials.map((c) => [c.template, c.kind]),
+      [
+        ['smime-signing', 'new'],
+        ['smime-encryption', 'new'],
+        ['smime-encryption', 'historic'],
+      ],
+    );
     assert.equal(more.credentials[2]!.serial, got.credentials[1]!.serial, 'the earlier escrowed key, to read old mail');
     openP12(more.credentials[2]!);
     assert.equal((await phone.ack(third.token)).status, 200);
     assert.equal((await api('POST', `/mobile-ids/${third.id}/cancel`, {})).status, 200);
-    assert.equal(await certStatus(got.credentials[1]!.serial), 'valid', 'cancelling a mobile ID does not revoke another one\'s historic certificates');
+    assert.equal(await certStatus(got.credentials[1]!.serial), 'valid', "cancelling a mobile ID does not revoke another one's historic certificates");
     assert.equal((await api('POST', `/mobile-ids/${id}/cancel`, {})).status, 200);
   });
 
@@ -263,7 +288,11 @@ describe('mobile identities, as a person and a phone', () => {
     assert.equal(busy.status, 503);
     assert.equal(busy.headers['retry-after'], '7');
     assert.match(busy.body.message as string, /busy/);
-    assert.equal(((await api('GET', `/mobile-ids/${mobileId.id}`)).json().mobileId as { failedAttempts: number }).failedAttempts, 0, 'a refused session does not count as a wrong code');
+    assert.equal(
+      ((await api('GET', `/mobile-ids/${mobileId.id}`)).json().mobileId as { failedAttempts: number }).failedAttempts,
+      0,
+      'a refused session does not count as a wrong code',
+    );
 
     await api('POST', `/mobile-ids/${open[0]!.id}/cancel`, {});
     const next = await phone.start({ request: mobileId.id, code, device: iphone('LIMIT0009') });
@@ -293,21 +322,28 @@ describe('mobile identities, as a person and a phone', () => {
     assert.equal(audit.length, 1);
   });
 
-  test('a Citrix store receives only its containers (and the app\'s own); the system store is skipped', async () => {
+  test("a Citrix store receives only its containers (and the app's own); the system store is skipped", async () => {
     const android = { serial: 'R58M1234567', platform: 'android', model: 'SM-G991B', keyStores: ['citrix-securevault'] };
     const { id, token } = await session('carl', 'citrix', android);
     const got = await collect(token);
-    assert.deepEqual(got.credentials.map((c) => [c.template, c.container, c.format]), [
-      ['smime-signing', 'citrix-securevault', 'modern'],
-      ['tls-client', 'none', 'modern'],
-    ]);
+    assert.deepEqual(
+      got.credentials.map((c) => [c.template, c.container, c.format]),
+      [
+        ['smime-signing', 'citrix-securevault', 'modern'],
+        ['tls-client', 'none', 'modern'],
+      ],
+    );
     assert.deepEqual(got.skipped, [{ template: 'device-identity', container: 'system-store' }]);
     for (const c of got.credentials) openP12(c);
     assert.equal((await phone.ack(token)).status, 200);
 
     const plain = await session('carl', 'citrix', { serial: 'R58M7654321', platform: 'android', keyStores: [] });
     const only = await collect(plain.token);
-    assert.deepEqual(only.credentials.map((c) => c.container), ['none'], 'a phone without Citrix gets the uncontained certificate only');
+    assert.deepEqual(
+      only.credentials.map((c) => c.container),
+      ['none'],
+      'a phone without Citrix gets the uncontained certificate only',
+    );
     assert.equal((await phone.ack(plain.token)).status, 200);
     for (const m of [id, plain.id]) await api('POST', `/mobile-ids/${m}/cancel`, {});
   });
@@ -315,11 +351,22 @@ describe('mobile identities, as a person and a phone', () => {
   test('Citrix SecureVault: the operator is warned of an email address not in lower case; SecureVault certificates carry it lower-case', async () => {
     const created = (await requestId({ user: 'cara', credentialProfile: 'citrix' })) as Awaited<ReturnType<typeof requestId>> & { warnings?: string[] };
     assert.equal(created.warnings?.length, 1);
-    assert.match(created.warnings[0]!, /\(Cara\.Citrix@Example\.COM\) is not in lower case: its Citrix SecureVault certificates carry cara\.citrix@example\.com/);
-    const warned = () => gw.logs().split('\n').filter((l) => l.includes(created.mobileId.id) && l.includes('"level":40') && l.includes('not in lower case'));
+    assert.match(
+      created.warnings[0]!,
+      /\(Cara\.Citrix@Example\.COM\) is not in lower case: its Citrix SecureVault certificates carry cara\.citrix@example\.com/,
+    );
+    const warned = () =>
+      gw
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes(created.mobileId.id) && l.includes('"level":40') && l.includes('not in lower case'));
     assert.equal(warned().length, 1, 'logged when requested');
     const code = codeIn(await mailFor(created.mobileId.id));
-    const started = await phone.start({ request: created.mobileId.id, code, device: { serial: 'R58M1111222', platform: 'android', keyStores: ['citrix-securevault'] } });
+    const started = await phone.start({
+      request: created.mobileId.id,
+      code,
+      device: { serial: 'R58M1111222', platform: 'android', keyStores: ['citrix-securevault'] },
+    });
     assert.equal(started.status, 201, JSON.stringify(started.body));
     const token = started.body.token as string;
     secrets.push(token);
@@ -356,7 +403,7 @@ describe('mobile identities, as a person and a phone', () => {
     await api('POST', `/mobile-ids/${created.mobileId.id}/cancel`, {});
   });
 
-  test('roles and MyID\'s refusals: request my own ID; no one else\'s; no contact details; no profile the user may receive', async () => {
+  test("roles and MyID's refusals: request my own ID; no one else's; no contact details; no profile the user may receive", async () => {
     const mine = await api('POST', '/mobile-ids', { credentialProfile: 'self-service' }, bobToken);
     assert.equal(mine.status, 201, mine.body);
     const id = (mine.json().mobileId as { id: string; userName: string }).id;
@@ -367,17 +414,26 @@ describe('mobile identities, as a person and a phone', () => {
     assert.match(forJane.json().message as string, /may not request "smime"/);
     const janeSelf = await api('POST', '/mobile-ids', { user: 'jane', credentialProfile: 'self-service' }, bobToken);
     assert.equal(janeSelf.status, 400);
-    assert.match(janeSelf.json().message as string, /^The selected user has no certificates suitable for mobile devices and there are no credential profiles available for issuance\. jane lacks a role/);
+    assert.match(
+      janeSelf.json().message as string,
+      /^The selected user has no certificates suitable for mobile devices and there are no credential profiles available for issuance\. jane lacks a role/,
+    );
 
     const noContact = await api('POST', '/mobile-ids', { user: 'nocontact', credentialProfile: 'smime' });
     assert.equal(noContact.status, 400);
-    assert.equal(noContact.json().message, 'The selected user has neither phone number nor email address registered and so is not suitable for mobile device activation.');
+    assert.equal(
+      noContact.json().message,
+      'The selected user has neither phone number nor email address registered and so is not suitable for mobile device activation.',
+    );
     assert.equal((await api('POST', '/mobile-ids', { user: 'jane', credentialProfile: 'staff-only' })).status, 400);
     assert.match((await api('POST', '/mobile-ids', { user: 'jane', credentialProfile: 'smime', notify: 'sms' })).json().message as string, /go by email/);
     assert.equal((await api('POST', '/mobile-ids', { user: 'ghost', credentialProfile: 'smime' })).status, 404);
     assert.equal((await api('POST', '/mobile-ids', { credentialProfile: 'smime' })).status, 400, 'the admin certificate has no user record');
     const listed = (await api('GET', '/mobile-ids?user=bob')).json().mobileIds as { id: string }[];
-    assert.deepEqual(listed.map((m) => m.id), [id]);
+    assert.deepEqual(
+      listed.map((m) => m.id),
+      [id],
+    );
     await api('POST', `/mobile-ids/${id}/cancel`, {});
   });
 
@@ -393,7 +449,7 @@ describe('mobile identities, as a person and a phone', () => {
     await api('POST', `/mobile-ids/${mobileId.id}/cancel`, {});
   });
 
-  test('disable and enable hold and release the certificates; unlock answers the app\'s challenge; replace cancels and requests anew', async () => {
+  test("disable and enable hold and release the certificates; unlock answers the app's challenge; replace cancels and requests anew", async () => {
     const { id, token } = await session('jane', 'smime', iphone('LIFE00001'));
     const got = await collect(token);
     await phone.ack(token);
@@ -422,11 +478,14 @@ describe('mobile identities, as a person and a phone', () => {
     await api('POST', `/mobile-ids/${replacement.mobileId.id}/cancel`, {});
   });
 
-  test('renewal notices go by email and SMS once, with the operator\'s edited template', async () => {
+  test("renewal notices go by email and SMS once, with the operator's edited template", async () => {
     const { id, token } = await session('jane', 'smime', iphone('RENEW0001'));
     await collect(token);
     await phone.ack(token);
-    const put = await api('PUT', '/mobile/templates/renewal-email', { subject: 'Renew by {{notAfter}}', body: '<p>{{displayName}}: your {{profile}} ID ends in {{days}} days</p>' });
+    const put = await api('PUT', '/mobile/templates/renewal-email', {
+      subject: 'Renew by {{notAfter}}',
+      body: '<p>{{displayName}}: your {{profile}} ID ends in {{days}} days</p>',
+    });
     assert.equal(put.status, 200, put.body);
     assert.equal((await api('PUT', '/mobile/templates/renewal-email', { body: 'no subject' })).status, 400);
     assert.equal((await api('PUT', '/mobile/templates/nope', { body: 'x' })).status, 404);
@@ -443,7 +502,14 @@ describe('mobile identities, as a person and a phone', () => {
 
   test('policy and OpenAPI are served; no code, token or PKCS#12 password reached the log', async () => {
     const policy = await request(base).get('/mobile/v1/policy').ca(rootPem);
-    assert.deepEqual(policy.body, { logLevel: 4, maxLogFiles: -1, maxLogStorageMb: 10, adminEmail: 'mobile-logs@example.com', maxRetries: 5, minRetryDelaySeconds: 15 });
+    assert.deepEqual(policy.body, {
+      logLevel: 4,
+      maxLogFiles: -1,
+      maxLogStorageMb: 10,
+      adminEmail: 'mobile-logs@example.com',
+      maxRetries: 5,
+      minRetryDelaySeconds: 15,
+    });
     const spec = await request(base).get('/mobile/v1/openapi.yaml').ca(rootPem);
     assert.equal(spec.status, 200);
     assert.match(spec.text, /^openapi: 3\.1\.0/);

@@ -38,14 +38,22 @@ describe('MobileIron: a broker that breaks at-least-once delivery is noticed', (
   let core: CoreApiHandle;
   let gw: TestGateway;
 
-  const logLines = (): LogLine[] => gw.logs().trimEnd().split('\n').map((l) => JSON.parse(l) as LogLine);
+  const logLines = (): LogLine[] =>
+    gw
+      .logs()
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as LogLine);
   const errorsOf = (connector: string, msg: string) => logLines().filter((l) => l.connector === connector && l.level >= 50 && l.msg.startsWith(msg));
   const readyz = async () => {
     const r = await curl(`https://localhost:${gw.port}/readyz`, ['--cacert', join(dir, 'certs/root-ca.pem')]);
     return { status: r.status, raw: r.body, checks: (JSON.parse(r.body) as { checks: Record<string, string> }).checks };
   };
   /** The readiness failure the gateway logged for a check: the reason the public answer leaves out. */
-  const readinessReason = (check: string) => logLines().filter((l) => l.msg === 'readiness check failed' && l.check === check).at(-1)?.error;
+  const readinessReason = (check: string) =>
+    logLines()
+      .filter((l) => l.msg === 'readiness check failed' && l.check === check)
+      .at(-1)?.error;
   const connectorTest = (id: string) =>
     new Promise<{ status: number | null; stdout: string }>((resolve) => {
       const child = spawnCli(['connectors', 'test', id], { cwd: checkout, env: ENV });
@@ -76,12 +84,25 @@ describe('MobileIron: a broker that breaks at-least-once delivery is noticed', (
       writeFileSync(join(dir, name), data, { mode: 0o600 });
       return join(dir, name);
     };
-    files = { ca: w('ca.pem', ca.pem), cert: w('server.pem', server.cert), key: w('server-key.pem', server.key), ensCert: w('ens.pem', ens.cert), ensKey: w('ens-key.pem', ens.key) };
+    files = {
+      ca: w('ca.pem', ca.pem),
+      cert: w('server.pem', server.cert),
+      key: w('server-key.pem', server.key),
+      ensCert: w('ens.pem', ens.cert),
+      ensKey: w('ens-key.pem', ens.key),
+    };
     const tls = { ca: files.ca, cert: files.cert, key: files.key };
     qos0 = await startMosquitto(dir, tls, { settings: ['max_qos 0'] });
     lossy = await startMosquitto(dir, tls);
     refusing = await startEnsBroker({ ca: ca.pem, cert: server.cert, key: server.key, grant: (topic, qos) => (topic === 'device/wiped' ? 0x80 : qos) });
-    core = await startCoreApi({ cert: server.cert, key: server.key, username: 'credgate-api', password: ENV.MI_GRANTS_API_PASSWORD, adminDeviceSpaceId: 1, ceSettingNames: ['Signing', 'Encryption'] });
+    core = await startCoreApi({
+      cert: server.cert,
+      key: server.key,
+      username: 'credgate-api',
+      password: ENV.MI_GRANTS_API_PASSWORD,
+      adminDeviceSpaceId: 1,
+      ceSettingNames: ['Signing', 'Encryption'],
+    });
 
     const connectors = { 'mi-qos0': qos0.url, 'mi-refused': refusing.url, 'mi-lost': lossy.url };
     checkout = freshCheckout();
@@ -109,14 +130,20 @@ describe('MobileIron: a broker that breaks at-least-once delivery is noticed', (
 
     const cli = await connectorTest('mi-qos0');
     assert.equal(cli.status, 1, cli.stdout);
-    assert.match(cli.stdout, /^failed  broker: mqtts:\/\/127\.0\.0\.1:\d+ granted device\/enrolled: QoS 0, device\/retired: QoS 0, device\/wiped: QoS 0: their events would arrive at most once; the broker must allow QoS 1 \(Mosquitto: max_qos\)$/m);
+    assert.match(
+      cli.stdout,
+      /^failed {2}broker: mqtts:\/\/127\.0\.0\.1:\d+ granted device\/enrolled: QoS 0, device\/retired: QoS 0, device\/wiped: QoS 0: their events would arrive at most once; the broker must allow QoS 1 \(Mosquitto: max_qos\)$/m,
+    );
   });
 
   test('a refused subscription (SUBACK 0x80): an error names the topic; /readyz fails connector:mi-refused; connectors test fails', async () => {
     const logged = await until('the refusal to be logged', () => errorsOf('mi-refused', 'the broker refused these subscriptions')[0], 10_000);
     assert.deepEqual(logged.topics, ['device/wiped']);
     assert.equal(logged.granted, 'device/wiped: refused (SUBACK 0x80)');
-    assert.ok(refusing.subscriptions.some((s) => s.topic === 'device/wiped' && s.qos === 1), 'the gateway asked for QoS 1');
+    assert.ok(
+      refusing.subscriptions.some((s) => s.topic === 'device/wiped' && s.qos === 1),
+      'the gateway asked for QoS 1',
+    );
 
     const r = await readyz();
     assert.equal(r.status, 503);
@@ -125,7 +152,10 @@ describe('MobileIron: a broker that breaks at-least-once delivery is noticed', (
 
     const cli = await connectorTest('mi-refused');
     assert.equal(cli.status, 1, cli.stdout);
-    assert.match(cli.stdout, /^failed  broker: mqtts:\/\/127\.0\.0\.1:\d+ refused the subscription to device\/wiped; the broker's ACL must let this certificate read them$/m);
+    assert.match(
+      cli.stdout,
+      /^failed {2}broker: mqtts:\/\/127\.0\.0\.1:\d+ refused the subscription to device\/wiped; the broker's ACL must let this certificate read them$/m,
+    );
   });
 
   test('a broker restarted without persistence lost the persistent session: an error, /readyz fails connector:mi-lost until a connect finds the session again', async () => {
@@ -133,19 +163,33 @@ describe('MobileIron: a broker that breaks at-least-once delivery is noticed', (
     await until('mi-lost to subscribe', () => subscribed() > 0, 10_000);
     assert.equal((await readyz()).checks['connector:mi-lost'], 'subscribed');
     const cli = await connectorTest('mi-lost');
-    assert.match(cli.stdout, /^ok      broker: connected to mqtts:\/\/127\.0\.0\.1:\d+; subscribed to device\/enrolled, device\/retired, device\/wiped at QoS 1; the broker kept the session across a reconnect$/m);
+    assert.match(
+      cli.stdout,
+      /^ok {6}broker: connected to mqtts:\/\/127\.0\.0\.1:\d+; subscribed to device\/enrolled, device\/retired, device\/wiped at QoS 1; the broker kept the session across a reconnect$/m,
+    );
 
     await lossy.restart();
     const lost = await until('the lost session to be logged', () => errorsOf('mi-lost', 'the broker lost the persistent session')[0], 10_000);
     const clientId = lost.clientId!;
     assert.match(clientId, /^credgate-test-[0-9a-f]{12}$/);
-    const r = await until('/readyz to fail connector:mi-lost', async () => ((await readyz()).checks['connector:mi-lost'] === 'failed' ? readyz() : undefined), 5000);
+    const r = await until(
+      '/readyz to fail connector:mi-lost',
+      async () => ((await readyz()).checks['connector:mi-lost'] === 'failed' ? readyz() : undefined),
+      5000,
+    );
     assert.equal(r.status, 503);
     assert.match(readinessReason('connector:mi-lost')!, new RegExp(`lost the persistent session of ${clientId}`));
 
     // Another connection with the gateway's client id takes the session over, and the gateway takes it back: now it is there.
     const before = subscribed();
-    const takeover = await mqtt.connectAsync(lossy.url, { ca: readFileSync(files.ca), cert: readFileSync(files.ensCert), key: readFileSync(files.ensKey), clientId, clean: false, reconnectPeriod: 0 });
+    const takeover = await mqtt.connectAsync(lossy.url, {
+      ca: readFileSync(files.ca),
+      cert: readFileSync(files.ensCert),
+      key: readFileSync(files.ensKey),
+      clientId,
+      clean: false,
+      reconnectPeriod: 0,
+    });
     await takeover.endAsync(true).catch(() => undefined);
     await until('the gateway to subscribe again', () => subscribed() > before, 10_000);
     await until('/readyz to pass connector:mi-lost again', async () => (await readyz()).checks['connector:mi-lost'] === 'subscribed', 5000);

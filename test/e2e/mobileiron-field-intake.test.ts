@@ -72,7 +72,14 @@ describe('MobileIron intake: device entry fields and what Core needs', () => {
       ensKey: w('ens-key.pem', ens.key),
     };
     broker = await startMosquitto(dir, { ca: files.ca, cert: files.serverCert, key: files.serverKey });
-    core = await startCoreApi({ cert: server.cert, key: server.key, username: 'credgate-api', password: 'core-api-password-123', adminDeviceSpaceId: 1, ceSettingNames: Object.values(SETTINGS) });
+    core = await startCoreApi({
+      cert: server.cert,
+      key: server.key,
+      username: 'credgate-api',
+      password: 'core-api-password-123',
+      adminDeviceSpaceId: 1,
+      ceSettingNames: Object.values(SETTINGS),
+    });
     writeConnectorFile(
       join(dir, 'connectors'),
       'mi',
@@ -94,8 +101,17 @@ describe('MobileIron intake: device entry fields and what Core needs', () => {
         },
       }),
     );
-    gw = await startTestGateway({ dir, overrides: { connectors: { dir: join(dir, 'connectors') }, jobs: { pollInterval: '50ms', backoff: { base: '50ms', max: '200ms' } } } });
-    publisher = await mqtt.connectAsync(broker.url, { ca: readFileSync(files.ca), cert: publisherId.cert, key: publisherId.key, clientId: 'core-ens-publisher', reconnectPeriod: 200 });
+    gw = await startTestGateway({
+      dir,
+      overrides: { connectors: { dir: join(dir, 'connectors') }, jobs: { pollInterval: '50ms', backoff: { base: '50ms', max: '200ms' } } },
+    });
+    publisher = await mqtt.connectAsync(broker.url, {
+      ca: readFileSync(files.ca),
+      cert: publisherId.cert,
+      key: publisherId.key,
+      clientId: 'core-ens-publisher',
+      reconnectPeriod: 200,
+    });
     await until('the gateway subscription', () => /"msg":"subscribed"/.test(gw.logs()), 10_000);
   });
   after(async () => {
@@ -111,7 +127,11 @@ describe('MobileIron intake: device entry fields and what Core needs', () => {
     const bad = FIELDS.flatMap((field) => REFUSED_CHARACTERS.map(([name, ch, says]) => ({ field, name, says, entry: device({ [field]: `ab${ch}cd` }) })));
     for (const b of bad) core.addDevice(b.entry.deviceGuid, 'jdoe@example.com');
     await publish('device/enrolled', [...bad.map((b) => b.entry), good]);
-    await until('the good device delivered', async () => (await gw.db('deliveries').where({ device_id: good.deviceGuid, status: 'delivered' }).first()) as unknown, 15_000);
+    await until(
+      'the good device delivered',
+      async () => (await gw.db('deliveries').where({ device_id: good.deviceGuid, status: 'delivered' }).first()) as unknown,
+      15_000,
+    );
     const ignored = warnings('ENS device ignored');
     bad.forEach((b, i) => {
       const w = ignored.find((l) => l.device === b.entry.deviceGuid);
@@ -136,11 +156,15 @@ describe('MobileIron intake: device entry fields and what Core needs', () => {
     const entry = device();
     core.addDevice(entry.deviceGuid, 'jdoe\u0000@example.com');
     await publish('device/enrolled', [entry]);
-    const job = await until('the dead job', async () => {
-      const event = (await gw.db('mdm_events').where({ device_id: entry.deviceGuid }).first()) as { id: number } | undefined;
-      const jobs = (await gw.db('jobs').where({ type: 'mdm.event', status: 'dead' })) as { payload: string; last_error: string }[];
-      return event && jobs.find((j) => JSON.parse(j.payload).eventId === event.id);
-    }, 10_000);
+    const job = await until(
+      'the dead job',
+      async () => {
+        const event = (await gw.db('mdm_events').where({ device_id: entry.deviceGuid }).first()) as { id: number } | undefined;
+        const jobs = (await gw.db('jobs').where({ type: 'mdm.event', status: 'dead' })) as { payload: string; last_error: string }[];
+        return event && jobs.find((j) => JSON.parse(j.payload).eventId === event.id);
+      },
+      10_000,
+    );
     assert.match(job.last_error, /nothing issued: the user's email address has a control character \(U\+0000\)/);
     const rows = await rowsFor(entry.deviceGuid);
     assert.deepEqual([rows.certificates, rows.deliveries], [[], []]);
@@ -152,7 +176,11 @@ describe('MobileIron intake: device entry fields and what Core needs', () => {
     await publish('device/enrolled', [entry]);
     await until('the delivery', async () => (await gw.db('deliveries').where({ device_id: entry.deviceGuid, status: 'delivered' }).first()) as unknown, 15_000);
     await publish('device/retired', [{ ...entry, identifier: 'iPhone\u202eexe' }]);
-    await until('the revocation', async () => (await gw.db('certificates').where({ device_id: entry.deviceGuid, template: 'smime-signing' }).first())?.status === 'revoked', 10_000);
+    await until(
+      'the revocation',
+      async () => (await gw.db('certificates').where({ device_id: entry.deviceGuid, template: 'smime-signing' }).first())?.status === 'revoked',
+      10_000,
+    );
     const departure = (await gw.db('mdm_events').where({ device_id: entry.deviceGuid, type: 'unenrolled' }).first()) as { device: string; payload: string };
     assert.equal(JSON.parse(departure.device).name, undefined);
     assert.equal(JSON.parse(departure.payload).device.identifier, undefined);

@@ -102,14 +102,24 @@ describe('MobileIron connector', () => {
       serverKey: w('server-key.pem', server.key),
       ensCert: w('ens.pem', ens.cert),
       // The gateway's key is encrypted: the passphrase comes from the environment.
-      ensKey: w('ens-key.pem', createPrivateKey(ens.key).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: KEY_PASSPHRASE }).toString()),
+      ensKey: w(
+        'ens-key.pem',
+        createPrivateKey(ens.key).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: KEY_PASSPHRASE }).toString(),
+      ),
       coreCert: w('core.pem', coreClient.cert),
       coreKey: w('core-key.pem', coreClient.key),
       strangerCert: w('stranger.pem', strangerClient.cert),
       strangerKey: w('stranger-key.pem', strangerClient.key),
     };
     broker = await startMosquitto(dir, { ca: files.ca, cert: files.serverCert, key: files.serverKey });
-    core = await startCoreApi({ cert: server.cert, key: server.key, username: 'credgate-api', password: API_PASSWORD, adminDeviceSpaceId: SPACE, ceSettingNames: Object.values(SETTINGS) });
+    core = await startCoreApi({
+      cert: server.cert,
+      key: server.key,
+      username: 'credgate-api',
+      password: API_PASSWORD,
+      adminDeviceSpaceId: SPACE,
+      ceSettingNames: Object.values(SETTINGS),
+    });
     core.addDevice(device(1, JDOE).deviceGuid, 'jdoe@example.com');
     core.addDevice(device(2, ASMITH).deviceGuid, 'asmith@example.com');
     for (const n of [3, 4, 5, 6]) core.addDevice(device(n, JDOE).deviceGuid, 'jdoe@example.com');
@@ -141,10 +151,20 @@ describe('MobileIron connector', () => {
 
     gw = await startTestGateway({
       dir,
-      overrides: { connectors: { dir: join(dir, 'connectors') }, scep: { profiles: { default: {}, ...scep.scep.profiles } }, jobs: { pollInterval: '50ms', backoff: { base: '100ms', max: '400ms' } } },
+      overrides: {
+        connectors: { dir: join(dir, 'connectors') },
+        scep: { profiles: { default: {}, ...scep.scep.profiles } },
+        jobs: { pollInterval: '50ms', backoff: { base: '100ms', max: '400ms' } },
+      },
     });
     base = `https://localhost:${gw.port}`;
-    publisher = await mqtt.connectAsync(broker.url, { ca: readFileSync(files.ca), cert: readFileSync(files.coreCert), key: readFileSync(files.coreKey), clientId: 'core-ens-publisher', reconnectPeriod: 200 });
+    publisher = await mqtt.connectAsync(broker.url, {
+      ca: readFileSync(files.ca),
+      cert: readFileSync(files.coreCert),
+      key: readFileSync(files.coreKey),
+      clientId: 'core-ens-publisher',
+      reconnectPeriod: 200,
+    });
   });
   after(async () => {
     await publisher?.endAsync(true);
@@ -168,7 +188,10 @@ describe('MobileIron connector', () => {
     assert.match(await refused({}), /certificate|alert|handshake|ECONNRESET|closed/i, 'no client certificate');
     assert.ok(await refused({ cert: readFileSync(files.strangerCert), key: readFileSync(files.strangerKey) }), 'a certificate from another CA');
     await until('the gateway subscription', () => /"msg":"subscribed"/.test(gw.logs()), 10_000);
-    const connected = gw.logs().split('\n').find((l) => l.includes('connected to the Event Notification Service'))!;
+    const connected = gw
+      .logs()
+      .split('\n')
+      .find((l) => l.includes('connected to the Event Notification Service'))!;
     const clientId = JSON.parse(connected).clientId as string;
     assert.match(clientId, /^credgate-test-[0-9a-f]{12}$/);
     assert.match(broker.log(), new RegExp(`New client connected .* as ${clientId} .*u'credgate-ens'`), 'the broker took the certificate CN as the user');
@@ -178,14 +201,22 @@ describe('MobileIron connector', () => {
     const r = await curl(`${base}/readyz`, ['--cacert', join(dir, 'certs/root-ca.pem')]);
     assert.equal(r.status, 200, r.body);
     assert.equal((JSON.parse(r.body) as { checks: Record<string, string> }).checks['connector:mi'], 'subscribed');
-    const subscribed = JSON.parse(gw.logs().split('\n').find((l) => l.includes('"msg":"subscribed"'))!) as { topics: string[]; qos: number };
+    const subscribed = JSON.parse(
+      gw
+        .logs()
+        .split('\n')
+        .find((l) => l.includes('"msg":"subscribed"'))!,
+    ) as { topics: string[]; qos: number };
     assert.deepEqual([subscribed.topics, subscribed.qos], [['device/enrolled', 'device/retired', 'device/wiped'], 1]);
   });
 
   test('device/enrolled with two devices: one upload per purpose per user, each PKCS#12 opens and carries the user email', async () => {
     await publish('device/enrolled', { timestamp: 1717171717000, eventType: 'device.enrolled', devices: [device(1, JDOE), device(2, ASMITH)] });
     await until('four uploads', () => core.uploads.length >= 4, 8000);
-    for (const [user, email] of [['jdoe', 'jdoe@example.com'], ['asmith', 'asmith@example.com']] as const) {
+    for (const [user, email] of [
+      ['jdoe', 'jdoe@example.com'],
+      ['asmith', 'asmith@example.com'],
+    ] as const) {
       const ups = uploadsOf(user);
       assert.deepEqual(ups.map((u) => u.ceSettingName).sort(), [SETTINGS.signing, SETTINGS.encryption].sort(), `${user}: one per purpose`);
       for (const u of ups) {
@@ -199,7 +230,10 @@ describe('MobileIron connector', () => {
     const uploadCall = core.requests.find((r) => r.method === 'POST')!;
     assert.equal(uploadCall.path, '/api/v2/usercertificates/upload');
     assert.equal(uploadCall.query.get('adminDeviceSpaceId'), String(SPACE));
-    assert.ok(core.requests.some((r) => r.path === '/api/v2/devices' && r.query.get('query') === `common.uuid="${device(1, JDOE).deviceGuid}"`), 'emails came from the device search');
+    assert.ok(
+      core.requests.some((r) => r.path === '/api/v2/devices' && r.query.get('query') === `common.uuid="${device(1, JDOE).deviceGuid}"`),
+      'emails came from the device search',
+    );
   });
 
   test('the same message delivered again changes nothing', async () => {
@@ -217,7 +251,11 @@ describe('MobileIron connector', () => {
     await publish('device/enrolled', { timestamp: 1, devices: [{ userId: 'x' }] });
     await publish('device/enrolled', Buffer.from([0xde, 0xad, 0xbe, 0xef]).toString('latin1'));
     await until('three ignored messages', () => (gw.logs().match(/ENS message ignored/g)?.length ?? 0) >= 3, 5000);
-    const reasons = gw.logs().split('\n').filter((l) => l.includes('ENS message ignored')).map((l) => JSON.parse(l).reason as string);
+    const reasons = gw
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes('ENS message ignored'))
+      .map((l) => JSON.parse(l).reason as string);
     assert.match(reasons[0]!, /malformed JSON/);
     assert.match(reasons[1]!, /devices\.0\.deviceGuid/);
     assert.equal(await events(), count, 'nothing stored');
@@ -233,7 +271,10 @@ describe('MobileIron connector', () => {
     await sleep(500);
     const mine = uploadsOf('jdoe').slice(before);
     assert.deepEqual(mine.map((u) => u.ceSettingName).sort(), [SETTINGS.signing, SETTINGS.encryption].sort());
-    const delivery = await gw.db('deliveries').where({ device_id: device(4, JDOE).deviceGuid }).first();
+    const delivery = await gw
+      .db('deliveries')
+      .where({ device_id: device(4, JDOE).deviceGuid })
+      .first();
     assert.equal(delivery.status, 'delivered');
   });
 
@@ -242,7 +283,11 @@ describe('MobileIron connector', () => {
     const guid = device(5, JDOE).deviceGuid;
     const before = core.uploads.length;
     await publish('device/enrolled', { timestamp: 1717172000000, eventType: 'device.enrolled', devices: [device(5, JDOE)] });
-    const delivery = await until('the failed delivery', async () => (await gw.db('deliveries').where({ device_id: guid, status: 'failed' }).first()) as { last_error?: string } | undefined, 8000);
+    const delivery = await until(
+      'the failed delivery',
+      async () => (await gw.db('deliveries').where({ device_id: guid, status: 'failed' }).first()) as { last_error?: string } | undefined,
+      8000,
+    );
     assert.ok(delivery);
     const job = await gw.db('jobs').where({ type: 'connector.deliver', status: 'dead' }).orderBy('id', 'desc').first();
     assert.match(job.last_error, /Core answered 422/);
@@ -263,13 +308,26 @@ describe('MobileIron connector', () => {
       fields,
     });
     try {
-      const api = new CoreApi('mi', { ...settings.coreApi, url: other.url, adminDeviceSpaceId: 3, upload: { ...settings.coreApi.upload, path: '/mifs/api/v2/certs', fields, ceSettingNames: { signing: 'Signing' } } });
+      const api = new CoreApi('mi', {
+        ...settings.coreApi,
+        url: other.url,
+        adminDeviceSpaceId: 3,
+        upload: { ...settings.coreApi.upload, path: '/mifs/api/v2/certs', fields, ceSettingNames: { signing: 'Signing' } },
+      });
       const p12 = uploadsOf('jdoe').find((u) => u.ceSettingName === SETTINGS.signing)!.pkcs12;
       const certificate = new X509Certificate(readFileSync(leaf(p12, 'fields').certFile)).raw;
       const credential = { serialNumber: '01', purpose: 'signing' as const, pkcs12: p12, certificate, password: P12_PASSWORD, archived: false };
-      const receipt = await api.upload({ deliveryId: 1, user: { id: 'u', vendorId: 'jdoe' }, credentials: [credential, { ...credential, serialNumber: '02', archived: true }] });
+      const receipt = await api.upload({
+        deliveryId: 1,
+        user: { id: 'u', vendorId: 'jdoe' },
+        credentials: [credential, { ...credential, serialNumber: '02', archived: true }],
+      });
       assert.equal(receipt.reference, 'jdoe/Signing:01');
-      assert.deepEqual(other.uploads.map((u) => [u.userId, u.ceSettingName]), [['jdoe', 'Signing']], 'the archived credential is not sent');
+      assert.deepEqual(
+        other.uploads.map((u) => [u.userId, u.ceSettingName]),
+        [['jdoe', 'Signing']],
+        'the archived credential is not sent',
+      );
     } finally {
       await other.stop();
     }
@@ -286,7 +344,10 @@ describe('MobileIron connector', () => {
       await publish('device/enrolled', { timestamp: 1717200000000, eventType: 'device.enrolled', devices: [{ ...device(9, JDOE), deviceGuid: guid(1) }] });
       await until('the uploads on a session', () => core.uploads.length >= before + 2, 10_000);
       const first = core.uploads.slice(before);
-      assert.ok(first.every((u) => u.session), 'each upload carried a session Core opened');
+      assert.ok(
+        first.every((u) => u.session),
+        'each upload carried a session Core opened',
+      );
       assert.ok(pings() > pingsBefore, 'a GET opened it');
 
       core.expireSessions();
@@ -295,9 +356,22 @@ describe('MobileIron connector', () => {
       await until('the uploads on a new session', () => core.uploads.length >= before + 4, 10_000);
       assert.ok(core.sessionRefusals() > refused, 'Core refused the dropped session');
       const second = core.uploads.slice(before + 2);
-      assert.ok(second.every((u) => u.session && u.session !== first[0]!.session), 'a new session');
+      assert.ok(
+        second.every((u) => u.session && u.session !== first[0]!.session),
+        'a new session',
+      );
       // The delivery is marked once Core's answer to the last upload is in, a moment after the stand-in counted it.
-      await until('the delivery recorded', async () => (await gw.db('deliveries').where({ device_id: guid(2) }).first())?.status === 'delivered', 10_000);
+      await until(
+        'the delivery recorded',
+        async () =>
+          (
+            await gw
+              .db('deliveries')
+              .where({ device_id: guid(2) })
+              .first()
+          )?.status === 'delivered',
+        10_000,
+      );
       for (const secret of core.sessionSecrets()) assert.ok(!gw.logs().includes(secret), 'no session cookie or nonce in the log');
     } finally {
       core.requireSession(undefined);
@@ -364,7 +438,16 @@ describe('MobileIron connector', () => {
     const ocsp = async (certFile: string, name: string) => {
       const [req, resp] = [join(dir, `${name}.req`), join(dir, `${name}.resp`)];
       openssl(['ocsp', '-issuer', issuing, '-cert', certFile, '-reqout', req]);
-      const r = await curl(`${base}/pki/ocsp`, ['--cacert', join(dir, 'certs/root-ca.pem'), '-H', 'Content-Type: application/ocsp-request', '--data-binary', `@${req}`, '-o', resp]);
+      const r = await curl(`${base}/pki/ocsp`, [
+        '--cacert',
+        join(dir, 'certs/root-ca.pem'),
+        '-H',
+        'Content-Type: application/ocsp-request',
+        '--data-binary',
+        `@${req}`,
+        '-o',
+        resp,
+      ]);
       assert.equal(r.status, 200);
       return openssl(['ocsp', '-respin', resp, '-CAfile', chain, '-issuer', issuing, '-cert', certFile, '-no_nonce']);
     };
@@ -379,7 +462,12 @@ describe('MobileIron connector', () => {
 
   test('while the broker is down the gateway retries with growing, capped, jittered delays; once it is back, later messages arrive', async () => {
     const connects = () => gw.logs().match(/connected to the Event Notification Service/g)?.length ?? 0;
-    const retries = () => gw.logs().split('\n').filter((l) => l.includes('ENS connection lost; reconnecting')).map((l) => JSON.parse(l) as { attempt: number; retryInMs: number; reason: string });
+    const retries = () =>
+      gw
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes('ENS connection lost; reconnecting'))
+        .map((l) => JSON.parse(l) as { attempt: number; retryInMs: number; reason: string });
     const before = connects();
     const seen = retries().length;
     await broker.stop();
@@ -387,9 +475,12 @@ describe('MobileIron connector', () => {
     try {
       // A slow poll may see more than five attempts; the first five are the ones to check.
       const attempts = await until('five reconnect attempts', () => (retries().length >= seen + 5 ? retries().slice(seen, seen + 5) : undefined), 15_000);
-      assert.deepEqual(attempts.map((a) => a.attempt), [1, 2, 3, 4, 5]);
+      assert.deepEqual(
+        attempts.map((a) => a.attempt),
+        [1, 2, 3, 4, 5],
+      );
       // reconnect: { initial: 200ms, max: 1s }: attempt n waits at most min(1000, 200 * 2^(n-1)).
-      attempts.forEach((a, i) => assert.ok(a.retryInMs >= 0 && a.retryInMs <= Math.min(1000, 200 * 2 ** i), JSON.stringify(a)));
+      for (const [i, a] of attempts.entries()) assert.ok(a.retryInMs >= 0 && a.retryInMs <= Math.min(1000, 200 * 2 ** i), JSON.stringify(a));
       assert.match(attempts[1]!.reason, /ECONNREFUSED/);
     } finally {
       await broker.start();
@@ -402,7 +493,9 @@ describe('MobileIron connector', () => {
     await until('the upload after the restart', () => uploadsOf('jdoe').length >= uploads + 2, 8000);
   });
 
-  test('with a fixed clientId the persistent session outlives a restart: what Core published meanwhile arrives; a random id loses it', { timeout: 30_000 }, async () => {
+  test('with a fixed clientId the persistent session outlives a restart: what Core published meanwhile arrives; a random id loses it', {
+    timeout: 30_000,
+  }, async () => {
     const settings = parseYaml(settingsText, 'mi.yaml', mobileIronSchema) as MobileIronSettings;
     const running = new Set<() => Promise<void>>();
     const run = async (broker: MobileIronSettings['broker'], seen: string[]) => {
@@ -447,10 +540,15 @@ describe('MobileIron connector', () => {
     const settings = parseYaml(settingsText, 'mi.yaml', mobileIronSchema) as MobileIronSettings;
     const seen: string[] = [];
     const broker1 = { ...settings.broker, topics: ['test/redelivery'] };
-    const sub = new EnsSubscriber(broker1, loadBrokerTls(broker1), async (_topic, payload) => {
-      seen.push(payload.toString());
-      if (seen.length === 1) throw new Error('database unavailable');
-    }, pino({ level: 'silent' }));
+    const sub = new EnsSubscriber(
+      broker1,
+      loadBrokerTls(broker1),
+      async (_topic, payload) => {
+        seen.push(payload.toString());
+        if (seen.length === 1) throw new Error('database unavailable');
+      },
+      pino({ level: 'silent' }),
+    );
     const stop = new AbortController();
     const running = sub.start(stop.signal);
     try {
@@ -471,15 +569,34 @@ describe('MobileIron connector', () => {
     const settings = parseYaml(settingsText, 'mi.yaml', mobileIronSchema) as MobileIronSettings;
     // check() needs no part of the gateway.
     const ok = await mobileIron.check(settings, 'mi-check');
-    assert.deepEqual(ok.checks.map((c) => [c.name, c.ok]), [['broker', true], ['core-api', true]]);
+    assert.deepEqual(
+      ok.checks.map((c) => [c.name, c.ok]),
+      [
+        ['broker', true],
+        ['core-api', true],
+      ],
+    );
     assert.equal(ok.ok, true);
-    assert.match(ok.checks[0]!.detail!, /subscribed to device\/enrolled, device\/retired, device\/wiped at QoS 1; the broker kept the session across a reconnect$/);
+    assert.match(
+      ok.checks[0]!.detail!,
+      /subscribed to device\/enrolled, device\/retired, device\/wiped at QoS 1; the broker kept the session across a reconnect$/,
+    );
     const bad = await mobileIron.check(
-      { ...settings, broker: { ...settings.broker, clientCertificate: { cert: files.strangerCert, key: files.strangerKey } }, coreApi: { ...settings.coreApi, basic: { username: 'credgate-api', password: 'wrong-password' } } },
+      {
+        ...settings,
+        broker: { ...settings.broker, clientCertificate: { cert: files.strangerCert, key: files.strangerKey } },
+        coreApi: { ...settings.coreApi, basic: { username: 'credgate-api', password: 'wrong-password' } },
+      },
       'mi-check',
     );
     assert.equal(bad.ok, false);
-    assert.deepEqual(bad.checks.map((c) => [c.name, c.ok]), [['broker', false], ['core-api', false]]);
+    assert.deepEqual(
+      bad.checks.map((c) => [c.name, c.ok]),
+      [
+        ['broker', false],
+        ['core-api', false],
+      ],
+    );
     assert.match(bad.checks[0]!.detail!, /unknown ca/, 'the broker does not know the certificate');
     assert.match(bad.checks[1]!.detail!, /credentials rejected \(401\)/);
   });
@@ -487,7 +604,8 @@ describe('MobileIron connector', () => {
   test('unreadable TLS material is named when the connector is built, before anything connects', () => {
     const settings = parseYaml(settingsText, 'mi.yaml', mobileIronSchema) as MobileIronSettings;
     const ctx = { id: 'mi-bad', log: pino({ level: 'silent' }) } as unknown as ConnectorContext;
-    const build = (clientCertificate: MobileIronSettings['broker']['clientCertificate']) => () => mobileIron.create({ ...settings, broker: { ...settings.broker, clientCertificate } }, ctx);
+    const build = (clientCertificate: MobileIronSettings['broker']['clientCertificate']) => () =>
+      mobileIron.create({ ...settings, broker: { ...settings.broker, clientCertificate } }, ctx);
     const cc = settings.broker.clientCertificate;
     assert.throws(build({ ...cc, passphrase: 'not-the-passphrase' }), /broker\.clientCertificate\.key: .* passphrase is wrong or missing/);
     assert.throws(build({ cert: cc.cert, key: cc.key }), /passphrase is wrong or missing/);
@@ -496,9 +614,13 @@ describe('MobileIron connector', () => {
   });
 
   test('start-up stops when scep.profile names no SCEP profile, or one without a static challenge', async () => {
-    const start = (profiles: Record<string, unknown>) => startTestGateway({ dir: tempDir(), overrides: { connectors: { dir: join(dir, 'connectors') }, scep: { profiles: { default: {}, ...profiles } } } });
+    const start = (profiles: Record<string, unknown>) =>
+      startTestGateway({ dir: tempDir(), overrides: { connectors: { dir: join(dir, 'connectors') }, scep: { profiles: { default: {}, ...profiles } } } });
     await assert.rejects(start({}), /mi\.yaml scep\.profile: no SCEP profile "mobileiron" in scep\.profiles \(configured: default\)/);
-    await assert.rejects(start({ mobileiron: { challenge: 'dynamic' } }), /mi\.yaml scep\.profile: SCEP profile "mobileiron" has challenge "dynamic"; .* needs challenge: \{ static: \.\.\. \}/);
+    await assert.rejects(
+      start({ mobileiron: { challenge: 'dynamic' } }),
+      /mi\.yaml scep\.profile: SCEP profile "mobileiron" has challenge "dynamic"; .* needs challenge: \{ static: \.\.\. \}/,
+    );
   });
 
   test("Core's Centralized SCEP: scepclient enrolls with the static challenge; a wrong challenge fails", async () => {
@@ -509,7 +631,20 @@ describe('MobileIron connector', () => {
       return new Promise<{ code: number; output: string; cert: string }>((resolve) =>
         execFile(
           'scepclient',
-          ['-server-url', `${base}/scep/mobileiron`, '-private-key', f.key, '-certificate', f.cert, '-cn', name, '-organization', 'Example Bank', '-challenge', challenge],
+          [
+            '-server-url',
+            `${base}/scep/mobileiron`,
+            '-private-key',
+            f.key,
+            '-certificate',
+            f.cert,
+            '-cn',
+            name,
+            '-organization',
+            'Example Bank',
+            '-challenge',
+            challenge,
+          ],
           { env: { ...process.env, SSL_CERT_FILE: root }, timeout: 60_000 },
           (err, stdout, stderr) => resolve({ code: err ? 1 : 0, output: stdout + stderr, cert: f.cert }),
         ),

@@ -33,8 +33,16 @@ const REFUSED: [string, Omit<OpensslCsrOptions, 'challenge'>, RegExp][] = [
   ['a DNS name', { subject: '/CN=device-1', addext: ['subjectAltName=DNS:login.example.com'] }, /dns subjectAltName/],
   ['a URI', { subject: '/CN=device-1', addext: ['subjectAltName=URI:https://login.example.com/'] }, /uri subjectAltName/],
   ['an IP address', { subject: '/CN=device-1', addext: ['subjectAltName=IP:10.0.0.1'] }, /ip subjectAltName/],
-  ['a directoryName', { subject: '/CN=device-1', addext: ['subjectAltName=dirName:dir_sect'], sections: { dir_sect: ['CN = Domain Admins'] } }, /never certified: directoryName/],
-  ['an otherName of another kind', { subject: '/CN=device-1', addext: ['subjectAltName=otherName:1.3.6.1.5.5.7.8.9;UTF8:admin@example.com'] }, /never certified: otherName 1\.3\.6\.1\.5\.5\.7\.8\.9/],
+  [
+    'a directoryName',
+    { subject: '/CN=device-1', addext: ['subjectAltName=dirName:dir_sect'], sections: { dir_sect: ['CN = Domain Admins'] } },
+    /never certified: directoryName/,
+  ],
+  [
+    'an otherName of another kind',
+    { subject: '/CN=device-1', addext: ['subjectAltName=otherName:1.3.6.1.5.5.7.8.9;UTF8:admin@example.com'] },
+    /never certified: otherName 1\.3\.6\.1\.5\.5\.7\.8\.9/,
+  ],
   ['a right-to-left override in the CN', { subject: '/CN=device-\u202Egpj.exe' }, /U\+202E/],
   ['DN specials in the CN', { subject: '/CN=credgate-admin, O=credgate dev' }, /does not match the policy's pattern/],
 ];
@@ -46,7 +54,12 @@ describe('names from policy', () => {
   let ra: X509Certificate;
 
   const admin = (path: string, method = 'GET', body?: unknown) =>
-    curl(`${base}/api/v1${path}`, [...adminCurlArgs(certs), '-X', method, ...(body === undefined ? [] : ['-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)])]);
+    curl(`${base}/api/v1${path}`, [
+      ...adminCurlArgs(certs),
+      '-X',
+      method,
+      ...(body === undefined ? [] : ['-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)]),
+    ]);
   const challenge = async (profile: string, extra: Record<string, unknown> = {}): Promise<string> => {
     const r = await admin('/scep/challenges', 'POST', { profile, ...extra });
     assert.equal(r.status, 201, r.body);
@@ -56,7 +69,16 @@ describe('names from policy', () => {
     const device = await newDevice('requester');
     const inner = opensslCsr(device.key, { ...csr, challenge: secret });
     const msg = await pkiMessage({ type: 'PKCSReq', inner, signer: device, recipients: [ra] });
-    const r = await curl(`${base}/scep/${profile}?operation=PKIOperation`, ['--cacert', join(certs, 'root-ca.pem'), '-H', 'Content-Type: application/x-pki-message', '--data-binary', `@${file(msg.der)}`, '-o', join(gw.dir, 'rep.der')]);
+    const r = await curl(`${base}/scep/${profile}?operation=PKIOperation`, [
+      '--cacert',
+      join(certs, 'root-ca.pem'),
+      '-H',
+      'Content-Type: application/x-pki-message',
+      '--data-binary',
+      `@${file(msg.der)}`,
+      '-o',
+      join(gw.dir, 'rep.der'),
+    ]);
     assert.equal(r.status, 200);
     return readCertRep(readFileSync(join(gw.dir, 'rep.der')), ra, device);
   };
@@ -80,7 +102,10 @@ describe('names from policy', () => {
           profiles: {
             default: {},
             mdm: { challenge: { static: STATIC } },
-            dns: { challenge: { static: STATIC }, names: { subject: { CN: '[a-z0-9-]{1,32}' }, subjectAltNames: { dns: { pattern: '[a-z0-9-]+\\.devices\\.example\\.com', max: 2 } } } },
+            dns: {
+              challenge: { static: STATIC },
+              names: { subject: { CN: '[a-z0-9-]{1,32}' }, subjectAltNames: { dns: { pattern: '[a-z0-9-]+\\.devices\\.example\\.com', max: 2 } } },
+            },
             fixed: { template: 'challenge-named', names: 'template' },
           },
         },
@@ -115,7 +140,10 @@ describe('names from policy', () => {
       }
       assert.equal(await certificateCount(), before, 'nothing was issued');
       const audit = (await admin('/audit?action=scep.refuse')).json().entries as { reason: string }[];
-      assert.ok(audit.some((e) => reason.test(e.reason)), `an audit entry says why: ${JSON.stringify(audit.map((e) => e.reason))}`);
+      assert.ok(
+        audit.some((e) => reason.test(e.reason)),
+        `an audit entry says why: ${JSON.stringify(audit.map((e) => e.reason))}`,
+      );
     });
   }
 
@@ -124,7 +152,12 @@ describe('names from policy', () => {
       'mdm',
       {
         subject: '/CN=wants-to-be-a-ca',
-        addext: ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature', 'extendedKeyUsage=serverAuth,codeSigning,OCSPSigning', 'nameConstraints=permitted;DNS:example.com'],
+        addext: [
+          'basicConstraints=critical,CA:TRUE',
+          'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+          'extendedKeyUsage=serverAuth,codeSigning,OCSPSigning',
+          'nameConstraints=permitted;DNS:example.com',
+        ],
       },
       STATIC,
     );
@@ -146,34 +179,61 @@ describe('names from policy', () => {
     assert.equal(ok.status, 'SUCCESS', ok.failInfo);
     // An exact binding is the whole subject, as iOS OTA gives its devices: nothing else, no subjectAltName.
     const exact = () => challenge('default', { binding: { O: 'Example Bank', CN: 'phone-1' }, exact: true });
-    for (const csr of [{ subject: '/O=Example Bank/CN=phone-1/OU=Admins' }, { subject: '/O=Example Bank/CN=phone-1', addext: ['subjectAltName=DNS:phone-1.example.com'] }, { subject: '/CN=phone-1' }]) {
+    for (const csr of [
+      { subject: '/O=Example Bank/CN=phone-1/OU=Admins' },
+      { subject: '/O=Example Bank/CN=phone-1', addext: ['subjectAltName=DNS:phone-1.example.com'] },
+      { subject: '/CN=phone-1' },
+    ]) {
       assert.equal((await enroll('default', csr, await exact())).status, 'FAILURE', JSON.stringify(csr));
     }
     assert.equal((await enroll('default', { subject: '/O=Example Bank/CN=phone-1' }, await exact())).status, 'SUCCESS');
   });
 
   test('a profile may take subjectAltNames of one type under a pattern, and only those', async () => {
-    const ok = await enroll('dns', { subject: '/CN=kiosk-7', addext: ['subjectAltName=DNS:kiosk-7.devices.example.com,DNS:kiosk-7b.devices.example.com'] }, STATIC);
+    const ok = await enroll(
+      'dns',
+      { subject: '/CN=kiosk-7', addext: ['subjectAltName=DNS:kiosk-7.devices.example.com,DNS:kiosk-7b.devices.example.com'] },
+      STATIC,
+    );
     assert.equal(ok.status, 'SUCCESS', ok.failInfo);
     assert.equal(ok.certificates[0]!.subjectAltName, 'DNS:kiosk-7.devices.example.com, DNS:kiosk-7b.devices.example.com');
-    for (const addext of [['subjectAltName=DNS:www.example.com'], ['subjectAltName=DNS:kiosk-7.devices.example.com.evil.com'], ['subjectAltName=DNS:a.devices.example.com,DNS:b.devices.example.com,DNS:c.devices.example.com'], ['subjectAltName=DNS:kiosk-7.devices.example.com,IP:10.0.0.7']]) {
+    for (const addext of [
+      ['subjectAltName=DNS:www.example.com'],
+      ['subjectAltName=DNS:kiosk-7.devices.example.com.evil.com'],
+      ['subjectAltName=DNS:a.devices.example.com,DNS:b.devices.example.com,DNS:c.devices.example.com'],
+      ['subjectAltName=DNS:kiosk-7.devices.example.com,IP:10.0.0.7'],
+    ]) {
       assert.equal((await enroll('dns', { subject: '/CN=kiosk-7', addext }, STATIC)).status, 'FAILURE', addext.join());
     }
-    assert.equal((await enroll('dns', { subject: '/CN=kiosk-7/O=Example Bank' }, STATIC)).status, 'FAILURE', 'O is not in this profile\'s subject rules');
+    assert.equal((await enroll('dns', { subject: '/CN=kiosk-7/O=Example Bank' }, STATIC)).status, 'FAILURE', "O is not in this profile's subject rules");
   });
 
-  test('a profile whose names come from its template ignores the request\'s and fills in the challenge\'s binding', async () => {
+  test("a profile whose names come from its template ignores the request's and fills in the challenge's binding", async () => {
     const secret = await challenge('fixed', { binding: { serialNumber: 'F2LX1234ABCD' } });
-    const rep = await enroll('fixed', { subject: '/serialNumber=F2LX1234ABCD/CN=domain.admin/OU=Admins', addext: ['subjectAltName=DNS:login.example.com,otherName:1.3.6.1.4.1.311.20.2.3;UTF8:domain.admin@example.com'] }, secret);
+    const rep = await enroll(
+      'fixed',
+      {
+        subject: '/serialNumber=F2LX1234ABCD/CN=domain.admin/OU=Admins',
+        addext: ['subjectAltName=DNS:login.example.com,otherName:1.3.6.1.4.1.311.20.2.3;UTF8:domain.admin@example.com'],
+      },
+      secret,
+    );
     assert.equal(rep.status, 'SUCCESS', rep.failInfo);
     assert.equal(rep.certificates[0]!.subject, 'CN=F2LX1234ABCD\nO=Example Bank');
     assert.equal(rep.certificates[0]!.subjectAltName, undefined);
   });
 
-  test('the admin API\'s issuance from a caller\'s CSR takes the template\'s names and usages, not the request\'s', async () => {
+  test("the admin API's issuance from a caller's CSR takes the template's names and usages, not the request's", async () => {
     const device = await newDevice('api');
-    const csr = opensslCsr(device.key, { subject: '/CN=domain.admin/O=Evil', addext: ['subjectAltName=DNS:login.example.com,email:ceo@example.com', 'basicConstraints=critical,CA:TRUE', 'extendedKeyUsage=serverAuth'] });
-    const r = await admin('/certificates', 'POST', { template: 'tls-client', user: { userName: 'jane', upn: 'jane@example.com' }, csr: csr.toString('base64') });
+    const csr = opensslCsr(device.key, {
+      subject: '/CN=domain.admin/O=Evil',
+      addext: ['subjectAltName=DNS:login.example.com,email:ceo@example.com', 'basicConstraints=critical,CA:TRUE', 'extendedKeyUsage=serverAuth'],
+    });
+    const r = await admin('/certificates', 'POST', {
+      template: 'tls-client',
+      user: { userName: 'jane', upn: 'jane@example.com' },
+      csr: csr.toString('base64'),
+    });
     assert.equal(r.status, 201, r.body);
     const cert = new X509Certificate((r.json().certificate as { pem: string }).pem);
     assert.equal(cert.subject, 'CN=jane');

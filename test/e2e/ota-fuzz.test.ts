@@ -24,11 +24,47 @@ import { tempDir } from '../helpers/tmp.js';
 const SEED = Number(process.env.OTA_FUZZ_SEED ?? 20261123);
 
 const SNIPPETS = [
-  '<dict>', '</dict>', '<key>', '</key>', '<array>', '</array>', '<string>', '</string>', '<data>', '</data>', '<data>@@@</data>',
-  '<integer>99999999999999999999999</integer>', '<integer></integer>', '<real>NaN</real>', '<date>not a date</date>', '<true/>', '<null/>',
-  '<key>__proto__</key>', '<key>constructor</key>', '<!ENTITY x "y">', '&x;', '&amp;', '&#0;', '&#xFFFF;', '<![CDATA[<dict>]]>', '<!-- -->',
-  '<?xml version="1.0"?>', '<!DOCTYPE plist [ ]>', '\u0000', '\uFFFE', '\uD800', 'é', '"', "'", '<', '>', '&', '/', ' ',
-  '<key>UDID</key><string>00008030-001A2D3E0C38802E</string>', '<key>CHALLENGE</key><integer>1</integer>',
+  '<dict>',
+  '</dict>',
+  '<key>',
+  '</key>',
+  '<array>',
+  '</array>',
+  '<string>',
+  '</string>',
+  '<data>',
+  '</data>',
+  '<data>@@@</data>',
+  '<integer>99999999999999999999999</integer>',
+  '<integer></integer>',
+  '<real>NaN</real>',
+  '<date>not a date</date>',
+  '<true/>',
+  '<null/>',
+  '<key>__proto__</key>',
+  '<key>constructor</key>',
+  '<!ENTITY x "y">',
+  '&x;',
+  '&amp;',
+  '&#0;',
+  '&#xFFFF;',
+  '<![CDATA[<dict>]]>',
+  '<!-- -->',
+  '<?xml version="1.0"?>',
+  '<!DOCTYPE plist [ ]>',
+  '\u0000',
+  '\uFFFE',
+  '\uD800',
+  'é',
+  '"',
+  "'",
+  '<',
+  '>',
+  '&',
+  '/',
+  ' ',
+  '<key>UDID</key><string>00008030-001A2D3E0C38802E</string>',
+  '<key>CHALLENGE</key><integer>1</integer>',
 ];
 
 function mutateText(text: string, r: () => number): string {
@@ -56,7 +92,7 @@ function mutateText(text: string, r: () => number): string {
     case 5: {
       const depth = 1 + Math.floor(r() * 3000);
       const i = text.indexOf('<dict>') + 6;
-      return text.slice(0, i) + '<key>n</key>' + '<array>'.repeat(depth) + '</array>'.repeat(depth) + text.slice(i);
+      return `${text.slice(0, i)}<key>n</key>${'<array>'.repeat(depth)}${'</array>'.repeat(depth)}${text.slice(i)}`;
     }
     case 6:
       return text.replace(/<string>[^<]*<\/string>/, `<string>${'A'.repeat(Math.floor(r() * 70_000))}</string>`);
@@ -87,7 +123,14 @@ describe('OTA phase 2 under fuzzing', () => {
     enrollment = { id: created.id, challenge: (service.PayloadContent as { Challenge: string }).Challenge };
     signer = new NativeSigner(createPrivateKey(readFileSync(device.key)));
     deviceCert = new X509Certificate(readFileSync(device.cert)).raw;
-    validText = writePlist({ UDID: '00008030-001A2D3E0C38802E', SERIAL: 'F2LX1234ABCD', PRODUCT: 'iPhone12,1', VERSION: '21E236', IMEI: '356789012345678', CHALLENGE: enrollment.challenge }).toString();
+    validText = writePlist({
+      UDID: '00008030-001A2D3E0C38802E',
+      SERIAL: 'F2LX1234ABCD',
+      PRODUCT: 'iPhone12,1',
+      VERSION: '21E236',
+      IMEI: '356789012345678',
+      CHALLENGE: enrollment.challenge,
+    }).toString();
     const baseDer = signDeviceMessage(dir, validText, device);
     const baseBer = signDeviceMessage(dir, validText, device, { stream: true });
     bases = [baseDer, baseBer];
@@ -140,18 +183,21 @@ describe('OTA phase 2 under fuzzing', () => {
     const agent = new Agent({ ca: readFileSync(join(dir, 'certs/root-ca.pem')), keepAlive: true, maxSockets: 4 });
     const post = (path: string, body: Buffer) =>
       new Promise<number>((resolve, reject) => {
-        const req = request(`${base}${path}`, { method: 'POST', agent, headers: { 'content-type': 'application/pkcs7-signature', 'content-length': body.length } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
+        const req = request(
+          `${base}${path}`,
+          { method: 'POST', agent, headers: { 'content-type': 'application/pkcs7-signature', 'content-length': body.length } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
         req.on('error', reject);
         req.end(body);
       });
     const statuses = new Map<number, number>();
     for (let i = 0; i < 300; i++) {
-      const body = i % 3 === 0
-        ? await buildSignedData({ content: Buffer.from(mutateText(validText, r)), signer, signerCert: deviceCert })
-        : mutateBytes(bases[i % 2]!, r);
+      const body =
+        i % 3 === 0 ? await buildSignedData({ content: Buffer.from(mutateText(validText, r)), signer, signerCert: deviceCert }) : mutateBytes(bases[i % 2]!, r);
       const status = await post(`/ota/profile/${enrollment.id}`, body);
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
       assert.ok(status >= 200 && status < 500, `request ${i} answered ${status}`);

@@ -55,7 +55,15 @@ describe('iOS OTA enrollment, as an iPhone', () => {
     return { status: r.status, body: readFileSync(out), type };
   };
   const attributes = (challenge: string, udid = UDID): string =>
-    xmlPlist({ UDID: udid, SERIAL: 'F2LX1234ABCD', PRODUCT: 'iPhone12,1', VERSION: '21E236', IMEI: '35 678901 234567 8', DEVICE_NAME: 'Jane’s iPhone', CHALLENGE: challenge });
+    xmlPlist({
+      UDID: udid,
+      SERIAL: 'F2LX1234ABCD',
+      PRODUCT: 'iPhone12,1',
+      VERSION: '21E236',
+      IMEI: '35 678901 234567 8',
+      DEVICE_NAME: 'Jane’s iPhone',
+      CHALLENGE: challenge,
+    });
   const profileOf = (der: Buffer): Dict => readXmlPlist(verifyProfile(dir, der, rootPem));
   const scepclient = (args: string[]): Promise<{ code: number; output: string }> =>
     new Promise((resolve) => {
@@ -76,7 +84,12 @@ describe('iOS OTA enrollment, as an iPhone', () => {
       dir,
       overrides: {
         server: { port, publicUrl: base },
-        ota: { deviceCa: [trusted.ca], organization: 'Example Bank', displayName: 'Example Bank certificates', description: 'Your <S/MIME> certificates & the bank\'s root' },
+        ota: {
+          deviceCa: [trusted.ca],
+          organization: 'Example Bank',
+          displayName: 'Example Bank certificates',
+          description: "Your <S/MIME> certificates & the bank's root",
+        },
       },
     });
     rootPem = join(dir, 'certs/root-ca.pem');
@@ -111,7 +124,16 @@ describe('iOS OTA enrollment, as an iPhone', () => {
     assert.equal(p1.status, 200, p1.body.toString());
     assert.equal(p1.type, 'application/x-apple-aspen-config');
     const service = profileOf(p1.body);
-    assert.deepEqual(Object.keys(service).sort(), ['PayloadContent', 'PayloadDescription', 'PayloadDisplayName', 'PayloadIdentifier', 'PayloadOrganization', 'PayloadType', 'PayloadUUID', 'PayloadVersion']);
+    assert.deepEqual(Object.keys(service).sort(), [
+      'PayloadContent',
+      'PayloadDescription',
+      'PayloadDisplayName',
+      'PayloadIdentifier',
+      'PayloadOrganization',
+      'PayloadType',
+      'PayloadUUID',
+      'PayloadVersion',
+    ]);
     assert.equal(service.PayloadType, 'Profile Service');
     assert.equal(service.PayloadVersion, 1);
     assert.equal(service.PayloadOrganization, 'Example Bank');
@@ -123,7 +145,7 @@ describe('iOS OTA enrollment, as an iPhone', () => {
     const challenge = content.Challenge as string;
     assert.ok(challenge.length >= 32 && challenge !== e.code, 'a per-enrollment secret, not the user code');
     // Fetching it again (Safari retries) gives the same challenge.
-    assert.equal(((profileOf((await fetchBytes(`${base}/ota/enroll?code=${e.code}`)).body).PayloadContent as Dict).Challenge), challenge);
+    assert.equal((profileOf((await fetchBytes(`${base}/ota/enroll?code=${e.code}`)).body).PayloadContent as Dict).Challenge, challenge);
 
     // Phase 2: attributes signed by the device's (expired) built-in identity, streamed as BER.
     const p2 = await fetchBytes(content.URL as string, signDeviceMessage(dir, attributes(challenge), device, { stream: true }));
@@ -135,7 +157,18 @@ describe('iOS OTA enrollment, as an iPhone', () => {
     assert.equal(others.length, 0);
     assert.equal(scepPayload!.PayloadType, 'com.apple.security.scep');
     const scep = scepPayload!.PayloadContent as Dict;
-    assert.deepEqual(Object.keys(scep).sort(), ['CAFingerprint', 'Challenge', 'Key Type', 'Key Usage', 'Keysize', 'Name', 'Retries', 'RetryDelay', 'Subject', 'URL']);
+    assert.deepEqual(Object.keys(scep).sort(), [
+      'CAFingerprint',
+      'Challenge',
+      'Key Type',
+      'Key Usage',
+      'Keysize',
+      'Name',
+      'Retries',
+      'RetryDelay',
+      'Subject',
+      'URL',
+    ]);
     assert.equal(scep.URL, `${base}/scep`);
     assert.equal(scep.Keysize, 2048);
     assert.equal(scep['Key Type'], 'RSA');
@@ -145,7 +178,10 @@ describe('iOS OTA enrollment, as an iPhone', () => {
     assert.deepEqual(Buffer.from(scep.CAFingerprint as Uint8Array), createHash('sha1').update(issuingCa.raw).digest());
     assert.match(readFileSync(join(dir, 'response.bin')).toString('latin1'), /<key>Key Type<\/key>\s*<string>RSA<\/string>/);
     assert.ok(!gw.logs().includes(scep.Challenge as string) && !gw.logs().includes(challenge), 'challenges are never logged');
-    const bound = (await admin(`/ota/enrollments/${e.id}`)).json().enrollment as { status: string; device: { udid: string; serialNumber: string; product: string } };
+    const bound = (await admin(`/ota/enrollments/${e.id}`)).json().enrollment as {
+      status: string;
+      device: { udid: string; serialNumber: string; product: string };
+    };
     assert.equal(bound.status, 'device-bound');
     assert.equal(bound.device.udid, UDID);
     assert.equal(bound.device.serialNumber, 'F2LX1234ABCD');
@@ -153,8 +189,22 @@ describe('iOS OTA enrollment, as an iPhone', () => {
     // The SCEP step, as the device does it with the payload's Subject (and nothing else: no scepclient default OU or C) and Challenge.
     const scepId = { cert: join(dir, 'scep.pem'), key: join(dir, 'scep-key.pem') };
     const enrolled = await scepclient([
-      '-server-url', scep.URL as string, '-challenge', scep.Challenge as string, '-cn', UDID, '-organization', 'Example Bank', '-ou', '', '-country', '',
-      '-private-key', scepId.key, '-certificate', scepId.cert,
+      '-server-url',
+      scep.URL as string,
+      '-challenge',
+      scep.Challenge as string,
+      '-cn',
+      UDID,
+      '-organization',
+      'Example Bank',
+      '-ou',
+      '',
+      '-country',
+      '',
+      '-private-key',
+      scepId.key,
+      '-certificate',
+      scepId.cert,
     ]);
     assert.equal(enrolled.code, 0, enrolled.output);
     assert.match(new X509Certificate(readFileSync(scepId.cert)).subject, new RegExp(`CN=${UDID}`));
@@ -237,7 +287,10 @@ describe('iOS OTA enrollment, as an iPhone', () => {
     await refused(signDeviceMessage(dir, xmlPlist({ UDID: 'not-a-udid', CHALLENGE: e.challenge }), device), 400, /UDID/);
     const big = await fetchBytes(e.url, Buffer.alloc(200 * 1024, 0x30));
     assert.equal(big.status, 413);
-    assert.equal((await fetchBytes(`${base}/ota/profile/00000000-0000-4000-8000-000000000000`, signDeviceMessage(dir, attributes(e.challenge), device))).status, 404);
+    assert.equal(
+      (await fetchBytes(`${base}/ota/profile/00000000-0000-4000-8000-000000000000`, signDeviceMessage(dir, attributes(e.challenge), device))).status,
+      404,
+    );
     assert.equal(await statusOf(e.id), 'pending');
     // The real thing still works afterwards, plain DER this time.
     assert.equal((await fetchBytes(e.url, signDeviceMessage(dir, attributes(e.challenge), device))).status, 200);
@@ -273,7 +326,24 @@ describe('iOS OTA enrollment, as an iPhone', () => {
       const home = join(dir, name);
       mkdirSync(home);
       const id = { cert: join(home, 'cert.pem'), key: join(home, 'key.pem') };
-      const run = await scepclient(['-server-url', second.URL as string, '-challenge', challenge, '-cn', UDID, '-organization', 'Example Bank', '-ou', '', '-country', '', '-private-key', id.key, '-certificate', id.cert]);
+      const run = await scepclient([
+        '-server-url',
+        second.URL as string,
+        '-challenge',
+        challenge,
+        '-cn',
+        UDID,
+        '-organization',
+        'Example Bank',
+        '-ou',
+        '',
+        '-country',
+        '',
+        '-private-key',
+        id.key,
+        '-certificate',
+        id.cert,
+      ]);
       return { id, ...run };
     };
     const stale = await scepEnroll(first.Challenge as string, 'retry-first-challenge');
@@ -288,9 +358,21 @@ describe('iOS OTA enrollment, as an iPhone', () => {
     assert.equal((await fetchBytes(`${base}/ota/enroll?code=${e.code}`)).status, 410);
     assert.equal((await fetchBytes(e.url, signDeviceMessage(dir, attributes(e.challenge), device))).status, 410);
     const audit = (await admin(`/audit?subjectId=${e.id}`)).json().entries as { action: string; detail: { again?: boolean } }[];
-    assert.deepEqual(audit.filter((a) => a.action === 'ota.enrollment.bind').map((a) => a.detail.again ?? false).sort(), [false, true]);
-    const refused = await gw.db('scep_transactions').where({ status: 'rejected', subject: `O=Example Bank, CN=${UDID}` }).select('reason');
-    assert.deepEqual(refused.map((r: { reason: string }) => r.reason), ['unknown, expired or already used challenge password']);
+    assert.deepEqual(
+      audit
+        .filter((a) => a.action === 'ota.enrollment.bind')
+        .map((a) => a.detail.again ?? false)
+        .sort(),
+      [false, true],
+    );
+    const refused = await gw
+      .db('scep_transactions')
+      .where({ status: 'rejected', subject: `O=Example Bank, CN=${UDID}` })
+      .select('reason');
+    assert.deepEqual(
+      refused.map((r: { reason: string }) => r.reason),
+      ['unknown, expired or already used challenge password'],
+    );
   });
 
   test('the SCEP challenge of phase 2 certifies exactly the subject the payload gives: any other name is refused', async () => {
@@ -299,11 +381,11 @@ describe('iOS OTA enrollment, as an iPhone', () => {
       const service = profileOf((await fetchBytes(`${base}/ota/enroll?code=${e.code}`)).body).PayloadContent as Dict;
       const p2 = await fetchBytes(service.URL as string, signDeviceMessage(dir, attributes(service.Challenge as string, udid), device));
       assert.equal(p2.status, 200, p2.body.toString());
-      return ((profileOf(p2.body).PayloadContent as Dict[])[0]!.PayloadContent as Dict);
+      return (profileOf(p2.body).PayloadContent as Dict[])[0]!.PayloadContent as Dict;
     };
     const before = Number((await gw.db('certificates').count({ n: '*' }).first())?.n);
     const tries: [string, string[]][] = [
-      ['scepclient\'s default OU and C', []],
+      ["scepclient's default OU and C", []],
       ['a second OU', ['-ou', 'Domain Admins', '-country', '']],
       ['another CN', ['-cn', 'domain.admin', '-ou', '', '-country', '']],
     ];
@@ -314,14 +396,34 @@ describe('iOS OTA enrollment, as an iPhone', () => {
       const home = join(dir, `ota-extra-${what.length}`);
       mkdirSync(home);
       const id = { cert: join(home, 'cert.pem'), key: join(home, 'key.pem') };
-      const run = await scepclient(['-server-url', scep.URL as string, '-challenge', scep.Challenge as string, '-cn', udid, '-organization', 'Example Bank', ...extra, '-private-key', id.key, '-certificate', id.cert]);
+      const run = await scepclient([
+        '-server-url',
+        scep.URL as string,
+        '-challenge',
+        scep.Challenge as string,
+        '-cn',
+        udid,
+        '-organization',
+        'Example Bank',
+        ...extra,
+        '-private-key',
+        id.key,
+        '-certificate',
+        id.cert,
+      ]);
       assert.notEqual(run.code, 0, `${what} was issued`);
       assert.match(run.output, /failInfo: badRequest/, what);
     }
     assert.equal(Number((await gw.db('certificates').count({ n: '*' }).first())?.n), before);
     const audit = await gw.db('audit').where({ action: 'scep.refuse' }).select('reason');
-    assert.ok(audit.some((r: { reason: string }) => /the challenge names the whole subject; the request adds OU/.test(r.reason)), JSON.stringify(audit));
-    assert.ok(audit.some((r: { reason: string }) => /exactly that CN and no other/.test(r.reason)), JSON.stringify(audit));
+    assert.ok(
+      audit.some((r: { reason: string }) => /the challenge names the whole subject; the request adds OU/.test(r.reason)),
+      JSON.stringify(audit),
+    );
+    assert.ok(
+      audit.some((r: { reason: string }) => /exactly that CN and no other/.test(r.reason)),
+      JSON.stringify(audit),
+    );
   });
 
   test('phase 3 refuses a certificate of ours that belongs to another device', async () => {
@@ -350,7 +452,16 @@ describe('iOS OTA enrollment, as an iPhone', () => {
     assert.match(missing.body, /user\.email/);
     assert.equal((await post({ credentialProfile: 'smime', user: { displayName: 'A', email: 'a@example.com' }, expiresIn: '90d' })).status, 400);
     assert.equal((await post({ credentialProfile: 'smime', user: { 'bad key': 'x' } })).status, 400);
-    const anonymous = await curl(`${base}/api/v1/ota/enrollments`, ['--cacert', rootPem, '-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', '{}']);
+    const anonymous = await curl(`${base}/api/v1/ota/enrollments`, [
+      '--cacert',
+      rootPem,
+      '-X',
+      'POST',
+      '-H',
+      'Content-Type: application/json',
+      '--data-binary',
+      '{}',
+    ]);
     assert.equal(anonymous.status, 401);
   });
 });
@@ -363,8 +474,12 @@ describe('iOS OTA without a device CA, and switched off', () => {
       const base = `https://localhost:${gw.port}`;
       const r = await curl(`${base}/api/v1/ota/enrollments`, [
         ...adminCurlArgs(join(gw.dir, 'certs')),
-        '-X', 'POST', '-H', 'Content-Type: application/json',
-        '--data-binary', JSON.stringify({ credentialProfile: 'smime', user: { displayName: 'A', email: 'a@example.com' } }),
+        '-X',
+        'POST',
+        '-H',
+        'Content-Type: application/json',
+        '--data-binary',
+        JSON.stringify({ credentialProfile: 'smime', user: { displayName: 'A', email: 'a@example.com' } }),
       ]);
       assert.equal(r.status, 409);
       assert.match(r.json().message as string, /ota\.deviceCa/);

@@ -22,7 +22,7 @@ function readmeWhoami(): string {
 }
 
 describe('paths behave', () => {
-  test('pki.dir: elsewhere moves everything init writes; config check and serve find it there, and the README\'s whoami works with the moved paths', async () => {
+  test("pki.dir: elsewhere moves everything init writes; config check and serve find it there, and the README's whoami works with the moved paths", async () => {
     const dir = freshCheckout({ replace: [['  dir: certs\n', '  dir: elsewhere\n']] });
     const check = runCli(['config', 'check'], { cwd: dir });
     assert.equal(check.status, 0, check.stderr);
@@ -70,13 +70,29 @@ describe('paths behave', () => {
     const both = [['init'], ['serve']];
 
     oneLine(both, { CREDGATE_PKI__DIR: 'afile/pki' }, /^credgate: .*pki\.dir: .*afile.*(is not a directory|ENOTDIR)/);
-    oneLine(both, { CREDGATE_DATABASE__FILENAME: 'afile/credgate.db' }, /^credgate: .*database\.filename: (afile is not a directory|a file stands where a directory of afile\/credgate\.db belongs)/);
-    oneLine(both, { CREDGATE_DATABASE__CLIENT: 'mysql', CREDGATE_DATABASE__URL: 'mysql://credgate@db.example:port/credgate' }, /^credgate: cannot open the MySQL\/MariaDB \(database\.url is not a valid URL\)/);
-    oneLine([['serve']], { CREDGATE_SERVER__HOST: 'no-such-host.invalid' }, /^credgate: no-such-host\.invalid is no name this machine can resolve; fix the listener's host$/);
+    oneLine(
+      both,
+      { CREDGATE_DATABASE__FILENAME: 'afile/credgate.db' },
+      /^credgate: .*database\.filename: (afile is not a directory|a file stands where a directory of afile\/credgate\.db belongs)/,
+    );
+    oneLine(
+      both,
+      { CREDGATE_DATABASE__CLIENT: 'mysql', CREDGATE_DATABASE__URL: 'mysql://credgate@db.example:port/credgate' },
+      /^credgate: cannot open the MySQL\/MariaDB \(database\.url is not a valid URL\)/,
+    );
+    oneLine(
+      [['serve']],
+      { CREDGATE_SERVER__HOST: 'no-such-host.invalid' },
+      /^credgate: no-such-host\.invalid is no name this machine can resolve; fix the listener's host$/,
+    );
     oneLine(both, { CREDGATE_MASTER_KEY: another }, /master key .*does not open|cannot decrypt/);
 
     renameSync(masterKey, `${masterKey}.away`);
-    oneLine(both, {}, /^credgate: certs\/master\.key is missing, and the keys in certs\/ are encrypted under the master key it held; restore it, or set CREDGATE_MASTER_KEY to that key$/);
+    oneLine(
+      both,
+      {},
+      /^credgate: certs\/master\.key is missing, and the keys in certs\/ are encrypted under the master key it held; restore it, or set CREDGATE_MASTER_KEY to that key$/,
+    );
     assert.equal(existsSync(masterKey), false, 'no new master key took its place');
     mkdirSync(masterKey);
     oneLine(both, {}, /^credgate: cannot read the master key file certs\/master\.key \(EISDIR\)$/);

@@ -33,7 +33,16 @@ describe('private files', () => {
       }
       assert.equal(modeOf(join(dir, 'data')), '0700');
       assert.equal(modeOf(join(dir, 'certs')), '0700');
-      for (const file of ['master.key', 'root-ca-key.pem', 'issuing-ca-key.pem', 'server-key.pem', 'scep-ra-key.pem', 'ota-signing-key.pem', 'admin.p12', 'admin.p12.password']) {
+      for (const file of [
+        'master.key',
+        'root-ca-key.pem',
+        'issuing-ca-key.pem',
+        'server-key.pem',
+        'scep-ra-key.pem',
+        'ota-signing-key.pem',
+        'admin.p12',
+        'admin.p12.password',
+      ]) {
         assert.equal(modeOf(join(dir, 'certs', file)), '0600', file);
       }
     } finally {

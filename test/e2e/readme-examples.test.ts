@@ -46,7 +46,15 @@ import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.js';
 import { standInForWs1Example, WS1_EXAMPLE, type Ws1ExampleStandins } from '../helpers/ws1-example-standins.js';
 
-const DOCS = ['README.md', 'connectors/README.md', ...(existsSync(join(REPO, 'docs')) ? readdirSync(join(REPO, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`) : [])];
+const DOCS = [
+  'README.md',
+  'connectors/README.md',
+  ...(existsSync(join(REPO, 'docs'))
+    ? readdirSync(join(REPO, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => `docs/${f}`)
+    : []),
+];
 const shellBlocks = DOCS.filter((f) => existsSync(join(REPO, f)))
   .flatMap((f) => codeBlocks(join(REPO, f), f))
   .filter((b) => ['sh', 'bash', 'shell'].includes(b.info[0] ?? ''));
@@ -106,14 +114,22 @@ describe('documentation examples', () => {
   function runExample(code: string): Promise<{ status: number; stdout: string; stderr: string; answers: { status: number; body: string }[] }> {
     const answersDir = tempDir('credgate-answers-');
     return new Promise((resolve) => {
-      execFile('bash', ['-e', '-o', 'pipefail', '-c', code], { cwd: dir, env: { ...env, CURL_RECORD: answersDir }, timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-        const ids = readdirSync(answersDir)
-          .filter((f) => f.endsWith('.status'))
-          .map((f) => f.slice(0, -'.status'.length))
-          .sort();
-        const answers = ids.map((id) => ({ status: Number(readFileSync(join(answersDir, `${id}.status`), 'utf8').trim()), body: readFileSync(join(answersDir, `${id}.body`), 'utf8') }));
-        resolve({ status: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr, answers });
-      });
+      execFile(
+        'bash',
+        ['-e', '-o', 'pipefail', '-c', code],
+        { cwd: dir, env: { ...env, CURL_RECORD: answersDir }, timeout: 120_000, maxBuffer: 64 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          const ids = readdirSync(answersDir)
+            .filter((f) => f.endsWith('.status'))
+            .map((f) => f.slice(0, -'.status'.length))
+            .sort();
+          const answers = ids.map((id) => ({
+            status: Number(readFileSync(join(answersDir, `${id}.status`), 'utf8').trim()),
+            body: readFileSync(join(answersDir, `${id}.body`), 'utf8'),
+          }));
+          resolve({ status: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr, answers });
+        },
+      );
     });
   }
 
@@ -143,7 +159,9 @@ describe('documentation examples', () => {
 
     // curl as written, its answer recorded beside the output the reader sees.
     record = tempDir('credgate-curl-');
-    const realCurl = await new Promise<string>((resolve, reject) => execFile('bash', ['-c', 'command -v curl'], (e, out) => (e ? reject(e) : resolve(out.trim()))));
+    const realCurl = await new Promise<string>((resolve, reject) =>
+      execFile('bash', ['-c', 'command -v curl'], (e, out) => (e ? reject(e) : resolve(out.trim()))),
+    );
     writeFileSync(
       join(record, 'curl'),
       [
@@ -173,7 +191,13 @@ describe('documentation examples', () => {
 
     // Nothing of the caller's own settings, nor of an npm run around this test.
     env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CREDGATE_') && !k.startsWith('npm_') && k !== 'NODE_OPTIONS'));
-    Object.assign(env, { PATH: `${record}:${process.env.PATH ?? ''}`, CREDGATE_SERVER__PORT: String(port), CREDGATE_SERVER__HOST: '127.0.0.1', DB_PASSWORD: dbPassword, npm_config_update_notifier: 'false' });
+    Object.assign(env, {
+      PATH: `${record}:${process.env.PATH ?? ''}`,
+      CREDGATE_SERVER__PORT: String(port),
+      CREDGATE_SERVER__HOST: '127.0.0.1',
+      DB_PASSWORD: dbPassword,
+      npm_config_update_notifier: 'false',
+    });
 
     ws1 = await standInForWs1Example(dir, ws1Values);
     env.NODE_EXTRA_CA_CERTS = ws1.caFile;
@@ -229,13 +253,19 @@ describe('documentation examples', () => {
   }
 
   test("the Workspace ONE example checked the connector against the stand-ins, and each sample device got its own signing credential and the user's one encryption credential through the Escrow Gateway", async () => {
-    assert.ok(ws1Examples.some((b) => b.code.includes(WS1_EXAMPLE)), `an example copies ${WS1_EXAMPLE}`);
+    assert.ok(
+      ws1Examples.some((b) => b.code.includes(WS1_EXAMPLE)),
+      `an example copies ${WS1_EXAMPLE}`,
+    );
     assert.ok(ws1!.uem.tokensIssued > 0 && ws1!.uem.requests.some((r) => r.path === '/api/system/info'), 'connectors test reached the UEM API stand-in');
-    const posted = [...new Set(ws1Examples.flatMap((b) => [...b.code.matchAll(/@(config\/connectors\/examples\/workspace-one-event\.(?:json|xml))/g)].map((m) => m[1]!)))];
+    const posted = [
+      ...new Set(ws1Examples.flatMap((b) => [...b.code.matchAll(/@(config\/connectors\/examples\/workspace-one-event\.(?:json|xml))/g)].map((m) => m[1]!))),
+    ];
     assert.ok(posted.length > 0, 'an example posts a sample event');
     const samples = posted.map((file) => {
       const text = readFileSync(join(REPO, file), 'utf8');
-      const field = (name: string) => (file.endsWith('.json') ? String((JSON.parse(text) as Record<string, unknown>)[name]) : new RegExp(`<${name}>([^<]*)</${name}>`).exec(text)?.[1]);
+      const field = (name: string) =>
+        file.endsWith('.json') ? String((JSON.parse(text) as Record<string, unknown>)[name]) : new RegExp(`<${name}>([^<]*)</${name}>`).exec(text)?.[1];
       return { file, device: field('DeviceUUID'), user: field('EnrollmentUserUUID') };
     });
     const uploads = await until(
@@ -263,7 +293,10 @@ describe('documentation examples', () => {
   });
 
   test('the MySQL example ran the gateway on the database it names', async () => {
-    assert.ok(examples.some((b) => b.code.includes(DOC_DATABASE)), `an example names ${DOC_DATABASE}`);
+    assert.ok(
+      examples.some((b) => b.code.includes(DOC_DATABASE)),
+      `an example names ${DOC_DATABASE}`,
+    );
     assert.ok(gatewayStarts >= 2);
     const tables = (await db.sql('SHOW TABLES FROM credgate')).split('\n').filter(Boolean);
     assert.ok(tables.includes('certificates'), `tables: ${tables.join(', ')}`);

@@ -16,7 +16,14 @@ describe('SCEP under load (scepload, c=16, n=300)', () => {
   let gw: TestGateway;
   let scepload: string;
   // Go takes extra trust anchors from SSL_CERT_FILE: the dev root behind the gateway's TLS certificate.
-  const load = () => runScepload(scepload, { url: `https://localhost:${gw.port}/scep/load`, n: 300, c: 16, challenge: CHALLENGE, env: { SSL_CERT_FILE: join(gw.dir, 'certs/root-ca.pem') } });
+  const load = () =>
+    runScepload(scepload, {
+      url: `https://localhost:${gw.port}/scep/load`,
+      n: 300,
+      c: 16,
+      challenge: CHALLENGE,
+      env: { SSL_CERT_FILE: join(gw.dir, 'certs/root-ca.pem') },
+    });
 
   before(async () => {
     scepload = buildScepload();
@@ -31,10 +38,19 @@ describe('SCEP under load (scepload, c=16, n=300)', () => {
     assert.equal(run.exitCode, 0, run.output);
     assert.deepEqual({ ok: run.ok, fails: run.fails, dupSerials: run.dupSerials }, { ok: 300, fails: 0, dupSerials: 0 }, run.output);
 
-    const rows = (await gw.db('scep_transactions').where({ profile: 'load', status: 'issued', message_type: 'PKCSReq' }).select('serial')) as { serial: string }[];
+    const rows = (await gw.db('scep_transactions').where({ profile: 'load', status: 'issued', message_type: 'PKCSReq' }).select('serial')) as {
+      serial: string;
+    }[];
     assert.equal(rows.length, 300);
     assert.equal(new Set(rows.map((r) => r.serial)).size, 300, 'one serial per enrollment');
-    const certs = (await gw.db('certificates').whereIn('serial', rows.map((r) => r.serial)).count({ n: '*' }).first()) as { n: number | string };
+    const certs = (await gw
+      .db('certificates')
+      .whereIn(
+        'serial',
+        rows.map((r) => r.serial),
+      )
+      .count({ n: '*' })
+      .first()) as { n: number | string };
     assert.equal(Number(certs.n), 300, 'every transaction has its certificate');
   });
 

@@ -28,7 +28,11 @@ function csrWithName(device: Identity, name: Asn1): Buffer {
   const spki = parseDer(createPublicKey(device.key).export({ type: 'spki', format: 'der' }));
   const attributes = forge.asn1.create(forge.asn1.Class.CONTEXT_SPECIFIC, 0, true, [seq([oid(CHALLENGE_PASSWORD), set([printable(STATIC)])])]);
   const info = toDer(seq([int(0), name, spki, attributes]));
-  return derSequence([info, toDer(algorithmIdentifier({ oid: '1.2.840.113549.1.1.11', nullParams: true })), toDer(bitString(sign('sha256', info, device.key)))]);
+  return derSequence([
+    info,
+    toDer(algorithmIdentifier({ oid: '1.2.840.113549.1.1.11', nullParams: true })),
+    toDer(bitString(sign('sha256', info, device.key))),
+  ]);
 }
 
 const rdn = (type: string, value: Asn1) => set([seq([oid(type), value])]);
@@ -40,11 +44,15 @@ describe('SCEP: subject names X.509 or the store cannot carry', () => {
 
   const post = (der: Buffer): Promise<{ status: number; body: Buffer }> =>
     new Promise((resolve, reject) => {
-      const req = request(`https://localhost:${gw.port}/scep/mdm?operation=PKIOperation`, { method: 'POST', ca: readFileSync(join(gw.dir, 'certs/root-ca.pem')), headers: { 'content-type': 'application/x-pki-message' } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks) }));
-      });
+      const req = request(
+        `https://localhost:${gw.port}/scep/mdm?operation=PKIOperation`,
+        { method: 'POST', ca: readFileSync(join(gw.dir, 'certs/root-ca.pem')), headers: { 'content-type': 'application/x-pki-message' } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks) }));
+        },
+      );
       req.on('error', reject);
       req.end(der);
     });
@@ -77,13 +85,22 @@ describe('SCEP: subject names X.509 or the store cannot carry', () => {
     assert.equal((await gw.db('certificates').where('subject', 'like', '%names-%')).length, 0, 'nothing was issued');
     const refusals = await gw.db('scep_transactions').where({ profile: 'mdm' });
     assert.equal(refusals.length, names.length, 'each refusal is on record for operators');
-    assert.ok(refusals.every((t: { status: string }) => t.status === 'rejected'), JSON.stringify(refusals));
+    assert.ok(
+      refusals.every((t: { status: string }) => t.status === 'rejected'),
+      JSON.stringify(refusals),
+    );
     assert.ok(!gw.logs().includes('"level":50'), 'nothing was logged as an error');
   });
 
   test('a challenge bound to a value longer than a subject holds, to an unknown attribute type or to too many attributes: 400, no challenge', async () => {
     const create = (binding: unknown) =>
-      curl(`https://localhost:${gw.port}/api/v1/scep/challenges`, [...adminCurlArgs(join(gw.dir, 'certs')), '-H', 'Content-Type: application/json', '--data-binary', JSON.stringify({ profile: 'dyn', binding })]);
+      curl(`https://localhost:${gw.port}/api/v1/scep/challenges`, [
+        ...adminCurlArgs(join(gw.dir, 'certs')),
+        '-H',
+        'Content-Type: application/json',
+        '--data-binary',
+        JSON.stringify({ profile: 'dyn', binding }),
+      ]);
     const refused: [unknown, RegExp][] = [
       [{ serialNumber: 'x'.repeat(70_000) }, /binding serialNumber: a value of 1 to 1024 characters/],
       [{ serialNumber: '' }, /binding serialNumber: a value of 1 to 1024 characters/],

@@ -67,7 +67,15 @@ describe('SCEP padding oracle', () => {
   };
 
   const newChallenge = async (): Promise<string> => {
-    const r = await curl(`${base}/api/v1/scep/challenges`, [...adminCurlArgs(join(gw.dir, 'certs')), '-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', '{}']);
+    const r = await curl(`${base}/api/v1/scep/challenges`, [
+      ...adminCurlArgs(join(gw.dir, 'certs')),
+      '-X',
+      'POST',
+      '-H',
+      'Content-Type: application/json',
+      '--data-binary',
+      '{}',
+    ]);
     assert.equal(r.status, 201, r.body);
     return JSON.parse(r.body).challenge as string;
   };
@@ -98,8 +106,10 @@ describe('SCEP padding oracle', () => {
       for (let at = 0; at < guesses.length && queries < BUDGET; at += 8) {
         const batch = guesses.slice(at, Math.min(at + 8, at + BUDGET - queries));
         queries += batch.length;
-        const answers = await Promise.all(batch.map((g) => answerClass(attacker, type, withCiphertext(envelope, Buffer.concat([prefix, Buffer.from([g])]), blocks[target]!))));
-        answers.forEach((cls, n) => seen.push({ guess: batch[n]!, cls }));
+        const answers = await Promise.all(
+          batch.map((g) => answerClass(attacker, type, withCiphertext(envelope, Buffer.concat([prefix, Buffer.from([g])]), blocks[target]!))),
+        );
+        for (const [n, cls] of answers.entries()) seen.push({ guess: batch[n]!, cls });
       }
       for (const { cls } of seen) classes.set(cls, (classes.get(cls) ?? 0) + 1);
       // The odd one out among 256 guesses is the one whose padding was valid: last plaintext byte 0x01.
@@ -113,7 +123,11 @@ describe('SCEP padding oracle', () => {
     }
     assert.equal(queries, BUDGET);
     assert.equal(learned, 0, `the attack recovered ${learned} plaintext bytes`);
-    assert.deepEqual([...classes.keys()].map((c) => c.replace(/ \d+$/, '')), ['FAILURE badMessageCheck'], `answers differed: ${JSON.stringify([...classes])}`);
+    assert.deepEqual(
+      [...classes.keys()].map((c) => c.replace(/ \d+$/, '')),
+      ['FAILURE badMessageCheck'],
+      `answers differed: ${JSON.stringify([...classes])}`,
+    );
     assert.equal(classes.size, 1, 'every answer has the same size');
   });
 
@@ -126,8 +140,8 @@ describe('SCEP padding oracle', () => {
     const cases: Record<string, Buffer> = {
       'garbage (valid padding)': randomBytes(48),
       empty: Buffer.alloc(0),
-      'IssuerAndSerialNumber': issuerAndSerial(ca),
-      'IssuerAndSubject': issuerAndSubject(ca, ca),
+      IssuerAndSerialNumber: issuerAndSerial(ca),
+      IssuerAndSubject: issuerAndSubject(ca, ca),
       'a CSR': csrOf(attacker),
       'a CSR with a broken signature': badSignature,
       'a CSR for another key': csrOf(other),
@@ -164,7 +178,8 @@ describe('SCEP padding oracle', () => {
     assert.equal(r.status, 200);
     const logs = gw.logs();
     assert.match(logs, /"url":"\/scep\?operation=PKIOperation"/);
-    for (const needle of [b64.slice(0, 40), encodeURIComponent(b64).slice(0, 40), b64.slice(-60, -20)]) assert.ok(!logs.includes(needle), 'the message is not logged in any form');
+    for (const needle of [b64.slice(0, 40), encodeURIComponent(b64).slice(0, 40), b64.slice(-60, -20)])
+      assert.ok(!logs.includes(needle), 'the message is not logged in any form');
   });
 });
 

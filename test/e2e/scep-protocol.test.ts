@@ -33,11 +33,15 @@ describe('SCEP protocol', () => {
 
   const post = (path: string, body: Buffer | undefined, method = 'POST'): Promise<{ status: number; type: string; body: Buffer }> =>
     new Promise((resolve, reject) => {
-      const req = request(`${base}${path}`, { method, ca: readFileSync(join(certs, 'root-ca.pem')), headers: { 'content-type': 'application/x-pki-message' } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type']), body: Buffer.concat(chunks) }));
-      });
+      const req = request(
+        `${base}${path}`,
+        { method, ca: readFileSync(join(certs, 'root-ca.pem')), headers: { 'content-type': 'application/x-pki-message' } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type']), body: Buffer.concat(chunks) }));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -48,9 +52,20 @@ describe('SCEP protocol', () => {
     return r.body;
   };
   const enrollMessage = async (device: Identity, challenge: string | undefined, extra: Partial<Parameters<typeof pkiMessage>[0]> = {}) =>
-    pkiMessage({ type: 'PKCSReq', inner: deviceCsr(device, [{ type: 'CN', value: device.cert.subject.replace(/^CN=/, '') }], challenge), signer: device, recipients: [ra], ...extra });
+    pkiMessage({
+      type: 'PKCSReq',
+      inner: deviceCsr(device, [{ type: 'CN', value: device.cert.subject.replace(/^CN=/, '') }], challenge),
+      signer: device,
+      recipients: [ra],
+      ...extra,
+    });
   const admin = (path: string, method = 'GET', body?: unknown) =>
-    curl(`${base}/api/v1${path}`, [...adminCurlArgs(certs), '-X', method, ...(body === undefined ? [] : ['-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)])]);
+    curl(`${base}/api/v1${path}`, [
+      ...adminCurlArgs(certs),
+      '-X',
+      method,
+      ...(body === undefined ? [] : ['-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)]),
+    ]);
 
   before(async () => {
     gw = await startTestGateway({
@@ -88,7 +103,10 @@ describe('SCEP protocol', () => {
         assert.deepEqual(rep.recipientNonce, req.senderNonce);
         assert.equal(parseEnvelopedData(parseSignedData(der).content!).cipher, cipher, 'the answer uses the request cipher');
         assert.ok(rep.certificates[0]!.verify(ca.publicKey));
-        assert.equal(rep.certificates[0]!.publicKey.export({ type: 'spki', format: 'der' }).toString('hex'), device.cert.publicKey.export({ type: 'spki', format: 'der' }).toString('hex'));
+        assert.equal(
+          rep.certificates[0]!.publicKey.export({ type: 'spki', format: 'der' }).toString('hex'),
+          device.cert.publicKey.export({ type: 'spki', format: 'der' }).toString('hex'),
+        );
       }
     }
     // An independent reader: OpenSSL verifies the RA's signature up to the dev root and decrypts with the device key.
@@ -99,13 +117,44 @@ describe('SCEP protocol', () => {
     writeFileSync(join(dir, 'dev.pem'), device.cert.toString());
     writeFileSync(join(dir, 'dev.key'), device.key.export({ type: 'pkcs8', format: 'pem' }));
     writeFileSync(join(dir, 'trust.pem'), readFileSync(join(certs, 'issuing-ca.pem'), 'utf8') + readFileSync(join(certs, 'root-ca.pem'), 'utf8'));
-    openssl(['cms', '-verify', '-inform', 'DER', '-in', join(dir, 'rep.der'), '-CAfile', join(dir, 'trust.pem'), '-purpose', 'any', '-out', join(dir, 'env.der'), '-binary']);
-    openssl(['cms', '-decrypt', '-inform', 'DER', '-in', join(dir, 'env.der'), '-recip', join(dir, 'dev.pem'), '-inkey', join(dir, 'dev.key'), '-out', join(dir, 'certs.p7'), '-binary']);
+    openssl([
+      'cms',
+      '-verify',
+      '-inform',
+      'DER',
+      '-in',
+      join(dir, 'rep.der'),
+      '-CAfile',
+      join(dir, 'trust.pem'),
+      '-purpose',
+      'any',
+      '-out',
+      join(dir, 'env.der'),
+      '-binary',
+    ]);
+    openssl([
+      'cms',
+      '-decrypt',
+      '-inform',
+      'DER',
+      '-in',
+      join(dir, 'env.der'),
+      '-recip',
+      join(dir, 'dev.pem'),
+      '-inkey',
+      join(dir, 'dev.key'),
+      '-out',
+      join(dir, 'certs.p7'),
+      '-binary',
+    ]);
     assert.match(openssl(['pkcs7', '-inform', 'DER', '-in', join(dir, 'certs.p7'), '-print_certs', '-noout']), /subject=CN ?= ?openssl-reader/);
   });
 
   test('several recipients in any order: the RA finds its own', async () => {
-    for (const recipients of [[ca, ra, root], [root, ca, ra]]) {
+    for (const recipients of [
+      [ca, ra, root],
+      [root, ca, ra],
+    ]) {
       const device = await newDevice('multi');
       const rep = readCertRep(await operation('mdm', (await enrollMessage(device, STATIC, { recipients })).der), ra, device);
       assert.equal(rep.status, 'SUCCESS');
@@ -117,12 +166,16 @@ describe('SCEP protocol', () => {
     const req = await enrollMessage(device, undefined);
     assert.equal(readCertRep(await operation('approve', req.der), ra, device).status, 'PENDING');
     const poll = () =>
-      pkiMessage({ type: 'CertPoll', inner: issuerAndSubject(ca, device.cert), signer: device, recipients: [ra], transactionId: req.transactionId }).then(async (m) => readCertRep(await operation('approve', m.der), ra, device));
+      pkiMessage({ type: 'CertPoll', inner: issuerAndSubject(ca, device.cert), signer: device, recipients: [ra], transactionId: req.transactionId }).then(
+        async (m) => readCertRep(await operation('approve', m.der), ra, device),
+      );
     assert.equal((await poll()).status, 'PENDING');
 
     const list = await admin('/scep/requests?profile=approve');
     assert.equal(list.status, 200, list.body);
-    const pending = (list.json().requests as { id: number; transactionId: string; subject: string; status: string }[]).find((r) => r.transactionId === req.transactionId);
+    const pending = (list.json().requests as { id: number; transactionId: string; subject: string; status: string }[]).find(
+      (r) => r.transactionId === req.transactionId,
+    );
     assert.ok(pending, 'the request is listed');
     assert.equal(pending.status, 'pending');
     assert.match(pending.subject, /needs-approval/);
@@ -137,7 +190,10 @@ describe('SCEP protocol', () => {
     const resent = readCertRep(await operation('approve', req.der), ra, device);
     assert.equal(resent.certificates[0]!.serialNumber, collected.certificates[0]!.serialNumber, 'a resent PKCSReq gets the same certificate');
     assert.equal((await admin(`/scep/requests/${pending.id}/reject`, 'POST', { reason: 'too late' })).status, 409);
-    const audit = await gw.db('audit').where({ action: 'scep.approve', subject_id: String(pending.id) }).first();
+    const audit = await gw
+      .db('audit')
+      .where({ action: 'scep.approve', subject_id: String(pending.id) })
+      .first();
     assert.equal(audit?.actor, 'client-cert:admin');
 
     const refused = await newDevice('refused');
@@ -173,26 +229,44 @@ describe('SCEP protocol', () => {
     const withChallenge = await renewal('someone-else', 'mdm', STATIC);
     assert.equal(withChallenge.status, 'SUCCESS', 'with the challenge it is an enrollment of its own');
     const refused = (await gw.db('scep_transactions').where({ profile: 'mdm', status: 'rejected' }).select('reason')) as { reason: string }[];
-    assert.ok(refused.some((r) => /keeps the subject/.test(r.reason)), JSON.stringify(refused));
+    assert.ok(
+      refused.some((r) => /keeps the subject/.test(r.reason)),
+      JSON.stringify(refused),
+    );
   });
 
   test('GetCert returns an issued certificate by issuer and serial; GetCRL the current CRL', async () => {
     const device = await newDevice('getcert');
     const issued = readCertRep(await operation('mdm', (await enrollMessage(device, STATIC)).der), ra, device).certificates[0]!;
-    const got = readCertRep(await operation('mdm', (await pkiMessage({ type: 'GetCert', inner: issuerAndSerial(issued), signer: device, recipients: [ra] })).der), ra, device);
+    const got = readCertRep(
+      await operation('mdm', (await pkiMessage({ type: 'GetCert', inner: issuerAndSerial(issued), signer: device, recipients: [ra] })).der),
+      ra,
+      device,
+    );
     assert.equal(got.status, 'SUCCESS');
     assert.equal(got.certificates[0]!.fingerprint256, issued.fingerprint256);
 
     const stranger = await newDevice('not-issued-here');
-    const missing = readCertRep(await operation('mdm', (await pkiMessage({ type: 'GetCert', inner: issuerAndSerial(stranger.cert), signer: device, recipients: [ra] })).der), ra, device);
+    const missing = readCertRep(
+      await operation('mdm', (await pkiMessage({ type: 'GetCert', inner: issuerAndSerial(stranger.cert), signer: device, recipients: [ra] })).der),
+      ra,
+      device,
+    );
     assert.equal(missing.status, 'FAILURE');
     assert.equal(missing.failInfo, 'badCertId');
 
-    const crl = readCertRep(await operation('mdm', (await pkiMessage({ type: 'GetCRL', inner: issuerAndSerial(issued), signer: device, recipients: [ra] })).der), ra, device);
+    const crl = readCertRep(
+      await operation('mdm', (await pkiMessage({ type: 'GetCRL', inner: issuerAndSerial(issued), signer: device, recipients: [ra] })).der),
+      ra,
+      device,
+    );
     assert.equal(crl.status, 'SUCCESS');
     assert.equal(crl.crls.length, 1);
     writeFileSync(join(gw.dir, 'scep.crl'), crl.crls[0]!);
-    assert.match(openssl(['crl', '-inform', 'DER', '-in', join(gw.dir, 'scep.crl'), '-CAfile', join(certs, 'issuing-ca.pem'), '-noout', '-issuer']), /Issuing CA/);
+    assert.match(
+      openssl(['crl', '-inform', 'DER', '-in', join(gw.dir, 'scep.crl'), '-CAfile', join(certs, 'issuing-ca.pem'), '-noout', '-issuer']),
+      /Issuing CA/,
+    );
   });
 
   test("certmonger's scep-submit over plain HTTP: GET PKIOperation, nonce and signature checked, the certificate decrypts", async () => {
@@ -220,7 +294,21 @@ describe('SCEP protocol', () => {
     writeFileSync(join(gw.dir, 'cm-env.der'), envelope);
     writeFileSync(join(gw.dir, 'cm.pem'), device.cert.toString());
     writeFileSync(join(gw.dir, 'cm.key'), device.key.export({ type: 'pkcs8', format: 'pem' }));
-    openssl(['cms', '-decrypt', '-inform', 'DER', '-in', join(gw.dir, 'cm-env.der'), '-recip', join(gw.dir, 'cm.pem'), '-inkey', join(gw.dir, 'cm.key'), '-out', join(gw.dir, 'cm.p7'), '-binary']);
+    openssl([
+      'cms',
+      '-decrypt',
+      '-inform',
+      'DER',
+      '-in',
+      join(gw.dir, 'cm-env.der'),
+      '-recip',
+      join(gw.dir, 'cm.pem'),
+      '-inkey',
+      join(gw.dir, 'cm.key'),
+      '-out',
+      join(gw.dir, 'cm.p7'),
+      '-binary',
+    ]);
     assert.match(openssl(['pkcs7', '-inform', 'DER', '-in', join(gw.dir, 'cm.p7'), '-print_certs', '-noout']), /subject=CN ?= ?certmonger-device/);
 
     const refused = await submit(['-p'], (await enrollMessage(await newDevice('certmonger-wrong'), 'not-the-secret')).der);
@@ -260,7 +348,10 @@ describe('SCEP protocol', () => {
         envelope[envelope.length + offset]! ^= 0x01;
         answers.push(await failure(await resign(envelope), 'badMessageCheck'));
       }
-      assert.ok(answers.every((a) => a.recipientNonce && a.transactionId), 'the answer still reaches the transaction');
+      assert.ok(
+        answers.every((a) => a.recipientNonce && a.transactionId),
+        'the answer still reaches the transaction',
+      );
     });
 
     test('a wrong signature, an unknown message type and a wrong challenge', async () => {
@@ -365,7 +456,9 @@ describe('SCEP admission', () => {
     const ra = new X509Certificate(readFileSync(join(certs, 'scep-ra.pem')));
     const devices = await Promise.all(Array.from({ length: 8 }, (_, i) => newDevice(`busy-${i}`)));
     const messages = await Promise.all(
-      devices.map((d, i) => pkiMessage({ type: 'PKCSReq', inner: deviceCsr(d, [{ type: 'CN', value: `busy-${i}` }], STATIC), signer: d, recipients: [ra] }).then((m) => m.der)),
+      devices.map((d, i) =>
+        pkiMessage({ type: 'PKCSReq', inner: deviceCsr(d, [{ type: 'CN', value: `busy-${i}` }], STATIC), signer: d, recipients: [ra] }).then((m) => m.der),
+      ),
     );
     const send = (der: Buffer): Promise<{ status: number; retryAfter?: string; body: Buffer }> =>
       new Promise((resolve, reject) => {
@@ -380,8 +473,14 @@ describe('SCEP admission', () => {
       });
     const answers = await Promise.all(messages.map(send));
     const statuses = answers.map((a) => a.status);
-    assert.ok(statuses.every((s) => s === 200 || s === 503), JSON.stringify(statuses));
-    assert.ok(statuses.filter((s) => s === 503).length >= 1 && statuses.filter((s) => s === 200).length >= 2, `one running and one waiting, eight at once: ${JSON.stringify(statuses)}`);
+    assert.ok(
+      statuses.every((s) => s === 200 || s === 503),
+      JSON.stringify(statuses),
+    );
+    assert.ok(
+      statuses.filter((s) => s === 503).length >= 1 && statuses.filter((s) => s === 200).length >= 2,
+      `one running and one waiting, eight at once: ${JSON.stringify(statuses)}`,
+    );
     for (const [i, a] of answers.entries()) {
       if (a.status === 503) {
         assert.equal(a.retryAfter, '1');

@@ -31,7 +31,12 @@ describe('SCEP with scepclient', () => {
   const challenge = async (profile = 'default', binding?: Record<string, string>) => {
     const r = await curl(`${base}/api/v1/scep/challenges`, [
       ...adminCurlArgs(join(dir, 'certs')),
-      '-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', JSON.stringify({ profile, ...(binding && { binding }) }),
+      '-X',
+      'POST',
+      '-H',
+      'Content-Type: application/json',
+      '--data-binary',
+      JSON.stringify({ profile, ...(binding && { binding }) }),
     ]);
     assert.equal(r.status, 201, r.body);
     return r.json().challenge as string;

@@ -42,11 +42,23 @@ describe('secrets at rest and in logs', () => {
   const outputs: string[] = [];
 
   const admin = (path: string, method = 'GET', body?: unknown) =>
-    curl(`${base}/api/v1${path}`, [...adminCurlArgs(join(dir, 'certs')), '-X', method, ...(body === undefined ? [] : ['-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)])]);
+    curl(`${base}/api/v1${path}`, [
+      ...adminCurlArgs(join(dir, 'certs')),
+      '-X',
+      method,
+      ...(body === undefined ? [] : ['-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)]),
+    ]);
   const scep = async (profile: string, der: Buffer) => {
     const file = join(dir, `scep-${Math.random()}.der`);
     writeFileSync(file, der);
-    const r = await curl(`${base}/scep/${profile}?operation=PKIOperation`, ['--cacert', join(dir, 'certs/root-ca.pem'), '--data-binary', `@${file}`, '-o', `${file}.rep`]);
+    const r = await curl(`${base}/scep/${profile}?operation=PKIOperation`, [
+      '--cacert',
+      join(dir, 'certs/root-ca.pem'),
+      '--data-binary',
+      `@${file}`,
+      '-o',
+      `${file}.rep`,
+    ]);
     assert.equal(r.status, 200);
     return readFileSync(`${file}.rep`);
   };
@@ -97,14 +109,47 @@ describe('secrets at rest and in logs', () => {
 
     // SCEP: a static challenge, a one-time challenge, and a request that waits for an operator with its challenge.
     const device = await newDevice('secret-device');
-    assert.equal(readCertRep(await scep('mdm', (await pkiMessage({ type: 'PKCSReq', inner: deviceCsr(device, [{ type: 'CN', value: 'secret-device' }], STATIC), signer: device, recipients: [ra] })).der), ra, device).status, 'SUCCESS');
+    assert.equal(
+      readCertRep(
+        await scep(
+          'mdm',
+          (await pkiMessage({ type: 'PKCSReq', inner: deviceCsr(device, [{ type: 'CN', value: 'secret-device' }], STATIC), signer: device, recipients: [ra] }))
+            .der,
+        ),
+        ra,
+        device,
+      ).status,
+      'SUCCESS',
+    );
     const created = await admin('/scep/challenges', 'POST', { profile: 'default' });
     const oneTime = created.json().challenge as string;
     secrets.push({ what: 'a one-time SCEP challenge', value: oneTime });
     const other = await newDevice('one-time-device');
-    assert.equal(readCertRep(await scep('default', (await pkiMessage({ type: 'PKCSReq', inner: deviceCsr(other, [{ type: 'CN', value: 'one-time-device' }], oneTime), signer: other, recipients: [ra] })).der), ra, other).status, 'SUCCESS');
+    assert.equal(
+      readCertRep(
+        await scep(
+          'default',
+          (await pkiMessage({ type: 'PKCSReq', inner: deviceCsr(other, [{ type: 'CN', value: 'one-time-device' }], oneTime), signer: other, recipients: [ra] }))
+            .der,
+        ),
+        ra,
+        other,
+      ).status,
+      'SUCCESS',
+    );
     const waiting = await newDevice('waiting-device');
-    assert.equal(readCertRep(await scep('held', (await pkiMessage({ type: 'PKCSReq', inner: deviceCsr(waiting, [{ type: 'CN', value: 'waiting-device' }], HELD), signer: waiting, recipients: [ra] })).der), ra, waiting).status, 'PENDING');
+    assert.equal(
+      readCertRep(
+        await scep(
+          'held',
+          (await pkiMessage({ type: 'PKCSReq', inner: deviceCsr(waiting, [{ type: 'CN', value: 'waiting-device' }], HELD), signer: waiting, recipients: [ra] }))
+            .der,
+        ),
+        ra,
+        waiting,
+      ).status,
+      'PENDING',
+    );
     for (const d of [device, other, waiting]) secrets.push(...keySecrets(`the SCEP device key of ${d.cert.subject}`, d.key));
 
     // A key generated here, and an escrowed one recovered.
@@ -124,17 +169,28 @@ describe('secrets at rest and in logs', () => {
     const code = /one-time code: (\d[\d ]*\d)/.exec(mail.text ?? '')![1]!.replace(/ /g, '');
     secrets.push({ what: 'a one-time code', value: code });
     const rootPem = readFileSync(join(dir, 'certs/root-ca.pem'));
-    const session = await request(base).post('/mobile/v1/sessions').ca(rootPem).send({ request: id, code, device: { serial: 'F2LX1234ABCD', platform: 'ios', model: 'iPhone15,2', osVersion: '17.4', keyStores: ['system-store'] } });
+    const session = await request(base)
+      .post('/mobile/v1/sessions')
+      .ca(rootPem)
+      .send({ request: id, code, device: { serial: 'F2LX1234ABCD', platform: 'ios', model: 'iPhone15,2', osVersion: '17.4', keyStores: ['system-store'] } });
     assert.equal(session.status, 201, JSON.stringify(session.body));
     secrets.push({ what: 'an Identity Agent session token', value: session.body.token as string });
-    const got = await request(base).get('/mobile/v1/credentials').ca(rootPem).set('Authorization', `Bearer ${session.body.token as string}`);
+    const got = await request(base)
+      .get('/mobile/v1/credentials')
+      .ca(rootPem)
+      .set('Authorization', `Bearer ${session.body.token as string}`);
     assert.equal(got.status, 200);
-    for (const c of got.body.credentials as { template: string; pkcs12: string; password: string }[]) p12Key(`the mobile ID's ${c.template}`, c.pkcs12, c.password);
+    for (const c of got.body.credentials as { template: string; pkcs12: string; password: string }[])
+      p12Key(`the mobile ID's ${c.template}`, c.pkcs12, c.password);
 
     // What an operator sees of the database: the CLI's listings, on the running gateway's database.
     const config = join(dir, 'cli.yaml');
     writeFileSync(config, [`database: { client: sqlite, filename: ${join(dir, 'data/credgate.db')} }`, `pki: { dir: ${join(dir, 'certs')} }`].join('\n'));
-    for (const args of [['jobs', 'list'], ['tokens', 'list'], ['jobs', 'list', '--status', 'dead']]) {
+    for (const args of [
+      ['jobs', 'list'],
+      ['tokens', 'list'],
+      ['jobs', 'list', '--status', 'dead'],
+    ]) {
       const run = runCli(['--config', config, ...args], { cwd: dir });
       assert.equal(run.status, 0, run.stderr);
       outputs.push(run.stdout + run.stderr);

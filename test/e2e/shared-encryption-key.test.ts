@@ -47,8 +47,17 @@ describe('one person, one current escrowed encryption key across Workspace ONE, 
       ...(body === undefined ? [] : ['-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)]),
     ]);
   const bearer = (method: string, path: string, token: string, body?: unknown) =>
-    curl(`${base}${path}`, ['--cacert', rootPem, '-X', method, '-H', `Authorization: Bearer ${token}`, ...(body === undefined ? [] : ['-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)])]);
-  const anonymous = (path: string, body: unknown) => curl(`${base}${path}`, ['--cacert', rootPem, '-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)]);
+    curl(`${base}${path}`, [
+      '--cacert',
+      rootPem,
+      '-X',
+      method,
+      '-H',
+      `Authorization: Bearer ${token}`,
+      ...(body === undefined ? [] : ['-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)]),
+    ]);
+  const anonymous = (path: string, body: unknown) =>
+    curl(`${base}${path}`, ['--cacert', rootPem, '-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)]);
 
   /** The certificate serial and the public key of the private key in a PKCS#12. */
   const keyIn = (p12: Buffer, password: string): Key => {
@@ -91,13 +100,19 @@ describe('one person, one current escrowed encryption key across Workspace ONE, 
     const requested = await admin('POST', '/api/v1/mobile-ids', { user, credentialProfile });
     assert.equal(requested.status, 201, requested.body);
     const { mobileId: m, code } = requested.json() as { mobileId: { id: string }; code: string };
-    const session = await anonymous('/mobile/v1/sessions', { request: m.id, code, device: { serial: `PHONE-${++devices}`, platform: 'ios', keyStores: ['system-store'] } });
+    const session = await anonymous('/mobile/v1/sessions', {
+      request: m.id,
+      code,
+      device: { serial: `PHONE-${++devices}`, platform: 'ios', keyStores: ['system-store'] },
+    });
     assert.equal(session.status, 201, session.body);
     const token = session.json().token as string;
     const fetched = await bearer('GET', '/mobile/v1/credentials', token);
     assert.equal(fetched.status, 200, fetched.body);
     assert.equal((await bearer('POST', '/mobile/v1/ack', token)).status, 200);
-    const credentials = (fetched.json().credentials as { template: string; kind: string; pkcs12: string; password: string }[]).filter((c) => c.template === 'smime-encryption');
+    const credentials = (fetched.json().credentials as { template: string; kind: string; pkcs12: string; password: string }[]).filter(
+      (c) => c.template === 'smime-encryption',
+    );
     return credentials.map((c) => ({ kind: c.kind, ...keyIn(Buffer.from(c.pkcs12, 'base64'), c.password) }));
   };
 
@@ -110,7 +125,11 @@ describe('one person, one current escrowed encryption key across Workspace ONE, 
     return received.filter((c) => c.fileName.startsWith('smime-encryption'));
   };
   const validEncryptionCertificates = async (user: string) =>
-    ((await admin('GET', `/api/v1/certificates?user=${encodeURIComponent(user)}&template=smime-encryption&status=valid`)).json().certificates as { serial: string }[]).map((c) => c.serial);
+    (
+      (await admin('GET', `/api/v1/certificates?user=${encodeURIComponent(user)}&template=smime-encryption&status=valid`)).json().certificates as {
+        serial: string;
+      }[]
+    ).map((c) => c.serial);
 
   before(async () => {
     dir = tempDir();
@@ -161,7 +180,7 @@ describe('one person, one current escrowed encryption key across Workspace ONE, 
     assert.deepEqual(await validEncryptionCertificates('55'), []);
   });
 
-  test('issue-new replaces the person\'s key: every path then reuses the newer one, and the older travels as archived or historic', async () => {
+  test("issue-new replaces the person's key: every path then reuses the newer one, and the older travels as archived or historic", async () => {
     const [renewed] = await mobileId('jane', 'renewed');
     assert.equal(renewed!.kind, 'new');
     assert.notEqual(renewed!.serial, first.serial);
@@ -198,7 +217,10 @@ describe('one person, one current escrowed encryption key across Workspace ONE, 
     const old = await iphone('old-mail', user);
     assert.deepEqual(old.map((c) => c.serial).sort(), [one!.serial, fresh.serial].sort(), 'every earlier key');
     assert.equal(await count(), before, 'historic-only issues nothing');
-    const nobody = await admin('POST', '/api/v1/ota/enrollments', { credentialProfile: 'old-mail', user: { id: 'u-3003', displayName: 'New Hire', email: 'new@example.com' } });
+    const nobody = await admin('POST', '/api/v1/ota/enrollments', {
+      credentialProfile: 'old-mail',
+      user: { id: 'u-3003', displayName: 'New Hire', email: 'new@example.com' },
+    });
     assert.equal(nobody.status, 400, nobody.body);
     assert.match(nobody.json().message as string, /delivers only earlier escrowed certificates, and this user has none/);
   });

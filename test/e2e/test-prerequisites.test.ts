@@ -38,7 +38,12 @@ function pathWithout(hide: string[], aptGet = true): { path: string; aptCalls: (
 function run(env: NodeJS.ProcessEnv, opts: { isolated?: boolean } = {}) {
   const started = process.hrtime.bigint();
   const [cmd, args] = opts.isolated ? ['unshare', ['-n', which('bash'), SCRIPT]] : [which('bash'), [SCRIPT]];
-  const r = spawnSync(cmd, args, { cwd: REPO, env: { ...process.env, CREDGATE_TEST_NO_INSTALL: '', CREDGATE_TEST_MYSQL_URL: '', ...env }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(cmd, args, {
+    cwd: REPO,
+    env: { ...process.env, CREDGATE_TEST_NO_INSTALL: '', CREDGATE_TEST_MYSQL_URL: '', ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { ...r, ms: Number(process.hrtime.bigint() - started) / 1e6 };
 }
 
@@ -60,10 +65,7 @@ describe('npm test prerequisites', () => {
     const r = run({ PATH: path, CREDGATE_TEST_NO_INSTALL: '1' });
     assert.equal(r.status, 1);
     const sudo = isRoot ? '' : 'sudo ';
-    assert.ok(
-      r.stderr.split('\n').includes(`${sudo}apt-get update && ${sudo}apt-get install -y --no-install-recommends scep golang-go`),
-      r.stderr,
-    );
+    assert.ok(r.stderr.split('\n').includes(`${sudo}apt-get update && ${sudo}apt-get install -y --no-install-recommends scep golang-go`), r.stderr);
     assert.match(r.stderr, /missing Debian packages scep golang-go/);
     assert.deepEqual(aptCalls(), []);
   });
@@ -75,14 +77,18 @@ describe('npm test prerequisites', () => {
     assert.match(r.stderr, /missing scep \(Debian package names\), and there is no apt-get here/);
   });
 
-  test('MariaDB not answering when it may not start it: stops with the command that does', { skip: !canIsolate && 'needs a network namespace of its own' }, () => {
+  test('MariaDB not answering when it may not start it: stops with the command that does', {
+    skip: !canIsolate && 'needs a network namespace of its own',
+  }, () => {
     const r = run({ CREDGATE_TEST_NO_INSTALL: '1' }, { isolated: true });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /MariaDB does not answer on 127\.0\.0\.1:3306 as root without a password/);
     assert.ok(r.stderr.split('\n').includes(`${isRoot ? '' : 'sudo '}bash ${SCRIPT}`), r.stderr);
   });
 
-  test('Mosquitto not listening when it may not start it: stops with the command that does', { skip: !canIsolate && 'needs a network namespace of its own' }, () => {
+  test('Mosquitto not listening when it may not start it: stops with the command that does', {
+    skip: !canIsolate && 'needs a network namespace of its own',
+  }, () => {
     // Another MySQL server for the tests: the local MariaDB is left alone.
     const r = run({ CREDGATE_TEST_NO_INSTALL: '1', CREDGATE_TEST_MYSQL_URL: 'mysql://root@db.invalid:3306/test' }, { isolated: true });
     assert.equal(r.status, 1);
@@ -94,6 +100,9 @@ describe('npm test prerequisites', () => {
     const r = run({ PATH: path });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /installing scep golang-go/);
-    assert.deepEqual(aptCalls(), ['DEBIAN_FRONTEND=noninteractive update -qq', 'DEBIAN_FRONTEND=noninteractive install -y -qq --no-install-recommends scep golang-go']);
+    assert.deepEqual(aptCalls(), [
+      'DEBIAN_FRONTEND=noninteractive update -qq',
+      'DEBIAN_FRONTEND=noninteractive install -y -qq --no-install-recommends scep golang-go',
+    ]);
   });
 });

@@ -26,9 +26,12 @@ function assertRefused(dir: string, lines: RegExp[], env: NodeJS.ProcessEnv = {}
     const r = run(dir, command, env);
     assert.equal(r.status, 2, `${command.join(' ')}: ${r.stdout}${r.stderr}`);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
-    const printed = r.stderr.trimEnd().replace(/^credgate: /, '').split('\n');
+    const printed = r.stderr
+      .trimEnd()
+      .replace(/^credgate: /, '')
+      .split('\n');
     assert.equal(printed.length, lines.length, r.stderr);
-    lines.forEach((line, i) => assert.match(printed[i]!, line));
+    for (const [i, line] of lines.entries()) assert.match(printed[i]!, line);
   }
   assert.equal(existsSync(join(dir, 'data')), false, 'serve stopped before opening the database');
 }
@@ -63,7 +66,12 @@ describe('unsafe settings are refused', () => {
     ]);
     assert.ok(!run(inline, ['config', 'check']).stderr.includes(MASTER_KEY));
     // A default in the file is the file's key too.
-    assertRefused(checkout([['  # masterKey: ${CREDGATE_MASTER_KEY}', `  masterKey: \${MK:-${MASTER_KEY}}`]]), [/^pki\.masterKey: the master key is written out in/], {}, true);
+    assertRefused(
+      checkout([['  # masterKey: ${CREDGATE_MASTER_KEY}', `  masterKey: \${MK:-${MASTER_KEY}}`]]),
+      [/^pki\.masterKey: the master key is written out in/],
+      {},
+      true,
+    );
 
     assertAccepted(checkout([['  # masterKey: ${CREDGATE_MASTER_KEY}', `  masterKey: ${MASTER_KEY}\n  allowInlineMasterKey: true`]]));
     assertAccepted(checkout([['  # masterKey: ${CREDGATE_MASTER_KEY}', '  masterKey: ${MK}']]), { MK: MASTER_KEY });
@@ -80,19 +88,30 @@ describe('unsafe settings are refused', () => {
 
   test('SMTP credentials without TLS', () => {
     const email = (settings: string) => checkout([['notify: {}', `notify:\n  email: { host: smtp.example.com, from: a@example.com, ${settings} }`]]);
-    assertRefused(email('user: credgate, password: "${SMTP_PASSWORD}", requireTls: false'), [
-      /^notify\.email: the SMTP user and password would go to smtp\.example\.com without TLS; set notify\.email\.requireTls: true \(STARTTLS\) or secure: true/,
-    ], { SMTP_PASSWORD: 'smtp-secret' });
+    assertRefused(
+      email('user: credgate, password: "${SMTP_PASSWORD}", requireTls: false'),
+      [
+        /^notify\.email: the SMTP user and password would go to smtp\.example\.com without TLS; set notify\.email\.requireTls: true \(STARTTLS\) or secure: true/,
+      ],
+      { SMTP_PASSWORD: 'smtp-secret' },
+    );
     assertAccepted(email('user: credgate, password: "${SMTP_PASSWORD}"'), { SMTP_PASSWORD: 'smtp-secret' });
     assertAccepted(email('requireTls: false'));
   });
 
   test('credentials sent to an http:// SMS gateway', () => {
     const sms = (settings: string) => checkout([['notify: {}', `notify:\n  sms: { ${settings} }`]]);
-    assertRefused(sms('url: "http://sms.example.com/send", headers: { Authorization: "Bearer ${SMS_TOKEN}" }'), [
-      /^notify\.sms: the Authorization header would go to the SMS gateway over http:\/\/ in clear; use the gateway's https:\/\/ URL$/,
-    ], { SMS_TOKEN: 'sms-secret' });
-    assertRefused(sms('url: "http://sms.example.com/send?api_key=k&to={{mobile}}"'), [/^notify\.sms: the api_key parameter of notify\.sms\.url would go/], {}, true);
+    assertRefused(
+      sms('url: "http://sms.example.com/send", headers: { Authorization: "Bearer ${SMS_TOKEN}" }'),
+      [/^notify\.sms: the Authorization header would go to the SMS gateway over http:\/\/ in clear; use the gateway's https:\/\/ URL$/],
+      { SMS_TOKEN: 'sms-secret' },
+    );
+    assertRefused(
+      sms('url: "http://sms.example.com/send?api_key=k&to={{mobile}}"'),
+      [/^notify\.sms: the api_key parameter of notify\.sms\.url would go/],
+      {},
+      true,
+    );
     assertRefused(
       sms('url: "http://user:pw@sms.example.com/send", headers: { X-Api-Key: k }'),
       [/^notify\.sms: a user name or password in notify\.sms\.url and the X-Api-Key header would go/],
@@ -111,6 +130,16 @@ describe('unsafe settings are refused', () => {
     ]);
     mkdirSync(join(dir, 'config/connectors'));
     copyFileSync(join(REPO, 'config/connectors/examples/workspace-one.yaml'), join(dir, 'config/connectors/ws1.yaml'));
-    assertRefused(dir, [/^pki\.masterKey: /, /^server\.publicUrl: /, /^notify\.email: /, /^config\/connectors\/ws1\.yaml:\d+:\d+ environment variable WS1_EVENTS_PASSWORD is not set/, /WS1_PKCS12_PASSWORD/, /WS1_EG_CLIENT_PASSWORD/, /WS1_TENANT_CODE/, /WS1_OAUTH_CLIENT_ID/, /WS1_OAUTH_CLIENT_SECRET/]);
+    assertRefused(dir, [
+      /^pki\.masterKey: /,
+      /^server\.publicUrl: /,
+      /^notify\.email: /,
+      /^config\/connectors\/ws1\.yaml:\d+:\d+ environment variable WS1_EVENTS_PASSWORD is not set/,
+      /WS1_PKCS12_PASSWORD/,
+      /WS1_EG_CLIENT_PASSWORD/,
+      /WS1_TENANT_CODE/,
+      /WS1_OAUTH_CLIENT_ID/,
+      /WS1_OAUTH_CLIENT_SECRET/,
+    ]);
   });
 });

@@ -27,7 +27,7 @@
  * claimed.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -158,7 +158,10 @@ describe('Workspace ONE: SIGKILL in the middle of a 500-event burst', () => {
             path,
             agent,
             servername: 'localhost',
-            headers: { Authorization: authorization, ...(body !== undefined && { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }) },
+            headers: {
+              Authorization: authorization,
+              ...(body !== undefined && { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }),
+            },
             timeout: 30_000,
           },
           (res) => {
@@ -193,10 +196,15 @@ describe('Workspace ONE: SIGKILL in the middle of a 500-event burst', () => {
     note('first gateway listening (dev PKI generated)');
     db = new Database(join(dir, 'data/credgate.db'), { readonly: true, fileMustExist: true });
     const scalar = (sql: string, ...params: unknown[]) => Number(Object.values(db!.prepare(sql).get(...params) as Record<string, unknown>)[0]);
-    const poolHeadStart = await until('the key pool to fill', () => {
-      const n = scalar("select count(*) from key_pool where algorithm = 'rsa-2048'");
-      return n >= POOL ? n : undefined;
-    }, 90_000, 250).catch(() => scalar("select count(*) from key_pool where algorithm = 'rsa-2048'"));
+    const poolHeadStart = await until(
+      'the key pool to fill',
+      () => {
+        const n = scalar("select count(*) from key_pool where algorithm = 'rsa-2048'");
+        return n >= POOL ? n : undefined;
+      },
+      90_000,
+      250,
+    ).catch(() => scalar("select count(*) from key_pool where algorithm = 'rsa-2048'"));
     note(`key pool head start: ${poolHeadStart} keys`);
 
     // --- the burst, and the kill -----------------------------------------------------
@@ -316,7 +324,9 @@ describe('Workspace ONE: SIGKILL in the middle of a 500-event burst', () => {
     });
     const allUploadedAt = Date.now();
     note(`EG has uploads for ${seen().size} devices, ${Math.round((allUploadedAt - restartAt) / 1000)} s after the first restart`);
-    await until('the queue to settle', () => scalar("select count(*) from jobs where status in ('queued', 'running')") === 0, 30_000, 250).catch(() => undefined);
+    await until('the queue to settle', () => scalar("select count(*) from jobs where status in ('queued', 'running')") === 0, 30_000, 250).catch(
+      () => undefined,
+    );
     await sleep(500);
 
     // --- facts ---------------------------------------------------------------------
@@ -324,12 +334,27 @@ describe('Workspace ONE: SIGKILL in the middle of a 500-event burst', () => {
     for (const u of eg.uploads) byDevice.set(u.deviceUuid, [...(byDevice.get(u.deviceUuid) ?? []), u]);
     const missing = devices.filter((d) => !byDevice.has(d));
     const duplicates = [...byDevice].filter(([, us]) => us.length > 1);
-    const jobs = db.prepare('select type, status, count(*) n from jobs group by type, status order by type, status').all() as { type: string; status: string; n: number }[];
-    const dead = db.prepare("select id, type, attempts, last_error from jobs where status = 'dead'").all() as { id: number; type: string; attempts: number; last_error: string }[];
-    const stored = db.prepare("select device_id, count(*) n from mdm_events where connector_id = 'ws1' group by device_id").all() as { device_id: string; n: number }[];
+    const jobs = db.prepare('select type, status, count(*) n from jobs group by type, status order by type, status').all() as {
+      type: string;
+      status: string;
+      n: number;
+    }[];
+    const dead = db.prepare("select id, type, attempts, last_error from jobs where status = 'dead'").all() as {
+      id: number;
+      type: string;
+      attempts: number;
+      last_error: string;
+    }[];
+    const stored = db.prepare("select device_id, count(*) n from mdm_events where connector_id = 'ws1' group by device_id").all() as {
+      device_id: string;
+      n: number;
+    }[];
     const storedBy = new Map(stored.map((r) => [r.device_id, Number(r.n)]));
     const certs = db.prepare('select template, count(*) n from certificates group by template').all() as { template: string; n: number }[];
-    const deliveries = db.prepare("select status, count(*) n from deliveries where connector_id = 'ws1' group by status").all() as { status: string; n: number }[];
+    const deliveries = db.prepare("select status, count(*) n from deliveries where connector_id = 'ws1' group by status").all() as {
+      status: string;
+      n: number;
+    }[];
     const retried = db.prepare('select type, count(*) n from jobs where attempts > 1 group by type').all() as { type: string; n: number }[];
 
     note(`EG: ${eg.uploads.length} uploads for ${byDevice.size} devices; missing ${missing.length}; devices with more than one upload ${duplicates.length}`);
@@ -338,18 +363,35 @@ describe('Workspace ONE: SIGKILL in the middle of a 500-event burst', () => {
       const when = us.map((u) => {
         const at = u.at.getTime();
         const k = kills.findIndex((x) => at <= x.at);
-        return k >= 0 ? `${kills[k]!.at - at} ms before kill #${k + 1}` : `${((at - kills[kills.length - 1]!.at) / 1000).toFixed(1)} s after kill #${kills.length}`;
+        return k >= 0
+          ? `${kills[k]!.at - at} ms before kill #${k + 1}`
+          : `${((at - kills[kills.length - 1]!.at) / 1000).toFixed(1)} s after kill #${kills.length}`;
       });
       note(`  device ${device}: ${us.length} uploads (${when.join('; ')}); the same signing PKCS#12 each time: ${sameBytes}`);
     }
     note(`jobs: ${jobs.map((j) => `${j.type} ${j.status} ${j.n}`).join(', ')}; run more than once: ${JSON.stringify(retried)}`);
     note(`deliveries: ${JSON.stringify(deliveries)}; certificates issued: ${certs.map((c) => `${c.template} ${c.n}`).join(', ')}`);
-    note(`gateway warnings/errors: ${problems.length}${problems.length ? `, e.g. ${problems.slice(0, 5).map((p) => `run ${p.run}: ${p.line.slice(0, 300)}`).join(' | ')}` : ''}`);
-    note(`timing: burst ${burstMs} ms, kills at ${kills.map((k) => `+${((k.at - t0) / 1000).toFixed(1)} s`).join(' and ')}, all uploads at +${((allUploadedAt - t0) / 1000).toFixed(1)} s, total ${elapsed()}`);
+    note(
+      `gateway warnings/errors: ${problems.length}${
+        problems.length
+          ? `, e.g. ${problems
+              .slice(0, 5)
+              .map((p) => `run ${p.run}: ${p.line.slice(0, 300)}`)
+              .join(' | ')}`
+          : ''
+      }`,
+    );
+    note(
+      `timing: burst ${burstMs} ms, kills at ${kills.map((k) => `+${((k.at - t0) / 1000).toFixed(1)} s`).join(' and ')}, all uploads at +${((allUploadedAt - t0) / 1000).toFixed(1)} s, total ${elapsed()}`,
+    );
 
     // --- the requirement -----------------------------------------------------------
     for (const [i, d] of devices.entries()) assert.equal(storedBy.get(d), 1, `event ${i} (device ${d}) is stored exactly once`);
-    assert.equal(stored.reduce((s, r) => s + Number(r.n), 0), EVENTS, 'no other events stored');
+    assert.equal(
+      stored.reduce((s, r) => s + Number(r.n), 0),
+      EVENTS,
+      'no other events stored',
+    );
     assert.deepEqual(missing, [], 'no device is missing at the EG');
     assert.deepEqual(dead, [], 'no dead jobs');
     // The EG contract has no idempotency key and no way to ask what it holds,

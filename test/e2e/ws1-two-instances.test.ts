@@ -35,7 +35,11 @@ describe('Workspace ONE on two gateway instances sharing one MariaDB', () => {
     writeConnectorFile(
       join(dir, 'connectors'),
       'ws1',
-      ws1Settings({ eventsPassword: EVENTS_PASSWORD, pkcs12: { format: 'modern', password: 'eg-profile-password' }, escrowGateway: escrowGatewayOf(eg.url, tls, files) }),
+      ws1Settings({
+        eventsPassword: EVENTS_PASSWORD,
+        pkcs12: { format: 'modern', password: 'eg-profile-password' },
+        escrowGateway: escrowGatewayOf(eg.url, tls, files),
+      }),
     );
     const overrides = {
       database: { client: 'mysql', url: database.url },
@@ -88,18 +92,36 @@ describe('Workspace ONE on two gateway instances sharing one MariaDB', () => {
     assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([202]));
     await until(`uploads for all ${events.length} devices`, () => new Set(eg.uploads.map((u) => u.deviceUuid)).size === events.length, 120_000, 250);
     const db = gateways[0]!.db;
-    await until('the queue to settle', async () => Number(((await db('jobs').whereIn('status', ['queued', 'running']).count({ n: '*' }).first()) as { n: number }).n) === 0, 20_000);
+    await until(
+      'the queue to settle',
+      async () => Number(((await db('jobs').whereIn('status', ['queued', 'running']).count({ n: '*' }).first()) as { n: number }).n) === 0,
+      20_000,
+    );
 
-    const byUser = (await db('certificates').where({ template: 'smime-encryption' }).select('user_id').count({ n: '*' }).groupBy('user_id')) as { user_id: string; n: number }[];
+    const byUser = (await db('certificates').where({ template: 'smime-encryption' }).select('user_id').count({ n: '*' }).groupBy('user_id')) as {
+      user_id: string;
+      n: number;
+    }[];
     assert.equal(byUser.length, USERS);
     for (const r of byUser) assert.equal(Number(r.n), 1, `user ${r.user_id} has one encryption credential`);
-    assert.equal(Number(((await db('certificates').where({ template: 'smime-signing' }).count({ n: '*' }).first()) as { n: number }).n), events.length, 'one signing credential per device');
+    assert.equal(
+      Number(((await db('certificates').where({ template: 'smime-signing' }).count({ n: '*' }).first()) as { n: number }).n),
+      events.length,
+      'one signing credential per device',
+    );
     const perDevice = new Map<string, number>();
     for (const u of eg.uploads) perDevice.set(u.deviceUuid, (perDevice.get(u.deviceUuid) ?? 0) + 1);
-    assert.deepEqual([...perDevice.values()].filter((n) => n !== 1), [], 'exactly one upload per device');
+    assert.deepEqual(
+      [...perDevice.values()].filter((n) => n !== 1),
+      [],
+      'exactly one upload per device',
+    );
     // Both instances ran enrollment jobs: the race was across instances, not only within one.
     for (const [i, g] of gateways.entries()) {
-      const done = g.logs().split('\n').filter((l) => l.includes('"job done"') && l.includes('"mdm.event"')).length;
+      const done = g
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes('"job done"') && l.includes('"mdm.event"')).length;
       assert.ok(done > 0, `instance ${i + 1} ran enrollment jobs`);
     }
   });

@@ -29,7 +29,10 @@ export type Credentials = { basic: { username: string; password: string } } | { 
 const basicHeader = (u: string, p: string): string => `Basic ${Buffer.from(`${u}:${p}`, 'latin1').toString('base64')}`;
 
 /** Python's urllib.parse.quote_plus: only A-Z a-z 0-9 _ . - ~ stay, a space is "+"; Go's url.QueryEscape encodes alike. */
-const quotePlus = (s: string): string => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, '+');
+const quotePlus = (s: string): string =>
+  encodeURIComponent(s)
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, '+');
 const urlencode = (fields: [string, string][]): string => fields.map(([k, v]) => `${quotePlus(k)}=${quotePlus(v)}`).join('&');
 
 const header = (a: RawAnswer, name: string): string | undefined => a.headers[name.toLowerCase()];
@@ -45,7 +48,9 @@ export class RequestDeniedException extends Error {}
 export class CouldNotRetrieveCertificateException extends Error {}
 export class CertificatePendingException extends Error {
   constructor(readonly reqId: string) {
-    super(`Your certificate request has been received. However, you must wait for an administrator to issue the certificate you requested. Your Request Id is ${reqId}.`);
+    super(
+      `Your certificate request has been received. However, you must wait for an administrator to issue the certificate you requested. Your Request Id is ${reqId}.`,
+    );
   }
 }
 
@@ -123,7 +128,10 @@ export class PythonCertsrv {
   }
 
   async get_existing_cert(reqId: string | number, encoding: 'b64' | 'bin' = 'b64'): Promise<Buffer> {
-    const response = await this.get('certnew.cer', [['ReqID', String(reqId)], ['Enc', encoding]]);
+    const response = await this.get('certnew.cer', [
+      ['ReqID', String(reqId)],
+      ['Enc', encoding],
+    ]);
     if (contentType(response) !== 'application/pkix-cert') {
       throw new CouldNotRetrieveCertificateException(/Disposition message:[^\t]+\t\t([^\r\n]+)/.exec(responseText(response))?.[1] ?? UNKNOWN);
     }
@@ -138,14 +146,22 @@ export class PythonCertsrv {
 
   async get_ca_cert(encoding: 'b64' | 'bin' = 'b64'): Promise<Buffer> {
     const renewals = await this.renewals();
-    const response = await this.get('certnew.cer', [['ReqID', 'CACert'], ['Enc', encoding], ['Renewal', renewals]]);
+    const response = await this.get('certnew.cer', [
+      ['ReqID', 'CACert'],
+      ['Enc', encoding],
+      ['Renewal', renewals],
+    ]);
     if (contentType(response) !== 'application/pkix-cert') throw new CouldNotRetrieveCertificateException(UNKNOWN);
     return response.body;
   }
 
   async get_chain(encoding: 'b64' | 'bin' = 'bin'): Promise<Buffer> {
     const renewals = await this.renewals();
-    const response = await this.get('certnew.p7b', [['ReqID', 'CACert'], ['Renewal', renewals], ['Enc', encoding]]);
+    const response = await this.get('certnew.p7b', [
+      ['ReqID', 'CACert'],
+      ['Renewal', renewals],
+      ['Enc', encoding],
+    ]);
     if (contentType(response) !== 'application/x-pkcs7-certificates') throw new CouldNotRetrieveCertificateException(UNKNOWN);
     return response.body;
   }
@@ -210,7 +226,10 @@ export class GoAdcs {
     const answer = await negotiated(this.site, this.username, this.password, {
       method: 'POST',
       path: `${this.site.path}/certfnsh.asp`,
-      headers: [['User-Agent', GO_USER_AGENT], ['Content-Type', 'application/x-www-form-urlencoded']],
+      headers: [
+        ['User-Agent', GO_USER_AGENT],
+        ['Content-Type', 'application/x-www-form-urlencoded'],
+      ],
       body: Buffer.from(body, 'latin1'),
     });
     const text = answer.body.toString('utf8');
@@ -218,13 +237,18 @@ export class GoAdcs {
       const requestid = Number(/certnew.cer\?ReqID=(\d+)&amp;Enc=b64/.exec(text)?.[1] ?? -1);
       return { status: 'SUCCESS', requestid, certificatedata: await this.getCertificate(requestid) };
     }
-    if (/Your certificate request has been received./.test(text)) return { status: 'PENDING', requestid: Number(/Your Request Id is (\d+)./.exec(text)?.[1] ?? -1) };
+    if (/Your certificate request has been received./.test(text))
+      return { status: 'PENDING', requestid: Number(/Your Request Id is (\d+)./.exec(text)?.[1] ?? -1) };
     if (/Unauthorized: Access is denied due to invalid credentials./.test(text)) throw new Error('Access is denied due to invalid credentials');
     throw new GoPanic(`The request failed and I don't know why\nresponse.status =  0\nResponse body:${text}\n`);
   }
 
   private async fetch(requestid: string): Promise<Buffer> {
-    const answer = await negotiated(this.site, this.username, this.password, { method: 'GET', path: `${this.site.path}/certnew.cer?ReqID=${requestid}&Enc=b64`, headers: [['User-Agent', GO_USER_AGENT]] });
+    const answer = await negotiated(this.site, this.username, this.password, {
+      method: 'GET',
+      path: `${this.site.path}/certnew.cer?ReqID=${requestid}&Enc=b64`,
+      headers: [['User-Agent', GO_USER_AGENT]],
+    });
     if (answer.status !== 200) throw new Error('Unable to request certificate');
     return answer.body;
   }
@@ -270,7 +294,12 @@ export class GoAdcsIssuer {
       ['SaveCert', 'yes'],
       ['TargetStoreFlags', '0'],
     ];
-    const res = await this.request({ method: 'POST', path: `${this.site.path}/certfnsh.asp`, headers: [['Content-type', 'application/x-www-form-urlencoded']], body: Buffer.from(urlencode(params), 'latin1') });
+    const res = await this.request({
+      method: 'POST',
+      path: `${this.site.path}/certfnsh.asp`,
+      headers: [['Content-type', 'application/x-www-form-urlencoded']],
+      body: Buffer.from(urlencode(params), 'latin1'),
+    });
     const body = res.body.toString('utf8');
     if (header(res, 'content-type') === 'application/pkix-cert') return { status: 'Ready', text: body, id: 'none' };
     const certId = /certnew.cer\?ReqID=([0-9]+)&/.exec(body)?.[1] ?? /Your Request Id is ([0-9]+)./.exec(body)?.[1];

@@ -77,7 +77,15 @@ export const allowTestClient = (tls: TestTls, files: TestTlsFiles): Settings => 
  */
 export function intuneSettings(
   cloud: Pick<IntuneCloud, 'tenant' | 'clientId' | 'loginHost' | 'graphHost'>,
-  o: PolicyOptions & { clientSecret?: string; trust: string; timeout?: string; polling: Settings; connectorPublicKey: string; revocation?: Settings; scepValidation?: Settings },
+  o: PolicyOptions & {
+    clientSecret?: string;
+    trust: string;
+    timeout?: string;
+    polling: Settings;
+    connectorPublicKey: string;
+    revocation?: Settings;
+    scepValidation?: Settings;
+  },
 ): Settings {
   return {
     kind: 'intune',
@@ -118,7 +126,12 @@ export const ensBroker = (url: string, ca: string, clientCertificate: Settings):
  * given), templates default to XenMobileUser only, and devices are polled
  * from XenMobile as credgate-api.
  */
-export function citrixSettings(o: { pkiPassword: string; clientCertificates?: Settings; templates?: Settings; xenmobile: { url: string; password: string } & Settings }): Settings {
+export function citrixSettings(o: {
+  pkiPassword: string;
+  clientCertificates?: Settings;
+  templates?: Settings;
+  xenmobile: { url: string; password: string } & Settings;
+}): Settings {
   return {
     kind: 'citrix',
     inbound: { ...basicInbound('xm-pki', o.pkiPassword), clientCertificates: o.clientCertificates },

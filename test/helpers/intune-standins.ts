@@ -37,8 +37,29 @@ export const INTUNE_APP_ID = '0000000a-0000-0000-c000-000000000000';
 const PFX_COLLECTION = '/beta/deviceManagement/userPfxCertificates';
 const PURPOSES = ['unassigned', 'smimeEncryption', 'smimeSigning', 'vpn', 'wifi'];
 const PADDING: Record<string, string> = { oaepSha256: 'sha256', oaepSha384: 'sha384', oaepSha512: 'sha512' };
-const PFX_FIELDS = ['thumbprint', 'intendedPurpose', 'userPrincipalName', 'startDateTime', 'expirationDateTime', 'providerName', 'keyName', 'paddingScheme', 'encryptedPfxBlob', 'encryptedPfxPassword'];
-const SUCCESS_FIELDS = ['transactionId', 'certificateRequest', 'certificateThumbprint', 'certificateSerialNumber', 'certificateExpirationDateUtc', 'issuingCertificateAuthority', 'callerInfo', 'caConfiguration', 'certificateAuthority'];
+const PFX_FIELDS = [
+  'thumbprint',
+  'intendedPurpose',
+  'userPrincipalName',
+  'startDateTime',
+  'expirationDateTime',
+  'providerName',
+  'keyName',
+  'paddingScheme',
+  'encryptedPfxBlob',
+  'encryptedPfxPassword',
+];
+const SUCCESS_FIELDS = [
+  'transactionId',
+  'certificateRequest',
+  'certificateThumbprint',
+  'certificateSerialNumber',
+  'certificateExpirationDateUtc',
+  'issuingCertificateAuthority',
+  'callerInfo',
+  'caConfiguration',
+  'certificateAuthority',
+];
 const FAILURE_FIELDS = ['transactionId', 'certificateRequest', 'hResult', 'errorDescription', 'callerInfo'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -157,7 +178,8 @@ export interface IntuneCloud {
 }
 
 const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => sendJson(res, status, body, headers);
-const graphError = (res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) => json(res, status, { error: { code, message } }, headers);
+const graphError = (res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) =>
+  json(res, status, { error: { code, message } }, headers);
 const b64urlJson = (part: string | undefined): Record<string, unknown> | undefined => {
   try {
     return JSON.parse(Buffer.from(part ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
@@ -184,7 +206,7 @@ export function cngPublicBlob(key: KeyObject): Buffer {
   const n = Buffer.from(jwk.n!, 'base64url');
   const header = Buffer.alloc(24);
   header.write('RSA1', 0, 'latin1');
-  [key.asymmetricKeyDetails!.modulusLength!, e.length, n.length, 0, 0].forEach((v, i) => header.writeUInt32LE(v, 4 + 4 * i));
+  for (const [i, v] of [key.asymmetricKeyDetails!.modulusLength!, e.length, n.length, 0, 0].entries()) header.writeUInt32LE(v, 4 + 4 * i);
   return Buffer.concat([header, e, n]);
 }
 
@@ -268,14 +290,16 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
   const tokenEndpoint = async (req: IncomingMessage, res: ServerResponse, form: URLSearchParams) => {
     const tokenUrl = `${login.url}/${opts.tenant}/oauth2/v2.0/token`;
     const aad = (status: number, error: string, description: string) => json(res, status, { error, error_description: description });
-    if (req.headers['content-type']?.split(';')[0] !== 'application/x-www-form-urlencoded') return aad(400, 'invalid_request', 'AADSTS900144: expected a form-encoded body');
+    if (req.headers['content-type']?.split(';')[0] !== 'application/x-www-form-urlencoded')
+      return aad(400, 'invalid_request', 'AADSTS900144: expected a form-encoded body');
     if (form.get('grant_type') !== 'client_credentials') return aad(400, 'unsupported_grant_type', 'AADSTS70003: grant_type must be client_credentials');
     if (form.get('client_id') !== opts.clientId) return aad(400, 'unauthorized_client', 'AADSTS700016: unknown application');
     const scope = form.get('scope') ?? '';
     if (scope !== cloud.graphScope && scope !== cloud.intuneScope) return aad(400, 'invalid_scope', `AADSTS70011: scope ${scope} is not valid`);
     let auth: 'secret' | 'assertion';
     if (form.has('client_secret')) {
-      if (!opts.clientSecret || form.get('client_secret') !== opts.clientSecret) return aad(401, 'invalid_client', 'AADSTS7000215: Invalid client secret provided.');
+      if (!opts.clientSecret || form.get('client_secret') !== opts.clientSecret)
+        return aad(401, 'invalid_client', 'AADSTS7000215: Invalid client secret provided.');
       auth = 'secret';
     } else {
       const problem = checkAssertion(form, tokenUrl);
@@ -304,7 +328,8 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
     const now = Date.now() / 1000;
     if (claims.aud !== tokenUrl) return `aud ${String(claims.aud)} is not ${tokenUrl}`;
     if (claims.iss !== opts.clientId || claims.sub !== opts.clientId) return 'iss and sub must be the client id';
-    if (typeof claims.exp !== 'number' || claims.exp < now || typeof claims.nbf !== 'number' || claims.nbf > now + 60) return 'the assertion is expired or not yet valid';
+    if (typeof claims.exp !== 'number' || claims.exp < now || typeof claims.nbf !== 'number' || claims.nbf > now + 60)
+      return 'the assertion is expired or not yet valid';
     if (typeof claims.jti !== 'string' || claims.jti === '') return 'jti missing';
     return undefined;
   };
@@ -327,18 +352,36 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
       const more = !url.searchParams.has('$top') && skip + page.length < devices.length;
       if (more) listings.set(listing, devices);
       else listings.delete(listing);
-      return json(res, 200, { '@odata.context': `${graph.url}/v1.0/$metadata#deviceManagement/managedDevices`, value: page, ...(more && { '@odata.nextLink': next.toString() }) });
+      return json(res, 200, {
+        '@odata.context': `${graph.url}/v1.0/$metadata#deviceManagement/managedDevices`,
+        value: page,
+        ...(more && { '@odata.nextLink': next.toString() }),
+      });
     }
     const user = /^\/v1\.0\/users\/([^/]+)$/.exec(path);
     if (req.method === 'GET' && user) {
       const u = cloud.users.get(decodeURIComponent(user[1]!));
-      return u ? json(res, 200, { id: u.id, mail: u.mail ?? null, userPrincipalName: u.userPrincipalName, displayName: u.displayName ?? null }) : graphError(res, 404, 'Request_ResourceNotFound', 'no such user');
+      return u
+        ? json(res, 200, { id: u.id, mail: u.mail ?? null, userPrincipalName: u.userPrincipalName, displayName: u.displayName ?? null })
+        : graphError(res, 404, 'Request_ResourceNotFound', 'no such user');
     }
     if (req.method === 'GET' && path === `/v1.0/servicePrincipals/appId=${INTUNE_APP_ID}/endpoints`) {
       return json(res, 200, {
         value: [
-          { id: randomUUID(), capability: 'Intune', providerId: randomUUID(), providerName: 'ScepRequestValidationFEService', uri: `${services.url}/ScepRequestValidationFEService/` },
-          { id: randomUUID(), capability: 'Intune', providerId: randomUUID(), providerName: 'PKIConnectorFEService', uri: `${services.url}/PkiConnectorFEService` },
+          {
+            id: randomUUID(),
+            capability: 'Intune',
+            providerId: randomUUID(),
+            providerName: 'ScepRequestValidationFEService',
+            uri: `${services.url}/ScepRequestValidationFEService/`,
+          },
+          {
+            id: randomUUID(),
+            capability: 'Intune',
+            providerId: randomUUID(),
+            providerName: 'PKIConnectorFEService',
+            uri: `${services.url}/PkiConnectorFEService`,
+          },
           { id: randomUUID(), capability: 'Intune', providerId: randomUUID(), providerName: 'RACerts', uri: `${services.url}/RACerts` },
         ],
       });
@@ -347,7 +390,11 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
       const m = /^tolower\(userPrincipalName\) eq '((?:[^']|'')*)' and tolower\(thumbprint\) eq '([0-9a-f]{40})'$/.exec(url.searchParams.get('$filter') ?? '');
       if (!m) return graphError(res, 400, 'BadRequest', `unsupported $filter ${url.searchParams.get('$filter')}`);
       const upn = m[1]!.replace(/''/g, "'");
-      return json(res, 200, { value: cloud.imports.filter((i) => i.body.userPrincipalName!.toLowerCase() === upn && i.body.thumbprint === m[2]).map((i) => ({ id: i.id, ...publicFields(i.body) })) });
+      return json(res, 200, {
+        value: cloud.imports
+          .filter((i) => i.body.userPrincipalName!.toLowerCase() === upn && i.body.thumbprint === m[2])
+          .map((i) => ({ id: i.id, ...publicFields(i.body) })),
+      });
     }
     if (path === PFX_COLLECTION && req.method === 'POST') return importPfx(res, body);
     const one = new RegExp(`^${PFX_COLLECTION}/([^/]+)$`).exec(path);
@@ -380,9 +427,12 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
     if (!owner) return refuse(`no user ${b.userPrincipalName}`);
     const digest = PADDING[b.paddingScheme!];
     if (!digest) return refuse(`paddingScheme ${b.paddingScheme} is not one of ${Object.keys(PADDING).join(', ')}`);
-    if (!isStrictBase64(b.encryptedPfxBlob) || !isStrictBase64(b.encryptedPfxPassword)) return refuse('encryptedPfxBlob and encryptedPfxPassword must be base64');
-    for (const k of ['startDateTime', 'expirationDateTime']) if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(b[k]!)) return refuse(`${k} must be an ISO-8601 UTC time`);
-    if (cloud.imports.some((i) => i.userId === owner.id && i.body.thumbprint === b.thumbprint)) return graphError(res, 409, 'Conflict', `${b.thumbprint} is already imported for ${owner.userPrincipalName}`);
+    if (!isStrictBase64(b.encryptedPfxBlob) || !isStrictBase64(b.encryptedPfxPassword))
+      return refuse('encryptedPfxBlob and encryptedPfxPassword must be base64');
+    for (const k of ['startDateTime', 'expirationDateTime'])
+      if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(b[k]!)) return refuse(`${k} must be an ISO-8601 UTC time`);
+    if (cloud.imports.some((i) => i.userId === owner.id && i.body.thumbprint === b.thumbprint))
+      return graphError(res, 409, 'Conflict', `${b.thumbprint} is already imported for ${owner.userPrincipalName}`);
     const id = { compact: `${owner.id.replace(/-/g, '')}-${b.thumbprint}`, dashed: `${owner.id}-${b.thumbprint}`, opaque: randomUUID() }[cloud.importIdForm];
 
     // Open it as the on-premises connector would: decrypt the password, then the PKCS#12.
@@ -395,8 +445,22 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
     let pem: string;
     try {
       const out = file('password.bin', '');
-      openssl(['pkeyutl', '-decrypt', '-inkey', connectorKeyFile, '-in', file('password.enc', Buffer.from(b.encryptedPfxPassword!, 'base64')), '-out', out,
-        '-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', `rsa_oaep_md:${digest}`, '-pkeyopt', `rsa_mgf1_md:${digest}`]);
+      openssl([
+        'pkeyutl',
+        '-decrypt',
+        '-inkey',
+        connectorKeyFile,
+        '-in',
+        file('password.enc', Buffer.from(b.encryptedPfxPassword!, 'base64')),
+        '-out',
+        out,
+        '-pkeyopt',
+        'rsa_padding_mode:oaep',
+        '-pkeyopt',
+        `rsa_oaep_md:${digest}`,
+        '-pkeyopt',
+        `rsa_mgf1_md:${digest}`,
+      ]);
       password = readFileSync(out, 'latin1');
     } catch (err) {
       return refuse(`encryptedPfxPassword does not decrypt with the connector key (${(err as Error).message.split('\n')[0]})`);
@@ -448,7 +512,8 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
     const inner = body[wrapper];
     const bad = (why: string) => json(res, 400, { code: 'BadRequest', errorDescription: why });
     if (exactKeys(body, [wrapper]) || !isObject(inner)) return bad(`body must be {"${wrapper}": {...}}`);
-    const fields = action === 'validateRequest' ? ['transactionId', 'certificateRequest', 'callerInfo'] : action === 'successNotification' ? SUCCESS_FIELDS : FAILURE_FIELDS;
+    const fields =
+      action === 'validateRequest' ? ['transactionId', 'certificateRequest', 'callerInfo'] : action === 'successNotification' ? SUCCESS_FIELDS : FAILURE_FIELDS;
     const keys = exactKeys(inner, fields);
     if (keys) return bad(keys);
     for (const f of fields) {
@@ -472,7 +537,8 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
     const bad = (why: string) => json(res, 400, { code: 'BadRequest', errorDescription: why });
     if (action === 'downloadRevocationRequests') {
       const p = body.downloadParameters;
-      if (exactKeys(body, ['downloadParameters']) || !isObject(p) || exactKeys(p, ['maxRequests', 'issuerName'])) return bad('body must be {"downloadParameters": {"maxRequests", "issuerName"}}');
+      if (exactKeys(body, ['downloadParameters']) || !isObject(p) || exactKeys(p, ['maxRequests', 'issuerName']))
+        return bad('body must be {"downloadParameters": {"maxRequests", "issuerName"}}');
       if (!Number.isInteger(p.maxRequests) || (p.maxRequests as number) < 1 || (p.maxRequests as number) > 500) return bad('maxRequests must be 1..500');
       if (p.issuerName !== null && typeof p.issuerName !== 'string') return bad('issuerName must be null or a string');
       return json(res, 200, { value: revocationQueue.splice(0, p.maxRequests as number) });
@@ -480,8 +546,10 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
     const results = body.results;
     if (exactKeys(body, ['results']) || !Array.isArray(results)) return bad('body must be {"results": [...]}');
     for (const r of results) {
-      if (!isObject(r) || exactKeys(r, ['requestContext', 'succeeded', 'errorCode', 'errorMessage'])) return bad('each result has requestContext, succeeded, errorCode, errorMessage');
-      if (typeof r.requestContext !== 'string' || typeof r.succeeded !== 'boolean' || !Number.isInteger(r.errorCode) || typeof r.errorMessage !== 'string') return bad('result field of the wrong type');
+      if (!isObject(r) || exactKeys(r, ['requestContext', 'succeeded', 'errorCode', 'errorMessage']))
+        return bad('each result has requestContext, succeeded, errorCode, errorMessage');
+      if (typeof r.requestContext !== 'string' || typeof r.succeeded !== 'boolean' || !Number.isInteger(r.errorCode) || typeof r.errorMessage !== 'string')
+        return bad('result field of the wrong type');
       if (r.succeeded !== (r.errorCode === 0)) return bad('errorCode must be 0 exactly when succeeded');
     }
     cloud.revocationUploads.push(results as Record<string, unknown>[]);
@@ -510,7 +578,8 @@ export async function startIntuneCloud(opts: IntuneCloudOptions): Promise<Intune
         }
       }
       if (server === 'login') {
-        if (req.method === 'POST' && url.pathname === `/${opts.tenant}/oauth2/v2.0/token`) return tokenEndpoint(req, res, (body as URLSearchParams | undefined) ?? new URLSearchParams());
+        if (req.method === 'POST' && url.pathname === `/${opts.tenant}/oauth2/v2.0/token`)
+          return tokenEndpoint(req, res, (body as URLSearchParams | undefined) ?? new URLSearchParams());
         return json(res, 404, { error: 'not_found', error_description: `AADSTS90002: no tenant route ${url.pathname}` });
       }
       if (server === 'graph') return graphRoute(req, res, url, body);

@@ -26,7 +26,10 @@ export async function makeDeviceCa(dir: string, name: string): Promise<{ ca: str
   const ca = generateKeyPairSync('rsa', { modulusLength: 1024 });
   const now = Date.now();
   const caCert = await buildCertificate({
-    subject: [{ type: 'CN', value: name }, { type: 'O', value: 'Test Devices Inc.' }],
+    subject: [
+      { type: 'CN', value: name },
+      { type: 'O', value: 'Test Devices Inc.' },
+    ],
     publicKey: ca.publicKey,
     notBefore: new Date(now - 3000 * DAY),
     notAfter: new Date(now - 400 * DAY),
@@ -60,7 +63,22 @@ export function signDeviceMessage(dir: string, content: string | Buffer, who: Id
   const output = join(dir, 'message.p7');
   writeFileSync(input, content);
   openssl([
-    'cms', '-sign', '-binary', '-nodetach', '-md', opts.md ?? 'sha1', '-in', input, '-signer', who.cert, '-inkey', who.key, '-outform', 'DER', '-out', output,
+    'cms',
+    '-sign',
+    '-binary',
+    '-nodetach',
+    '-md',
+    opts.md ?? 'sha1',
+    '-in',
+    input,
+    '-signer',
+    who.cert,
+    '-inkey',
+    who.key,
+    '-outform',
+    'DER',
+    '-out',
+    output,
     ...(opts.stream ? ['-stream'] : []),
   ]);
   return readFileSync(output);

@@ -46,5 +46,8 @@ worker.register('test.record', async (payload, { job }) => {
 worker.start();
 process.stdout.write(`${JSON.stringify({ ready: true, worker: worker.id })}\n`);
 process.on('SIGTERM', () => {
-  void worker.stop(5_000).then(() => db.destroy()).then(() => process.exit(0));
+  void worker
+    .stop(5_000)
+    .then(() => db.destroy())
+    .then(() => process.exit(0));
 });

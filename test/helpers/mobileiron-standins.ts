@@ -104,10 +104,12 @@ function openPkcs12(p12: Buffer, password: string): { ok: true; pem: string } | 
 }
 
 const cookiesOf = (req: IncomingMessage) =>
-  new Map((req.headers.cookie ?? '').split(';').flatMap((c) => {
-    const eq = c.indexOf('=');
-    return eq > 0 ? [[c.slice(0, eq).trim(), c.slice(eq + 1).trim()] as [string, string]] : [];
-  }));
+  new Map(
+    (req.headers.cookie ?? '').split(';').flatMap((c) => {
+      const eq = c.indexOf('=');
+      return eq > 0 ? [[c.slice(0, eq).trim(), c.slice(eq + 1).trim()] as [string, string]] : [];
+    }),
+  );
 
 const send = (res: ServerResponse, status: number, body: unknown) => {
   const text = JSON.stringify(body);
@@ -154,7 +156,7 @@ export async function startCoreApi(opts: CoreApiOptions): Promise<CoreApiHandle>
   /** The session an upload carries, or undefined when it carries none Core knows with that nonce. */
   const sessionOf = (req: IncomingMessage, res: ServerResponse, mode: MultipartSession): string | undefined => {
     const id = cookiesOf(req).get('JSESSIONID');
-    if (!id || sessions.get(id) === undefined || sessions.get(id) !== req.headers['csrf_nonce']) return undefined;
+    if (!id || sessions.get(id) === undefined || sessions.get(id) !== req.headers.csrf_nonce) return undefined;
     if (mode.rotate) {
       const next = secret();
       sessions.set(id, next);
@@ -182,13 +184,23 @@ export async function startCoreApi(opts: CoreApiOptions): Promise<CoreApiHandle>
     for (const [k, v] of Object.entries({ password, userId, ceSettingName })) {
       if (typeof v !== 'string' || v === '') return send(res, 400, { messages: [{ message: `${k} is missing` }] });
     }
-    if (!opts.ceSettingNames.includes(ceSettingName as string)) return send(res, 404, { messages: [{ message: `no certificate enrollment setting named ${String(ceSettingName)}` }] });
+    if (!opts.ceSettingNames.includes(ceSettingName as string))
+      return send(res, 404, { messages: [{ message: `no certificate enrollment setting named ${String(ceSettingName)}` }] });
     const pkcs12 = Buffer.from(await file.arrayBuffer());
     const opened = openPkcs12(pkcs12, password as string);
     if (!opened.ok) return send(res, 400, { messages: [{ message: opened.reason }] });
     const keys = opened.pem.match(/-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/g)?.length ?? 0;
     if (keys !== 1) return send(res, 400, { messages: [{ message: `the PKCS#12 must hold exactly one private key, it holds ${keys}` }] });
-    uploads.push({ at: new Date(), userId: userId as string, ceSettingName: ceSettingName as string, password: password as string, fileName: (file as File).name, ...(sessionId && { session: sessionId }), pkcs12, pem: opened.pem });
+    uploads.push({
+      at: new Date(),
+      userId: userId as string,
+      ceSettingName: ceSettingName as string,
+      password: password as string,
+      fileName: (file as File).name,
+      ...(sessionId && { session: sessionId }),
+      pkcs12,
+      pem: opened.pem,
+    });
     send(res, 200, { results: { success: true } });
   };
 
@@ -196,7 +208,8 @@ export async function startCoreApi(opts: CoreApiOptions): Promise<CoreApiHandle>
     const url = new URL(req.url ?? '/', 'https://core.invalid');
     requests.push({ method: req.method ?? '', path: url.pathname, query: url.searchParams });
     if (req.headers.authorization !== expectedAuth) return send(res, 401, { messages: [{ message: 'authentication failed' }] });
-    if (url.searchParams.get('adminDeviceSpaceId') !== String(opts.adminDeviceSpaceId)) return send(res, 400, { messages: [{ message: 'adminDeviceSpaceId is missing or wrong' }] });
+    if (url.searchParams.get('adminDeviceSpaceId') !== String(opts.adminDeviceSpaceId))
+      return send(res, 400, { messages: [{ message: 'adminDeviceSpaceId is missing or wrong' }] });
     if (req.method === 'GET' && session) openSession(res, session);
     if (req.method === 'POST' && url.pathname === uploadPath) {
       const sessionId = session && sessionOf(req, res, session);
@@ -274,38 +287,41 @@ export async function startEnsBroker(opts: EnsBrokerOptions): Promise<EnsBrokerH
   const subscriptions: EnsBrokerHandle['subscriptions'] = [];
   const sessions = new Set<string>();
   const sockets = new Set<TLSSocket>();
-  const server = createTlsServer({ ca: opts.ca, cert: opts.cert, key: opts.key, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
-    const packets = mqttParser({ protocolVersion: 4 });
-    let clientId = '';
-    const send = (packet: Packet) => socket.write(mqttGenerate(packet));
-    packets.on('error', () => socket.destroy());
-    packets.on('packet', (packet: Packet) => {
-      if (packet.cmd === 'connect') {
-        clientId = packet.clientId;
-        const clean = packet.clean !== false;
-        const sessionPresent = !clean && sessions.has(clientId);
-        if (clean) sessions.delete(clientId);
-        else sessions.add(clientId);
-        connects.push({ clientId, clean, sessionPresent });
-        send({ cmd: 'connack', returnCode: 0, sessionPresent });
-      } else if (packet.cmd === 'subscribe') {
-        const granted = packet.subscriptions.map((sub) => {
-          const code = opts.grant(sub.topic, sub.qos);
-          subscriptions.push({ clientId, topic: sub.topic, qos: sub.qos, granted: code });
-          return code;
-        });
-        send({ cmd: 'suback', messageId: packet.messageId!, granted });
-      } else if (packet.cmd === 'pingreq') {
-        send({ cmd: 'pingresp' });
-      } else if (packet.cmd === 'disconnect') {
-        socket.end();
-      }
-    });
-    socket.on('data', (d: Buffer) => packets.parse(d));
-  });
+  const server = createTlsServer(
+    { ca: opts.ca, cert: opts.cert, key: opts.key, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+    (socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => socket.destroy());
+      const packets = mqttParser({ protocolVersion: 4 });
+      let clientId = '';
+      const send = (packet: Packet) => socket.write(mqttGenerate(packet));
+      packets.on('error', () => socket.destroy());
+      packets.on('packet', (packet: Packet) => {
+        if (packet.cmd === 'connect') {
+          clientId = packet.clientId;
+          const clean = packet.clean !== false;
+          const sessionPresent = !clean && sessions.has(clientId);
+          if (clean) sessions.delete(clientId);
+          else sessions.add(clientId);
+          connects.push({ clientId, clean, sessionPresent });
+          send({ cmd: 'connack', returnCode: 0, sessionPresent });
+        } else if (packet.cmd === 'subscribe') {
+          const granted = packet.subscriptions.map((sub) => {
+            const code = opts.grant(sub.topic, sub.qos);
+            subscriptions.push({ clientId, topic: sub.topic, qos: sub.qos, granted: code });
+            return code;
+          });
+          send({ cmd: 'suback', messageId: packet.messageId!, granted });
+        } else if (packet.cmd === 'pingreq') {
+          send({ cmd: 'pingresp' });
+        } else if (packet.cmd === 'disconnect') {
+          socket.end();
+        }
+      });
+      socket.on('data', (d: Buffer) => packets.parse(d));
+    },
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

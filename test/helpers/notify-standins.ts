@@ -19,7 +19,7 @@ function inbox<T>(what: string): Inbox<T> {
     received,
     push(item) {
       received.push(item);
-      waiters.splice(0).forEach((w) => w());
+      for (const w of waiters.splice(0)) w();
     },
     async next(match = () => true, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;

@@ -31,7 +31,23 @@ export function opensslCsr(key: KeyObject, o: OpensslCsrOptions): Buffer {
     .flatMap((rdn, i) => rdn.split('+').map((atv, j) => `${i}.${j ? '+' : ''}${atv.slice(0, atv.indexOf('='))} = ${atv.slice(atv.indexOf('=') + 1)}`));
   const sections = Object.entries(o.sections ?? {}).flatMap(([name, lines]) => [`[${name}]`, ...lines]);
   const challenge = o.challenge === undefined ? [] : [`challengePassword = ${o.challenge}`];
-  writeFileSync(config, ['[req]', 'distinguished_name = dn', 'attributes = attrs', 'prompt = no', 'utf8 = yes', 'string_mask = utf8only', '[dn]', ...dn, '[attrs]', ...challenge, ...sections, ''].join('\n'));
+  writeFileSync(
+    config,
+    [
+      '[req]',
+      'distinguished_name = dn',
+      'attributes = attrs',
+      'prompt = no',
+      'utf8 = yes',
+      'string_mask = utf8only',
+      '[dn]',
+      ...dn,
+      '[attrs]',
+      ...challenge,
+      ...sections,
+      '',
+    ].join('\n'),
+  );
   const out = join(dir, 'req.der');
   openssl(['req', '-new', '-config', config, '-key', keyFile, '-sha256', '-outform', 'DER', '-out', out, ...(o.addext ?? []).flatMap((e) => ['-addext', e])]);
   return readFileSync(out);

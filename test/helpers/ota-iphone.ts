@@ -51,7 +51,15 @@ function scepclient(args: string[], rootPem: string): Promise<{ code: number; ou
  * built-in identity is `device`; returns the PKCS#12 credentials of the
  * final profile, each opened.
  */
-export async function enrollIphone(opts: { base: string; dir: string; rootPem: string; code: string; udid: string; device: Identity; organization: string }): Promise<ReceivedCredential[]> {
+export async function enrollIphone(opts: {
+  base: string;
+  dir: string;
+  rootPem: string;
+  code: string;
+  udid: string;
+  device: Identity;
+  organization: string;
+}): Promise<ReceivedCredential[]> {
   const dir = join(opts.dir, `iphone-${opts.udid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
   const profileOf = (der: Buffer): Dict => readXmlPlist(verifyProfile(dir, der, opts.rootPem));
@@ -60,19 +68,46 @@ export async function enrollIphone(opts: { base: string; dir: string; rootPem: s
     return r.body;
   };
 
-  const service = profileOf(ok(await fetchBytes(dir, opts.rootPem, `${opts.base}/ota/enroll?code=${encodeURIComponent(opts.code)}`), 'phase 1')).PayloadContent as Dict;
-  const attributes = xmlPlist({ UDID: opts.udid, SERIAL: 'F2LX1234ABCD', PRODUCT: 'iPhone12,1', VERSION: '21E236', DEVICE_NAME: 'iPhone', CHALLENGE: service.Challenge as string });
+  const service = profileOf(ok(await fetchBytes(dir, opts.rootPem, `${opts.base}/ota/enroll?code=${encodeURIComponent(opts.code)}`), 'phase 1'))
+    .PayloadContent as Dict;
+  const attributes = xmlPlist({
+    UDID: opts.udid,
+    SERIAL: 'F2LX1234ABCD',
+    PRODUCT: 'iPhone12,1',
+    VERSION: '21E236',
+    DEVICE_NAME: 'iPhone',
+    CHALLENGE: service.Challenge as string,
+  });
   const phase2 = profileOf(ok(await fetchBytes(dir, opts.rootPem, service.URL as string, signDeviceMessage(dir, attributes, opts.device)), 'phase 2'));
   const scep = (phase2.PayloadContent as Dict[])[0]!.PayloadContent as Dict;
 
   const identity = { cert: join(dir, 'scep.pem'), key: join(dir, 'scep-key.pem') };
   const enrolled = await scepclient(
-    ['-server-url', scep.URL as string, '-challenge', scep.Challenge as string, '-cn', opts.udid, '-organization', opts.organization, '-ou', '', '-country', '', '-private-key', identity.key, '-certificate', identity.cert],
+    [
+      '-server-url',
+      scep.URL as string,
+      '-challenge',
+      scep.Challenge as string,
+      '-cn',
+      opts.udid,
+      '-organization',
+      opts.organization,
+      '-ou',
+      '',
+      '-country',
+      '',
+      '-private-key',
+      identity.key,
+      '-certificate',
+      identity.cert,
+    ],
     opts.rootPem,
   );
   if (enrolled.code !== 0) throw new Error(`scepclient: ${enrolled.output}`);
 
-  const final = profileOf(ok(await fetchBytes(dir, opts.rootPem, service.URL as string, signDeviceMessage(dir, attributes, identity, { md: 'sha256' })), 'phase 3'));
+  const final = profileOf(
+    ok(await fetchBytes(dir, opts.rootPem, service.URL as string, signDeviceMessage(dir, attributes, identity, { md: 'sha256' })), 'phase 3'),
+  );
   const payloads = readXmlPlist(decryptWith(dir, Buffer.from(final.EncryptedPayloadContent as Uint8Array), identity)) as unknown as Dict[];
   return payloads
     .filter((p) => p.PayloadType === 'com.apple.security.pkcs12')
@@ -82,6 +117,12 @@ export async function enrollIphone(opts: { base: string; dir: string; rootPem: s
       const pem = openssl(['pkcs12', '-in', file, '-passin', `pass:${p.Password as string}`, '-nodes']);
       const cert = new X509Certificate(pem.slice(pem.indexOf('-----BEGIN CERTIFICATE-----')));
       const key = pem.slice(pem.indexOf('-----BEGIN PRIVATE KEY-----'), pem.indexOf('-----END PRIVATE KEY-----') + 25);
-      return { identifier: p.PayloadIdentifier as string, fileName: p.PayloadCertificateFileName as string, cert, serial: cert.serialNumber.toLowerCase(), publicKey: openssl(['pkey', '-pubout'], key) };
+      return {
+        identifier: p.PayloadIdentifier as string,
+        fileName: p.PayloadCertificateFileName as string,
+        cert,
+        serial: cert.serialNumber.toLowerCase(),
+        publicKey: openssl(['pkey', '-pubout'], key),
+      };
     });
 }

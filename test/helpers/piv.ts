@@ -48,11 +48,19 @@ export async function makePivCa(dir: string, name: string): Promise<PivCa> {
 }
 
 /** A card's PIV Authentication certificate (or the certificate under `policies`); `expired` ended yesterday. */
-export async function issuePivCard(dir: string, ca: PivCa, file: string, opts: { cn: string; upn?: string; email?: string; expired?: boolean; policies?: string[] }): Promise<PivCardFiles> {
+export async function issuePivCard(
+  dir: string,
+  ca: PivCa,
+  file: string,
+  opts: { cn: string; upn?: string; email?: string; expired?: boolean; policies?: string[] },
+): Promise<PivCardFiles> {
   const { privateKey, publicKey } = await generateKey('rsa-2048');
   const now = Date.now();
   const policies = opts.policies ?? ['2.16.840.1.101.3.2.1.3.13'];
-  const sans: SubjectAltName[] = [...(opts.upn ? [{ type: 'upn' as const, value: opts.upn }] : []), ...(opts.email ? [{ type: 'email' as const, value: opts.email }] : [])];
+  const sans: SubjectAltName[] = [
+    ...(opts.upn ? [{ type: 'upn' as const, value: opts.upn }] : []),
+    ...(opts.email ? [{ type: 'email' as const, value: opts.email }] : []),
+  ];
   const cert = await buildCertificate({
     subject: [
       { type: 'C', value: 'US' },
@@ -74,5 +82,12 @@ export async function issuePivCard(dir: string, ca: PivCa, file: string, opts: {
   writeFileSync(certPath, cert.pem);
   writeFileSync(keyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   const x509 = new X509Certificate(cert.der);
-  return { cert: certPath, key: keyPath, pem: cert.pem, serial: x509.serialNumber, fingerprint: x509.fingerprint256.replace(/:/g, '').toLowerCase(), issuer: x509.issuer };
+  return {
+    cert: certPath,
+    key: keyPath,
+    pem: cert.pem,
+    serial: x509.serialNumber,
+    fingerprint: x509.fingerprint256.replace(/:/g, '').toLowerCase(),
+    issuer: x509.issuer,
+  };
 }

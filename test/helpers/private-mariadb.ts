@@ -24,11 +24,22 @@ export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
   const dir = tempDir('credgate-mariadb-');
   const datadir = join(dir, 'data');
   const user = userInfo().username; // as root, mariadbd would otherwise refuse to run
-  await run('mariadb-install-db', ['--no-defaults', `--datadir=${datadir}`, `--user=${user}`, '--auth-root-authentication-method=normal', '--skip-test-db'], { timeout: 60_000 });
+  await run('mariadb-install-db', ['--no-defaults', `--datadir=${datadir}`, `--user=${user}`, '--auth-root-authentication-method=normal', '--skip-test-db'], {
+    timeout: 60_000,
+  });
   const port = await freePort();
   const server = spawn(
     'mariadbd',
-    ['--no-defaults', `--datadir=${datadir}`, `--socket=${join(dir, 'sock')}`, `--port=${port}`, '--bind-address=127.0.0.1', `--user=${user}`, `--pid-file=${join(dir, 'pid')}`, '--innodb-buffer-pool-size=16M'],
+    [
+      '--no-defaults',
+      `--datadir=${datadir}`,
+      `--socket=${join(dir, 'sock')}`,
+      `--port=${port}`,
+      '--bind-address=127.0.0.1',
+      `--user=${user}`,
+      `--pid-file=${join(dir, 'pid')}`,
+      '--innodb-buffer-pool-size=16M',
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let log = '';
@@ -37,13 +48,17 @@ export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
   const orphan = () => server.exitCode === null && server.kill('SIGKILL');
   process.once('exit', orphan);
   server.once('exit', () => process.off('exit', orphan));
-  const client = (args: string[]) => run('mariadb', ['--protocol=tcp', '-h127.0.0.1', `-P${port}`, '-uroot', '--batch', '--skip-column-names', ...args], { timeout: 30_000 });
+  const client = (args: string[]) =>
+    run('mariadb', ['--protocol=tcp', '-h127.0.0.1', `-P${port}`, '-uroot', '--batch', '--skip-column-names', ...args], { timeout: 30_000 });
   try {
     await until(
       'the private MariaDB to answer',
       async () => {
         if (server.exitCode !== null) throw new Error(`mariadbd exited (${server.exitCode}):\n${log}`);
-        return client(['-e', 'SELECT 1']).then(() => true, () => false);
+        return client(['-e', 'SELECT 1']).then(
+          () => true,
+          () => false,
+        );
       },
       60_000,
       100,

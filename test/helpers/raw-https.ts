@@ -48,7 +48,12 @@ export function requestBytes(req: RawRequest): Buffer {
   const headers = [...(req.headers ?? [])];
   const named = (n: string) => headers.some(([k]) => k.toLowerCase() === n);
   if (!named('host')) headers.unshift(['Host', 'localhost']);
-  if (req.contentLength !== null && !named('content-length') && !named('transfer-encoding') && (body.length > 0 || req.contentLength !== undefined || !['GET', 'HEAD'].includes(req.method))) {
+  if (
+    req.contentLength !== null &&
+    !named('content-length') &&
+    !named('transfer-encoding') &&
+    (body.length > 0 || req.contentLength !== undefined || !['GET', 'HEAD'].includes(req.method))
+  ) {
     headers.push(['Content-Length', String(req.contentLength ?? body.length)]);
   }
   headers.push(['Connection', 'close']);
@@ -79,7 +84,14 @@ export function rawHttps(target: RawTarget, req: RawRequest): Promise<RawAnswer>
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let failure: string | undefined;
-    const socket = connect({ host: '127.0.0.1', port: target.port, servername: 'localhost', ca: target.ca, ...(target.localAddress && { localAddress: target.localAddress }), ...(target.cert && { cert: target.cert, key: target.key }) });
+    const socket = connect({
+      host: '127.0.0.1',
+      port: target.port,
+      servername: 'localhost',
+      ca: target.ca,
+      ...(target.localAddress && { localAddress: target.localAddress }),
+      ...(target.cert && { cert: target.cert, key: target.key }),
+    });
     const done = () => {
       clearTimeout(timer);
       socket.destroy();

@@ -110,7 +110,7 @@ export function issuerAndSubject(ca: X509Certificate, requested: X509Certificate
 
 /** The subject Name node of a certificate, as encoded. */
 function subjectName(cert: X509Certificate): Asn1 {
-  const tbs = ((parseDer(cert.raw).value as Asn1[])[0]!.value as Asn1[]);
+  const tbs = (parseDer(cert.raw).value as Asn1[])[0]!.value as Asn1[];
   const at = tbs[0]!.tagClass === 0x80 ? 1 : 0; // [0] version present
   return tbs[at + 4]!;
 }
@@ -130,7 +130,8 @@ export function readCertRep(der: Buffer, ra: X509Certificate, device: Identity):
   const sd = parseSignedData(der);
   const signer = sd.signers[0]!;
   // Other servers send FAILURE and PENDING without content; the messageDigest then covers the empty string.
-  if (!verifySigner({ ...sd, content: sd.content ?? Buffer.alloc(0) }, signer, ra)) throw new Error('the CertRep signature does not verify with the RA certificate');
+  if (!verifySigner({ ...sd, content: sd.content ?? Buffer.alloc(0) }, signer, ra))
+    throw new Error('the CertRep signature does not verify with the RA certificate');
   const text = (oid: string) => {
     const v = signer.attributes.get(oid)?.[0]?.value;
     return typeof v === 'string' ? v : undefined;
@@ -141,7 +142,8 @@ export function readCertRep(der: Buffer, ra: X509Certificate, device: Identity):
   const rep: CertRep = { status, transactionId: text(ATTR.transactionId) ?? '', certificates: [], crls: [] };
   if (bytes(ATTR.recipientNonce)) rep.recipientNonce = bytes(ATTR.recipientNonce)!;
   if (bytes(ATTR.senderNonce)) rep.senderNonce = bytes(ATTR.senderNonce)!;
-  if (status === 'FAILURE') rep.failInfo = Object.entries(FAIL_CODES).find(([, code]) => String(code) === text(ATTR.failInfo))?.[0] ?? `?${text(ATTR.failInfo)}`;
+  if (status === 'FAILURE')
+    rep.failInfo = Object.entries(FAIL_CODES).find(([, code]) => String(code) === text(ATTR.failInfo))?.[0] ?? `?${text(ATTR.failInfo)}`;
   if (status === 'SUCCESS') {
     const inner = decryptEnvelopedData(parseEnvelopedData(sd.content!), device.cert.raw, device.key);
     const certsOnly = parseSignedData(inner);

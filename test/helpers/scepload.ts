@@ -14,13 +14,17 @@ const GOPATH_LIBS = '/usr/share/gocode';
 
 /** Path of a scepload binary built from the current sources. */
 export function buildScepload(): string {
-  const sources = readdirSync(SOURCE).filter((f) => f.endsWith('.go')).sort();
+  const sources = readdirSync(SOURCE)
+    .filter((f) => f.endsWith('.go'))
+    .sort();
   const version = createHash('sha256');
   for (const f of sources) version.update(f).update(readFileSync(join(SOURCE, f)));
   const out = join(tmpdir(), `credgate-scepload-${version.digest('hex').slice(0, 16)}`);
   if (existsSync(out)) return out;
   if (!existsSync(join(GOPATH_LIBS, 'src/github.com/micromdm/scep'))) {
-    throw new Error('scepload needs Debian packages golang-go, golang-github-micromdm-scep-dev and golang-github-fullsailor-pkcs7-dev (npm test installs them through scripts/test-prerequisites.sh)');
+    throw new Error(
+      'scepload needs Debian packages golang-go, golang-github-micromdm-scep-dev and golang-github-fullsailor-pkcs7-dev (npm test installs them through scripts/test-prerequisites.sh)',
+    );
   }
   const building = `${out}.${process.pid}`;
   execFileSync('go', ['build', '-o', building, '.'], {
@@ -49,7 +53,13 @@ export function runScepload(binary: string, opts: { url: string; n: number; c: n
     execFile(binary, args, { env: { ...process.env, ...opts.env }, timeout: 300_000 }, (err, stdout, stderr) => {
       const output = `${stdout}${stderr}`;
       const field = (name: string) => Number(new RegExp(`${name}=([\\d.]+)`).exec(stdout)?.[1] ?? NaN);
-      resolve({ ok: field('ok'), fails: field('fails'), dupSerials: field('dup_serials'), exitCode: err ? Number((err as { code?: number }).code ?? 1) : 0, output });
+      resolve({
+        ok: field('ok'),
+        fails: field('fails'),
+        dupSerials: field('dup_serials'),
+        exitCode: err ? Number((err as { code?: number }).code ?? 1) : 0,
+        output,
+      });
     });
   });
 }

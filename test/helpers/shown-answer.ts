@@ -37,8 +37,10 @@ export function parseShown(text: string): Pattern {
     let s = '';
     while (text[i] !== '"') {
       if (i >= text.length) fail('unterminated string');
-      if (text[i] === '\\') s += JSON.parse(`"${text.slice(i, (i += 2))}"`) as string;
-      else s += text[i++];
+      if (text[i] === '\\') {
+        s += JSON.parse(`"${text.slice(i, i + 2)}"`) as string;
+        i += 2;
+      } else s += text[i++];
     }
     i++;
     return s;

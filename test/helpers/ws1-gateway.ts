@@ -60,7 +60,8 @@ export async function startWs1Gateway(connectors: Record<string, Ws1ConnectorSpe
         enrolled: { ...SMIME, signing: spec.signing ?? SMIME.signing },
         pkcs12: { format: 'modern', password: WS1_P12_PASSWORD },
         escrowGateway: spec.delivery === 'escrow-gateway' ? escrowGatewayOf(eg.url, tls, files) : undefined,
-        uem: spec.uem !== false ? { url: uem.url, tenantCode: 'tenant-ws1', basic: { username: 'api', password: 'api-password' }, serverCa: files.ca } : undefined,
+        uem:
+          spec.uem !== false ? { url: uem.url, tenantCode: 'tenant-ws1', basic: { username: 'api', password: 'api-password' }, serverCa: files.ca } : undefined,
       }),
     );
   }
@@ -79,11 +80,30 @@ export async function startWs1Gateway(connectors: Record<string, Ws1ConnectorSpe
       // From a file: an argument cannot carry the NUL bytes some bodies hold.
       const file = join(dir, `body-${++posted}`);
       writeFileSync(file, body);
-      return curl(`${base}/connectors/${connector}/events`, ['--cacert', join(dir, 'certs/root-ca.pem'), '-u', `${CONSOLE.username}:${CONSOLE.password}`, '-H', `Content-Type: ${contentType}`, '--data-binary', `@${file}`]);
+      return curl(`${base}/connectors/${connector}/events`, [
+        '--cacert',
+        join(dir, 'certs/root-ca.pem'),
+        '-u',
+        `${CONSOLE.username}:${CONSOLE.password}`,
+        '-H',
+        `Content-Type: ${contentType}`,
+        '--data-binary',
+        `@${file}`,
+      ]);
     },
-    trail: async () => ({ events: await count('mdm_events'), certificates: await count('certificates'), jobs: await count('jobs'), deliveries: await count('deliveries') }),
+    trail: async () => ({
+      events: await count('mdm_events'),
+      certificates: await count('certificates'),
+      jobs: await count('jobs'),
+      deliveries: await count('deliveries'),
+    }),
     drained: async (timeoutMs = 60_000) => {
-      await until('an idle job queue', async () => Number((await gw.db('jobs').whereIn('status', ['queued', 'running']).count({ n: '*' }).first())?.n) === 0, timeoutMs, 100);
+      await until(
+        'an idle job queue',
+        async () => Number((await gw.db('jobs').whereIn('status', ['queued', 'running']).count({ n: '*' }).first())?.n) === 0,
+        timeoutMs,
+        100,
+      );
     },
     stop: async () => {
       await gw.stop();

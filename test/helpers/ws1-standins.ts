@@ -16,7 +16,7 @@
  * and expose behaviour controls (failNext, hang, expireTokens, ...) for the
  * connector's retry and refresh logic.
  */
-import { randomBytes, randomUUID, X509Certificate, type KeyObject } from 'node:crypto';
+import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
@@ -104,7 +104,7 @@ export async function issueTestServer(ca: TestCa, commonName = 'localhost'): Pro
 export async function issueTestClient(
   ca: TestCa,
   commonName: string,
-  pkcs12Password = 'p12-' + randomBytes(6).toString('hex'),
+  pkcs12Password = `p12-${randomBytes(6).toString('hex')}`,
   organization = 'credgate test',
 ): Promise<TestClientIdentity> {
   const { privateKey, publicKey } = await generateKey('rsa-2048');
@@ -204,7 +204,11 @@ function parseAccept(value: string | undefined): MediaRange[] {
     const params: Record<string, string> = {};
     for (const p of rest) {
       const eq = p.indexOf('=');
-      if (eq > 0) params[p.slice(0, eq).trim().toLowerCase()] = p.slice(eq + 1).trim().replace(/^"|"$/g, '');
+      if (eq > 0)
+        params[p.slice(0, eq).trim().toLowerCase()] = p
+          .slice(eq + 1)
+          .trim()
+          .replace(/^"|"$/g, '');
     }
     return { type: type.trim().toLowerCase(), params };
   });
@@ -617,7 +621,7 @@ export async function startUemApi(opts: UemApiOptions): Promise<UemApiHandle> {
   const uemError = (res: ServerResponse, status: number, errorCode: number, message: string, headers: Record<string, string> = {}) =>
     sendJson(res, status, { errorCode, message, activityId: randomUUID() }, headers);
 
-  const tokenEndpoint = (req: IncomingMessage, res: ServerResponse, body: Buffer): void => {
+  const tokenEndpoint = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
     const oauthError = (status: number, error: string, description: string, headers: Record<string, string> = {}) =>
       sendJson(res, status, { error, error_description: description }, { 'Cache-Control': 'no-store', ...headers });
     if (req.method !== 'POST') return oauthError(405, 'invalid_request', 'use POST', { Allow: 'POST' });
@@ -722,7 +726,7 @@ export async function startUemApi(opts: UemApiOptions): Promise<UemApiHandle> {
     return { ok: true, value: { payload: Buffer.from(payload, 'base64'), password } };
   };
 
-  const uploadSmime = (res: ServerResponse, user: UemUser, auth: 'basic' | 'bearer', req: IncomingMessage, body: Buffer): void => {
+  const uploadSmime = (res: ServerResponse, user: UemUser, auth: 'basic' | 'bearer', req: IncomingMessage, body: Buffer) => {
     if (forbidUploads) return uemError(res, 403, 1011, 'The user does not have permission to perform this action');
     if (mediaType(req.headers['content-type']) !== 'application/json') return uemError(res, 415, 415, 'Content-Type must be application/json');
     const json = parseJson(body);
@@ -785,21 +789,22 @@ export async function startUemApi(opts: UemApiOptions): Promise<UemApiHandle> {
       if (jsonVersion(req, res) === undefined) return;
       return sendJson(res, 200, { ProductName: 'Workspace ONE UEM stand-in', ProductVersion: '23.10.0.0' });
     }
-    let m: RegExpExecArray | null;
-    if ((m = /^\/api\/system\/users\/([^/]+)\/uploadsmimecerts$/i.exec(path))) {
+    const upload = /^\/api\/system\/users\/([^/]+)\/uploadsmimecerts$/i.exec(path);
+    if (upload) {
       if (req.method !== 'POST') return uemError(res, 405, 405, 'use POST', { Allow: 'POST' });
       const version = jsonVersion(req, res);
       if (version === undefined) return;
       if (version !== 1) return uemError(res, 406, 406, 'uploadsmimecerts is version=1');
-      const user = /^\d+$/.test(m[1]!) ? usersById.get(Number(m[1])) : undefined;
-      if (!user) return uemError(res, 404, 404, `user ${m[1]} not found`);
+      const user = /^\d+$/.test(upload[1]!) ? usersById.get(Number(upload[1])) : undefined;
+      if (!user) return uemError(res, 404, 404, `user ${upload[1]} not found`);
       return uploadSmime(res, user, auth, req, body);
     }
-    if ((m = /^\/api\/system\/users\/([^/]+)$/i.exec(path))) {
+    const userPath = /^\/api\/system\/users\/([^/]+)$/i.exec(path);
+    if (userPath) {
       if (req.method !== 'GET') return uemError(res, 405, 405, 'use GET', { Allow: 'GET' });
       const version = jsonVersion(req, res);
       if (version === undefined) return;
-      const key = decodeURIComponent(m[1]!);
+      const key = decodeURIComponent(userPath[1]!);
       if (version === 1) {
         const user = /^\d+$/.test(key) ? usersById.get(Number(key)) : undefined;
         return user ? sendJson(res, 200, userV1(user)) : uemError(res, 404, 404, `user ${key} not found (version=1 takes the numeric id)`);
@@ -807,13 +812,14 @@ export async function startUemApi(opts: UemApiOptions): Promise<UemApiHandle> {
       const user = usersByUuid.get(key.toLowerCase());
       return user ? sendJson(res, 200, userV2(user)) : uemError(res, 404, 404, `user ${key} not found (version=2 takes the uuid)`);
     }
-    if ((m = /^\/api\/mdm\/devices\/([^/]+)$/i.exec(path))) {
+    const devicePath = /^\/api\/mdm\/devices\/([^/]+)$/i.exec(path);
+    if (devicePath) {
       if (req.method !== 'GET') return uemError(res, 405, 405, 'use GET', { Allow: 'GET' });
       const version = jsonVersion(req, res);
       if (version === undefined) return;
       if (version !== 2) return uemError(res, 406, 406, 'device lookup by uuid needs Accept: application/json;version=2');
-      const device = devices.get(decodeURIComponent(m[1]!).toLowerCase());
-      return device ? sendJson(res, 200, deviceV2(device)) : uemError(res, 404, 404, `device ${m[1]} not found`);
+      const device = devices.get(decodeURIComponent(devicePath[1]!).toLowerCase());
+      return device ? sendJson(res, 200, deviceV2(device)) : uemError(res, 404, 404, `device ${devicePath[1]} not found`);
     }
     uemError(res, 404, 404, `no route ${req.method} ${path}`);
   };

@@ -87,7 +87,13 @@ export async function startXenMobile(opts: { cert: string; key: string; login: s
       const limit = Number(b.limit ?? 1000);
       if (!Number.isInteger(start) || !Number.isInteger(limit) || start < 0 || limit < 1) return sendJson(res, 400, { status: 1, message: 'bad start/limit' });
       const all = [...devices.values()].sort((a, c) => a.id - c.id);
-      return sendJson(res, 200, { status: 0, message: 'Success', filteredDevicesDataList: all.slice(start, start + limit), totalCount: all.length, matchedRecords: all.length });
+      return sendJson(res, 200, {
+        status: 0,
+        message: 'Success',
+        filteredDevicesDataList: all.slice(start, start + limit),
+        totalCount: all.length,
+        matchedRecords: all.length,
+      });
     }
     const one = /^\/xenmobile\/api\/v1\/device\/(\d+)$/.exec(path);
     if (req.method === 'GET' && one) {

@@ -15,7 +15,9 @@ import { openMigrated, STORE_BACKENDS } from '../helpers/mariadb.js';
 const DAY = 86_400_000;
 
 test('grantable roles: those the guards check, then those credential profiles name, "*" not a role', () => {
-  const profiles = { smime: { roles: { request: ['admin', 'helpdesk'], receive: ['*'], validate: ['admin'], collect: ['*'], unlock: ['helpdesk', 'security'] } } };
+  const profiles = {
+    smime: { roles: { request: ['admin', 'helpdesk'], receive: ['*'], validate: ['admin'], collect: ['*'], unlock: ['helpdesk', 'security'] } },
+  };
   assert.deepEqual(grantableRoles(profiles), [...API_ROLES, 'helpdesk', 'security']);
   assert.deepEqual(API_ROLES, ['admin', 'key-recovery', 'card-management']);
 });
@@ -49,7 +51,11 @@ for (const backend of STORE_BACKENDS) {
         [{ name: 'x'.repeat(129), roles: [], actor }, 'name', /^must be 1 to 128 characters$/],
       ];
       for (const [input, field, message] of refused) {
-        await assert.rejects(tokens.create(input), (err: unknown) => err instanceof TokenError && err.field === field && message.test(err.message), JSON.stringify(input));
+        await assert.rejects(
+          tokens.create(input),
+          (err: unknown) => err instanceof TokenError && err.field === field && message.test(err.message),
+          JSON.stringify(input),
+        );
       }
       assert.deepEqual(await repo.list(), []);
       assert.deepEqual(await audit.list({ subjectType: 'api-token' }), []);

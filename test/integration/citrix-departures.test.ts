@@ -38,7 +38,15 @@ describe('XenMobile departures and the field text check', () => {
     cleanup = s.cleanup;
     db = openDb(s.settings);
     await migrate(db);
-    const log = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _e, cb) => ((logged += chunk.toString()), cb()) }));
+    const log = pino(
+      { level: 'info' },
+      new Writable({
+        write: (chunk: Buffer, _e, cb) => {
+          logged += chunk.toString();
+          cb();
+        },
+      }),
+    );
     const intake = new EventIntake({ db, events: new EventRepository(db), queue: new JobQueue(new JobRepository(db), 5), log });
     const api = { listDevices: async () => listed, device: async (id: string) => listed.find((d) => String(d.id) === id) } as unknown as XenMobileApi;
     poller = new DevicePoller({ connectorId: 'xm', api, known: new KnownDeviceRepository(db, 'xm'), intake, settings, log });
@@ -60,18 +68,36 @@ describe('XenMobile departures and the field text check', () => {
     const result = await poller.pollOnce();
     assert.deepEqual(result.retired.sort(), ['201', '202', '203']);
 
-    const events = (await db('mdm_events').where({ connector_id: 'xm' }).orderBy('id')) as { device_id: string; type: string; user: string; device: string; payload: string }[];
-    assert.deepEqual(events.map((e) => [e.device_id, e.type]), [['F2LXK1AAAA01', 'unenrolled'], ['F2LXK1AAAA03', 'unenrolled']]);
+    const events = (await db('mdm_events').where({ connector_id: 'xm' }).orderBy('id')) as {
+      device_id: string;
+      type: string;
+      user: string;
+      device: string;
+      payload: string;
+    }[];
+    assert.deepEqual(
+      events.map((e) => [e.device_id, e.type]),
+      [
+        ['F2LXK1AAAA01', 'unenrolled'],
+        ['F2LXK1AAAA03', 'unenrolled'],
+      ],
+    );
     assert.deepEqual(JSON.parse(events[0]!.device), { id: 'F2LXK1AAAA01', serialNumber: 'F2LXK1AAAA01', platform: 'iOS', model: 'iPhone' });
     assert.equal(JSON.parse(events[0]!.payload).deviceName, undefined, 'the stored payload leaves it out too');
     assert.deepEqual(JSON.parse(events[1]!.user), {});
 
-    const lines = logged.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = logged
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const dropped = lines.filter((l) => String(l.msg).includes('without the fields that failed'));
-    assert.deepEqual(dropped.map((l) => [l.xmId, l.left]), [
-      ['201', [{ field: 'deviceName', problem: 'device name has a bidirectional control character (U+202E)' }]],
-      ['203', [{ field: 'userName', problem: 'user name has an unpaired surrogate (half of a UTF-16 pair)' }]],
-    ]);
+    assert.deepEqual(
+      dropped.map((l) => [l.xmId, l.left]),
+      [
+        ['201', [{ field: 'deviceName', problem: 'device name has a bidirectional control character (U+202E)' }]],
+        ['203', [{ field: 'userName', problem: 'user name has an unpaired surrogate (half of a UTF-16 pair)' }]],
+      ],
+    );
     const skipped = lines.find((l) => l.xmId === '202' && l.level === 40)!;
     assert.equal(skipped.field, 'serialNumber');
     assert.match(String(skipped.reason), /device id has a control character \(U\+0000\)/);

@@ -30,11 +30,34 @@ describe('client certificates matched by subject structure', () => {
     const f = devPkiFiles(pkiDir);
     const name = `c${serial++}`;
     const file = (ext: string) => join(pkiDir, `${name}${ext}`);
-    writeFileSync(file('.cnf'), `[req]\ndistinguished_name = dn\nstring_mask = ${opts.mask ?? 'utf8only'}\n[dn]\n[ext]\nkeyUsage = digitalSignature\nextendedKeyUsage = clientAuth\n`);
+    writeFileSync(
+      file('.cnf'),
+      `[req]\ndistinguished_name = dn\nstring_mask = ${opts.mask ?? 'utf8only'}\n[dn]\n[ext]\nkeyUsage = digitalSignature\nextendedKeyUsage = clientAuth\n`,
+    );
     openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file('-key.pem')]);
     openssl(['req', '-new', '-config', file('.cnf'), '-utf8', '-subj', subject, '-key', file('-key.pem'), '-out', file('.csr')]);
-    openssl(['x509', '-req', '-in', file('.csr'), '-CA', f.issuingCert, '-CAkey', f.issuingKey, '-passin', `file:${join(pkiDir, 'master.key')}`,
-      '-set_serial', String(1000 + serial), '-days', '2', '-extfile', file('.cnf'), '-extensions', 'ext', '-out', file('.pem')]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      file('.csr'),
+      '-CA',
+      f.issuingCert,
+      '-CAkey',
+      f.issuingKey,
+      '-passin',
+      `file:${join(pkiDir, 'master.key')}`,
+      '-set_serial',
+      String(1000 + serial),
+      '-days',
+      '2',
+      '-extfile',
+      file('.cnf'),
+      '-extensions',
+      'ext',
+      '-out',
+      file('.pem'),
+    ]);
     writeFileSync(file('-chain.pem'), readFileSync(file('.pem'), 'utf8') + readFileSync(f.issuingCert, 'utf8'));
     return ['--cacert', f.rootCert, '--cert', file('-chain.pem'), '--key', file('-key.pem')];
   }
@@ -116,7 +139,7 @@ describe('client certificates matched by subject structure', () => {
     assert.equal(await whoami(issue('/OU=ops/CN=multi/O=credgate dev')), 401);
   });
 
-  test('RDN order: RFC 4514 (last first) or the certificate\'s own, never shuffled', async () => {
+  test("RDN order: RFC 4514 (last first) or the certificate's own, never shuffled", async () => {
     assert.equal(await whoami(issue('/CN=rfc4514/OU=ops/O=credgate dev')), 'rfc4514');
     assert.equal(await whoami(issue('/O=credgate dev/OU=ops/CN=rfc4514')), 'rfc4514');
     assert.equal(await whoami(issue('/OU=ops/CN=rfc4514/O=credgate dev')), 401);

@@ -32,7 +32,18 @@ describe('connector files written by test/helpers/connector-files.ts', () => {
 
   /** The status of an empty event posted to the connector with this password. */
   const post = async (connector: string, password: string) =>
-    (await curl(`https://localhost:${gw.port}/connectors/${connector}/events`, ['--cacert', join(dir, 'certs/root-ca.pem'), '-u', `ws1-events:${password}`, '-H', 'Content-Type: application/json', '--data', '{}'])).status;
+    (
+      await curl(`https://localhost:${gw.port}/connectors/${connector}/events`, [
+        '--cacert',
+        join(dir, 'certs/root-ca.pem'),
+        '-u',
+        `ws1-events:${password}`,
+        '-H',
+        'Content-Type: application/json',
+        '--data',
+        '{}',
+      ])
+    ).status;
 
   before(async () => {
     dir = tempDir();

@@ -82,9 +82,17 @@ describe('sample payloads of config/connectors/examples', () => {
       const files = writeTestTlsFiles(tls, dir);
       ENV.WS1_EG_CLIENT_PASSWORD = tls.client.pkcs12Password;
       eg = await startEscrowGateway({ cert: tls.server.cert, key: tls.server.key, clientCa: tls.caPem, allowedFingerprints: [tls.client.fingerprint256] });
-      uem = await startUemApi({ cert: tls.server.cert, key: tls.server.key, tenantCode: ENV.WS1_TENANT_CODE, oauth: { clientId: ENV.WS1_OAUTH_CLIENT_ID, clientSecret: ENV.WS1_OAUTH_CLIENT_SECRET } });
+      uem = await startUemApi({
+        cert: tls.server.cert,
+        key: tls.server.key,
+        tenantCode: ENV.WS1_TENANT_CODE,
+        oauth: { clientId: ENV.WS1_OAUTH_CLIENT_ID, clientSecret: ENV.WS1_OAUTH_CLIENT_SECRET },
+      });
       mkdirSync(join(dir, 'connectors'));
-      writeFileSync(join(dir, 'connectors/ws1.yaml'), pointWs1Example(example('workspace-one.yaml'), { eg, uem, clientP12: files.clientP12, caFile: files.ca }));
+      writeFileSync(
+        join(dir, 'connectors/ws1.yaml'),
+        pointWs1Example(example('workspace-one.yaml'), { eg, uem, clientP12: files.clientP12, caFile: files.ca }),
+      );
       Object.assign(process.env, ENV);
       gw = await startTestGateway({ dir, overrides: { connectors: { dir: join(dir, 'connectors') }, jobs: { pollInterval: '50ms' } } });
     });
@@ -96,10 +104,14 @@ describe('sample payloads of config/connectors/examples', () => {
 
     const post = (sample: string, contentType: string) =>
       curl(`https://localhost:${gw.port}/connectors/ws1/events`, [
-        '--cacert', join(dir, 'certs/root-ca.pem'),
-        '-u', `ws1-events:${ENV.WS1_EVENTS_PASSWORD}`,
-        '-H', `Content-Type: ${contentType}`,
-        '--data-binary', `@${join(EXAMPLES, sample)}`,
+        '--cacert',
+        join(dir, 'certs/root-ca.pem'),
+        '-u',
+        `ws1-events:${ENV.WS1_EVENTS_PASSWORD}`,
+        '-H',
+        `Content-Type: ${contentType}`,
+        '--data-binary',
+        `@${join(EXAMPLES, sample)}`,
       ]);
 
     test('both samples are answered 202, and each device gets its credentials at the Escrow Gateway', async () => {

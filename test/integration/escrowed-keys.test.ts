@@ -92,20 +92,28 @@ for (const backend of STORE_BACKENDS) {
       await add('06', { notAfter: now + 600 * DAY });
       await db('certificates').where({ serial: '06' }).update({ status: 'revoked', revoked_at: now, revocation_reason: 'superseded' });
       const mine = await keys.of(ids.jane!, 'smime-encryption');
-      assert.deepEqual(mine.map((c) => c.serial), ['02', '01', '05'], 'escrowed and not revoked, newest first');
+      assert.deepEqual(
+        mine.map((c) => c.serial),
+        ['02', '01', '05'],
+        'escrowed and not revoked, newest first',
+      );
       assert.equal(EscrowedKeys.current(mine)?.serial, '02');
       assert.equal(EscrowedKeys.current(mine, now + 250 * DAY), undefined, 'due for renewal: none is current');
       const plan = await keys.delivery(ids.jane!, { template: 'smime-encryption', historic: 'use-existing', includeHistoric: true });
       assert.equal(plan.existing?.serial, '02');
       assert.equal(plan.issue, false);
-      assert.deepEqual(plan.historic.map((c) => c.serial), ['01', '05']);
+      assert.deepEqual(
+        plan.historic.map((c) => c.serial),
+        ['01', '05'],
+      );
       assert.deepEqual(await keys.delivery(ids.jane!, { template: 'smime-encryption', historic: 'historic-only' }), { issue: false, historic: mine });
       assert.deepEqual(await keys.delivery(ids.jane!, { template: 'smime-encryption' }), { issue: true, historic: [] }, 'issue-new looks at nothing');
     });
 
     test('reuse-or-issue runs one at a time per person and template, also across instances', async () => {
       // SQLite has one gateway process, and one EscrowedKeys in it.
-      const other = second === db ? keys : new EscrowedKeys({ db: second, people: new PersonRepository(second), certificates: new CertificateRepository(second) });
+      const other =
+        second === db ? keys : new EscrowedKeys({ db: second, people: new PersonRepository(second), certificates: new CertificateRepository(second) });
       const spans: [string, number, number][] = [];
       const task = (name: string) => async () => {
         const start = Date.now();

@@ -14,7 +14,6 @@ import { EventRepository } from '../../src/store/events.js';
 import { JobRepository } from '../../src/store/jobs.js';
 import { openMigrated, STORE_BACKENDS } from '../helpers/mariadb.js';
 
-
 const event = (device: string, type: MdmEvent['type'] = 'enrolled', time = '2024-06-01T12:00:00Z'): MdmEvent => ({
   connectorId: 'ws1',
   type,
@@ -52,17 +51,25 @@ for (const backend of STORE_BACKENDS) {
       assert.equal(stored.length, devices.length, 'one of each pair is stored');
       assert.equal(results.filter((r) => r.duplicate).length, devices.length, 'the other is a duplicate');
       assert.equal(new Set(stored.map((r) => r.eventId)).size, devices.length, 'distinct ids');
-      results.slice(0, devices.length).forEach((r, i) => assert.equal(r.duplicate, false, `the first copy of device ${i} is the stored one`));
+      for (const [i, r] of results.slice(0, devices.length).entries()) assert.equal(r.duplicate, false, `the first copy of device ${i} is the stored one`);
       assert.equal(await count('mdm_events'), devices.length);
       const jobs = (await db('jobs').where({ type: EVENT_JOB }).select('payload')) as { payload: string }[];
-      assert.deepEqual(new Set(jobs.map((j) => (JSON.parse(j.payload) as { eventId: number }).eventId)), new Set(stored.map((r) => r.eventId)), 'one job per stored event');
+      assert.deepEqual(
+        new Set(jobs.map((j) => (JSON.parse(j.payload) as { eventId: number }).eventId)),
+        new Set(stored.map((r) => r.eventId)),
+        'one job per stored event',
+      );
       assert.ok(woken > 0, 'workers are woken');
     });
 
     test('an acknowledged event is committed: a second connection sees it', async () => {
       const r = await intake.accept(event('visible-device'), {});
       assert.equal(r.duplicate, false);
-      const other = openDb(backend.name === 'sqlite' ? { client: 'sqlite', filename: (db.client.config.connection as { filename: string }).filename } : { client: 'mysql', url: (db.client.config.connection as { uri: string }).uri });
+      const other = openDb(
+        backend.name === 'sqlite'
+          ? { client: 'sqlite', filename: (db.client.config.connection as { filename: string }).filename }
+          : { client: 'mysql', url: (db.client.config.connection as { uri: string }).uri },
+      );
       try {
         const row = (await other('mdm_events').where({ id: r.eventId }).first()) as { device_id: string } | undefined;
         assert.equal(row?.device_id, 'visible-device');
@@ -88,7 +95,10 @@ for (const backend of STORE_BACKENDS) {
         intake.accept(event('batch-bad'), circular),
         intake.accept(event('batch-c'), {}),
       ]);
-      assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled']);
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        ['fulfilled', 'rejected', 'fulfilled'],
+      );
       assert.equal(await count('mdm_events'), before + 2);
       assert.equal(await db('mdm_events').where({ device_id: 'batch-bad' }).first(), undefined, 'nothing of the refused event is stored');
     });
@@ -138,7 +148,10 @@ for (const backend of STORE_BACKENDS) {
         [{ device: { id: 'text-check\u0085' } }, /^device id has a control character \(U\+0085\)$/],
       ];
       for (const [change, says] of refused) {
-        await assert.rejects(intake.accept({ ...event('text-check'), ...change }, {}), (err: unknown) => err instanceof InvalidEventError && says.test(err.message));
+        await assert.rejects(
+          intake.accept({ ...event('text-check'), ...change }, {}),
+          (err: unknown) => err instanceof InvalidEventError && says.test(err.message),
+        );
       }
       assert.deepEqual({ events: await count('mdm_events'), jobs: await count('jobs') }, before);
     });

@@ -174,8 +174,12 @@ describe('HTTPS authentication', () => {
     writeFileSync(bodyFile, `{"x":"${'a'.repeat(1024 * 1024 + 10)}"}`);
     const big = await curl(`${base}/api/v1/jobs/1/retry`, [
       ...adminCurlArgs(pkiDir),
-      '-X', 'POST', '-H', 'Content-Type: application/json',
-      '--data-binary', `@${bodyFile}`,
+      '-X',
+      'POST',
+      '-H',
+      'Content-Type: application/json',
+      '--data-binary',
+      `@${bodyFile}`,
     ]);
     assert.equal(big.status, 413, big.body);
     assert.equal(big.json().error, 'payload_too_large');

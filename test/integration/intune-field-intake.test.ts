@@ -58,17 +58,28 @@ describe('Intune intake: listing and Entra ID fields', () => {
     known: await gw.db('intune_devices').where({ device_id: deviceId }),
   });
   const deadJobOf = (deviceId: string) =>
-    until(`the dead job of ${deviceId}`, async () => {
-      const event = (await gw.db('mdm_events').where({ device_id: deviceId }).first()) as { id: number } | undefined;
-      const jobs = (await gw.db('jobs').where({ type: 'mdm.event', status: 'dead' })) as { payload: string; last_error: string }[];
-      return event && jobs.find((j) => JSON.parse(j.payload).eventId === event.id);
-    }, 10_000);
+    until(
+      `the dead job of ${deviceId}`,
+      async () => {
+        const event = (await gw.db('mdm_events').where({ device_id: deviceId }).first()) as { id: number } | undefined;
+        const jobs = (await gw.db('jobs').where({ type: 'mdm.event', status: 'dead' })) as { payload: string; last_error: string }[];
+        return event && jobs.find((j) => JSON.parse(j.payload).eventId === event.id);
+      },
+      10_000,
+    );
 
   before(async () => {
     const dir = tempDir();
     const tls = await makeTestTls();
     const caFile = writeTestTlsFiles(tls, dir).ca;
-    cloud = await startIntuneCloud({ tls: tls.server, tenant: TENANT, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, clientCertificate: new X509Certificate(tls.client.cert), pageSize: 10 });
+    cloud = await startIntuneCloud({
+      tls: tls.server,
+      tenant: TENANT,
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      clientCertificate: new X509Certificate(tls.client.cert),
+      pageSize: 10,
+    });
     writeFileSync(join(dir, 'connector-key.pem'), cloud.connectorPublicKeyPem);
     writeConnectorFile(
       join(dir, 'connectors'),
@@ -81,7 +92,10 @@ describe('Intune intake: listing and Entra ID fields', () => {
         connectorPublicKey: join(dir, 'connector-key.pem'),
       }),
     );
-    gw = await startTestGateway({ dir, overrides: { connectors: { dir: join(dir, 'connectors') }, jobs: { pollInterval: '50ms', backoff: { base: '50ms', max: '200ms' } } } });
+    gw = await startTestGateway({
+      dir,
+      overrides: { connectors: { dir: join(dir, 'connectors') }, jobs: { pollInterval: '50ms', backoff: { base: '50ms', max: '200ms' } } },
+    });
   });
   after(async () => {
     await gw?.stop();
@@ -100,7 +114,11 @@ describe('Intune intake: listing and Entra ID fields', () => {
     bad.push({ field: 'id', name: '500 characters', says: /device id is 500 characters long/, entry: device('d'.repeat(500), user('long@contoso.com')) });
     const good = user('good@contoso.com');
     cloud.devices.push(...bad.map((b) => b.entry), device('dev-good-1', good));
-    await until('the good device delivered', async () => (await gw.db('deliveries').where({ device_id: 'dev-good-1', status: 'delivered' }).first()) as unknown, 20_000);
+    await until(
+      'the good device delivered',
+      async () => (await gw.db('deliveries').where({ device_id: 'dev-good-1', status: 'delivered' }).first()) as unknown,
+      20_000,
+    );
     const skipped = gw
       .logs()
       .split('\n')
@@ -119,12 +137,24 @@ describe('Intune intake: listing and Entra ID fields', () => {
     const cases: [string, ManagedDevice, RegExp][] = [];
     // No address in the listing: the connector asks Entra ID for the user's mail.
     const nulMail = user('eve\u0000@contoso.com');
-    cases.push(['dev-mail-nul', device('dev-mail-nul', nulMail, { emailAddress: '' }), /nothing issued: the user's email address has a control character \(U\+0000\)/]);
+    cases.push([
+      'dev-mail-nul',
+      device('dev-mail-nul', nulMail, { emailAddress: '' }),
+      /nothing issued: the user's email address has a control character \(U\+0000\)/,
+    ]);
     // No UPN in the listing: the import is filed under the one Entra ID has.
     const rloUpn = user('mallory@contoso.com', 'mallory\u202egpj.exe@contoso.onmicrosoft.com');
-    cases.push(['dev-upn-rlo', device('dev-upn-rlo', rloUpn, { userPrincipalName: undefined }), /nothing issued: Entra ID's user principal name has a bidirectional control character \(U\+202E\)/]);
+    cases.push([
+      'dev-upn-rlo',
+      device('dev-upn-rlo', rloUpn, { userPrincipalName: undefined }),
+      /nothing issued: Entra ID's user principal name has a bidirectional control character \(U\+202E\)/,
+    ]);
     const noUpn = user('nobody@contoso.com', '');
-    cases.push(['dev-upn-none', device('dev-upn-none', noUpn, { userPrincipalName: undefined }), /nothing issued: user .* has no userPrincipalName in Entra ID/]);
+    cases.push([
+      'dev-upn-none',
+      device('dev-upn-none', noUpn, { userPrincipalName: undefined }),
+      /nothing issued: user .* has no userPrincipalName in Entra ID/,
+    ]);
     cloud.devices.push(...cases.map(([, d]) => d));
     for (const [id, , says] of cases) {
       const job = await deadJobOf(id);

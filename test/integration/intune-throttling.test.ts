@@ -41,7 +41,13 @@ describe('Intune: a throttled managedDevices listing', () => {
     for (const name of ['ann', 'ben', 'cat']) {
       const id = `${name}00000-0000-4000-8000-${'2'.repeat(12)}`;
       cloud.users.set(id, { id, userPrincipalName: `${name}@contoso.onmicrosoft.com`, mail: `${name}@contoso.com` });
-      cloud.devices.push({ id: `dev-${name}`, userId: id, userPrincipalName: `${name}@contoso.onmicrosoft.com`, emailAddress: `${name}@contoso.com`, enrolledDateTime: '2024-05-02T10:00:00Z' });
+      cloud.devices.push({
+        id: `dev-${name}`,
+        userId: id,
+        userPrincipalName: `${name}@contoso.onmicrosoft.com`,
+        emailAddress: `${name}@contoso.com`,
+        enrolledDateTime: '2024-05-02T10:00:00Z',
+      });
     }
     // The first poll meets both: page 1 answers 429 (Retry-After in seconds), page 2 then 503 (Retry-After as an HTTP date).
     page2RetryAt = Math.ceil((Date.now() + 8000) / 1000) * 1000;
@@ -87,7 +93,12 @@ describe('Intune: a throttled managedDevices listing', () => {
     let graph: Graph;
     before(() => {
       const http = intuneHttp({ trust: [caFile], timeout: '3s' });
-      const tokens = new OAuthClient({ tokenUrl: `${cloud.loginHost}/${TENANT}/oauth2/v2.0/token`, clientId: CLIENT_ID, credential: { secret: CLIENT_SECRET }, http });
+      const tokens = new OAuthClient({
+        tokenUrl: `${cloud.loginHost}/${TENANT}/oauth2/v2.0/token`,
+        clientId: CLIENT_ID,
+        credential: { secret: CLIENT_SECRET },
+        http,
+      });
       graph = new Graph(http, tokens, { graphHost: cloud.graphHost, graphScope: undefined });
     });
     const listAll = async (signal?: AbortSignal) => {
@@ -101,7 +112,10 @@ describe('Intune: a throttled managedDevices listing', () => {
       assert.equal(await listAll(), 3);
       const before = listings().length;
       cloud.failNext(LISTING, THROTTLE.retries + 1, 429, { 'Retry-After': '0' });
-      await assert.rejects(listAll(), new RegExp(`Graph answered 429 to GET /v1\\.0/deviceManagement/managedDevices .*; still throttled after ${THROTTLE.retries} retries`));
+      await assert.rejects(
+        listAll(),
+        new RegExp(`Graph answered 429 to GET /v1\\.0/deviceManagement/managedDevices .*; still throttled after ${THROTTLE.retries} retries`),
+      );
       assert.equal(listings().length - before, THROTTLE.retries + 1, 'asked once, then once per retry');
     });
 

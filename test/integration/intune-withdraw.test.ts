@@ -42,20 +42,44 @@ describe('Intune: withdrawing imports', () => {
     const userId = `${name.padEnd(8, '0').slice(0, 8)}-0000-4000-8000-${'1'.repeat(12)}`;
     cloud.users.set(userId, { id: userId, userPrincipalName: `${name}@contoso.onmicrosoft.com`, mail: `${name}@contoso.com`, displayName: `User ${name}` });
     const deviceId = `dev-${name}`;
-    cloud.devices.push({ id: deviceId, userId, userPrincipalName: `${name}@contoso.onmicrosoft.com`, emailAddress: `${name}@contoso.com`, enrolledDateTime: '2024-05-02T10:00:00Z', operatingSystem: 'iOS' });
+    cloud.devices.push({
+      id: deviceId,
+      userId,
+      userPrincipalName: `${name}@contoso.onmicrosoft.com`,
+      emailAddress: `${name}@contoso.com`,
+      enrolledDateTime: '2024-05-02T10:00:00Z',
+      operatingSystem: 'iOS',
+    });
     const imports = await until(`${name}'s imports`, () => importsOf(userId).length === 2 && importsOf(userId), 10_000);
-    const delivery = (await until(`${name}'s delivery`, () => gw.db('deliveries').where({ device_id: deviceId, status: 'delivered' }).first())) as { id: number; receipt: string };
-    return { userId, deviceId, imports, signing: imports.find((i) => i.body.intendedPurpose === 'smimeSigning')!, encryption: imports.find((i) => i.body.intendedPurpose === 'smimeEncryption')!, delivery };
+    const delivery = (await until(`${name}'s delivery`, () => gw.db('deliveries').where({ device_id: deviceId, status: 'delivered' }).first())) as {
+      id: number;
+      receipt: string;
+    };
+    return {
+      userId,
+      deviceId,
+      imports,
+      signing: imports.find((i) => i.body.intendedPurpose === 'smimeSigning')!,
+      encryption: imports.find((i) => i.body.intendedPurpose === 'smimeEncryption')!,
+      delivery,
+    };
   };
 
   /** Rewrites the delivery's receipt as deliveries recorded it before import ids were kept: `<userId>-<thumbprint>`, comma-separated. */
   const makeLegacy = async (delivery: { id: number; receipt: string }, userId: string, imports: PfxImport[]) => {
     const receipt = JSON.parse(delivery.receipt) as { reference: string };
     receipt.reference = imports.map((i) => `${userId}-${i.body.thumbprint}`).join(',');
-    await gw.db('deliveries').where({ id: delivery.id }).update({ receipt: JSON.stringify(receipt) });
+    await gw
+      .db('deliveries')
+      .where({ id: delivery.id })
+      .update({ receipt: JSON.stringify(receipt) });
   };
 
-  const leave = (deviceId: string) => cloud.devices.splice(cloud.devices.findIndex((d) => d.id === deviceId), 1);
+  const leave = (deviceId: string) =>
+    cloud.devices.splice(
+      cloud.devices.findIndex((d) => d.id === deviceId),
+      1,
+    );
 
   before(async () => {
     const dir = tempDir();
@@ -102,7 +126,10 @@ describe('Intune: withdrawing imports', () => {
     const since = cloud.requests.length;
     leave(bob.deviceId);
     await until('the signing import to be deleted', () => !signingOf(bob.userId), 10_000);
-    assert.ok(importsOf(bob.userId).some((i) => i.id === bob.encryption.id), 'the encryption import stays');
+    assert.ok(
+      importsOf(bob.userId).some((i) => i.id === bob.encryption.id),
+      'the encryption import stays',
+    );
     assert.deepEqual(
       deletes(since).map((r) => r.path),
       [`${COLLECTION}/${bob.signing.id}`],
@@ -111,7 +138,7 @@ describe('Intune: withdrawing imports', () => {
     await until('the withdrawal to be logged', () => withdrawnLines(bob.delivery.id).length === 1);
   });
 
-  test('a delivery recorded before import ids were kept is withdrawn under the id forms of Microsoft\'s PFXImport sample, in turn', async () => {
+  test("a delivery recorded before import ids were kept is withdrawn under the id forms of Microsoft's PFXImport sample, in turn", async () => {
     const carol = await enroll('carol', 'compact');
     await makeLegacy(carol.delivery, carol.userId, carol.imports);
     const since = cloud.requests.length;
@@ -145,7 +172,7 @@ describe('Intune: withdrawing imports', () => {
     const after = cloud.requests.slice(since);
     const tp = dave.signing.body.thumbprint!;
     const listing = after.findIndex((r) => r.method === 'GET' && r.path.startsWith(`${COLLECTION}?$filter=`) && decodeURIComponent(r.path).includes(tp));
-    assert.ok(listing >= 0, 'the user\'s imports of the thumbprint were listed');
+    assert.ok(listing >= 0, "the user's imports of the thumbprint were listed");
     assert.equal(deletes(since).at(-1)?.path, `${COLLECTION}/${dave.signing.id}`, 'and the listed one deleted by its own id');
     assert.ok(importsOf(dave.userId).some((i) => i.id === dave.encryption.id));
     await until('the withdrawal to be logged', () => withdrawnLines(dave.delivery.id).length === 1);
@@ -159,7 +186,10 @@ describe('Intune: withdrawing imports', () => {
     const job = (await until(
       'the withdrawal job to finish',
       async () => {
-        const jobs = (await gw.db('jobs').where({ type: 'connector.withdraw', status: 'done' }).select('payload', 'attempts')) as { payload: string; attempts: number }[];
+        const jobs = (await gw.db('jobs').where({ type: 'connector.withdraw', status: 'done' }).select('payload', 'attempts')) as {
+          payload: string;
+          attempts: number;
+        }[];
         return jobs.find((j) => (JSON.parse(j.payload) as { deliveryId: number }).deliveryId === erin.delivery.id);
       },
       10_000,
@@ -167,7 +197,9 @@ describe('Intune: withdrawing imports', () => {
     assert.equal(job.attempts, 3, 'two attempts failed while the import was still listed');
     assert.equal(signingOf(erin.userId), undefined, 'and the third deleted it');
     const lines = gw.logs().split('\n');
-    const failures = lines.flatMap((l, at) => (l.includes('job failed; will retry') && l.includes(`is still listed in Intune for erin@contoso.onmicrosoft.com`) ? [at] : []));
+    const failures = lines.flatMap((l, at) =>
+      l.includes('job failed; will retry') && l.includes(`is still listed in Intune for erin@contoso.onmicrosoft.com`) ? [at] : [],
+    );
     assert.equal(failures.length, 2);
     const done = lines.findIndex((l) => l.includes('withdrawn from the MDM') && l.includes(`"deliveryId":${erin.delivery.id}`));
     assert.ok(done > failures[1]!, 'success is logged once, after the failures');

@@ -66,14 +66,24 @@ describe('Intune connector', () => {
     };
   };
   const importsOf = (userId: string) => cloud.imports.filter((i) => i.userId === userId);
-  const certRow = (serial: string) => gw.db('certificates').where({ serial }).first() as Promise<{ status: string; revocation_reason: string | null; device_id: string; template: string } | undefined>;
+  const certRow = (serial: string) =>
+    gw.db('certificates').where({ serial }).first() as Promise<
+      { status: string; revocation_reason: string | null; device_id: string; template: string } | undefined
+    >;
   const serialOf = (c: X509Certificate) => c.serialNumber.toLowerCase();
 
   before(async () => {
     dir = tempDir();
     tls = await makeTestTls();
     caFile = writeTestTlsFiles(tls, dir).ca;
-    cloud = await startIntuneCloud({ tls: tls.server, tenant: TENANT, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, clientCertificate: new X509Certificate(tls.client.cert), pageSize: 2 });
+    cloud = await startIntuneCloud({
+      tls: tls.server,
+      tenant: TENANT,
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      clientCertificate: new X509Certificate(tls.client.cert),
+      pageSize: 2,
+    });
     // Two devices already enrolled before the gateway first looks: a fresh install enrolls them.
     const alice = user('alice');
     const bob = user('bob');
@@ -124,7 +134,10 @@ describe('Intune connector', () => {
     const carol = user('carol');
     cloud.devices.push(device('dev-carol-1', carol, { enrolledDateTime: '2024-06-01T08:00:00Z' }));
     const imports = await until("carol's imports", () => importsOf(carol).length === 2 && importsOf(carol), 5000);
-    assert.ok(cloud.requests.some((r) => r.path.includes('/managedDevices') && r.path.includes('%24skiptoken=2')), 'the nextLink to page 2 was followed');
+    assert.ok(
+      cloud.requests.some((r) => r.path.includes('/managedDevices') && r.path.includes('%24skiptoken=2')),
+      'the nextLink to page 2 was followed',
+    );
     const signing = imports.find((i) => i.body.intendedPurpose === 'smimeSigning')!;
     const row = await certRow(serialOf(signing.certificate));
     assert.equal(row?.device_id, 'dev-carol-1');
@@ -148,13 +161,19 @@ describe('Intune connector', () => {
     await until('the second signing import', () => importsOf(alice).filter((i) => i.body.intendedPurpose === 'smimeSigning').length === 2, 5000);
     await until('the delivery to be recorded', async () => gw.db('deliveries').where({ device_id: 'dev-alice-2', status: 'delivered' }).first());
     assert.equal(importsOf(alice).length, before + 1, 'the shared encryption certificate was found in Intune and not imported again');
-    assert.ok(cloud.requests.some((r) => r.method === 'GET' && r.path.startsWith('/beta/deviceManagement/userPfxCertificates?$filter=tolower(userPrincipalName)')));
+    assert.ok(
+      cloud.requests.some((r) => r.method === 'GET' && r.path.startsWith('/beta/deviceManagement/userPfxCertificates?$filter=tolower(userPrincipalName)')),
+    );
   });
 
   test('a listing whose second page fails unenrolls nobody', async () => {
     const count = async () => Number((await gw.db('mdm_events').where({ connector_id: 'intune', type: 'unenrolled' }).count({ n: '*' }).first())?.n);
     const before = await count();
-    const logged = () => gw.logs().split('\n').filter((l) => l.includes('managed device listing failed')).length;
+    const logged = () =>
+      gw
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes('managed device listing failed')).length;
     const failedBefore = logged();
     // 502: a 429 or 503 is waited out within the listing (see the throttling tests).
     cloud.failNext(/^GET \/v1\.0\/deviceManagement\/managedDevices\?.*\$skiptoken=2/, 3, 502);
@@ -167,20 +186,30 @@ describe('Intune connector', () => {
     const bob = [...cloud.users.values()].find((u) => u.userPrincipalName.startsWith('bob'))!.id;
     const signing = importsOf(bob).find((i) => i.body.intendedPurpose === 'smimeSigning')!;
     const encryption = importsOf(bob).find((i) => i.body.intendedPurpose === 'smimeEncryption')!;
-    cloud.devices.splice(cloud.devices.findIndex((d) => d.id === 'dev-bob-1'), 1);
+    cloud.devices.splice(
+      cloud.devices.findIndex((d) => d.id === 'dev-bob-1'),
+      1,
+    );
     const serial = serialOf(signing.certificate);
-    const r = await until('the revocation', async () => {
-      const res = await curl(`${gw.url.replace(/\/$/, '')}/api/v1/certificates/${serial}`, adminCurlArgs(join(dir, 'certs')));
-      const cert = res.status === 200 && (res.json().certificate as { status: string; revocationReason: string });
-      return cert && cert.status === 'revoked' && cert;
-    }, 5000);
+    const r = await until(
+      'the revocation',
+      async () => {
+        const res = await curl(`${gw.url.replace(/\/$/, '')}/api/v1/certificates/${serial}`, adminCurlArgs(join(dir, 'certs')));
+        const cert = res.status === 200 && (res.json().certificate as { status: string; revocationReason: string });
+        return cert && cert.status === 'revoked' && cert;
+      },
+      5000,
+    );
     assert.equal(r.revocationReason, 'cessationOfOperation');
     assert.equal((await certRow(serialOf(encryption.certificate)))?.status, 'valid');
     const event = await gw.db('mdm_events').where({ connector_id: 'intune', device_id: 'dev-bob-1', type: 'unenrolled' }).first();
     assert.equal(event.dedupe_key, 'intune:dev-bob-1:unenrolled:2024-05-02T10:00:00Z');
     // Intune would keep pushing the revoked signing PFX to bob's devices: its import goes, the encryption import stays.
     await until('the signing import to be deleted', () => !importsOf(bob).some((i) => i.id === signing.id), 5000);
-    assert.ok(importsOf(bob).some((i) => i.id === encryption.id), 'the encryption import stays');
+    assert.ok(
+      importsOf(bob).some((i) => i.id === encryption.id),
+      'the encryption import stays',
+    );
     assert.ok(cloud.requests.some((q) => q.method === 'DELETE' && q.path === `/beta/deviceManagement/userPfxCertificates/${encodeURIComponent(signing.id)}`));
   });
 
@@ -189,11 +218,19 @@ describe('Intune connector', () => {
     cloud.failNext('POST /beta/deviceManagement/userPfxCertificates', 1, 429, { 'Retry-After': '2' });
     cloud.devices.push(device('dev-erin-1', erin));
     const imports = await until("erin's imports", () => importsOf(erin).length === 2 && importsOf(erin), 10_000);
-    const posts = cloud.requests.filter((r) => r.method === 'POST' && r.path === '/beta/deviceManagement/userPfxCertificates' && (r.body as { userPrincipalName?: string }).userPrincipalName?.startsWith('erin'));
+    const posts = cloud.requests.filter(
+      (r) =>
+        r.method === 'POST' &&
+        r.path === '/beta/deviceManagement/userPfxCertificates' &&
+        (r.body as { userPrincipalName?: string }).userPrincipalName?.startsWith('erin'),
+    );
     assert.equal(posts.length, 3, 'one refused with 429, then one per certificate');
     // The job that delivered erin's set ran twice: the 429 failed its first attempt (a completed job keeps its attempt count, not its last error).
     const job = await until('the delivery job to finish', async () => {
-      const jobs = (await gw.db('jobs').where({ type: 'connector.deliver', status: 'done' }).select('attempts', 'result')) as { attempts: number; result: string | null }[];
+      const jobs = (await gw.db('jobs').where({ type: 'connector.deliver', status: 'done' }).select('attempts', 'result')) as {
+        attempts: number;
+        result: string | null;
+      }[];
       return jobs.find((j) => j.result?.includes(erin));
     });
     assert.equal(job.attempts, 2, 'the 429 cost the delivery job one attempt');
@@ -218,9 +255,16 @@ describe('Intune connector', () => {
     const carol = [...cloud.users.values()].find((u) => u.userPrincipalName.startsWith('carol'))!.id;
     const target = importsOf(carol).find((i) => i.body.intendedPurpose === 'smimeSigning')!.certificate;
     // bob's signing certificate was revoked on unenroll (and its import withdrawn).
-    const revokedBefore = (await gw.db('certificates').where({ device_id: 'dev-bob-1', template: 'smime-signing', status: 'revoked' }).first()) as { serial: string };
+    const revokedBefore = (await gw.db('certificates').where({ device_id: 'dev-bob-1', template: 'smime-signing', status: 'revoked' }).first()) as {
+      serial: string;
+    };
     // A certificate of the same CA that Intune had no hand in: an administrator's client certificate.
-    const foreign = await gw.issuance.issuer.issue({ template: 'tls-client', data: {}, names: { subject: [{ type: 'CN', value: 'ops-admin' }], subjectAltNames: [] }, actor: 'admin' });
+    const foreign = await gw.issuance.issuer.issue({
+      template: 'tls-client',
+      data: {},
+      names: { subject: [{ type: 'CN', value: 'ops-admin' }], subjectAltNames: [] },
+      actor: 'admin',
+    });
     const uploads = cloud.revocationUploads.length;
     const requests = [
       cloud.queueRevocation(target.serialNumber), // upper-case, as Intune echoes it
@@ -229,14 +273,18 @@ describe('Intune connector', () => {
       cloud.queueRevocation(revokedBefore.serial),
       cloud.queueRevocation(foreign.record.serial),
     ];
-    const results = await until('the uploaded results', () => cloud.revocationUploads.slice(uploads).flat().length >= 5 && cloud.revocationUploads.slice(uploads).flat(), 5000);
+    const results = await until(
+      'the uploaded results',
+      () => cloud.revocationUploads.slice(uploads).flat().length >= 5 && cloud.revocationUploads.slice(uploads).flat(),
+      5000,
+    );
     const codeOf = (ctx: string) => results.find((r) => r.requestContext === ctx);
     assert.deepEqual(codeOf(requests[0]!.requestContext), { requestContext: requests[0]!.requestContext, succeeded: true, errorCode: 0, errorMessage: '' });
     assert.equal(codeOf(requests[1]!.requestContext)?.errorCode, 4004);
     assert.equal(codeOf(requests[1]!.requestContext)?.succeeded, false);
     assert.equal(codeOf(requests[2]!.requestContext)?.errorCode, 4002);
     assert.equal(codeOf(requests[3]!.requestContext)?.errorCode, 0);
-    assert.equal(codeOf(requests[4]!.requestContext)?.errorCode, 4004, 'not issued through the connector: not Intune\'s to revoke');
+    assert.equal(codeOf(requests[4]!.requestContext)?.errorCode, 4004, "not issued through the connector: not Intune's to revoke");
     assert.equal((await certRow(foreign.record.serial))?.status, 'valid');
     const row = await certRow(serialOf(target));
     assert.equal(row?.status, 'revoked');
@@ -251,7 +299,11 @@ describe('Intune connector', () => {
     const before = await unenrolled();
     const known = Number((await gw.db('intune_devices').where({ connector_id: 'intune' }).count({ n: '*' }).first())?.n);
     assert.ok(known > 2, `enough devices for the brake (${known})`);
-    const held = () => gw.logs().split('\n').filter((l) => l.includes('none was unenrolled') && l.includes('"level":50')).length;
+    const held = () =>
+      gw
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes('none was unenrolled') && l.includes('"level":50')).length;
     const heldBefore = held();
     const saved = cloud.devices.splice(0);
     try {
@@ -260,17 +312,30 @@ describe('Intune connector', () => {
       cloud.devices.push(...saved);
     }
     assert.equal(await unenrolled(), before, 'no device was unenrolled');
-    assert.equal(Number((await gw.db('intune_devices').where({ connector_id: 'intune' }).count({ n: '*' }).first())?.n), known, 'and every device is still known');
+    assert.equal(
+      Number((await gw.db('intune_devices').where({ connector_id: 'intune' }).count({ n: '*' }).first())?.n),
+      known,
+      'and every device is still known',
+    );
     assert.match(gw.logs(), new RegExp(`${known} of ${known} known devices left in one listing.*raise polling\\.unenrollGuard\\.maxFraction`));
   });
 
   test('service endpoints are discovered once, and again after the service moved (connection refused)', async () => {
-    const discoveries = () => cloud.requests.filter((r) => r.path.startsWith('/v1.0/servicePrincipals/appId=0000000a-0000-0000-c000-000000000000/endpoints')).length;
+    const discoveries = () =>
+      cloud.requests.filter((r) => r.path.startsWith('/v1.0/servicePrincipals/appId=0000000a-0000-0000-c000-000000000000/endpoints')).length;
     assert.equal(discoveries(), 1, 'many revocation rounds, one discovery');
     await cloud.moveServices();
     const uploads = cloud.revocationUploads.length;
     const r = cloud.queueRevocation('6e'.repeat(16));
-    await until('a result from the moved service', () => cloud.revocationUploads.slice(uploads).flat().some((x) => x.requestContext === r.requestContext), 5000);
+    await until(
+      'a result from the moved service',
+      () =>
+        cloud.revocationUploads
+          .slice(uploads)
+          .flat()
+          .some((x) => x.requestContext === r.requestContext),
+      5000,
+    );
     assert.equal(discoveries(), 2);
   });
 
@@ -283,12 +348,17 @@ describe('Intune connector', () => {
     const connector: Connector = intune.create(settings, ctx);
     const report = await intune.check(settings, ctx.id);
     assert.equal(report.ok, true, JSON.stringify(report));
-    assert.deepEqual(report.checks.map((c) => c.name), ['token', 'managedDevices', 'scepValidation endpoint', 'pkiConnector endpoint']);
+    assert.deepEqual(
+      report.checks.map((c) => c.name),
+      ['token', 'managedDevices', 'scepValidation endpoint', 'pkiConnector endpoint'],
+    );
     assert.equal(cloud.tokensIssued.at(-1)?.auth, 'assertion');
 
     const frank = [...cloud.users.values()].find((u) => u.userPrincipalName.startsWith('frank'))!.id;
     // A receipt as deliveries recorded them before the import ids were kept.
-    const reference = importsOf(frank).map((i) => `${frank}-${i.body.thumbprint}`).join(',');
+    const reference = importsOf(frank)
+      .map((i) => `${frank}-${i.body.thumbprint}`)
+      .join(',');
     await connector.withdraw!({ connectorId: 'intune-cert', reference, deliveredAt: new Date() });
     assert.deepEqual(importsOf(frank), []);
     await connector.withdraw!({ connectorId: 'intune-cert', reference, deliveredAt: new Date() }); // already gone: fine
@@ -302,7 +372,12 @@ describe('Intune connector', () => {
     const short = await startIntuneCloud({ tls: tls.server, tenant: TENANT, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, tokenLifetimeS: 2 });
     try {
       const http = axios.create({ httpsAgent: new Agent({ ca: tls.caPem }), validateStatus: () => true, proxy: false });
-      const client = new OAuthClient({ tokenUrl: `${short.loginHost}/${TENANT}/oauth2/v2.0/token`, clientId: CLIENT_ID, credential: { secret: CLIENT_SECRET }, http });
+      const client = new OAuthClient({
+        tokenUrl: `${short.loginHost}/${TENANT}/oauth2/v2.0/token`,
+        clientId: CLIENT_ID,
+        credential: { secret: CLIENT_SECRET },
+        http,
+      });
       const [a, b] = await Promise.all([client.token(short.graphScope), client.token(short.graphScope)]);
       assert.equal(a, b);
       assert.equal(short.tokensIssued.length, 1, 'concurrent callers share one request');
@@ -322,7 +397,12 @@ describe('Intune connector', () => {
   test('secrets stay out of the logs', () => {
     const logs = gw.logs();
     assert.ok(logs.length > 0);
-    for (const secret of [CLIENT_SECRET, P12_PASSWORD, ...cloud.tokensIssued.map((t) => t.token), ...cloud.imports.map((i) => i.body.encryptedPfxBlob!.slice(0, 40))]) {
+    for (const secret of [
+      CLIENT_SECRET,
+      P12_PASSWORD,
+      ...cloud.tokensIssued.map((t) => t.token),
+      ...cloud.imports.map((i) => i.body.encryptedPfxBlob!.slice(0, 40)),
+    ]) {
       assert.ok(!logs.includes(secret), `a secret (${secret.slice(0, 6)}…) was logged`);
     }
   });

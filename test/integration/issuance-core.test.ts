@@ -53,7 +53,10 @@ describe('issuance core internals', () => {
     const rows = (await db('key_pool').select('algorithm', 'wrapped', 'kek_id')) as { algorithm: string; wrapped: string; kek_id: string }[];
     assert.equal(rows.length, 4);
     assert.ok(rows.every((r) => r.algorithm === 'rsa-2048' && r.kek_id === core.master.id));
-    assert.ok(rows.every((r) => !Buffer.from(r.wrapped, 'base64').includes(Buffer.from('0\x82'))), 'no cleartext PKCS#8 at rest');
+    assert.ok(
+      rows.every((r) => !Buffer.from(r.wrapped, 'base64').includes(Buffer.from('0\x82'))),
+      'no cleartext PKCS#8 at rest',
+    );
 
     const pooled = await core.keyPool.acquire('rsa-2048');
     assert.equal(pooled.pooled, true);
@@ -78,8 +81,15 @@ describe('issuance core internals', () => {
 
   test('the inventory record, made without parsing the certificate, is what OpenSSL reads from it', async () => {
     const subjects = [
-      [{ type: 'CN', value: 'Smith, Jane #2 ' }, { type: 'O', value: 'Groß & Söhne; "GmbH"' }, { type: 'E', value: 'jane@example.com' }],
-      [{ type: 'CN', value: 'dotted' }, { type: '2.5.4.17', value: '80331' }], // OpenSSL names this one (postalCode)
+      [
+        { type: 'CN', value: 'Smith, Jane #2 ' },
+        { type: 'O', value: 'Groß & Söhne; "GmbH"' },
+        { type: 'E', value: 'jane@example.com' },
+      ],
+      [
+        { type: 'CN', value: 'dotted' },
+        { type: '2.5.4.17', value: '80331' },
+      ], // OpenSSL names this one (postalCode)
     ];
     for (const subject of subjects) {
       const issued = await core.issuer.issue({ template: 'tls-client', data: {}, names: { subject, subjectAltNames: [] }, actor: 'test' });
@@ -179,10 +189,19 @@ describe('issuance core internals', () => {
     ]);
     const names = renderNames(
       't',
-      { subject: 'CN={{user.displayName}}', subjectAltNames: [{ type: 'email', value: '{{user.email}}' }, { type: 'upn', value: '{{user.upn}}', optional: true }] },
+      {
+        subject: 'CN={{user.displayName}}',
+        subjectAltNames: [
+          { type: 'email', value: '{{user.email}}' },
+          { type: 'upn', value: '{{user.upn}}', optional: true },
+        ],
+      },
       { user: { displayName: 'Smith, Jane', email: 'jane@example.com' } },
     );
     assert.deepEqual(names, { subject: [{ type: 'CN', value: 'Smith, Jane' }], subjectAltNames: [{ type: 'email', value: 'jane@example.com' }] });
-    assert.throws(() => renderNames('t', { subject: 'CN={{device.serialNumber}}', subjectAltNames: [] }, {}), (e: Error) => e instanceof TemplateError && /needs device\.serialNumber/.test(e.message));
+    assert.throws(
+      () => renderNames('t', { subject: 'CN={{device.serialNumber}}', subjectAltNames: [] }, {}),
+      (e: Error) => e instanceof TemplateError && /needs device\.serialNumber/.test(e.message),
+    );
   });
 });

@@ -18,7 +18,7 @@ import { adminCurlArgs } from '../helpers/pki.js';
 const ALICE = { displayName: 'Alice Example', email: 'alice@example.com', upn: 'alice@corp.example', userName: 'alice' };
 
 function forbidPureJsRsa(): () => void {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: the replacements below take forge's own argument shapes
   const rsa = forge.pki.rsa as unknown as Record<string, (...a: any[]) => unknown>;
   const saved = { encrypt: rsa.encrypt!, decrypt: rsa.decrypt!, generateKeyPair: rsa.generateKeyPair! };
   rsa.encrypt = function (m: unknown, key: { d?: unknown }, bt: unknown) {
@@ -44,7 +44,10 @@ describe('issuance core', () => {
   let restoreForge: () => void;
 
   const api = (path: string, body?: unknown, args: string[] = admin) =>
-    curl(`${base}/api/v1${path}`, [...args, ...(body === undefined ? [] : ['-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)])]);
+    curl(`${base}/api/v1${path}`, [
+      ...args,
+      ...(body === undefined ? [] : ['-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)]),
+    ]);
 
   const csr = (name: string, bits = 2048, subj = `/CN=${name}`): string => {
     const key = join(dir, `${name}-key.pem`);
@@ -65,7 +68,12 @@ describe('issuance core', () => {
         server: { publicUrl: 'https://pki.example.test' },
         templates: {
           ...DEFAULT_TEMPLATES,
-          'smime-encryption-ec': { preset: 'smime-encryption', subject: 'CN={{user.displayName}}', subjectAltNames: [{ type: 'email', value: '{{user.email}}' }], key: 'ec-p256' },
+          'smime-encryption-ec': {
+            preset: 'smime-encryption',
+            subject: 'CN={{user.displayName}}',
+            subjectAltNames: [{ type: 'email', value: '{{user.email}}' }],
+            key: 'ec-p256',
+          },
         },
       },
     });
@@ -135,9 +143,15 @@ describe('issuance core', () => {
     const row = await gw.db('escrowed_keys').where({ serial: certificate.serial }).first();
     assert.ok(row && !String(row.wrapped).includes('PRIVATE KEY'), 'stored wrapped');
 
-    const { token: adminOnly } = await import('../../src/store/tokens.js').then(({ TokenRepository }) => new TokenRepository(gw.db).create({ name: 'plain-admin', roles: ['admin'] }));
+    const { token: adminOnly } = await import('../../src/store/tokens.js').then(({ TokenRepository }) =>
+      new TokenRepository(gw.db).create({ name: 'plain-admin', roles: ['admin'] }),
+    );
     const ca = ['--cacert', join(dir, 'certs/root-ca.pem')];
-    const denied = await api(`/certificates/${certificate.serial}/recover-key`, { reason: 'mailbox migration' }, [...ca, '-H', `Authorization: Bearer ${adminOnly}`]);
+    const denied = await api(`/certificates/${certificate.serial}/recover-key`, { reason: 'mailbox migration' }, [
+      ...ca,
+      '-H',
+      `Authorization: Bearer ${adminOnly}`,
+    ]);
     assert.equal(denied.status, 403);
     assert.equal((await api(`/certificates/${certificate.serial}/recover-key`, {})).status, 400, 'a reason is required');
 
@@ -268,7 +282,16 @@ describe('issuance core', () => {
       const der = readFileSync(req);
       const r =
         method === 'POST'
-          ? await curl(`${base}/pki/ocsp`, ['--cacert', join(dir, 'certs/root-ca.pem'), '-H', 'Content-Type: application/ocsp-request', '--data-binary', `@${req}`, '-o', resp])
+          ? await curl(`${base}/pki/ocsp`, [
+              '--cacert',
+              join(dir, 'certs/root-ca.pem'),
+              '-H',
+              'Content-Type: application/ocsp-request',
+              '--data-binary',
+              `@${req}`,
+              '-o',
+              resp,
+            ])
           : await curl(`${base}/pki/ocsp/${encodeURIComponent(der.toString('base64'))}`, ['--cacert', join(dir, 'certs/root-ca.pem'), '-o', resp]);
       assert.equal(r.status, 200);
       // With -reqin alone openssl checks the signature and that our answer echoes the request's nonce ...
@@ -296,7 +319,10 @@ describe('issuance core', () => {
     assert.match(refused.output, /certificate revoked/);
 
     const audit = (await api(`/audit?subjectId=${held.serial}`)).json().entries as { action: string }[];
-    assert.deepEqual(audit.map((e) => e.action), ['certificate.release', 'certificate.hold', 'certificate.issue']);
+    assert.deepEqual(
+      audit.map((e) => e.action),
+      ['certificate.release', 'certificate.hold', 'certificate.issue'],
+    );
   });
 
   test('malformed OCSP requests get an OCSP error response, not an HTTP error', async () => {
@@ -330,7 +356,10 @@ describe('issuance core', () => {
     const alice = (await api('/certificates?user=u-alice')).json().certificates as { template: string }[];
     assert.deepEqual(alice.map((c) => c.template).sort(), ['smime-encryption', 'smime-signing']);
     const revoked = (await api('/certificates?status=revoked')).json().certificates as { userId: string }[];
-    assert.deepEqual(revoked.map((c) => c.userId), ['u-carol']);
+    assert.deepEqual(
+      revoked.map((c) => c.userId),
+      ['u-carol'],
+    );
     const soon = (await api(`/certificates?expiringBefore=${new Date(Date.now() + 400 * 86_400_000).toISOString()}`)).json().certificates as unknown[];
     const later = (await api(`/certificates?expiringBefore=${new Date(Date.now() + 800 * 86_400_000).toISOString()}`)).json().certificates as unknown[];
     assert.ok(later.length > soon.length, 'the 730-day device certificate appears only in the longer window');

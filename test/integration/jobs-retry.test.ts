@@ -32,7 +32,8 @@ describe('retrying a job through the admin API', () => {
         },
         // Fails for good the first time, so the job is dead until an operator retries it.
         'test.flaky': async () => {
-          if ((flaky += 1) === 1) throw new PermanentJobError('vendor said no');
+          flaky += 1;
+          if (flaky === 1) throw new PermanentJobError('vendor said no');
           return 'ok';
         },
       },
@@ -43,7 +44,8 @@ describe('retrying a job through the admin API', () => {
     await gw.stop();
   });
 
-  const retry = (id: number, requestId = `retry-${id}`) => curl(`https://localhost:${gw.port}/api/v1/jobs/${id}/retry`, [...adminCurlArgs(join(gw.dir, 'certs')), '-X', 'POST', '-H', `X-Request-Id: ${requestId}`]);
+  const retry = (id: number, requestId = `retry-${id}`) =>
+    curl(`https://localhost:${gw.port}/api/v1/jobs/${id}/retry`, [...adminCurlArgs(join(gw.dir, 'certs')), '-X', 'POST', '-H', `X-Request-Id: ${requestId}`]);
   const job = (id: number) => new JobRepository(gw.db).get(id);
   const settled = (id: number, status: string) => until(`job ${id} ${status}`, async () => (await job(id))?.status === status, 10_000);
 

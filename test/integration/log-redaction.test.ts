@@ -47,9 +47,25 @@ describe('log redaction', () => {
     assert.equal((await curl(`${base}/scep?operation=GetCACaps&challenge=${SECRETS.challenge}`, ca)).status, 200);
     const body = join(gw.dir, 'body.json');
     writeFileSync(body, JSON.stringify({ pfxPassword: SECRETS.pfxPassword, privateKey: SECRETS.privateKey, pfx: SECRETS.pfx, otp: SECRETS.otp }));
-    const posted = await curl(`${base}/api/v1/jobs/1/retry`, [...adminCurlArgs(join(gw.dir, 'certs')), '-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', `@${body}`]);
+    const posted = await curl(`${base}/api/v1/jobs/1/retry`, [
+      ...adminCurlArgs(join(gw.dir, 'certs')),
+      '-X',
+      'POST',
+      '-H',
+      'Content-Type: application/json',
+      '--data-binary',
+      `@${body}`,
+    ]);
     assert.equal(posted.status, 404);
-    const malformed = await curl(`${base}/api/v1/jobs/1/retry`, [...ca, '-H', `Authorization: Bearer ${bearer}`, '-H', 'Content-Type: application/json', '--data', `{"password":"${SECRETS.password}"`]);
+    const malformed = await curl(`${base}/api/v1/jobs/1/retry`, [
+      ...ca,
+      '-H',
+      `Authorization: Bearer ${bearer}`,
+      '-H',
+      'Content-Type: application/json',
+      '--data',
+      `{"password":"${SECRETS.password}"`,
+    ]);
     assert.equal(malformed.status, 400);
 
     const logs = gw.logs();
@@ -90,7 +106,17 @@ describe('log redaction', () => {
         },
         'with secrets',
       );
-      for (const s of ['top-level-pw', 'c2VjcmV0', 'api-key-1', 'nested-pfx-pw', 'nested-key', '000111', 'deep-client-secret', 'MIIbase64blob', 'ab'.repeat(32)]) {
+      for (const s of [
+        'top-level-pw',
+        'c2VjcmV0',
+        'api-key-1',
+        'nested-pfx-pw',
+        'nested-key',
+        '000111',
+        'deep-client-secret',
+        'MIIbase64blob',
+        'ab'.repeat(32),
+      ]) {
         assert.ok(!out.includes(s), `log contains ${s}: ${out}`);
       }
       assert.match(out, format === 'json' ? /"msg":"with secrets"/ : /INFO: with secrets\n\s+password: "\[Redacted\]"/);

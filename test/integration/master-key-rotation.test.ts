@@ -46,7 +46,16 @@ for (const backend of STORE_BACKENDS) {
       const scep = new ScepTransactionRepository(db);
       const request = { profile: 'intune', transactionId: 'tid-1', renews: '' };
       const csr = Buffer.from('the request as received');
-      await scep.insert(db, { ...request, keySha256: 'k'.repeat(64), messageType: 'PKCSReq', status: 'pending', subject: 'CN=x', csr: 'AA==', csrSealed: sealBytes(from, csr, pendingContext(request)), kekId: from.id });
+      await scep.insert(db, {
+        ...request,
+        keySha256: 'k'.repeat(64),
+        messageType: 'PKCSReq',
+        status: 'pending',
+        subject: 'CN=x',
+        csr: 'AA==',
+        csrSealed: sealBytes(from, csr, pendingContext(request)),
+        kekId: from.id,
+      });
 
       const report = await rotateMasterKey({ db, audit: new AuditRepository(db), from, to, keyFiles: [], actor: 'test' });
       assert.equal(report.deliveries, 1);

@@ -11,7 +11,11 @@ const start = (url: string, dir: string, body: string) =>
 test('maxSessions 0: every session start gets 503 with Retry-After; the policy is still served', async () => {
   const gw = await startTestGateway({ overrides: { mobile: { maxSessions: 0, retryAfter: '2m' } } });
   try {
-    const r = await start(gw.url, gw.dir, JSON.stringify({ request: '00000000-0000-4000-8000-000000000000', code: '12345678', device: { serial: 'ABC123', platform: 'ios' } }));
+    const r = await start(
+      gw.url,
+      gw.dir,
+      JSON.stringify({ request: '00000000-0000-4000-8000-000000000000', code: '12345678', device: { serial: 'ABC123', platform: 'ios' } }),
+    );
     assert.equal(r.status, 503);
     assert.match(r.body, /^retry-after: 120\r?$/im);
     assert.match(r.body, /mobile issuance is turned off/);
@@ -28,7 +32,10 @@ test('bad session input is a 400 that names the field; mobile.enabled false remo
     for (const [body, field] of [
       ['{"code": "1", "device": {"serial": "ABC123", "platform": "ios"}}', /give either request/],
       ['{"request": "nope", "code": "1", "device": {"serial": "ABC123", "platform": "ios"}}', /request: expected the request id/],
-      ['{"userName": "jane", "code": 12, "device": {"serial": "A", "platform": "palm", "keyStores": ["keychain"]}}', /code:[\s\S]*device\.serial:[\s\S]*device\.platform:[\s\S]*device\.keyStores/],
+      [
+        '{"userName": "jane", "code": 12, "device": {"serial": "A", "platform": "palm", "keyStores": ["keychain"]}}',
+        /code:[\s\S]*device\.serial:[\s\S]*device\.platform:[\s\S]*device\.keyStores/,
+      ],
       ['[1, 2]', /expected object/],
       ['{"broken', /not valid/],
     ] as const) {

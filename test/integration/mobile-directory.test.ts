@@ -28,7 +28,14 @@ describe('people and devices admin API', () => {
   });
 
   test('create a user, refuse a duplicate and bad fields with what to fix, update, find', async () => {
-    const created = await call('POST', '/users', { userName: 'jane', displayName: 'Jane Smith', email: 'jane@example.com', mobile: '+44 7700 900123', groups: ['Finance'], roles: ['mobile-user'] });
+    const created = await call('POST', '/users', {
+      userName: 'jane',
+      displayName: 'Jane Smith',
+      email: 'jane@example.com',
+      mobile: '+44 7700 900123',
+      groups: ['Finance'],
+      roles: ['mobile-user'],
+    });
     assert.equal(created.status, 201, created.body);
     const jane = created.json().user as Record<string, unknown>;
     assert.equal(jane.mobile, '+447700900123', 'separators are dropped');
@@ -44,15 +51,23 @@ describe('people and devices admin API', () => {
     assert.equal((updated.json().user as { mobile: unknown }).mobile, null);
     assert.equal((await call('PATCH', '/users/nobody', { upn: 'a@b' })).status, 404);
     assert.equal((await call('PATCH', '/users/jane', { email: 'nope' })).status, 400);
-    assert.equal(((await call('GET', `/users/${String(jane.id)}`)).json().user as { email: string }).email, 'jane@example.com', 'a refused update changes nothing');
+    assert.equal(
+      ((await call('GET', `/users/${String(jane.id)}`)).json().user as { email: string }).email,
+      'jane@example.com',
+      'a refused update changes nothing',
+    );
     assert.deepEqual(await users('?q=jan'), ['jane']);
     assert.deepEqual(await users('?group=Finance'), ['jane']);
     const audit = (await call('GET', `/audit?subjectId=${String(jane.id)}`)).json().entries as { action: string }[];
-    assert.deepEqual(audit.map((e) => e.action), ['user.update', 'user.create']);
+    assert.deepEqual(
+      audit.map((e) => e.action),
+      ['user.update', 'user.create'],
+    );
   });
 
   test('CSV import creates and updates by user name; one bad row changes nothing and every bad row is named', async () => {
-    const csv = 'userName,displayName,email,mobile,groups,roles\nann,Ann Lee,ann@example.com,+1 555 0100,Sales;EMEA,mobile-user\n"bob","Bob, Jr.",bob@example.com,,,\n';
+    const csv =
+      'userName,displayName,email,mobile,groups,roles\nann,Ann Lee,ann@example.com,+1 555 0100,Sales;EMEA,mobile-user\n"bob","Bob, Jr.",bob@example.com,,,\n';
     const first = await call('POST', '/users/import', csv, 'text/csv');
     assert.equal(first.status, 200, first.body);
     assert.deepEqual(first.json(), { created: 2, updated: 0, unchanged: 0 });
@@ -64,7 +79,12 @@ describe('people and devices admin API', () => {
     const again = await call('POST', '/users/import', csv.replace('Ann Lee', 'Ann Lee-Smith'), 'text/csv');
     assert.deepEqual(again.json(), { created: 0, updated: 1, unchanged: 1 });
 
-    const bad = await call('POST', '/users/import', 'userName,displayName,email\ncarl,Carl,carl@example.com\ndora,,dora@example\nann,Ann,ann@example.com\nann,Ann,ann@example.com\n', 'text/csv');
+    const bad = await call(
+      'POST',
+      '/users/import',
+      'userName,displayName,email\ncarl,Carl,carl@example.com\ndora,,dora@example\nann,Ann,ann@example.com\nann,Ann,ann@example.com\n',
+      'text/csv',
+    );
     assert.equal(bad.status, 400);
     const message = bad.json().message as string;
     assert.match(message, /nothing was imported/);
@@ -98,7 +118,10 @@ describe('people and devices admin API', () => {
     assert.match(bad.json().message as string, /row 3: owner: no user "ghost"/);
     assert.equal((await call('GET', '/devices/NEW0001')).status, 404, 'nothing imported');
     const mine = (await call('GET', '/devices?owner=erin')).json().devices as { serial: string }[];
-    assert.deepEqual(mine.map((d) => d.serial), ['F2LX1234ABCD', 'R58M123456']);
+    assert.deepEqual(
+      mine.map((d) => d.serial),
+      ['F2LX1234ABCD', 'R58M123456'],
+    );
     const patched = await call('PATCH', '/devices/R58M123456', { owner: null, osVersion: '14' });
     assert.equal((patched.json().device as { ownerId: unknown }).ownerId, null);
   });

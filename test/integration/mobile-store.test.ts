@@ -10,7 +10,6 @@ import { MobileSessionRepository } from '../../src/store/mobile-sessions.js';
 import { PersonRepository, type PersonFields } from '../../src/store/people.js';
 import { openMigrated, STORE_BACKENDS } from '../helpers/mariadb.js';
 
-
 const person = (userName: string, extra: Partial<PersonFields> = {}): PersonFields => ({
   userName,
   displayName: userName.toUpperCase(),
@@ -46,12 +45,35 @@ for (const backend of STORE_BACKENDS) {
       assert.equal((await people.find(jane))?.userName, 'jane.smith');
       assert.equal((await people.find('jane.smith'))?.id, jane);
       assert.deepEqual((await people.find('jane.smith'))?.groups, ['Finance', 'All_Staff']);
-      assert.deepEqual((await people.list({ q: 'JANE' })).map((p) => p.userName), ['jane.smith'], 'prefix, case-insensitive');
-      assert.deepEqual((await people.list({ q: 'John D' })).map((p) => p.userName), ['john'], 'display name prefix');
-      assert.deepEqual((await people.list({ group: 'All_Staff' })).map((p) => p.userName), ['jane.smith'], '_ is not a wildcard');
-      assert.deepEqual((await people.list({ group: 'Fin' })).map((p) => p.userName), [], 'whole group names only');
-      assert.deepEqual((await people.list({ role: 'operator' })).map((p) => p.userName), ['john']);
-      assert.deepEqual((await people.list({ q: '%' })).map((p) => p.userName), [], '% is not a wildcard');
+      assert.deepEqual(
+        (await people.list({ q: 'JANE' })).map((p) => p.userName),
+        ['jane.smith'],
+        'prefix, case-insensitive',
+      );
+      assert.deepEqual(
+        (await people.list({ q: 'John D' })).map((p) => p.userName),
+        ['john'],
+        'display name prefix',
+      );
+      assert.deepEqual(
+        (await people.list({ group: 'All_Staff' })).map((p) => p.userName),
+        ['jane.smith'],
+        '_ is not a wildcard',
+      );
+      assert.deepEqual(
+        (await people.list({ group: 'Fin' })).map((p) => p.userName),
+        [],
+        'whole group names only',
+      );
+      assert.deepEqual(
+        (await people.list({ role: 'operator' })).map((p) => p.userName),
+        ['john'],
+      );
+      assert.deepEqual(
+        (await people.list({ q: '%' })).map((p) => p.userName),
+        [],
+        '% is not a wildcard',
+      );
       const page1 = await people.list({ limit: 1 });
       const page2 = await people.list({ limit: 1, after: page1[0]!.userName });
       assert.notEqual(page1[0]!.userName, page2[0]!.userName);
@@ -67,9 +89,15 @@ for (const backend of STORE_BACKENDS) {
       await assert.rejects(devices.insert(db, randomUUID(), { serial: 'F2LX1234ABCD', platform: 'android', model: null, osVersion: null, ownerId: null }));
       assert.equal((await devices.bySerial('F2LX1234ABCD'))?.id, id);
       assert.equal((await devices.get(id))?.status, 'registered');
-      assert.deepEqual((await devices.list({ ownerId: owner })).map((d) => d.serial), ['F2LX1234ABCD']);
+      assert.deepEqual(
+        (await devices.list({ ownerId: owner })).map((d) => d.serial),
+        ['F2LX1234ABCD'],
+      );
       await devices.setStatus(db, id, 'issued');
-      assert.deepEqual((await devices.list({ status: 'issued' })).map((d) => d.id), [id]);
+      assert.deepEqual(
+        (await devices.list({ status: 'issued' })).map((d) => d.id),
+        [id],
+      );
       assert.equal((await devices.bySerials(['F2LX1234ABCD', 'NOPE'])).size, 1);
     });
 
@@ -77,7 +105,16 @@ for (const backend of STORE_BACKENDS) {
       const ids = new MobileIdRepository(db);
       const add = async (expiresAt = Date.now() + 60_000) => {
         const id = randomUUID();
-        await ids.insert(db, { id, userId: randomUUID(), credentialProfile: 'smime', status: 'ready', codeDigest: 'ab'.repeat(32), requestedBy: 'test', replaces: null, expiresAt });
+        await ids.insert(db, {
+          id,
+          userId: randomUUID(),
+          credentialProfile: 'smime',
+          status: 'ready',
+          codeDigest: 'ab'.repeat(32),
+          requestedBy: 'test',
+          replaces: null,
+          expiresAt,
+        });
         return id;
       };
       const guessed = await add();
@@ -109,17 +146,34 @@ for (const backend of STORE_BACKENDS) {
       const userId = randomUUID();
       const add = async (status: 'ready' | 'awaiting-validation', expiresAt = Date.now() + 60_000) => {
         const id = randomUUID();
-        await ids.insert(db, { id, userId, credentialProfile: 'smime', status, codeDigest: status === 'ready' ? 'cd'.repeat(32) : null, requestedBy: 'test', replaces: null, expiresAt });
+        await ids.insert(db, {
+          id,
+          userId,
+          credentialProfile: 'smime',
+          status,
+          codeDigest: status === 'ready' ? 'cd'.repeat(32) : null,
+          requestedBy: 'test',
+          replaces: null,
+          expiresAt,
+        });
         return id;
       };
       const ready = await add('ready');
       await add('ready', Date.now() - 1);
       await add('awaiting-validation');
-      assert.deepEqual(await ids.usableCodes(userId), [{ id: ready, credentialProfile: 'smime', codeDigest: 'cd'.repeat(32), failedNameAttempts: 0 }], 'neither the expired nor the unvalidated one');
+      assert.deepEqual(
+        await ids.usableCodes(userId),
+        [{ id: ready, credentialProfile: 'smime', codeDigest: 'cd'.repeat(32), failedNameAttempts: 0 }],
+        'neither the expired nor the unvalidated one',
+      );
       assert.deepEqual(await ids.usableCodes(randomUUID()), []);
 
       const counted = await Promise.all(Array.from({ length: 8 }, () => ids.recordWrongNameCode(userId, 5)));
-      assert.equal(counted.reduce((a, b) => a + b, 0), 5, 'only five counted');
+      assert.equal(
+        counted.reduce((a, b) => a + b, 0),
+        5,
+        'only five counted',
+      );
       const m = (await ids.get(ready))!;
       assert.deepEqual([m.status, m.failedNameAttempts, m.failedAttempts], ['ready', 5, 0], 'not locked, and its own attempts untouched');
       assert.equal((await ids.usableCodes(userId))[0]?.failedNameAttempts, 5);
@@ -131,8 +185,22 @@ for (const backend of STORE_BACKENDS) {
       const before = await sessions.countActive();
       const id = randomUUID();
       const mobileId = randomUUID();
-      await sessions.insert(db, { id, tokenDigest: randomUUID().replace(/-/g, ''), mobileId, deviceId: 'd', keyStores: ['citrix-securevault'], expiresAt: Date.now() + 60_000 });
-      await sessions.insert(db, { id: randomUUID(), tokenDigest: randomUUID().replace(/-/g, ''), mobileId: 'other', deviceId: 'd', keyStores: [], expiresAt: Date.now() - 1 });
+      await sessions.insert(db, {
+        id,
+        tokenDigest: randomUUID().replace(/-/g, ''),
+        mobileId,
+        deviceId: 'd',
+        keyStores: ['citrix-securevault'],
+        expiresAt: Date.now() + 60_000,
+      });
+      await sessions.insert(db, {
+        id: randomUUID(),
+        tokenDigest: randomUUID().replace(/-/g, ''),
+        mobileId: 'other',
+        deviceId: 'd',
+        keyStores: [],
+        expiresAt: Date.now() - 1,
+      });
       assert.equal(await sessions.countActive(), before + 1, 'an expired session does not count');
       assert.equal(await sessions.markFetched(db, id), true);
       assert.equal(await sessions.markFetched(db, id), false);

@@ -9,8 +9,14 @@ import { OtaEnrollmentRepository, type OtaDevice } from '../../src/store/ota.js'
 import { ScepChallengeRepository } from '../../src/store/scep.js';
 import { openMigrated, STORE_BACKENDS } from '../helpers/mariadb.js';
 
-
-const device = (udid: string): OtaDevice => ({ udid, serialNumber: 'F2LX1234ABCD', product: 'iPhone12,1', osVersion: '21E236', imei: null, attributes: { UDID: udid, DEVICE_NAME: 'Jane’s iPhone' } });
+const device = (udid: string): OtaDevice => ({
+  udid,
+  serialNumber: 'F2LX1234ABCD',
+  product: 'iPhone12,1',
+  osVersion: '21E236',
+  imei: null,
+  attributes: { UDID: udid, DEVICE_NAME: 'Jane’s iPhone' },
+});
 
 for (const backend of STORE_BACKENDS) {
   describe(`OTA enrollments on ${backend.name}`, () => {
@@ -19,7 +25,15 @@ for (const backend of STORE_BACKENDS) {
     let repo: OtaEnrollmentRepository;
     const add = async (expiresAt = Date.now() + 60_000) => {
       const id = randomUUID();
-      await repo.insert(db, { id, codeDigest: randomUUID().replace(/-/g, ''), credentialProfile: 'smime', userId: 'u-1', user: { displayName: 'Jane', email: 'jane@example.com' }, createdBy: 'test', expiresAt });
+      await repo.insert(db, {
+        id,
+        codeDigest: randomUUID().replace(/-/g, ''),
+        credentialProfile: 'smime',
+        userId: 'u-1',
+        user: { displayName: 'Jane', email: 'jane@example.com' },
+        createdBy: 'test',
+        expiresAt,
+      });
       return id;
     };
 
@@ -49,8 +63,10 @@ for (const backend of STORE_BACKENDS) {
 
     test("a device starting again gets a new SCEP challenge: its creator's unused ones stop working, no one else's", async () => {
       const challenges = new DynamicChallenges(new ScepChallengeRepository(db), Buffer.alloc(32, 7));
-      const works = async (challenge: string, profile = 'ota') => (await challenges.validate({ profile, challenge, csr: {} as ParsedCsr, transactionId: 't' })).ok;
-      const made = (createdBy: string, profile = 'ota') => db.transaction((trx) => challenges.reissue(trx, { profile, ttlMs: 60_000, binding: { CN: 'UDID-A' }, exact: true, createdBy }));
+      const works = async (challenge: string, profile = 'ota') =>
+        (await challenges.validate({ profile, challenge, csr: {} as ParsedCsr, transactionId: 't' })).ok;
+      const made = (createdBy: string, profile = 'ota') =>
+        db.transaction((trx) => challenges.reissue(trx, { profile, ttlMs: 60_000, binding: { CN: 'UDID-A' }, exact: true, createdBy }));
       const first = await made('ota:e-1');
       const neighbour = await made('ota:e-2');
       const otherProfile = await made('ota:e-1', 'kiosks');

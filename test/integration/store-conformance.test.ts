@@ -14,7 +14,6 @@ import { sqlOf, transaction } from '../../src/store/sql.js';
 import { TokenRepository } from '../../src/store/tokens.js';
 import { openMigrated, STORE_BACKENDS } from '../helpers/mariadb.js';
 
-
 for (const backend of STORE_BACKENDS) {
   describe(`store on ${backend.name}`, () => {
     let db: Db;
@@ -199,10 +198,22 @@ describe('issuance repositories on both databases', () => {
         });
         assert.deepEqual(await certs.revokedFor('dev', 2_000), [{ serial: '0a01', revokedAt: 10, reason: 'certificateHold' }]);
         await certs.insert(db, record('0a02', { userId: 'u2', notAfter: 3_000 }));
-        assert.deepEqual((await certs.list({ userId: 'u2' })).map((c) => c.serial), ['0a02']);
-        assert.deepEqual((await certs.list({ expiringBefore: 4_000 })).map((c) => c.serial), ['0a02']);
-        assert.deepEqual((await certs.list({ status: 'hold' })).map((c) => c.serial), ['0a01']);
-        assert.deepEqual((await certs.list({ after: '0a01' })).map((c) => c.serial), ['0a02']);
+        assert.deepEqual(
+          (await certs.list({ userId: 'u2' })).map((c) => c.serial),
+          ['0a02'],
+        );
+        assert.deepEqual(
+          (await certs.list({ expiringBefore: 4_000 })).map((c) => c.serial),
+          ['0a02'],
+        );
+        assert.deepEqual(
+          (await certs.list({ status: 'hold' })).map((c) => c.serial),
+          ['0a01'],
+        );
+        assert.deepEqual(
+          (await certs.list({ after: '0a01' })).map((c) => c.serial),
+          ['0a02'],
+        );
       });
 
       test('key pool: concurrent takers never get the same key', async () => {
@@ -262,10 +273,13 @@ describe('issuance repositories on both databases', () => {
         const audit = new AuditRepository(db);
         await audit.append(db, { actor: 'a', action: 'certificate.revoke', subjectType: 'certificate', subjectId: 'ff', reason: 'stolen', detail: { x: 1 } });
         await audit.append(db, { actor: 'b', action: 'key.recover', subjectType: 'certificate', subjectId: 'ff' });
-        assert.deepEqual((await audit.list({ subjectId: 'ff' })).map((e) => [e.action, e.actor, e.reason]), [
-          ['key.recover', 'b', null],
-          ['certificate.revoke', 'a', 'stolen'],
-        ]);
+        assert.deepEqual(
+          (await audit.list({ subjectId: 'ff' })).map((e) => [e.action, e.actor, e.reason]),
+          [
+            ['key.recover', 'b', null],
+            ['certificate.revoke', 'a', 'stolen'],
+          ],
+        );
         const state = new CrlStateRepository(db);
         for (const expected of [1n, 2n]) {
           await db.transaction(async (trx) => {

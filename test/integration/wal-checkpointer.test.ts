@@ -11,7 +11,15 @@ async function writeRows(db: Db): Promise<void> {
   for (let i = 0; i < 40; i++) {
     await db.transaction(async (trx) => {
       for (let j = 0; j < 50; j++) {
-        await trx('audit').insert({ at: Date.now(), actor: 'test', action: 'wal.fill', subject_type: 'test', subject_id: `${i}-${j}`, reason: 'x'.repeat(1000), detail: null });
+        await trx('audit').insert({
+          at: Date.now(),
+          actor: 'test',
+          action: 'wal.fill',
+          subject_type: 'test',
+          subject_id: `${i}-${j}`,
+          reason: 'x'.repeat(1000),
+          detail: null,
+        });
       }
     });
   }
@@ -64,7 +72,15 @@ describe('SQLite WAL checkpoints on a worker thread', () => {
     // One small transaction after another with no pause between them, as intake under load: some
     // frame is always newer than what a PASSIVE checkpoint copied, so without a restart nothing resets.
     while (Date.now() < until) {
-      await db('audit').insert({ at: Date.now(), actor: 'test', action: 'wal.stream', subject_type: 'test', subject_id: String(written), reason: 'x'.repeat(2000), detail: null });
+      await db('audit').insert({
+        at: Date.now(),
+        actor: 'test',
+        action: 'wal.stream',
+        subject_type: 'test',
+        subject_id: String(written),
+        reason: 'x'.repeat(2000),
+        detail: null,
+      });
       written += 1;
       if (written % 200 === 0) largest = Math.max(largest, size(wal));
     }

@@ -14,7 +14,15 @@ import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { openssl } from '../helpers/openssl.js';
 import { tempDir } from '../helpers/tmp.js';
-import { issueTestClient, makeTestTls, startEscrowGateway, startUemApi, writeTestTlsFiles, type EscrowGatewayHandle, type UemApiHandle } from '../helpers/ws1-standins.js';
+import {
+  issueTestClient,
+  makeTestTls,
+  startEscrowGateway,
+  startUemApi,
+  writeTestTlsFiles,
+  type EscrowGatewayHandle,
+  type UemApiHandle,
+} from '../helpers/ws1-standins.js';
 import { until } from '../helpers/wait.js';
 
 const EVENTS_PASSWORD = 'console-events-pw-2024';
@@ -148,14 +156,19 @@ describe('Workspace ONE connector', () => {
     assert.equal(upload.archived.length, 0);
     const chain = join(dir, 'chain.pem');
     writeFileSync(chain, openssl(['x509', '-in', join(dir, 'certs/root-ca.pem')]) + openssl(['x509', '-in', join(dir, 'certs/issuing-ca.pem')]));
-    for (const [name, p12] of [['signing', upload.signing[0]!], ['encryption', upload.encryption[0]!]] as const) {
+    for (const [name, p12] of [
+      ['signing', upload.signing[0]!],
+      ['encryption', upload.encryption[0]!],
+    ] as const) {
       const { certFile, text } = openUpload(p12, `sample-${name}`);
       assert.match(text, /email:zenny@example\.com/, 'email resolved through the UEM API, as rfc822Name');
       assert.match(text, /E-mail Protection/);
       assert.match(openssl(['verify', '-CAfile', chain, certFile]), /OK/);
     }
     // the lookup went to the UEM API with the tenant code
-    assert.ok(uem.requests.some((q) => q.path.startsWith(`/api/system/users/${SAMPLE_EVENT.EnrollmentUserUUID}`) && q.headers['aw-tenant-code'] === 'tenant-abc'));
+    assert.ok(
+      uem.requests.some((q) => q.path.startsWith(`/api/system/users/${SAMPLE_EVENT.EnrollmentUserUUID}`) && q.headers['aw-tenant-code'] === 'tenant-abc'),
+    );
   });
 
   test('a redelivered event is acknowledged and creates nothing', async () => {
@@ -181,16 +194,31 @@ describe('Workspace ONE connector', () => {
 
   test('devices of one user enrolling at the same moment share one encryption credential', async () => {
     const devices = [1, 2, 3, 4].map((n) => `7f000000-0000-4000-8000-00000000000${n}`);
-    const user = { EnrollmentUserUUID: 'aa000000-0000-4000-8000-000000000077', EnrollmentUserId: 77, EnrollmentEmailAddress: 'pat@example.com', EnrollmentUserName: 'pat' };
+    const user = {
+      EnrollmentUserUUID: 'aa000000-0000-4000-8000-000000000077',
+      EnrollmentUserId: 77,
+      EnrollmentEmailAddress: 'pat@example.com',
+      EnrollmentUserName: 'pat',
+    };
     const answers = await Promise.all(devices.map((d) => post(JSON.stringify({ ...SAMPLE_EVENT, ...user, DeviceUUID: d }))));
-    assert.deepEqual(answers.map((a) => a.status), [202, 202, 202, 202]);
-    const uploads = await until('four uploads', () => {
-      const got = eg.uploads.filter((u) => devices.includes(u.deviceUuid));
-      return got.length === 4 ? got : undefined;
-    }, 20_000);
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [202, 202, 202, 202],
+    );
+    const uploads = await until(
+      'four uploads',
+      () => {
+        const got = eg.uploads.filter((u) => devices.includes(u.deviceUuid));
+        return got.length === 4 ? got : undefined;
+      },
+      20_000,
+    );
     const serials = new Set(uploads.map((u, i) => /serial=([0-9A-F]+)/.exec(openUpload(u.encryption[0]!, `pat-${i}`).text)![1]));
     assert.equal(serials.size, 1);
-    assert.equal(Number((await gw.db('certificates').where({ user_id: user.EnrollmentUserUUID, template: 'smime-encryption' }).count({ n: '*' }).first())?.n), 1);
+    assert.equal(
+      Number((await gw.db('certificates').where({ user_id: user.EnrollmentUserUUID, template: 'smime-encryption' }).count({ n: '*' }).first())?.n),
+      1,
+    );
   });
 
   test('malformed, unauthenticated and unknown events', async () => {
@@ -226,10 +254,14 @@ describe('Workspace ONE connector', () => {
     eg.hang(3000); // the connector gives up after 2 s
     const device = '3c000000-0000-4000-8000-00000000beef';
     assert.equal((await post(JSON.stringify({ ...SAMPLE_EVENT, DeviceUUID: device, EnrollmentEmailAddress: 'zenny@example.com' }))).status, 202);
-    await until('a timed-out attempt', async () => {
-      const job = (await gw.db('jobs').where({ type: 'connector.deliver' }).orderBy('id', 'desc').first()) as { last_error: string | null } | undefined;
-      return job?.last_error && /timeout/i.test(job.last_error);
-    }, 8000);
+    await until(
+      'a timed-out attempt',
+      async () => {
+        const job = (await gw.db('jobs').where({ type: 'connector.deliver' }).orderBy('id', 'desc').first()) as { last_error: string | null } | undefined;
+        return job?.last_error && /timeout/i.test(job.last_error);
+      },
+      8000,
+    );
     eg.hang(0);
     await until('the upload once the EG answers', () => eg.uploads.find((u) => u.deviceUuid === device), 10_000);
     await sleep(300);
@@ -255,10 +287,14 @@ describe('Workspace ONE connector', () => {
     await gw.db.raw("CREATE TRIGGER refuse_delivery BEFORE INSERT ON deliveries BEGIN SELECT RAISE(ABORT, 'delivery refused by the test'); END");
     try {
       assert.equal((await post(JSON.stringify({ ...SAMPLE_EVENT, DeviceUUID: device, EnrollmentEmailAddress: 'zenny@example.com' }))).status, 202);
-      await until('a failed enrollment attempt', async () => {
-        const job = (await gw.db('jobs').where({ type: 'mdm.event' }).orderBy('id', 'desc').first()) as { last_error: string | null; attempts: number };
-        return job.attempts >= 2 && /delivery refused/.test(job.last_error ?? '');
-      }, 10_000);
+      await until(
+        'a failed enrollment attempt',
+        async () => {
+          const job = (await gw.db('jobs').where({ type: 'mdm.event' }).orderBy('id', 'desc').first()) as { last_error: string | null; attempts: number };
+          return job.attempts >= 2 && /delivery refused/.test(job.last_error ?? '');
+        },
+        10_000,
+      );
       const signing = await gw.db('certificates').where({ device_id: device, template: 'smime-signing' });
       assert.deepEqual(signing, [], 'the signing certificate rolled back with its delivery');
     } finally {
@@ -273,26 +309,54 @@ describe('Workspace ONE connector', () => {
 
   test('unenrollment revokes the device signing certificate and keeps the encryption one', async () => {
     // Issued for the same device id and template by someone else (the admin API): not this connector's to revoke.
-    const bystander = await gw.issuance.issuer.issue({ template: 'smime-signing', data: { user: { email: 'zenny@example.com', displayName: 'zenny' } }, deviceId: SAMPLE_EVENT.DeviceUUID, actor: 'admin' });
-    const unenroll = { EventId: 39, EventType: 'Break MDM Confirmed', DeviceId: 15, DeviceUUID: SAMPLE_EVENT.DeviceUUID, EventTime: '2020-03-01T10:00:00Z', EnrollmentEmailAddress: '', EnrollmentUserName: '' };
+    const bystander = await gw.issuance.issuer.issue({
+      template: 'smime-signing',
+      data: { user: { email: 'zenny@example.com', displayName: 'zenny' } },
+      deviceId: SAMPLE_EVENT.DeviceUUID,
+      actor: 'admin',
+    });
+    const unenroll = {
+      EventId: 39,
+      EventType: 'Break MDM Confirmed',
+      DeviceId: 15,
+      DeviceUUID: SAMPLE_EVENT.DeviceUUID,
+      EventTime: '2020-03-01T10:00:00Z',
+      EnrollmentEmailAddress: '',
+      EnrollmentUserName: '',
+    };
     assert.equal((await post(JSON.stringify(unenroll))).status, 202);
     const certs = await until('the revocation', async () => {
-      const rows = (await gw.db('certificates').where({ device_id: SAMPLE_EVENT.DeviceUUID })) as { template: string; status: string; revocation_reason: string }[];
+      const rows = (await gw.db('certificates').where({ device_id: SAMPLE_EVENT.DeviceUUID })) as {
+        template: string;
+        status: string;
+        revocation_reason: string;
+      }[];
       return rows.some((r) => r.status === 'revoked') ? rows : undefined;
     });
     assert.deepEqual(
-      certs.filter((c) => (c as { serial?: string }).serial !== bystander.record.serial).map((c) => [c.template, c.status, c.revocation_reason]).sort(),
+      certs
+        .filter((c) => (c as { serial?: string }).serial !== bystander.record.serial)
+        .map((c) => [c.template, c.status, c.revocation_reason])
+        .sort(),
       [
         ['smime-encryption', 'valid', null],
         ['smime-signing', 'revoked', 'cessationOfOperation'],
       ],
     );
-    assert.equal((await gw.db('certificates').where({ serial: bystander.record.serial }).first()).status, 'valid', "another issuer's certificate for the device stays valid");
+    assert.equal(
+      (await gw.db('certificates').where({ serial: bystander.record.serial }).first()).status,
+      'valid',
+      "another issuer's certificate for the device stays valid",
+    );
   });
 
   test('renewal: sets nearing expiry are re-issued and uploaded again once, with the old encryption credential archived', async () => {
     const device = '5d000000-0000-4000-8000-0000000000aa';
-    assert.equal((await post(JSON.stringify({ ...SAMPLE_EVENT, DeviceUUID: device, EnrollmentEmailAddress: 'zenny@example.com', EventTime: '2024-05-01T00:00:00Z' }))).status, 202);
+    assert.equal(
+      (await post(JSON.stringify({ ...SAMPLE_EVENT, DeviceUUID: device, EnrollmentEmailAddress: 'zenny@example.com', EventTime: '2024-05-01T00:00:00Z' })))
+        .status,
+      202,
+    );
     const first = await until('the first upload', () => eg.uploads.find((u) => u.deviceUuid === device));
     await until('the delivery to be recorded', async () => (await gw.db('deliveries').where({ device_id: device, status: 'delivered' }).first()) as unknown);
     // Time passes: the delivered credentials now expire in a day.
@@ -307,7 +371,11 @@ describe('Workspace ONE connector', () => {
     const serial = (b: Buffer, n: string) => /serial=([0-9A-F]+)/.exec(openUpload(b, n).text)![1];
     assert.notEqual(serial(second.signing[0]!, 'r-sign'), serial(first.signing[0]!, 'f-sign'));
     assert.notEqual(serial(second.encryption[0]!, 'r-enc'), serial(first.encryption[0]!, 'f-enc'), 'a new encryption credential');
-    assert.deepEqual(second.archived.map((b, i) => serial(b, `r-arch-${i}`)), [serial(first.encryption[0]!, 'f-enc2')], 'the old one archived');
+    assert.deepEqual(
+      second.archived.map((b, i) => serial(b, `r-arch-${i}`)),
+      [serial(first.encryption[0]!, 'f-enc2')],
+      'the old one archived',
+    );
     await sleep(300);
     assert.deepEqual(await gw.connectors.scheduleRenewals('ws1'), [], 'the renewed set is not due');
     assert.equal(eg.uploads.filter((u) => u.deviceUuid === device).length, 2);
@@ -315,10 +383,29 @@ describe('Workspace ONE connector', () => {
 
   test('mTLS console, uploadsmimecerts delivery over OAuth, token refreshed after expiry', async () => {
     const mtls = (cert: string, key: string, body: unknown) =>
-      curl(`${base}/connectors/ws1u/events`, [...ca, '--cert', cert, '--key', key, '-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)]);
-    const event = (n: number) => ({ ...SAMPLE_EVENT, DeviceUUID: `6e000000-0000-4000-8000-00000000000${n}`, EnrollmentEmailAddress: 'zenny@example.com', EventTime: `2024-06-0${n}T00:00:00Z` });
+      curl(`${base}/connectors/ws1u/events`, [
+        ...ca,
+        '--cert',
+        cert,
+        '--key',
+        key,
+        '-H',
+        'Content-Type: application/json',
+        '--data-binary',
+        JSON.stringify(body),
+      ]);
+    const event = (n: number) => ({
+      ...SAMPLE_EVENT,
+      DeviceUUID: `6e000000-0000-4000-8000-00000000000${n}`,
+      EnrollmentEmailAddress: 'zenny@example.com',
+      EventTime: `2024-06-0${n}T00:00:00Z`,
+    });
     assert.equal((await mtls(files.otherClientCert, files.otherClientKey, event(1))).status, 401, 'a certificate not on the allowlist');
-    assert.equal((await curl(`${base}/connectors/ws1u/events`, [...ca, '-u', `ws1-events:${EVENTS_PASSWORD}`, '--data', '{}'])).status, 401, 'Basic is not configured here');
+    assert.equal(
+      (await curl(`${base}/connectors/ws1u/events`, [...ca, '-u', `ws1-events:${EVENTS_PASSWORD}`, '--data', '{}'])).status,
+      401,
+      'Basic is not configured here',
+    );
     assert.equal((await mtls(files.clientCert, files.clientKey, event(1))).status, 202);
     const upload = await until('the uploadsmimecerts call', () => uem.uploads[0]);
     assert.equal(String(upload.userId), '12');

@@ -32,7 +32,17 @@ const EVENT = {
 /** What each refused kind of character is called in the refusal. */
 
 /** The event fields that become the certificate's names or the delivery's addresses. */
-const FIELDS = ['EnrollmentUserName', 'EnrollmentEmailAddress', 'DeviceFriendlyName', 'SerialNumber', 'Udid', 'Platform', 'DeviceUUID', 'EnrollmentUserUUID', 'EnrollmentUserId'] as const;
+const FIELDS = [
+  'EnrollmentUserName',
+  'EnrollmentEmailAddress',
+  'DeviceFriendlyName',
+  'SerialNumber',
+  'Udid',
+  'Platform',
+  'DeviceUUID',
+  'EnrollmentUserUUID',
+  'EnrollmentUserId',
+] as const;
 
 const spliced = (value: unknown, ch: string) => {
   const s = String(value);
@@ -63,7 +73,11 @@ describe('Workspace ONE intake: vendor fields and what a delivery needs', () => 
         templates: {
           ...DEFAULT_TEMPLATES,
           // A signing certificate that names the device too: serialNumber is a PrintableString, the encryption certificate has none.
-          'device-smime-signing': { preset: 'smime-signing', subject: 'CN={{user.displayName}}, serialNumber={{device.serialNumber}}', subjectAltNames: [{ type: 'email', value: '{{user.email}}' }] },
+          'device-smime-signing': {
+            preset: 'smime-signing',
+            subject: 'CN={{user.displayName}}, serialNumber={{device.serialNumber}}',
+            subjectAltNames: [{ type: 'email', value: '{{user.email}}' }],
+          },
         },
       },
     );
@@ -100,7 +114,8 @@ describe('Workspace ONE intake: vendor fields and what a delivery needs', () => 
 
   test('XML references are read as XML defines them: &#x202E; is refused like the character itself, DOCTYPE entities never expand; nothing is stored', async () => {
     const before = await w.trail();
-    const doctype = (declaration: string) => `<?xml version="1.0"?><!DOCTYPE Eventlog [${declaration}]>${xmlOf(fresh({ DeviceFriendlyName: '&e;' })).replace(/^<\?xml[^>]*>/, '')}`;
+    const doctype = (declaration: string) =>
+      `<?xml version="1.0"?><!DOCTYPE Eventlog [${declaration}]>${xmlOf(fresh({ DeviceFriendlyName: '&e;' })).replace(/^<\?xml[^>]*>/, '')}`;
     const refusals: [string, RegExp][] = [
       [xmlOf(fresh({ DeviceFriendlyName: 'iPod&#x202E;txt.exe' })), /^DeviceFriendlyName: device name has a bidirectional control character \(U\+202E\)$/],
       [xmlOf(fresh({ EnrollmentUserName: 'zenny&#8238;' })), /^EnrollmentUserName: user name has a bidirectional control character \(U\+202E\)$/],
@@ -135,9 +150,15 @@ describe('Workspace ONE intake: vendor fields and what a delivery needs', () => 
     const stored = (await w.gw.db('mdm_events').where({ id: r.json().eventId }).first()) as { device: string };
     assert.equal(JSON.parse(stored.device).name, '<R&D\'s "iPod"> \u263a');
     const upload = await until('the upload', () => w.eg.uploads.find((u) => u.deviceUuid === event.DeviceUUID), 20_000);
-    for (const [purpose, p12] of [['signing', upload.signing[0]!], ['encryption', upload.encryption[0]!]] as const) {
+    for (const [purpose, p12] of [
+      ['signing', upload.signing[0]!],
+      ['encryption', upload.encryption[0]!],
+    ] as const) {
       const pem = openssl(['pkcs12', '-passin', `pass:${WS1_P12_PASSWORD}`, '-nokeys', '-clcerts'], p12);
-      const text = openssl(['x509', '-noout', '-subject', '-ext', 'subjectAltName', '-nameopt', 'RFC2253'], pem.slice(pem.indexOf('-----BEGIN CERTIFICATE-----')));
+      const text = openssl(
+        ['x509', '-noout', '-subject', '-ext', 'subjectAltName', '-nameopt', 'RFC2253'],
+        pem.slice(pem.indexOf('-----BEGIN CERTIFICATE-----')),
+      );
       assert.match(text, /email:r&d@example\.com$/m, `${purpose}: ${text}`);
       assert.match(text, /subject=.*CN=R&D lab/, `${purpose}: ${text}`);
       assert.ok(!text.includes('&amp;'), `${purpose}: ${text}`);
@@ -169,7 +190,11 @@ describe('Workspace ONE intake: vendor fields and what a delivery needs', () => 
     assert.equal(r.status, 202, r.body);
     const eventId = r.json().eventId as number;
     await w.drained();
-    const job = (await w.gw.db('jobs').where({ type: 'mdm.event' })).find((j: { payload: string }) => JSON.parse(j.payload).eventId === eventId) as { status: string; last_error: string; attempts: number };
+    const job = (await w.gw.db('jobs').where({ type: 'mdm.event' })).find((j: { payload: string }) => JSON.parse(j.payload).eventId === eventId) as {
+      status: string;
+      last_error: string;
+      attempts: number;
+    };
     const certificates = await w.gw.db('certificates').where({ device_id: event.DeviceUUID });
     const deliveries = await w.gw.db('deliveries').where({ device_id: event.DeviceUUID });
     return { job, certificates, deliveries };
@@ -183,7 +208,12 @@ describe('Workspace ONE intake: vendor fields and what a delivery needs', () => 
       [42, /nothing issued: the user's user principal name has a control character \(U\+0000\)/],
     ] as const) {
       // No address in the event: the connector looks the user up by UUID.
-      const event = fresh({ EnrollmentUserId: user, EnrollmentUserUUID: `c0000000-0000-4000-8000-0000000000${user}`, EnrollmentUserName: '', EnrollmentEmailAddress: '' });
+      const event = fresh({
+        EnrollmentUserId: user,
+        EnrollmentUserUUID: `c0000000-0000-4000-8000-0000000000${user}`,
+        EnrollmentUserName: '',
+        EnrollmentEmailAddress: '',
+      });
       const { job, certificates, deliveries } = await acceptedThenEnded('ws1', event);
       assert.equal(job.status, 'dead');
       assert.match(job.last_error, says);
@@ -204,22 +234,45 @@ describe('Workspace ONE intake: vendor fields and what a delivery needs', () => 
 
   test('a signing certificate whose names cannot be encoded stops the set before its encryption certificate is issued', async () => {
     // "_" has no place in a PrintableString; only the signing template puts the serial number into a name.
-    const { job, certificates, deliveries } = await acceptedThenEnded('ws1s', fresh({ SerialNumber: 'SN_0001', EnrollmentUserId: 51, EnrollmentUserUUID: 'c0000000-0000-4000-8000-000000000051', EnrollmentEmailAddress: 'sam@example.com' }));
+    const { job, certificates, deliveries } = await acceptedThenEnded(
+      'ws1s',
+      fresh({
+        SerialNumber: 'SN_0001',
+        EnrollmentUserId: 51,
+        EnrollmentUserUUID: 'c0000000-0000-4000-8000-000000000051',
+        EnrollmentEmailAddress: 'sam@example.com',
+      }),
+    );
     assert.equal(job.status, 'dead');
     assert.match(job.last_error, /nothing issued: .*PrintableString/);
     assert.deepEqual(certificates, []);
     assert.deepEqual(deliveries, []);
-    assert.deepEqual(await w.gw.db('certificates').where({ user_id: 'c0000000-0000-4000-8000-000000000051' }), [], 'no encryption certificate for the user either');
+    assert.deepEqual(
+      await w.gw.db('certificates').where({ user_id: 'c0000000-0000-4000-8000-000000000051' }),
+      [],
+      'no encryption certificate for the user either',
+    );
   });
 
   test('a departure whose device name fails the check still revokes; the fields that fail are not stored', async () => {
     const enrollment = fresh();
     assert.equal((await w.post('ws1', JSON.stringify(enrollment))).status, 202);
     await until('the upload', () => w.eg.uploads.find((u) => u.deviceUuid === enrollment.DeviceUUID), 10_000);
-    const departure = { EventId: 39, EventType: 'Break MDM Confirmed', DeviceId: 15, DeviceUUID: enrollment.DeviceUUID, DeviceFriendlyName: 'iPod\u202eTouch', EventTime: '2024-03-01T10:00:00Z' };
+    const departure = {
+      EventId: 39,
+      EventType: 'Break MDM Confirmed',
+      DeviceId: 15,
+      DeviceUUID: enrollment.DeviceUUID,
+      DeviceFriendlyName: 'iPod\u202eTouch',
+      EventTime: '2024-03-01T10:00:00Z',
+    };
     const r = await w.post('ws1', JSON.stringify(departure));
     assert.equal(r.status, 202, r.body);
-    await until('the revocation', async () => (await w.gw.db('certificates').where({ device_id: enrollment.DeviceUUID, template: 'smime-signing' }).first())?.status === 'revoked', 10_000);
+    await until(
+      'the revocation',
+      async () => (await w.gw.db('certificates').where({ device_id: enrollment.DeviceUUID, template: 'smime-signing' }).first())?.status === 'revoked',
+      10_000,
+    );
     const stored = (await w.gw.db('mdm_events').where({ id: r.json().eventId }).first()) as { device: string; payload: string };
     assert.deepEqual(JSON.parse(stored.device), { id: enrollment.DeviceUUID });
     assert.equal(JSON.parse(stored.payload).DeviceFriendlyName, undefined);

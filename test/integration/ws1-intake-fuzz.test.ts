@@ -23,9 +23,62 @@ const USERS = Array.from({ length: 6 }, (_, i) => ({
   ...(i !== 5 && { email: `user${i}@example.com`, upn: `user${i}@corp.example` }),
 }));
 
-const FIELDS = ['EventId', 'EventType', 'DeviceId', 'DeviceUUID', 'EnrollmentUserUUID', 'EnrollmentUserId', 'EnrollmentUserName', 'EnrollmentEmailAddress', 'DeviceFriendlyName', 'SerialNumber', 'Udid', 'Platform', 'EventTime'];
-const ODD = ['\u202e', '\u0000', '\ufffd', '\u0085', '\ud800', '\u200f', '\u2066', '\u0007', '\u007f', 'é', 'ß', '😀', ',', '"', '<', '>', '&', '=', '+', '\\', '@', ' ', '\t'];
-const VALUES = ['a@b', 'x@y.z', 'not an email', 'Jane, Smith', 'CN=evil, O=x', '"quoted"', '39', '229', '148', 'Break MDM Confirmed', '-1', '1e3', 'null', '00000000-0000-0000-0000-000000000000'];
+const FIELDS = [
+  'EventId',
+  'EventType',
+  'DeviceId',
+  'DeviceUUID',
+  'EnrollmentUserUUID',
+  'EnrollmentUserId',
+  'EnrollmentUserName',
+  'EnrollmentEmailAddress',
+  'DeviceFriendlyName',
+  'SerialNumber',
+  'Udid',
+  'Platform',
+  'EventTime',
+];
+const ODD = [
+  '\u202e',
+  '\u0000',
+  '\ufffd',
+  '\u0085',
+  '\ud800',
+  '\u200f',
+  '\u2066',
+  '\u0007',
+  '\u007f',
+  'é',
+  'ß',
+  '😀',
+  ',',
+  '"',
+  '<',
+  '>',
+  '&',
+  '=',
+  '+',
+  '\\',
+  '@',
+  ' ',
+  '\t',
+];
+const VALUES = [
+  'a@b',
+  'x@y.z',
+  'not an email',
+  'Jane, Smith',
+  'CN=evil, O=x',
+  '"quoted"',
+  '39',
+  '229',
+  '148',
+  'Break MDM Confirmed',
+  '-1',
+  '1e3',
+  'null',
+  '00000000-0000-0000-0000-000000000000',
+];
 
 const xmlText = (v: unknown) => String(v).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -51,7 +104,10 @@ describe(`Workspace ONE intake fuzz (seed ${SEED})`, () => {
     const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
     const answers = new Map<number, number>();
     for (let n = 0; n < EVENTS; n++) {
-      const user = random() < 0.8 ? pick(USERS) : { id: 900 + n, uuid: `b0000000-0000-4000-8000-${String(900 + n).padStart(12, '0')}`, userName: `stranger${n}`, email: `stranger${n}@example.com` };
+      const user =
+        random() < 0.8
+          ? pick(USERS)
+          : { id: 900 + n, uuid: `b0000000-0000-4000-8000-${String(900 + n).padStart(12, '0')}`, userName: `stranger${n}`, email: `stranger${n}@example.com` };
       const event: Record<string, unknown> = {
         EventId: 148,
         EventType: 'MDM Enrollment Complete',
@@ -99,7 +155,13 @@ describe(`Workspace ONE intake fuzz (seed ${SEED})`, () => {
       const r =
         random() < 0.8
           ? await w.post(connector, JSON.stringify(event))
-          : await w.post(connector, `<Eventlog>${Object.entries(event).map(([k, v]) => `<${k}>${xmlText(v)}</${k}>`).join('')}</Eventlog>`, 'application/xml');
+          : await w.post(
+              connector,
+              `<Eventlog>${Object.entries(event)
+                .map(([k, v]) => `<${k}>${xmlText(v)}</${k}>`)
+                .join('')}</Eventlog>`,
+              'application/xml',
+            );
       answers.set(r.status, (answers.get(r.status) ?? 0) + 1);
       assert.ok(r.status >= 200 && r.status < 500, `event ${n} to ${connector} got ${r.status}: ${r.body}\n${JSON.stringify(event)}`);
     }
@@ -108,8 +170,15 @@ describe(`Workspace ONE intake fuzz (seed ${SEED})`, () => {
     await w.drained(120_000);
 
     const delivered = new Set<string>();
-    for (const d of (await w.gw.db('deliveries').where({ status: 'delivered' })) as { serials: string }[]) for (const s of JSON.parse(d.serials) as string[]) delivered.add(s);
-    const certificates = (await w.gw.db('certificates').where({ status: 'valid' })) as { serial: string; template: string; subject: string; sans: string; device_id: string }[];
+    for (const d of (await w.gw.db('deliveries').where({ status: 'delivered' })) as { serials: string }[])
+      for (const s of JSON.parse(d.serials) as string[]) delivered.add(s);
+    const certificates = (await w.gw.db('certificates').where({ status: 'valid' })) as {
+      serial: string;
+      template: string;
+      subject: string;
+      sans: string;
+      device_id: string;
+    }[];
     assert.ok(certificates.length > 20, `the run issued something (${certificates.length} certificates)`);
     const undelivered = certificates.filter((c) => !delivered.has(c.serial));
     const why = async (c: (typeof certificates)[number]) => {

@@ -7,8 +7,15 @@ import { Admission, Busy } from '../../src/util/admission.js';
 /** A task that records when it starts and finishes only when released. */
 function gated(log: number[], id: number) {
   let release!: () => void;
-  const done = new Promise<void>((r) => (release = r));
-  return { task: async () => (log.push(id), await done, id), release: () => release() };
+  const done = new Promise<void>((r) => {
+    release = r;
+  });
+  const task = async () => {
+    log.push(id);
+    await done;
+    return id;
+  };
+  return { task, release: () => release() };
 }
 
 test('at most `concurrency` tasks run at once; the others start in arrival order', async () => {
@@ -35,7 +42,10 @@ test('past concurrency + maxQueued it refuses with Busy, and admits again once t
   const second = gated(started, 2);
   const running = a.run(first.task);
   const waiting = a.run(second.task);
-  await assert.rejects(a.run(async () => 3), (err) => err instanceof Busy && /1 requests are already waiting/.test(err.message));
+  await assert.rejects(
+    a.run(async () => 3),
+    (err) => err instanceof Busy && /1 requests are already waiting/.test(err.message),
+  );
   first.release();
   second.release();
   assert.deepEqual(await Promise.all([running, waiting]), [1, 2]);
@@ -45,6 +55,9 @@ test('past concurrency + maxQueued it refuses with Busy, and admits again once t
 
 test('a task that fails frees its place', async () => {
   const a = new Admission(1, 0);
-  await assert.rejects(a.run(async () => Promise.reject(new Error('boom'))), /boom/);
+  await assert.rejects(
+    a.run(async () => Promise.reject(new Error('boom'))),
+    /boom/,
+  );
   assert.equal(await a.run(async () => 'next'), 'next');
 });

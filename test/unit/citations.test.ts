@@ -37,7 +37,14 @@ const unwrapped = (quoted: string) => quoted.replace(/\s*\n\s*(?:\*|\/\/|#)?\s*/
 
 test('the file list holds the sources, tests, configuration and documents (guards the checks below)', () => {
   const files = trackedTexts().map((t) => t.file);
-  for (const f of ['README.md', 'config/credgate.yaml', 'config/credgate.schema.json', 'src/config/schema.ts', 'connectors/README.md', 'test/unit/citations.test.ts']) {
+  for (const f of [
+    'README.md',
+    'config/credgate.yaml',
+    'config/credgate.schema.json',
+    'src/config/schema.ts',
+    'connectors/README.md',
+    'test/unit/citations.test.ts',
+  ]) {
     assert.ok(files.includes(f), f);
   }
 });
@@ -55,7 +62,9 @@ test('every docs/ page a tracked file names exists, and every section of docs/ar
   const architecture = readFileSync(join(REPO, 'docs/architecture.md'), 'utf8');
   const headings = new Set([...architecture.matchAll(/^#{2,4} (.+)$/gm)].map((m) => m[1]!.trim()));
   const found = trackedTexts().flatMap(({ file, text }) => [
-    ...[...text.matchAll(/\bdocs\/[\w./-]+\.md\b/g)].filter((m) => !existsSync(join(REPO, m[0]))).map((m) => `${file}:${lineOf(text, m.index)}: ${m[0]} does not exist`),
+    ...[...text.matchAll(/\bdocs\/[\w./-]+\.md\b/g)]
+      .filter((m) => !existsSync(join(REPO, m[0])))
+      .map((m) => `${file}:${lineOf(text, m.index)}: ${m[0]} does not exist`),
     ...[...text.matchAll(/docs\/architecture\.md(?:,|\s*\()[\s*/#]*"([^"]+)"/g)]
       .filter((m) => !headings.has(unwrapped(m[1]!)))
       .map((m) => `${file}:${lineOf(text, m.index)}: docs/architecture.md has no section "${unwrapped(m[1]!)}"`),

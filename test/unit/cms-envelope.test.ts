@@ -9,7 +9,13 @@ import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } f
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { buildEnvelopedData, decryptEnvelopedData, decryptEnvelopedDataWith, parseEnvelopedData, type ContentCipher } from '../../src/pki/cms/enveloped-data.js';
+import {
+  buildEnvelopedData,
+  decryptEnvelopedData,
+  decryptEnvelopedDataWith,
+  parseEnvelopedData,
+  type ContentCipher,
+} from '../../src/pki/cms/enveloped-data.js';
 import { RsaDecryptThread } from '../../src/pki/rsa-decrypt-thread.js';
 import { openssl } from '../helpers/openssl.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -39,7 +45,20 @@ describe('CMS EnvelopedData and OpenSSL', () => {
   for (const cipher of Object.keys(CLI_CIPHER) as ContentCipher[]) {
     test(`${cipher}: what OpenSSL encrypts, the gateway decrypts, and the other way round`, async () => {
       const fromOpenssl = join(dir, `${cipher}.openssl.der`);
-      openssl(['cms', '-encrypt', '-binary', CLI_CIPHER[cipher], ...PROVIDERS, '-in', join(dir, 'content.bin'), '-outform', 'DER', '-out', fromOpenssl, certFile]);
+      openssl([
+        'cms',
+        '-encrypt',
+        '-binary',
+        CLI_CIPHER[cipher],
+        ...PROVIDERS,
+        '-in',
+        join(dir, 'content.bin'),
+        '-outform',
+        'DER',
+        '-out',
+        fromOpenssl,
+        certFile,
+      ]);
       const env = parseEnvelopedData(readFileSync(fromOpenssl));
       assert.equal(env.cipher, cipher);
       assert.ok(decryptEnvelopedData(env, cert.raw, key).equals(content), 'the gateway reads what OpenSSL wrote');

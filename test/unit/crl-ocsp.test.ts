@@ -85,10 +85,7 @@ const upper = (hex: string) => hex.toUpperCase();
 
 describe('revocation reasons', () => {
   test('RFC 5280 codes round-trip and 7 is unassigned', async () => {
-    assert.deepEqual(
-      REVOCATION_REASONS.map(reasonCode),
-      [0, 1, 2, 3, 4, 5, 6, 8, 9, 10],
-    );
+    assert.deepEqual(REVOCATION_REASONS.map(reasonCode), [0, 1, 2, 3, 4, 5, 6, 8, 9, 10]);
     for (const r of REVOCATION_REASONS) assert.equal(reasonFromCode(reasonCode(r)), r);
     assert.throws(() => reasonFromCode(7), RangeError);
     assert.throws(() => reasonFromCode(11), RangeError);
@@ -148,7 +145,14 @@ describe('CRL', () => {
   });
 
   test('an empty CRL omits revokedCertificates and still verifies', async () => {
-    const crl = await buildCrl({ issuerCert: issuing.cert.der, signer: issuing.signer, thisUpdate: thisUpdate(), nextUpdate: nextUpdate(), crlNumber: 1n, entries: [] });
+    const crl = await buildCrl({
+      issuerCert: issuing.cert.der,
+      signer: issuing.signer,
+      thisUpdate: thisUpdate(),
+      nextUpdate: nextUpdate(),
+      crlNumber: 1n,
+      entries: [],
+    });
     writeFileSync(file('empty.crl'), crl);
     const text = openssl('crl', '-inform', 'DER', '-in', file('empty.crl'), '-noout', '-text');
     assert.match(text.out, /No Revoked Certificates/);
@@ -247,7 +251,10 @@ describe('OCSP', () => {
     assert.ok(!matchesIssuer(sha256.certIds[0]!, root.cert.der));
 
     const both = parseOcspRequest(request('both', [leaf1, leaf2]));
-    assert.deepEqual(both.certIds.map((c) => c.serialNumber), [leaf1.cert.serialNumber, leaf2.cert.serialNumber]);
+    assert.deepEqual(
+      both.certIds.map((c) => c.serialNumber),
+      [leaf1.cert.serialNumber, leaf2.cert.serialNumber],
+    );
   });
 
   test('good, revoked (keyCompromise, certificateHold) and unknown verify with openssl', async () => {
@@ -329,9 +336,25 @@ describe('OCSP', () => {
     assert.doesNotMatch(ok.out, /Nonce Verify error|WARNING: no nonce/);
     assert.match(ok.out, /OCSP Nonce:\s+0410[0-9A-F]{32}/); // OCTET STRING (16 octets), as RFC 8954 wraps it
 
-    const missing = openssl('ocsp', '-respin', await respond('nonce-missing', req.certIds[0]!, { kind: 'good' }), '-reqin', file('nonce-check.req'), '-CAfile', chainFile);
+    const missing = openssl(
+      'ocsp',
+      '-respin',
+      await respond('nonce-missing', req.certIds[0]!, { kind: 'good' }),
+      '-reqin',
+      file('nonce-check.req'),
+      '-CAfile',
+      chainFile,
+    );
     assert.match(missing.out, /WARNING: no nonce in response/);
-    const wrong = openssl('ocsp', '-respin', await respond('nonce-wrong', req.certIds[0]!, { kind: 'good' }, randomBytes(16)), '-reqin', file('nonce-check.req'), '-CAfile', chainFile);
+    const wrong = openssl(
+      'ocsp',
+      '-respin',
+      await respond('nonce-wrong', req.certIds[0]!, { kind: 'good' }, randomBytes(16)),
+      '-reqin',
+      file('nonce-check.req'),
+      '-CAfile',
+      chainFile,
+    );
     assert.match(wrong.out, /Nonce Verify error/);
   });
 
@@ -353,9 +376,16 @@ describe('OCSP', () => {
   test('refuses to sign with a key that does not match the responder certificate, or an OCSP removeFromCRL', async () => {
     const [id] = parseOcspRequest(request('refuse', [leaf1], '-no_nonce')).certIds;
     const base = { responderCert: issuing.cert.der, signer: issuing.signer, producedAt: new Date() };
-    await assert.rejects(async () => buildOcspResponse({ ...base, signer: root.signer, responses: [{ certId: id!, status: { kind: 'good' }, thisUpdate: new Date() }] }), /does not match/);
     await assert.rejects(
-      async () => buildOcspResponse({ ...base, responses: [{ certId: id!, status: { kind: 'revoked', revokedAt: new Date(), reason: 'removeFromCRL' }, thisUpdate: new Date() }] }),
+      async () => buildOcspResponse({ ...base, signer: root.signer, responses: [{ certId: id!, status: { kind: 'good' }, thisUpdate: new Date() }] }),
+      /does not match/,
+    );
+    await assert.rejects(
+      async () =>
+        buildOcspResponse({
+          ...base,
+          responses: [{ certId: id!, status: { kind: 'revoked', revokedAt: new Date(), reason: 'removeFromCRL' }, thisUpdate: new Date() }],
+        }),
       /removeFromCRL/,
     );
     await assert.rejects(async () => buildOcspResponse({ ...base, responses: [] }), /at least one/);
@@ -386,7 +416,7 @@ describe('OCSP', () => {
         Buffer.from('30023000', 'hex'), // TBSRequest without requestList
         Buffer.from('300430023000', 'hex'), // empty requestList
         Buffer.concat(Array.from({ length: 5000 }, () => Buffer.from('3080', 'hex'))), // deep indefinite nesting
-        Buffer.from('1f' + '81'.repeat(10), 'hex'), // high tag number form
+        Buffer.from(`1f${'81'.repeat(10)}`, 'hex'), // high tag number form
       ];
       for (const der of hostile) assert.equal(onlyOcspErrors(der), false, der.toString('hex').slice(0, 40));
     });

@@ -22,8 +22,7 @@ function openssl(args: string[]): Buffer {
   return r.stdout;
 }
 
-const SAN =
-  'subjectAltName=email:a@example.com,DNS:host.example.com,IP:10.1.2.3,otherName:1.3.6.1.4.1.311.20.2.3;UTF8:alice@corp.example';
+const SAN = 'subjectAltName=email:a@example.com,DNS:host.example.com,IP:10.1.2.3,otherName:1.3.6.1.4.1.311.20.2.3;UTF8:alice@corp.example';
 const CHALLENGE = 's3cret-Chall3nge';
 const POLICY = { rsaMinBits: 2048, allowEc: true };
 
@@ -57,9 +56,14 @@ function makeCsr(keyFile: string, o: CsrOptions = {}): Buffer {
     ...(o.challenge ? ['[req_attributes]', `challengePassword = ${o.challenge}`] : []),
   ];
   const cnf = join(dir, `req-${n}.cnf`);
-  writeFileSync(cnf, config.join('\n') + '\n');
+  writeFileSync(cnf, `${config.join('\n')}\n`);
   return openssl([
-    'req', '-new', '-key', keyFile, '-config', cnf,
+    'req',
+    '-new',
+    '-key',
+    keyFile,
+    '-config',
+    cnf,
     ...(o.san ? ['-addext', o.san] : []),
     ...(o.digest ? [`-${o.digest}`] : []),
     ...(o.sigopt ?? []).flatMap((s) => ['-sigopt', s]),
@@ -182,8 +186,18 @@ describe('parseCsr on openssl requests', () => {
   test('name types, string types and DN escaping', () => {
     const pem = makeCsr(keys.ec, {
       dn: [
-        '0.DC = com', '1.DC = example', 'C = DE', 'ST = Bayern', 'L = München', 'O = Example, Inc.', 'OU = Devices',
-        'CN = bob+admin', 'emailAddress = bob@example.com', 'serialNumber = 42', 'UID = bob', '0.1.2.3.4 = custom', // openssl drops the "N." prefix that allows repeats
+        '0.DC = com',
+        '1.DC = example',
+        'C = DE',
+        'ST = Bayern',
+        'L = München',
+        'O = Example, Inc.',
+        'OU = Devices',
+        'CN = bob+admin',
+        'emailAddress = bob@example.com',
+        'serialNumber = 42',
+        'UID = bob',
+        '0.1.2.3.4 = custom', // openssl drops the "N." prefix that allows repeats
       ],
       challenge: 'abc',
     });
@@ -217,9 +231,7 @@ describe('parseCsr on openssl requests', () => {
   });
 
   test('IPv6 SANs, URIs and extra requested extensions with their critical flags', () => {
-    const csr = parseCsr(
-      makeCsr(keys.ec, { san: 'subjectAltName=IP:2001:db8:0:0:0:0:0:1,URI:https://device.example/42,DNS:a.example' }),
-    );
+    const csr = parseCsr(makeCsr(keys.ec, { san: 'subjectAltName=IP:2001:db8:0:0:0:0:0:1,URI:https://device.example/42,DNS:a.example' }));
     assert.deepEqual(csr.subjectAltNames, [
       { type: 'ip', value: '2001:db8::1' },
       { type: 'uri', value: 'https://device.example/42' },
@@ -368,10 +380,7 @@ describe('checkKeyPolicy', () => {
     assert.equal(checkKeyPolicy(small, POLICY), 'RSA key of 1024 bits is too small; at least 2048 required');
     const rsa = parseCsr(csrs.rsa);
     assert.equal(checkKeyPolicy(rsa, POLICY), undefined);
-    assert.equal(
-      checkKeyPolicy(rsa, { ...POLICY, rsaAllowedBits: [3072, 4096] }),
-      'RSA key of 2048 bits is not allowed; allowed sizes: 3072, 4096',
-    );
+    assert.equal(checkKeyPolicy(rsa, { ...POLICY, rsaAllowedBits: [3072, 4096] }), 'RSA key of 2048 bits is not allowed; allowed sizes: 3072, 4096');
   });
 
   test('EC keys: allowEc, and curves by NIST or OpenSSL name', () => {

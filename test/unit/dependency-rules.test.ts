@@ -39,7 +39,11 @@ function importsOf(file: string): string[] {
 }
 
 const violations = (from: string[], rule: (file: string, target: string) => string | undefined) =>
-  from.flatMap((f) => importsOf(f).map((t) => rule(f, t)).filter((v): v is string => v !== undefined));
+  from.flatMap((f) =>
+    importsOf(f)
+      .map((t) => rule(f, t))
+      .filter((v): v is string => v !== undefined),
+  );
 
 test('the import scanner sees relative imports (guards the rules below)', () => {
   const seen = importsOf('src/app/gateway.ts');
@@ -88,7 +92,11 @@ test('no code under src/ outside the registry names a connector kind: vendors pl
   assert.ok(kinds.length >= 4);
   const found = files('src')
     .filter((f) => f !== REGISTRY)
-    .flatMap((f) => stringLiterals(f).filter((s) => kinds.includes(s)).map((s) => `${f}: '${s}'`));
+    .flatMap((f) =>
+      stringLiterals(f)
+        .filter((s) => kinds.includes(s))
+        .map((s) => `${f}: '${s}'`),
+    );
   assert.deepEqual(found, []);
 });
 

@@ -20,7 +20,12 @@ const forgeDecode = (der: Buffer): Asn1 =>
 const forgeEncode = (node: Asn1): Buffer => Buffer.from(asn1.toDer(node).getBytes(), 'binary');
 
 /** A tree without forge's BIT STRING bookkeeping (bitStringContents, original), for comparison. */
-const plain = (n: Asn1): unknown => ({ tagClass: n.tagClass, type: n.type, constructed: n.constructed, value: Array.isArray(n.value) ? n.value.map(plain) : n.value });
+const plain = (n: Asn1): unknown => ({
+  tagClass: n.tagClass,
+  type: n.type,
+  constructed: n.constructed,
+  value: Array.isArray(n.value) ? n.value.map(plain) : n.value,
+});
 
 function samples(): Buffer[] {
   const dir = tempDir();
@@ -28,7 +33,23 @@ function samples(): Buffer[] {
     const r = spawnSync('openssl', args, { cwd: dir });
     assert.equal(r.status, 0, r.stderr.toString());
   };
-  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=codec test/O=Bank Ä.G./emailAddress=a@example.com', '-addext', 'subjectAltName=DNS:a.example,IP:10.0.0.1,email:a@example.com');
+  run(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'key.pem',
+    '-out',
+    'cert.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=codec test/O=Bank Ä.G./emailAddress=a@example.com',
+    '-addext',
+    'subjectAltName=DNS:a.example,IP:10.0.0.1,email:a@example.com',
+  );
   run('x509', '-in', 'cert.pem', '-outform', 'DER', '-out', 'cert.der');
   run('req', '-new', '-key', 'key.pem', '-subj', '/CN=csr/serialNumber=1234', '-outform', 'DER', '-out', 'csr.der');
   run('pkey', '-in', 'key.pem', '-outform', 'DER', '-out', 'key.der');
@@ -51,7 +72,10 @@ test('reads what OpenSSL writes into the tree forge reads, and writes it back by
 test('10,000 mutations: refused exactly when forge refuses, and otherwise the same tree and bytes', () => {
   const seeds = samples();
   let seed = 42;
-  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n);
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
   let refused = 0;
   for (let i = 0; i < 10_000; i++) {
     const b = Buffer.from(seeds[i % seeds.length]!.subarray(0, 600 + rand(1400)));
@@ -79,7 +103,11 @@ test('10,000 mutations: refused exactly when forge refuses, and otherwise the sa
     } catch (err) {
       ours = err as Error;
     }
-    assert.equal(ours instanceof Error, theirs instanceof Error, `mutation ${i}: ${ours instanceof Error ? ours.message : 'accepted'} vs forge ${theirs instanceof Error ? theirs.message : 'accepted'}`);
+    assert.equal(
+      ours instanceof Error,
+      theirs instanceof Error,
+      `mutation ${i}: ${ours instanceof Error ? ours.message : 'accepted'} vs forge ${theirs instanceof Error ? theirs.message : 'accepted'}`,
+    );
     if (ours instanceof Error) {
       refused++;
       continue;
@@ -100,7 +128,10 @@ test('builders encode as forge encodes them: strings, integers, long lengths', (
   ]);
   assert.deepEqual(toDer(tree), forgeEncode(tree));
   const forgeInts = [0, 1, 127, 128, 255, 256, 65535, -1, -128, -129, 2 ** 31 - 1, -(2 ** 31)].map((n) => asn1.integerToDer(n).getBytes());
-  assert.deepEqual(forgeInts, [0, 1, 127, 128, 255, 256, 65535, -1, -128, -129, 2 ** 31 - 1, -(2 ** 31)].map((n) => int(n).value));
+  assert.deepEqual(
+    forgeInts,
+    [0, 1, 127, 128, 255, 256, 65535, -1, -128, -129, 2 ** 31 - 1, -(2 ** 31)].map((n) => int(n).value),
+  );
 });
 
 test('OIDs: the usual ones as forge writes them, and arcs past 2^53 (UUID OIDs) without loss', () => {

@@ -27,12 +27,18 @@ async function cert(cn: string, issuer: { der: Buffer; key: KeyObject } | undefi
   return { der: c.der, key: privateKey };
 }
 const ca = (cn: string, issuer?: { der: Buffer; key: KeyObject }) => cert(cn, issuer, { ca: {}, keyUsage: { keyCertSign: true, cRLSign: true } });
-const refused = (fn: () => unknown, kind: PivCardError['kind'], pattern: RegExp) => assert.throws(fn, (err: unknown) => err instanceof PivCardError && err.kind === kind && pattern.test(err.message));
+const refused = (fn: () => unknown, kind: PivCardError['kind'], pattern: RegExp) =>
+  assert.throws(fn, (err: unknown) => err instanceof PivCardError && err.kind === kind && pattern.test(err.message));
 
 test('a card chains through the intermediate it sends to a trusted root; without it, or signed by another key, it does not', async () => {
   const root = await ca('PIV Root');
   const intermediate = await ca('PIV Issuing CA', root);
-  const card = await cert('JANE', intermediate, { subjectAltNames: [{ type: 'upn', value: 'jane@corp.example.com' }, { type: 'email', value: 'jane@example.com' }] });
+  const card = await cert('JANE', intermediate, {
+    subjectAltNames: [
+      { type: 'upn', value: 'jane@corp.example.com' },
+      { type: 'email', value: 'jane@example.com' },
+    ],
+  });
   const trust = new PivTrust([new X509Certificate(root.der)], 'any');
   const seen = trust.verify(card.der, [intermediate.der]);
   assert.deepEqual([seen.upns, seen.emails, seen.subject, seen.issuer], [['jane@corp.example.com'], ['jane@example.com'], 'CN=JANE', 'CN=PIV Issuing CA']);
@@ -72,7 +78,11 @@ test('only a PIV Authentication certificate derives by default; Card Authenticat
   assert.deepEqual(trust.verify(pivAuth.der).policies, ['2.16.840.1.101.3.2.1.3.7', '2.16.840.1.101.3.2.1.3.13']);
   assert.ok(trust.verify(pivI.der));
   refused(() => trust.verify(cardAuth.der), 'wrong-certificate', /Card Authentication certificate.*choose the PIV Authentication certificate/);
-  refused(() => trust.verify(none.der), 'wrong-certificate', /under no certificate policy; a PIV Authentication certificate \(policy 2\.16\.840\.1\.101\.3\.2\.1\.3\.13 or 2\.16\.840\.1\.101\.3\.2\.1\.3\.18\) is needed/);
+  refused(
+    () => trust.verify(none.der),
+    'wrong-certificate',
+    /under no certificate policy; a PIV Authentication certificate \(policy 2\.16\.840\.1\.101\.3\.2\.1\.3\.13 or 2\.16\.840\.1\.101\.3\.2\.1\.3\.18\) is needed/,
+  );
   refused(() => trust.verify(corporate.der), 'wrong-certificate', /under certificate policies 1\.3\.6\.1\.4\.1\.99999\.1\.2;/);
   const corporateTrust = new PivTrust(anchors, ['1.3.6.1.4.1.99999.1.2']);
   assert.ok(corporateTrust.verify(corporate.der));
@@ -84,7 +94,8 @@ test('only a PIV Authentication certificate derives by default; Card Authenticat
 });
 
 test('derivedCredentials.acceptPolicies: dotted OIDs or "any"; anything else is refused at start', () => {
-  const accepts = (value?: string) => parseConfig(value === undefined ? '' : `derivedCredentials:\n  acceptPolicies: ${value}\n`, 'f', {}).derivedCredentials.acceptPolicies;
+  const accepts = (value?: string) =>
+    parseConfig(value === undefined ? '' : `derivedCredentials:\n  acceptPolicies: ${value}\n`, 'f', {}).derivedCredentials.acceptPolicies;
   assert.deepEqual(accepts(), ['2.16.840.1.101.3.2.1.3.13', '2.16.840.1.101.3.2.1.3.18']);
   assert.equal(accepts('any'), 'any');
   assert.deepEqual(accepts('[1.3.6.1.4.1.99999.1.2]'), ['1.3.6.1.4.1.99999.1.2']);
@@ -102,20 +113,33 @@ test('issuer DNs compare in any order, with "/" or ",", without case; nonsense i
 });
 
 test('purposes follow the presets: client authentication, signing, encryption', () => {
-  assert.deepEqual(
-    (['derived-piv-auth', 'tls-client', 'device-identity', 'smime-signing', 'smime-encryption'] as const).map(presetPurpose),
-    ['authentication', 'authentication', 'authentication', 'signing', 'encryption'],
-  );
+  assert.deepEqual((['derived-piv-auth', 'tls-client', 'device-identity', 'smime-signing', 'smime-encryption'] as const).map(presetPurpose), [
+    'authentication',
+    'authentication',
+    'authentication',
+    'signing',
+    'encryption',
+  ]);
 });
 
 test('AppConnect certificates may carry older decryption keys, not historic-only; derived profiles are not validated by a second person', () => {
   const profile = (cert: string, extra = '') => parseConfig(`credentialProfiles:\n  p:\n    certificates: [${cert}]\n${extra}`, 'f', {});
   const ok = profile('{ template: smime-encryption, container: mobileiron-appconnect, includeHistoric: true }');
   assert.equal(mobileProfiles(ok).p!.certificates[0]!.purpose, 'encryption');
-  assert.throws(() => profile('{ template: smime-encryption, container: mobileiron-appconnect, historic: historic-only }'), /historic certificates cannot be provisioned to mobileiron-appconnect/);
+  assert.throws(
+    () => profile('{ template: smime-encryption, container: mobileiron-appconnect, historic: historic-only }'),
+    /historic certificates cannot be provisioned to mobileiron-appconnect/,
+  );
   assert.throws(() => profile('{ template: tls-client }', '    encoding: derived-credential\n    requireValidation: true\n'), /vouched for by the PIV card/);
-  assert.throws(() => mobileProfiles(profile('{ template: smime-signing, container: mobileiron-appconnect, includeHistoric: true }')), /must be an encryption certificate; "smime-signing" is for signing/);
-  assert.equal(mobileProfiles(profile('{ template: tls-client, purpose: signing }')).p!.certificates[0]!.purpose, 'signing', 'the profile says, over the preset');
+  assert.throws(
+    () => mobileProfiles(profile('{ template: smime-signing, container: mobileiron-appconnect, includeHistoric: true }')),
+    /must be an encryption certificate; "smime-signing" is for signing/,
+  );
+  assert.equal(
+    mobileProfiles(profile('{ template: tls-client, purpose: signing }')).p!.certificates[0]!.purpose,
+    'signing',
+    'the profile says, over the preset',
+  );
   const d = parseConfig('', 'f', {}).derivedCredentials;
   assert.deepEqual([d.pivTrust, d.match, d.maxRequestsPerDay, d.rederiveBy], [[], ['upn', 'email'], 5, 80]);
   assert.throws(() => parseConfig('derivedCredentials:\n  rederiveBy: 100\n', 'f', {}), /rederiveBy/);

@@ -24,7 +24,27 @@ const OU = '2.5.4.11';
 function opensslSubject(subj: string, mask = 'utf8only'): { subject: Dn; der: Buffer } {
   const dir = tempDir();
   writeFileSync(join(dir, 'req.cnf'), `[req]\ndistinguished_name = dn\nstring_mask = ${mask}\n[dn]\n`);
-  openssl(['req', '-x509', '-new', '-config', join(dir, 'req.cnf'), '-utf8', '-subj', subj, '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'key.pem'), '-days', '1', '-out', join(dir, 'cert.pem')]);
+  openssl([
+    'req',
+    '-x509',
+    '-new',
+    '-config',
+    join(dir, 'req.cnf'),
+    '-utf8',
+    '-subj',
+    subj,
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    join(dir, 'key.pem'),
+    '-days',
+    '1',
+    '-out',
+    join(dir, 'cert.pem'),
+  ]);
   const der = new X509Certificate(openssl(['x509', '-in', join(dir, 'cert.pem')])).raw;
   return { subject: certificateNames(der).subject, der };
 }
@@ -75,13 +95,22 @@ describe('RFC 4514 strings', () => {
     for (const [text, problem] of refused) assert.throws(() => parseDn(text), problem, JSON.stringify(text));
   });
 
-  test('printed in the certificate\'s order, escaped as RFC 4514 says, hidden characters as hex, other types as #hex', () => {
-    const name: Dn = [[{ type: CN, text: 'Smith, Jane' }, { type: OU, text: 'a+b' }], [{ type: O, text: 'credgate dev' }]];
+  test("printed in the certificate's order, escaped as RFC 4514 says, hidden characters as hex, other types as #hex", () => {
+    const name: Dn = [
+      [
+        { type: CN, text: 'Smith, Jane' },
+        { type: OU, text: 'a+b' },
+      ],
+      [{ type: O, text: 'credgate dev' }],
+    ];
     assert.equal(formatDn(name), 'CN=Smith\\, Jane+OU=a\\+b, O=credgate dev');
     assert.equal(formatDn([[{ type: CN, text: ' #lead"<>;\\ trail ' }]]), 'CN=\\ #lead\\"\\<\\>\\;\\\\ trail\\ ');
     assert.equal(formatDn([[{ type: CN, text: '#x' }]]), 'CN=\\#x');
     assert.equal(formatDn([[{ type: CN, text: 'a\nb\u202Ec\u0000' }]]), 'CN=a\\0Ab\\E2\\80\\AEc\\00');
-    assert.equal(formatDn([[{ type: '1.2.3.4', der: Buffer.from('020101', 'hex') }], [{ type: '1.2.840.113549.1.9.1', text: 'a@b.c' }]]), '1.2.3.4=#020101, emailAddress=a@b.c');
+    assert.equal(
+      formatDn([[{ type: '1.2.3.4', der: Buffer.from('020101', 'hex') }], [{ type: '1.2.840.113549.1.9.1', text: 'a@b.c' }]]),
+      '1.2.3.4=#020101, emailAddress=a@b.c',
+    );
     for (const text of ['CN=a\\,b+OU=c,O=d', 'CN=\\ x\\ ,O=\\#y', 'CN=caf\\C3\\A9', '1.2.3.4=#0403010203']) {
       const dn = parseDn(text);
       assert.ok(sameName(parseDn(formatDn(dn)), dn), `${text} printed as ${formatDn(dn)} reads back as the same name`);
@@ -90,7 +119,7 @@ describe('RFC 4514 strings', () => {
 });
 
 describe('DER names', () => {
-  test('read from OpenSSL\'s encoding: a comma stays inside its value, a plus makes a multi-valued RDN', () => {
+  test("read from OpenSSL's encoding: a comma stays inside its value, a plus makes a multi-valued RDN", () => {
     assert.deepEqual(texts(opensslSubject('/CN=credgate-admin, O=credgate dev').subject), [[`${CN}=credgate-admin, O=credgate dev`]]);
     assert.deepEqual(texts(opensslSubject('/CN=a+OU=b/O=c').subject), [[`${CN}=a`, `${OU}=b`], [`${O}=c`]]);
   });
@@ -98,7 +127,11 @@ describe('DER names', () => {
   test('every string type decodes to its characters; each value keeps its exact DER', () => {
     const { subject } = opensslSubject('/CN=café/OU=Łukasz/O=credgate dev', 'default');
     assert.deepEqual(texts(subject), [[`${CN}=café`], [`${OU}=Łukasz`], [`${O}=credgate dev`]]);
-    assert.deepEqual(subject.map(([v]) => v!.der![0]), [0x14, 0x1e, 0x13], 'T61String, BMPString, PrintableString');
+    assert.deepEqual(
+      subject.map(([v]) => v!.der![0]),
+      [0x14, 0x1e, 0x13],
+      'T61String, BMPString, PrintableString',
+    );
   });
 
   test('a value that is not a string has no text, only DER', () => {

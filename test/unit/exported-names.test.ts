@@ -38,5 +38,8 @@ test('every exported type, interface and class name is defined once', () => {
 });
 
 test('every exported function and constant name is defined once', () => {
-  assert.deepEqual(definedTwice(VALUE, (f) => f.startsWith('src/store/migrations/')), {});
+  assert.deepEqual(
+    definedTwice(VALUE, (f) => f.startsWith('src/store/migrations/')),
+    {},
+  );
 });

@@ -59,13 +59,19 @@ function app() {
   router.get('/our-fault', async () => {
     throw new Error('database exploded: password=hunter2');
   });
-  return { app: createApp({ log: createLogger({ level: 'info', destination: sink as never }), trustProxy: false, mounts: [{ path: '/t', router }] }), logs: () => logs };
+  return {
+    app: createApp({ log: createLogger({ level: 'info', destination: sink as never }), trustProxy: false, mounts: [{ path: '/t', router }] }),
+    logs: () => logs,
+  };
 }
 
 describe('HTTP error contract', () => {
   test('client mistakes keep their 4xx status and say why', async () => {
     const { app: a } = app();
-    const tooBig = await request(a).post('/t/echo').set('Content-Type', 'application/json').send(JSON.stringify({ x: 'y'.repeat(100) }));
+    const tooBig = await request(a)
+      .post('/t/echo')
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify({ x: 'y'.repeat(100) }));
     assert.equal(tooBig.status, 413);
     assert.equal(tooBig.body.error, 'payload_too_large');
     const malformed = await request(a).post('/t/echo').set('Content-Type', 'application/json').send('{"a":');
@@ -74,7 +80,10 @@ describe('HTTP error contract', () => {
     const encoding = await request(a).post('/t/echo').set('Content-Type', 'application/json').set('Content-Encoding', 'bogus').send('{}');
     assert.equal(encoding.status, 415);
     const explicit = await request(a).get('/t/client-mistake');
-    assert.deepEqual({ status: explicit.status, error: explicit.body.error, message: explicit.body.message }, { status: 400, error: 'bad_request', message: 'serial must be hex' });
+    assert.deepEqual(
+      { status: explicit.status, error: explicit.body.error, message: explicit.body.message },
+      { status: 400, error: 'bad_request', message: 'serial must be hex' },
+    );
     assert.equal((await request(a).get('/nowhere')).status, 404);
   });
 

@@ -26,7 +26,11 @@ const issues = (input: unknown) => {
   const r = intuneSchema.safeParse(input);
   return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
 };
-const withPassword = (password: string, key = rsa2048) => ({ ...base, policy: { ...base.policy, pkcs12: { password } }, pfxImport: { ...base.pfxImport, connectorPublicKey: key } });
+const withPassword = (password: string, key = rsa2048) => ({
+  ...base,
+  policy: { ...base.policy, pkcs12: { password } },
+  pfxImport: { ...base.pfxImport, connectorPublicKey: key },
+});
 
 describe('Intune connector settings', () => {
   test('a minimal file validates and gets the Microsoft defaults', () => {
@@ -41,8 +45,14 @@ describe('Intune connector settings', () => {
   });
 
   test('the connector key must be an RSA public key: garbage, a missing file and an EC key are named', () => {
-    assert.match(issues({ ...base, pfxImport: { ...base.pfxImport, connectorPublicKey: '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----' } }).join(), /^pfxImport\.connectorPublicKey: expected the connector's RSA public key/);
-    assert.match(issues({ ...base, pfxImport: { ...base.pfxImport, connectorPublicKey: '/nonexistent/key.pem' } }).join(), /pfxImport\.connectorPublicKey: .*ENOENT.*\/nonexistent\/key\.pem/);
+    assert.match(
+      issues({ ...base, pfxImport: { ...base.pfxImport, connectorPublicKey: '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----' } }).join(),
+      /^pfxImport\.connectorPublicKey: expected the connector's RSA public key/,
+    );
+    assert.match(
+      issues({ ...base, pfxImport: { ...base.pfxImport, connectorPublicKey: '/nonexistent/key.pem' } }).join(),
+      /pfxImport\.connectorPublicKey: .*ENOENT.*\/nonexistent\/key\.pem/,
+    );
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
     assert.match(issues({ ...base, pfxImport: { ...base.pfxImport, connectorPublicKey: ec } }).join(), /expected an RSA public key, got ec/);
   });
@@ -73,8 +83,14 @@ describe('Intune connector settings', () => {
     };
     const keyIssue = (connectorPublicKey: string) => issues({ ...base, pfxImport: { ...base.pfxImport, connectorPublicKey } }).join('\n');
     const blob = cngPublicBlob(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey);
-    assert.match(keyIssue(write('text.txt', 'PFXEncryptionKey\n')), /^pfxImport\.connectorPublicKey: expected the connector's RSA public key \(PEM, or the CNG key blob Export-IntunePublicKey writes; inline or a file path\): .*text\.txt holds neither a PEM public key nor a CNG RSA public key blob$/);
-    assert.match(keyIssue(write('random.bin', Buffer.from('3082010a0282010100', 'hex'))), /random\.bin holds neither a PEM public key nor a CNG RSA public key blob/);
+    assert.match(
+      keyIssue(write('text.txt', 'PFXEncryptionKey\n')),
+      /^pfxImport\.connectorPublicKey: expected the connector's RSA public key \(PEM, or the CNG key blob Export-IntunePublicKey writes; inline or a file path\): .*text\.txt holds neither a PEM public key nor a CNG RSA public key blob$/,
+    );
+    assert.match(
+      keyIssue(write('random.bin', Buffer.from('3082010a0282010100', 'hex'))),
+      /random\.bin holds neither a PEM public key nor a CNG RSA public key blob/,
+    );
     assert.match(keyIssue(write('short.blob', blob.subarray(0, 20))), /^pfxImport\.connectorPublicKey: .*at least 24 bytes/);
     assert.match(keyIssue(write('cut.blob', blob.subarray(0, blob.length - 1))), /lengths \(exponent 3, modulus 256 bytes\) do not add up/);
     const lying = Buffer.from(blob);
@@ -96,7 +112,10 @@ describe('Intune connector settings', () => {
         `pfxImport.intendedPurpose.signing: Intune does not support "${purpose}" as the intended purpose of imported PFX certificates; use unassigned, smimeEncryption, smimeSigning (Intune documentation: "Configure and use imported PKCS certificates with Intune")`,
       ]);
     }
-    assert.match(issues({ ...base, pfxImport: { ...base.pfxImport, intendedPurpose: { encryption: 'vpn' } } }).join(), /^pfxImport\.intendedPurpose\.encryption: Intune does not support "vpn"/);
+    assert.match(
+      issues({ ...base, pfxImport: { ...base.pfxImport, intendedPurpose: { encryption: 'vpn' } } }).join(),
+      /^pfxImport\.intendedPurpose\.encryption: Intune does not support "vpn"/,
+    );
     assert.deepEqual(issues({ ...base, pfxImport: { ...base.pfxImport, intendedPurpose: { signing: 'unassigned', encryption: 'smimeEncryption' } } }), []);
   });
 
@@ -129,6 +148,9 @@ describe('Intune connector settings', () => {
     assert.equal(s.revocation.enabled, true);
     assert.throws(() => parseYaml(text, file, intuneSchema, { env: {}, envOverrides: false }), ConfigError);
     const bad = text.replace('format: apple', 'format: apple\n    extra: 1');
-    assert.throws(() => parseYaml(bad, file, intuneSchema, { env, envOverrides: false }), (err: ConfigError) => err.problems.some((p) => /intune\.yaml:\d+:\d+/.test(p)));
+    assert.throws(
+      () => parseYaml(bad, file, intuneSchema, { env, envOverrides: false }),
+      (err: ConfigError) => err.problems.some((p) => /intune\.yaml:\d+:\d+/.test(p)),
+    );
   });
 });

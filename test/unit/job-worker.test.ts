@@ -24,10 +24,22 @@ async function settle(repo: JobRepository, id: number, timeoutMs = 10_000): Prom
 describe('backoff', () => {
   test('grows exponentially, is capped, and is jittered below the ceiling', () => {
     const policy = { baseMs: 1000, maxMs: 60_000 };
-    assert.equal(retryDelayMs(1, policy, () => 0.999999), 999);
-    assert.equal(retryDelayMs(3, policy, () => 0.999999), 3999);
-    assert.equal(retryDelayMs(30, policy, () => 0.999999), 59_999);
-    assert.equal(retryDelayMs(5, policy, () => 0), 0);
+    assert.equal(
+      retryDelayMs(1, policy, () => 0.999999),
+      999,
+    );
+    assert.equal(
+      retryDelayMs(3, policy, () => 0.999999),
+      3999,
+    );
+    assert.equal(
+      retryDelayMs(30, policy, () => 0.999999),
+      59_999,
+    );
+    assert.equal(
+      retryDelayMs(5, policy, () => 0),
+      0,
+    );
     const samples = new Set(Array.from({ length: 50 }, () => retryDelayMs(4, policy)));
     assert.ok(samples.size > 10, 'delays are spread out');
     for (const s of samples) assert.ok(s >= 0 && s < 8000);
@@ -47,7 +59,12 @@ describe('job worker', () => {
     await migrate(db);
     repo = new JobRepository(db);
     queue = new JobQueue(repo, 3);
-    worker = new JobWorker(repo, queue, { concurrency: 2, pollIntervalMs: 1000, leaseMs: 10_000, backoff: { baseMs: 20, maxMs: 50 } }, createLogger({ level: 'silent' }));
+    worker = new JobWorker(
+      repo,
+      queue,
+      { concurrency: 2, pollIntervalMs: 1000, leaseMs: 10_000, backoff: { baseMs: 20, maxMs: 50 } },
+      createLogger({ level: 'silent' }),
+    );
     const count = (key: string) => calls.set(key, (calls.get(key) ?? 0) + 1).get(key)!;
     worker.register('flaky', async (payload) => {
       const n = count(String((payload as { key: string }).key));

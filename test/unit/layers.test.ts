@@ -33,8 +33,7 @@ function layerTable(): Row[] {
 const within = (path: string, layer: string) => path === layer || path.startsWith(`${layer}/`);
 
 /** The row a path belongs to: the longest layer that holds it. */
-const rowOf = (rows: Row[], path: string): Row | undefined =>
-  rows.filter((r) => within(path, r.layer)).sort((a, b) => b.layer.length - a.layer.length)[0];
+const rowOf = (rows: Row[], path: string): Row | undefined => rows.filter((r) => within(path, r.layer)).sort((a, b) => b.layer.length - a.layer.length)[0];
 
 function sources(dir: string): string[] {
   return readdirSync(join(REPO, dir), { recursive: true, encoding: 'utf8' })
@@ -51,8 +50,14 @@ function importsOf(file: string): string[] {
 test('the table has a row for every folder of src/ and for connectors/, and names only layers it has', () => {
   const rows = layerTable();
   const layers = rows.map((r) => r.layer);
-  const folders = readdirSync(join(REPO, 'src')).filter((f) => statSync(join(REPO, 'src', f)).isDirectory()).map((f) => `src/${f}`);
-  assert.deepEqual(folders.filter((f) => !layers.includes(f)), [], 'folders of src/ without a row in docs/architecture.md');
+  const folders = readdirSync(join(REPO, 'src'))
+    .filter((f) => statSync(join(REPO, 'src', f)).isDirectory())
+    .map((f) => `src/${f}`);
+  assert.deepEqual(
+    folders.filter((f) => !layers.includes(f)),
+    [],
+    'folders of src/ without a row in docs/architecture.md',
+  );
   assert.ok(layers.includes('connectors'));
   for (const r of rows) {
     assert.ok(statSync(join(REPO, r.layer), { throwIfNoEntry: false })?.isDirectory(), `${r.layer} is a folder`);

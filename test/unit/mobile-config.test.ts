@@ -22,7 +22,10 @@ test('profile defaults: identity-agent, any device, no validation, PIN, 04-08N, 
   assert.equal(p.requestExpiry, '7d');
   assert.deepEqual(p.roles, { request: ['admin'], receive: ['*'], validate: ['admin'], collect: ['*'], unlock: ['admin'] });
   const m = parseConfig('', 'f', {}).mobile;
-  assert.deepEqual([m.maxSessions, m.maxCodeAttempts, m.otpDelivery, m.policy.logLevel, m.policy.maxLogFiles, m.policy.maxRetries, m.policy.minRetryDelay], [-1, 5, 'screen', 2, -1, 5, '10s']);
+  assert.deepEqual(
+    [m.maxSessions, m.maxCodeAttempts, m.otpDelivery, m.policy.logLevel, m.policy.maxLogFiles, m.policy.maxRetries, m.policy.minRetryDelay],
+    [-1, 5, 'screen', 2, -1, 5, '10s'],
+  );
 });
 
 test('profile mistakes are refused with what to fix', () => {
@@ -33,7 +36,15 @@ test('profile mistakes are refused with what to fix', () => {
   assert.throws(() => parseConfig(profile('    authentication: [face]\n'), 'f', {}), /must include "pin"/);
   assert.throws(() => parseConfig(profile('    deviceRestriction: trusted\n'), 'f', {}), /deviceRestriction/);
   assert.throws(() => parseConfig(profile('    encoding: smart-card\n'), 'f', {}), /encoding/);
-  assert.throws(() => parseConfig('credentialProfiles:\n  p:\n    certificates: [{ template: smime-encryption, container: citrix-securevault, includeHistoric: true }]\n', 'f', {}), /historic certificates cannot be provisioned to citrix-securevault/);
+  assert.throws(
+    () =>
+      parseConfig(
+        'credentialProfiles:\n  p:\n    certificates: [{ template: smime-encryption, container: citrix-securevault, includeHistoric: true }]\n',
+        'f',
+        {},
+      ),
+    /historic certificates cannot be provisioned to citrix-securevault/,
+  );
   assert.throws(() => parseConfig('mobile:\n  maxSessions: -2\n', 'f', {}), /maxSessions/);
 });
 
@@ -56,11 +67,31 @@ test('codes: the longest allowed length, grouped by four; typed with or without 
   assert.equal(mac.matches('mobile code', 'req-1', '12345679', stored), false);
 });
 
-const person = (extra: Partial<Person> = {}): Person => ({ id: 'u', userName: 'jane', displayName: 'Jane', email: 'jane@example.com', mobile: '+447700900123', upn: null, groups: [], roles: [], createdAt: 0, updatedAt: 0, ...extra });
+const person = (extra: Partial<Person> = {}): Person => ({
+  id: 'u',
+  userName: 'jane',
+  displayName: 'Jane',
+  email: 'jane@example.com',
+  mobile: '+447700900123',
+  upn: null,
+  groups: [],
+  roles: [],
+  createdAt: 0,
+  updatedAt: 0,
+  ...extra,
+});
 const senders: Senders = { email: { send: async () => undefined }, sms: { send: async () => 'ok' } };
 const notifications = (otpDelivery: 'screen' | 'sms' | 'email', s: Senders = senders) =>
-  new Notifications({ messages: {} as Messages, senders: s, otpDelivery, appLink: 'credgate://collect', baseUrl: 'https://gw.example.com', log: pino({ level: 'silent' }) });
-const refusal = (fn: () => unknown, pattern: RegExp) => assert.throws(fn, (err: unknown) => err instanceof IdentityError && err.kind === 'bad_request' && pattern.test(err.message));
+  new Notifications({
+    messages: {} as Messages,
+    senders: s,
+    otpDelivery,
+    appLink: 'credgate://collect',
+    baseUrl: 'https://gw.example.com',
+    log: pino({ level: 'silent' }),
+  });
+const refusal = (fn: () => unknown, pattern: RegExp) =>
+  assert.throws(fn, (err: unknown) => err instanceof IdentityError && err.kind === 'bad_request' && pattern.test(err.message));
 
 test('a code sent by SMS means the notification goes by email, never both by SMS', () => {
   const n = notifications('sms');
@@ -100,17 +131,38 @@ test('the SMS gateway gets the configured method, headers and body template, esc
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   try {
-    const json = new SmsSender({ url: `${url}/v1/sms`, method: 'POST', headers: { Authorization: 'Bearer t' }, contentType: 'application/json', body: '{"to": "{{mobile}}", "text": "{{message}}"}', timeout: '5s' });
+    const json = new SmsSender({
+      url: `${url}/v1/sms`,
+      method: 'POST',
+      headers: { Authorization: 'Bearer t' },
+      contentType: 'application/json',
+      body: '{"to": "{{mobile}}", "text": "{{message}}"}',
+      timeout: '5s',
+    });
     assert.equal(await json.send('+447700900123', 'Code "1234"\nbye'), '{"queued":true}');
     assert.deepEqual(JSON.parse(seen[0]!.body), { to: '+447700900123', text: 'Code "1234"\nbye' });
     assert.equal(seen[0]!.auth, 'Bearer t');
     assert.equal(seen[0]!.type, 'application/json');
 
-    const form = new SmsSender({ url: `${url}/send`, method: 'POST', headers: {}, contentType: 'application/x-www-form-urlencoded', body: 'msisdn={{mobile}}&msg={{message}}', timeout: '5s' });
+    const form = new SmsSender({
+      url: `${url}/send`,
+      method: 'POST',
+      headers: {},
+      contentType: 'application/x-www-form-urlencoded',
+      body: 'msisdn={{mobile}}&msg={{message}}',
+      timeout: '5s',
+    });
     await form.send('+15550100', 'a&b=c');
     assert.deepEqual(Object.fromEntries(new URLSearchParams(seen[1]!.body)), { msisdn: '+15550100', msg: 'a&b=c' });
 
-    const get = new SmsSender({ url: `${url}/get?to={{mobile}}&text={{message}}`, method: 'GET', headers: {}, contentType: 'application/json', body: '', timeout: '5s' });
+    const get = new SmsSender({
+      url: `${url}/get?to={{mobile}}&text={{message}}`,
+      method: 'GET',
+      headers: {},
+      contentType: 'application/json',
+      body: '',
+      timeout: '5s',
+    });
     await get.send('+15550100', 'hi there');
     assert.equal(seen[2]!.url, '/get?to=%2B15550100&text=hi%20there');
     assert.equal(seen[2]!.body, '');

@@ -25,7 +25,11 @@ const msg = (m: unknown) => Buffer.from(JSON.stringify(m));
 describe('ENS messages', () => {
   test('one event per device, typed by eventType, with user and device fields', () => {
     const other = { ...DEVICE, deviceGuid: 'guid-2', userId: 'asmith@example.com', userUuid: undefined, iosUdid: null };
-    const { vendorType, events } = parseEnsMessage('mi', 'device/enrolled', msg({ timestamp: 1717171717000, eventType: 'device.enrolled', devices: [DEVICE, other] }));
+    const { vendorType, events } = parseEnsMessage(
+      'mi',
+      'device/enrolled',
+      msg({ timestamp: 1717171717000, eventType: 'device.enrolled', devices: [DEVICE, other] }),
+    );
     assert.equal(vendorType, 'device.enrolled');
     assert.equal(events.length, 2);
     const [a, b] = events.map((e) => e.event);
@@ -38,14 +42,19 @@ describe('ENS messages', () => {
         occurredAt: '2024-05-31T16:08:37.000Z',
       },
     );
-    assert.deepEqual(b!.user, { id: 'asmith@example.com', userName: 'asmith@example.com', vendorId: 'asmith@example.com' }, 'no uuid: the userId is the id; no email guessed here');
+    assert.deepEqual(
+      b!.user,
+      { id: 'asmith@example.com', userName: 'asmith@example.com', vendorId: 'asmith@example.com' },
+      'no uuid: the userId is the id; no email guessed here',
+    );
     assert.equal(b!.device.udid, undefined);
     assert.notEqual(a!.dedupeKey, b!.dedupeKey);
     assert.deepEqual(events[0]!.payload.device, DEVICE, 'the device entry is stored as received');
   });
 
   test('retired and wiped map to unenrolled and wiped; other types are stored as unknown', () => {
-    const type = (eventType: string) => parseEnsMessage('mi', eventType.replace('.', '/'), msg({ timestamp: 1, eventType, devices: [DEVICE] })).events[0]!.event.type;
+    const type = (eventType: string) =>
+      parseEnsMessage('mi', eventType.replace('.', '/'), msg({ timestamp: 1, eventType, devices: [DEVICE] })).events[0]!.event.type;
     assert.equal(type('device.retired'), 'unenrolled');
     assert.equal(type('device.wiped'), 'wiped');
     assert.equal(type('device.not_compliant'), 'compliance-changed');
@@ -60,7 +69,10 @@ describe('ENS messages', () => {
 
   test('a body whose eventType contradicts its topic is refused; case and a tenant prefix do not matter', () => {
     const parse = (topic: string, eventType: string) => parseEnsMessage('mi', topic, msg({ timestamp: 1, eventType, devices: [DEVICE] }));
-    assert.throws(() => parse('device/enrolled', 'device.wiped'), (err: unknown) => err instanceof EnsMessageError && /eventType "device\.wiped" does not match topic device\/enrolled/.test(err.message));
+    assert.throws(
+      () => parse('device/enrolled', 'device.wiped'),
+      (err: unknown) => err instanceof EnsMessageError && /eventType "device\.wiped" does not match topic device\/enrolled/.test(err.message),
+    );
     assert.throws(() => parse('6f1c0000-aaaa/device/compliant', 'device.retired'), EnsMessageError);
     assert.equal(parse('6f1c0000-aaaa/device/retired', 'Device.Retired').events[0]!.event.type, 'unenrolled');
   });
@@ -100,7 +112,11 @@ describe('ENS messages', () => {
     assert.match(reason(JSON.stringify({ timestamp: 1, devices: [{ ...DEVICE, deviceGuid: 'x'.repeat(300) }] })), /devices\.0\.deviceGuid/);
     assert.match(reason(JSON.stringify({ timestamp: 1, devices: [{ ...DEVICE, userId: { $ne: 1 } }] })), /devices\.0\.userId/);
     for (const guid of ['*', 'a b', 'guid"', '../x', '%']) {
-      assert.match(reason(JSON.stringify({ timestamp: 1, devices: [{ ...DEVICE, deviceGuid: guid }] })), /devices\.0\.deviceGuid: deviceGuid has characters no device id has/, guid);
+      assert.match(
+        reason(JSON.stringify({ timestamp: 1, devices: [{ ...DEVICE, deviceGuid: guid }] })),
+        /devices\.0\.deviceGuid: deviceGuid has characters no device id has/,
+        guid,
+      );
     }
     assert.match(reason(JSON.stringify({ timestamp: 'soon', devices: [DEVICE] })), /timestamp "soon"/);
   });

@@ -20,10 +20,16 @@ test('defaults: an smime credential profile for the system store; OTA on, with A
 
 test('a credential profile naming a missing template is a StartupError that says where', () => {
   const config = parseConfig('credentialProfiles:\n  vpn:\n    certificates:\n      - template: vpn-cert\n', 'f', {});
-  assert.throws(() => checkCredentialProfiles(config), (err: unknown) => err instanceof StartupError && /credentialProfiles\.vpn\.certificates\[0\]\.template: no template named "vpn-cert"/.test(err.message));
+  assert.throws(
+    () => checkCredentialProfiles(config),
+    (err: unknown) => err instanceof StartupError && /credentialProfiles\.vpn\.certificates\[0\]\.template: no template named "vpn-cert"/.test(err.message),
+  );
 });
 
 test('an unknown container and a malformed payload identifier are refused by the schema', () => {
-  assert.throws(() => parseConfig('credentialProfiles:\n  x:\n    certificates:\n      - { template: tls-client, container: keychain }\n', 'f', {}), /container/);
+  assert.throws(
+    () => parseConfig('credentialProfiles:\n  x:\n    certificates:\n      - { template: tls-client, container: keychain }\n', 'f', {}),
+    /container/,
+  );
   assert.throws(() => parseConfig('ota:\n  payloadIdentifier: "not reverse dns"\n', 'f', {}), /reverse-DNS/);
 });

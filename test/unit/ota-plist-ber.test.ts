@@ -44,7 +44,10 @@ describe('plist', () => {
       const original = console.error;
       console.error = (...args: unknown[]) => errors.push(args);
       try {
-        assert.throws(() => readPlistDict(Buffer.isBuffer(input) ? input : Buffer.from(input)), (err: unknown) => err instanceof PlistError && message.test(err.message));
+        assert.throws(
+          () => readPlistDict(Buffer.isBuffer(input) ? input : Buffer.from(input)),
+          (err: unknown) => err instanceof PlistError && message.test(err.message),
+        );
       } finally {
         console.error = original;
       }
@@ -87,7 +90,13 @@ describe('BER → DER', () => {
 
   test('a certificate with an unreadable key still gives a DeviceRequestError, not a crash', async () => {
     const key = generateKeyPairSync('rsa', { modulusLength: 1024 });
-    const cert = await buildCertificate({ subject: [{ type: 'CN', value: 'x' }], publicKey: key.publicKey, notBefore: new Date(), notAfter: new Date(Date.now() + 1e6), signer: new NativeSigner(key.privateKey) });
+    const cert = await buildCertificate({
+      subject: [{ type: 'CN', value: 'x' }],
+      publicKey: key.publicKey,
+      notBefore: new Date(),
+      notAfter: new Date(Date.now() + 1e6),
+      signer: new NativeSigner(key.privateKey),
+    });
     assert.throws(() => readDeviceRequest(cert.der), DeviceRequestError);
   });
 });

@@ -8,7 +8,14 @@ import { pkcs12Kdf } from '../../src/pki/pkcs12-kdf.js';
 const reference = (password: string, salt: Buffer, id: 1 | 2 | 3, iterations: number, size: number, md: 'sha1' | 'sha256') =>
   Buffer.from(
     forge.pkcs12
-      .generateKey(password, forge.util.createBuffer(salt.toString('binary')), id, iterations, size, md === 'sha1' ? forge.md.sha1.create() : forge.md.sha256.create())
+      .generateKey(
+        password,
+        forge.util.createBuffer(salt.toString('binary')),
+        id,
+        iterations,
+        size,
+        md === 'sha1' ? forge.md.sha1.create() : forge.md.sha256.create(),
+      )
       .getBytes(),
     'binary',
   );
@@ -20,7 +27,11 @@ describe('PKCS#12 key derivation', () => {
         for (const size of [8, 20, 24, 32, 70])
           for (const id of [1, 2, 3] as const) {
             const salt = randomBytes(md === 'sha1' ? 8 : 16);
-            assert.deepEqual(pkcs12Kdf(password, salt, id, 100, size, md), reference(password, salt, id, 100, size, md), `${md} ${id} ${size} ${JSON.stringify(password)}`);
+            assert.deepEqual(
+              pkcs12Kdf(password, salt, id, 100, size, md),
+              reference(password, salt, id, 100, size, md),
+              `${md} ${id} ${size} ${JSON.stringify(password)}`,
+            );
           }
   });
 

@@ -27,7 +27,10 @@ const agree = (bytes: Buffer): boolean => {
 const keys: [string, KeyObject][] = [
   ...[1024, 2048, 3072, 4096].map((bits): [string, KeyObject] => [`RSA-${bits}`, generateKeyPairSync('rsa', { modulusLength: bits }).publicKey]),
   ['RSA-2048 e=3', generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 }).publicKey],
-  ...['prime256v1', 'secp384r1', 'secp521r1', 'secp256k1'].map((curve): [string, KeyObject] => [curve, generateKeyPairSync('ec', { namedCurve: curve }).publicKey]),
+  ...['prime256v1', 'secp384r1', 'secp521r1', 'secp256k1'].map((curve): [string, KeyObject] => [
+    curve,
+    generateKeyPairSync('ec', { namedCurve: curve }).publicKey,
+  ]),
   ['Ed25519', generateKeyPairSync('ed25519').publicKey],
 ];
 

@@ -9,7 +9,15 @@ import { createLogger } from '../../src/observability/logger.js';
 
 test('a failed readiness check tells an anonymous caller nothing of its cause', async () => {
   let logged = '';
-  const log = createLogger({ level: 'info', destination: new Writable({ write: (c: Buffer, _e, cb) => ((logged += c.toString()), cb()) }) as never });
+  const log = createLogger({
+    level: 'info',
+    destination: new Writable({
+      write: (c: Buffer, _e, cb) => {
+        logged += c.toString();
+        cb();
+      },
+    }) as never,
+  });
   const reason = "Access denied for user 'credgate'@'10.20.30.40' (using password: YES) to db-primary.internal:3306";
   const app = express().use(
     opsRouter({

@@ -37,7 +37,13 @@ function settings(schema: z.ZodType, path: string[] = [], seen = new Set<z.ZodTy
   }
 }
 
-for (const [name, schema] of Object.entries({ 'credgate.yaml': configSchema, citrix: citrixSchema, intune: intuneSchema, mobileiron: mobileIronSchema, 'workspace-one': workspaceOneSchema })) {
+for (const [name, schema] of Object.entries({
+  'credgate.yaml': configSchema,
+  citrix: citrixSchema,
+  intune: intuneSchema,
+  mobileiron: mobileIronSchema,
+  'workspace-one': workspaceOneSchema,
+})) {
   test(`${name}: every setting named like a secret is marked secret`, () => {
     const named = settings(schema as z.ZodType).filter((p) => SECRET_NAME.test(p.join('.')));
     assert.ok(named.length > 0);

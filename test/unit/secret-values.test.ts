@@ -13,9 +13,19 @@ describe('secretValues', () => {
       inbound: { basic: [{ username: 'ws1-events', password: 'console-password-1' }] },
       policy: { enrolled: { signing: 'smime-signing' }, pkcs12: { password: 'p12-password' } },
       escrowGateway: { url: 'https://eg.example.com', clientPkcs12: '/etc/eg.p12', clientPkcs12Password: 'eg-p12-password' },
-      uem: { url: 'https://as1.awmdm.com', tenantCode: 'tenant-code', oauth: { tokenUrl: 'https://na.uemauth.example.com/connect/token', clientId: 'client-id', clientSecret: 'client-secret' } },
+      uem: {
+        url: 'https://as1.awmdm.com',
+        tenantCode: 'tenant-code',
+        oauth: { tokenUrl: 'https://na.uemauth.example.com/connect/token', clientId: 'client-id', clientSecret: 'client-secret' },
+      },
     });
-    assert.deepEqual(secretValues(workspaceOneSchema, settings).sort(), ['client-secret', 'console-password-1', 'eg-p12-password', 'p12-password', 'tenant-code']);
+    assert.deepEqual(secretValues(workspaceOneSchema, settings).sort(), [
+      'client-secret',
+      'console-password-1',
+      'eg-p12-password',
+      'p12-password',
+      'tenant-code',
+    ]);
   });
 
   test('a schema that transforms its value (Citrix) is walked through the transform', () => {
@@ -32,7 +42,10 @@ describe('secretValues', () => {
     const settings = mobileIronSchema.parse({
       kind: 'mobileiron',
       policy: { enrolled: { signing: 'smime-signing' }, pkcs12: { password: 'p12-password' } },
-      broker: { url: 'mqtts://ens:p%40ss-word@core.example.com:8883/?token=tok-123', clientCertificate: { cert: 'c.pem', key: 'k.pem', passphrase: 'key-pass' } },
+      broker: {
+        url: 'mqtts://ens:p%40ss-word@core.example.com:8883/?token=tok-123',
+        clientCertificate: { cert: 'c.pem', key: 'k.pem', passphrase: 'key-pass' },
+      },
       coreApi: { url: 'https://core.example.com', basic: { username: 'api', password: 'api-password' }, upload: { ceSettingNames: { signing: 'S' } } },
     });
     const found = secretValues(mobileIronSchema, settings);
@@ -43,8 +56,14 @@ describe('secretValues', () => {
 
 describe('redact', () => {
   test('secrets, longest first, and the user and password of any URL', () => {
-    assert.equal(redact('token endpoint said: bad secret abc-secret-longer (abc-secret)', ['abc-secret', 'abc-secret-longer']), 'token endpoint said: bad secret [Redacted] ([Redacted])');
-    assert.equal(withoutCredentials('connected to mqtts://ens:pw@core:8883 and https://a@b.example/x'), 'connected to mqtts://[Redacted]@core:8883 and https://[Redacted]@b.example/x');
+    assert.equal(
+      redact('token endpoint said: bad secret abc-secret-longer (abc-secret)', ['abc-secret', 'abc-secret-longer']),
+      'token endpoint said: bad secret [Redacted] ([Redacted])',
+    );
+    assert.equal(
+      withoutCredentials('connected to mqtts://ens:pw@core:8883 and https://a@b.example/x'),
+      'connected to mqtts://[Redacted]@core:8883 and https://[Redacted]@b.example/x',
+    );
     assert.equal(redact('nothing to hide at https://core.example.com/api', ['unrelated']), 'nothing to hide at https://core.example.com/api');
   });
 });

@@ -36,8 +36,14 @@ function transactionParameters(): { where: string; type: string }[] {
 
 test('the scanner sees transaction parameters (guards the rule below)', () => {
   const seen = transactionParameters().map((p) => p.where);
-  assert.ok(seen.some((w) => w.startsWith(join('src', 'store', 'audit.ts')) && w.endsWith('target: SqlTarget')), seen.join('\n'));
-  assert.ok(seen.some((w) => w.startsWith(join('connectors', 'citrix', 'store.ts')) && w.endsWith('sql: Sql')), seen.join('\n'));
+  assert.ok(
+    seen.some((w) => w.startsWith(join('src', 'store', 'audit.ts')) && w.endsWith('target: SqlTarget')),
+    seen.join('\n'),
+  );
+  assert.ok(
+    seen.some((w) => w.startsWith(join('connectors', 'citrix', 'store.ts')) && w.endsWith('sql: Sql')),
+    seen.join('\n'),
+  );
 });
 
 test('every transaction parameter names its helper: Sql, Knex.Transaction, KnexTarget or SqlTarget', () => {

@@ -10,7 +10,10 @@ describe('unenroll guard', () => {
     assert.deepEqual(defaults, { maxFraction: 0.25, atLeast: 10 });
     assert.equal(unenrollRefusal(10, 10, defaults, 'polling.unenrollGuard'), undefined, 'a small fleet may leave whole');
     assert.equal(unenrollRefusal(250, 1000, defaults, 'polling.unenrollGuard'), undefined, 'a quarter may leave');
-    assert.match(unenrollRefusal(251, 1000, defaults, 'polling.unenrollGuard')!, /^251 of 1000 known devices left.*none was unenrolled.*raise polling\.unenrollGuard\.maxFraction/);
+    assert.match(
+      unenrollRefusal(251, 1000, defaults, 'polling.unenrollGuard')!,
+      /^251 of 1000 known devices left.*none was unenrolled.*raise polling\.unenrollGuard\.maxFraction/,
+    );
     assert.ok(unenrollRefusal(1000, 1000, defaults, 'x'), 'an empty listing of a large fleet is held');
   });
 

@@ -28,8 +28,14 @@ describe('Workspace ONE events', () => {
   });
 
   test('JSON and XML give the same fields; the dedupe key is (EventId, device, EventTime)', () => {
-    const json = parseBody('{"EventId":148,"DeviceId":15,"DeviceUUID":"d-1","EventTime":"2024-01-01T00:00:00Z","EnrollmentUserUUID":"u-1","EnrollmentUserId":12,"EnrollmentEmailAddress":" a@b.c "}', 'application/json');
-    const xml = parseBody('<Eventlog><EventId>148</EventId><DeviceId>15</DeviceId><DeviceUUID>d-1</DeviceUUID><EventTime>2024-01-01T00:00:00Z</EventTime><EnrollmentUserUUID>u-1</EnrollmentUserUUID><EnrollmentUserId>12</EnrollmentUserId><EnrollmentEmailAddress> a@b.c </EnrollmentEmailAddress></Eventlog>', 'text/xml');
+    const json = parseBody(
+      '{"EventId":148,"DeviceId":15,"DeviceUUID":"d-1","EventTime":"2024-01-01T00:00:00Z","EnrollmentUserUUID":"u-1","EnrollmentUserId":12,"EnrollmentEmailAddress":" a@b.c "}',
+      'application/json',
+    );
+    const xml = parseBody(
+      '<Eventlog><EventId>148</EventId><DeviceId>15</DeviceId><DeviceUUID>d-1</DeviceUUID><EventTime>2024-01-01T00:00:00Z</EventTime><EnrollmentUserUUID>u-1</EnrollmentUserUUID><EnrollmentUserId>12</EnrollmentUserId><EnrollmentEmailAddress> a@b.c </EnrollmentEmailAddress></Eventlog>',
+      'text/xml',
+    );
     assert.deepEqual(xml, json);
     const e = toMdmEvent('ws1', json);
     assert.equal(e.dedupeKey, '148:d-1:2024-01-01T00:00:00Z');
@@ -46,7 +52,11 @@ describe('Workspace ONE events', () => {
       ['<Other/>', 'application/xml', /root element <Eventlog>/],
       ['<Eventlog><EventId>1</Eventlog>', 'application/xml', /malformed XML/],
     ] as const) {
-      assert.throws(() => parseBody(body, type), (e: Error) => e instanceof EventFormatError && reason.test(e.message), body);
+      assert.throws(
+        () => parseBody(body, type),
+        (e: Error) => e instanceof EventFormatError && reason.test(e.message),
+        body,
+      );
     }
     assert.throws(() => toMdmEvent('ws1', { EventId: 'abc', EventTime: '2024-01-01T00:00:00Z' }), /EventId must be an integer/);
     assert.throws(() => toMdmEvent('ws1', { EventTime: '2024-01-01T00:00:00Z' }), /neither EventId nor EventType/);
@@ -54,7 +64,10 @@ describe('Workspace ONE events', () => {
 
   test('XML entities a DOCTYPE declares are never expanded (no entity tricks in event bodies): a reference to one is malformed', () => {
     const body = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "expanded">]><Eventlog><EventType>&e;</EventType></Eventlog>';
-    assert.throws(() => parseBody(body, 'application/xml'), (e: Error) => e instanceof EventFormatError && /^malformed XML: entity &e; is not expanded/.test(e.message) && !e.message.includes('expanded"'));
+    assert.throws(
+      () => parseBody(body, 'application/xml'),
+      (e: Error) => e instanceof EventFormatError && /^malformed XML: entity &e; is not expanded/.test(e.message) && !e.message.includes('expanded"'),
+    );
     const external = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/hostname">]><Eventlog><EventType>&e;</EventType></Eventlog>';
     assert.throws(() => parseBody(external, 'application/xml'), EventFormatError);
     // Declared but unused: the document is read, the declaration ignored.
@@ -83,7 +96,11 @@ describe('Workspace ONE events', () => {
       ['&#X41;', /malformed XML/],
       ['AT&T', /malformed XML/],
     ] as const) {
-      assert.throws(() => parseBody(`<Eventlog><EventType>${text}</EventType></Eventlog>`, 'application/xml'), (e: Error) => e instanceof EventFormatError && says.test(e.message), text);
+      assert.throws(
+        () => parseBody(`<Eventlog><EventType>${text}</EventType></Eventlog>`, 'application/xml'),
+        (e: Error) => e instanceof EventFormatError && says.test(e.message),
+        text,
+      );
     }
   });
 });

@@ -38,16 +38,11 @@ interface CurlRun {
 function curl(url: string, args: string[], maxTime = 10): Promise<CurlRun> {
   const started = Date.now();
   return new Promise((resolve) => {
-    execFile(
-      'curl',
-      ['-sS', '--max-time', String(maxTime), '-o', '-', '-w', '\n%{http_code}', ...args, url],
-      { encoding: 'utf8' },
-      (err, stdout, stderr) => {
-        const cut = stdout.lastIndexOf('\n');
-        const exit = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-        resolve({ exit, status: Number(stdout.slice(cut + 1)) || 0, body: stdout.slice(0, cut), stderr, ms: Date.now() - started });
-      },
-    );
+    execFile('curl', ['-sS', '--max-time', String(maxTime), '-o', '-', '-w', '\n%{http_code}', ...args, url], { encoding: 'utf8' }, (err, stdout, stderr) => {
+      const cut = stdout.lastIndexOf('\n');
+      const exit = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      resolve({ exit, status: Number(stdout.slice(cut + 1)) || 0, body: stdout.slice(0, cut), stderr, ms: Date.now() - started });
+    });
   });
 }
 
@@ -75,12 +70,17 @@ describe('Escrow Gateway stand-in', () => {
     curl(
       `${eg.url}/v2/certificates`,
       [
-        '-X', 'POST',
+        '-X',
+        'POST',
         ...(opts.headers ?? ['--header', 'Content-Type: application/json', '--header', 'Accept: application/json']),
-        '--cert', `${opts.p12 ?? files.clientP12}:${tls.client.pkcs12Password}`,
-        '--cert-type', 'p12',
-        '--cacert', files.ca,
-        '--data', data,
+        '--cert',
+        `${opts.p12 ?? files.clientP12}:${tls.client.pkcs12Password}`,
+        '--cert-type',
+        'p12',
+        '--cacert',
+        files.ca,
+        '--data',
+        data,
       ],
       opts.maxTime,
     );
@@ -104,7 +104,7 @@ describe('Escrow Gateway stand-in', () => {
   });
   after(() => eg.stop());
 
-  test('the guide\'s sample: mTLS with the allowlisted PKCS#12 → 200 accepted and recorded', async () => {
+  test("the guide's sample: mTLS with the allowlisted PKCS#12 → 200 accepted and recorded", async () => {
     const before = eg.uploads.length;
     const r = await post(`@${payloadFile}`);
     assert.equal(r.exit, 0, r.stderr);
@@ -123,9 +123,18 @@ describe('Escrow Gateway stand-in', () => {
 
   test('also accepts PEM cert + key, and only signing', async () => {
     const r = await curl(`${eg.url}/v2/certificates`, [
-      '-H', 'Content-Type: application/json', '-H', 'Accept: application/json',
-      '--cert', files.clientCert, '--key', files.clientKey, '--cacert', files.ca,
-      '--data', JSON.stringify({ device_uuid: 'd', user_uuid: 'u', smime_certificates: { signing: [b64('x')] } }),
+      '-H',
+      'Content-Type: application/json',
+      '-H',
+      'Accept: application/json',
+      '--cert',
+      files.clientCert,
+      '--key',
+      files.clientKey,
+      '--cacert',
+      files.ca,
+      '--data',
+      JSON.stringify({ device_uuid: 'd', user_uuid: 'u', smime_certificates: { signing: [b64('x')] } }),
     ]);
     assert.equal(r.status, 200, r.body);
     assert.deepEqual(eg.uploads.at(-1)!.encryption, []);
@@ -134,7 +143,14 @@ describe('Escrow Gateway stand-in', () => {
   test('no client certificate → TLS handshake fails', async () => {
     const count = eg.requests;
     const r = await curl(`${eg.url}/v2/certificates`, [
-      '-H', 'Content-Type: application/json', '-H', 'Accept: application/json', '--cacert', files.ca, '--data', `@${payloadFile}`,
+      '-H',
+      'Content-Type: application/json',
+      '-H',
+      'Accept: application/json',
+      '--cacert',
+      files.ca,
+      '--data',
+      `@${payloadFile}`,
     ]);
     assert.notEqual(r.exit, 0);
     assert.equal(r.status, 0);
@@ -152,9 +168,18 @@ describe('Escrow Gateway stand-in', () => {
   test('client certificate not on the allowlist → 403, nothing recorded', async () => {
     const before = eg.uploads.length;
     const r = await curl(`${eg.url}/v2/certificates`, [
-      '-H', 'Content-Type: application/json', '-H', 'Accept: application/json',
-      '--cert', `${files.otherClientP12}:${tls.otherClient.pkcs12Password}`, '--cert-type', 'p12',
-      '--cacert', files.ca, '--data', `@${payloadFile}`,
+      '-H',
+      'Content-Type: application/json',
+      '-H',
+      'Accept: application/json',
+      '--cert',
+      `${files.otherClientP12}:${tls.otherClient.pkcs12Password}`,
+      '--cert-type',
+      'p12',
+      '--cacert',
+      files.ca,
+      '--data',
+      `@${payloadFile}`,
     ]);
     assert.equal(r.exit, 0, r.stderr);
     assert.equal(r.status, 403);
@@ -168,7 +193,12 @@ describe('Escrow Gateway stand-in', () => {
     const noAccept = await post(`@${payloadFile}`, { headers: ['-H', 'Content-Type: application/json', '-H', 'Accept: text/html'] });
     assert.equal(noAccept.status, 406);
     const get = await curl(`${eg.url}/v2/certificates`, [
-      '--cert', `${files.clientP12}:${tls.client.pkcs12Password}`, '--cert-type', 'p12', '--cacert', files.ca,
+      '--cert',
+      `${files.clientP12}:${tls.client.pkcs12Password}`,
+      '--cert-type',
+      'p12',
+      '--cacert',
+      files.ca,
     ]);
     assert.equal(get.status, 405);
   });
@@ -245,9 +275,18 @@ describe('Escrow Gateway stand-in', () => {
     });
     g.hangForever();
     const pending = curl(`${g.url}/v2/certificates`, [
-      '-H', 'Content-Type: application/json', '-H', 'Accept: application/json',
-      '--cert', `${files.clientP12}:${tls.client.pkcs12Password}`, '--cert-type', 'p12', '--cacert', files.ca,
-      '--data', `@${payloadFile}`,
+      '-H',
+      'Content-Type: application/json',
+      '-H',
+      'Accept: application/json',
+      '--cert',
+      `${files.clientP12}:${tls.client.pkcs12Password}`,
+      '--cert-type',
+      'p12',
+      '--cacert',
+      files.ca,
+      '--data',
+      `@${payloadFile}`,
     ]);
     while (g.requests === 0) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 200));
@@ -272,7 +311,15 @@ describe('UEM REST API stand-in', () => {
   const V2 = 'Accept: application/json;version=2';
 
   const api = (path: string, args: string[]) => curl(`${uem.url}${path}`, ['--cacert', files.ca, ...args]);
-  const withBasic = (accept: string, ...more: string[]) => ['-H', `aw-tenant-code: ${TENANT}`, '-u', `${BASIC.username}:${BASIC.password}`, '-H', accept, ...more];
+  const withBasic = (accept: string, ...more: string[]) => [
+    '-H',
+    `aw-tenant-code: ${TENANT}`,
+    '-u',
+    `${BASIC.username}:${BASIC.password}`,
+    '-H',
+    accept,
+    ...more,
+  ];
 
   before(async () => {
     uem = await startUemApi({ cert: tls.server.cert, key: tls.server.key, tenantCode: TENANT, basic: BASIC, oauth: OAUTH });
@@ -311,10 +358,12 @@ describe('UEM REST API stand-in', () => {
 
     const v2 = await api(`/api/system/users/${user.uuid}`, withBasic(V2));
     assert.equal(v2.status, 200, v2.body);
-    assert.deepEqual(
-      (({ uuid, userName, emailAddress, userPrincipalName }) => ({ uuid, userName, emailAddress, userPrincipalName }))(json(v2)),
-      { uuid: user.uuid, userName: user.userName, emailAddress: user.email, userPrincipalName: user.upn },
-    );
+    assert.deepEqual((({ uuid, userName, emailAddress, userPrincipalName }) => ({ uuid, userName, emailAddress, userPrincipalName }))(json(v2)), {
+      uuid: user.uuid,
+      userName: user.userName,
+      emailAddress: user.email,
+      userPrincipalName: user.upn,
+    });
 
     assert.equal((await api(`/api/system/users/${user.uuid}`, withBasic(V1))).status, 404, 'v1 takes the numeric id');
     assert.equal((await api(`/api/system/users/999`, withBasic(V1))).status, 404);
@@ -377,7 +426,10 @@ describe('UEM REST API stand-in', () => {
     assert.equal(String(up.signing!.payload), 'sig');
     assert.equal(up.signing!.password, 'pw');
     assert.equal(String(up.encryption!.payload), 'enc');
-    assert.deepEqual(up.archived.map((a) => String(a.payload)), ['old']);
+    assert.deepEqual(
+      up.archived.map((a) => String(a.payload)),
+      ['old'],
+    );
     assert.equal(up.auth, 'basic');
     const count = uem.uploads.length;
 

@@ -23,13 +23,46 @@ describe('certificate text without OpenSSL', () => {
 
   test('formatName prints names as X509Certificate#subject does, escapes included', async () => {
     const values = [
-      'plain', ' lead', 'trail ', ' ', '  ', '#', '#x', 'x#', '##', ' # ', 'a,b', 'a+b', 'a"b', 'a\\b', 'a<b>c', 'a;b', 'a=b',
-      'tab\tx', 'nl\nx', 'del\x7fx', 'nul\x00x', 'esc\x1b', "o'brien", 'a/b(c)*', 'Jürgen Groß', 'München, Bayern', '€uro', '😀 smile',
-      'é', ' é ', '#é', '\u00a0nbsp', 'zero\u200bwidth',
+      'plain',
+      ' lead',
+      'trail ',
+      ' ',
+      '  ',
+      '#',
+      '#x',
+      'x#',
+      '##',
+      ' # ',
+      'a,b',
+      'a+b',
+      'a"b',
+      'a\\b',
+      'a<b>c',
+      'a;b',
+      'a=b',
+      'tab\tx',
+      'nl\nx',
+      'del\x7fx',
+      'nul\x00x',
+      'esc\x1b',
+      "o'brien",
+      'a/b(c)*',
+      'Jürgen Groß',
+      'München, Bayern',
+      '€uro',
+      '😀 smile',
+      'é',
+      ' é ',
+      '#é',
+      '\u00a0nbsp',
+      'zero\u200bwidth',
     ];
     const types = ['CN', 'SN', 'GN', 'givenName', 'T', 'title', 'street', 'O', 'OU', 'L', 'ST', 'UID'];
     for (const [i, value] of values.entries()) {
-      const subject = [{ type: types[i % types.length]!, value }, { type: 'E', value: `u${i}@example.com` }];
+      const subject = [
+        { type: types[i % types.length]!, value },
+        { type: 'E', value: `u${i}@example.com` },
+      ];
       const openssl = (await build(subject)).x509.subject.split('\n').join(', ');
       assert.equal(formatName(subject), openssl, JSON.stringify(value));
     }
@@ -41,7 +74,14 @@ describe('certificate text without OpenSSL', () => {
     ];
     assert.equal(formatName(ascii), (await build(ascii)).x509.subject.split('\n').join(', '));
     assert.equal(formatName([]), '', 'an empty subject (X509Certificate#subject is undefined then)');
-    assert.equal(formatName([{ type: 'CN', value: 'x' }, { type: '2.5.4.17', value: '80331' }]), undefined, 'dotted OIDs are left to OpenSSL');
+    assert.equal(
+      formatName([
+        { type: 'CN', value: 'x' },
+        { type: '2.5.4.17', value: '80331' },
+      ]),
+      undefined,
+      'dotted OIDs are left to OpenSSL',
+    );
   });
 
   test('PEM is byte for byte what OpenSSL writes', async () => {

@@ -25,7 +25,9 @@ const print = (text: string) => process.stdout.write(`${text}\n`);
 const when = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
 
 function jobLine(j: Job): string {
-  return [String(j.id).padEnd(8), j.status.padEnd(8), j.type.padEnd(28), `${j.attempts}/${j.maxAttempts}`.padEnd(7), when(j.updatedAt), j.lastError ?? ''].join(' ');
+  return [String(j.id).padEnd(8), j.status.padEnd(8), j.type.padEnd(28), `${j.attempts}/${j.maxAttempts}`.padEnd(7), when(j.updatedAt), j.lastError ?? ''].join(
+    ' ',
+  );
 }
 
 function positiveInt(value: string, name: string): number {
@@ -99,14 +101,17 @@ export async function tokensCreate(opts: { config?: string; name: string; role: 
       throw err instanceof TokenError ? new StartupError(`${OPTION[err.field]} ${err.message}`) : err;
     }),
   );
-  process.stderr.write(`token ${record.id} for ${record.name} (roles: ${record.roles.join(', ') || 'none'}, expires ${expiry(record.expiresAt)}); shown once:\n`);
+  process.stderr.write(
+    `token ${record.id} for ${record.name} (roles: ${record.roles.join(', ') || 'none'}, expires ${expiry(record.expiresAt)}); shown once:\n`,
+  );
   print(token);
 }
 
 export async function tokensList(opts: { config?: string }): Promise<void> {
   const tokens = await withDb(opts, (db) => new TokenRepository(db).list());
   print(['ID'.padEnd(17), 'NAME'.padEnd(24), 'ROLES'.padEnd(16), 'EXPIRES'.padEnd(24), 'REVOKED'].join(' '));
-  for (const t of tokens) print([t.id.padEnd(17), t.name.padEnd(24), t.roles.join(',').padEnd(16), expiry(t.expiresAt).padEnd(24), when(t.revokedAt)].join(' '));
+  for (const t of tokens)
+    print([t.id.padEnd(17), t.name.padEnd(24), t.roles.join(',').padEnd(16), expiry(t.expiresAt).padEnd(24), when(t.revokedAt)].join(' '));
 }
 
 export async function tokensRevoke(id: string, opts: { config?: string }): Promise<void> {

@@ -14,7 +14,8 @@ export function configCheck(opts: { config?: string }): void {
   const { toBeWritten } = checkConfiguration(loaded);
   const { source } = loaded;
   const shown = source ?? `${resolveConfigPath({}).path} (absent: built-in defaults)`;
-  if (toBeWritten.length > 0) process.stderr.write(`credgate: ${loaded.config.pki.dir}/ does not hold the dev PKI yet; \`credgate init\` or the first start writes it\n`);
+  if (toBeWritten.length > 0)
+    process.stderr.write(`credgate: ${loaded.config.pki.dir}/ does not hold the dev PKI yet; \`credgate init\` or the first start writes it\n`);
   process.stdout.write(`${shown}: OK\n`);
 }
 

@@ -18,11 +18,14 @@ const config = (opts: { config?: string }): Config => loadConfig(opts.config ? {
 const baseUrl = (c: Config) => (c.server.publicUrl ?? `https://localhost:${c.server.port}`).replace(/\/$/, '');
 
 function consoleAuth(c: NonNullable<ConnectorListing['console']>): string {
-  const rule = (r: { fingerprint?: string; subject?: string }) => [r.fingerprint && `fingerprint ${r.fingerprint}`, r.subject && `subject "${r.subject}"`].filter(Boolean).join(' and ');
+  const rule = (r: { fingerprint?: string; subject?: string }) =>
+    [r.fingerprint && `fingerprint ${r.fingerprint}`, r.subject && `subject "${r.subject}"`].filter(Boolean).join(' and ');
   const certs = c.clientCertificates;
   return [
     ...(c.basic.length > 0 ? [`Basic as ${c.basic.join(' or ')}`] : []),
-    ...(certs ? [`a client certificate with ${certs.allow.map(rule).join(' or ')}, chaining to ${[...certs.trust, 'auth.clientCertificates.trust'].join(' or ')}`] : []),
+    ...(certs
+      ? [`a client certificate with ${certs.allow.map(rule).join(' or ')}, chaining to ${[...certs.trust, 'auth.clientCertificates.trust'].join(' or ')}`]
+      : []),
   ].join('; or ');
 }
 

@@ -23,9 +23,7 @@ export async function rotateMaster(opts: { config?: string }): Promise<void> {
   const current = masterKeyOf(loadMasterKey(config, { create: false }));
   const fileHeld = !config.pki.masterKey && !process.env.CREDGATE_MASTER_KEY;
   const nextPath = `${masterKeyPath(config.pki.dir)}.next`;
-  const next = masterKeyOf(
-    fileHeld && existsSync(nextPath) ? Buffer.from(readFileSync(nextPath, 'utf8').trim(), 'hex') : randomBytes(32),
-  );
+  const next = masterKeyOf(fileHeld && existsSync(nextPath) ? Buffer.from(readFileSync(nextPath, 'utf8').trim(), 'hex') : randomBytes(32));
   if (fileHeld) writeSecretFile(nextPath, `${next.key.toString('hex')}\n`, { overwrite: true });
 
   const f = devPkiFiles(config.pki.dir);

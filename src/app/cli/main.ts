@@ -27,11 +27,20 @@ const program = new Command('credgate')
 const global = () => program.opts<{ config?: string }>();
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
-program.command('serve', { isDefault: true }).description('run the gateway').action(() => serve(global()));
-program.command('init').description('write the master key and dev PKI, migrate the database').action(() => init(global()));
+program
+  .command('serve', { isDefault: true })
+  .description('run the gateway')
+  .action(() => serve(global()));
+program
+  .command('init')
+  .description('write the master key and dev PKI, migrate the database')
+  .action(() => init(global()));
 
 const config = program.command('config').description('check the configuration, or print its JSON Schema');
-config.command('check').description('validate the configuration and exit').action(() => configCheck(global()));
+config
+  .command('check')
+  .description('validate the configuration and exit')
+  .action(() => configCheck(global()));
 config
   .command('schema')
   .description('print the JSON Schema of the configuration')
@@ -46,7 +55,9 @@ connectors
   .action((o: { json?: boolean }) => connectorsList({ ...global(), ...o }));
 connectors
   .command('test <id>')
-  .description("check a connector against its vendor with its configured credentials, one line per check; exit status 1 when one fails, 2 for a configuration problem")
+  .description(
+    'check a connector against its vendor with its configured credentials, one line per check; exit status 1 when one fails, 2 for a configuration problem',
+  )
   .option('--json', 'print JSON')
   .action((id: string, o: { json?: boolean }) => connectorsTest(id, { ...global(), ...o }));
 
@@ -88,7 +99,10 @@ tokens
   )
   .option('--expires <lifetime>', `a duration such as 30d or 12h, or "${NEVER}": the token then works until revoked`, DEFAULT_TOKEN_LIFETIME)
   .action((o: { name: string; role?: string[]; expires: string }) => tokensCreate({ ...global(), ...o, role: o.role ?? [] }));
-tokens.command('list').description('list tokens: id, name, roles, expiry, revocation (never the tokens)').action(() => tokensList(global()));
+tokens
+  .command('list')
+  .description('list tokens: id, name, roles, expiry, revocation (never the tokens)')
+  .action(() => tokensList(global()));
 tokens
   .command('revoke')
   .description('revoke a token at once')

@@ -17,7 +17,11 @@ export async function serve(opts: { config?: string }): Promise<void> {
       url: gateway.url,
       adminApi: `${gateway.url}/api/v1`,
       health: `${gateway.url}/healthz`,
-      metrics: !config.metrics.enabled ? undefined : config.metrics.listener ? `http://${hostInUrl(config.metrics.listener.host)}:${gateway.metricsPort}/metrics` : `${gateway.url}/metrics`,
+      metrics: !config.metrics.enabled
+        ? undefined
+        : config.metrics.listener
+          ? `http://${hostInUrl(config.metrics.listener.host)}:${gateway.metricsPort}/metrics`
+          : `${gateway.url}/metrics`,
     },
     `credgate listening on ${gateway.url}`,
   );

@@ -21,8 +21,7 @@ export interface GuideInput {
 }
 
 /** A person is likely watching, or this start made the admin credentials they now need. */
-export const guideWanted = (gateway: Pick<Gateway, 'generatedPki'>) =>
-  Boolean(process.stdout.isTTY || process.stderr.isTTY) || gateway.generatedPki.length > 0;
+export const guideWanted = (gateway: Pick<Gateway, 'generatedPki'>) => Boolean(process.stdout.isTTY || process.stderr.isTTY) || gateway.generatedPki.length > 0;
 
 /** As the operator would type it from here: relative below the working directory, absolute elsewhere. */
 function shown(path: string): string {
@@ -67,11 +66,7 @@ export function startGuide({ config, source, gateway }: GuideInput): string {
   }
   if (devPki) {
     const root = shown(f.rootCert);
-    lines.push(
-      '',
-      `Trust the root CA ${root}; the TLS certificate chains to it.`,
-      `  Go clients such as scepclient: SSL_CERT_FILE=${sh(root)}`,
-    );
+    lines.push('', `Trust the root CA ${root}; the TLS certificate chains to it.`, `  Go clients such as scepclient: SSL_CERT_FILE=${sh(root)}`);
   }
   lines.push('', 'Try next:');
   if (adminCert) {

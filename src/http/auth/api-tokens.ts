@@ -42,7 +42,10 @@ export class ApiTokens {
     if (name.length === 0 || name.length > 128) throw new TokenError('name', 'must be 1 to 128 characters');
     const unknown = input.roles.filter((r) => !this.deps.grantable.includes(r));
     if (unknown.length > 0) {
-      throw new TokenError('roles', `must be one of ${this.deps.grantable.join(', ')}; ${unknown.map((r) => JSON.stringify(r)).join(', ')} ${unknown.length > 1 ? 'are' : 'is'} no role`);
+      throw new TokenError(
+        'roles',
+        `must be one of ${this.deps.grantable.join(', ')}; ${unknown.map((r) => JSON.stringify(r)).join(', ')} ${unknown.length > 1 ? 'are' : 'is'} no role`,
+      );
     }
     const lifetime = input.lifetime ?? DEFAULT_TOKEN_LIFETIME;
     if (lifetime !== NEVER && (!duration.safeParse(lifetime).success || durationMs(lifetime) <= 0)) {
@@ -52,7 +55,11 @@ export class ApiTokens {
     const expiresAt = lifetime === NEVER ? null : now + durationMs(lifetime);
     return this.deps.db.transaction(async (trx) => {
       const created = await this.deps.tokens.create({ name, roles, expiresAt }, trx);
-      await this.deps.audit.append(trx, { actor: input.actor, action: 'token.create', subjectType: 'api-token', subjectId: created.record.id, detail: { name, roles, expiresAt } }, now);
+      await this.deps.audit.append(
+        trx,
+        { actor: input.actor, action: 'token.create', subjectType: 'api-token', subjectId: created.record.id, detail: { name, roles, expiresAt } },
+        now,
+      );
       return created;
     });
   }

@@ -63,7 +63,10 @@ function candidates(req: Parameters<RequestHandler>[0], opts: GuardOptions): Exc
 export type Guard = (opts: GuardOptions) => RequestHandler;
 
 export function guard(passport: Authenticator, opts: GuardOptions): RequestHandler {
-  const challenge = opts.methods.map((m) => CHALLENGE[m]).filter(Boolean).join(', ');
+  const challenge = opts.methods
+    .map((m) => CHALLENGE[m])
+    .filter(Boolean)
+    .join(', ');
   const accept = (req: Parameters<RequestHandler>[0], user: Principal | false, next: (err?: unknown) => void) => {
     if (!user) {
       return next(new HttpError(401, 'unauthorized', reason(req, opts.methods), challenge ? { 'WWW-Authenticate': challenge } : {}));
@@ -84,16 +87,24 @@ export function guard(passport: Authenticator, opts: GuardOptions): RequestHandl
     if (opts.basic && opts.methods.includes('basic') && authorization?.slice(0, 6).toLowerCase() === 'basic ') {
       const address = req.socket.remoteAddress ?? '';
       const wait = opts.basic.throttle.retryAfter(address);
-      if (wait > 0) return next(new HttpError(429, 'too_many_requests', `too many failed Basic logins from ${address}; try again in ${wait} s`, { 'Retry-After': String(wait) }));
+      if (wait > 0)
+        return next(
+          new HttpError(429, 'too_many_requests', `too many failed Basic logins from ${address}; try again in ${wait} s`, { 'Retry-After': String(wait) }),
+        );
       basic = opts.basic.verify(authorization);
-      if (!basic && opts.basic.throttle.fail(address)) req.log?.warn({ address }, 'failed Basic logins from this address are refused for the rest of the minute');
+      if (!basic && opts.basic.throttle.fail(address))
+        req.log?.warn({ address }, 'failed Basic logins from this address are refused for the rest of the minute');
     }
     const methods = candidates(req, opts);
     if (methods.length === 0) return accept(req, basic, next);
     // A certificate not yet matched on this connection goes first, as it comes first in `methods`.
-    passport.authenticate(methods.map((m) => opts.strategies?.[m] ?? m), { session: false }, (err: unknown, user: Principal | false) => {
-      if (err) return next(err);
-      accept(req, user || basic, next);
-    })(req, res, next);
+    passport.authenticate(
+      methods.map((m) => opts.strategies?.[m] ?? m),
+      { session: false },
+      (err: unknown, user: Principal | false) => {
+        if (err) return next(err);
+        accept(req, user || basic, next);
+      },
+    )(req, res, next);
   };
 }

@@ -48,7 +48,11 @@ function principalOf(rule: ClientCertRule, cert: PeerCertificate, names: { subje
 
 /** SHA-256 fingerprints (OpenSSL's colon form) of every certificate in PEM texts. */
 function fingerprintsOf(pems: string[]): Set<string> {
-  return new Set(pems.flatMap((pem) => [...pem.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)].map((m) => new X509Certificate(m[0]).fingerprint256)));
+  return new Set(
+    pems.flatMap((pem) =>
+      [...pem.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)].map((m) => new X509Certificate(m[0]).fingerprint256),
+    ),
+  );
 }
 
 /** The verified chain above the certificate; Node completes it from the listener's trust store. */
@@ -116,7 +120,11 @@ export class ClientCertAuth {
   }
 
   strategy(): ClientCertStrategy {
-    return new ClientCertStrategy({ passReqToCallback: true }, ((req: { socket: TLSSocket }, _cert: PeerCertificate, done: (e: unknown, u?: Principal | false) => void) => {
+    return new ClientCertStrategy({ passReqToCallback: true }, ((
+      req: { socket: TLSSocket },
+      _cert: PeerCertificate,
+      done: (e: unknown, u?: Principal | false) => void,
+    ) => {
       const known = this.principals.get(req.socket);
       if (known !== undefined) return done(null, known ?? false);
       this.resolve(req.socket).then(

@@ -16,7 +16,6 @@ import { CERTIFICATE_STATUSES, type CertificateRepository, type CertificateStatu
 import type { Guard } from '../auth/authenticate.js';
 import { badRequest, notFound } from '../errors.js';
 
-
 export interface CertificateRouteDeps {
   /** Route guards bound to the admin allowlist and strategies. */
   guard: Guard;
@@ -100,7 +99,8 @@ export function certificateRouter(deps: CertificateRouteDeps): Router {
   router.get('/certificates', admin, async (req, res) => {
     const q = req.query;
     const status = str(q.status, 'status');
-    if (status !== undefined && !CERTIFICATE_STATUSES.includes(status as CertificateStatus)) throw badRequest(`status must be one of ${CERTIFICATE_STATUSES.join(', ')}`);
+    if (status !== undefined && !CERTIFICATE_STATUSES.includes(status as CertificateStatus))
+      throw badRequest(`status must be one of ${CERTIFICATE_STATUSES.join(', ')}`);
     const expiring = str(q.expiringBefore, 'expiringBefore');
     const expiringMs = expiring === undefined ? undefined : Date.parse(expiring);
     if (expiringMs !== undefined && Number.isNaN(expiringMs)) throw badRequest('expiringBefore must be an ISO 8601 date');
@@ -139,8 +139,16 @@ export function certificateRouter(deps: CertificateRouteDeps): Router {
       return deps.revoker.revoke(serial, reason, actor(req), str(body.note, 'note', { max: 512 }));
     }),
   );
-  router.post('/certificates/:serial/hold', admin, statusChange((serial, req) => deps.revoker.hold(serial, actor(req), str(obj(req.body ?? {}, 'body')?.note, 'note', { max: 512 }))));
-  router.post('/certificates/:serial/release', admin, statusChange((serial, req) => deps.revoker.release(serial, actor(req), str(obj(req.body ?? {}, 'body')?.note, 'note', { max: 512 }))));
+  router.post(
+    '/certificates/:serial/hold',
+    admin,
+    statusChange((serial, req) => deps.revoker.hold(serial, actor(req), str(obj(req.body ?? {}, 'body')?.note, 'note', { max: 512 }))),
+  );
+  router.post(
+    '/certificates/:serial/release',
+    admin,
+    statusChange((serial, req) => deps.revoker.release(serial, actor(req), str(obj(req.body ?? {}, 'body')?.note, 'note', { max: 512 }))),
+  );
 
   router.post('/certificates/:serial/recover-key', recoveryOfficer, async (req, res) => {
     const body = obj(req.body ?? {}, 'body') ?? {};

@@ -47,7 +47,14 @@ export function directoryRouter(deps: { guard: Guard; directory: Directory; body
   });
   router.get('/users', admin, async (req, res) => {
     const limit = queryLimit(req);
-    const filter = { q: queryString(req, 'q'), email: queryString(req, 'email'), group: queryString(req, 'group'), role: queryString(req, 'role'), after: queryString(req, 'after'), limit };
+    const filter = {
+      q: queryString(req, 'q'),
+      email: queryString(req, 'email'),
+      group: queryString(req, 'group'),
+      role: queryString(req, 'role'),
+      after: queryString(req, 'after'),
+      limit,
+    };
     const users = await deps.directory.findPeople(Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined)));
     res.json({ users, next: users.length === limit ? users[users.length - 1]!.userName : null });
   });

@@ -30,7 +30,10 @@ export function openApiDocument(): string {
 
 function sessionToken(req: Request): string {
   const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-  if (!m) throw new HttpError(401, 'unauthorized', 'send the session token as Authorization: Bearer <token>', { 'WWW-Authenticate': 'Bearer realm="credgate-mobile"' });
+  if (!m)
+    throw new HttpError(401, 'unauthorized', 'send the session token as Authorization: Bearer <token>', {
+      'WWW-Authenticate': 'Bearer realm="credgate-mobile"',
+    });
   return m[1]!;
 }
 
@@ -58,7 +61,8 @@ export function mobileAgentRouter(deps: { collection: CollectionService; session
       res.status(201).json(await deps.collection.start(req.body));
     } catch (err) {
       const address = req.ip ?? '';
-      if (err instanceof CodeRefused && deps.sessionThrottle.fail(address)) req.log.warn({ address }, 'failed session starts from this address are refused for the rest of the minute');
+      if (err instanceof CodeRefused && deps.sessionThrottle.fail(address))
+        req.log.warn({ address }, 'failed session starts from this address are refused for the rest of the minute');
       throw err;
     }
   });

@@ -70,7 +70,8 @@ export function mobileIdsRouter(deps: { guard: Guard; requests: RequestService; 
 
   router.get('/mobile-ids', admin, async (req, res) => {
     const status = queryString(req, 'status');
-    if (status !== undefined && !MOBILE_ID_STATUSES.includes(status as MobileIdStatus)) throw badRequest(`status must be one of ${MOBILE_ID_STATUSES.join(', ')}`);
+    if (status !== undefined && !MOBILE_ID_STATUSES.includes(status as MobileIdStatus))
+      throw badRequest(`status must be one of ${MOBILE_ID_STATUSES.join(', ')}`);
     const userRef = queryString(req, 'user', 191);
     let userId: string | undefined;
     if (userRef !== undefined) {
@@ -78,7 +79,12 @@ export function mobileIdsRouter(deps: { guard: Guard; requests: RequestService; 
       if (!userId) throw notFound(`no user ${userRef}`);
     }
     const device = queryString(req, 'device', 36);
-    const list = await deps.requests.list({ ...(userId && { userId }), ...(status && { status: status as MobileIdStatus }), ...(device && { deviceId: device }), limit: queryLimit(req) });
+    const list = await deps.requests.list({
+      ...(userId && { userId }),
+      ...(status && { status: status as MobileIdStatus }),
+      ...(device && { deviceId: device }),
+      limit: queryLimit(req),
+    });
     res.json({ mobileIds: list });
   });
 
@@ -102,7 +108,9 @@ export function mobileIdsRouter(deps: { guard: Guard; requests: RequestService; 
   router.post('/mobile-ids/:id/replace', admin, json, async (req, res) => {
     const b = bodyOf(req);
     const opts = { reason: optionalString(b, 'reason', 64), note: optionalString(b, 'note'), ...delivery(b) };
-    noStore(res).status(201).json(await deps.lifecycle.replace(callerOf(req), idParam(req), opts));
+    noStore(res)
+      .status(201)
+      .json(await deps.lifecycle.replace(callerOf(req), idParam(req), opts));
   });
 
   router.post('/mobile-ids/:id/disable', admin, json, async (req, res) => {

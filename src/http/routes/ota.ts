@@ -43,7 +43,10 @@ export function otaRouter(deps: { ota: OtaService }): Router {
     if (!ID.test(id)) throw notFound('unknown enrollment');
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     if (body.length === 0) throw badRequest('expected a CMS signed message of device attributes');
-    res.setHeader('Cache-Control', 'no-store').type(PROFILE_TYPE).send(await deps.ota.deviceRequest(id, body));
+    res
+      .setHeader('Cache-Control', 'no-store')
+      .type(PROFILE_TYPE)
+      .send(await deps.ota.deviceRequest(id, body));
   });
   return router;
 }
@@ -56,7 +59,8 @@ export function otaAdminRouter(deps: { guard: Guard; ota: OtaService; bodyLimit:
     const body = (req.body ?? {}) as { credentialProfile?: unknown; user?: unknown; expiresIn?: unknown };
     if (typeof body.credentialProfile !== 'string') throw badRequest('credentialProfile is required: the name of a credential profile');
     const user = body.user;
-    if (!user || typeof user !== 'object' || Array.isArray(user)) throw badRequest('user is required: an object of attributes, e.g. {"displayName": "…", "email": "…"}');
+    if (!user || typeof user !== 'object' || Array.isArray(user))
+      throw badRequest('user is required: an object of attributes, e.g. {"displayName": "…", "email": "…"}');
     let ttlMs: number | undefined;
     if (body.expiresIn !== undefined) {
       try {
@@ -72,7 +76,10 @@ export function otaAdminRouter(deps: { guard: Guard; ota: OtaService; bodyLimit:
       ...(ttlMs !== undefined && { ttlMs }),
       createdBy: `${req.user!.method}:${req.user!.name}`,
     });
-    res.status(201).setHeader('Cache-Control', 'no-store').json({ id: created.id, url: created.url, code: created.code, expiresAt: new Date(created.expiresAt).toISOString() });
+    res
+      .status(201)
+      .setHeader('Cache-Control', 'no-store')
+      .json({ id: created.id, url: created.url, code: created.code, expiresAt: new Date(created.expiresAt).toISOString() });
   });
   router.get('/ota/enrollments/:id', admin, async (req, res) => {
     const id = String(req.params.id);

@@ -20,7 +20,13 @@ export function pkiRouter(deps: { cas: CaRegistry; crls: CrlPublisher; ocsp: Ocs
   router.get('/ca/:file', (req, res) => {
     const m = /^([a-z0-9-]+)\.(cer|der|pem)$/.exec(req.params.file);
     const ca = m && deps.cas.get(m[1]!);
-    if (!m || !ca) throw notFound(`no CA certificate ${req.params.file}; known: ${deps.cas.list().map((c) => `${c.name}.cer`).join(', ')}`);
+    if (!m || !ca)
+      throw notFound(
+        `no CA certificate ${req.params.file}; known: ${deps.cas
+          .list()
+          .map((c) => `${c.name}.cer`)
+          .join(', ')}`,
+      );
     if (m[2] === 'pem') res.type('application/x-pem-file').send(ca.cert.toString());
     else res.type('application/pkix-cert').send(ca.cert.raw);
   });

@@ -14,7 +14,17 @@ import { DerError, TAG, UNIVERSAL } from '../der-reader.js';
 const { asn1 } = forge;
 
 // Universal string types BER may split into constructed chunks (X.690 §8.7, §8.23).
-const STRING_TYPES: ReadonlySet<number> = new Set([TAG.OCTET_STRING, TAG.UTF8, TAG.NUMERIC, TAG.PRINTABLE, TAG.T61, TAG.IA5, TAG.GRAPHIC, TAG.VISIBLE, TAG.GENERAL]);
+const STRING_TYPES: ReadonlySet<number> = new Set([
+  TAG.OCTET_STRING,
+  TAG.UTF8,
+  TAG.NUMERIC,
+  TAG.PRINTABLE,
+  TAG.T61,
+  TAG.IA5,
+  TAG.GRAPHIC,
+  TAG.VISIBLE,
+  TAG.GENERAL,
+]);
 
 type FromBer = (bytes: forge.util.ByteBuffer, options: { strict: boolean; parseAllBytes: boolean; decodeBitStrings: boolean }) => Asn1;
 const fromBer = asn1.fromDer as unknown as FromBer;

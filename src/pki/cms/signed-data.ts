@@ -121,7 +121,8 @@ function readSignerInfo(node: Asn1, what: string): SignerInfo {
   const digest = DIGESTS[digestOid];
   if (!digest) throw new CmsError(`${what}: unsupported digest algorithm ${digestOid}`);
   const signed = f[3];
-  if (!signed || signed.tagClass !== CONTEXT || signed.type !== 0 || !Array.isArray(signed.value)) throw new CmsError(`${what}: signed attributes are required`);
+  if (!signed || signed.tagClass !== CONTEXT || signed.type !== 0 || !Array.isArray(signed.value))
+    throw new CmsError(`${what}: signed attributes are required`);
   const attributes = new Map<string, Asn1[]>();
   for (const [n, attr] of (signed.value as Asn1[]).entries()) {
     const [id, values] = constructed(attr, TAG.SEQUENCE, `${what}.signedAttrs[${n}]`);
@@ -198,7 +199,11 @@ export function certificateIdentity(der: Buffer): { issuer: Buffer; serial: stri
     const at = der[fields[0]?.start ?? 0] === 0xa0 ? 1 : 0; // version [0] is optional
     const [serial, , issuer, , , spki] = fields.slice(at);
     if (!serial || !issuer || !spki || der[serial.start] !== 0x02 || der[issuer.start] !== 0x30 || der[spki.start] !== 0x30) return undefined;
-    return { serial: integerHex(der.subarray(serial.contentStart, serial.end)), issuer: der.subarray(issuer.start, issuer.end), spki: der.subarray(spki.start, spki.end) };
+    return {
+      serial: integerHex(der.subarray(serial.contentStart, serial.end)),
+      issuer: der.subarray(issuer.start, issuer.end),
+      spki: der.subarray(spki.start, spki.end),
+    };
   } catch {
     return undefined;
   }
@@ -248,7 +253,10 @@ const DIGEST_ALGORITHMS = new Map<string, Buffer>();
 /** DigestAlgorithmIdentifier with NULL parameters, encoded once per digest. */
 function digestAlgorithm(digest: string): Buffer {
   let der = DIGEST_ALGORITHMS.get(digest);
-  if (!der) DIGEST_ALGORITHMS.set(digest, (der = toDer(seq([oid(DIGEST_OIDS[digest]!), nul()]))));
+  if (!der) {
+    der = toDer(seq([oid(DIGEST_OIDS[digest]!), nul()]));
+    DIGEST_ALGORITHMS.set(digest, der);
+  }
   return der;
 }
 
@@ -265,7 +273,13 @@ export async function buildSignedData(input: SignInput): Promise<Buffer> {
   const attrs = [
     attribute(CMS_OID.contentType, [oid(contentType)]),
     attribute(CMS_OID.signingTime, [x509Time(input.signingTime ?? new Date())]),
-    attribute(CMS_OID.messageDigest, [octets(createHash(digest).update(input.content ?? Buffer.alloc(0)).digest())]),
+    attribute(CMS_OID.messageDigest, [
+      octets(
+        createHash(digest)
+          .update(input.content ?? Buffer.alloc(0))
+          .digest(),
+      ),
+    ]),
     ...(input.attributes ?? []).map(([id, values]) => attribute(id, values)),
   ];
   // DER SET OF: members sorted by their encodings. The signature covers them as a SET; the SignerInfo carries them as [0] IMPLICIT.

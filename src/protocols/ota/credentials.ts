@@ -40,7 +40,15 @@ export class OtaCredentials {
    */
   async forDevice(e: OtaEnrollment, udid: string, certificates: ProfileCertificate[]): Promise<OtaCredential[]> {
     const d = e.device!;
-    const device = { id: udid, udid, serialNumber: d.serialNumber ?? undefined, imei: d.imei ?? undefined, product: d.product ?? undefined, osVersion: d.osVersion ?? undefined, name: d.attributes.DEVICE_NAME };
+    const device = {
+      id: udid,
+      udid,
+      serialNumber: d.serialNumber ?? undefined,
+      imei: d.imei ?? undefined,
+      product: d.product ?? undefined,
+      osVersion: d.osVersion ?? undefined,
+      name: d.attributes.DEVICE_NAME,
+    };
     const holder = await this.deps.keys.holderOf({ id: e.userId, email: e.user.email, upn: e.user.upn });
     const actor = `ota:${e.id}`;
     const reason = `iOS OTA enrollment ${e.id}`;
@@ -64,7 +72,13 @@ export class OtaCredentials {
 
   private async recovered(record: CertificateRecord, kind: 'existing' | 'historic', actor: string): Promise<OtaCredential> {
     const password = randomBytes(18).toString('base64url');
-    const pkcs12 = await this.deps.recovery.export(record.serial, { password, format: 'apple', actor, action: 'key.deliver', reason: `iOS OTA ${kind} certificate` });
+    const pkcs12 = await this.deps.recovery.export(record.serial, {
+      password,
+      format: 'apple',
+      actor,
+      action: 'key.deliver',
+      reason: `iOS OTA ${kind} certificate`,
+    });
     if (!pkcs12) throw new Error(`escrowed key of ${record.serial} is missing`);
     const ca = this.deps.cas.get(record.ca);
     return { record, kind, pkcs12, password, chain: ca ? [ca.cert.raw, ...ca.chain] : [] };
@@ -77,14 +91,20 @@ export function credentialPayloads(prefix: string, credentials: OtaCredential[])
     const template = record.template ?? 'certificate';
     const name = commonName(new X509Certificate(record.pem)) ?? record.subject;
     return kind === 'historic'
-      ? pkcs12Payload(`${prefix}.${template}.historic-${record.serial}`, `${template} (earlier, to read old mail): ${name}`, `${template}-${record.serial}.p12`, pkcs12, password)
+      ? pkcs12Payload(
+          `${prefix}.${template}.historic-${record.serial}`,
+          `${template} (earlier, to read old mail): ${name}`,
+          `${template}-${record.serial}.p12`,
+          pkcs12,
+          password,
+        )
       : pkcs12Payload(`${prefix}.${template}`, `${template}: ${name}`, `${template}.p12`, pkcs12, password);
   });
   const roots = new Map<string, X509Certificate>();
   for (const c of credentials) {
     const der = c.chain[c.chain.length - 1];
     const top = der && new X509Certificate(der);
-    if (top && top.checkIssued(top)) roots.set(top.fingerprint256, top);
+    if (top?.checkIssued(top)) roots.set(top.fingerprint256, top);
   }
   [...roots.values()].forEach((root, n) => {
     payloads.push(rootPayload(`${prefix}.root${n ? `-${n}` : ''}`, commonName(root) ?? 'Root CA', `root-ca${n ? `-${n}` : ''}.cer`, root.raw));

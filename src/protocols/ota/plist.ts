@@ -34,7 +34,7 @@ export function readPlistDict(bytes: Buffer): PlistDict {
     throw new PlistError('the property list is not UTF-8 text');
   }
   const prolog = PROLOG.exec(text);
-  if (!prolog) throw new PlistError('expected an XML property list (<plist>, optionally after the XML declaration and Apple\'s DOCTYPE)');
+  if (!prolog) throw new PlistError("expected an XML property list (<plist>, optionally after the XML declaration and Apple's DOCTYPE)");
   const body = text.slice(prolog[0].length);
   // xmldom (under `plist`) reports on the console whatever it finds odd; such input is refused here first.
   const end = body.indexOf('</plist>');

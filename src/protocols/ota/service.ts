@@ -8,7 +8,7 @@
  * UDID; signed again with that SCEP identity, the device gets its
  * credential profile's certificates as PKCS#12, encrypted to that identity.
  */
-import { createHmac, randomBytes, randomUUID, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID, timingSafeEqual, type X509Certificate } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { EscrowedKeys, ProfileCertificate } from '../../identity/escrowed-keys.js';
@@ -98,6 +98,7 @@ const MAX_USER_KEYS = 32;
 // 40 hex digits (older devices) or 8-16 hex digits (A12 and later); serials are alphanumeric.
 const UDID = /^(?:[0-9A-Fa-f]{40}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{16})$/;
 const SERIAL = /^[A-Za-z0-9]{6,32}$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
 const CONTROL = /[\u0000-\u001f\u007f]/;
 // How long an 'issuing' claim may sit before another instance may take it over (a crashed issue).
 const CLAIM_STALE_MS = 2 * 60_000;
@@ -122,10 +123,19 @@ export class OtaService {
   }
 
   async create(req: NewEnrollment): Promise<CreatedEnrollment> {
-    if (!this.ready) throw new OtaError('not_ready', 'ota.deviceCa is not configured, so no device could finish enrolling; set it to the Apple iPhone Device CA certificate');
+    if (!this.ready)
+      throw new OtaError('not_ready', 'ota.deviceCa is not configured, so no device could finish enrolling; set it to the Apple iPhone Device CA certificate');
     const profile = this.deps.credentialProfiles[req.credentialProfile];
-    if (!profile) throw new OtaError('bad_request', `no credential profile "${req.credentialProfile}"; configured: ${Object.keys(this.deps.credentialProfiles).join(', ') || 'none'}`);
-    if (profile.certificates.length === 0) throw new OtaError('bad_request', `credential profile "${req.credentialProfile}" has no certificate in the system-store container, which is all iOS OTA installs`);
+    if (!profile)
+      throw new OtaError(
+        'bad_request',
+        `no credential profile "${req.credentialProfile}"; configured: ${Object.keys(this.deps.credentialProfiles).join(', ') || 'none'}`,
+      );
+    if (profile.certificates.length === 0)
+      throw new OtaError(
+        'bad_request',
+        `credential profile "${req.credentialProfile}" has no certificate in the system-store container, which is all iOS OTA installs`,
+      );
     this.checkUser(req.user, profile);
     await this.checkEarlierCertificates(req.credentialProfile, req.user, profile);
     const ttlMs = req.ttlMs ?? this.deps.enrollmentTtlMs;
@@ -134,7 +144,15 @@ export class OtaService {
     const expiresAt = Date.now() + ttlMs;
     const userId = req.user.id ?? req.user.email ?? null;
     await this.deps.db.transaction(async (trx) => {
-      await this.deps.enrollments.insert(trx, { id, codeDigest: this.mac('ota code', code).toString('hex'), credentialProfile: req.credentialProfile, userId, user: req.user, createdBy: req.createdBy, expiresAt });
+      await this.deps.enrollments.insert(trx, {
+        id,
+        codeDigest: this.mac('ota code', code).toString('hex'),
+        credentialProfile: req.credentialProfile,
+        userId,
+        user: req.user,
+        createdBy: req.createdBy,
+        expiresAt,
+      });
       await this.deps.audit.append(trx, {
         actor: req.createdBy,
         action: 'ota.enrollment.create',
@@ -153,7 +171,8 @@ export class OtaService {
     if (entries.length > MAX_USER_KEYS) throw new OtaError('bad_request', `user has more than ${MAX_USER_KEYS} attributes`);
     for (const [k, v] of entries) {
       if (!USER_KEY.test(k)) throw new OtaError('bad_request', `user attribute name "${k.slice(0, 64)}" must be letters, digits and _`);
-      if (typeof v !== 'string' || v.length > 256 || CONTROL.test(v)) throw new OtaError('bad_request', `user.${k} must be a string of at most 256 characters without control characters`);
+      if (typeof v !== 'string' || v.length > 256 || CONTROL.test(v))
+        throw new OtaError('bad_request', `user.${k} must be a string of at most 256 characters without control characters`);
     }
     // Device attributes are not known yet; stand-ins show only what the user data lacks.
     const device = { id: 'x', udid: 'x', serialNumber: 'x', imei: 'x', product: 'x', osVersion: 'x', name: 'x' };
@@ -278,7 +297,10 @@ export class OtaService {
       if (now?.device && now.device.udid !== device.udid) throw new OtaError('conflict', 'this enrollment belongs to another device');
       throw new OtaError('conflict', `this enrollment is ${now?.status ?? 'gone'}`);
     }
-    log.info({ udid: device.udid, product: device.product, again }, again ? 'OTA device started again; new SCEP challenge served' : 'OTA device bound; SCEP payload served');
+    log.info(
+      { udid: device.udid, product: device.product, again },
+      again ? 'OTA device started again; new SCEP challenge served' : 'OTA device bound; SCEP payload served',
+    );
     return this.sign(
       scepConfiguration(this.deps.texts, `${this.deps.payloadIdentifier}.enrollment`, {
         url: this.deps.scep.url,
@@ -302,8 +324,9 @@ export class OtaService {
       log.info({ reason: refusal }, 'OTA final profile refused');
       throw new OtaError('forbidden', refusal);
     }
-    if (request.attributes.UDID !== udid) throw new OtaError('forbidden', 'the signed attributes are not from this enrollment\'s device');
-    if (!(await this.deps.enrollments.claimForIssuing(e.id, udid, CLAIM_STALE_MS))) throw new OtaError('conflict', 'this enrollment is already being completed');
+    if (request.attributes.UDID !== udid) throw new OtaError('forbidden', "the signed attributes are not from this enrollment's device");
+    if (!(await this.deps.enrollments.claimForIssuing(e.id, udid, CLAIM_STALE_MS)))
+      throw new OtaError('conflict', 'this enrollment is already being completed');
 
     let delivered: OtaCredential[];
     try {
@@ -345,7 +368,7 @@ export class OtaService {
     const now = Date.now();
     if (Date.parse(signer.validFrom) > now || Date.parse(signer.validTo) < now) return 'the signing certificate is not valid now';
     const record = await this.deps.certificates.get(normalizeSerialHex(signer.serialNumber));
-    if (!record || record.status !== 'valid') return 'the signing certificate is revoked or unknown';
+    if (record?.status !== 'valid') return 'the signing certificate is revoked or unknown';
     if (commonName(signer) !== udid) return 'the signing certificate belongs to another device';
     // Enrolled over SCEP for this enrollment, not an older identity of the same device.
     if (record.createdAt < e.createdAt) return 'the signing certificate predates this enrollment';

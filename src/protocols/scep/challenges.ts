@@ -98,7 +98,11 @@ export class DynamicChallenges implements ChallengeValidator {
   async create(c: NewChallenge, trx?: Knex.Transaction): Promise<{ challenge: string; expiresAt: number }> {
     const challenge = randomBytes(16).toString('hex');
     const expiresAt = Date.now() + c.ttlMs;
-    await this.repo.add({ profile: c.profile, digest: this.digest(challenge), binding: c.binding ?? null, exact: c.exact ?? false, createdBy: c.createdBy, expiresAt }, undefined, trx);
+    await this.repo.add(
+      { profile: c.profile, digest: this.digest(challenge), binding: c.binding ?? null, exact: c.exact ?? false, createdBy: c.createdBy, expiresAt },
+      undefined,
+      trx,
+    );
     return { challenge, expiresAt };
   }
 

@@ -16,10 +16,7 @@ import { constructed, oidOf, primitive, readDer, TAG } from '../../pki/der-reade
 import { integerHex } from '../../pki/x509-der.js';
 import type { MessageType } from './message.js';
 
-export type RequestContent =
-  | { type: 'PKCSReq' | 'RenewalReq'; csr: ParsedCsr }
-  | { type: 'CertPoll' }
-  | { type: 'GetCert' | 'GetCRL'; serial: string };
+export type RequestContent = { type: 'PKCSReq' | 'RenewalReq'; csr: ParsedCsr } | { type: 'CertPoll' } | { type: 'GetCert' | 'GetCRL'; serial: string };
 
 /** The envelope's content is not what the messageType requires; deliberately says nothing more. */
 export class ContentError extends Error {

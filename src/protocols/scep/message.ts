@@ -84,7 +84,8 @@ export function readPkiMessage(der: Buffer): PkiMessage {
   const type = TYPE_NAMES[Number(typeText)];
   if (!type || type === 'CertRep' || !/^\d+$/.test(typeText ?? '')) throw new ScepMessageError(`unsupported messageType ${typeText ?? '(none)'}`);
   const senderNonce = text(nonceNode);
-  if (senderNonce === undefined || nonceNode?.type !== forge.asn1.Type.OCTETSTRING || senderNonce.length !== 16) throw new ScepMessageError('senderNonce must be 16 octets');
+  if (senderNonce === undefined || nonceNode?.type !== forge.asn1.Type.OCTETSTRING || senderNonce.length !== 16)
+    throw new ScepMessageError('senderNonce must be 16 octets');
   if (!sd.content) throw new ScepMessageError('the pkiMessage carries no pkcsPKIEnvelope');
   let envelope: EnvelopedData;
   try {
@@ -125,6 +126,7 @@ export async function buildCertRep(request: ReplyTo, answer: CertRepStatus, ra: 
   if (answer.status === 'FAILURE') attributes.push([SCEP_ATTRIBUTES.failInfo, [printable(String(FAIL_CODES[answer.failInfo]))]]);
   if (answer.status === 'SUCCESS' && !request.signerCert) throw new Error('a SUCCESS CertRep needs the request signer to encrypt to');
   // FAILURE and PENDING carry an empty eContent rather than none: OpenSSL-based clients (certmonger, sscep) cannot verify a SignedData without content.
-  const content = answer.status === 'SUCCESS' ? buildEnvelopedData(certsOnly(answer.certificates, answer.crls), request.signerCert!, request.cipher) : Buffer.alloc(0);
+  const content =
+    answer.status === 'SUCCESS' ? buildEnvelopedData(certsOnly(answer.certificates, answer.crls), request.signerCert!, request.cipher) : Buffer.alloc(0);
   return buildSignedData({ content, signer: ra.signer, signerCert: ra.cert.raw, attributes });
 }

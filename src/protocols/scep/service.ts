@@ -112,7 +112,12 @@ export class ScepService {
       this.deps.log.info({ profile: profile.name, reason: err.message }, 'SCEP message refused');
       return this.reply(err.replyTo ?? { transactionId: '' }, { status: 'FAILURE', failInfo: err.failInfo });
     }
-    const replyTo: ReplyTo = { transactionId: message.transactionId, senderNonce: message.senderNonce, signerCert: message.signerCert, cipher: message.envelope.cipher };
+    const replyTo: ReplyTo = {
+      transactionId: message.transactionId,
+      senderNonce: message.senderNonce,
+      signerCert: message.signerCert,
+      cipher: message.envelope.cipher,
+    };
     let content: RequestContent;
     try {
       content = readContent(message.type, await decryptEnvelopedDataWith(message.envelope, this.deps.ra.cert.raw, this.deps.ra.decryptor));
@@ -182,7 +187,14 @@ export class ScepService {
 
     const log = scoped(this.deps.log, { profile: profile.name, transactionId: message.transactionId, subject: csr.subjectDn });
     const ctx: ChallengeContext = { profile: profile.name, challenge: csr.challengePassword, csr, transactionId: message.transactionId };
-    const base: RequestRecord = { profile: profile.name, transactionId: message.transactionId, renews, keySha256, messageType: message.type, subject: csr.subjectDn };
+    const base: RequestRecord = {
+      profile: profile.name,
+      transactionId: message.transactionId,
+      renews,
+      keySha256,
+      messageType: message.type,
+      subject: csr.subjectDn,
+    };
     const verdict = await this.authorise(profile, renewing, ctx);
     if (!verdict.ok) {
       log.info({ reason: verdict.reason }, 'SCEP enrollment refused');
@@ -201,7 +213,12 @@ export class ScepService {
       return fail('badRequest');
     }
     if (profile.approval) {
-      await this.deps.transactions.insert(this.deps.db, { ...base, status: 'pending', csr: withoutChallengePassword(csr.der).toString('base64'), ...this.sealed(profile, base, csr) });
+      await this.deps.transactions.insert(this.deps.db, {
+        ...base,
+        status: 'pending',
+        csr: withoutChallengePassword(csr.der).toString('base64'),
+        ...this.sealed(profile, base, csr),
+      });
       log.info('SCEP enrollment waits for approval');
       return { status: 'PENDING' };
     }
@@ -274,11 +291,13 @@ export class ScepService {
     const now = Date.now();
     if (new Date(signer.validFrom).getTime() > now || new Date(signer.validTo).getTime() < now) return 'the certificate signing the renewal has expired';
     const record = await this.deps.certificates.get(normalizeSerialHex(signer.serialNumber));
-    if (!record || record.status !== 'valid') return 'the certificate signing the renewal is revoked or unknown';
-    if (record.template !== profile.template) return `the certificate signing the renewal was issued from template ${record.template}, not this profile's ${profile.template}`;
+    if (record?.status !== 'valid') return 'the certificate signing the renewal is revoked or unknown';
+    if (record.template !== profile.template)
+      return `the certificate signing the renewal was issued from template ${record.template}, not this profile's ${profile.template}`;
     if (profile.names.source !== 'template') {
       // Names with attribute types OpenSSL has no short name for are recorded as OpenSSL prints them; such renewals need a challenge.
-      if ((formatName(csr.subject) ?? csr.subjectDn) !== record.subject) return `a renewal keeps the subject of the certificate it renews (${record.subject}), not ${csr.subjectDn}`;
+      if ((formatName(csr.subject) ?? csr.subjectDn) !== record.subject)
+        return `a renewal keeps the subject of the certificate it renews (${record.subject}), not ${csr.subjectDn}`;
       if (sanKey(csr.subjectAltNames) !== sanKey(record.sans)) return 'a renewal keeps the subjectAltNames of the certificate it renews';
     }
     return undefined;
@@ -306,12 +325,16 @@ export class ScepService {
       });
       log.info({ serial: issued.record.serial }, 'SCEP certificate issued');
       const { serial, notAfter } = issued.record;
-      await this.tell(log, 'issued', () => profile.validator.issued?.(ctx, { serial, notAfter, der: issued.der, ca: issued.ca.name, issuer: oneLineName(issued.ca.cert.subject) }));
+      await this.tell(log, 'issued', () =>
+        profile.validator.issued?.(ctx, { serial, notAfter, der: issued.der, ca: issued.ca.name, issuer: oneLineName(issued.ca.cert.subject) }),
+      );
       return { status: { status: 'SUCCESS', certificates: [issued.der] }, serial };
     } catch (err) {
       // Another instance answering the same request is not a failure to issue.
       if (err instanceof RequestTaken) throw err;
-      await this.tell(log, 'failed', () => profile.validator.failed?.(ctx, err instanceof IssuanceError ? err.message : 'the gateway could not issue the certificate'));
+      await this.tell(log, 'failed', () =>
+        profile.validator.failed?.(ctx, err instanceof IssuanceError ? err.message : 'the gateway could not issue the certificate'),
+      );
       if (!(err instanceof IssuanceError)) throw err;
       log.info({ reason: err.message }, 'SCEP enrollment refused by policy');
       return { status: fail('badRequest'), reason: err.message };
@@ -342,7 +365,8 @@ export class ScepService {
     return this.locks.run(`${t.profile}\n${t.transactionId}`, async () => {
       const current = await this.deps.transactions.get(id);
       const profile = current && this.profile(current.profile);
-      if (!current || current.status !== 'pending' || !current.csr || !profile) throw new ScepDecisionError('conflict', `SCEP transaction ${id} is ${current?.status ?? 'gone'}, not pending`);
+      if (current?.status !== 'pending' || !current.csr || !profile)
+        throw new ScepDecisionError('conflict', `SCEP transaction ${id} is ${current?.status ?? 'gone'}, not pending`);
       const log = scoped(this.deps.log, { profile: profile.name, transactionId: current.transactionId, subject: current.subject, actor: decision.actor });
       // Kept without its challengePassword; the request as received only where a validator reports back with it.
       const stored = parseCsr(Buffer.from(current.csr, 'base64'));
@@ -359,17 +383,25 @@ export class ScepService {
       }
       const settled = transactionOf(current, outcome);
       await this.deps.db.transaction(async (trx) => {
-        if (!(await this.deps.transactions.decide(trx, id, { ...settled, decidedBy: decision.actor }))) throw new ScepDecisionError('conflict', `SCEP transaction ${id} is no longer pending`);
+        if (!(await this.deps.transactions.decide(trx, id, { ...settled, decidedBy: decision.actor })))
+          throw new ScepDecisionError('conflict', `SCEP transaction ${id} is no longer pending`);
         await this.deps.audit.append(trx, {
           actor: decision.actor,
           action: decision.approve ? 'scep.approve' : 'scep.reject',
           subjectType: 'scep_transaction',
           subjectId: String(id),
           reason: decision.reason ?? null,
-          detail: { profile: current.profile, transactionId: current.transactionId, subject: current.subject, status: settled.status, ...(outcome.serial && { serial: outcome.serial }) },
+          detail: {
+            profile: current.profile,
+            transactionId: current.transactionId,
+            subject: current.subject,
+            status: settled.status,
+            ...(outcome.serial && { serial: outcome.serial }),
+          },
         });
       });
-      if (outcome.status.status !== 'SUCCESS' && (!decision.approve || outcome.reason)) await this.tell(log, 'failed', () => profile.validator.failed?.(ctx, outcome.reason!));
+      if (outcome.status.status !== 'SUCCESS' && (!decision.approve || outcome.reason))
+        await this.tell(log, 'failed', () => profile.validator.failed?.(ctx, outcome.reason!));
       return (await this.deps.transactions.get(id))!;
     });
   }
