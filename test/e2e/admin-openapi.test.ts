@@ -4,7 +4,8 @@
  *
  * - every route the gateway registers under /api/v1 is in the document with
  *   its method, and every documented operation is a registered route, so a
- *   route added without documentation fails here;
+ *   route added without documentation fails here (and the same for
+ *   /mobile/v1 and its document);
  * - both documents (admin and Identity Agent) are valid OpenAPI 3.1;
  * - each operation's `security` is what its guard does: no credential 401,
  *   HTTP Basic only where documented, a token without a documented role 403,
@@ -150,6 +151,18 @@ describe('the admin API OpenAPI document', () => {
       'documented operations the gateway does not serve',
     );
     assert.equal(new Set(registered).size, registered.length, 'no route is registered twice');
+  });
+
+  test('the Identity Agent document lists exactly the routes under /mobile/v1 too', () => {
+    const registered = gw.routes
+      .filter((r) => r.path.startsWith('/mobile/v1/'))
+      .map((r) => `${r.method} ${r.path}`)
+      .sort();
+    const documented = operations(readDoc(MOBILE_DOC))
+      .map((o) => `${o.method} /mobile/v1${o.path}`)
+      .sort();
+    assert.ok(registered.length > 0, 'mobile.enabled serves /mobile/v1');
+    assert.deepEqual(registered, documented);
   });
 
   test('both documents are valid OpenAPI 3.1', async () => {
