@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino';
 import { qrPng, qrSvg } from '../notify/qr.js';
-import { type ContentSigning, TokenError } from '../pki/content-signing.js';
+import { type ContentSigning, SignedTokenError } from '../pki/content-signing.js';
 import type { AuditRepository } from '../store/audit.js';
 import type { Db } from '../store/db.js';
 import type { MobileIdRepository } from '../store/mobile-ids.js';
@@ -55,7 +55,7 @@ export type Verification =
   | {
       valid: false;
       /** What an offline verifier could also tell, or: unknown (no mobile ID this verifier may know of), not_active (in scope, but not issued). */
-      reason: TokenError['reason'] | 'unknown' | 'not_active';
+      reason: SignedTokenError['reason'] | 'unknown' | 'not_active';
       message: string;
       mobileId?: string;
       status?: string;
@@ -147,7 +147,7 @@ export class HolderAssertions {
     try {
       claims = this.deps.signing.verifyToken(assertion, { typ: ASSERTION_TYP, aud: ASSERTION_AUD });
     } catch (err) {
-      if (err instanceof TokenError) return { answer: { valid: false, reason: err.reason, message: err.message } };
+      if (err instanceof SignedTokenError) return { answer: { valid: false, reason: err.reason, message: err.message } };
       throw err;
     }
     const subject = typeof claims.sub === 'string' && UUID.test(claims.sub) ? claims.sub : undefined;

@@ -64,7 +64,7 @@ export interface SignerJwk {
 }
 
 /** A token that is not one of ours, of the wrong type, or out of its time. */
-export class TokenError extends Error {
+export class SignedTokenError extends Error {
   constructor(
     /** malformed, signature, type, audience, expired or not_yet_valid: what a verifier reports. */
     readonly reason: 'malformed' | 'signature' | 'type' | 'audience' | 'expired' | 'not_yet_valid',
@@ -74,8 +74,8 @@ export class TokenError extends Error {
   }
 }
 
-/** A certificate's key thumbprint as RFC 7515 section 4.1.8 defines x5t#S256; also the kid. */
-export const thumbprint = (der: Buffer): string => createHash('sha256').update(der).digest('base64url');
+/** A certificate's thumbprint as RFC 7515 section 4.1.8 defines x5t#S256; also the kid. */
+export const certificateThumbprint = (der: Buffer): string => createHash('sha256').update(der).digest('base64url');
 
 /** Clock skew allowed between the gateway and the phones (RFC 7519 section 4.1.4 leaves it to the verifier). */
 export const CLOCK_SKEW_S = 60;
@@ -84,7 +84,7 @@ function entry(id: SigningIdentity, status: 'current' | 'previous', until: numbe
   const cert = new X509Certificate(id.cert);
   const notAfter = Date.parse(cert.validTo);
   return {
-    kid: thumbprint(id.cert),
+    kid: certificateThumbprint(id.cert),
     alg: jwsAlgorithmOfSigner(id.signer),
     status,
     cert,
@@ -153,7 +153,7 @@ export class ContentSigning {
   /**
    * Checks a JWT this gateway signed: an accepted signer's kid and signature,
    * the typ and audience asked for, and its time (exp, iat, nbf, with
-   * CLOCK_SKEW_S of slack). What fails is a TokenError naming why.
+   * CLOCK_SKEW_S of slack). What fails is a SignedTokenError naming why.
    */
   verifyToken(token: string, expect: { typ: string; aud: string }): Record<string, unknown> {
     let jws: ReturnType<typeof parseCompactJws>;
@@ -162,24 +162,25 @@ export class ContentSigning {
       jws = parseCompactJws(token);
       claims = jwtClaims(jws);
     } catch (err) {
-      throw new TokenError('malformed', (err as Error).message);
+      throw new SignedTokenError('malformed', (err as Error).message);
     }
     const signer = this.active().find((e) => e.kid === jws.header.kid);
-    if (!signer) throw new TokenError('signature', 'the token is not signed by a key of the signer set');
+    if (!signer) throw new SignedTokenError('signature', 'the token is not signed by a key of the signer set');
     try {
       verifyJws(jws, signer.publicKey);
     } catch (err) {
-      if (err instanceof JwsError) throw new TokenError('signature', err.message);
+      if (err instanceof JwsError) throw new SignedTokenError('signature', err.message);
       throw err;
     }
-    if (jws.header.typ !== expect.typ) throw new TokenError('type', `the token is of type ${JSON.stringify(jws.header.typ)}, not ${expect.typ}`);
+    if (jws.header.typ !== expect.typ) throw new SignedTokenError('type', `the token is of type ${JSON.stringify(jws.header.typ)}, not ${expect.typ}`);
     const aud = claims.aud;
-    if (!(aud === expect.aud || (Array.isArray(aud) && aud.includes(expect.aud)))) throw new TokenError('audience', `the token is not meant for ${expect.aud}`);
+    if (!(aud === expect.aud || (Array.isArray(aud) && aud.includes(expect.aud))))
+      throw new SignedTokenError('audience', `the token is not meant for ${expect.aud}`);
     const now = this.now() / 1000;
-    if (typeof claims.exp !== 'number' || typeof claims.iat !== 'number') throw new TokenError('malformed', 'the token has no exp or iat');
-    if (claims.exp <= now - CLOCK_SKEW_S) throw new TokenError('expired', 'the token has expired');
+    if (typeof claims.exp !== 'number' || typeof claims.iat !== 'number') throw new SignedTokenError('malformed', 'the token has no exp or iat');
+    if (claims.exp <= now - CLOCK_SKEW_S) throw new SignedTokenError('expired', 'the token has expired');
     if (claims.iat > now + CLOCK_SKEW_S || (typeof claims.nbf === 'number' && claims.nbf > now + CLOCK_SKEW_S))
-      throw new TokenError('not_yet_valid', 'the token is not valid yet');
+      throw new SignedTokenError('not_yet_valid', 'the token is not valid yet');
     return claims;
   }
 
