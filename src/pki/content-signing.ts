@@ -63,6 +63,23 @@ export interface SignerJwk {
   [member: string]: unknown;
 }
 
+export interface SignerReport {
+  kid: string;
+  status: 'current' | 'previous';
+  /** Whether apps accept it now (a previous one past its end is not). */
+  accepted: boolean;
+  alg: JwsAlgorithm;
+  subject: string;
+  issuer: string;
+  serial: string;
+  /** SHA-256 fingerprint, colon-separated hex, as openssl x509 -fingerprint -sha256 prints it. */
+  sha256: string;
+  notBefore: string;
+  notAfter: string;
+  acceptUntil: string;
+  daysLeft: number;
+}
+
 /** A token that is not one of ours, of the wrong type, or out of its time. */
 export class SignedTokenError extends Error {
   constructor(
@@ -182,6 +199,26 @@ export class ContentSigning {
     if (claims.iat > now + CLOCK_SKEW_S || (typeof claims.nbf === 'number' && claims.nbf > now + CLOCK_SKEW_S))
       throw new SignedTokenError('not_yet_valid', 'the token is not valid yet');
     return claims;
+  }
+
+  /** What an operator sees of each configured certificate, accepted or not (admin API, `credgate signing signers`). */
+  report(): SignerReport[] {
+    const now = this.now();
+    const active = new Set(this.active().map((e) => e.kid));
+    return this.entries.map((e) => ({
+      kid: e.kid,
+      status: e.status,
+      accepted: active.has(e.kid),
+      alg: e.alg,
+      subject: e.cert.subject.replace(/\n/g, ', '),
+      issuer: e.cert.issuer.replace(/\n/g, ', '),
+      serial: e.cert.serialNumber.toLowerCase(),
+      sha256: e.cert.fingerprint256,
+      notBefore: new Date(e.notBefore).toISOString(),
+      notAfter: new Date(e.notAfter).toISOString(),
+      acceptUntil: new Date(e.acceptUntil).toISOString(),
+      daysLeft: Math.max(0, Math.floor((e.acceptUntil - now) / 86_400_000)),
+    }));
   }
 
   /** The signer set as a JWK Set, each key with its chain and until when it is accepted. */

@@ -27,6 +27,7 @@ import { CertificateRepository } from '../../src/store/certificates.js';
 import { HolderProofRepository } from '../../src/store/holder-proofs.js';
 import { MobileIdRepository } from '../../src/store/mobile-ids.js';
 import { PersonRepository } from '../../src/store/people.js';
+import { TokenRepository } from '../../src/store/tokens.js';
 import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { answerSignatures, type CollectedId, collectMobileId, fetchRaw, holderProof, opensslVerifies, pemOf, splitJws } from '../helpers/identity-agent.js';
@@ -128,6 +129,43 @@ describe('phone-to-phone verification of a badge', () => {
     assert.equal(byAdmin.json().valid, true);
     const audit = (await gw.db('audit').where({ action: 'mobile-id.verify', subject_id: alice.id }).select('actor')) as { actor: string }[];
     assert.ok(audit.some((a) => a.actor === `mobile-id:${guard.id}`) && audit.some((a) => a.actor === 'client-cert:admin'), 'each check is in the audit trail');
+  });
+
+  test('the admin API: the signer set for admins only, and clear 4xx for a bad verification request', async () => {
+    const signers = await admin('GET', '/signing/signers');
+    assert.equal(signers.status, 200, signers.body);
+    const [s] = signers.json().signers as { kid: string; status: string; accepted: boolean; alg: string }[];
+    assert.deepEqual([s?.kid, s?.status, s?.accepted, s?.alg], [signerKid, 'current', true, 'ES256']);
+    const tokens = new TokenRepository(gw.db);
+    const { token } = await tokens.create({ name: 'helpdesk', roles: [] });
+    const asHelpdesk = (method: string, path: string, body?: unknown) =>
+      curl(`${gw.url}/api/v1${path}`, [
+        '--cacert',
+        join(certs, 'root-ca.pem'),
+        '-H',
+        `Authorization: Bearer ${token}`,
+        '-X',
+        method,
+        ...(body === undefined ? [] : ['-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)]),
+      ]);
+    assert.equal((await asHelpdesk('GET', '/signing/signers')).status, 403);
+    assert.equal((await curl(`${gw.url}/api/v1/signing/signers`, ['--cacert', join(certs, 'root-ca.pem')])).status, 401);
+    const { assertion } = await assertionOf(alice);
+    assert.equal((await curl(`${gw.url}/api/v1/holder-assertions/verify`, ['--cacert', join(certs, 'root-ca.pem'), '-X', 'POST'])).status, 401);
+    assert.equal((await asHelpdesk('POST', '/holder-assertions/verify', { assertion })).json().valid, true, 'any authenticated caller, within its scope');
+    for (const body of [{}, { assertion: 42 }, { assertion, extra: true }, [assertion]]) {
+      const r = await admin('POST', '/holder-assertions/verify', body);
+      assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.body}`);
+      assert.equal(r.json().error, 'bad_request');
+    }
+    const notJson = await curl(`${gw.url}/api/v1/holder-assertions/verify`, [
+      ...adminCurlArgs(certs),
+      '-H',
+      'Content-Type: application/json',
+      '--data-binary',
+      '{',
+    ]);
+    assert.equal(notJson.status, 400);
   });
 
   test('only the private key proves the holder: a certificate (public) with another key, or an unknown mobile ID, gets the same 401', async () => {

@@ -11,32 +11,13 @@ import type { Guard } from '../auth/authenticate.js';
 import { badRequest } from '../errors.js';
 import { actorOf } from './directory.js';
 
-/** What an operator sees of each configured content-signing certificate. */
-export function signerReport(signing: ContentSigning, now = Date.now()) {
-  const active = new Set(signing.active().map((e) => e.kid));
-  return signing.all().map((e) => ({
-    kid: e.kid,
-    status: e.status,
-    accepted: active.has(e.kid),
-    alg: e.alg,
-    subject: e.cert.subject.replace(/\n/g, ', '),
-    issuer: e.cert.issuer.replace(/\n/g, ', '),
-    serial: e.cert.serialNumber.toLowerCase(),
-    sha256: e.cert.fingerprint256,
-    notBefore: new Date(e.notBefore).toISOString(),
-    notAfter: new Date(e.notAfter).toISOString(),
-    acceptUntil: new Date(e.acceptUntil).toISOString(),
-    daysLeft: Math.max(0, Math.floor((e.acceptUntil - now) / 86_400_000)),
-  }));
-}
-
 export function signingRouter(deps: { guard: Guard; signing: ContentSigning; assertions: HolderAssertions; bodyLimit: number }): Router {
   const router = Router();
   const admin = deps.guard({ methods: ['client-cert', 'bearer'], roles: ['admin'] });
   const anyone = deps.guard({ methods: ['client-cert', 'bearer'] });
 
   router.get('/signing/signers', admin, (_req, res) => {
-    res.json({ signers: signerReport(deps.signing) });
+    res.json({ signers: deps.signing.report() });
   });
 
   router.post('/holder-assertions/verify', anyone, express.json({ limit: deps.bodyLimit }), async (req, res) => {
