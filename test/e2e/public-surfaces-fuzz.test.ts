@@ -686,8 +686,8 @@ describe('every public surface under fuzzing: no 5xx, no crash, nothing logged a
       code: '000000',
       device: { serial: 'FUZZ0001', platform: 'ios', model: 'iPhone15,2', osVersion: '17.4', keyStores: ['system-store'] },
     };
-    const jwt = (header: object, claims: object) =>
-      [header, claims].map((p) => Buffer.from(JSON.stringify(p)).toString('base64url')).join('.') + `.${Buffer.alloc(64, 7).toString('base64url')}`;
+    const b64 = (part: object) => Buffer.from(JSON.stringify(part)).toString('base64url');
+    const jwt = (header: object, claims: object) => `${b64(header)}.${b64(claims)}.${Buffer.alloc(64, 7).toString('base64url')}`;
     const now = Math.floor(Date.now() / 1000);
     assertionBody = {
       proof: jwt(
