@@ -221,6 +221,21 @@ export class ContentSigning {
     }));
   }
 
+  /** The accepted signing certificates and their issuers, each once, as PEM (for openssl and other tools). */
+  chainPem(): string {
+    const seen = new Set<string>();
+    return this.active()
+      .flatMap((e) => [e.cert.raw, ...e.chain])
+      .filter((der) => {
+        const key = der.toString('base64');
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      })
+      .map((der) => new X509Certificate(der).toString())
+      .join('');
+  }
+
   /** The signer set as a JWK Set, each key with its chain and until when it is accepted. */
   signerSet(): { keys: SignerJwk[] } {
     return {

@@ -76,6 +76,12 @@ describe('signed content of /mobile/v1, and rolling the signing certificate over
     writeFileSync(leaf, pemOf(k.x5c[0]!));
     writeFileSync(untrusted, k.x5c.slice(1).map(pemOf).join(''));
     assert.match(openssl(['verify', '-CAfile', join(certs, 'root-ca.pem'), '-untrusted', untrusted, leaf]), /OK/);
+    const pem = await get('/mobile/v1/signers.pem');
+    assert.equal(pem.status, 200);
+    const bundle = join(dir, 'signers.pem');
+    writeFileSync(bundle, pem.body);
+    assert.equal((pem.body.toString().match(/BEGIN CERTIFICATE/g) ?? []).length, 3, 'the signer, the issuing CA and the root');
+    assert.match(openssl(['verify', '-CAfile', join(certs, 'root-ca.pem'), '-untrusted', bundle, leaf]), /OK/);
     oldKid = k.kid;
     oldPins.set(k.kid, pemOf(k.x5c[0]!));
     assert.ok(appAccepts(dir, a, oldPins), 'the signer set is itself signed');

@@ -829,6 +829,7 @@ describe('every public surface under fuzzing: no 5xx, no crash, nothing logged a
       '/mobile/v1/policy',
       '/mobile/v1/openapi.yaml',
       '/mobile/v1/signers',
+      '/mobile/v1/signers.pem',
       '/mobile/v1/assertions',
       '/mobile/v1/assertions/verify',
       '/connectors',

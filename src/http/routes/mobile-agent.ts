@@ -78,6 +78,9 @@ export function mobileAgentRouter(deps: {
   router.get('/signers', (_req, res) => {
     res.setHeader('Cache-Control', 'public, max-age=300').json(deps.signing.signerSet());
   });
+  router.get('/signers.pem', (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=300').type('application/x-pem-file').send(deps.signing.chainPem());
+  });
   router.post('/assertions', express.json({ limit: MAX_BODY }), async (req, res) => {
     const b = fields(req, ['proof']);
     res.status(201).json(await deps.assertions.issue(b.proof));
