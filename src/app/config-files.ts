@@ -1,6 +1,7 @@
 /**
  * The files the main configuration names (TLS certificate and key, client
- * trust, CAs, the SCEP RA, the OTA signing identity and device CAs, PIV
+ * trust, CAs, the SCEP RA, the OTA signing identity and device CAs, the
+ * content-signing certificates of /mobile/v1, PIV
  * trust, the SMTP server's CA), each read by the loader start-up uses, so
  * that `credgate config check` refuses exactly what `credgate serve` would.
  *
@@ -16,6 +17,7 @@ import { loadCa } from '../pki/ca.js';
 import { devPkiFiles } from '../pki/dev-pki.js';
 import { readSmtpCa } from '../notify/email.js';
 import type { SettingProblem } from './errors.js';
+import { contentSigningFiles, loadContentSigning } from './content-signing.js';
 import { caSources } from './issuance.js';
 import { readPivTrust } from './derived.js';
 import { readCertificates, signingIdentity } from './ota.js';
@@ -115,6 +117,8 @@ function reads(config: Config, masterKey: Buffer | undefined): Read[] {
   const ra = config.scep.ra ?? { cert: f.scepRaCert, key: f.scepRaKey };
   const signing = config.ota.signing ?? { cert: f.otaSigningCert, key: f.otaSigningKey, chain: [f.issuingCert, f.rootCert] };
   const email = config.notify.email;
+  const content = contentSigningFiles(config);
+  const previous = config.mobile.contentSigning?.previous;
   return [
     { path: ['server', 'tls'], setting: 'server.tls', files: [tls.cert, tls.key], key: true, read: () => loadServerIdentity(config, masterKey) },
     ...trust.map((p, i) => ({
@@ -149,6 +153,17 @@ function reads(config: Config, masterKey: Buffer | undefined): Read[] {
             key: false,
             read: () => readCertificates(`ota.deviceCa[${i}]`, [p]),
           })),
+        ]
+      : []),
+    ...(config.mobile.enabled
+      ? [
+          {
+            path: config.mobile.contentSigning ? ['mobile', 'contentSigning'] : ['pki', 'dir'],
+            setting: 'mobile.contentSigning',
+            files: [content.cert, content.key, ...content.chain, ...(previous ? [previous.cert, previous.key, ...previous.chain] : [])],
+            key: true,
+            read: () => loadContentSigning(config, masterKey),
+          },
         ]
       : []),
     ...config.derivedCredentials.pivTrust.map((p, i) => ({

@@ -12,8 +12,11 @@ import { AddressThrottle } from '../http/address-throttle.js';
 import { directoryRouter } from '../http/routes/directory.js';
 import { mobileAgentRouter } from '../http/routes/mobile-agent.js';
 import { mobileIdsRouter } from '../http/routes/mobile-ids.js';
+import { signingRouter } from '../http/routes/signing.js';
 import { CollectionService } from '../identity/collection.js';
 import { Directory } from '../identity/directory.js';
+import { HolderAssertions, type ScopeCheck } from '../identity/holder-assertions.js';
+import { HolderAuthenticator } from '../identity/holder-auth.js';
 import { LifecycleService } from '../identity/lifecycle.js';
 import { Messages } from '../identity/messages.js';
 import { Notifications, type Senders } from '../identity/notifications.js';
@@ -23,11 +26,14 @@ import { presetPurpose } from '../pki/presets.js';
 import { RequestService } from '../identity/requests.js';
 import { EmailSender } from '../notify/email.js';
 import { SmsSender } from '../notify/sms.js';
+import type { ContentSigning } from '../pki/content-signing.js';
 import { DeviceRepository } from '../store/devices.js';
+import { HolderProofRepository } from '../store/holder-proofs.js';
 import { MessageTemplateRepository } from '../store/message-templates.js';
 import { MobileIdRepository } from '../store/mobile-ids.js';
 import { MobileSessionRepository } from '../store/mobile-sessions.js';
 import { PersonRepository } from '../store/people.js';
+import { loadContentSigning } from './content-signing.js';
 import { refuse, StartupError, type SettingProblem } from './errors.js';
 import { every, feature, type CoreServices, type Feature } from './feature.js';
 
@@ -41,7 +47,16 @@ export interface Mobile extends Feature {
   messages: Messages;
   notifications: Notifications;
   profiles: Record<string, MobileProfile>;
+  /** The content-signing certificates and badge assertions; undefined when mobile.enabled is false. */
+  signing: ContentSigning | undefined;
+  assertions: HolderAssertions | undefined;
 }
+
+/**
+ * Operator scope until the directory's own (all people, own groups, self) is
+ * connected: every viewer sees everyone, as every operator did before scope.
+ */
+export const everyoneInScope: ScopeCheck = { canSee: async () => true };
 
 /** Settings that cannot work together are refused before anything serves: codes sent through a channel that is not configured. */
 export function mobileProblems(config: Config): SettingProblem[] {
@@ -173,6 +188,24 @@ export function buildMobile(core: CoreServices): Mobile {
   });
   const lifecycle = new LifecycleService({ ...stores, requests, notifications, unlockKey: (id) => collection.unlockKey(id), renewal: config.mobile.renewal });
 
+  // Content signing and holder assertions serve /mobile/v1, so they are built only with it.
+  const signing = config.mobile.enabled ? loadContentSigning(config, masterKey) : undefined;
+  const proofs = new HolderProofRepository(db);
+  const assertions =
+    signing &&
+    new HolderAssertions({
+      db,
+      auth: new HolderAuthenticator({ mobileIds, certificates: issuance.certificates, people, proofs, profiles }),
+      signing,
+      mobileIds,
+      people,
+      audit: issuance.audit,
+      scope: everyoneInScope,
+      ttlMs: durationMs(config.mobile.assertions.ttl),
+      baseUrl: () => core.consoleUrl().replace(/\/$/, ''),
+      log: mobileLog,
+    });
+
   const directory = new Directory({ db, people, devices, audit: issuance.audit });
   const sessionThrottle = new AddressThrottle(config.mobile.maxFailuresPerAddress, 60_000);
   const guard = core.auth.admin;
@@ -182,7 +215,12 @@ export function buildMobile(core: CoreServices): Mobile {
       mounts: [
         { path: '/api/v1', router: directoryRouter({ guard, directory, bodyLimit }) },
         { path: '/api/v1', router: mobileIdsRouter({ guard, requests, lifecycle, messages, bodyLimit }) },
-        ...(config.mobile.enabled ? [{ path: '/mobile/v1', router: mobileAgentRouter({ collection, sessionThrottle }) }] : []),
+        ...(signing && assertions
+          ? [
+              { path: '/api/v1', router: signingRouter({ guard, signing, assertions, bodyLimit }) },
+              { path: '/mobile/v1', router: mobileAgentRouter({ collection, sessionThrottle, signing, assertions }) },
+            ]
+          : []),
       ],
       start(signal) {
         const sweep = () =>
@@ -191,6 +229,9 @@ export function buildMobile(core: CoreServices): Mobile {
             (err: unknown) => mobileLog.error({ err }, 'renewal notices failed; retried on the next round'),
           );
         every(Math.max(durationMs(config.mobile.renewal.checkEvery), 1000), signal, () => void sweep());
+        // Spent holder proofs are kept only while they could still be replayed.
+        every(10 * 60_000, signal, () => void proofs.sweep().catch((err: unknown) => mobileLog.warn({ err }, 'could not forget expired holder proofs')));
+        if (signing) warnAboutSigners(signing, mobileLog);
       },
       stop: async () => email?.close(),
     }),
@@ -202,5 +243,21 @@ export function buildMobile(core: CoreServices): Mobile {
     messages,
     notifications,
     profiles,
+    signing,
+    assertions,
   };
+}
+
+/** A content-signing certificate near its end is an operator's to replace before apps stop trusting what they receive. */
+function warnAboutSigners(signing: ContentSigning, log: Logger): void {
+  const soon = Date.now() + 30 * 86_400_000;
+  for (const e of signing.all()) {
+    if (e.status === 'previous' && e.acceptUntil <= Date.now())
+      log.warn({ kid: e.kid }, 'mobile.contentSigning.previous is past its end and signs nothing more; remove it from the configuration');
+    else if (e.status === 'current' && e.notAfter <= soon)
+      log.warn(
+        { kid: e.kid, notAfter: new Date(e.notAfter).toISOString() },
+        'the content-signing certificate expires within 30 days; roll it over (README, "Signed content")',
+      );
+  }
 }

@@ -64,7 +64,7 @@ export function masterKeyMismatch(config: Config, masterKey: Buffer | undefined,
       return false;
     }
   };
-  const sample = [f.issuingKey, f.rootKey, f.serverKey, f.scepRaKey, f.otaSigningKey].find((p) => existsSync(p) && encrypted(p));
+  const sample = [f.issuingKey, f.rootKey, f.serverKey, f.scepRaKey, f.otaSigningKey, f.contentSigningKey].find((p) => existsSync(p) && encrypted(p));
   if (sample === undefined) return undefined;
   try {
     readKeyFile(sample, masterKey);

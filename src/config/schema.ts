@@ -12,6 +12,7 @@ import { PIV_AUTHENTICATION_POLICIES } from '../pki/piv.js';
 import { PRESET_NAMES } from '../pki/presets.js';
 import { parseDnTemplate } from '../pki/template.js';
 import { namesSetting } from './name-policy.js';
+import { durationMs } from './duration.js';
 import { secret } from './secret.js';
 
 const port = z.number().int().min(0).max(65535);
@@ -556,6 +557,36 @@ const mobile = z
       })
       .prefault({})
       .describe('Identity Agent policy, served at /mobile/v1/policy.'),
+    contentSigning: z
+      .strictObject({
+        cert: path.describe('The content-signing certificate (PEM): RSA of 2048 bits or more (RS256), or EC P-256 (ES256) or P-384 (ES384).'),
+        key: path.describe('Its private key (PEM; encrypted under the master key or plain).'),
+        chain: z.array(path).default([]).describe('Its issuers up to the root (PEM), published with it in the signer set.'),
+        previous: z
+          .strictObject({
+            cert: path.describe('The certificate being rolled over from (PEM).'),
+            key: path.describe('Its private key (PEM).'),
+            chain: z.array(path).default([]),
+            until: z.iso
+              .datetime({ offset: true, message: 'expected a date and time such as "2027-03-31T00:00:00Z"' })
+              .describe('Until when apps accept it: answers carry its signature beside the current one until then (at most until it expires).'),
+          })
+          .optional()
+          .describe('During a rollover: the previous certificate, still signing beside the current one so apps that hold only it keep verifying.'),
+      })
+      .optional()
+      .describe(
+        "Certificate and key that sign everything the Identity Agent receives from /mobile/v1 and the badges' holder assertions; default: the dev PKI's content-signing.pem (EC P-256).",
+      ),
+    assertions: z
+      .strictObject({
+        ttl: duration
+          .default('5m')
+          .refine((d) => durationMs(d) >= 30_000 && durationMs(d) <= 3_600_000, { message: 'must be between 30s and 1h' })
+          .describe("How long a badge's holder assertion (its QR code) is valid."),
+      })
+      .prefault({})
+      .describe('Holder assertions: the signed, short-lived QR code of a badge that another phone verifies.'),
     renewal: z
       .strictObject({
         noticeBefore: duration.default('30d').describe('Send a renewal notice this long before the first certificate of a mobile ID expires.'),

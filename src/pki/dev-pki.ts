@@ -2,7 +2,8 @@
  * The development PKI written on first start (or by `credgate init`): a root
  * CA, an issuing CA, a TLS server certificate, an admin client certificate
  * as PKCS#12, the SCEP registration authority (RA) certificate and the
- * certificate that signs iOS OTA profiles. Each file is made only if it is missing, so a
+ * certificate that signs iOS OTA profiles, and the one that signs what the
+ * Identity Agent receives (content-signing.ts). Each file is made only if it is missing, so a
  * second start reuses everything and a deleted server certificate is simply
  * re-issued from the existing CA.
  */
@@ -38,6 +39,8 @@ export const devPkiFiles = (dir: string) => ({
   scepRaKey: join(dir, 'scep-ra-key.pem'),
   otaSigningCert: join(dir, 'ota-signing.pem'),
   otaSigningKey: join(dir, 'ota-signing-key.pem'),
+  contentSigningCert: join(dir, 'content-signing.pem'),
+  contentSigningKey: join(dir, 'content-signing-key.pem'),
 });
 
 const YEAR_MS = 365 * 86_400_000;
@@ -156,9 +159,14 @@ export async function ensureDevPki(opts: DevPkiOptions): Promise<DevPkiResult> {
     writePublicFile(f.adminCert, cert.pem);
     created.push(f.adminP12);
   }
-  const serviceIdentity = async (paths: { cert: string; key: string }, cn: string, keyUsage: { digitalSignature: true; keyEncipherment?: true }) => {
+  const serviceIdentity = async (
+    paths: { cert: string; key: string },
+    cn: string,
+    keyUsage: { digitalSignature: true; keyEncipherment?: true },
+    algorithm: KeyAlgorithm = 'rsa-2048',
+  ) => {
     if (existsSync(paths.cert) && existsSync(paths.key)) return;
-    const { privateKey, publicKey } = await generateKey('rsa-2048');
+    const { privateKey, publicKey } = await generateKey(algorithm);
     const cert = await buildCertificate({
       subject: [
         { type: 'CN', value: cn },
@@ -179,5 +187,12 @@ export async function ensureDevPki(opts: DevPkiOptions): Promise<DevPkiResult> {
   await serviceIdentity({ cert: f.scepRaCert, key: f.scepRaKey }, `${opts.organization} SCEP RA`, { digitalSignature: true, keyEncipherment: true });
   // Signs the iOS over-the-air profiles, so Settings shows them as verified; any certificate fit for signing would do.
   await serviceIdentity({ cert: f.otaSigningCert, key: f.otaSigningKey }, `${opts.organization} OTA Profile Signing`, { digitalSignature: true });
+  // Signs /mobile/v1 answers and the badges' QR codes; EC P-256 keeps an ES256 signature at 64 bytes, so a QR code stays easy to scan.
+  await serviceIdentity(
+    { cert: f.contentSigningCert, key: f.contentSigningKey },
+    `${opts.organization} Content Signing`,
+    { digitalSignature: true },
+    'ec-p256',
+  );
   return { created };
 }

@@ -205,12 +205,14 @@ describe('credgate keys rotate-master', () => {
     const oldKey = readFileSync(join(dir, 'certs/master.key'), 'utf8');
     const oldIssuingKey = readFileSync(join(dir, 'certs/issuing-ca-key.pem'), 'utf8');
     const oldOtaKey = readFileSync(join(dir, 'certs/ota-signing-key.pem'), 'utf8');
+    const oldContentKey = readFileSync(join(dir, 'certs/content-signing-key.pem'), 'utf8');
     const rotated = runCli(['keys', 'rotate-master'], { cwd: dir });
     assert.equal(rotated.status, 0, rotated.stderr);
-    assert.match(rotated.stdout, /re-wrapped 1 escrowed and \d+ pooled keys and 5 key files/);
+    assert.match(rotated.stdout, /re-wrapped 1 escrowed and \d+ pooled keys and 6 key files/);
     assert.notEqual(readFileSync(join(dir, 'certs/master.key'), 'utf8'), oldKey);
     assert.notEqual(readFileSync(join(dir, 'certs/issuing-ca-key.pem'), 'utf8'), oldIssuingKey);
     assert.notEqual(readFileSync(join(dir, 'certs/ota-signing-key.pem'), 'utf8'), oldOtaKey, 'the OTA signing key is re-wrapped too');
+    assert.notEqual(readFileSync(join(dir, 'certs/content-signing-key.pem'), 'utf8'), oldContentKey, 'and the content-signing key');
     assert.ok(!existsSync(join(dir, 'certs/master.key.next')));
     const again = runCli(['keys', 'rotate-master'], { cwd: dir });
     assert.equal(again.status, 0, again.stderr);

@@ -597,6 +597,8 @@ describe('every public surface under fuzzing: no 5xx, no crash, nothing logged a
   let ra: X509Certificate;
   let csrPem: string;
   let mobileBody: Record<string, unknown>;
+  /** A holder proof and an assertion shaped like real ones (signed by no one), for /mobile/v1/assertions. */
+  let assertionBody: Record<string, unknown>;
   let ws1Event: Record<string, unknown>;
   let card: { cert: Buffer; key: Buffer };
   let enrollmentId: string;
@@ -683,6 +685,16 @@ describe('every public surface under fuzzing: no 5xx, no crash, nothing logged a
       request: mobileId,
       code: '000000',
       device: { serial: 'FUZZ0001', platform: 'ios', model: 'iPhone15,2', osVersion: '17.4', keyStores: ['system-store'] },
+    };
+    const b64 = (part: object) => Buffer.from(JSON.stringify(part)).toString('base64url');
+    const jwt = (header: object, claims: object) => `${b64(header)}.${b64(claims)}.${Buffer.alloc(64, 7).toString('base64url')}`;
+    const now = Math.floor(Date.now() / 1000);
+    assertionBody = {
+      proof: jwt(
+        { alg: 'ES256', typ: 'credgate-holder-proof+jwt', kid: '0123456789abcdef' },
+        { iss: mobileId, sub: mobileId, aud: `${base}/mobile/v1/assertions`, iat: now, exp: now + 60, jti: 'fuzz-proof-00000001' },
+      ),
+      assertion: jwt({ alg: 'ES256', typ: 'credgate-holder+jwt', kid: 'x' }, { aud: 'credgate-holder-verification', sub: mobileId, iat: now, exp: now + 300 }),
     };
     enrollmentId = (await gw.ota!.create({ credentialProfile: 'smime', user: { displayName: 'Fuzz', email: 'fuzz@example.com' }, createdBy: 'test' })).id;
 
@@ -816,6 +828,10 @@ describe('every public surface under fuzzing: no 5xx, no crash, nothing logged a
       '/mobile/v1/ack',
       '/mobile/v1/policy',
       '/mobile/v1/openapi.yaml',
+      '/mobile/v1/signers',
+      '/mobile/v1/signers.pem',
+      '/mobile/v1/assertions',
+      '/mobile/v1/assertions/verify',
       '/connectors',
       '/connectors/ws1',
       '/connectors/ws1/events',
@@ -845,6 +861,8 @@ describe('every public surface under fuzzing: no 5xx, no crash, nothing logged a
       '/api/v1/ota/enrollments',
       '/api/v1/derived-credentials/piv-cancelled',
       '/api/v1/mobile/templates/x',
+      '/api/v1/signing/signers',
+      '/api/v1/holder-assertions/verify',
       '/healthz',
       '/readyz',
       '/metrics',
@@ -1000,12 +1018,19 @@ describe('every public surface under fuzzing: no 5xx, no crash, nothing logged a
     );
   });
 
-  test('/mobile/v1: session starts of every shape, odd tokens', async (t) => {
+  test('/mobile/v1: session starts of every shape, odd tokens, holder proofs and assertions', async (t) => {
     await run(
       t,
       'mobile',
       batch(300, 5, (r) => {
-        switch (int(r, 4)) {
+        switch (int(r, 5)) {
+          case 4:
+            return {
+              method: 'POST',
+              path: pick(r, ['/mobile/v1/assertions', '/mobile/v1/assertions/verify']),
+              headers: [['Content-Type', 'application/json']],
+              body: r() < 0.75 ? mutateJson(assertionBody, r) : oddBody(r),
+            };
           case 0:
           case 1: {
             const c: Case = {
@@ -1026,7 +1051,7 @@ describe('every public surface under fuzzing: no 5xx, no crash, nothing logged a
           default:
             return {
               method: pick(r, METHODS),
-              path: oddPath(pick(r, ['/mobile/v1/policy', '/mobile/v1/openapi.yaml', '/mobile/v1/sessions']), r),
+              path: oddPath(pick(r, ['/mobile/v1/policy', '/mobile/v1/openapi.yaml', '/mobile/v1/sessions', '/mobile/v1/signers', '/mobile/v1/assertions']), r),
               body: r() < 0.3 ? oddBody(r) : Buffer.alloc(0),
             };
         }

@@ -32,7 +32,7 @@ describe('dev PKI', () => {
     masterKey = createMasterKeyFile(dir);
     const { created } = await ensureDevPki({ dir, masterKey, ...options });
     f = devPkiFiles(dir);
-    assert.deepEqual(created, [f.rootCert, f.issuingCert, f.serverCert, f.adminP12, f.scepRaCert, f.otaSigningCert]);
+    assert.deepEqual(created, [f.rootCert, f.issuingCert, f.serverCert, f.adminP12, f.scepRaCert, f.otaSigningCert, f.contentSigningCert]);
   });
 
   test('the server certificate chains to the root and names localhost and 127.0.0.1', () => {
@@ -43,13 +43,20 @@ describe('dev PKI', () => {
   });
 
   test('private keys and secrets are 0600, encrypted, and open with the master key', () => {
-    for (const p of [f.rootKey, f.issuingKey, f.serverKey, f.adminP12, f.adminPassword, join(dir, 'master.key')]) {
+    for (const p of [f.rootKey, f.issuingKey, f.serverKey, f.contentSigningKey, f.adminP12, f.adminPassword, join(dir, 'master.key')]) {
       assert.equal(statSync(p).mode & 0o777, 0o600, p);
     }
-    for (const p of [f.rootKey, f.issuingKey, f.serverKey]) {
+    for (const p of [f.rootKey, f.issuingKey, f.serverKey, f.contentSigningKey]) {
       assert.match(readFileSync(p, 'utf8'), /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
       assert.doesNotThrow(() => openssl(['pkey', '-in', p, '-passin', `file:${join(dir, 'master.key')}`, '-noout']));
     }
+  });
+
+  test('the content-signing certificate is EC P-256, for signing only, and chains to the root', () => {
+    assert.match(openssl(['verify', '-CAfile', f.rootCert, '-untrusted', f.issuingCert, f.contentSigningCert]), /OK/);
+    const text = openssl(['x509', '-in', f.contentSigningCert, '-noout', '-text']);
+    assert.match(text, /NIST CURVE: P-256/);
+    assert.match(text, /X509v3 Key Usage: critical\s+Digital Signature\s*\n/);
   });
 
   test('the admin PKCS#12 opens with OpenSSL 3 (no -legacy) and holds key, cert and chain', () => {

@@ -27,9 +27,12 @@ export async function rotateMaster(opts: { config?: string }): Promise<void> {
   if (fileHeld) writeSecretFile(nextPath, `${next.key.toString('hex')}\n`, { overwrite: true });
 
   const f = devPkiFiles(config.pki.dir);
-  const keyFiles = new Set([f.rootKey, f.issuingKey, f.serverKey, f.scepRaKey, f.otaSigningKey, config.server.tls.key]);
+  const keyFiles = new Set([f.rootKey, f.issuingKey, f.serverKey, f.scepRaKey, f.otaSigningKey, f.contentSigningKey, config.server.tls.key]);
   if (config.scep.ra) keyFiles.add(config.scep.ra.key);
   if (config.ota.signing) keyFiles.add(config.ota.signing.key);
+  const content = config.mobile.contentSigning;
+  if (content) keyFiles.add(content.key);
+  if (content?.previous) keyFiles.add(content.previous.key);
   for (const ca of Object.values(caSources(config))) if (ca.key) keyFiles.add(ca.key);
 
   const db = await openDatabase(config.database, log);

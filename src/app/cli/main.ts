@@ -14,6 +14,7 @@ import { connectorsList, connectorsTest } from './connector-commands.js';
 import { init } from './init.js';
 import { rotateMaster } from './keys.js';
 import { serve } from './serve.js';
+import { signingSigners, signingVerify } from './signing-commands.js';
 import { packageVersion } from './version.js';
 
 endQuietlyOnClosedPipe();
@@ -86,6 +87,20 @@ keys
   .command('rotate-master')
   .description('re-wrap every key at rest under a new master key')
   .action(() => rotateMaster(global()));
+
+const signing = program.command('signing').description('the content-signing certificates of /mobile/v1 and the holder assertions they sign');
+signing
+  .command('signers')
+  .description('each configured content-signing certificate: current or previous, kid, fingerprint, validity, and until when apps accept it')
+  .option('--json', 'print JSON')
+  .action((o: { json?: boolean }) => signingSigners({ ...global(), ...o }));
+signing
+  .command('verify')
+  .description(
+    "check a badge's holder assertion offline against the configured certificates (signature, type, audience, time); exit status 1 when it is not valid. Whether the mobile ID is still valid only the gateway knows: POST /api/v1/holder-assertions/verify",
+  )
+  .argument('<assertion>', 'the compact JWS read from the QR code')
+  .action((assertion: string) => signingVerify(assertion, global()));
 
 const tokens = program.command('tokens').description('admin API bearer tokens (creating and revoking one is audited)');
 tokens

@@ -2,16 +2,22 @@
  * /mobile/v1: the Identity Agent API, described by api/mobile-v1.openapi.yaml
  * (served at /mobile/v1/openapi.yaml). A session starts with a one-time
  * code; its token (Authorization: Bearer) fetches the credentials once and
- * acknowledges them. No passport here: the code and the token decide. An
+ * acknowledges them. No passport here: the code and the token decide. Every
+ * JSON answer is signed with the content-signing certificate (JWS-Signature,
+ * content-signing.ts), whose signer set /signers publishes. A holder proof
+ * (holder-auth.ts) gets a badge's holder assertion, and verifies another's. An
  * address whose session starts keep being refused (unknown request, wrong
  * code) gets 429 for the rest of the minute.
  */
 import express, { Router, type Request, type RequestHandler } from 'express';
 import type { CollectionService } from '../../identity/collection.js';
+import type { HolderAssertions } from '../../identity/holder-assertions.js';
+import type { ContentSigning } from '../../pki/content-signing.js';
 import { CodeRefused } from '../../identity/request-opener.js';
 import { Refusal } from '../../util/refusal.js';
 import type { AddressThrottle } from '../address-throttle.js';
-import { HttpError } from '../errors.js';
+import { signedJson } from '../content-signature.js';
+import { badRequest, HttpError } from '../errors.js';
 import { serveApiDocument } from '../openapi-document.js';
 
 // A session start is a few hundred bytes.
@@ -26,7 +32,21 @@ function sessionToken(req: Request): string {
   return m[1]!;
 }
 
-export function mobileAgentRouter(deps: { collection: CollectionService; sessionThrottle: AddressThrottle }): Router {
+/** The JSON object body of a request, with only the `allowed` fields. */
+function fields(req: Request, allowed: string[]): Record<string, unknown> {
+  const b: unknown = req.body;
+  if (!b || typeof b !== 'object' || Array.isArray(b)) throw badRequest(`expected a JSON object with ${allowed.join(' and ')}`);
+  const unknown = Object.keys(b).filter((k) => !allowed.includes(k));
+  if (unknown.length) throw badRequest(`unknown field ${unknown.join(', ')}; fields: ${allowed.join(', ')}`);
+  return b as Record<string, unknown>;
+}
+
+export function mobileAgentRouter(deps: {
+  collection: CollectionService;
+  sessionThrottle: AddressThrottle;
+  signing: ContentSigning;
+  assertions: HolderAssertions;
+}): Router {
   const router = Router();
   // Before the body is read: a held-up address costs no lookup and learns nothing about its attempt.
   const throttled: RequestHandler = (req, _res, next) => {
@@ -38,7 +58,24 @@ export function mobileAgentRouter(deps: { collection: CollectionService; session
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
+  router.use(signedJson(deps.signing));
   router.get('/openapi.yaml', serveApiDocument('mobile-v1.openapi.yaml'));
+  // Public and cacheable: apps (and verifying phones, for offline checks) refresh it now and then.
+  router.get('/signers', (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=300').json(deps.signing.signerSet());
+  });
+  router.get('/signers.pem', (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=300').type('application/x-pem-file').send(deps.signing.chainPem());
+  });
+  router.post('/assertions', express.json({ limit: MAX_BODY }), async (req, res) => {
+    const b = fields(req, ['proof']);
+    res.status(201).json(await deps.assertions.issue(b.proof));
+  });
+  router.post('/assertions/verify', express.json({ limit: MAX_BODY }), async (req, res) => {
+    const b = fields(req, ['proof', 'assertion']);
+    if (typeof b.assertion !== 'string') throw badRequest("assertion must be the compact JWS read from the badge's QR code");
+    res.json(await deps.assertions.verifyAsHolder(b.proof, b.assertion));
+  });
   router.get('/policy', (_req, res) => {
     res.json(deps.collection.policy());
   });
