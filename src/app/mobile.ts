@@ -145,6 +145,7 @@ export function buildMobile(core: CoreServices): Mobile {
     certificates: issuance.certificates,
     audit: issuance.audit,
     profiles,
+    scope: core.auth.scope,
     templates: config.templates,
     notifications,
     mac,
@@ -173,15 +174,15 @@ export function buildMobile(core: CoreServices): Mobile {
   });
   const lifecycle = new LifecycleService({ ...stores, requests, notifications, unlockKey: (id) => collection.unlockKey(id), renewal: config.mobile.renewal });
 
-  const directory = new Directory({ db, people, devices, audit: issuance.audit });
+  const directory = new Directory({ db, people, devices, audit: issuance.audit, scope: core.auth.scope });
   const sessionThrottle = new AddressThrottle(config.mobile.maxFailuresPerAddress, 60_000);
   const guard = core.auth.admin;
   const { bodyLimit } = core;
   return {
     ...feature({
       mounts: [
-        { path: '/api/v1', router: directoryRouter({ guard, directory, bodyLimit }) },
-        { path: '/api/v1', router: mobileIdsRouter({ guard, requests, lifecycle, messages, bodyLimit }) },
+        { path: '/api/v1', router: directoryRouter({ guard, directory, scope: core.auth.scope, bodyLimit }) },
+        { path: '/api/v1', router: mobileIdsRouter({ guard, requests, lifecycle, messages, scope: core.auth.scope, bodyLimit }) },
         ...(config.mobile.enabled ? [{ path: '/mobile/v1', router: mobileAgentRouter({ collection, sessionThrottle }) }] : []),
       ],
       start(signal) {

@@ -1,7 +1,8 @@
-/** /api/v1: the admin API. whoami accepts every method; everything else needs the admin role. */
+/** /api/v1: the admin API. whoami accepts every method and tells the caller their roles, operator scope and rights; everything else needs the admin role. */
 import express, { Router } from 'express';
 
 import { JOB_STATUSES, type JobRepository, type JobStatus } from '../../store/jobs.js';
+import type { OperatorScope } from '../../identity/scope.js';
 import { Refusal } from '../../util/refusal.js';
 import type { Guard } from '../auth/authenticate.js';
 import { badRequest, notFound } from '../errors.js';
@@ -10,6 +11,8 @@ export interface AdminDeps {
   /** Route guards bound to the admin allowlist and strategies. */
   guard: Guard;
   jobs: JobRepository;
+  /** Operator scope and rights (auth.roles), which whoami reports. */
+  scope: OperatorScope;
   wakeWorkers(): void;
   bodyLimit: number;
 }
@@ -25,8 +28,9 @@ export function adminRouter(deps: AdminDeps): Router {
   const router = Router();
   router.use(express.json({ limit: deps.bodyLimit }));
 
-  router.get('/whoami', deps.guard({ methods: ['client-cert', 'bearer', 'basic'] }), (req, res) => {
-    res.json({ principal: req.user });
+  router.get('/whoami', deps.guard({ methods: ['client-cert', 'bearer', 'basic'] }), async (req, res) => {
+    const me = await deps.scope.resolve({ actor: `${req.user!.method}:${req.user!.name}`, name: req.user!.name, roles: req.user!.roles });
+    res.json({ principal: req.user, access: { roles: me.roles, scope: me.scope, rights: [...me.rights], userRecord: me.person?.id ?? null } });
   });
 
   const admin = deps.guard({ methods: ['client-cert', 'bearer'], roles: ['admin'] });
