@@ -6,11 +6,14 @@
  *
  * Finding and updating reach only the people in the caller's operator scope
  * (scope.ts), and devices through their owner; anyone else reads as unknown.
- * A caller whose scope is not all changes contact details only: groups
- * decide scope and roles decide rights, so changing them would widen a
- * reach, and a new user name or serial could collide with one out of sight,
- * whose refusal would reveal it. Creating and importing need scope all
- * (the route guard), for that same reason.
+ * A caller whose scope is not all changes a person's display name and
+ * mobile number only: groups decide scope and roles decide rights, so
+ * changing them would widen a reach; the email address and UPN are names
+ * that certificates certify and that find a person for MDM enrollments
+ * (escrowed-keys.ts), so giving someone another person's would reach past
+ * the scope; and a new user name or serial could collide with one out of
+ * sight, whose refusal would reveal it. Creating and importing need scope
+ * all (the route guard), for that same reason.
  */
 import { randomUUID } from 'node:crypto';
 import { parse as parseCsv, CsvError } from 'csv-parse/sync';
@@ -187,7 +190,7 @@ export const PERSON_COLUMNS = Object.keys(personFields);
 export const DEVICE_COLUMNS = Object.keys(deviceFields);
 
 /** What a caller whose scope is not all may change (the header says why). */
-const SCOPED_PERSON_FIELDS = ['displayName', 'email', 'mobile', 'upn'];
+const SCOPED_PERSON_FIELDS = ['displayName', 'mobile'];
 const SCOPED_DEVICE_FIELDS = ['platform', 'model', 'osVersion', 'owner'];
 
 function onlyScopedFields(patch: object, allowed: string[], me: ResolvedViewer): void {
