@@ -95,6 +95,8 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
               // A branch administrator: admin narrowed to its groups; `root` widens whoever also holds it.
               admin: { scope: 'groups', may: EVERY_RIGHT },
               root: { scope: 'all' },
+              // A recovery officer for one branch.
+              'key-recovery': { scope: 'groups' },
             },
           },
           credentialProfiles: {
@@ -115,6 +117,7 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
         adm: ['admin'],
         aud: ['auditor'],
         pr: [],
+        kr: ['key-recovery'],
       };
       for (const [name, roles] of Object.entries(grant)) token[name] = (await tokens.create({ name, roles })).token;
       const imported = await call('super', 'POST', '/users/import', [
@@ -125,9 +128,10 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
         person('adm', ['Branch-A']),
         // pr's token has no role; pr's user record makes them helpdesk for Branch-B.
         person('pr', ['Branch-B'], ['helpdesk']),
+        person('kr', ['Branch-A']),
       ]);
       assert.equal(imported.status, 200, imported.body);
-      for (const n of ['hd', 'alice', 'bob', 'sam', 'adm', 'pr']) ids[n] = ((await call('super', 'GET', `/users/${n}`)).json.user as { id: string }).id;
+      for (const n of ['hd', 'alice', 'bob', 'sam', 'adm', 'pr', 'kr']) ids[n] = ((await call('super', 'GET', `/users/${n}`)).json.user as { id: string }).id;
     });
     after(async () => {
       await gw?.stop();
@@ -144,10 +148,10 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
     });
 
     test('users: each scope lists and finds only its people; pages stay full; someone out of scope reads as unknown', async () => {
-      const everyone = ['adm', 'alice', 'bob', 'hd', 'pr', 'sam'];
+      const everyone = ['adm', 'alice', 'bob', 'hd', 'kr', 'pr', 'sam'];
       assert.deepEqual(await names('super'), everyone);
       assert.deepEqual(await names('aud'), everyone, 'scope all needs no user record');
-      assert.deepEqual(await names('hd'), ['adm', 'alice', 'hd', 'sam'], 'groups: Branch-A, matched without regard to case');
+      assert.deepEqual(await names('hd'), ['adm', 'alice', 'hd', 'kr', 'sam'], 'groups: Branch-A, matched without regard to case');
       assert.deepEqual(await names('pr'), ['bob', 'pr'], "the user record's roles count");
       assert.deepEqual(await names('sam'), ['sam']);
       assert.deepEqual(await names('ghost'), [], 'no user record: nobody');
@@ -163,7 +167,7 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
         if (page.json.next === null) break;
         after = String(page.json.next);
       }
-      assert.deepEqual(walked, ['adm', 'alice', 'hd', 'sam']);
+      assert.deepEqual(walked, ['adm', 'alice', 'hd', 'kr', 'sam']);
 
       for (const who of ['hd', 'sam', 'ghost']) {
         const name = `carol-${who}`;
@@ -344,6 +348,25 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
       assert.equal((await call('adm', 'GET', '/jobs')).status, 403);
       assert.equal((await call('super', 'GET', '/audit')).status, 200);
       assert.equal((await call('hd', 'POST', `/certificates/${a}/revoke`, {})).status, 403, 'helpdesk holds no certificate rights');
+
+      // Key recovery by a branch's officer: escrowed keys of the branch only.
+      const escrowed = async (userName: string) => {
+        const r = await call('super', 'POST', '/certificates', {
+          template: 'smime-encryption',
+          user: { displayName: userName, email: `${userName}@example.com` },
+          userId: ids[userName],
+        });
+        assert.equal(r.status, 201, r.body);
+        return (r.json.certificate as { serial: string; keyEscrowed: boolean }).serial;
+      };
+      const [ea, eb] = [await escrowed('alice'), await escrowed('bob')];
+      const eUnknown = `${eb.slice(0, -4)}${eb.endsWith('ffff') ? '0000' : 'ffff'}`;
+      const recover = (serial: string) => call('kr', 'POST', `/certificates/${serial}/recover-key`, { reason: 'mailbox recovery' });
+      sameAsUnknown(await recover(eb), eb, await recover(eUnknown), eUnknown);
+      assert.equal((await recover(eb)).status, 404);
+      const recovered = await recover(ea);
+      assert.equal(recovered.status, 200, recovered.body);
+      assert.ok(String(recovered.json.pkcs12).length > 100);
     });
   });
 }
