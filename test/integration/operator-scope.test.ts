@@ -213,15 +213,18 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
         ['DEVA0001', 'alice'],
         ['DEVB0001', 'bob'],
         ['DEVN0001', null],
+        ['DEVS0001', 'sam'],
       ] as const)
         assert.equal((await call('super', 'POST', '/devices', { serial, platform: 'ios', ...(owner && { owner }) })).status, 201);
       const serials = async (who: string, q = '') => ((await call(who, 'GET', `/devices${q}`)).json.devices as { serial: string }[]).map((d) => d.serial);
-      assert.deepEqual(await serials('super'), ['DEVA0001', 'DEVB0001', 'DEVN0001']);
-      assert.deepEqual(await serials('hd'), ['DEVA0001'], 'a device without an owner is in scope all only');
+      assert.deepEqual(await serials('super'), ['DEVA0001', 'DEVB0001', 'DEVN0001', 'DEVS0001']);
+      assert.deepEqual(await serials('hd'), ['DEVA0001', 'DEVS0001'], 'a device without an owner is in scope all only');
       assert.deepEqual(await serials('pr'), ['DEVB0001']);
-      assert.deepEqual(await serials('sam'), []);
+      assert.deepEqual(await serials('sam'), ['DEVS0001']);
+      sameAsUnknown(await call('sam', 'GET', '/devices/DEVA0001'), 'DEVA0001', await call('sam', 'GET', '/devices/DEVZ0001'), 'DEVZ0001');
+      assert.equal((await call('sam', 'PATCH', '/devices/DEVS0001', { model: 'Pixel 8' })).status, 200);
       assert.deepEqual(await serials('ghost'), []);
-      assert.deepEqual(await serials('hd', '?limit=1&after=DEVA0001'), [], 'the page after alice holds nothing of bob');
+      assert.deepEqual(await serials('hd', '?limit=1&after=DEVA0001'), ['DEVS0001'], "a page of one skips bob's and the unowned device");
 
       await askedBeforeAndAfter(
         () => call('hd', 'GET', '/devices/DEVC0001'),
@@ -311,13 +314,16 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
         assert.equal(r.status, 201, r.body);
         return (r.json.certificate as { serial: string }).serial;
       };
-      const [a, b, n] = [await issue('alice'), await issue('bob'), await issue(null)];
+      const [a, b, n, own] = [await issue('alice'), await issue('bob'), await issue(null), await issue('sam')];
       const serials = async (who: string) =>
-        ((await call(who, 'GET', '/certificates?limit=1000')).json.certificates as { serial: string }[]).map((c) => c.serial);
+        ((await call(who, 'GET', '/certificates?limit=1000')).json.certificates as { serial: string }[]).map((c) => c.serial).sort();
       const all = await serials('super');
-      for (const s of [a, b, n]) assert.ok(all.includes(s));
-      assert.deepEqual(await serials('hd'), [a]);
-      assert.deepEqual(await serials('adm'), [a], 'admin narrowed to its groups');
+      for (const s of [a, b, n, own]) assert.ok(all.includes(s));
+      assert.deepEqual(await serials('hd'), [a, own].sort());
+      assert.deepEqual(await serials('adm'), [a, own].sort(), 'admin narrowed to its groups');
+      assert.deepEqual(await serials('sam'), [own]);
+      assert.equal((await call('sam', 'GET', `/certificates/${own}`)).status, 200);
+      assert.equal((await call('sam', 'GET', `/certificates/${a}`)).status, 404);
       assert.deepEqual(await serials('pr'), [b]);
       assert.deepEqual(await serials('ghost'), []);
       assert.deepEqual(
