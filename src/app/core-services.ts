@@ -58,7 +58,7 @@ export function buildCoreServices(opts: {
   const adminBasic = new BasicUsers(config.auth.basic);
   const scope = new OperatorScope({ people: new PersonRepository(db), roles: config.auth.roles });
   const viewer = (p: Principal) => ({ actor: `${p.method}:${p.name}`, name: p.name, roles: p.roles });
-  const access: GuardAccess = { rolesOf: async (p) => (await scope.resolve(viewer(p))).roles, seesAll: (p) => scope.seesAll(viewer(p)) };
+  const access: GuardAccess = { rolesOf: async (p) => (await scope.resolve(viewer(p))).guardRoles, seesAll: (p) => scope.seesAll(viewer(p)) };
 
   const metrics = config.metrics.enabled ? createMetrics() : undefined;
   return {

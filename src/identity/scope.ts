@@ -44,6 +44,8 @@ export interface Viewer {
 /** A viewer resolved once: their roles with their record's, their record, their widest scope, its SQL filter and their rights. */
 export interface ResolvedViewer {
   roles: string[];
+  /** The roles that count for admin API rights and route guards: `roles` without built-in ones only the user record names (`rightsRoles`). */
+  guardRoles: string[];
   person: Person | undefined;
   scope: Scope;
   filter: PeopleScope;
@@ -107,10 +109,11 @@ export class OperatorScope {
   async resolve(viewer: Viewer): Promise<ResolvedViewer> {
     const person = await this.deps.people.byUserName(viewer.name);
     const roles = [...new Set([...viewer.roles, ...(person?.roles ?? [])])];
-    const rights = this.rightsOf(roles);
-    if (viewer.system) return { roles, person, scope: 'all', filter: 'all', rights };
+    const guardRoles = rightsRoles(viewer.roles, roles);
+    const rights = this.rightsOf(guardRoles);
+    if (viewer.system) return { roles, guardRoles, person, scope: 'all', filter: 'all', rights };
     const scope = this.scopeOf(roles);
-    return { roles, person, scope, filter: filterFor(scope, person), rights };
+    return { roles, guardRoles, person, scope, filter: filterFor(scope, person), rights };
   }
 
   /** Whether the viewer may see (and so act on) this person. */
@@ -128,6 +131,19 @@ export class OperatorScope {
     if (viewer.system || this.scopeOf(viewer.roles) === 'all') return true;
     return (await this.resolve(viewer)).scope === 'all';
   }
+}
+
+/**
+ * The roles that open admin API routes: the credential's, and those of the
+ * user record except the built-in ones. admin, key-recovery and
+ * card-management come from a credential an administrator issued, never
+ * from a user record, which an import writes and which may name them for
+ * credential profiles' sake (a profile's request list is "admin" by
+ * default); a token named like a user for self-service must not become an
+ * admin token through it.
+ */
+export function rightsRoles(credential: readonly string[], all: readonly string[]): string[] {
+  return all.filter((r) => credential.includes(r) || !(BUILT_IN_ROLES as readonly string[]).includes(r));
 }
 
 /** The people a scope reaches, as the repositories filter them. */

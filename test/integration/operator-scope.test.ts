@@ -118,6 +118,7 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
         aud: ['auditor'],
         pr: [],
         kr: ['key-recovery'],
+        boss: [],
       };
       for (const [name, roles] of Object.entries(grant)) token[name] = (await tokens.create({ name, roles })).token;
       const imported = await call('super', 'POST', '/users/import', [
@@ -373,6 +374,20 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
       const recovered = await recover(ea);
       assert.equal(recovered.status, 200, recovered.body);
       assert.ok(String(recovered.json.pkcs12).length > 100);
+    });
+
+    test("a user record's admin role widens scope but opens no admin route: only a credential carries built-in roles", async () => {
+      assert.equal((await call('super', 'POST', '/users', person('boss', ['Branch-A'], ['admin']))).status, 201);
+      const who = (await call('boss', 'GET', '/whoami')).json.access as Json;
+      assert.deepEqual(who, { roles: ['admin'], scope: 'groups', rights: [], userRecord: who.userRecord });
+      for (const path of ['/users', '/jobs', '/audit', '/certificates']) {
+        const r = await call('boss', 'GET', path);
+        assert.equal(r.status, 403, `${path}: ${r.body}`);
+        assert.match(String(r.json.message), /boss lacks the role this needs/);
+      }
+      // The credential profile's lists, though, count the record's roles, as before: boss may request for the branch.
+      assert.equal((await call('boss', 'POST', '/mobile-ids', { user: 'alice', credentialProfile: 'staff', notify: 'none' })).status, 201);
+      assert.equal((await call('boss', 'POST', '/mobile-ids', { user: 'bob', credentialProfile: 'staff', notify: 'none' })).status, 404);
     });
   });
 }

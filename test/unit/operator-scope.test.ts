@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
-import { defaultRole, describeRoles, filterFor, OperatorScope, sees } from '../../src/identity/scope.js';
+import { defaultRole, describeRoles, filterFor, OperatorScope, rightsRoles, sees } from '../../src/identity/scope.js';
 import type { Person, PersonRepository } from '../../src/store/people.js';
 
 const person = (id: string, groups: string[], roles: string[] = []): Person => ({
@@ -88,4 +88,9 @@ test('the SQL filter says what the rule says', () => {
   assert.deepEqual(filterFor('groups', undefined), { ids: [], groups: [] });
   assert.equal(sees({ scope: 'groups', person: me }, person('x', ['SPORTS'])), true);
   assert.equal(sees({ scope: 'self', person: me }, person('x', ['Sports'])), false);
+});
+
+test('built-in roles open routes only from the credential, never from the user record', () => {
+  assert.deepEqual(rightsRoles(['helpdesk'], ['helpdesk', 'admin', 'key-recovery', 'hr']), ['helpdesk', 'hr']);
+  assert.deepEqual(rightsRoles(['admin'], ['admin', 'hr']), ['admin', 'hr']);
 });

@@ -2,8 +2,9 @@
  * Route guard: tries the allowed methods in order and answers 401 with the
  * reason when none succeeds, or 403 when the caller lacks a required role;
  * an address that keeps failing Basic gets 429 (address-throttle.ts).
- * A caller's roles are their credential's plus their user record's (the
- * guard asks `access` only when the credential's are not enough). A route
+ * A caller's roles are their credential's plus their user record's, but
+ * for the built-in ones (the guard asks `access` only when the credential's
+ * are not enough; src/identity/scope.ts, rightsRoles). A route
  * with roles that does not honour operator scope itself (`scoped`) admits
  * only callers whose scope is all (src/identity/scope.ts): what it lists or
  * changes reaches across every person.
