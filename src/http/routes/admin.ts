@@ -1,4 +1,9 @@
-/** /api/v1: the admin API. whoami accepts every method and tells the caller their roles, operator scope and rights; everything else needs the admin role. */
+/**
+ * /api/v1: the admin API's own routes. Its OpenAPI document
+ * (api/admin-v1.openapi.yaml) is public; whoami accepts every method and
+ * tells the caller their roles, operator scope and rights; the jobs need the
+ * admin role with scope all. The other routers at /api/v1 are the features'.
+ */
 import express, { Router } from 'express';
 
 import { JOB_STATUSES, type JobRepository, type JobStatus } from '../../store/jobs.js';
@@ -6,6 +11,7 @@ import type { OperatorScope } from '../../identity/scope.js';
 import { Refusal } from '../../util/refusal.js';
 import type { Guard } from '../auth/authenticate.js';
 import { badRequest, notFound } from '../errors.js';
+import { serveApiDocument } from '../openapi-document.js';
 
 export interface AdminDeps {
   /** Route guards bound to the admin allowlist and strategies. */
@@ -27,6 +33,9 @@ function positiveInt(value: unknown, name: string): number | undefined {
 export function adminRouter(deps: AdminDeps): Router {
   const router = Router();
   router.use(express.json({ limit: deps.bodyLimit }));
+
+  // Public: the same for every installation and without secrets, so tooling can read it before it has a credential.
+  router.get('/openapi.yaml', serveApiDocument('admin-v1.openapi.yaml'));
 
   router.get('/whoami', deps.guard({ methods: ['client-cert', 'bearer', 'basic'] }), async (req, res) => {
     const me = await deps.scope.resolve({ actor: `${req.user!.method}:${req.user!.name}`, name: req.user!.name, roles: req.user!.roles });
