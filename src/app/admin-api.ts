@@ -14,7 +14,12 @@ import { feature, type CoreServices, type Feature } from './feature.js';
 
 export function buildJobsApi({ auth, jobs, bodyLimit }: CoreServices): Feature {
   return feature({
-    mounts: [{ path: '/api/v1', router: adminRouter({ guard: auth.admin, jobs: jobs.repository, wakeWorkers: () => jobs.queue.wake(), bodyLimit }) }],
+    mounts: [
+      {
+        path: '/api/v1',
+        router: adminRouter({ guard: auth.admin, jobs: jobs.repository, scope: auth.scope, wakeWorkers: () => jobs.queue.wake(), bodyLimit }),
+      },
+    ],
   });
 }
 
@@ -31,5 +36,5 @@ export function buildConnectorsApi({ auth, consoleUrl }: CoreServices, files: Lo
 }
 
 export function buildCertificatesApi({ auth, bodyLimit, issuance }: CoreServices): Feature {
-  return feature({ mounts: [{ path: '/api/v1', router: certificateRouter({ guard: auth.admin, bodyLimit, ...issuance }) }] });
+  return feature({ mounts: [{ path: '/api/v1', router: certificateRouter({ guard: auth.admin, bodyLimit, scope: auth.scope, ...issuance }) }] });
 }

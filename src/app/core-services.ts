@@ -7,7 +7,10 @@ import passportPkg from 'passport';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { durationMs, sizeBytes } from '../config/duration.js';
-import { guard } from '../http/auth/authenticate.js';
+import { guard, type GuardAccess } from '../http/auth/authenticate.js';
+import type { Principal } from '../http/auth/principal.js';
+import { OperatorScope } from '../identity/scope.js';
+import { PersonRepository } from '../store/people.js';
 import { BasicUsers } from '../http/auth/basic.js';
 import { bearerStrategy, ClientCertAuth, type ClientCertTrust } from '../http/auth/strategies.js';
 import { requestObserver } from '../http/request-metrics.js';
@@ -53,6 +56,9 @@ export function buildCoreServices(opts: {
   passport.use('client-cert', adminCerts.strategy());
   passport.use('bearer', bearerStrategy(new TokenRepository(db)));
   const adminBasic = new BasicUsers(config.auth.basic);
+  const scope = new OperatorScope({ people: new PersonRepository(db), roles: config.auth.roles });
+  const viewer = (p: Principal) => ({ actor: `${p.method}:${p.name}`, name: p.name, roles: p.roles });
+  const access: GuardAccess = { rolesOf: async (p) => (await scope.resolve(viewer(p))).guardRoles, seesAll: (p) => scope.seesAll(viewer(p)) };
 
   const metrics = config.metrics.enabled ? createMetrics() : undefined;
   return {
@@ -65,7 +71,7 @@ export function buildCoreServices(opts: {
     bodyLimit: sizeBytes(config.server.bodyLimit),
     issuance,
     jobs: { queue, repository, worker },
-    auth: { passport, admin: (g) => guard(passport, { clientCert: adminCerts, basic: adminBasic, ...g }), clientCertTrust },
+    auth: { passport, admin: (g) => guard(passport, { clientCert: adminCerts, basic: adminBasic, access, ...g }), clientCertTrust, scope },
     ...(metrics && { metrics, observe: requestObserver(metrics) }),
   };
 }

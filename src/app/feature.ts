@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PassportStatic } from 'passport';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import type { OperatorScope } from '../identity/scope.js';
 import type { Mount } from '../http/app.js';
 import type { Guard } from '../http/auth/authenticate.js';
 import type { ClientCertTrust } from '../http/auth/strategies.js';
@@ -45,6 +46,8 @@ export interface CoreServices {
     admin: Guard;
     /** The admin's client-certificate trust (auth.clientCertificates.trust), before features add their CAs to the listener. */
     clientCertTrust: ClientCertTrust;
+    /** Operator scope and rights (auth.roles): whom each admin API caller reaches. */
+    scope: OperatorScope;
   };
   /** Both present when metrics.enabled: the registry /metrics shows, and what records each request in it. */
   metrics?: Metrics;

@@ -15,7 +15,7 @@ import { mobileIdsRouter } from '../http/routes/mobile-ids.js';
 import { signingRouter } from '../http/routes/signing.js';
 import { CollectionService } from '../identity/collection.js';
 import { Directory } from '../identity/directory.js';
-import { HolderAssertions, type ScopeCheck } from '../identity/holder-assertions.js';
+import { HolderAssertions } from '../identity/holder-assertions.js';
 import { HolderAuthenticator } from '../identity/holder-auth.js';
 import { LifecycleService } from '../identity/lifecycle.js';
 import { Messages } from '../identity/messages.js';
@@ -51,12 +51,6 @@ export interface Mobile extends Feature {
   signing: ContentSigning | undefined;
   assertions: HolderAssertions | undefined;
 }
-
-/**
- * Operator scope until the directory's own (all people, own groups, self) is
- * connected: every viewer sees everyone, as every operator did before scope.
- */
-export const everyoneInScope: ScopeCheck = { canSee: async () => true };
 
 /** Settings that cannot work together are refused before anything serves: codes sent through a channel that is not configured. */
 export function mobileProblems(config: Config): SettingProblem[] {
@@ -160,6 +154,7 @@ export function buildMobile(core: CoreServices): Mobile {
     certificates: issuance.certificates,
     audit: issuance.audit,
     profiles,
+    scope: core.auth.scope,
     templates: config.templates,
     notifications,
     mac,
@@ -200,21 +195,21 @@ export function buildMobile(core: CoreServices): Mobile {
       mobileIds,
       people,
       audit: issuance.audit,
-      scope: everyoneInScope,
+      scope: core.auth.scope,
       ttlMs: durationMs(config.mobile.assertions.ttl),
       baseUrl: () => core.consoleUrl().replace(/\/$/, ''),
       log: mobileLog,
     });
 
-  const directory = new Directory({ db, people, devices, audit: issuance.audit });
+  const directory = new Directory({ db, people, devices, audit: issuance.audit, scope: core.auth.scope });
   const sessionThrottle = new AddressThrottle(config.mobile.maxFailuresPerAddress, 60_000);
   const guard = core.auth.admin;
   const { bodyLimit } = core;
   return {
     ...feature({
       mounts: [
-        { path: '/api/v1', router: directoryRouter({ guard, directory, bodyLimit }) },
-        { path: '/api/v1', router: mobileIdsRouter({ guard, requests, lifecycle, messages, bodyLimit }) },
+        { path: '/api/v1', router: directoryRouter({ guard, directory, scope: core.auth.scope, bodyLimit }) },
+        { path: '/api/v1', router: mobileIdsRouter({ guard, requests, lifecycle, messages, scope: core.auth.scope, bodyLimit }) },
         ...(signing && assertions
           ? [
               { path: '/api/v1', router: signingRouter({ guard, signing, assertions, bodyLimit }) },

@@ -116,8 +116,40 @@ const basicUser = z.strictObject({
   roles: z.array(z.string().min(1)).default([]),
 });
 
+/** How far an operator's reach goes among people, narrowest first (src/identity/scope.ts). */
+export const OPERATOR_SCOPES = ['self', 'groups', 'all'] as const;
+/**
+ * Admin API rights a role may be given besides admin, which has them all
+ * (src/identity/scope.ts says which endpoints each opens). Requesting,
+ * validating and unlocking are the credential profiles' roles.
+ */
+export const OPERATOR_RIGHTS = ['view-people', 'edit-people', 'cancel', 'disable', 'replace'] as const;
+/** The API's own roles, which reached everyone before scopes existed and keep scope all unless listed (src/http/auth/roles.ts). */
+export const BUILT_IN_ROLES = ['admin', 'key-recovery', 'card-management'] as const;
+
+const operatorRole = z.strictObject({
+  scope: z
+    .enum(OPERATOR_SCOPES)
+    .default('self')
+    .describe(
+      "Whom the role reaches: all (everyone), groups (people who share at least one group with the caller's own user record, and that record), self (only that record).",
+    ),
+  may: z
+    .array(z.enum(OPERATOR_RIGHTS))
+    .default([])
+    .describe(
+      'Admin API rights within the scope: view-people (users, devices, mobile IDs, their certificates), edit-people (change users and devices), cancel, disable (and enable), replace mobile IDs.',
+    ),
+});
+
 const auth = z
   .strictObject({
+    roles: z
+      .record(z.string().min(1).max(64), operatorRole)
+      .default({})
+      .describe(
+        "Operator roles by name: each one's scope and admin API rights; a caller with several roles reaches as far as the widest. A role not listed has scope self and no rights: an unlisted role is one nobody decided about, so it reaches no one but its holder. admin, key-recovery and card-management, when not listed, keep scope all and their own rights (admin: every right), as before scopes existed; list them to narrow them.",
+      ),
     clientCertificates: z
       .strictObject({
         trust: z
@@ -734,6 +766,9 @@ function withPkiDirDefaults<
 export type Config = z.infer<typeof configSchema>;
 export type ClientCertRule = z.infer<typeof clientCertRule>;
 export type BasicUser = z.infer<typeof basicUser>;
+export type OperatorRoleConfig = z.infer<typeof operatorRole>;
+export type OperatorScopeName = (typeof OPERATOR_SCOPES)[number];
+export type OperatorRight = (typeof OPERATOR_RIGHTS)[number];
 export type CaConfig = z.infer<typeof ca>;
 export type TemplateConfig = z.infer<typeof template>;
 export type ScepProfileConfig = z.infer<typeof scepProfile>;

@@ -31,7 +31,7 @@ import type { Caller, IssuedCode, RequestService } from './requests.js';
 
 const DAY = 86_400_000;
 /** The gateway acting on its own: superseding, on behalf of the new credential's holder. */
-const SYSTEM: Caller = { actor: 'system:derived-credentials', name: 'derived-credentials', roles: [] };
+const SYSTEM: Caller = { actor: 'system:derived-credentials', name: 'derived-credentials', roles: [], system: true };
 /** What a card management system may give as the reason; a hold is not a cancellation. */
 export const CARD_CANCEL_REASONS = REVOCATION_REASONS.filter((r) => r !== 'removeFromCRL' && r !== 'certificateHold');
 
@@ -146,7 +146,8 @@ export class DerivedCredentialService {
         }
       }
       const earlier = record ? await this.deps.derived.list({ cardId: record.id, limit: 100 }) : [];
-      const caller: Caller = { actor: `piv-card:${h.card.fingerprint}`, name: h.person.userName, roles: [] };
+      // The card proved who the holder is; no operator's scope is involved.
+      const caller: Caller = { actor: `piv-card:${h.card.fingerprint}`, name: h.person.userName, roles: [], system: true };
       await this.closeOpenRequests(earlier, caller, now);
       const previous = earlier.find((d) => d.credentialProfile === profile.name && (d.status === 'issued' || d.status === 'disabled'));
       const cardId = record?.id ?? randomUUID();

@@ -3,6 +3,17 @@
  * JSON. Input is validated before anything is written; an import is one
  * transaction, so a file with one bad row changes nothing and the answer
  * lists every bad row. Every change is audited in its own transaction.
+ *
+ * Finding and updating reach only the people in the caller's operator scope
+ * (scope.ts), and devices through their owner; anyone else reads as unknown.
+ * A caller whose scope is not all changes a person's display name and
+ * mobile number only: groups decide scope and roles decide rights, so
+ * changing them would widen a reach; the email address and UPN are names
+ * that certificates certify and that find a person for MDM enrollments
+ * (escrowed-keys.ts), so giving someone another person's would reach past
+ * the scope; and a new user name or serial could collide with one out of
+ * sight, whose refusal would reveal it. Creating and importing need scope
+ * all (the route guard), for that same reason.
  */
 import { randomUUID } from 'node:crypto';
 import { parse as parseCsv, CsvError } from 'csv-parse/sync';
@@ -11,10 +22,12 @@ import { z } from 'zod';
 import type { AuditRepository } from '../store/audit.js';
 import type { Db } from '../store/db.js';
 import { PLATFORMS, type Device, type DeviceFields, type DeviceFilter, type DeviceRepository } from '../store/devices.js';
-import type { Person, PersonFields, PersonFilter, PersonRepository } from '../store/people.js';
+import type { PeopleScope, Person, PersonFields, PersonFilter, PersonRepository } from '../store/people.js';
+import type { KnexTarget } from '../store/sql.js';
 import { EMAIL_ADDRESS } from '../util/email-address.js';
 import { unsafeCharacter } from '../util/unsafe-text.js';
 import { IdentityError } from './errors.js';
+import type { OperatorScope, ResolvedViewer, Viewer } from './scope.js';
 
 const text = (max: number) =>
   z
@@ -176,8 +189,22 @@ const personFieldsOf = (p: PersonFields): PersonFields => ({
 export const PERSON_COLUMNS = Object.keys(personFields);
 export const DEVICE_COLUMNS = Object.keys(deviceFields);
 
+/** What a caller whose scope is not all may change (the header says why). */
+const SCOPED_PERSON_FIELDS = ['displayName', 'mobile'];
+const SCOPED_DEVICE_FIELDS = ['platform', 'model', 'osVersion', 'owner'];
+
+function onlyScopedFields(patch: object, allowed: string[], me: ResolvedViewer): void {
+  if (me.scope === 'all') return;
+  const refused = Object.keys(patch).filter((k) => !allowed.includes(k));
+  if (refused.length > 0)
+    throw new IdentityError(
+      'forbidden',
+      `with operator scope ${me.scope} you may change only ${allowed.join(', ')}; ${refused.join(', ')} needs a role with scope all`,
+    );
+}
+
 export class Directory {
-  constructor(private readonly deps: { db: Db; people: PersonRepository; devices: DeviceRepository; audit: AuditRepository }) {}
+  constructor(private readonly deps: { db: Db; people: PersonRepository; devices: DeviceRepository; audit: AuditRepository; scope: OperatorScope }) {}
 
   // --- people ---
 
@@ -200,11 +227,14 @@ export class Directory {
   }
 
   /** Changes the given fields; null clears an optional one. */
-  async updatePerson(ref: string, patch: unknown, actor: string): Promise<Person> {
+  async updatePerson(ref: string, patch: unknown, caller: Viewer): Promise<Person> {
     if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new IdentityError('bad_request', 'expected an object of fields to change');
+    const me = await this.deps.scope.resolve(caller);
+    const actor = caller.actor;
     return this.deps.db.transaction(async (trx) => {
-      const current = await this.deps.people.find(ref, trx);
+      const current = await this.deps.people.find(ref, trx, me.filter);
       if (!current) throw new IdentityError('not_found', `no user ${ref}`);
+      onlyScopedFields(patch, SCOPED_PERSON_FIELDS, me);
       const fields = parseOrThrow(personInput, { ...personFieldsOf(current), ...(patch as object) });
       if (fields.userName !== current.userName && (await this.deps.people.byUserName(fields.userName, trx))) {
         throw new IdentityError('conflict', `a user named "${fields.userName}" exists`);
@@ -221,12 +251,14 @@ export class Directory {
     });
   }
 
-  person(ref: string): Promise<Person | undefined> {
-    return this.deps.people.find(ref);
+  /** A person by id or user name, if the viewer's scope reaches them. */
+  async person(ref: string, viewer: Viewer): Promise<Person | undefined> {
+    return this.deps.people.find(ref, this.deps.db, await this.deps.scope.filter(viewer));
   }
 
-  findPeople(filter: PersonFilter): Promise<Person[]> {
-    return this.deps.people.list(filter);
+  /** People the viewer's scope reaches, filtered in SQL so a page holds `limit` of them. */
+  async findPeople(filter: PersonFilter, viewer: Viewer): Promise<Person[]> {
+    return this.deps.people.list(filter, await this.deps.scope.filter(viewer));
   }
 
   /** Creates new user names and updates existing ones, all or nothing. */
@@ -285,11 +317,14 @@ export class Directory {
     return (await this.deps.devices.get(id))!;
   }
 
-  async updateDevice(ref: string, patch: unknown, actor: string): Promise<Device> {
+  async updateDevice(ref: string, patch: unknown, caller: Viewer): Promise<Device> {
     if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new IdentityError('bad_request', 'expected an object of fields to change');
+    const me = await this.deps.scope.resolve(caller);
+    const actor = caller.actor;
     return this.deps.db.transaction(async (trx) => {
-      const current = (await this.deps.devices.get(ref, trx)) ?? (await this.deps.devices.bySerial(ref.toUpperCase(), trx));
+      const current = await this.findDevice(ref, me.filter, trx);
       if (!current) throw new IdentityError('not_found', `no device ${ref}`);
+      onlyScopedFields(patch, SCOPED_DEVICE_FIELDS, me);
       const given = parseOrThrow(deviceInput, {
         serial: current.serial,
         platform: current.platform,
@@ -300,7 +335,7 @@ export class Directory {
       });
       if (given.serial !== current.serial && (await this.deps.devices.bySerial(given.serial, trx)))
         throw new IdentityError('conflict', `device ${given.serial} is already registered`);
-      const fields = await this.deviceFields(given, trx);
+      const fields = await this.deviceFields(given, trx, me.filter);
       await this.deps.devices.update(trx, current.id, fields);
       await this.deps.audit.append(trx, {
         actor,
@@ -313,12 +348,20 @@ export class Directory {
     });
   }
 
-  async device(ref: string): Promise<Device | undefined> {
-    return (await this.deps.devices.get(ref)) ?? this.deps.devices.bySerial(ref.toUpperCase());
+  /** A device by id or serial, if the viewer's scope reaches its owner (one without an owner: scope all only). */
+  async device(ref: string, viewer: Viewer): Promise<Device | undefined> {
+    return this.findDevice(ref, await this.deps.scope.filter(viewer));
   }
 
-  findDevices(filter: DeviceFilter): Promise<Device[]> {
-    return this.deps.devices.list(filter);
+  /** Both lookups run when a scope limits them, so a hidden device costs what a missing one does. */
+  private async findDevice(ref: string, scope: PeopleScope, trx: KnexTarget = this.deps.db): Promise<Device | undefined> {
+    if (scope === 'all') return (await this.deps.devices.get(ref, trx)) ?? this.deps.devices.bySerial(ref.toUpperCase(), trx);
+    const [byId, bySerial] = await Promise.all([this.deps.devices.get(ref, trx, scope), this.deps.devices.bySerial(ref.toUpperCase(), trx, scope)]);
+    return byId ?? bySerial;
+  }
+
+  async findDevices(filter: DeviceFilter, viewer: Viewer): Promise<Device[]> {
+    return this.deps.devices.list(filter, await this.deps.scope.filter(viewer));
   }
 
   async importDevices(body: unknown, kind: 'csv' | 'json', actor: string): Promise<ImportResult> {
@@ -363,10 +406,11 @@ export class Directory {
     });
   }
 
-  private async deviceFields(d: DeviceInput, trx: Knex.Transaction): Promise<DeviceFields> {
+  /** An owner out of the caller's scope reads as no user, as in every other lookup. */
+  private async deviceFields(d: DeviceInput, trx: Knex.Transaction, scope: PeopleScope = 'all'): Promise<DeviceFields> {
     let ownerId: string | null = null;
     if (d.owner !== null) {
-      const owner = await this.deps.people.find(d.owner, trx);
+      const owner = await this.deps.people.find(d.owner, trx, scope);
       if (!owner) throw new IdentityError('bad_request', `owner: no user "${d.owner}"`);
       ownerId = owner.id;
     }

@@ -36,8 +36,9 @@ export class LifecycleService {
     },
   ) {}
 
-  private async load(id: string): Promise<MobileId> {
-    const m = await this.deps.mobileIds.get(id);
+  /** The mobile ID, if the caller's scope reaches its holder; one out of scope is answered as one that does not exist. */
+  private async load(caller: Caller, id: string): Promise<MobileId> {
+    const m = await this.deps.mobileIds.get(id, this.deps.db, (await this.deps.requests.rolesOf(caller)).filter);
     if (!m) throw new IdentityError('not_found', `no mobile ID ${id}`);
     return m;
   }
@@ -51,7 +52,7 @@ export class LifecycleService {
         `reason must be one of ${REVOCATION_REASONS.filter((r) => r !== 'removeFromCRL' && r !== 'certificateHold').join(', ')}`,
       );
     }
-    const m = await this.load(id);
+    const m = await this.load(caller, id);
     if (m.status === 'cancelled') throw new IdentityError('conflict', `mobile ID ${id} is already cancelled`);
     // Certificates first: a cancel cut short leaves the mobile ID as it was, to be cancelled again.
     const revoked = await this.changeCertificates(m.serials, (serial) =>
@@ -76,7 +77,7 @@ export class LifecycleService {
       });
     });
     this.deps.log.info({ mobileId: id, revoked }, 'mobile ID cancelled');
-    return (await this.deps.requests.get(id))!;
+    return (await this.deps.requests.get(id, caller))!;
   }
 
   /** A device stays issued while another mobile ID is on it (a derived credential re-derived on the same phone). */
@@ -91,7 +92,7 @@ export class LifecycleService {
     id: string,
     opts: { reason?: string; note?: string; notify?: NotifyChoice; qr?: boolean } = {},
   ): Promise<{ cancelled: MobileIdView; replacement: IssuedCode }> {
-    const m = await this.load(id);
+    const m = await this.load(caller, id);
     const profile = this.deps.profiles[m.credentialProfile];
     if (profile && isDerived(profile))
       throw new IdentityError(
@@ -99,7 +100,7 @@ export class LifecycleService {
         `mobile ID ${id} is a derived credential: it is not replaced or renewed; its holder derives a new one with their PIV card at /derived/, which supersedes it`,
       );
     const cancelled =
-      m.status === 'cancelled' ? (await this.deps.requests.get(id))! : await this.cancel(caller, id, { ...opts, note: opts.note ?? `replaced` });
+      m.status === 'cancelled' ? (await this.deps.requests.get(id, caller))! : await this.cancel(caller, id, { ...opts, note: opts.note ?? `replaced` });
     const replacement = await this.deps.requests.request(caller, {
       user: m.userId,
       credentialProfile: m.credentialProfile,
@@ -120,7 +121,7 @@ export class LifecycleService {
   }
 
   private async holdOrRelease(caller: Caller, id: string, action: 'disable' | 'enable', note?: string): Promise<MobileIdView> {
-    const m = await this.load(id);
+    const m = await this.load(caller, id);
     const [from, to]: [MobileIdStatus, MobileIdStatus] = action === 'disable' ? ['issued', 'disabled'] : ['disabled', 'issued'];
     if (m.status !== from) throw new IdentityError('conflict', `mobile ID ${id} is ${m.status}; only ${from} mobile IDs can be ${action}d`);
     const changed = await this.changeCertificates(m.serials, (serial) =>
@@ -137,7 +138,7 @@ export class LifecycleService {
         detail: { certificates: changed },
       });
     });
-    return (await this.deps.requests.get(id))!;
+    return (await this.deps.requests.get(id, caller))!;
   }
 
   /** Applies a status change to each certificate; one already in the target state is skipped (a repeated call). */
@@ -158,9 +159,10 @@ export class LifecycleService {
   async unlock(caller: Caller, id: string, challenge: unknown): Promise<{ response: string }> {
     if (typeof challenge !== 'string' || !CHALLENGE.test(challenge))
       throw new IdentityError('bad_request', 'challenge is required: the 8 to 64 letters and digits the Identity Agent shows');
-    const m = await this.load(id);
+    const { roles, filter } = await this.deps.requests.rolesOf(caller);
+    const m = await this.deps.mobileIds.get(id, this.deps.db, filter);
+    if (!m) throw new IdentityError('not_found', `no mobile ID ${id}`);
     const profile = this.deps.profiles[m.credentialProfile];
-    const { roles } = await this.deps.requests.rolesOf(caller);
     if (!profile || !mayAct(profile, 'unlock', roles))
       throw new IdentityError(
         'forbidden',

@@ -21,6 +21,7 @@ import type { MessageDelivery, DeliveryPlan, Notifications, NotifyChoice } from 
 import { type CodeMac, codeLength, generateCode } from './otp.js';
 import { citrixEmailWarning, hasCitrixContainer } from './citrix-email.js';
 import { collectable, isDerived, mayAct, templateData, type MobileProfile } from './profiles.js';
+import type { OperatorScope, ResolvedViewer } from './scope.js';
 
 /** Who is asking: the authenticated API caller. */
 export interface Caller {
@@ -28,6 +29,8 @@ export interface Caller {
   actor: string;
   name: string;
   roles: string[];
+  /** The gateway acting on its own account, beyond any operator scope (scope.ts, Viewer). */
+  system?: boolean;
 }
 
 export interface NewRequest {
@@ -81,6 +84,8 @@ export class RequestService {
       certificates: CertificateRepository;
       audit: AuditRepository;
       profiles: Record<string, MobileProfile>;
+      /** Whom each caller reaches: a person out of scope is answered as one who does not exist. */
+      scope: OperatorScope;
       /** Name templates, to check at request time that the user's data fills them. */
       templates: Record<string, NameTemplate>;
       notifications: Notifications;
@@ -89,14 +94,14 @@ export class RequestService {
     },
   ) {}
 
-  /** The caller's roles: those of their credential plus those of their user record, if they have one. */
-  async rolesOf(caller: Caller): Promise<{ roles: string[]; person: Person | undefined }> {
-    const person = await this.deps.people.byUserName(caller.name);
-    return { roles: [...new Set([...caller.roles, ...(person?.roles ?? [])])], person };
+  /** The caller's roles (their credential's plus their user record's, if they have one), their record and their operator scope. */
+  async rolesOf(caller: Caller): Promise<ResolvedViewer> {
+    return this.deps.scope.resolve(caller);
   }
 
   async request(caller: Caller, req: NewRequest): Promise<IssuedCode> {
-    const { roles, person: self } = await this.rolesOf(caller);
+    const me = await this.rolesOf(caller);
+    const { roles, person: self } = me;
     let person: Person | undefined;
     if (req.user === undefined) {
       if (!self)
@@ -106,7 +111,8 @@ export class RequestService {
         );
       person = self;
     } else {
-      person = await this.deps.people.find(req.user);
+      // Out of the caller's scope reads as unknown: the same query, the same answer.
+      person = await this.deps.people.find(req.user, this.deps.db, me.filter);
       if (!person) throw new IdentityError('not_found', `no user ${req.user}`);
     }
     const derived = req.derived !== undefined;
@@ -159,14 +165,15 @@ export class RequestService {
 
   /** A second person approves: the code is made now and goes where the plan says (to the validator when on screen). */
   async validate(caller: Caller, id: string, opts: { notify?: NotifyChoice; qr?: boolean } = {}): Promise<IssuedCode> {
-    const m = await this.deps.mobileIds.get(id);
+    const me = await this.rolesOf(caller);
+    const m = await this.deps.mobileIds.get(id, this.deps.db, me.filter);
     if (!m) throw new IdentityError('not_found', `no mobile ID request ${id}`);
     const profile = this.deps.profiles[m.credentialProfile];
     if (!profile) throw new IdentityError('conflict', `credential profile "${m.credentialProfile}" is no longer configured; cancel this request`);
     if (m.status !== 'awaiting-validation')
       throw new IdentityError('conflict', `request ${id} is ${m.status}; only requests awaiting validation can be validated`);
     if (m.expiresAt <= Date.now()) throw new IdentityError('gone', `request ${id} has expired; request a new one`);
-    const { roles, person: validator } = await this.rolesOf(caller);
+    const { roles, person: validator } = me;
     if (!mayAct(profile, 'validate', roles))
       throw new IdentityError('forbidden', `${caller.name} may not validate "${profile.name}" requests (roles: ${profile.roles.validate.join(', ')})`);
     const requester = m.requestedBy.slice(m.requestedBy.indexOf(':') + 1);
@@ -193,17 +200,20 @@ export class RequestService {
     return this.handOut((await this.deps.mobileIds.get(id))!, person, profile, code, plan, opts.qr === true);
   }
 
-  person(ref: string): Promise<Person | undefined> {
-    return this.deps.people.find(ref);
+  /** A person by id or user name, if the viewer's scope reaches them. */
+  async person(ref: string, viewer: Caller): Promise<Person | undefined> {
+    return this.deps.people.find(ref, this.deps.db, await this.deps.scope.filter(viewer));
   }
 
-  async get(id: string): Promise<MobileIdView | undefined> {
-    const m = await this.deps.mobileIds.get(id);
+  /** A mobile ID, if the viewer's scope reaches its holder. */
+  async get(id: string, viewer: Caller): Promise<MobileIdView | undefined> {
+    const m = await this.deps.mobileIds.get(id, this.deps.db, await this.deps.scope.filter(viewer));
     return m && this.view(m, await this.deps.people.get(m.userId));
   }
 
-  async list(filter: Parameters<MobileIdRepository['list']>[0]): Promise<MobileIdView[]> {
-    const list = await this.deps.mobileIds.list(filter);
+  /** Mobile IDs of the people the viewer's scope reaches, filtered in SQL so `limit` counts visible ones. */
+  async list(filter: Parameters<MobileIdRepository['list']>[0], viewer: Caller): Promise<MobileIdView[]> {
+    const list = await this.deps.mobileIds.list(filter, await this.deps.scope.filter(viewer));
     return Promise.all(list.map(async (m) => this.view(m, await this.deps.people.get(m.userId))));
   }
 

@@ -1,6 +1,7 @@
 /** The certificate inventory: every certificate the gateway issued, with its status. */
 import type { Knex } from 'knex';
 import { isUniqueViolation, type Db } from './db.js';
+import { whereVisible, type PeopleScope } from './people.js';
 import { type KnexTarget, sqlOf, type SqlTarget } from './sql.js';
 
 export type CertificateStatus = 'valid' | 'revoked' | 'hold';
@@ -116,8 +117,9 @@ export class CertificateRepository {
     }
   }
 
-  async get(serial: string, trx: KnexTarget = this.db): Promise<CertificateRecord | undefined> {
-    const row = (await trx<Row>('certificates').where({ serial }).first()) as Row | undefined;
+  /** With a scope: only a certificate of a visible person (one issued to no person is visible to scope all only). */
+  async get(serial: string, trx: KnexTarget = this.db, scope?: PeopleScope): Promise<CertificateRecord | undefined> {
+    const row = (await whereVisible(trx<Row>('certificates').where({ serial }), scope, 'user_id').first()) as Row | undefined;
     return row ? fromRow(row) : undefined;
   }
 
@@ -126,8 +128,8 @@ export class CertificateRepository {
     return (await this.db('certificates').where({ sha256 }).first('serial')) !== undefined;
   }
 
-  async list(filter: CertificateFilter = {}): Promise<CertificateRecord[]> {
-    const q = this.db<Row>('certificates')
+  async list(filter: CertificateFilter = {}, scope?: PeopleScope): Promise<CertificateRecord[]> {
+    const q = whereVisible(this.db<Row>('certificates'), scope, 'user_id')
       .orderBy('serial')
       .limit(Math.min(filter.limit ?? 100, 1000));
     if (filter.userId) q.where({ user_id: filter.userId });

@@ -1,5 +1,6 @@
 /** Mobile devices by serial number: registered ahead ("known mobiles") or recorded when they collect a mobile ID. */
 import type { Db } from './db.js';
+import { whereVisible, type PeopleScope } from './people.js';
 import type { KnexTarget } from './sql.js';
 
 export const PLATFORMS = ['ios', 'android', 'windows', 'other'] as const;
@@ -71,13 +72,14 @@ export class DeviceRepository {
     await trx('devices').where({ id }).update({ status, updated_at: now });
   }
 
-  async get(id: string, trx: KnexTarget = this.db): Promise<Device | undefined> {
-    const r = (await trx<Row>('devices').where({ id }).first()) as Row | undefined;
+  /** With a scope: only a device whose owner is visible (one without an owner is visible to scope all only). */
+  async get(id: string, trx: KnexTarget = this.db, scope?: PeopleScope): Promise<Device | undefined> {
+    const r = (await whereVisible(trx<Row>('devices').where({ id }), scope, 'owner_id').first()) as Row | undefined;
     return r && fromRow(r);
   }
 
-  async bySerial(serial: string, trx: KnexTarget = this.db): Promise<Device | undefined> {
-    const r = (await trx<Row>('devices').where({ serial }).first()) as Row | undefined;
+  async bySerial(serial: string, trx: KnexTarget = this.db, scope?: PeopleScope): Promise<Device | undefined> {
+    const r = (await whereVisible(trx<Row>('devices').where({ serial }), scope, 'owner_id').first()) as Row | undefined;
     return r && fromRow(r);
   }
 
@@ -90,8 +92,8 @@ export class DeviceRepository {
     return out;
   }
 
-  async list(filter: DeviceFilter = {}): Promise<Device[]> {
-    const q = this.db<Row>('devices')
+  async list(filter: DeviceFilter = {}, scope?: PeopleScope): Promise<Device[]> {
+    const q = whereVisible(this.db<Row>('devices'), scope, 'owner_id')
       .orderBy('serial')
       .limit(Math.min(filter.limit ?? 100, 1000));
     if (filter.serial) q.where({ serial: filter.serial });

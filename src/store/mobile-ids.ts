@@ -5,6 +5,7 @@
  * racing callers cannot both win.
  */
 import type { Db } from './db.js';
+import { whereVisible, type PeopleScope } from './people.js';
 import type { KnexTarget } from './sql.js';
 
 export const MOBILE_ID_STATUSES = ['awaiting-validation', 'ready', 'collecting', 'issued', 'disabled', 'cancelled', 'locked'] as const;
@@ -113,8 +114,9 @@ export class MobileIdRepository {
     });
   }
 
-  async get(id: string, trx: KnexTarget = this.db): Promise<MobileId | undefined> {
-    const r = (await trx<Row>('mobile_ids').where({ id }).first()) as Row | undefined;
+  /** With a scope: only a mobile ID of a visible person, found by the one query either way. */
+  async get(id: string, trx: KnexTarget = this.db, scope?: PeopleScope): Promise<MobileId | undefined> {
+    const r = (await whereVisible(trx<Row>('mobile_ids').where({ id }), scope, 'user_id').first()) as Row | undefined;
     return r && fromRow(r);
   }
 
@@ -148,8 +150,8 @@ export class MobileIdRepository {
     }));
   }
 
-  async list(filter: { userId?: string; status?: MobileIdStatus; deviceId?: string; limit?: number } = {}): Promise<MobileId[]> {
-    const q = this.db<Row>('mobile_ids')
+  async list(filter: { userId?: string; status?: MobileIdStatus; deviceId?: string; limit?: number } = {}, scope?: PeopleScope): Promise<MobileId[]> {
+    const q = whereVisible(this.db<Row>('mobile_ids'), scope, 'user_id')
       .orderBy('created_at', 'desc')
       .orderBy('id')
       .limit(Math.min(filter.limit ?? 100, 1000));

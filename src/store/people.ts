@@ -1,4 +1,5 @@
 /** People who request, validate or receive mobile identities: name, contact details, groups and roles. */
+import type { Knex } from 'knex';
 import { clientOf, type Db } from './db.js';
 import type { KnexTarget } from './sql.js';
 
@@ -67,6 +68,35 @@ export interface PersonFilter {
 /** A LIKE pattern matching `value` literally ('!' escapes, which SQLite and MySQL both accept). */
 export const likeLiteral = (value: string): string => value.replace(/[!%_]/g, (c) => `!${c}`);
 
+/**
+ * The people a caller may reach (src/identity/scope.ts decides it): everyone,
+ * or those with one of `ids` or in one of `groups`. Both empty: nobody.
+ * Listings apply it in SQL, so a page holds `limit` visible rows and its
+ * cursor moves past hidden ones; lookups apply it in the same query that
+ * finds the row, so a hidden row and a missing one cost the same.
+ */
+export type PeopleScope = 'all' | { ids: string[]; groups: string[] };
+
+/**
+ * Restricts `q` to visible people: on the people table itself (`column`
+ * "id"), or on a column holding a person's id (`user_id`, `owner_id`) by a
+ * subquery. Group names match without regard to case (they are ASCII,
+ * src/identity/directory.ts), as src/identity/scope.ts compares them.
+ */
+export function whereVisible<Q extends Knex.QueryBuilder>(q: Q, scope: PeopleScope | undefined, column = 'id', onPeople = column === 'id'): Q {
+  if (scope === undefined || scope === 'all') return q;
+  if (scope.ids.length === 0 && scope.groups.length === 0) return q.whereRaw('1 = 0') as Q;
+  const visible = (w: Knex.QueryBuilder) => {
+    if (scope.ids.length > 0) w.whereIn('id', scope.ids);
+    // LOWER on both sides: the same answer whatever collation a MariaDB column has.
+    for (const g of scope.groups) w.orWhereRaw("LOWER(group_names) LIKE ? ESCAPE '!'", [`%${likeLiteral(JSON.stringify(g.toLowerCase()))}%`]);
+  };
+  if (onPeople) return q.where(visible) as Q;
+  return q.whereIn(column, (sub: Knex.QueryBuilder) => {
+    sub.select('id').from('people').where(visible);
+  }) as Q;
+}
+
 export class PersonRepository {
   constructor(private readonly db: Db) {}
 
@@ -80,19 +110,25 @@ export class PersonRepository {
       .update({ ...toRow(p), updated_at: now });
   }
 
-  async get(id: string, trx: KnexTarget = this.db): Promise<Person | undefined> {
-    const r = (await trx<Row>('people').where({ id }).first()) as Row | undefined;
+  async get(id: string, trx: KnexTarget = this.db, scope?: PeopleScope): Promise<Person | undefined> {
+    const r = (await whereVisible(trx<Row>('people').where({ id }), scope).first()) as Row | undefined;
     return r && fromRow(r);
   }
 
-  async byUserName(userName: string, trx: KnexTarget = this.db): Promise<Person | undefined> {
-    const r = (await trx<Row>('people').where({ user_name: userName }).first()) as Row | undefined;
+  async byUserName(userName: string, trx: KnexTarget = this.db, scope?: PeopleScope): Promise<Person | undefined> {
+    const r = (await whereVisible(trx<Row>('people').where({ user_name: userName }), scope).first()) as Row | undefined;
     return r && fromRow(r);
   }
 
-  /** By id or, failing that, by user name. */
-  async find(ref: string, trx: KnexTarget = this.db): Promise<Person | undefined> {
-    return (await this.get(ref, trx)) ?? this.byUserName(ref, trx);
+  /**
+   * By id or, failing that, by user name; with a scope, only a visible
+   * person. Both queries run whatever the first finds when a scope is given,
+   * so a hidden id costs what a missing one does.
+   */
+  async find(ref: string, trx: KnexTarget = this.db, scope?: PeopleScope): Promise<Person | undefined> {
+    if (scope === undefined) return (await this.get(ref, trx)) ?? this.byUserName(ref, trx);
+    const [byId, byName] = await Promise.all([this.get(ref, trx, scope), this.byUserName(ref, trx, scope)]);
+    return byId ?? byName;
   }
 
   /** People whose UPN or email is `value`, compared without case as both are (a few, when email addresses are shared). */
@@ -113,8 +149,8 @@ export class PersonRepository {
     return out;
   }
 
-  async list(filter: PersonFilter = {}): Promise<Person[]> {
-    const q = this.db<Row>('people')
+  async list(filter: PersonFilter = {}, scope?: PeopleScope): Promise<Person[]> {
+    const q = whereVisible(this.db<Row>('people'), scope)
       .orderBy('user_name')
       .limit(Math.min(filter.limit ?? 100, 1000));
     if (filter.q) {

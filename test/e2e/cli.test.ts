@@ -76,6 +76,37 @@ describe('credgate CLI', () => {
     assertOneLineError(runCli(['tokens', 'create', '--name', 'x', '--expires', 'soon'], { cwd: dir }), /--expires must be a duration/);
   });
 
+  test('roles list: each role with its operator scope, rights and credential-profile uses; tokens may carry auth.roles roles', () => {
+    const dir = freshCheckout({
+      replace: [
+        ['  roles: {}\n', '  roles:\n    helpdesk: { scope: groups, may: [view-people, cancel] }\n    admin: { scope: groups, may: [view-people] }\n'],
+        ['roles: { request: [admin], receive: ["*"], validate: [admin]', 'roles: { request: [admin, teller], receive: ["*"], validate: [admin]'],
+      ],
+    });
+    const listed = runCli(['roles', 'list'], { cwd: dir });
+    assert.equal(listed.status, 0, listed.stderr);
+    const lines = listed.stdout.trimEnd().split('\n');
+    assert.match(lines[0]!, /^ROLE\s+SCOPE\s+SOURCE\s+RIGHTS\s+CREDENTIAL PROFILES$/);
+    assert.match(listed.stdout, /^helpdesk\s+groups\s+auth\.roles\s+view-people,cancel\s+-$/m);
+    assert.match(listed.stdout, /^admin\s+groups\s+auth\.roles\s+view-people\s+request smime, validate smime, unlock smime$/m, 'listing admin narrows it');
+    assert.match(listed.stdout, /^key-recovery\s+all\s+built-in\s+-\s+-$/m);
+    assert.match(listed.stdout, /^teller\s+self\s+default\s+-\s+request smime$/m, 'a role only a profile names reaches its holder only');
+    const json = JSON.parse(runCli(['roles', 'list', '--json'], { cwd: dir }).stdout) as { role: string; scope: string; rights: string[] }[];
+    assert.deepEqual(
+      json.map((r) => [r.role, r.scope]),
+      [
+        ['helpdesk', 'groups'],
+        ['admin', 'groups'],
+        ['key-recovery', 'all'],
+        ['card-management', 'all'],
+        ['teller', 'self'],
+      ],
+    );
+    const created = runCli(['tokens', 'create', '--name', 'hd', '--role', 'helpdesk'], { cwd: dir });
+    assert.equal(created.status, 0, created.stderr);
+    assert.match(created.stderr, /for hd \(roles: helpdesk,/);
+  });
+
   test('tokens: only roles the gateway knows, 90 days unless "never" is asked for, creation and revocation audited', () => {
     const dir = freshCheckout();
     const help = runCli(['tokens', 'create', '--help'], { cwd: dir });
@@ -83,7 +114,7 @@ describe('credgate CLI', () => {
     assert.deepEqual(help.stdout.match(/\(default[^)]*\)/g), ['(default: "90d")'], 'each default shown once');
     assert.match(
       help.stdout.replace(/\s+/g, ' '),
-      /--role <role> role to grant, repeatable: admin, key-recovery, card-management or a role the credential profiles name/,
+      /--role <role> role to grant, repeatable: admin, key-recovery, card-management, a role auth.roles lists or one the credential profiles name \(`credgate roles list`\)/,
     );
     assert.match(help.stdout.replace(/\s+/g, ' '), /--expires <lifetime> a duration such as 30d or 12h, or "never": the token then works until revoked/);
     const group = runCli(['tokens', '--help'], { cwd: dir }).stdout;

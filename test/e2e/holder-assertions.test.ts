@@ -43,6 +43,7 @@ describe('phone-to-phone verification of a badge', () => {
   let guard: CollectedId;
   let carol: CollectedId;
   let dave: CollectedId;
+  let erin: CollectedId;
   let signerPem: string;
   let signerKid: string;
 
@@ -72,14 +73,18 @@ describe('phone-to-phone verification of a badge', () => {
     gw = await startTestGateway({
       overrides: {
         credentialProfiles: { badge: { certificates: [{ template: 'tls-client', container: 'none' }] } },
+        // The guard sees the people of its own groups; the helpdesk sees everyone.
+        auth: { roles: { 'security-guard': { scope: 'groups' }, helpdesk: { scope: 'all' } } },
       },
     });
     certs = join(gw.dir, 'certs');
     ca = readFileSync(join(certs, 'root-ca.pem'));
-    const users = ['alice', 'guard', 'carol', 'dave'].map((u) => ({
+    const users = ['alice', 'guard', 'carol', 'dave', 'erin'].map((u) => ({
       userName: u,
       displayName: `${u[0]!.toUpperCase()}${u.slice(1)} Example`,
       email: `${u}@example.com`,
+      groups: u === 'erin' ? ['branch-b'] : ['lobby'],
+      roles: u === 'guard' ? ['security-guard'] : [],
     }));
     const imported = await admin('POST', '/users/import', users);
     assert.ok(imported.status < 300, imported.body);
@@ -87,6 +92,7 @@ describe('phone-to-phone verification of a badge', () => {
     guard = await collectMobileId(gw.url, certs, ca, 'guard', 'badge', 'PHONE-GUARD');
     carol = await collectMobileId(gw.url, certs, ca, 'carol', 'badge', 'PHONE-CAROL');
     dave = await collectMobileId(gw.url, certs, ca, 'dave', 'badge', 'PHONE-DAVE');
+    erin = await collectMobileId(gw.url, certs, ca, 'erin', 'badge', 'PHONE-ERIN');
     const keys = (await fetchRaw(`${gw.url}/mobile/v1/signers`, { ca })).json().keys as { kid: string; x5c: string[] }[];
     signerKid = keys[0]!.kid;
     signerPem = pemOf(keys[0]!.x5c[0]!);
@@ -123,7 +129,10 @@ describe('phone-to-phone verification of a badge', () => {
     const seen = await guardChecks(assertion);
     assert.equal(seen.valid, true, JSON.stringify(seen));
     assert.equal(seen.mobileId, alice.id);
-    assert.deepEqual(seen.holder, { userName: 'alice', displayName: 'Alice Example', groups: [] });
+    assert.deepEqual(seen.holder, { userName: 'alice', displayName: 'Alice Example', groups: ['lobby'] });
+    // Erin works in another branch: to the guard (scope groups) her badge is as unknown as a made-up one.
+    const erins = await guardChecks((await assertionOf(erin)).assertion);
+    assert.deepEqual([erins.valid, erins.reason, erins.holder, erins.mobileId], [false, 'unknown', undefined, undefined]);
     const byAdmin = await admin('POST', '/holder-assertions/verify', { assertion });
     assert.equal(byAdmin.status, 200, byAdmin.body);
     assert.equal(byAdmin.json().valid, true);
@@ -137,7 +146,7 @@ describe('phone-to-phone verification of a badge', () => {
     const [s] = signers.json().signers as { kid: string; status: string; accepted: boolean; alg: string }[];
     assert.deepEqual([s?.kid, s?.status, s?.accepted, s?.alg], [signerKid, 'current', true, 'ES256']);
     const tokens = new TokenRepository(gw.db);
-    const { token } = await tokens.create({ name: 'helpdesk', roles: [] });
+    const { token } = await tokens.create({ name: 'helpdesk', roles: ['helpdesk'] });
     const asHelpdesk = (method: string, path: string, body?: unknown) =>
       curl(`${gw.url}/api/v1${path}`, [
         '--cacert',

@@ -106,6 +106,8 @@ describe('mobile identities, as a person and a phone', () => {
       dir,
       overrides: {
         server: { port, publicUrl: base },
+        // bob's role reaches everyone here, so what is tested is what the credential profiles let him do (operator-scope.test.ts tests scopes).
+        auth: { roles: { 'mobile-user': { scope: 'all' } } },
         notify: {
           email: { host: '127.0.0.1', port: mailbox.port, requireTls: false, from: 'Example Bank <certificates@example.com>' },
           sms: { url: `${sms.url}/send`, headers: { Authorization: 'Bearer sms-gateway-secret' } },

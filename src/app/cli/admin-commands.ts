@@ -1,7 +1,8 @@
-/** `credgate jobs ...` and `credgate tokens ...`: operate on the database directly. */
+/** `credgate jobs ...` and `credgate tokens ...`: operate on the database directly; `credgate roles list` reads the configuration. */
 import { userInfo } from 'node:os';
 import { ApiTokens, TokenError } from '../../http/auth/api-tokens.js';
-import { grantableRoles } from '../../http/auth/roles.js';
+import { API_ROLES, grantableRoles } from '../../http/auth/roles.js';
+import { defaultRole, describeRoles } from '../../identity/scope.js';
 import type { Config } from '../../config/schema.js';
 import { AuditRepository } from '../../store/audit.js';
 import { JOB_STATUSES, JobRepository, type Job, type JobStatus } from '../../store/jobs.js';
@@ -88,7 +89,14 @@ function cliActor(): string {
 
 async function withTokens<T>(opts: { config?: string }, fn: (tokens: ApiTokens) => Promise<T>): Promise<T> {
   return withDb(opts, (db, config) =>
-    fn(new ApiTokens({ db, tokens: new TokenRepository(db), audit: new AuditRepository(db), grantable: grantableRoles(config.credentialProfiles) })),
+    fn(
+      new ApiTokens({
+        db,
+        tokens: new TokenRepository(db),
+        audit: new AuditRepository(db),
+        grantable: grantableRoles(config.credentialProfiles, config.auth.roles),
+      }),
+    ),
   );
 }
 
@@ -118,4 +126,36 @@ export async function tokensRevoke(id: string, opts: { config?: string }): Promi
   const ok = await withTokens(opts, (tokens) => tokens.revoke(id, cliActor()));
   if (!ok) throw new StartupError(`no live token with id ${id}`);
   print(`token ${id} revoked`);
+}
+
+/**
+ * `credgate roles list`: every role the configuration gives meaning to, with
+ * its operator scope, its admin API rights and what the credential profiles
+ * let it do, so an administrator can check whom a token will reach before
+ * creating it. Reads the configuration only.
+ */
+export function rolesList(opts: { config?: string; json?: boolean }): void {
+  const { config } = context(opts);
+  const profileUse = new Map<string, string[]>();
+  for (const [name, p] of Object.entries(config.credentialProfiles))
+    for (const [kind, roles] of Object.entries(p.roles))
+      for (const r of roles.filter((r) => r !== '*')) profileUse.set(r, [...(profileUse.get(r) ?? []), `${kind} ${name}`]);
+  const described = describeRoles(config.auth.roles);
+  const fromProfiles = [...profileUse.keys()]
+    .filter((r) => !described.some((d) => d.role === r))
+    .map((role) => ({ role, ...defaultRole(role), configured: false }));
+  const rows = [...described, ...fromProfiles].map((d) => ({
+    role: d.role,
+    scope: d.scope,
+    rights: d.may,
+    profiles: profileUse.get(d.role) ?? [],
+    source: d.configured ? 'auth.roles' : (API_ROLES as readonly string[]).includes(d.role) ? 'built-in' : 'default',
+  }));
+  if (opts.json) {
+    print(JSON.stringify(rows, null, 2));
+    return;
+  }
+  print(['ROLE'.padEnd(20), 'SCOPE'.padEnd(7), 'SOURCE'.padEnd(11), 'RIGHTS'.padEnd(44), 'CREDENTIAL PROFILES'].join(' '));
+  for (const r of rows)
+    print([r.role.padEnd(20), r.scope.padEnd(7), r.source.padEnd(11), (r.rights.join(',') || '-').padEnd(44), r.profiles.join(', ') || '-'].join(' '));
 }

@@ -7,7 +7,7 @@ import { ConfigError } from '../../config/load.js';
 import { DEFAULT_TOKEN_LIFETIME, NEVER } from '../../http/auth/api-tokens.js';
 import { API_ROLES } from '../../http/auth/roles.js';
 import { StartupError } from '../errors.js';
-import { jobsList, jobsRetry, jobsShow, tokensCreate, tokensList, tokensRevoke } from './admin-commands.js';
+import { jobsList, jobsRetry, jobsShow, rolesList, tokensCreate, tokensList, tokensRevoke } from './admin-commands.js';
 import { configCheck, showConfigSchema } from './config-commands.js';
 import { endQuietlyOnClosedPipe } from './closed-pipe.js';
 import { connectorsList, connectorsTest } from './connector-commands.js';
@@ -109,7 +109,7 @@ tokens
   .requiredOption('--name <name>', 'who or what the token is for (required)')
   .option(
     '--role <role>',
-    `role to grant, repeatable: ${API_ROLES.join(', ')} or a role the credential profiles name; without any, the token has no role (for mobile IDs it still holds those of the user named like it)`,
+    `role to grant, repeatable: ${API_ROLES.join(', ')}, a role auth.roles lists or one the credential profiles name (\`credgate roles list\`); without any, the token has no role (for mobile IDs it still holds those of the user named like it)`,
     collect,
   )
   .option('--expires <lifetime>', `a duration such as 30d or 12h, or "${NEVER}": the token then works until revoked`, DEFAULT_TOKEN_LIFETIME)
@@ -123,6 +123,13 @@ tokens
   .description('revoke a token at once')
   .argument('<id>', 'token id, as `tokens list` shows it')
   .action((id: string) => tokensRevoke(id, global()));
+
+const roles = program.command('roles').description('operator roles: whom each reaches (scope) and what it may do');
+roles
+  .command('list')
+  .description('list every role the configuration names: scope (all, groups, self), admin API rights, credential profile uses')
+  .option('--json', 'print JSON')
+  .action((o: { json?: boolean }) => rolesList({ ...global(), ...o }));
 
 // Commander's own help command reads one name; this one follows a path such as `help jobs retry`.
 program.helpCommand(false);

@@ -2,6 +2,12 @@
  * Route guard: tries the allowed methods in order and answers 401 with the
  * reason when none succeeds, or 403 when the caller lacks a required role;
  * an address that keeps failing Basic gets 429 (address-throttle.ts).
+ * A caller's roles are their credential's plus their user record's, but
+ * for the built-in ones (the guard asks `access` only when the credential's
+ * are not enough; src/identity/scope.ts, rightsRoles). A route
+ * with roles that does not honour operator scope itself (`scoped`) admits
+ * only callers whose scope is all (src/identity/scope.ts): what it lists or
+ * changes reaches across every person.
  */
 import type { RequestHandler } from 'express';
 import type { PassportStatic } from 'passport';
@@ -24,7 +30,16 @@ export interface GuardOptions {
   /** The users the basic method accepts. */
   basic?: BasicUsers;
   /** Any one of these roles is enough; omit to accept any authenticated caller. */
-  roles?: ApiRole[];
+  roles?: (ApiRole | string)[];
+  /** The route limits what it shows and does to the caller's operator scope; without it, a guard with roles requires scope all. */
+  scoped?: boolean;
+  /** The caller's roles with their user record's, and whether their scope is all (src/identity/scope.ts). */
+  access?: GuardAccess;
+}
+
+export interface GuardAccess {
+  rolesOf(p: Principal): Promise<string[]>;
+  seesAll(p: Principal): Promise<boolean>;
 }
 
 function reason(req: Parameters<RequestHandler>[0], methods: AuthMethod[]): string {
@@ -71,11 +86,25 @@ export function guard(passport: Authenticator, opts: GuardOptions): RequestHandl
     if (!user) {
       return next(new HttpError(401, 'unauthorized', reason(req, opts.methods), challenge ? { 'WWW-Authenticate': challenge } : {}));
     }
-    if (opts.roles && !opts.roles.some((r) => user.roles.includes(r))) {
-      return next(new Refusal('forbidden', `${user.name} lacks the role this needs (${opts.roles.join(' or ')})`));
+    if (!opts.roles) {
+      req.user = user;
+      return next();
     }
-    req.user = user;
-    next();
+    admit(user, opts.roles).then((refusal) => {
+      if (refusal) return next(refusal);
+      req.user = user;
+      next();
+    }, next);
+  };
+  const admit = async (user: Principal, roles: string[]): Promise<Refusal | undefined> => {
+    const holds = (held: string[]) => roles.some((r) => held.includes(r));
+    if (!holds(user.roles) && !(opts.access && holds(await opts.access.rolesOf(user)))) {
+      return new Refusal('forbidden', `${user.name} lacks the role this needs (${roles.join(' or ')})`);
+    }
+    if (!opts.scoped && opts.access && !(await opts.access.seesAll(user))) {
+      return new Refusal('forbidden', `${user.name}'s operator scope does not reach everyone, which this needs: it lists or changes things across all people`);
+    }
+    return undefined;
   };
   return (req, res, next) => {
     if (opts.clientCert && opts.methods.includes('client-cert')) {

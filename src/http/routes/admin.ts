@@ -1,11 +1,13 @@
 /**
  * /api/v1: the admin API's own routes. Its OpenAPI document
- * (api/admin-v1.openapi.yaml) is public; whoami accepts every method; the
- * jobs need the admin role. The other routers at /api/v1 are the features'.
+ * (api/admin-v1.openapi.yaml) is public; whoami accepts every method and
+ * tells the caller their roles, operator scope and rights; the jobs need the
+ * admin role with scope all. The other routers at /api/v1 are the features'.
  */
 import express, { Router } from 'express';
 
 import { JOB_STATUSES, type JobRepository, type JobStatus } from '../../store/jobs.js';
+import type { OperatorScope } from '../../identity/scope.js';
 import { Refusal } from '../../util/refusal.js';
 import type { Guard } from '../auth/authenticate.js';
 import { badRequest, notFound } from '../errors.js';
@@ -15,6 +17,8 @@ export interface AdminDeps {
   /** Route guards bound to the admin allowlist and strategies. */
   guard: Guard;
   jobs: JobRepository;
+  /** Operator scope and rights (auth.roles), which whoami reports. */
+  scope: OperatorScope;
   wakeWorkers(): void;
   bodyLimit: number;
 }
@@ -33,8 +37,9 @@ export function adminRouter(deps: AdminDeps): Router {
   // Public: the same for every installation and without secrets, so tooling can read it before it has a credential.
   router.get('/openapi.yaml', serveApiDocument('admin-v1.openapi.yaml'));
 
-  router.get('/whoami', deps.guard({ methods: ['client-cert', 'bearer', 'basic'] }), (req, res) => {
-    res.json({ principal: req.user });
+  router.get('/whoami', deps.guard({ methods: ['client-cert', 'bearer', 'basic'] }), async (req, res) => {
+    const me = await deps.scope.resolve({ actor: `${req.user!.method}:${req.user!.name}`, name: req.user!.name, roles: req.user!.roles });
+    res.json({ principal: req.user, access: { roles: me.roles, scope: me.scope, rights: [...me.rights], userRecord: me.person?.id ?? null } });
   });
 
   const admin = deps.guard({ methods: ['client-cert', 'bearer'], roles: ['admin'] });

@@ -2,6 +2,14 @@
  * /api/v1/certificates and /api/v1/audit: issue, list, revoke, hold,
  * release, and recover escrowed keys. Keys generated here are returned once,
  * as PKCS#12 with a generated password, and not kept unless escrowed.
+ *
+ * The inventory is per person where a certificate names its holder
+ * (user_id): listing and reading need the view-people right, and every
+ * route but issuing and the audit reaches only certificates of people in
+ * the caller's operator scope (src/identity/scope.ts); a certificate of
+ * no person is in scope all only. One out of scope is answered as an
+ * unknown serial. Issuing (any user id) and the audit (it names everyone)
+ * need scope all.
  */
 import { randomBytes } from 'node:crypto';
 import express, { Router, type Request } from 'express';
@@ -10,7 +18,8 @@ import type { KeyRecovery } from '../../pki/key-recovery.js';
 import { certificatePem } from '../../pki/pem.js';
 import { buildPkcs12, type Pkcs12Format } from '../../pki/pkcs12.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../../pki/revocation.js';
-import type { Revoker } from '../../pki/revoker.js';
+import { StatusChangeError, type Revoker } from '../../pki/revoker.js';
+import type { OperatorScope } from '../../identity/scope.js';
 import type { AuditRepository } from '../../store/audit.js';
 import { CERTIFICATE_STATUSES, type CertificateRepository, type CertificateStatus } from '../../store/certificates.js';
 import type { Guard } from '../auth/authenticate.js';
@@ -25,6 +34,7 @@ export interface CertificateRouteDeps {
   recovery: KeyRecovery;
   certificates: CertificateRepository;
   audit: AuditRepository;
+  scope: OperatorScope;
 }
 
 const SERIAL = /^[0-9a-fA-F]{2,40}$/;
@@ -60,8 +70,16 @@ export function certificateRouter(deps: CertificateRouteDeps): Router {
   const router = Router();
   router.use(express.json({ limit: deps.bodyLimit }));
   const admin = deps.guard({ methods: ['client-cert', 'bearer'], roles: ['admin'] });
-  const recoveryOfficer = deps.guard({ methods: ['client-cert', 'bearer'], roles: ['key-recovery'] });
+  const scopedAdmin = deps.guard({ methods: ['client-cert', 'bearer'], roles: ['admin'], scoped: true });
+  const viewer = deps.guard({ methods: ['client-cert', 'bearer'], roles: deps.scope.rolesWith('view-people'), scoped: true });
+  const recoveryOfficer = deps.guard({ methods: ['client-cert', 'bearer'], roles: ['key-recovery'], scoped: true });
   const actor = (req: Request) => `${req.user!.method}:${req.user!.name}`;
+  const filterOf = (req: Request) => deps.scope.filter({ actor: actor(req), name: req.user!.name, roles: req.user!.roles });
+  /** Refuses a certificate out of the caller's scope exactly as the action refuses an unknown one. */
+  const inScope = async (req: Request, serial: string, unknown: () => Error): Promise<void> => {
+    const filter = await filterOf(req);
+    if (filter !== 'all' && !(await deps.certificates.get(serial, undefined, filter))) throw unknown();
+  };
 
   router.post('/certificates', admin, async (req, res) => {
     const body = obj(req.body ?? {}, 'body') ?? {};
@@ -96,7 +114,7 @@ export function certificateRouter(deps: CertificateRouteDeps): Router {
     res.status(201).setHeader('Cache-Control', 'no-store').json(out);
   });
 
-  router.get('/certificates', admin, async (req, res) => {
+  router.get('/certificates', viewer, async (req, res) => {
     const q = req.query;
     const status = str(q.status, 'status');
     if (status !== undefined && !CERTIFICATE_STATUSES.includes(status as CertificateStatus))
@@ -106,32 +124,38 @@ export function certificateRouter(deps: CertificateRouteDeps): Router {
     if (expiringMs !== undefined && Number.isNaN(expiringMs)) throw badRequest('expiringBefore must be an ISO 8601 date');
     const limit = q.limit === undefined ? 100 : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badRequest('limit must be 1-1000');
-    const list = await deps.certificates.list({
-      ...(str(q.user, 'user') && { userId: String(q.user) }),
-      ...(str(q.device, 'device') && { deviceId: String(q.device) }),
-      ...(status && { status: status as CertificateStatus }),
-      ...(str(q.ca, 'ca') && { ca: String(q.ca) }),
-      ...(str(q.template, 'template') && { template: String(q.template) }),
-      ...(expiringMs !== undefined && { expiringBefore: expiringMs }),
-      ...(str(q.after, 'after') && { after: String(q.after).toLowerCase() }),
-      limit,
-    });
+    const list = await deps.certificates.list(
+      {
+        ...(str(q.user, 'user') && { userId: String(q.user) }),
+        ...(str(q.device, 'device') && { deviceId: String(q.device) }),
+        ...(status && { status: status as CertificateStatus }),
+        ...(str(q.ca, 'ca') && { ca: String(q.ca) }),
+        ...(str(q.template, 'template') && { template: String(q.template) }),
+        ...(expiringMs !== undefined && { expiringBefore: expiringMs }),
+        ...(str(q.after, 'after') && { after: String(q.after).toLowerCase() }),
+        limit,
+      },
+      await filterOf(req),
+    );
     res.json({ certificates: list, next: list.length === limit ? list[list.length - 1]!.serial : null });
   });
 
-  router.get('/certificates/:serial', admin, async (req, res) => {
-    const cert = await deps.certificates.get(serialParam(req));
+  router.get('/certificates/:serial', viewer, async (req, res) => {
+    const cert = await deps.certificates.get(serialParam(req), undefined, await filterOf(req));
     if (!cert) throw notFound(`no certificate with serial ${req.params.serial}`);
     res.json({ certificate: cert });
   });
 
   const statusChange = (fn: (serial: string, req: Request) => Promise<unknown>) => async (req: Request, res: import('express').Response) => {
-    res.json({ certificate: await fn(serialParam(req), req) });
+    const serial = serialParam(req);
+    // The words of Revoker's own refusal (src/pki/revoker.ts) for a serial it does not know.
+    await inScope(req, serial, () => new StatusChangeError('not_found', `no certificate with serial ${serial}`));
+    res.json({ certificate: await fn(serial, req) });
   };
 
   router.post(
     '/certificates/:serial/revoke',
-    admin,
+    scopedAdmin,
     statusChange((serial, req) => {
       const body = obj(req.body ?? {}, 'body') ?? {};
       const reason = (str(body.reason, 'reason') ?? 'unspecified') as RevocationReason;
@@ -141,18 +165,19 @@ export function certificateRouter(deps: CertificateRouteDeps): Router {
   );
   router.post(
     '/certificates/:serial/hold',
-    admin,
+    scopedAdmin,
     statusChange((serial, req) => deps.revoker.hold(serial, actor(req), str(obj(req.body ?? {}, 'body')?.note, 'note', { max: 512 }))),
   );
   router.post(
     '/certificates/:serial/release',
-    admin,
+    scopedAdmin,
     statusChange((serial, req) => deps.revoker.release(serial, actor(req), str(obj(req.body ?? {}, 'body')?.note, 'note', { max: 512 }))),
   );
 
   router.post('/certificates/:serial/recover-key', recoveryOfficer, async (req, res) => {
     const body = obj(req.body ?? {}, 'body') ?? {};
     const reason = str(body.reason, 'reason', { required: true, max: 512 })!;
+    await inScope(req, serialParam(req), () => notFound(`no escrowed key for certificate ${req.params.serial}`));
     const recovered = await deps.recovery.recover(serialParam(req), actor(req), reason, format(body.format));
     if (!recovered) throw notFound(`no escrowed key for certificate ${req.params.serial}`);
     res.setHeader('Cache-Control', 'no-store').json({ pkcs12: recovered.pkcs12.toString('base64'), pkcs12Password: recovered.password });

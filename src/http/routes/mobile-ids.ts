@@ -3,13 +3,19 @@
  * find, and the lifecycle (cancel, replace, disable, enable, unlock);
  * renewal notices and their editable texts. Requesting, validating and
  * unlocking are open to any authenticated caller: the credential profile's
- * roles decide. The rest needs the admin role.
+ * roles decide. Finding and the lifecycle need a role with the right
+ * (view-people, cancel, disable, replace; admin holds them all), and every
+ * one of these reaches only the people in the caller's operator scope
+ * (src/identity/scope.ts): a mobile ID of someone else is answered as one
+ * that does not exist. Renewal notices and texts need admin with scope all.
  */
 import express, { Router, type Request } from 'express';
 import type { LifecycleService } from '../../identity/lifecycle.js';
 import type { Messages } from '../../identity/messages.js';
 import type { NotifyChoice } from '../../identity/notifications.js';
 import type { Caller, RequestService } from '../../identity/requests.js';
+import type { OperatorScope } from '../../identity/scope.js';
+import type { OperatorRight } from '../../config/schema.js';
 import { MOBILE_ID_STATUSES, type MobileIdStatus } from '../../store/mobile-ids.js';
 import type { Guard } from '../auth/authenticate.js';
 import { badRequest, notFound } from '../errors.js';
@@ -46,10 +52,19 @@ function idParam(req: Request): string {
   return id;
 }
 
-export function mobileIdsRouter(deps: { guard: Guard; requests: RequestService; lifecycle: LifecycleService; messages: Messages; bodyLimit: number }): Router {
+export function mobileIdsRouter(deps: {
+  guard: Guard;
+  requests: RequestService;
+  lifecycle: LifecycleService;
+  messages: Messages;
+  scope: OperatorScope;
+  bodyLimit: number;
+}): Router {
   const router = Router();
   const anyone = deps.guard({ methods: ['client-cert', 'bearer'] });
   const admin = deps.guard({ methods: ['client-cert', 'bearer'], roles: ['admin'] });
+  const holding = (right: OperatorRight) => deps.guard({ methods: ['client-cert', 'bearer'], roles: deps.scope.rolesWith(right), scoped: true });
+  const viewer = holding('view-people');
   const json = express.json({ limit: deps.bodyLimit });
   const noStore = (res: import('express').Response) => res.setHeader('Cache-Control', 'no-store');
 
@@ -68,28 +83,31 @@ export function mobileIdsRouter(deps: { guard: Guard; requests: RequestService; 
     res.json(await deps.lifecycle.sendRenewalNotices());
   });
 
-  router.get('/mobile-ids', admin, async (req, res) => {
+  router.get('/mobile-ids', viewer, async (req, res) => {
     const status = queryString(req, 'status');
     if (status !== undefined && !MOBILE_ID_STATUSES.includes(status as MobileIdStatus))
       throw badRequest(`status must be one of ${MOBILE_ID_STATUSES.join(', ')}`);
     const userRef = queryString(req, 'user', 191);
     let userId: string | undefined;
     if (userRef !== undefined) {
-      userId = (await deps.requests.person(userRef))?.id;
+      userId = (await deps.requests.person(userRef, callerOf(req)))?.id;
       if (!userId) throw notFound(`no user ${userRef}`);
     }
     const device = queryString(req, 'device', 36);
-    const list = await deps.requests.list({
-      ...(userId && { userId }),
-      ...(status && { status: status as MobileIdStatus }),
-      ...(device && { deviceId: device }),
-      limit: queryLimit(req),
-    });
+    const list = await deps.requests.list(
+      {
+        ...(userId && { userId }),
+        ...(status && { status: status as MobileIdStatus }),
+        ...(device && { deviceId: device }),
+        limit: queryLimit(req),
+      },
+      callerOf(req),
+    );
     res.json({ mobileIds: list });
   });
 
-  router.get('/mobile-ids/:id', admin, async (req, res) => {
-    const m = await deps.requests.get(idParam(req));
+  router.get('/mobile-ids/:id', viewer, async (req, res) => {
+    const m = await deps.requests.get(idParam(req), callerOf(req));
     if (!m) throw notFound(`no mobile ID ${String(req.params.id)}`);
     res.json({ mobileId: m });
   });
@@ -99,13 +117,13 @@ export function mobileIdsRouter(deps: { guard: Guard; requests: RequestService; 
     noStore(res).json(issued);
   });
 
-  router.post('/mobile-ids/:id/cancel', admin, json, async (req, res) => {
+  router.post('/mobile-ids/:id/cancel', holding('cancel'), json, async (req, res) => {
     const b = bodyOf(req);
     const opts = { reason: optionalString(b, 'reason', 64), note: optionalString(b, 'note') };
     res.json({ mobileId: await deps.lifecycle.cancel(callerOf(req), idParam(req), opts) });
   });
 
-  router.post('/mobile-ids/:id/replace', admin, json, async (req, res) => {
+  router.post('/mobile-ids/:id/replace', holding('replace'), json, async (req, res) => {
     const b = bodyOf(req);
     const opts = { reason: optionalString(b, 'reason', 64), note: optionalString(b, 'note'), ...delivery(b) };
     noStore(res)
@@ -113,11 +131,11 @@ export function mobileIdsRouter(deps: { guard: Guard; requests: RequestService; 
       .json(await deps.lifecycle.replace(callerOf(req), idParam(req), opts));
   });
 
-  router.post('/mobile-ids/:id/disable', admin, json, async (req, res) => {
+  router.post('/mobile-ids/:id/disable', holding('disable'), json, async (req, res) => {
     res.json({ mobileId: await deps.lifecycle.disable(callerOf(req), idParam(req), optionalString(bodyOf(req), 'note')) });
   });
 
-  router.post('/mobile-ids/:id/enable', admin, json, async (req, res) => {
+  router.post('/mobile-ids/:id/enable', holding('disable'), json, async (req, res) => {
     res.json({ mobileId: await deps.lifecycle.enable(callerOf(req), idParam(req), optionalString(bodyOf(req), 'note')) });
   });
 
