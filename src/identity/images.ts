@@ -78,7 +78,8 @@ export async function cleanImage(bytes: Buffer, limits: ImageLimits, declared?: 
   const input = () => sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'warning', sequentialRead: true });
   let meta: Metadata;
   try {
-    meta = await input().metadata();
+    // The header alone, without sharp's own pixel limit, so that an image too large is told its size below.
+    meta = await sharp(bytes, { limitInputPixels: false, failOn: 'warning' }).metadata();
   } catch (err) {
     throw new ImageRefused(`not a readable ${label(type)} image: ${reason(err)}`);
   }

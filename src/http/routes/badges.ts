@@ -44,6 +44,8 @@ export function badgesRouter(deps: { guard: Guard; photos: Photos; badges: Badge
   router.get('/users/:ref/photo', admin, async (req, res) => {
     const photo = await deps.photos.get(ref(req));
     if (!photo) throw notFound(`user ${ref(req)} has no photo`);
+    // A photo of a person: for the caller only, never kept by a proxy or the browser.
+    res.setHeader('Cache-Control', 'no-store');
     res.setHeader('ETag', `"${photo.sha256}"`);
     res.setHeader('X-Photo-Updated-At', new Date(photo.updatedAt).toISOString());
     res.type(photo.contentType).send(photo.data);
@@ -88,6 +90,7 @@ export function badgesRouter(deps: { guard: Guard; photos: Photos; badges: Badge
     const format = queryString(req, 'format', 8) ?? 'png';
     if (format !== 'png' && format !== 'json') throw new HttpError(400, 'bad_request', 'format must be png or json');
     const preview = await deps.badges.preview(layout, person, { mobileId: null, expires: null });
+    res.setHeader('Cache-Control', 'no-store');
     if (format === 'json') res.json({ badge: { ...preview.data, png: preview.png.toString('base64') } });
     else res.type('image/png').send(preview.png);
   });
