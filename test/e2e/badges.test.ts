@@ -16,11 +16,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync, crc32 } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { PNG } from 'pngjs';
+import { parse as parseYaml } from 'yaml';
 import sharp from 'sharp';
 import request from 'supertest';
 import { TokenRepository } from '../../src/store/tokens.js';
-import { runCli, assertOneLineError } from '../helpers/cli.js';
+import { runCli, assertOneLineError, REPO } from '../helpers/cli.js';
 import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { freePort } from '../helpers/net.js';
@@ -262,6 +264,11 @@ describe('badges and person photos', () => {
     assert.equal(s.status, 201, JSON.stringify(s.body));
     const fetched = await request(base).get('/mobile/v1/credentials').ca(rootPem).set('Authorization', `Bearer ${s.body.token}`);
     assert.equal(fetched.status, 200, JSON.stringify(fetched.body));
+    // What the app gets is what api/mobile-v1.openapi.yaml describes.
+    const ajv = new Ajv2020({ strict: false, validateFormats: false });
+    ajv.addSchema(parseYaml(readFileSync(join(REPO, 'api/mobile-v1.openapi.yaml'), 'utf8')) as object, 'mobile-v1');
+    const valid = ajv.validate({ $ref: 'mobile-v1#/components/schemas/Credentials' }, fetched.body);
+    assert.ok(valid, `the answer follows the OpenAPI document: ${ajv.errorsText()}`);
     const badges = fetched.body.badges as Badge[];
     assert.deepEqual(
       badges.map((b) => [b.layout, b.default]),
