@@ -311,6 +311,11 @@ export class CollectionService {
       if (err instanceof IssuanceError) throw new IdentityError('bad_request', `the certificates could not be issued: ${err.message}`);
       throw err;
     }
+    if (badges.some((b) => b.elements.some((e) => e.type === 'photo' && !e.image)))
+      this.deps.log.warn(
+        { mobileId: m.id, userId: person.id },
+        "the mobile ID's badge has a place for a photo, but the person has none: set one (PUT /api/v1/users/{ref}/photo) and replace the mobile ID",
+      );
     this.deps.log.info({ mobileId: m.id, delivered: credentials.length, skipped: skipped.length }, 'mobile ID credentials delivered');
     return { credentials, skipped, unlockKey: this.unlockKey(m.id).toString('base64url'), authentication: profile.authentication, badges };
   }

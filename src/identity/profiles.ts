@@ -42,7 +42,6 @@ export function templateData(person: Person, device: Pick<Device, 'id' | 'serial
       email: opt(person.email),
       upn: opt(person.upn),
       mobile: opt(person.mobile),
-      title: opt(person.title),
     },
     device: { id: device.id, serialNumber: device.serial, platform: device.platform, model: opt(device.model), osVersion: opt(device.osVersion) },
   };

@@ -343,6 +343,21 @@ describe('badges and person photos', () => {
       .send({ request: p.mobileId.id, code: p.code, device: { serial: 'BADGE0002', platform: 'ios' } });
     const f2 = await request(base).get('/mobile/v1/credentials').ca(rootPem).set('Authorization', `Bearer ${s2.body.token}`);
     assert.deepEqual(f2.body.badges, [], 'a profile without layouts carries no badges');
+
+    // A person without a photo or title: the badge still comes, with nothing where they would be, and the operator is told.
+    assert.equal((await api('POST', '/users', { userName: 'bob', displayName: 'Bob Jones', email: 'bob@example.com' })).status, 201);
+    const bob = (await api('POST', '/mobile-ids', { user: 'bob', credentialProfile: 'badged' })).json() as { mobileId: { id: string }; code: string };
+    const s3 = await request(base)
+      .post('/mobile/v1/sessions')
+      .ca(rootPem)
+      .send({ request: bob.mobileId.id, code: bob.code, device: { serial: 'BADGE0003', platform: 'android' } });
+    const f3 = await request(base).get('/mobile/v1/credentials').ca(rootPem).set('Authorization', `Bearer ${s3.body.token}`);
+    assert.equal(f3.status, 200, JSON.stringify(f3.body));
+    const bobStaff = (f3.body.badges as Badge[])[0]!;
+    assert.equal(bobStaff.elements.find((e) => e.type === 'photo')!.image, null);
+    assert.equal(text(bobStaff, 'title'), '');
+    near(PNG.sync.read(Buffer.from(bobStaff.png, 'base64')), 300, 350, { r: 240, g: 240, b: 240 }, 'the background where the photo would be');
+    assert.match(gw.logs(), new RegExp(`"mobileId":"${bob.mobileId.id}".*badge has a place for a photo, but the person has none`));
   });
 
   test('operators list the layouts and preview one for a person', async () => {
