@@ -220,7 +220,7 @@ describe('badges and person photos', () => {
     assert.match(fileSays(photoFile), /Exif/, '`file` sees the EXIF of the upload');
     assert.ok(original.includes('secret-note-from-camera'));
 
-    const put = await upload('jane', photoFile, 'image/jpeg');
+    const put = await upload('jane', photoFile, 'image/jpeg; charset=binary');
     assert.equal(put.status, 200, put.body);
     const info = put.json().photo as { contentType: string; width: number; height: number; sha256: string; updatedBy: string };
     assert.deepEqual([info.contentType, info.width, info.height], ['image/jpeg', 600, 800]);
@@ -408,6 +408,10 @@ describe('badges and person photos', () => {
       assert.equal((await storedPhoto()).sha256, storedSha, `${what} changed nothing`);
     }
     assert.ok(claimedPng(100_000, 100_000).length < 200, 'the bomb is a small file');
+    const noBody = await curl(`${base}/api/v1/users/jane/photo`, [...admin(), '-X', 'PUT', '-H', 'Content-Type: image/png']);
+    assert.equal(noBody.status, 400, noBody.body);
+    assert.match(String(noBody.json().message), /the image is empty/);
+    assert.equal((await storedPhoto()).sha256, storedSha, 'no body changed nothing');
 
     // Who may ask: no certificate, no admin role, and an unknown person learn nothing about the image.
     assert.equal((await upload('jane', photoFile, 'image/jpeg', ['--cacert', join(dir, 'certs/root-ca.pem')])).status, 401);

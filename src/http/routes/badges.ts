@@ -19,12 +19,19 @@ export function badgesRouter(deps: { guard: Guard; photos: Photos; badges: Badge
   const router = Router();
   const admin = deps.guard({ methods: ['client-cert', 'bearer'], roles: ['admin'] });
   const ref = (req: Request) => String(req.params.ref);
+  /** The media type the request declares, without parameters (image/jpeg; charset=… is still image/jpeg). */
+  const declared = (req: Request) => (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   // The body is read only once its type is one a photo can be, and never past badges.photos.maxBytes (413).
   const imageBody = [
     (req: Request, _res: unknown, next: (err?: unknown) => void) => {
-      const type = req.is([...IMAGE_TYPES]);
-      if (!type)
-        return next(new HttpError(415, 'unsupported_media_type', `send the photo as image/png or image/jpeg, not ${req.headers['content-type'] ?? 'untyped'}`));
+      if (!(IMAGE_TYPES as readonly string[]).includes(declared(req)))
+        return next(
+          new HttpError(
+            415,
+            'unsupported_media_type',
+            `send the photo as image/png or image/jpeg, not ${(req.headers['content-type'] ?? 'untyped').slice(0, 100)}`,
+          ),
+        );
       next();
     },
     express.raw({ type: () => true, limit: deps.photos.maxBytes }),
@@ -32,9 +39,8 @@ export function badgesRouter(deps: { guard: Guard; photos: Photos; badges: Badge
 
   router.put('/users/:ref/photo', admin, ...imageBody, async (req, res) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const type = req.is([...IMAGE_TYPES]) as string;
     try {
-      res.json({ photo: await deps.photos.set(ref(req), body, type, actorOf(req)) });
+      res.json({ photo: await deps.photos.set(ref(req), body, declared(req), actorOf(req)) });
     } catch (err) {
       // The CLI is told the same; over HTTP it is 413, like a body past the parser's limit.
       if ((err as { code?: string }).code === 'payload_too_large') throw new HttpError(413, 'payload_too_large', (err as Error).message);
