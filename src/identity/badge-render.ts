@@ -99,15 +99,28 @@ export function badgeData(p: PreparedLayout, values: BadgeValues): BadgeData {
 
 const xml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
 
+/**
+ * The font size a text is drawn at: the layout's, or smaller for a text
+ * estimated too wide for its box (sans-serif glyphs average about 0.6 em,
+ * bold 0.66), down to 60% of it; what is still too wide is cut off at the
+ * box's edges. The app, drawing with the device's own font, fits text its own way.
+ */
+export function fittedFontSize(value: string, fontSize: number, width: number, bold: boolean): number {
+  const estimated = [...value].length * fontSize * (bold ? 0.66 : 0.6);
+  if (estimated <= width) return fontSize;
+  return Math.max(Math.floor((fontSize * width) / estimated), Math.ceil(fontSize * 0.6));
+}
+
 /** One text element as an SVG of its box; text past the box is cut off by the SVG's own edges. */
 function textSvg(e: Extract<BadgeElementData, { type: 'text' }>): Buffer {
   const anchor = { left: ['start', 0], center: ['middle', e.width / 2], right: ['end', e.width] } as const;
   const [textAnchor, x] = anchor[e.align];
+  const size = fittedFontSize(e.value, e.fontSize, e.width, e.bold);
   // The baseline, so that capitals sit about in the middle of the box.
-  const y = (e.height + e.fontSize * 0.7) / 2;
+  const y = (e.height + size * 0.7) / 2;
   return Buffer.from(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${e.width}" height="${e.height}">` +
-      `<text x="${x}" y="${y.toFixed(1)}" font-family="sans-serif" font-size="${e.fontSize}" font-weight="${e.bold ? 'bold' : 'normal'}" ` +
+      `<text x="${x}" y="${y.toFixed(1)}" font-family="sans-serif" font-size="${size}" font-weight="${e.bold ? 'bold' : 'normal'}" ` +
       `fill="${e.color}" text-anchor="${textAnchor}" xml:space="preserve">${xml(e.value)}</text></svg>`,
   );
 }

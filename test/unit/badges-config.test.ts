@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
 import { badgeProfileProblems } from '../../src/app/badges.js';
+import { fittedFontSize } from '../../src/identity/badge-render.js';
 import { badgeFields } from '../../src/identity/badges.js';
 import type { Person } from '../../src/store/people.js';
 
@@ -104,4 +105,14 @@ test('badge fields from the person record: the first group, all groups, the expi
     expires: '2027-12-06',
   });
   assert.deepEqual(badgeFields({ ...person, groups: [] }, { mobileId: null, expires: null }).group, null);
+});
+
+test('rendered text keeps its size when it fits its box, shrinks when estimated too wide, and never below 60%', () => {
+  assert.equal(fittedFontSize('Jane Smith', 40, 600, true), 40);
+  const long = 'Alexandra Montgomery-Fitzwilliam';
+  const shrunk = fittedFontSize(long, 40, 600, true);
+  assert.equal(shrunk, 28);
+  assert.ok(long.length * shrunk * 0.66 <= 600, 'estimated within the box');
+  assert.equal(fittedFontSize('x'.repeat(500), 40, 600, false), 24, 'at least 60% of the layout size');
+  assert.equal(fittedFontSize('Ünïcødé', 20, 300, false), 20, 'characters, not bytes');
 });
