@@ -31,6 +31,8 @@ need_path /usr/share/gocode/src/github.com/fullsailor/pkcs7 golang-github-fullsa
 need_path /usr/sbin/mariadbd mariadb-server                      # the MySQL backend of every store test
 need_command mariadb mariadb-client
 need_path /usr/sbin/mosquitto mosquitto                          # the MQTT broker of the MobileIron tests
+need_command file file                                           # libmagic: tells images apart independently of sharp (badges)
+need_path /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf fonts-dejavu-core  # the sans-serif font rendered badges' text is drawn in
 
 if [ ${#missing[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then

@@ -4,12 +4,13 @@
  * per restart: unsafe settings, the master key, CREDGATE_* variables that
  * name no setting, what settings name (templates, CAs, SCEP and credential
  * profiles, connectors), the files they name, and the connector files with
- * theirs. Each line says where the setting is (file:line:col, or the
+ * theirs, and the image files of badge layouts. Each line says where the setting is (file:line:col, or the
  * variable that set it).
  */
 import { ConfigError, type LoadedConfig } from '../config/load.js';
 import { unknownVariables } from '../config/env.js';
 import { configSchema } from '../config/schema.js';
+import { badgeProblems } from './badges.js';
 import { MasterKeyError, resolveMasterKey } from '../pki/master-key.js';
 import { configFileProblems } from './config-files.js';
 import { masterKeyMismatch } from './pki-setup.js';
@@ -28,7 +29,7 @@ export interface CheckedConfiguration {
 }
 
 /** Throws a ConfigError listing every problem; returns what the first start will still write. */
-export function checkConfiguration(loaded: LoadedConfig, env: NodeJS.ProcessEnv = process.env): CheckedConfiguration {
+export async function checkConfiguration(loaded: LoadedConfig, env: NodeJS.ProcessEnv = process.env): Promise<CheckedConfiguration> {
   const { config } = loaded;
   const connectors = readConnectorFiles(config.connectors.dir);
   const placed = (p: SettingProblem) => place(loaded, connectors.loaded, p);
@@ -55,6 +56,8 @@ export function checkConfiguration(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
       ...mobileProblems(config),
       ...otaProblems(config),
       ...derivedProblems(config),
+      // Async: the image files badge layouts place are decoded.
+      ...(await badgeProblems(config)),
     ].map(placed),
   );
   const files = configFileProblems(config, masterKey);

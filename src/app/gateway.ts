@@ -14,7 +14,9 @@ import type { OtaService } from '../protocols/ota/service.js';
 import type { ScepService } from '../protocols/scep/service.js';
 import { checkpointInBackground, type Db } from '../store/db.js';
 import type { WalCheckpointer } from '../store/wal-checkpointer.js';
+import type { PreparedLayout } from '../identity/badge-render.js';
 import { buildCertificatesApi, buildConnectorsApi, buildJobsApi } from './admin-api.js';
+import { loadBadgeLayouts } from './badges.js';
 import { logLoadedConnectors } from './connector-listing.js';
 import { buildConnectors, loadConnectorFiles, type WiredConnectors } from './connectors.js';
 import { buildCoreServices } from './core-services.js';
@@ -63,6 +65,7 @@ export interface GatewayOptions {
 export async function startGateway({ config, log, handlers = {} }: GatewayOptions): Promise<Gateway> {
   const masterKey = loadMasterKey(config, { create: true });
   const connectorFiles = loadConnectorFiles(config.connectors.dir);
+  const badgeLayouts = await loadBadgeLayouts(config);
   const generatedPki = await ensurePki(config, masterKey, log);
   const tls = loadTlsIdentity(config, masterKey);
   const db = await openDatabase(config.database, log);
@@ -76,7 +79,7 @@ export async function startGateway({ config, log, handlers = {} }: GatewayOption
     checkpoints = await checkpointInBackground(db, dbSettings(config.database), (message) =>
       log.warn({ error: message }, 'SQLite WAL checkpoint failed; the next one retries'),
     );
-    return await serve({ config, log, handlers, masterKey, connectorFiles, generatedPki, tls, db, closeDb });
+    return await serve({ config, log, handlers, masterKey, connectorFiles, badgeLayouts, generatedPki, tls, db, closeDb });
   } catch (err) {
     // A pool left open keeps its reaping timer, and with it the process, alive.
     await closeDb();
@@ -90,6 +93,8 @@ interface Opened {
   handlers: Record<string, JobHandler>;
   masterKey: ReturnType<typeof loadMasterKey>;
   connectorFiles: ReturnType<typeof loadConnectorFiles>;
+  /** badges.layouts with their image files read (badges.ts). */
+  badgeLayouts: Record<string, PreparedLayout>;
   generatedPki: string[];
   tls: ReturnType<typeof loadTlsIdentity>;
   db: Db;
@@ -97,7 +102,7 @@ interface Opened {
 }
 
 /** Builds and starts everything on the open database; startGateway closes it when this throws. */
-async function serve({ config, log, handlers, masterKey, connectorFiles, generatedPki, tls, db, closeDb }: Opened): Promise<Gateway> {
+async function serve({ config, log, handlers, masterKey, connectorFiles, badgeLayouts, generatedPki, tls, db, closeDb }: Opened): Promise<Gateway> {
   // The base URL consoles are given; with port 0 (tests) it is known once the listener is up.
   let listeningAt: string | undefined;
   const core = buildCoreServices({ config, log, db, masterKey, adminAnchors: tls.clientCaPem, consoleUrl: () => listeningAt ?? core.baseUrl });
@@ -106,7 +111,7 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, generat
   const connectors = buildConnectors(core, connectorFiles);
   const scep = buildScep(core, { files: connectorFiles, validator: (id) => connectors.scepValidator(id) });
   const ota = buildOta(core, scep);
-  const mobile = buildMobile(core);
+  const mobile = buildMobile(core, badgeLayouts);
   const derived = buildDerived(core, mobile);
   // ...and served in this order. Express tries mounts in list order: the
   // surfaces that carry the volume (console events) come first, and the

@@ -9,15 +9,19 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { durationMs } from '../config/duration.js';
 import { AddressThrottle } from '../http/address-throttle.js';
+import { badgesRouter } from '../http/routes/badges.js';
 import { directoryRouter } from '../http/routes/directory.js';
 import { mobileAgentRouter } from '../http/routes/mobile-agent.js';
 import { mobileIdsRouter } from '../http/routes/mobile-ids.js';
 import { signingRouter } from '../http/routes/signing.js';
+import type { PreparedLayout } from '../identity/badge-render.js';
+import { Badges } from '../identity/badges.js';
 import { CollectionService } from '../identity/collection.js';
 import { Directory } from '../identity/directory.js';
 import { HolderAssertions } from '../identity/holder-assertions.js';
 import { HolderAuthenticator } from '../identity/holder-auth.js';
 import { LifecycleService } from '../identity/lifecycle.js';
+import { Photos } from '../identity/photos.js';
 import { Messages } from '../identity/messages.js';
 import { Notifications, type Senders } from '../identity/notifications.js';
 import { CodeMac } from '../identity/otp.js';
@@ -34,6 +38,8 @@ import { MobileIdRepository } from '../store/mobile-ids.js';
 import { MobileSessionRepository } from '../store/mobile-sessions.js';
 import { PersonRepository } from '../store/people.js';
 import { loadContentSigning } from './content-signing.js';
+import { PersonPhotoRepository } from '../store/person-photos.js';
+import { sizeBytes } from '../config/duration.js';
 import { refuse, StartupError, type SettingProblem } from './errors.js';
 import { every, feature, type CoreServices, type Feature } from './feature.js';
 
@@ -50,6 +56,8 @@ export interface Mobile extends Feature {
   /** The content-signing certificates and badge assertions; undefined when mobile.enabled is false. */
   signing: ContentSigning | undefined;
   assertions: HolderAssertions | undefined;
+  photos: Photos;
+  badges: Badges;
 }
 
 /** Settings that cannot work together are refused before anything serves: codes sent through a channel that is not configured. */
@@ -124,7 +132,8 @@ function emailSender(settings: NonNullable<Config['notify']['email']>): EmailSen
   }
 }
 
-export function buildMobile(core: CoreServices): Mobile {
+/** `badgeLayouts`: badges.layouts with their image files read (badges.ts, loaded before the database opens). */
+export function buildMobile(core: CoreServices, badgeLayouts: Record<string, PreparedLayout>): Mobile {
   const { config, db, issuance, masterKey, baseUrl, log } = core;
   checkMobileConfig(config, log);
   const mobileLog = log.child({ component: 'mobile' });
@@ -172,6 +181,14 @@ export function buildMobile(core: CoreServices): Mobile {
     profiles,
     log: mobileLog,
   };
+  const photos = new Photos({
+    db,
+    people,
+    photos: new PersonPhotoRepository(db),
+    audit: issuance.audit,
+    limits: { ...config.badges.photos, maxBytes: sizeBytes(config.badges.photos.maxBytes) },
+  });
+  const badges = new Badges({ layouts: badgeLayouts, photoOf: (userId) => photos.ofPerson(userId) });
   const collection = new CollectionService({
     ...stores,
     issuer: issuance.issuer,
@@ -180,6 +197,7 @@ export function buildMobile(core: CoreServices): Mobile {
     mac,
     unlockSecret,
     config: config.mobile,
+    badges,
   });
   const lifecycle = new LifecycleService({ ...stores, requests, notifications, unlockKey: (id) => collection.unlockKey(id), renewal: config.mobile.renewal });
 
@@ -209,6 +227,7 @@ export function buildMobile(core: CoreServices): Mobile {
     ...feature({
       mounts: [
         { path: '/api/v1', router: directoryRouter({ guard, directory, scope: core.auth.scope, bodyLimit }) },
+        { path: '/api/v1', router: badgesRouter({ guard, photos, badges, directory, scope: core.auth.scope, profiles }) },
         { path: '/api/v1', router: mobileIdsRouter({ guard, requests, lifecycle, messages, scope: core.auth.scope, bodyLimit }) },
         ...(signing && assertions
           ? [
@@ -240,6 +259,8 @@ export function buildMobile(core: CoreServices): Mobile {
     profiles,
     signing,
     assertions,
+    photos,
+    badges,
   };
 }
 

@@ -11,6 +11,7 @@ import { unknownAttributeType } from '../pki/names.js';
 import { PIV_AUTHENTICATION_POLICIES } from '../pki/piv.js';
 import { PRESET_NAMES } from '../pki/presets.js';
 import { parseDnTemplate } from '../pki/template.js';
+import { badges, profileBadges } from './badges.js';
 import { namesSetting } from './name-policy.js';
 import { durationMs } from './duration.js';
 import { secret } from './secret.js';
@@ -439,6 +440,11 @@ const credentialProfile = z
         unlock: roleList(['admin'], 'may give unlock codes'),
       })
       .prefault({}),
+    badges: profileBadges
+      .optional()
+      .describe(
+        'Badges its mobile IDs carry to the Identity Agent: layouts from badges.layouts, and the default one (identity-agent and derived-credential profiles).',
+      ),
     otpComplexity: otpComplexity.default('04-08N').describe('Length of one-time codes, "xx-yyN": xx to yy digits.'),
     requestExpiry: duration.default('7d').describe('How long a request and its code stay usable.'),
   })
@@ -454,6 +460,13 @@ const credentialProfile = z
           : c.container === 'mobileiron-appconnect' && c.historic === 'historic-only';
       if (refused) ctx.addIssue({ code: 'custom', path: ['certificates', i], message: `historic certificates cannot be provisioned to ${c.container}` });
     });
+    if (p.encoding === 'device-identity' && p.badges) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['badges'],
+        message: 'device-identity profiles are not collected by the Identity Agent, which is what shows badges; remove badges',
+      });
+    }
     if (p.encoding === 'derived-credential' && p.requireValidation) {
       ctx.addIssue({
         code: 'custom',
@@ -722,6 +735,7 @@ export const configSchema = z
     ota,
     notify,
     mobile,
+    badges,
     derivedCredentials: derivedCredentials.describe("Derived credentials (PIV): the card holder's request page and what a card management system reports."),
     connectors: z
       .strictObject({

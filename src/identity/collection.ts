@@ -21,6 +21,7 @@ import { PLATFORMS } from '../store/devices.js';
 import type { MobileId } from '../store/mobile-ids.js';
 import type { MobileSession } from '../store/mobile-sessions.js';
 import { KeyedLock } from '../util/keyed-lock.js';
+import type { Badge, Badges } from './badges.js';
 import { CITRIX_CONTAINER, citrixEmailWarning, forCitrix } from './citrix-email.js';
 import { describeIssues, SERIAL } from './directory.js';
 import { IdentityError } from './errors.js';
@@ -98,6 +99,8 @@ export interface Collected {
   /** Lets the app check the operator's unlock response to its own challenge. */
   unlockKey: string;
   authentication: string[];
+  /** The badges the profile names, default first: structured data the app draws, and a rendered PNG (badges.ts). */
+  badges: Badge[];
 }
 
 export class CollectionService {
@@ -115,6 +118,8 @@ export class CollectionService {
       /** Secret behind unlock keys (derived from the master key). */
       unlockSecret: Buffer;
       config: MobileConfig;
+      /** Fills and renders the profile's badges; without it mobile IDs carry none. */
+      badges?: Badges;
     },
   ) {
     this.opener = new RequestOpener(deps);
@@ -233,6 +238,7 @@ export class CollectionService {
 
     const issued: IssuedCertificate[] = [];
     const credentials: CollectedCredential[] = [];
+    let badges: Badge[] = [];
     const actor = `mobile-id:${m.id}`;
     try {
       for (const c of wanted) {
@@ -276,6 +282,11 @@ export class CollectionService {
         for (const old of older) credentials.push(await this.recovered(old, 'historic', c, format, actor));
       }
       const serials = issued.map((i) => i.record.serial);
+      // Made before the delivery commits, so a badge that cannot be made revokes what was issued, like any other failure here.
+      const current = credentials.filter((c) => c.kind !== 'historic').map((c) => Date.parse(c.notAfter));
+      badges = this.deps.badges
+        ? await this.deps.badges.forProfile(profile, person, { mobileId: m.id, expires: current.length ? Math.min(...current) : null })
+        : [];
       await this.deps.db.transaction(async (trx) => {
         if (!(await this.deps.mobileIds.recordIssued(trx, m.id, serials, serials.length ? Math.min(...issued.map((i) => i.record.notAfter)) : null))) {
           throw new IdentityError('gone', 'this mobile ID was cancelled while its certificates were being issued');
@@ -285,7 +296,12 @@ export class CollectionService {
           action: 'mobile-id.deliver',
           subjectType: 'mobile-id',
           subjectId: m.id,
-          detail: { issued: serials, delivered: credentials.map((c) => ({ serial: c.serial, kind: c.kind })), skipped },
+          detail: {
+            issued: serials,
+            delivered: credentials.map((c) => ({ serial: c.serial, kind: c.kind })),
+            skipped,
+            badges: badges.map((b) => b.layout),
+          },
         });
       });
     } catch (err) {
@@ -295,8 +311,13 @@ export class CollectionService {
       if (err instanceof IssuanceError) throw new IdentityError('bad_request', `the certificates could not be issued: ${err.message}`);
       throw err;
     }
+    if (badges.some((b) => b.elements.some((e) => e.type === 'photo' && !e.image)))
+      this.deps.log.warn(
+        { mobileId: m.id, userId: person.id },
+        "the mobile ID's badge has a place for a photo, but the person has none: set one (PUT /api/v1/users/{ref}/photo) and replace the mobile ID",
+      );
     this.deps.log.info({ mobileId: m.id, delivered: credentials.length, skipped: skipped.length }, 'mobile ID credentials delivered');
-    return { credentials, skipped, unlockKey: this.unlockKey(m.id).toString('base64url'), authentication: profile.authentication };
+    return { credentials, skipped, unlockKey: this.unlockKey(m.id).toString('base64url'), authentication: profile.authentication, badges };
   }
 
   /**

@@ -69,6 +69,7 @@ const personFields = {
   email: optional(z.email({ pattern: EMAIL_ADDRESS, message: 'expected an email address' }).max(254)),
   mobile: optional(mobileNumber),
   upn: optional(text(256).regex(/^[^@\s]+@[^@\s]+$/, { message: 'expected a UPN such as jane@corp.example.com' })),
+  title: optional(text(128)),
   groups: labels,
   roles: labels,
 };
@@ -182,6 +183,7 @@ const personFieldsOf = (p: PersonFields): PersonFields => ({
   email: p.email,
   mobile: p.mobile,
   upn: p.upn,
+  title: p.title ?? null,
   groups: p.groups,
   roles: p.roles,
 });

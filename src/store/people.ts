@@ -10,13 +10,16 @@ export interface Person {
   email: string | null;
   mobile: string | null;
   upn: string | null;
+  /** Job title, as a badge shows it. */
+  title: string | null;
   groups: string[];
   roles: string[];
   createdAt: number;
   updatedAt: number;
 }
 
-export type PersonFields = Omit<Person, 'id' | 'createdAt' | 'updatedAt'>;
+/** What is written; a title left out is none. */
+export type PersonFields = Omit<Person, 'id' | 'createdAt' | 'updatedAt' | 'title'> & { title?: string | null };
 
 interface Row {
   id: string;
@@ -25,6 +28,7 @@ interface Row {
   email: string | null;
   mobile: string | null;
   upn: string | null;
+  title: string | null;
   group_names: string;
   role_names: string;
   created_at: number;
@@ -38,6 +42,7 @@ const fromRow = (r: Row): Person => ({
   email: r.email,
   mobile: r.mobile,
   upn: r.upn,
+  title: r.title,
   groups: JSON.parse(r.group_names) as string[],
   roles: JSON.parse(r.role_names) as string[],
   createdAt: Number(r.created_at),
@@ -50,6 +55,7 @@ const toRow = (p: PersonFields) => ({
   email: p.email,
   mobile: p.mobile,
   upn: p.upn,
+  title: p.title ?? null,
   group_names: JSON.stringify(p.groups),
   role_names: JSON.stringify(p.roles),
 });

@@ -18,7 +18,22 @@ const SCRIPT = join(REPO, 'scripts/test-prerequisites.sh');
 const isRoot = process.getuid?.() === 0;
 
 /** Everything the script calls, found on this machine's PATH. */
-const TOOLS = ['bash', 'id', 'openssl', 'curl', 'scepclient', 'go', 'mariadb', 'mariadb-admin', 'install', 'start-stop-daemon', 'seq', 'sleep', 'mosquitto'];
+const TOOLS = [
+  'bash',
+  'id',
+  'openssl',
+  'curl',
+  'scepclient',
+  'go',
+  'mariadb',
+  'mariadb-admin',
+  'install',
+  'start-stop-daemon',
+  'seq',
+  'sleep',
+  'mosquitto',
+  'file',
+];
 
 function which(tool: string): string {
   const r = spawnSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' });

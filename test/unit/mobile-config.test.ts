@@ -74,6 +74,7 @@ const person = (extra: Partial<Person> = {}): Person => ({
   email: 'jane@example.com',
   mobile: '+447700900123',
   upn: null,
+  title: null,
   groups: [],
   roles: [],
   createdAt: 0,

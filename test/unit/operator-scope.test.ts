@@ -9,6 +9,7 @@ const person = (id: string, groups: string[], roles: string[] = []): Person => (
   id,
   userName: id,
   displayName: id,
+  title: null,
   email: null,
   mobile: null,
   upn: null,

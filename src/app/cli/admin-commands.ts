@@ -12,7 +12,7 @@ import { openDatabase } from '../database.js';
 import { context } from '../context.js';
 import { StartupError } from '../errors.js';
 
-async function withDb<T>(opts: { config?: string }, fn: (db: Db, config: Config) => Promise<T>): Promise<T> {
+export async function withDb<T>(opts: { config?: string }, fn: (db: Db, config: Config) => Promise<T>): Promise<T> {
   const { config, log } = context(opts);
   const db = await openDatabase(config.database, log);
   try {
@@ -79,7 +79,7 @@ export async function jobsRetry(id: string, opts: { config?: string }): Promise<
 }
 
 /** Who ran a command, for the audit trail: the operating-system user. */
-function cliActor(): string {
+export function cliActor(): string {
   try {
     return `cli:${userInfo().username}`;
   } catch {

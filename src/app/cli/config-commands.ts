@@ -9,9 +9,9 @@ import { checkConfiguration } from '../config-check.js';
  * without writing anything. The dev PKI files the first start writes are
  * named on stderr, not reported as missing.
  */
-export function configCheck(opts: { config?: string }): void {
+export async function configCheck(opts: { config?: string }): Promise<void> {
   const loaded = loadConfig(opts.config ? { path: opts.config } : {});
-  const { toBeWritten } = checkConfiguration(loaded);
+  const { toBeWritten } = await checkConfiguration(loaded);
   const { source } = loaded;
   const shown = source ?? `${resolveConfigPath({}).path} (absent: built-in defaults)`;
   if (toBeWritten.length > 0)

@@ -13,6 +13,7 @@ import { endQuietlyOnClosedPipe } from './closed-pipe.js';
 import { connectorsList, connectorsTest } from './connector-commands.js';
 import { init } from './init.js';
 import { rotateMaster } from './keys.js';
+import { photoDelete, photoGet, photoSet } from './photo-commands.js';
 import { serve } from './serve.js';
 import { signingSigners, signingVerify } from './signing-commands.js';
 import { packageVersion } from './version.js';
@@ -130,6 +131,27 @@ roles
   .description('list every role the configuration names: scope (all, groups, self), admin API rights, credential profile uses')
   .option('--json', 'print JSON')
   .action((o: { json?: boolean }) => rolesList({ ...global(), ...o }));
+
+const users = program.command('users').description('people in the directory');
+const photo = users.command('photo').description("a person's badge photo: PNG or JPEG, checked and re-encoded without its metadata (audited)");
+photo
+  .command('set')
+  .description('set the photo from a PNG or JPEG file (.png, .jpg or .jpeg), replacing any')
+  .argument('<user>', 'user id or user name')
+  .argument('<file>', 'the image file')
+  .option('--json', 'print JSON')
+  .action((user: string, file: string, o: { json?: boolean }) => photoSet(user, file, { ...global(), ...o }));
+photo
+  .command('get')
+  .description('write the stored photo to a file')
+  .argument('<user>', 'user id or user name')
+  .requiredOption('--out <file>', 'where to write it')
+  .action((user: string, o: { out: string }) => photoGet(user, { ...global(), ...o }));
+photo
+  .command('delete')
+  .description('delete the photo')
+  .argument('<user>', 'user id or user name')
+  .action((user: string) => photoDelete(user, global()));
 
 // Commander's own help command reads one name; this one follows a path such as `help jobs retry`.
 program.helpCommand(false);

@@ -9,7 +9,7 @@ const hostInUrl = (host: string) => (host.includes(':') ? `[${host}]` : host);
 export async function serve(opts: { config?: string }): Promise<void> {
   const loaded = context(opts);
   const { config, source, log } = loaded;
-  checkConfiguration(loaded);
+  await checkConfiguration(loaded);
   log.info({ config: source ?? '(built-in defaults)', database: config.database.client }, 'starting credgate');
   const gateway = await startGateway({ config, log });
   log.info(

@@ -18,6 +18,7 @@ import * as m014 from './014_mobile_name_attempts.js';
 import * as m015 from './015_scep_request_privacy.js';
 import * as m016 from './016_scep_challenge_creators.js';
 import * as m017 from './017_holder_proofs.js';
+import * as m018 from './018_person_photos.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -40,6 +41,7 @@ const migrations: Record<string, Migration> = {
   '015_scep_request_privacy': m015,
   '016_scep_challenge_creators': m016,
   '017_holder_proofs': m017,
+  '018_person_photos': m018,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
