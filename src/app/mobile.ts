@@ -18,7 +18,7 @@ import { LifecycleService } from '../identity/lifecycle.js';
 import { Messages } from '../identity/messages.js';
 import { Notifications, type Senders } from '../identity/notifications.js';
 import { CodeMac } from '../identity/otp.js';
-import type { MobileProfile } from '../identity/profiles.js';
+import type { MobileProfile, ProfileSlot } from '../identity/profiles.js';
 import { presetPurpose } from '../pki/presets.js';
 import { RequestService } from '../identity/requests.js';
 import { EmailSender } from '../notify/email.js';
@@ -63,6 +63,7 @@ export function mobileProblems(config: Config): SettingProblem[] {
 export function credentialProfileProblems(config: Config): SettingProblem[] {
   return Object.entries(config.credentialProfiles).flatMap(([name, p]) =>
     p.certificates.flatMap((c, i): SettingProblem[] => {
+      if (c.template === undefined) return [];
       const template = config.templates[c.template];
       if (!template) {
         return [
@@ -100,7 +101,12 @@ export function mobileProfiles(config: Config): Record<string, MobileProfile> {
   refuse(credentialProfileProblems(config));
   return Object.fromEntries(
     Object.entries(config.credentialProfiles).map(([name, p]) => {
-      const certificates = p.certificates.map((c) => ({ ...c, purpose: c.purpose ?? presetPurpose(config.templates[c.template]!.preset) }));
+      const certificates = p.certificates.map(
+        (c): ProfileSlot =>
+          c.unmanaged !== undefined
+            ? { unmanaged: c.unmanaged, container: c.container, purpose: c.unmanaged }
+            : { ...c, unmanaged: undefined, template: c.template!, purpose: c.purpose ?? presetPurpose(config.templates[c.template!]!.preset) },
+      );
       return [name, { ...p, name, certificates }];
     }),
   );
@@ -147,6 +153,7 @@ export function buildMobile(core: CoreServices): Mobile {
     profiles,
     templates: config.templates,
     notifications,
+    unmanaged: issuance.unmanaged,
     mac,
     log: mobileLog,
   });
@@ -167,6 +174,7 @@ export function buildMobile(core: CoreServices): Mobile {
     issuer: issuance.issuer,
     recovery: issuance.recovery,
     keys: issuance.escrowedKeys,
+    unmanaged: issuance.unmanaged,
     mac,
     unlockSecret,
     config: config.mobile,

@@ -110,8 +110,8 @@ function otaService({ config, db, issuance, masterKey, baseUrl, log }: CoreServi
       name,
       {
         certificates: p.certificates
-          .filter((c) => c.container === 'system-store')
-          .map(({ template, historic, includeHistoric }) => ({ template, historic, includeHistoric })),
+          .filter((c) => c.container === 'system-store' && c.template !== undefined)
+          .map(({ template, historic, includeHistoric }) => ({ template: template!, historic, includeHistoric })),
       },
     ]),
   );

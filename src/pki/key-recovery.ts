@@ -34,7 +34,15 @@ export class KeyRecovery {
    */
   async export(
     serial: string,
-    opts: { password: string; format: Pkcs12Format; actor: string; action: 'key.recover' | 'key.deliver'; reason?: string },
+    opts: {
+      password: string;
+      format: Pkcs12Format;
+      actor: string;
+      action: 'key.recover' | 'key.deliver';
+      reason?: string;
+      /** The issuers to include, nearest first; default: the issuing CA of ours and its chain (a certificate issued elsewhere brings its own). */
+      chain?: Buffer[];
+    },
   ): Promise<Buffer | undefined> {
     const [cert, wrapped] = await Promise.all([this.deps.certificates.get(serial), this.deps.escrow.get(serial)]);
     if (!cert || !wrapped) return undefined;
@@ -43,7 +51,7 @@ export class KeyRecovery {
     const pkcs12 = buildPkcs12({
       key,
       cert: new X509Certificate(cert.pem).raw,
-      chain: ca ? [ca.cert.raw, ...ca.chain] : [],
+      chain: opts.chain ?? (ca ? [ca.cert.raw, ...ca.chain] : []),
       password: opts.password,
       friendlyName: cert.subject,
       format: opts.format,

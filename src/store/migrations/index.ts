@@ -17,6 +17,7 @@ import * as m013 from './013_citrix_certsrv.js';
 import * as m014 from './014_mobile_name_attempts.js';
 import * as m015 from './015_scep_request_privacy.js';
 import * as m016 from './016_scep_challenge_creators.js';
+import * as m020 from './020_unmanaged_certificates.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -38,6 +39,7 @@ const migrations: Record<string, Migration> = {
   '014_mobile_name_attempts': m014,
   '015_scep_request_privacy': m015,
   '016_scep_challenge_creators': m016,
+  '020_unmanaged_certificates': m020,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
