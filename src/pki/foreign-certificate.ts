@@ -125,7 +125,12 @@ export function foreignCredential(contents: Pkcs12Contents, purpose: Certificate
   if (notBefore > now) fail(`the certificate is not valid before ${new Date(notBefore).toISOString()}`);
 
   const needs = NEEDS[purpose];
-  const usage = keyUsageOf(cert);
+  let usage: Set<KeyUsageBit> | undefined;
+  try {
+    usage = keyUsageOf(cert);
+  } catch {
+    fail("the certificate's keyUsage extension cannot be read");
+  }
   if (usage && !needs.keyUsage.some((u) => usage.has(u)))
     fail(`the certificate cannot be used for ${purpose}: its keyUsage (${[...usage].join(', ') || 'none'}) has none of ${needs.keyUsage.join(', ')}`);
   const eku = cert.keyUsage; // node names the extendedKeyUsage OIDs so

@@ -108,7 +108,8 @@ function octetsOf(node: Node | undefined, what: string): Buffer {
 }
 
 function integerOf(node: Node | undefined, what: string): number {
-  if (!node || node.type !== asn1.Type.INTEGER || typeof node.value !== 'string' || node.value.length > 6)
+  // forge reads integers of one to four bytes; iteration counts and versions are far below 2^31.
+  if (!node || node.type !== asn1.Type.INTEGER || typeof node.value !== 'string' || node.value.length < 1 || node.value.length > 4)
     return fail(`the file is not a PKCS#12 file: ${what} is not a small integer`);
   return asn1.derToInteger(node.value);
 }
@@ -121,8 +122,8 @@ function explicit(node: Node | undefined, n: number, what: string): Node {
 
 function parse(der: Buffer, what: string): Node {
   try {
-    // Not strict: Windows writes BER (indefinite lengths, constructed OCTET STRINGs), which forge reads as it is.
-    return fromBer(der.toString('binary'), { strict: false, decodeBitStrings: false, parseAllBytes: true });
+    // Strict lengths, so a truncated file is refused; BER's indefinite lengths and constructed OCTET STRINGs (Windows writes them) still read.
+    return fromBer(der.toString('binary'), { strict: true, decodeBitStrings: false, parseAllBytes: true });
   } catch {
     return fail(`the file is not a PKCS#12 file: ${what} is not valid DER or BER`);
   }
@@ -261,6 +262,16 @@ function openKey(found: Found, password: string): KeyObject {
 
 /** The key and certificates of a PKCS#12 file; refuses a wrong password, a damaged file, no key or several. */
 export function readPkcs12(der: Buffer, password: string): Pkcs12Contents {
+  try {
+    return read(der, password);
+  } catch (err) {
+    // The checks above name what they refuse; whatever else a damaged file makes forge or OpenSSL throw is still the file's fault.
+    if (err instanceof Pkcs12ReadError) throw err;
+    throw new Pkcs12ReadError('the file is not a PKCS#12 file, or it is damaged');
+  }
+}
+
+function read(der: Buffer, password: string): Pkcs12Contents {
   if (der.length === 0) fail('the PKCS#12 file is empty');
   if (der.length > MAX_PKCS12_BYTES) fail(`the PKCS#12 file is ${der.length} bytes; at most ${MAX_PKCS12_BYTES} are accepted`);
   const [version, authSafeInfo, macData] = children(parse(der, 'the file'), 'PFX');
