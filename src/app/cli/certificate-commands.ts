@@ -34,7 +34,9 @@ async function withUploads<T>(opts: { config?: string }, fn: (uploads: Unmanaged
   const db = await openDatabase(config.database, log);
   try {
     const baseUrl = (config.server.publicUrl ?? `https://localhost:${config.server.port}`).replace(/\/$/, '');
-    return await fn(buildIssuance({ config, db, masterKey, baseUrl, log }).unmanaged);
+    // What the command did is its own output (and the audit trail's); the services' info lines would mix into a script's stdout.
+    const quiet = log.child({}, { level: 'warn' });
+    return await fn(buildIssuance({ config, db, masterKey, baseUrl, log: quiet }).unmanaged);
   } catch (err) {
     // A refusal (wrong password, expired, no such user) is the operator's to fix: one line, exit 2.
     if (err instanceof Refusal) throw new StartupError(err.message);
