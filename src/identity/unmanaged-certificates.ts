@@ -104,7 +104,8 @@ export class UnmanagedCertificates {
         `the certificate was issued by credgate's CA "${ours.name}"; a credential profile delivers certificates of ours by their template, not as uploads`,
       );
     const sha256 = createHash('sha256').update(cert.raw).digest('hex');
-    if (await this.deps.certificates.hasSha256(sha256)) throw new IdentityError('conflict', `this certificate (serial ${serial}) is already in the inventory`);
+    if (await this.deps.certificates.serialOfSha256(sha256))
+      throw new IdentityError('conflict', `this certificate (serial ${serial}) is already in the inventory`);
     if (await this.deps.certificates.get(serial))
       throw new IdentityError('conflict', `a different certificate with serial ${serial} is already in the inventory; the upload was not kept`);
 

@@ -138,9 +138,20 @@ export class CertificateRepository {
     return row ? fromRow(row) : undefined;
   }
 
-  /** Whether this exact certificate (lower-case SHA-256 hex of its DER) was issued here. */
+  /**
+   * Whether this exact certificate (lower-case SHA-256 hex of its DER) was
+   * issued here. An uploaded certificate issued elsewhere is in the table
+   * but was not issued here: client-certificate authentication
+   * (src/http/auth/strategies.ts) must not take it for one of ours.
+   */
   async hasSha256(sha256: string): Promise<boolean> {
-    return (await this.db('certificates').where({ sha256 }).first('serial')) !== undefined;
+    return (await this.db('certificates').where({ sha256 }).whereNot({ ca: UNMANAGED_CA }).first('serial')) !== undefined;
+  }
+
+  /** The serial of this exact certificate in the inventory, issued here or uploaded. */
+  async serialOfSha256(sha256: string): Promise<string | undefined> {
+    const row = (await this.db('certificates').where({ sha256 }).first('serial')) as { serial: string } | undefined;
+    return row?.serial;
   }
 
   async list(filter: CertificateFilter = {}): Promise<CertificateRecord[]> {

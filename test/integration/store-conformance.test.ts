@@ -258,6 +258,9 @@ describe('issuance repositories on both databases', () => {
         );
         assert.ok(!(await certs.list({ unmanaged: false })).some((c) => c.unmanaged));
         assert.deepEqual(await certs.revokedFor(UNMANAGED_CA), [], 'no CRL ever lists one');
+        assert.equal(await certs.hasSha256('0c02'.padEnd(64, '0')), false, 'not issued here, for client-certificate authentication');
+        assert.equal(await certs.serialOfSha256('0c02'.padEnd(64, '0')), '0c02');
+        assert.equal(await certs.hasSha256('0a01'.padEnd(64, '0')), true);
 
         await db.transaction(async (trx) => {
           assert.equal(await certs.removeUnmanaged(trx, '0a01'), false, 'a certificate issued here is never removed so');
