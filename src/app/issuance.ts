@@ -109,7 +109,8 @@ export function buildIssuance({ config, db, masterKey, baseUrl, log }: { config:
     log,
   });
   let timer: NodeJS.Timeout | undefined;
-  const recovery = new KeyRecovery({ db, cas, certificates, escrow, audit, master });
+  const uploads = new UnmanagedCertificateRepository(db);
+  const recovery = new KeyRecovery({ db, cas, certificates, escrow, audit, master, unmanaged: uploads });
   const people = new PersonRepository(db);
   return {
     master,
@@ -125,7 +126,7 @@ export function buildIssuance({ config, db, masterKey, baseUrl, log }: { config:
       people,
       certificates,
       escrow,
-      unmanaged: new UnmanagedCertificateRepository(db),
+      unmanaged: uploads,
       recovery,
       audit,
       master,

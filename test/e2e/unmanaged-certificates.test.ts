@@ -257,6 +257,17 @@ describe('certificates issued elsewhere (unmanaged)', () => {
     assert.equal(fingerprint(cas), fingerprint(readFileSync(join(work, 'other-ca.pem'), 'utf8')), 'the issuer that came in the upload travels with it');
     assert.equal((await phone.ack(token)).status, 200);
 
+    // A key-recovery officer gets it back with the same issuers.
+    const recovered = (await api('POST', `/certificates/${serial}/recover-key`, { reason: 'mail archive' })).json() as {
+      pkcs12: string;
+      pkcs12Password: string;
+    };
+    secrets.push({ what: 'recovery password', value: recovered.pkcs12Password });
+    const recoveredFile = join(work, 'recovered.p12');
+    writeFileSync(recoveredFile, Buffer.from(recovered.pkcs12, 'base64'));
+    const recoveredCas = openssl(['pkcs12', '-in', recoveredFile, '-passin', `pass:${recovered.pkcs12Password}`, '-cacerts', '-nokeys']);
+    assert.equal(fingerprint(recoveredCas), fingerprint(readFileSync(join(work, 'other-ca.pem'), 'utf8')));
+
     const deliveredAudit = (await api('GET', `/audit?subjectId=${serial}&action=key.deliver`)).json().entries as Json[];
     assert.equal(deliveredAudit.length, 1, 'the key leaving is audited');
 
