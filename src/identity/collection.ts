@@ -289,8 +289,10 @@ export class CollectionService {
         for (const old of older) credentials.push(await this.recovered(old, 'historic', c, format, actor));
       }
       const serials = issued.map((i) => i.record.serial);
+      // The renewal notice goes before the first certificate expires, an upload issued elsewhere included: the person then needs a newer one.
+      const expiries = [...issued.map((i) => i.record.notAfter), ...credentials.filter((c) => c.kind === 'unmanaged').map((c) => Date.parse(c.notAfter))];
       await this.deps.db.transaction(async (trx) => {
-        if (!(await this.deps.mobileIds.recordIssued(trx, m.id, serials, serials.length ? Math.min(...issued.map((i) => i.record.notAfter)) : null))) {
+        if (!(await this.deps.mobileIds.recordIssued(trx, m.id, serials, expiries.length ? Math.min(...expiries) : null))) {
           throw new IdentityError('gone', 'this mobile ID was cancelled while its certificates were being issued');
         }
         await this.deps.audit.append(trx, {

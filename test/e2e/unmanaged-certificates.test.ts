@@ -256,6 +256,10 @@ describe('certificates issued elsewhere (unmanaged)', () => {
     const cas = openssl(['pkcs12', '-in', file, '-passin', `pass:${delivered.password}`, '-cacerts', '-nokeys']);
     assert.equal(fingerprint(cas), fingerprint(readFileSync(join(work, 'other-ca.pem'), 'utf8')), 'the issuer that came in the upload travels with it');
     assert.equal((await phone.ack(token)).status, 200);
+    const mobileId = (await api('GET', '/mobile-ids?user=jane')).json().mobileIds as Json[];
+    const uploadExpiry = Date.parse(new X509Certificate(readFileSync(join(work, 'jane.pem'))).validTo);
+    assert.equal(mobileId[0]!.notAfter, uploadExpiry, 'renewal notices count the upload, which expires first');
+    assert.deepEqual(mobileId[0]!.serials, [credentials[0]!.serial], 'only the certificate issued here is the mobile ID’s to revoke');
 
     // A key-recovery officer gets it back with the same issuers.
     const recovered = (await api('POST', `/certificates/${serial}/recover-key`, { reason: 'mail archive' })).json() as {
