@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { JobHandler, JobWorker } from '../jobs/worker.js';
+import type { RouteEntry } from '../http/route-list.js';
 import type { OtaService } from '../protocols/ota/service.js';
 import type { ScepService } from '../protocols/scep/service.js';
 import { checkpointInBackground, type Db } from '../store/db.js';
@@ -36,6 +37,8 @@ export interface Gateway {
   httpPort?: number;
   /** Port of the plain-HTTP /metrics listener, when metrics.listener configures one. */
   metricsPort?: number;
+  /** The express routes the HTTPS listener serves, "GET /api/v1/jobs/:id" and so on. */
+  routes: RouteEntry[];
   db: Db;
   queue: JobQueue;
   worker: JobWorker;
@@ -142,6 +145,7 @@ async function serve({ config, log, handlers, masterKey, connectorFiles, generat
   return {
     url,
     port: listeners.port,
+    routes: listeners.routes,
     ...(listeners.httpPort !== undefined && { httpPort: listeners.httpPort }),
     ...(listeners.metricsPort !== undefined && { metricsPort: listeners.metricsPort }),
     db,

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { createApp } from '../http/app.js';
 import type { RequestObserver } from '../http/request-metrics.js';
+import { routesOf, type RouteEntry } from '../http/route-list.js';
 import { listen, listenPlain, ListenError } from '../http/server.js';
 import { StartupError } from './errors.js';
 import type { Feature, Listener } from './feature.js';
@@ -21,6 +22,8 @@ export interface Listeners {
   port: number;
   httpPort?: number;
   metricsPort?: number;
+  /** The express routes the HTTPS listener serves (the front endpoints, such as SCEP's, are not among them). */
+  routes: RouteEntry[];
   /** Stops accepting connections and closes the idle ones; resolves once every connection has closed. */
   close(): Promise<void>;
   /** Ends the connections still open after `ms`. */
@@ -35,24 +38,26 @@ export async function openListeners(opts: {
   features: Feature[];
 }): Promise<Listeners> {
   const { config, log, tls, features } = opts;
-  const app = (on: Listener): RequestListener => {
+  const app = (on: Listener): RequestListener & { routes: () => RouteEntry[] } => {
     const mounts = features.flatMap((f) => f.mounts).filter((m) => (m.on ?? ['https']).includes(on));
     const fronts = features.flatMap((f) => f.fronts).filter((e) => e.on.includes(on));
     // Requests for /metrics on its own listener are not themselves counted.
     const observe = on === 'metrics' ? undefined : opts.observe;
     const express = createApp({ log, ...(observe && { observe }), trustProxy: config.server.trustProxy, mounts });
-    return (req, res) => {
+    const listener: RequestListener = (req, res) => {
       const front = fronts.find((e) => e.handles(req));
       if (front) front.serve(req, res);
       else express(req, res);
     };
+    return Object.assign(listener, { routes: () => routesOf(express) });
   };
   const servers: (Server | PlainServer)[] = [];
   const close = () => Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve())))).then(() => undefined);
   const portOf = (srv: Server | PlainServer) => (srv.address() as AddressInfo).port;
   try {
     const clientCaPem = [...tls.clientCaPem, ...features.flatMap((f) => f.clientCas)];
-    const https = await listen(app('https'), { host: config.server.host, port: config.server.port, certChainPem: tls.certChainPem, key: tls.key, clientCaPem });
+    const httpsApp = app('https');
+    const https = await listen(httpsApp, { host: config.server.host, port: config.server.port, certChainPem: tls.certChainPem, key: tls.key, clientCaPem });
     servers.push(https);
     let plain: PlainServer | undefined;
     if (config.server.http) {
@@ -66,6 +71,7 @@ export async function openListeners(opts: {
     }
     return {
       port: portOf(https),
+      routes: httpsApp.routes(),
       ...(plain && { httpPort: portOf(plain) }),
       ...(metrics && { metricsPort: portOf(metrics) }),
       close() {

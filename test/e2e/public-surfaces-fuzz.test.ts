@@ -828,6 +828,7 @@ describe('every public surface under fuzzing: no 5xx, no crash, nothing logged a
       '/derived/',
       '/derived/request',
       '/api/v1',
+      '/api/v1/openapi.yaml',
       '/api/v1/whoami',
       '/api/v1/certificates',
       '/api/v1/certificates/01',

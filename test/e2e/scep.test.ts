@@ -61,6 +61,30 @@ describe('SCEP with scepclient', () => {
     await gw.stop();
   });
 
+  test('a one-time challenge is answered no-store; a ttl under a minute or over 30 days is refused', async () => {
+    const ask = (body: Record<string, unknown>) =>
+      curl(`${base}/api/v1/scep/challenges`, [
+        ...adminCurlArgs(join(dir, 'certs')),
+        '-D',
+        join(dir, 'challenge-headers.txt'),
+        '-X',
+        'POST',
+        '-H',
+        'Content-Type: application/json',
+        '--data-binary',
+        JSON.stringify(body),
+      ]);
+    const ok = await ask({ ttl: '10m' });
+    assert.equal(ok.status, 201, ok.body);
+    assert.match(readFileSync(join(dir, 'challenge-headers.txt'), 'utf8'), /^cache-control: no-store\r?$/im, 'a shared cache must not keep the challenge');
+    for (const ttl of ['0s', '30s', '31d', '3650d']) {
+      const r = await ask({ ttl });
+      assert.equal(r.status, 400, ttl);
+      assert.deepEqual([r.json().error, r.json().message], ['bad_request', 'ttl must be between 1m and 30d'], ttl);
+      assert.doesNotMatch(r.body, /challenge"/, 'no challenge made');
+    }
+  });
+
   test('GetCACaps lists what iOS and scepclient look for; GetCACert gives CA and RA', async () => {
     const caps = await curl(`${base}/scep?operation=GetCACaps`, ['--cacert', rootPem]);
     assert.equal(caps.status, 200);

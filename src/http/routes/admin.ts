@@ -1,10 +1,15 @@
-/** /api/v1: the admin API. whoami accepts every method; everything else needs the admin role. */
+/**
+ * /api/v1: the admin API's own routes. Its OpenAPI document
+ * (api/admin-v1.openapi.yaml) is public; whoami accepts every method; the
+ * jobs need the admin role. The other routers at /api/v1 are the features'.
+ */
 import express, { Router } from 'express';
 
 import { JOB_STATUSES, type JobRepository, type JobStatus } from '../../store/jobs.js';
 import { Refusal } from '../../util/refusal.js';
 import type { Guard } from '../auth/authenticate.js';
 import { badRequest, notFound } from '../errors.js';
+import { serveApiDocument } from '../openapi-document.js';
 
 export interface AdminDeps {
   /** Route guards bound to the admin allowlist and strategies. */
@@ -24,6 +29,9 @@ function positiveInt(value: unknown, name: string): number | undefined {
 export function adminRouter(deps: AdminDeps): Router {
   const router = Router();
   router.use(express.json({ limit: deps.bodyLimit }));
+
+  // Public: the same for every installation and without secrets, so tooling can read it before it has a credential.
+  router.get('/openapi.yaml', serveApiDocument('admin-v1.openapi.yaml'));
 
   router.get('/whoami', deps.guard({ methods: ['client-cert', 'bearer', 'basic'] }), (req, res) => {
     res.json({ principal: req.user });

@@ -6,27 +6,16 @@
  * address whose session starts keep being refused (unknown request, wrong
  * code) gets 429 for the rest of the minute.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import express, { Router, type Request, type RequestHandler } from 'express';
 import type { CollectionService } from '../../identity/collection.js';
 import { CodeRefused } from '../../identity/request-opener.js';
 import { Refusal } from '../../util/refusal.js';
 import type { AddressThrottle } from '../address-throttle.js';
 import { HttpError } from '../errors.js';
+import { serveApiDocument } from '../openapi-document.js';
 
 // A session start is a few hundred bytes.
 const MAX_BODY = 16 * 1024;
-
-/** The OpenAPI document, found from this module upwards (src/ under tsx, dist/src/ when built). */
-export function openApiDocument(): string {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
-    const file = join(dir, 'api', 'mobile-v1.openapi.yaml');
-    if (existsSync(file)) return readFileSync(file, 'utf8');
-  }
-  throw new Error('api/mobile-v1.openapi.yaml not found above the gateway module');
-}
 
 function sessionToken(req: Request): string {
   const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
@@ -39,7 +28,6 @@ function sessionToken(req: Request): string {
 
 export function mobileAgentRouter(deps: { collection: CollectionService; sessionThrottle: AddressThrottle }): Router {
   const router = Router();
-  const spec = openApiDocument();
   // Before the body is read: a held-up address costs no lookup and learns nothing about its attempt.
   const throttled: RequestHandler = (req, _res, next) => {
     const wait = deps.sessionThrottle.retryAfter(req.ip ?? '');
@@ -50,9 +38,7 @@ export function mobileAgentRouter(deps: { collection: CollectionService; session
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
-  router.get('/openapi.yaml', (_req, res) => {
-    res.setHeader('Cache-Control', 'public, max-age=300').type('application/yaml').send(spec);
-  });
+  router.get('/openapi.yaml', serveApiDocument('mobile-v1.openapi.yaml'));
   router.get('/policy', (_req, res) => {
     res.json(deps.collection.policy());
   });

@@ -12,6 +12,9 @@ import { unsafeCharacter } from '../../util/unsafe-text.js';
 /** Bindings are stored as JSON beside the challenge and compared with a request's subject. */
 const MAX_BOUND = 16;
 
+const MIN_TTL_MS = 60_000;
+const MAX_TTL_MS = 30 * 24 * 3_600_000;
+
 /** Admin API: one-time challenges for dynamic SCEP profiles; the approval queue of profiles with `approval: true`. */
 export function scepAdminRouter(deps: { guard: Guard; scep: ScepService; challenges: DynamicChallenges; bodyLimit: number }): Router {
   const router = Router();
@@ -29,6 +32,8 @@ export function scepAdminRouter(deps: { guard: Guard; scep: ScepService; challen
       } catch (err) {
         throw badRequest(`ttl: ${(err as Error).message}`);
       }
+      // A one-time challenge is a password: one that works for months is one left lying around.
+      if (ttlMs < MIN_TTL_MS || ttlMs > MAX_TTL_MS) throw badRequest('ttl must be between 1m and 30d');
     }
     const binding = bindingOf(body.binding);
     if (body.exact !== undefined && typeof body.exact !== 'boolean') throw badRequest('exact must be true or false');
@@ -40,6 +45,7 @@ export function scepAdminRouter(deps: { guard: Guard; scep: ScepService; challen
       ...(body.exact === true && { exact: true }),
       createdBy: `${req.user!.method}:${req.user!.name}`,
     });
+    res.setHeader('Cache-Control', 'no-store');
     res.status(201).json({ profile: name, challenge: created.challenge, expiresAt: new Date(created.expiresAt).toISOString() });
   });
 
