@@ -65,6 +65,17 @@ export interface UnmanagedView {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/**
+ * A certificate that names email addresses, none of them the person's, may
+ * have been uploaded for the wrong person: kept (a person may have a second
+ * address the directory does not know), but the uploader is told.
+ */
+function addressWarning(person: Person, sans: CertificateRecord['sans']): string | undefined {
+  const addresses = sans.filter((n) => n.type === 'email').map((n) => n.value.toLowerCase());
+  if (!person.email || addresses.length === 0 || addresses.includes(person.email.toLowerCase())) return undefined;
+  return `the certificate names ${addresses.join(', ')}, not ${person.userName}'s address ${person.email}: check that it is ${person.userName}'s`;
+}
+
 export class UnmanagedCertificates {
   // One current certificate per person and purpose, on this instance or another on the same database.
   private readonly locks: NamedLocks;
@@ -93,7 +104,7 @@ export class UnmanagedCertificates {
   }
 
   /** Checks the file and keeps its certificate and sealed key for the person; the person's current one for the purpose is superseded. */
-  async upload(actor: string, personRef: string, upload: Upload): Promise<UnmanagedView> {
+  async upload(actor: string, personRef: string, upload: Upload): Promise<UnmanagedView & { warnings?: string[] }> {
     if (!UNMANAGED_PURPOSES.includes(upload.purpose)) throw new IdentityError('bad_request', `purpose must be one of ${UNMANAGED_PURPOSES.join(', ')}`);
     const person = await this.person(personRef);
     const { key, cert, chain, serial } = foreignCredential(readPkcs12(upload.pkcs12, upload.password), upload.purpose);
@@ -167,7 +178,9 @@ export class UnmanagedCertificates {
       }),
     );
     this.deps.log.info({ serial, userId: person.id, purpose: upload.purpose, issuer, superseded }, 'certificate issued elsewhere uploaded');
-    return this.view((await this.deps.unmanaged.get(serial))!, record, person);
+    const warning = addressWarning(person, record.sans);
+    if (warning) this.deps.log.warn({ serial, userId: person.id }, warning);
+    return { ...this.view((await this.deps.unmanaged.get(serial))!, record, person), ...(warning && { warnings: [warning] }) };
   }
 
   /** The person's uploads, newest first. */

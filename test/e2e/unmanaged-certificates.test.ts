@@ -224,6 +224,7 @@ describe('certificates issued elsewhere (unmanaged)', () => {
     assert.equal(uploaded.issuer, 'O=Other Bank, CN=Other Bank Issuing CA');
     assert.equal(uploaded.sha256, new X509Certificate(readFileSync(join(work, 'jane.pem'))).fingerprint256.replace(/:/g, '').toLowerCase());
     assert.equal(JSON.stringify(r.json()).includes(pass), false, 'the answer does not repeat the password');
+    assert.equal(r.json().warnings, undefined, "the certificate names jane's own address");
 
     const listed = (await api('GET', `/certificates/${serial}`)).json().certificate as Json;
     assert.equal(listed.unmanaged, true);
@@ -448,6 +449,7 @@ describe('certificates issued elsewhere (unmanaged)', () => {
       'purpose=encryption',
     ]);
     assert.equal(r.status, 201, r.body);
+    assert.equal(r.json().warnings, undefined);
     const second = serialOf('jane-2026.pem');
     assert.deepEqual(await uploads('jane'), [
       [second, 'current'],
@@ -465,5 +467,11 @@ describe('certificates issued elsewhere (unmanaged)', () => {
     const none = await api('POST', '/mobile-ids', { user: 'jane', credentialProfile: 'outside-encryption' });
     assert.equal(none.status, 400, none.body);
     assert.ok((none.json().message as string).startsWith(NO_CERTIFICATES));
+
+    // A certificate naming someone else's address is kept (a person may have an address the directory lacks), with a warning.
+    const bobPass = person('jane-signing', 'signing');
+    const forBob = await upload('bob', 'jane-signing.p12', bobPass, 'signing');
+    assert.equal(forBob.status, 201, forBob.body);
+    assert.deepEqual(forBob.json().warnings, ["the certificate names jane@example.com, not bob's address bob@example.com: check that it is bob's"]);
   });
 });

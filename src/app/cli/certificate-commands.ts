@@ -76,6 +76,7 @@ export async function certificatesImport(
   const uploaded = await withUploads(opts, (u) =>
     u.upload(cliActor(), user, { pkcs12, password, purpose: opts.purpose as CertificatePurpose, note: opts.note }),
   );
+  for (const warning of uploaded.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);
   if (opts.json) print(JSON.stringify(uploaded, null, 2));
   else
     print(

@@ -94,8 +94,11 @@ export function unmanagedCertificatesRouter(deps: { guard: Guard; unmanaged: Unm
     if (req.is('application/json')) fields = fromJson(req.body);
     else if (req.is('multipart/form-data')) fields = await fromMultipart(req);
     else throw badRequest('send the upload as application/json or multipart/form-data');
-    const certificate = await deps.unmanaged.upload(actorOf(req), ref(req), fields);
-    res.status(201).setHeader('Cache-Control', 'no-store').json({ certificate });
+    const { warnings, ...certificate } = await deps.unmanaged.upload(actorOf(req), ref(req), fields);
+    res
+      .status(201)
+      .setHeader('Cache-Control', 'no-store')
+      .json({ certificate, ...(warnings && { warnings }) });
   });
 
   router.get('/users/:ref/certificates', admin, async (req, res) => {
