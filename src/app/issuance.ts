@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { CaConfig, Config } from '../config/schema.js';
 import { durationMs } from '../config/duration.js';
 import { EscrowedKeys } from '../identity/escrowed-keys.js';
+import { UnmanagedCertificates } from '../identity/unmanaged-certificates.js';
 import { CaLoadError, CaRegistry, loadCa } from '../pki/ca.js';
 import { CrlPublisher } from '../pki/crl-publisher.js';
 import { devPkiFiles } from '../pki/dev-pki.js';
@@ -21,6 +22,7 @@ import { CrlStateRepository } from '../store/crl-state.js';
 import type { Db } from '../store/db.js';
 import { EscrowRepository, KeyPoolRepository } from '../store/key-store.js';
 import { PersonRepository } from '../store/people.js';
+import { UnmanagedCertificateRepository } from '../store/unmanaged-certificates.js';
 import { refuse, StartupError, type SettingProblem } from './errors.js';
 
 export interface Issuance {
@@ -33,6 +35,8 @@ export interface Issuance {
   recovery: KeyRecovery;
   /** Whose escrowed keys are whose, on every path that issues them. */
   escrowedKeys: EscrowedKeys;
+  /** Certificates issued elsewhere, uploaded with their keys for a person. */
+  unmanaged: UnmanagedCertificates;
   keyPool: KeyPool;
   certificates: CertificateRepository;
   audit: AuditRepository;
@@ -105,6 +109,9 @@ export function buildIssuance({ config, db, masterKey, baseUrl, log }: { config:
     log,
   });
   let timer: NodeJS.Timeout | undefined;
+  const uploads = new UnmanagedCertificateRepository(db);
+  const recovery = new KeyRecovery({ db, cas, certificates, escrow, audit, master, unmanaged: uploads });
+  const people = new PersonRepository(db);
   return {
     master,
     cas,
@@ -112,8 +119,20 @@ export function buildIssuance({ config, db, masterKey, baseUrl, log }: { config:
     revoker: new Revoker({ db, certificates, crlState, crls, audit, log }),
     crls,
     ocsp: new OcspResponder({ cas, certificates, validityMs: durationMs(config.pki.ocsp.validity) }),
-    recovery: new KeyRecovery({ db, cas, certificates, escrow, audit, master }),
-    escrowedKeys: new EscrowedKeys({ db, people: new PersonRepository(db), certificates }),
+    recovery,
+    escrowedKeys: new EscrowedKeys({ db, people, certificates }),
+    unmanaged: new UnmanagedCertificates({
+      db,
+      people,
+      certificates,
+      escrow,
+      unmanaged: uploads,
+      recovery,
+      audit,
+      master,
+      cas,
+      log: log.child({ component: 'unmanaged-certificates' }),
+    }),
     keyPool,
     certificates,
     audit,

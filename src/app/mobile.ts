@@ -25,7 +25,7 @@ import { Photos } from '../identity/photos.js';
 import { Messages } from '../identity/messages.js';
 import { Notifications, type Senders } from '../identity/notifications.js';
 import { CodeMac } from '../identity/otp.js';
-import type { MobileProfile } from '../identity/profiles.js';
+import type { MobileProfile, ProfileSlot } from '../identity/profiles.js';
 import { presetPurpose } from '../pki/presets.js';
 import { RequestService } from '../identity/requests.js';
 import { EmailSender } from '../notify/email.js';
@@ -80,6 +80,7 @@ export function mobileProblems(config: Config): SettingProblem[] {
 export function credentialProfileProblems(config: Config): SettingProblem[] {
   return Object.entries(config.credentialProfiles).flatMap(([name, p]) =>
     p.certificates.flatMap((c, i): SettingProblem[] => {
+      if (c.template === undefined) return [];
       const template = config.templates[c.template];
       if (!template) {
         return [
@@ -117,7 +118,12 @@ export function mobileProfiles(config: Config): Record<string, MobileProfile> {
   refuse(credentialProfileProblems(config));
   return Object.fromEntries(
     Object.entries(config.credentialProfiles).map(([name, p]) => {
-      const certificates = p.certificates.map((c) => ({ ...c, purpose: c.purpose ?? presetPurpose(config.templates[c.template]!.preset) }));
+      const certificates = p.certificates.map(
+        (c): ProfileSlot =>
+          c.unmanaged !== undefined
+            ? { unmanaged: c.unmanaged, container: c.container, purpose: c.unmanaged }
+            : { ...c, unmanaged: undefined, template: c.template!, purpose: c.purpose ?? presetPurpose(config.templates[c.template!]!.preset) },
+      );
       return [name, { ...p, name, certificates }];
     }),
   );
@@ -166,6 +172,7 @@ export function buildMobile(core: CoreServices, badgeLayouts: Record<string, Pre
     scope: core.auth.scope,
     templates: config.templates,
     notifications,
+    unmanaged: issuance.unmanaged,
     mac,
     log: mobileLog,
   });
@@ -194,6 +201,7 @@ export function buildMobile(core: CoreServices, badgeLayouts: Record<string, Pre
     issuer: issuance.issuer,
     recovery: issuance.recovery,
     keys: issuance.escrowedKeys,
+    unmanaged: issuance.unmanaged,
     mac,
     unlockSecret,
     config: config.mobile,

@@ -13,7 +13,7 @@ import { devPkiFiles } from '../pki/dev-pki.js';
 import { readKeyFile } from '../pki/key-files.js';
 import { NativeSigner } from '../pki/native-signer.js';
 import { sha1 } from '../pki/x509-der.js';
-import { OtaCredentials } from '../protocols/ota/credentials.js';
+import { OtaCredentials, type OtaSlot } from '../protocols/ota/credentials.js';
 import { OtaService, type OtaCredentialProfile } from '../protocols/ota/service.js';
 import { OtaEnrollmentRepository } from '../store/ota.js';
 import { refuse, StartupError, type SettingProblem } from './errors.js';
@@ -111,7 +111,10 @@ function otaService({ config, db, issuance, masterKey, baseUrl, log }: CoreServi
       {
         certificates: p.certificates
           .filter((c) => c.container === 'system-store')
-          .map(({ template, historic, includeHistoric }) => ({ template, historic, includeHistoric })),
+          .map(
+            ({ template, unmanaged, historic, includeHistoric }): OtaSlot =>
+              unmanaged !== undefined ? { unmanaged } : { template: template!, historic, includeHistoric },
+          ),
       },
     ]),
   );
@@ -119,7 +122,14 @@ function otaService({ config, db, issuance, masterKey, baseUrl, log }: CoreServi
     db,
     enrollments: new OtaEnrollmentRepository(db),
     audit: issuance.audit,
-    credentials: new OtaCredentials({ issuer: issuance.issuer, recovery: issuance.recovery, keys: issuance.escrowedKeys, cas: issuance.cas }),
+    credentials: new OtaCredentials({
+      issuer: issuance.issuer,
+      recovery: issuance.recovery,
+      keys: issuance.escrowedKeys,
+      cas: issuance.cas,
+      unmanaged: issuance.unmanaged,
+    }),
+    unmanaged: issuance.unmanaged,
     keys: issuance.escrowedKeys,
     cas: issuance.cas,
     certificates: issuance.certificates,

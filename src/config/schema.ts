@@ -400,7 +400,13 @@ const credentialProfile = z
     certificates: z
       .array(
         z.strictObject({
-          template: name.describe('Template the certificate is issued from.'),
+          template: name.optional().describe('Template the certificate is issued from; give either template or unmanaged.'),
+          unmanaged: z
+            .enum(CERTIFICATE_PURPOSES)
+            .optional()
+            .describe(
+              "The person's uploaded certificate issued elsewhere for this purpose (authentication, signing or encryption; POST /api/v1/users/{user}/certificates), delivered instead of one issued here; a request for someone who has none is refused.",
+            ),
           container: z
             .enum(CERTIFICATE_CONTAINERS)
             .default('system-store')
@@ -450,6 +456,20 @@ const credentialProfile = z
   })
   .superRefine((p, ctx) => {
     p.certificates.forEach((c, i) => {
+      if ((c.template === undefined) === (c.unmanaged === undefined))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['certificates', i],
+          message: 'give either template (issued here) or unmanaged (an uploaded certificate issued elsewhere)',
+        });
+      for (const option of ['historic', 'includeHistoric', 'purpose'] as const) {
+        if (c.unmanaged !== undefined && c[option] !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['certificates', i, option],
+            message: `an unmanaged certificate takes no ${option}: it is the person's one current upload for "${c.unmanaged}"`,
+          });
+      }
       // Historic certificates, delivered as certificates of their own, cannot go to Citrix SecureVault or MobileIron AppConnect.
       // AppConnect's derived-credential store has a place for older keys, though: they ride along as extra `encryption` entries of the
       // encryption credential. So on an AppConnect certificate includeHistoric means that (startup checks it is an encryption

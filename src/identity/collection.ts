@@ -20,6 +20,7 @@ import type { CertificateRecord } from '../store/certificates.js';
 import { PLATFORMS } from '../store/devices.js';
 import type { MobileId } from '../store/mobile-ids.js';
 import type { MobileSession } from '../store/mobile-sessions.js';
+import type { Person } from '../store/people.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import type { Badge, Badges } from './badges.js';
 import { CITRIX_CONTAINER, citrixEmailWarning, forCitrix } from './citrix-email.js';
@@ -27,8 +28,10 @@ import { describeIssues, SERIAL } from './directory.js';
 import { IdentityError } from './errors.js';
 import type { EscrowedKeys } from './escrowed-keys.js';
 import type { CodeMac } from './otp.js';
-import { templateData, type MobileProfile, type MobileStores } from './profiles.js';
+import { slotName, templateData, type MobileProfile, type MobileStores, type UnmanagedSlot } from './profiles.js';
 import { RequestOpener } from './request-opener.js';
+import { MYID_REFUSALS } from './requests.js';
+import type { UnmanagedCertificates } from './unmanaged-certificates.js';
 
 const SESSION_PURPOSE = 'mobile session';
 /** A PIV card holds up to 20 retired key management keys (SP 800-73); AppConnect receives as many older decryption keys. */
@@ -81,8 +84,12 @@ export interface CollectedCredential {
   serial: string;
   template: string;
   container: string;
-  /** new: issued now; existing: the user's current escrowed certificate; historic: an earlier one, to read old mail. */
-  kind: 'new' | 'existing' | 'historic';
+  /**
+   * new: issued now; existing: the user's current escrowed certificate;
+   * historic: an earlier one, to read old mail; unmanaged: the user's
+   * uploaded certificate issued elsewhere (`template` is "unmanaged:<purpose>").
+   */
+  kind: 'new' | 'existing' | 'historic' | 'unmanaged';
   /** What the credential is for: the tag MobileIron AppConnect files it under (historic ones are older decryption keys). */
   tag: CertificatePurpose;
   subject: string;
@@ -114,6 +121,8 @@ export class CollectionService {
       issuer: Issuer;
       recovery: KeyRecovery;
       keys: EscrowedKeys;
+      /** Uploaded certificates issued elsewhere, for `unmanaged` slots. */
+      unmanaged: UnmanagedCertificates;
       mac: CodeMac;
       /** Secret behind unlock keys (derived from the master key). */
       unlockSecret: Buffer;
@@ -232,7 +241,7 @@ export class CollectionService {
     const format: Pkcs12Format = device.platform === 'ios' ? 'apple' : 'modern';
     const stores = new Set<string>(['none', ...session.keyStores]);
     const wanted = profile.certificates.filter((c) => stores.has(c.container));
-    const skipped = profile.certificates.filter((c) => !stores.has(c.container)).map((c) => ({ template: c.template, container: c.container }));
+    const skipped = profile.certificates.filter((c) => !stores.has(c.container)).map((c) => ({ template: slotName(c), container: c.container }));
     const citrixWarning = wanted.some((c) => c.container === CITRIX_CONTAINER) ? citrixEmailWarning(person) : undefined;
     if (citrixWarning) this.deps.log.warn({ mobileId: m.id, userId: person.id }, citrixWarning);
 
@@ -242,6 +251,10 @@ export class CollectionService {
     const actor = `mobile-id:${m.id}`;
     try {
       for (const c of wanted) {
+        if (c.unmanaged !== undefined) {
+          credentials.push(await this.uploaded(person, c, format, actor));
+          continue;
+        }
         // AppConnect takes older keys as extra entries of its encryption credential, by default; elsewhere they are historic certificates.
         const retiredKeys = c.container === 'mobileiron-appconnect' && c.purpose === 'encryption' && c.includeHistoric !== false;
         const slot = async () => {
@@ -287,8 +300,10 @@ export class CollectionService {
       badges = this.deps.badges
         ? await this.deps.badges.forProfile(profile, person, { mobileId: m.id, expires: current.length ? Math.min(...current) : null })
         : [];
+      // The renewal notice goes before the first certificate expires, an upload issued elsewhere included: the person then needs a newer one.
+      const expiries = [...issued.map((i) => i.record.notAfter), ...credentials.filter((c) => c.kind === 'unmanaged').map((c) => Date.parse(c.notAfter))];
       await this.deps.db.transaction(async (trx) => {
-        if (!(await this.deps.mobileIds.recordIssued(trx, m.id, serials, serials.length ? Math.min(...issued.map((i) => i.record.notAfter)) : null))) {
+        if (!(await this.deps.mobileIds.recordIssued(trx, m.id, serials, expiries.length ? Math.min(...expiries) : null))) {
           throw new IdentityError('gone', 'this mobile ID was cancelled while its certificates were being issued');
         }
         await this.deps.audit.append(trx, {
@@ -367,6 +382,30 @@ export class CollectionService {
       .filter((c) => c.keyEscrowed && !delivered.includes(c.serial) && !(c.status === 'revoked' && COMPROMISED.includes(c.revocationReason ?? '')))
       .sort((a, b) => b.notAfter - a.notAfter)
       .slice(0, MAX_RETIRED_KEYS);
+  }
+
+  /** The person's current upload for an unmanaged slot, re-exported for this device; refused when it was deleted or expired since the request. */
+  private async uploaded(person: Person, slot: UnmanagedSlot, format: Pkcs12Format, actor: string): Promise<CollectedCredential> {
+    const found = await this.deps.unmanaged.current(person.id, slot.unmanaged);
+    if (!found || found.record.notAfter <= Date.now())
+      throw new IdentityError(
+        'conflict',
+        `${MYID_REFUSALS.noCertificates} ${person.userName} no longer has a valid uploaded ${slot.unmanaged} certificate; an administrator must upload one before this mobile ID can be collected`,
+      );
+    const password = randomBytes(18).toString('base64url');
+    const pkcs12 = await this.deps.unmanaged.export(found.upload, { password, format, actor, reason: 'mobile ID unmanaged certificate' });
+    return {
+      serial: found.record.serial,
+      template: slotName(slot),
+      container: slot.container,
+      kind: 'unmanaged',
+      tag: slot.purpose,
+      subject: found.record.subject,
+      notAfter: new Date(found.record.notAfter).toISOString(),
+      format,
+      pkcs12: pkcs12.toString('base64'),
+      password,
+    };
   }
 
   private async recovered(

@@ -13,11 +13,19 @@ import type { Person, PersonRepository } from '../store/people.js';
 
 export type RoleKind = (typeof PROFILE_ROLE_KINDS)[number];
 type ProfileCertificate = CredentialProfileConfig['certificates'][number];
-/** A configured profile with each certificate's purpose settled (from the profile, else the template's preset). */
+/** A certificate issued from a template (or taken from the person's escrow). */
+export type IssuedSlot = Omit<ProfileCertificate, 'template' | 'unmanaged'> & { template: string; unmanaged?: undefined; purpose: CertificatePurpose };
+/** The person's current uploaded certificate issued elsewhere for a purpose (unmanaged-certificates.ts). */
+export type UnmanagedSlot = Pick<ProfileCertificate, 'container'> & { unmanaged: CertificatePurpose; template?: undefined; purpose: CertificatePurpose };
+export type ProfileSlot = IssuedSlot | UnmanagedSlot;
+/** A configured profile with each certificate's purpose settled (from the profile, else the template's preset, or the unmanaged slot's). */
 export type MobileProfile = Omit<CredentialProfileConfig, 'certificates'> & {
   name: string;
-  certificates: (ProfileCertificate & { purpose: CertificatePurpose })[];
+  certificates: ProfileSlot[];
 };
+
+/** What a slot is called where a template name goes (collection answers, skipped lists): "unmanaged:<purpose>" is never a template name. */
+export const slotName = (c: ProfileSlot): string => c.template ?? `unmanaged:${c.unmanaged}`;
 
 /** "*" in a profile's role list admits anyone. */
 export function mayAct(profile: MobileProfile, kind: RoleKind, roles: readonly string[]): boolean {

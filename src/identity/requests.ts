@@ -22,6 +22,7 @@ import { type CodeMac, codeLength, generateCode } from './otp.js';
 import { citrixEmailWarning, hasCitrixContainer } from './citrix-email.js';
 import { collectable, isDerived, mayAct, templateData, type MobileProfile } from './profiles.js';
 import type { OperatorScope, ResolvedViewer } from './scope.js';
+import type { UnmanagedCertificates } from './unmanaged-certificates.js';
 
 /** Who is asking: the authenticated API caller. */
 export interface Caller {
@@ -89,6 +90,8 @@ export class RequestService {
       /** Name templates, to check at request time that the user's data fills them. */
       templates: Record<string, NameTemplate>;
       notifications: Notifications;
+      /** Whether a person has a valid uploaded certificate for a purpose (profiles with `unmanaged` slots). */
+      unmanaged: Pick<UnmanagedCertificates, 'has'>;
       mac: CodeMac;
       log: Logger;
     },
@@ -273,7 +276,16 @@ export class RequestService {
   private async checkCertificates(person: Person, profile: MobileProfile): Promise<void> {
     // The device is not known yet: stand-ins show only what the user data lacks.
     const data = templateData(person, { id: 'x', serial: 'x', platform: 'other', model: 'x', osVersion: 'x' });
-    for (const c of profile.certificates.filter((c) => c.historic !== 'historic-only')) {
+    // A certificate issued elsewhere cannot be made here: the person must have a valid upload for each such slot.
+    for (const c of profile.certificates) {
+      if (c.unmanaged === undefined || (await this.deps.unmanaged.has(person.id, c.unmanaged))) continue;
+      throw new IdentityError(
+        'bad_request',
+        `${MYID_REFUSALS.noCertificates} "${profile.name}" delivers ${person.userName}'s ${c.unmanaged} certificate issued elsewhere, and ${person.userName} has no valid one uploaded; an administrator uploads it with POST /api/v1/users/{user}/certificates or \`credgate certificates import\`.`,
+      );
+    }
+    for (const c of profile.certificates) {
+      if (c.template === undefined || c.historic === 'historic-only') continue;
       try {
         renderNames(c.template, this.deps.templates[c.template]!, data);
       } catch (err) {
@@ -282,8 +294,9 @@ export class RequestService {
         throw err;
       }
     }
-    if (!profile.certificates.every((c) => c.historic === 'historic-only')) return;
+    if (!profile.certificates.every((c) => c.template !== undefined && c.historic === 'historic-only')) return;
     for (const c of profile.certificates) {
+      if (c.template === undefined) continue;
       const old = await this.deps.certificates.list({ userId: person.id, template: c.template, limit: 1000 });
       if (old.some((o) => o.keyEscrowed && o.status !== 'revoked')) return;
     }

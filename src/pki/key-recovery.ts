@@ -4,6 +4,7 @@ import type { Db } from '../store/db.js';
 import type { AuditRepository } from '../store/audit.js';
 import type { CertificateRepository } from '../store/certificates.js';
 import type { EscrowRepository } from '../store/key-store.js';
+import type { UnmanagedCertificateRepository } from '../store/unmanaged-certificates.js';
 import type { CaRegistry } from './ca.js';
 import { unwrapKey, type MasterKey } from './key-wrap.js';
 import { buildPkcs12, type Pkcs12Format } from './pkcs12.js';
@@ -17,6 +18,8 @@ export class KeyRecovery {
       escrow: EscrowRepository;
       audit: AuditRepository;
       master: MasterKey;
+      /** Uploaded certificates issued elsewhere: their PKCS#12 carries the issuers that came with the upload. */
+      unmanaged?: UnmanagedCertificateRepository;
     },
   ) {}
 
@@ -34,16 +37,25 @@ export class KeyRecovery {
    */
   async export(
     serial: string,
-    opts: { password: string; format: Pkcs12Format; actor: string; action: 'key.recover' | 'key.deliver'; reason?: string },
+    opts: {
+      password: string;
+      format: Pkcs12Format;
+      actor: string;
+      action: 'key.recover' | 'key.deliver';
+      reason?: string;
+      /** The issuers to include, nearest first; default: the issuing CA of ours and its chain (a certificate issued elsewhere brings its own). */
+      chain?: Buffer[];
+    },
   ): Promise<Buffer | undefined> {
     const [cert, wrapped] = await Promise.all([this.deps.certificates.get(serial), this.deps.escrow.get(serial)]);
     if (!cert || !wrapped) return undefined;
     const key = unwrapKey(this.deps.master, wrapped.kekId, wrapped.wrapped, serial);
     const ca = this.deps.cas.get(cert.ca);
+    const uploadedChain = !opts.chain && cert.unmanaged ? (await this.deps.unmanaged?.get(serial))?.chain : undefined;
     const pkcs12 = buildPkcs12({
       key,
       cert: new X509Certificate(cert.pem).raw,
-      chain: ca ? [ca.cert.raw, ...ca.chain] : [],
+      chain: opts.chain ?? uploadedChain ?? (ca ? [ca.cert.raw, ...ca.chain] : []),
       password: opts.password,
       friendlyName: cert.subject,
       format: opts.format,

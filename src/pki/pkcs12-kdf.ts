@@ -8,7 +8,8 @@ import { hash } from 'node:crypto';
 
 export type KdfPurpose = 1 | 2 | 3; // 1 = key, 2 = IV, 3 = MAC key
 
-const HASH = { sha1: { u: 20, v: 64 }, sha256: { u: 32, v: 64 } } as const;
+// SHA-384 and SHA-512 MACs are what files made elsewhere may use (src/pki/pkcs12-reader.ts).
+const HASH = { sha1: { u: 20, v: 64 }, sha256: { u: 32, v: 64 }, sha384: { u: 48, v: 128 }, sha512: { u: 64, v: 128 } } as const;
 
 /** BMPString with its two-byte terminator: UTF-16BE code units, as the RFC specifies. */
 function bmpPassword(password: string): Buffer {

@@ -3,10 +3,11 @@
  * release. Each is one transaction with its audit row and the CRL's stale
  * flag; the CRL is then re-signed at once so relying parties see it.
  */
+import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import type { AuditRepository } from '../store/audit.js';
-import type { CertificateRecord, CertificateRepository, CertificateStatus } from '../store/certificates.js';
+import { type CertificateRecord, type CertificateRepository, type CertificateStatus, UNMANAGED_CA } from '../store/certificates.js';
 import type { CrlStateRepository } from '../store/crl-state.js';
 import { Refusal } from '../util/refusal.js';
 import type { CrlPublisher } from './crl-publisher.js';
@@ -26,6 +27,15 @@ const RULES: Record<Action, { from: CertificateStatus[]; to: CertificateStatus }
   hold: { from: ['valid'], to: 'hold' },
   release: { from: ['hold'], to: 'valid' },
 };
+
+/** The refusal for a certificate uploaded with its key (src/identity/unmanaged-certificates.ts). */
+function notIssuedHere(cert: CertificateRecord, action: Action): string {
+  const issuer = new X509Certificate(cert.pem).issuer.split('\n').join(', ');
+  return (
+    `credgate cannot ${action} certificate ${cert.serial}: it did not issue it (issuer: ${issuer}), and only the issuing CA's CRL and OCSP can. ` +
+    'Ask that CA to revoke it; to stop delivering it, delete the upload (DELETE /api/v1/users/{user}/certificates/{serial}).'
+  );
+}
 
 export class Revoker {
   constructor(
@@ -64,6 +74,8 @@ export class Revoker {
     const cert = await this.deps.db.transaction(async (trx) => {
       const current = await this.deps.certificates.get(serial, trx);
       if (!current) throw new StatusChangeError('not_found', `no certificate with serial ${serial}`);
+      // No CRL or OCSP answer of ours speaks for another CA's certificate, so nothing here could make a relying party see it revoked.
+      if (current.ca === UNMANAGED_CA) throw new StatusChangeError('conflict', notIssuedHere(current, action));
       if (!(await this.deps.certificates.transition(trx, serial, rule.from, rule.to, revokedAt, recorded))) {
         throw new StatusChangeError('conflict', `certificate ${serial} is ${current.status}; cannot ${action} it`);
       }

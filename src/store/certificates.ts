@@ -1,8 +1,20 @@
-/** The certificate inventory: every certificate the gateway issued, with its status. */
+/**
+ * The certificate inventory: every certificate the gateway issued, with its
+ * status, and the certificates issued elsewhere that an administrator
+ * uploaded for a person (`ca` UNMANAGED_CA, `unmanaged` true).
+ */
 import type { Knex } from 'knex';
 import { isUniqueViolation, type Db } from './db.js';
 import { whereVisible, type PeopleScope } from './people.js';
 import { type KnexTarget, sqlOf, type SqlTarget } from './sql.js';
+
+/**
+ * The `ca` of certificates issued elsewhere. CA names are lower-case letters,
+ * digits and dashes (src/config/schema.ts), so no configured CA has it: the
+ * CRL publisher and OCSP responder, which match rows by CA name, never see
+ * these rows.
+ */
+export const UNMANAGED_CA = '(unmanaged)';
 
 export type CertificateStatus = 'valid' | 'revoked' | 'hold';
 export const CERTIFICATE_STATUSES: readonly CertificateStatus[] = ['valid', 'revoked', 'hold'];
@@ -25,6 +37,8 @@ export interface CertificateRecord {
   pem: string;
   keyEscrowed: boolean;
   createdAt: number;
+  /** Issued elsewhere and uploaded with its key: credgate cannot revoke, hold or release it. */
+  unmanaged?: true;
 }
 
 interface Row {
@@ -67,6 +81,7 @@ const fromRow = (r: Row): CertificateRecord => ({
   pem: r.pem,
   keyEscrowed: Boolean(r.key_escrowed),
   createdAt: Number(r.created_at),
+  ...(r.ca === UNMANAGED_CA && { unmanaged: true as const }),
 });
 
 export interface CertificateFilter {
@@ -80,6 +95,8 @@ export interface CertificateFilter {
   limit?: number;
   /** Cursor: serials after this one (listing is ordered by serial). */
   after?: string;
+  /** true: only certificates issued elsewhere; false: only those issued here. */
+  unmanaged?: boolean;
 }
 
 /** Thrown when an insert hits the unique serial: the caller re-issues with a new serial. */
@@ -123,9 +140,20 @@ export class CertificateRepository {
     return row ? fromRow(row) : undefined;
   }
 
-  /** Whether this exact certificate (lower-case SHA-256 hex of its DER) was issued here. */
+  /**
+   * Whether this exact certificate (lower-case SHA-256 hex of its DER) was
+   * issued here. An uploaded certificate issued elsewhere is in the table
+   * but was not issued here: client-certificate authentication
+   * (src/http/auth/strategies.ts) must not take it for one of ours.
+   */
   async hasSha256(sha256: string): Promise<boolean> {
-    return (await this.db('certificates').where({ sha256 }).first('serial')) !== undefined;
+    return (await this.db('certificates').where({ sha256 }).whereNot({ ca: UNMANAGED_CA }).first('serial')) !== undefined;
+  }
+
+  /** The serial of this exact certificate in the inventory, issued here or uploaded. */
+  async serialOfSha256(sha256: string): Promise<string | undefined> {
+    const row = (await this.db('certificates').where({ sha256 }).first('serial')) as { serial: string } | undefined;
+    return row?.serial;
   }
 
   async list(filter: CertificateFilter = {}, scope?: PeopleScope): Promise<CertificateRecord[]> {
@@ -139,7 +167,14 @@ export class CertificateRepository {
     if (filter.template) q.where({ template: filter.template });
     if (filter.expiringBefore !== undefined) q.where('not_after', '<', filter.expiringBefore);
     if (filter.after) q.where('serial', '>', filter.after);
+    if (filter.unmanaged === true) q.where({ ca: UNMANAGED_CA });
+    if (filter.unmanaged === false) q.whereNot({ ca: UNMANAGED_CA });
     return ((await q) as Row[]).map(fromRow);
+  }
+
+  /** Removes a certificate issued elsewhere from the inventory (its key and its unmanaged row go first); never one issued here. */
+  async removeUnmanaged(trx: KnexTarget, serial: string): Promise<boolean> {
+    return (await trx('certificates').where({ serial, ca: UNMANAGED_CA }).del()) > 0;
   }
 
   /** Moves a certificate between valid, hold and revoked; returns false if it was not in `from`. */

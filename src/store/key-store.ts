@@ -34,6 +34,11 @@ export class EscrowRepository {
     }
   }
 
+  /** Destroys an escrowed key (an uploaded certificate's, when it is deleted). */
+  async remove(trx: Knex.Transaction, serial: string): Promise<boolean> {
+    return (await trx('escrowed_keys').where({ serial }).del()) > 0;
+  }
+
   async replace(trx: Knex.Transaction, serial: string, key: WrappedKey): Promise<void> {
     await trx('escrowed_keys').where({ serial }).update({ kek_id: key.kekId, wrapped: key.wrapped });
   }

@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { migrate, type Db } from '../../src/store/db.js';
 import { AuditRepository } from '../../src/store/audit.js';
-import { CertificateRepository, SerialCollisionError } from '../../src/store/certificates.js';
+import { CertificateRepository, SerialCollisionError, UNMANAGED_CA } from '../../src/store/certificates.js';
 import { CrlStateRepository } from '../../src/store/crl-state.js';
 import { JobRepository } from '../../src/store/jobs.js';
-import { KeyPoolRepository } from '../../src/store/key-store.js';
+import { EscrowRepository, KeyPoolRepository } from '../../src/store/key-store.js';
 import { sqlOf, transaction } from '../../src/store/sql.js';
 import { TokenRepository } from '../../src/store/tokens.js';
+import { UnmanagedCertificateRepository } from '../../src/store/unmanaged-certificates.js';
 import { openMigrated, STORE_BACKENDS } from '../helpers/mariadb.js';
 
 for (const backend of STORE_BACKENDS) {
@@ -214,6 +215,62 @@ describe('issuance repositories on both databases', () => {
           (await certs.list({ after: '0a01' })).map((c) => c.serial),
           ['0a02'],
         );
+      });
+
+      test('unmanaged certificates: marked in the inventory, one current per person and purpose, removed with their key', async () => {
+        const certs = new CertificateRepository(db);
+        const escrow = new EscrowRepository(db);
+        const uploads = new UnmanagedCertificateRepository(db);
+        const upload = (serial: string, uploadedAt: number) => ({
+          serial,
+          userId: 'u9',
+          purpose: 'encryption',
+          issuer: 'O=Other Bank, CN=Other Bank Issuing CA',
+          chain: [Buffer.from([1, 2, 3])],
+          uploadedBy: 'client-cert:admin',
+          uploadedAt,
+        });
+        for (const [serial, at] of [
+          ['0c01', 1_000],
+          ['0c02', 2_000],
+        ] as const) {
+          await db.transaction(async (trx) => {
+            assert.deepEqual(await uploads.supersede(trx, 'u9', 'encryption', at), serial === '0c01' ? [] : ['0c01']);
+            await certs.insert(trx, record(serial, { ca: UNMANAGED_CA, template: null, userId: 'u9', keyEscrowed: true }));
+            await escrow.put(trx, serial, { kekId: 'k', wrapped: `sealed-${serial}` });
+            await uploads.insert(trx, upload(serial, at));
+          });
+        }
+        assert.equal((await uploads.current('u9', 'encryption'))?.serial, '0c02');
+        assert.deepEqual(
+          (await uploads.ofUser('u9')).map((u) => [u.serial, u.state, u.supersededAt]),
+          [
+            ['0c02', 'current', null],
+            ['0c01', 'superseded', 2_000],
+          ],
+        );
+        assert.deepEqual((await uploads.get('0c02'))?.chain, [Buffer.from([1, 2, 3])]);
+        assert.equal((await certs.get('0c02'))?.unmanaged, true);
+        assert.equal((await certs.get('0a01'))?.unmanaged, undefined, 'certificates issued here are not marked');
+        assert.deepEqual(
+          (await certs.list({ unmanaged: true })).map((c) => c.serial),
+          ['0c01', '0c02'],
+        );
+        assert.ok(!(await certs.list({ unmanaged: false })).some((c) => c.unmanaged));
+        assert.deepEqual(await certs.revokedFor(UNMANAGED_CA), [], 'no CRL ever lists one');
+        assert.equal(await certs.hasSha256('0c02'.padEnd(64, '0')), false, 'not issued here, for client-certificate authentication');
+        assert.equal(await certs.serialOfSha256('0c02'.padEnd(64, '0')), '0c02');
+        assert.equal(await certs.hasSha256('0a01'.padEnd(64, '0')), true);
+
+        await db.transaction(async (trx) => {
+          assert.equal(await certs.removeUnmanaged(trx, '0a01'), false, 'a certificate issued here is never removed so');
+          assert.equal(await escrow.remove(trx, '0c02'), true);
+          assert.equal(await uploads.remove(trx, '0c02'), true);
+          assert.equal(await certs.removeUnmanaged(trx, '0c02'), true);
+        });
+        assert.equal(await certs.get('0c02'), undefined);
+        assert.equal(await escrow.get('0c02'), undefined);
+        assert.equal(await uploads.current('u9', 'encryption'), undefined, 'the superseded one does not come back as current');
       });
 
       test('key pool: concurrent takers never get the same key', async () => {

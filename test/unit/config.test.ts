@@ -46,6 +46,21 @@ describe('configuration', () => {
     ]);
   });
 
+  test('a credential profile entry is either a template or an unmanaged purpose, and an unmanaged one takes no template options', () => {
+    const profile = (entries: string[]) => ['credentialProfiles:', '  p:', '    certificates:', ...entries].join('\n');
+    const ok = parseConfig(profile(['      - { template: smime-signing }', '      - { unmanaged: encryption, container: system-store }']), 'f', {});
+    assert.deepEqual(ok.credentialProfiles.p!.certificates[1], { unmanaged: 'encryption', container: 'system-store' });
+    const both = problems(profile(['      - { template: smime-signing, unmanaged: signing }']));
+    assert.equal(both.length, 1);
+    assert.match(both[0]!, /credentialProfiles\.p\.certificates\.0: give either template \(issued here\) or unmanaged/);
+    assert.match(problems(profile(['      - { container: none }']))[0]!, /give either template/);
+    assert.match(
+      problems(profile(['      - { unmanaged: encryption, historic: use-existing }']))[0]!,
+      /certificates\.0\.historic: an unmanaged certificate takes no historic/,
+    );
+    assert.match(problems(profile(['      - { unmanaged: decryption }']))[0]!, /unmanaged: expected "authentication", "signing" or "encryption"/);
+  });
+
   test('on MySQL the connection pool must be larger than the number of workers', () => {
     const text = 'database:\n  client: mysql\n  url: mysql://u:p@db/credgate\n  pool: { max: 4 }\njobs:\n  workers: 4\n';
     const [problem] = problems(text);

@@ -8,6 +8,7 @@ import { DEFAULT_TOKEN_LIFETIME, NEVER } from '../../http/auth/api-tokens.js';
 import { API_ROLES } from '../../http/auth/roles.js';
 import { StartupError } from '../errors.js';
 import { jobsList, jobsRetry, jobsShow, rolesList, tokensCreate, tokensList, tokensRevoke } from './admin-commands.js';
+import { certificatesDeleteImport, certificatesImport, certificatesImported } from './certificate-commands.js';
 import { configCheck, showConfigSchema } from './config-commands.js';
 import { endQuietlyOnClosedPipe } from './closed-pipe.js';
 import { connectorsList, connectorsTest } from './connector-commands.js';
@@ -102,6 +103,33 @@ signing
   )
   .argument('<assertion>', 'the compact JWS read from the QR code')
   .action((assertion: string) => signingVerify(assertion, global()));
+
+const certificates = program.command('certificates').description("people's certificates issued elsewhere, uploaded with their keys (unmanaged)");
+certificates
+  .command('import')
+  .description("keep a person's PKCS#12 from another CA for a purpose; credential profiles deliver it (the current one for that purpose is superseded)")
+  .argument('<user>', 'user name or id')
+  .argument('<file>', 'the PKCS#12 (.p12/.pfx) file')
+  .requiredOption('--purpose <purpose>', 'authentication, signing or encryption: the profile slot `unmanaged: <purpose>` it fills')
+  .option('--password-file <file>', "file holding the PKCS#12's password (one trailing newline is ignored); without it, the password is empty")
+  .option('--note <text>', 'why, for the audit trail')
+  .option('--json', 'print JSON')
+  .action((user: string, file: string, o: { purpose: string; passwordFile?: string; note?: string; json?: boolean }) =>
+    certificatesImport(user, file, { ...global(), ...o }),
+  );
+certificates
+  .command('imported')
+  .description("list a person's imported certificates, newest first: serial, purpose, state, expiry, subject, issuer")
+  .argument('<user>', 'user name or id')
+  .option('--json', 'print JSON')
+  .action((user: string, o: { json?: boolean }) => certificatesImported(user, { ...global(), ...o }));
+certificates
+  .command('delete-import')
+  .description('delete an imported certificate and destroy its key (credgate cannot revoke it: ask its issuer)')
+  .argument('<user>', 'user name or id')
+  .argument('<serial>', 'the certificate serial, as `certificates imported` shows it')
+  .option('--note <text>', 'why, for the audit trail')
+  .action((user: string, serial: string, o: { note?: string }) => certificatesDeleteImport(user, serial, { ...global(), ...o }));
 
 const tokens = program.command('tokens').description('admin API bearer tokens (creating and revoking one is audited)');
 tokens

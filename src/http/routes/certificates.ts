@@ -1,6 +1,8 @@
 /**
  * /api/v1/certificates and /api/v1/audit: issue, list, revoke, hold,
- * release, and recover escrowed keys. Keys generated here are returned once,
+ * release, and recover escrowed keys. The inventory also lists certificates
+ * issued elsewhere that were uploaded for a person (`unmanaged`), which the
+ * Revoker refuses to revoke, hold or release. Keys generated here are returned once,
  * as PKCS#12 with a generated password, and not kept unless escrowed.
  *
  * The inventory is per person where a certificate names its holder
@@ -124,8 +126,12 @@ export function certificateRouter(deps: CertificateRouteDeps): Router {
     if (expiringMs !== undefined && Number.isNaN(expiringMs)) throw badRequest('expiringBefore must be an ISO 8601 date');
     const limit = q.limit === undefined ? 100 : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badRequest('limit must be 1-1000');
+    const unmanaged = str(q.unmanaged, 'unmanaged');
+    if (unmanaged !== undefined && unmanaged !== 'true' && unmanaged !== 'false')
+      throw badRequest('unmanaged must be true (only certificates issued elsewhere) or false (only those issued here)');
     const list = await deps.certificates.list(
       {
+        ...(unmanaged !== undefined && { unmanaged: unmanaged === 'true' }),
         ...(str(q.user, 'user') && { userId: String(q.user) }),
         ...(str(q.device, 'device') && { deviceId: String(q.device) }),
         ...(status && { status: status as CertificateStatus }),

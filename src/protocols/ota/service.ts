@@ -11,7 +11,9 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual, type X509Certificate } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import type { EscrowedKeys, ProfileCertificate } from '../../identity/escrowed-keys.js';
+import type { EscrowedKeys } from '../../identity/escrowed-keys.js';
+import { MYID_REFUSALS } from '../../identity/requests.js';
+import type { UnmanagedCertificates } from '../../identity/unmanaged-certificates.js';
 import type { CaRegistry } from '../../pki/ca.js';
 import { buildEnvelopedData, type ContentCipher } from '../../pki/cms/enveloped-data.js';
 import { buildSignedData } from '../../pki/cms/signed-data.js';
@@ -24,7 +26,7 @@ import type { CertificateRepository } from '../../store/certificates.js';
 import type { Db } from '../../store/db.js';
 import type { OtaDevice, OtaEnrollment, OtaEnrollmentRepository } from '../../store/ota.js';
 import { Refusal } from '../../util/refusal.js';
-import { commonName, credentialPayloads, type OtaCredential, type OtaCredentials } from './credentials.js';
+import { commonName, credentialPayloads, type OtaCredential, type OtaCredentials, type OtaSlot } from './credentials.js';
 import { chainsTo, DeviceRequestError, readDeviceRequest, type DeviceRequest } from './device-request.js';
 import { codeFormPage, enrollPage } from './page.js';
 import { writePlist, type PlistDict } from './plist.js';
@@ -47,8 +49,8 @@ export interface ChallengeIssuer {
 }
 
 export interface OtaCredentialProfile {
-  /** The certificates that go to the iOS system store, with their `historic` and `includeHistoric` options. */
-  certificates: ProfileCertificate[];
+  /** The certificates that go to the iOS system store, with their `historic` and `includeHistoric` options, or the person's upload for a purpose. */
+  certificates: OtaSlot[];
 }
 
 export interface OtaServiceDeps {
@@ -67,6 +69,8 @@ export interface OtaServiceDeps {
   /** Trusted issuers of iPhones' built-in identities; empty: phase 2 is refused. */
   deviceCas: X509Certificate[];
   credentialProfiles: Record<string, OtaCredentialProfile>;
+  /** Whether a person has a valid uploaded certificate issued elsewhere for a purpose. */
+  unmanaged: Pick<UnmanagedCertificates, 'has'>;
   /** Name templates, to check at creation that the user data fills them. */
   templates: Record<string, NameTemplate>;
   texts: ProfileTexts;
@@ -176,7 +180,8 @@ export class OtaService {
     }
     // Device attributes are not known yet; stand-ins show only what the user data lacks.
     const device = { id: 'x', udid: 'x', serialNumber: 'x', imei: 'x', product: 'x', osVersion: 'x', name: 'x' };
-    for (const { template } of profile.certificates.filter((c) => c.historic !== 'historic-only')) {
+    for (const { template, historic } of profile.certificates) {
+      if (template === undefined || historic === 'historic-only') continue;
       try {
         renderNames(template, this.deps.templates[template]!, { user, device });
       } catch (err) {
@@ -186,11 +191,19 @@ export class OtaService {
     }
   }
 
-  /** A profile of earlier certificates only is useless to someone who has none. */
+  /** The person must have a valid upload for each unmanaged slot; a profile of earlier certificates only is useless to someone who has none. */
   private async checkEarlierCertificates(name: string, user: Record<string, string>, profile: OtaCredentialProfile): Promise<void> {
-    if (!profile.certificates.every((c) => c.historic === 'historic-only')) return;
     const holder = await this.deps.keys.holderOf({ id: user.id ?? user.email, email: user.email, upn: user.upn });
-    for (const c of profile.certificates) if (holder && (await this.deps.keys.of(holder, c.template)).length > 0) return;
+    // An upload issued elsewhere cannot be made here: the person must have a valid one for each such slot.
+    for (const c of profile.certificates) {
+      if (c.unmanaged === undefined || (holder && (await this.deps.unmanaged.has(holder, c.unmanaged)))) continue;
+      throw new OtaError(
+        'bad_request',
+        `${MYID_REFUSALS.noCertificates} "${name}" delivers the user's ${c.unmanaged} certificate issued elsewhere, and the directory person this user is has no valid one uploaded (POST /api/v1/users/{user}/certificates)`,
+      );
+    }
+    if (!profile.certificates.every((c) => c.template !== undefined && c.historic === 'historic-only')) return;
+    for (const c of profile.certificates) if (holder && c.template !== undefined && (await this.deps.keys.of(holder, c.template)).length > 0) return;
     throw new OtaError('bad_request', `credential profile "${name}" delivers only earlier escrowed certificates, and this user has none`);
   }
 

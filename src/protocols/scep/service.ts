@@ -160,7 +160,8 @@ export class ScepService {
       }
       case 'GetCert': {
         const cert = await this.deps.certificates.get(content.serial);
-        return cert ? { status: 'SUCCESS', certificates: [new X509Certificate(cert.pem).raw] } : fail('badCertId');
+        // A certificate uploaded for a person was issued by another CA: not ours to hand out under our CA's serial.
+        return cert && !cert.unmanaged ? { status: 'SUCCESS', certificates: [new X509Certificate(cert.pem).raw] } : fail('badCertId');
       }
       case 'GetCRL': {
         const ca = this.deps.templateCa(profile.template);

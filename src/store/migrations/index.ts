@@ -19,6 +19,7 @@ import * as m015 from './015_scep_request_privacy.js';
 import * as m016 from './016_scep_challenge_creators.js';
 import * as m017 from './017_holder_proofs.js';
 import * as m018 from './018_person_photos.js';
+import * as m020 from './020_unmanaged_certificates.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -42,6 +43,7 @@ const migrations: Record<string, Migration> = {
   '016_scep_challenge_creators': m016,
   '017_holder_proofs': m017,
   '018_person_photos': m018,
+  '020_unmanaged_certificates': m020,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
