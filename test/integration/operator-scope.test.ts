@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
 import request from 'supertest';
 import { TokenRepository } from '../../src/store/tokens.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -42,13 +43,17 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
     const token: Record<string, string> = {};
     const ids: Record<string, string> = {};
 
-    const call = async (who: string, method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown, type = 'application/json'): Promise<Answer> => {
+    const call = async (
+      who: string,
+      method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
+      path: string,
+      body?: unknown,
+      type = 'application/json',
+    ): Promise<Answer> => {
       const agent = request(gw.url);
-      let r = (method === 'GET' ? agent.get(`/api/v1${path}`) : method === 'POST' ? agent.post(`/api/v1${path}`) : agent.patch(`/api/v1${path}`))
-        .ca(rootPem)
-        .set('Authorization', `Bearer ${token[who]}`)
-        .buffer(true);
-      if (body !== undefined) r = r.set('Content-Type', type).send(typeof body === 'string' ? body : JSON.stringify(body));
+      const verb = { GET: agent.get, POST: agent.post, PATCH: agent.patch, PUT: agent.put, DELETE: agent.delete }[method].bind(agent);
+      let r = verb(`/api/v1${path}`).ca(rootPem).set('Authorization', `Bearer ${token[who]}`).buffer(true);
+      if (body !== undefined) r = r.set('Content-Type', type).send(Buffer.isBuffer(body) ? body : typeof body === 'string' ? body : JSON.stringify(body));
       const res = await r;
       return { status: res.status, type: String(res.headers['content-type']), body: res.text, json: (res.body ?? {}) as Json };
     };
@@ -374,6 +379,34 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
       const recovered = await recover(ea);
       assert.equal(recovered.status, 200, recovered.body);
       assert.ok(String(recovered.json.pkcs12).length > 100);
+    });
+
+    test("photos: read and changed within the scope; a hidden person's photo reads as an unknown user's and stays as it was", async () => {
+      const png = (color: string) =>
+        sharp({ create: { width: 8, height: 8, channels: 3, background: color } })
+          .png()
+          .toBuffer();
+      const set = await call('super', 'PUT', '/users/bob/photo', await png('#336699'), 'image/png');
+      assert.equal(set.status, 200, set.body);
+      const sha = (set.json.photo as { sha256: string }).sha256;
+      for (const who of ['hd', 'adm', 'sam', 'ghost']) {
+        sameAsUnknown(await call(who, 'GET', '/users/bob/photo'), 'bob', await call(who, 'GET', '/users/zed/photo'), 'zed');
+        sameAsUnknown(await call(who, 'GET', '/users/bob/photo/info'), 'bob', await call(who, 'GET', '/users/zed/photo/info'), 'zed');
+        const other = await png('#990000');
+        sameAsUnknown(
+          await call(who, 'PUT', '/users/bob/photo', other, 'image/png'),
+          'bob',
+          await call(who, 'PUT', '/users/zed/photo', other, 'image/png'),
+          'zed',
+        );
+        sameAsUnknown(await call(who, 'DELETE', '/users/bob/photo'), 'bob', await call(who, 'DELETE', '/users/zed/photo'), 'zed');
+      }
+      const info = await call('super', 'GET', '/users/bob/photo/info');
+      assert.equal((info.json.photo as { sha256: string }).sha256, sha, 'nothing out of scope changed it');
+      const own = await call('hd', 'PUT', '/users/alice/photo', await png('#00aa00'), 'image/png');
+      assert.equal(own.status, 200, 'in scope: the helpdesk sets a photo');
+      assert.equal((await call('hd', 'GET', '/users/alice/photo')).status, 200);
+      assert.equal((await call('sam', 'GET', '/users/alice/photo')).status, 404, 'self: only their own');
     });
 
     test("a user record's admin role widens scope but opens no admin route: only a credential carries built-in roles", async () => {
