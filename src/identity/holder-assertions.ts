@@ -16,19 +16,12 @@ import type { Db } from '../store/db.js';
 import type { MobileIdRepository } from '../store/mobile-ids.js';
 import type { Person, PersonRepository } from '../store/people.js';
 import type { HolderAuthenticator } from './holder-auth.js';
+import type { Viewer } from './scope.js';
 
 /** The typ of a holder assertion: no other JWS the gateway signs has it. */
 export const ASSERTION_TYP = 'credgate-holder+jwt';
 /** Its audience: whoever verifies a badge, never a gateway endpoint. */
 export const ASSERTION_AUD = 'credgate-holder-verification';
-
-export interface Viewer {
-  /** "method:name", as the audit trail records actors. */
-  actor: string;
-  name: string;
-  /** Its credential's roles and its person record's roles. */
-  roles: string[];
-}
 
 /** Operator scope (all people, own groups, self): whether `viewer` may see `person`. */
 export interface ScopeCheck {
