@@ -140,7 +140,11 @@ function readConnectorFile(dir: string, name: string): { loaded?: LoadedConnecto
 function policyTemplates(c: LoadedConnector): [path: (string | number)[], template: string][] {
   const { enrolled, deviceTemplates = [] } = c.settings.policy;
   const derived = c.module.templateKeys?.(c.settings) ?? [];
-  const named = (key: 'signing' | 'encryption'): [string[], string][] => (enrolled[key] === undefined ? [] : [[['policy', 'enrolled', key], enrolled[key]]]);
+  // An `{ unmanaged: … }` slot names no template: the person's upload fills it.
+  const named = (key: 'signing' | 'encryption'): [string[], string][] => {
+    const t = enrolled[key];
+    return typeof t === 'string' ? [[['policy', 'enrolled', key], t]] : [];
+  };
   return [
     ...named('signing'),
     ...named('encryption'),
@@ -284,6 +288,7 @@ export function buildConnectors(core: CoreServices, loaded: LoadedConnector[]): 
     issuer: issuance.issuer,
     recovery: issuance.recovery,
     keys: issuance.escrowedKeys,
+    unmanaged: issuance.unmanaged,
     revoker: issuance.revoker,
     audit: issuance.audit,
     queue,

@@ -9,6 +9,8 @@ import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { durationMs } from '../config/duration.js';
 import { EscrowedKeys } from '../identity/escrowed-keys.js';
+import { MYID_REFUSALS } from '../identity/requests.js';
+import type { UnmanagedCertificates } from '../identity/unmanaged-certificates.js';
 import type { JobQueue } from '../jobs/queue.js';
 import { PermanentJobError, RetryLaterError, type JobHandler } from '../jobs/worker.js';
 import { IssuanceError, type Issuer } from '../pki/issuer.js';
@@ -26,6 +28,12 @@ import { DeliveryError, type Connector, type CredentialSet, type DeliveredCreden
 import { userProblem } from './field-text.js';
 import { EVENT_JOB } from './intake.js';
 
+/** A policy slot filled by the person's uploaded certificate for that purpose. */
+export interface UploadedEncryptionSlot {
+  unmanaged: 'encryption';
+}
+const isTemplate = (t: string | UploadedEncryptionSlot | undefined): t is string => typeof t === 'string';
+
 export const DELIVER_JOB = 'connector.deliver';
 export const RENEW_JOB = 'connector.renew';
 export const WITHDRAW_JOB = 'connector.withdraw';
@@ -33,8 +41,12 @@ export const WITHDRAW_JOB = 'connector.withdraw';
 const DELIVERY_PRIORITY = 10;
 
 export interface ConnectorPolicy {
-  /** Templates issued on enrollment: a signing credential per device, the user's encryption credential. */
-  enrolled: { signing?: string | undefined; encryption?: string | undefined };
+  /**
+   * Templates issued on enrollment: a signing credential per device, the
+   * user's encryption credential; or, for encryption, the person's upload
+   * issued elsewhere (src/identity/unmanaged-certificates.ts).
+   */
+  enrolled: { signing?: string | undefined; encryption?: string | UploadedEncryptionSlot | undefined };
   onUnenroll: 'revoke-signing' | 'keep';
   /**
    * Templates of the device certificates the MDM requested itself through a
@@ -88,6 +100,8 @@ export class CredentialPipeline {
       recovery: KeyRecovery;
       /** The person a connector's user is, and that person's escrowed keys. */
       keys: EscrowedKeys;
+      /** Certificates issued elsewhere, for a policy's `{ unmanaged: encryption }`. */
+      unmanaged: UnmanagedCertificates;
       revoker: Revoker;
       audit: AuditRepository;
       queue: JobQueue;
@@ -171,7 +185,7 @@ export class CredentialPipeline {
     if (gap) throw new PermanentJobError(`nothing issued: ${gap}`);
     const data = credentialData(user, device);
     for (const template of [policy.enrolled.encryption, policy.enrolled.signing]) {
-      if (!template) continue;
+      if (!isTemplate(template)) continue;
       try {
         this.deps.issuer.checkNames(template, data);
       } catch (err) {
@@ -206,7 +220,9 @@ export class CredentialPipeline {
     const holder = await this.deps.keys.holderOf(user);
     const encryption: IssuedCredential[] = [];
     const template = policy.enrolled.encryption;
-    if (template) {
+    if (template && !isTemplate(template)) {
+      encryption.push(await this.uploaded(holder, user, template, actor, reason, policy.renewal, pkcs12));
+    } else if (template) {
       const issue = () => this.encryption(template, holder, data, d.deviceId, actor, reason, policy.renewal, pkcs12);
       encryption.push(...(await (holder ? this.deps.keys.exclusive(holder, template, issue) : issue())));
     }
@@ -331,6 +347,38 @@ export class CredentialPipeline {
       await exportKey(old.serial, old.notAfter, true);
     }
     return out;
+  }
+
+  /**
+   * The person's current upload for the slot, re-exported under the
+   * connector's PKCS#12 settings. credgate cannot renew a certificate it did
+   * not issue: one inside the renewal window is refused like a missing one,
+   * so a renewal waits (a dead job to retry) for a newer upload instead of
+   * delivering the same certificate again at every check.
+   */
+  private async uploaded(
+    holder: string | null,
+    user: MdmUser,
+    slot: UploadedEncryptionSlot,
+    actor: string,
+    reason: string,
+    renewal: ConnectorPolicy['renewal'],
+    pkcs12: NonNullable<ConnectorPolicy['pkcs12']>,
+  ): Promise<IssuedCredential> {
+    const found = holder ? await this.deps.unmanaged.current(holder, slot.unmanaged) : undefined;
+    if (!found || found.record.notAfter <= Date.now() + durationMs(renewal.before)) {
+      const who = user.email ?? user.upn ?? 'the user';
+      const why = !holder
+        ? `${who} is no person in the directory, so has no uploaded certificate`
+        : found
+          ? `the uploaded ${slot.unmanaged} certificate ${found.record.serial} of ${who} expires on ${new Date(found.record.notAfter).toISOString()}, within the renewal window (policy.renewal.before: ${renewal.before})`
+          : `${who} has no valid uploaded ${slot.unmanaged} certificate`;
+      throw new PermanentJobError(
+        `nothing issued: ${MYID_REFUSALS.noCertificates} ${why}; an administrator uploads one (POST /api/v1/users/{ref}/certificates, purpose ${slot.unmanaged}) and retries the job`,
+      );
+    }
+    const p12 = await this.deps.unmanaged.export(found.upload, { ...pkcs12, actor, reason });
+    return { serialNumber: found.record.serial, purpose: 'encryption', archived: false, pkcs12: p12.toString('base64'), notAfter: found.record.notAfter };
   }
 
   private async completeUser(event: StoredEvent, connector: Connector): Promise<MdmUser> {

@@ -32,7 +32,12 @@ export const policySchema = z.strictObject({
   enrolled: z
     .strictObject({
       signing: name.optional().describe('Template of the per-device signing credential.'),
-      encryption: name.optional().describe('Template of the per-user encryption credential (escrowed, same key on every device).'),
+      encryption: z
+        .union([name, z.strictObject({ unmanaged: z.literal('encryption') })])
+        .optional()
+        .describe(
+          "Template of the per-user encryption credential (escrowed, same key on every device); or { unmanaged: encryption }: the person's uploaded encryption certificate issued by another CA (POST /api/v1/users/{ref}/certificates), delivered as it is and never revoked here.",
+        ),
     })
     .refine((e) => e.signing !== undefined || e.encryption !== undefined, { message: 'name a signing or an encryption template (or both)' }),
   onUnenroll: z
