@@ -17,6 +17,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { decryptWith, makeDeviceCa, readXmlPlist, signDeviceMessage, verifyProfile, xmlPlist, type Identity } from '../helpers/iphone.js';
 import { freePort } from '../helpers/net.js';
 import { openssl } from '../helpers/openssl.js';
+import { issueOtherPkcs12, makeOtherCa } from '../helpers/other-ca.js';
 import { adminCurlArgs } from '../helpers/pki.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -75,55 +76,9 @@ describe('iOS OTA with a certificate issued elsewhere', () => {
     rootPem = join(dir, 'certs/root-ca.pem');
 
     const f = (n: string) => join(dir, n);
-    openssl([
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      f('other-ca.key'),
-      '-out',
-      f('other-ca.pem'),
-      '-days',
-      '30',
-      '-subj',
-      '/O=Other Bank/CN=Other Bank CA',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-    ]);
-    openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('jo.key'), '-out', f('jo.csr'), '-subj', '/O=Other Bank/CN=Jo Bloggs']);
+    const otherCa = makeOtherCa(dir, { subject: '/O=Other Bank/CN=Other Bank CA', days: 30 });
     writeFileSync(f('enc.ext'), 'keyUsage=critical,keyEncipherment\nextendedKeyUsage=emailProtection\n');
-    openssl([
-      'x509',
-      '-req',
-      '-in',
-      f('jo.csr'),
-      '-CA',
-      f('other-ca.pem'),
-      '-CAkey',
-      f('other-ca.key'),
-      '-days',
-      '20',
-      '-extfile',
-      f('enc.ext'),
-      '-out',
-      f('jo.pem'),
-    ]);
-    openssl([
-      'pkcs12',
-      '-export',
-      '-inkey',
-      f('jo.key'),
-      '-in',
-      f('jo.pem'),
-      '-certfile',
-      f('other-ca.pem'),
-      '-out',
-      f('jo.p12'),
-      '-passout',
-      'pass:jo-pfx-password',
-    ]);
+    issueOtherPkcs12(otherCa, { name: 'jo', subject: '/O=Other Bank/CN=Jo Bloggs', days: 20, extfile: f('enc.ext'), password: 'jo-pfx-password' });
     const people = await admin('/users/import', [
       { userName: 'jo', displayName: 'Jo Bloggs', email: 'jo@example.com' },
       { userName: 'max', displayName: 'Max Mustermann', email: 'max@example.com' },
@@ -192,7 +147,7 @@ describe('iOS OTA with a certificate issued elsewhere', () => {
     const fingerprint = (text: string) => openssl(['x509', '-noout', '-fingerprint', '-sha256'], text).trim();
     const leaf = pem.slice(pem.indexOf('-----BEGIN CERTIFICATE-----'));
     assert.equal(fingerprint(leaf), fingerprint(readFileSync(join(dir, 'jo.pem'), 'utf8')), 'the uploaded certificate');
-    assert.equal(openssl(['pkey'], pem), openssl(['pkey', '-in', join(dir, 'jo.key')]), 'its key');
+    assert.equal(openssl(['pkey'], pem), openssl(['pkey', '-in', join(dir, 'jo-key.pem')]), 'its key');
     const roots = payloads
       .filter((p) => p.PayloadType === 'com.apple.security.root')
       .map((p) => fingerprint(openssl(['x509', '-inform', 'DER'], Buffer.from(p.PayloadContent as Uint8Array))));

@@ -23,6 +23,7 @@ import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { freePort } from '../helpers/net.js';
 import { openssl } from '../helpers/openssl.js';
+import { issueOtherPkcs12, makeOtherCa, type OtherCa } from '../helpers/other-ca.js';
 import { adminCurlArgs } from '../helpers/pki.js';
 import { assertNoSecrets, dumpDatabase, keySecrets, type Secret } from '../helpers/secret-scan.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -59,6 +60,7 @@ describe('certificates issued elsewhere (unmanaged)', () => {
   let dir: string;
   let work: string;
   let rootPem: Buffer;
+  let otherCa: OtherCa;
   const secrets: Secret[] = [];
   /** Distinct PKCS#12 passwords, one per file. */
   const password = (name: string) => {
@@ -113,52 +115,8 @@ describe('certificates issued elsewhere (unmanaged)', () => {
 
   /** A key and a certificate of the other CA, and the PKCS#12 `openssl pkcs12 -export` makes of them. */
   const person = (name: string, extensions: 'encryption' | 'signing') => {
-    openssl([
-      'req',
-      '-new',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      join(work, `${name}-key.pem`),
-      '-out',
-      join(work, `${name}.csr`),
-      '-subj',
-      `/O=Other Bank/CN=${name}`,
-    ]);
-    openssl([
-      'x509',
-      '-req',
-      '-in',
-      join(work, `${name}.csr`),
-      '-CA',
-      join(work, 'other-ca.pem'),
-      '-CAkey',
-      join(work, 'other-ca-key.pem'),
-      '-days',
-      '30',
-      '-extfile',
-      join(work, 'ext.cnf'),
-      '-extensions',
-      extensions,
-      '-out',
-      join(work, `${name}.pem`),
-    ]);
     const pass = password(name);
-    openssl([
-      'pkcs12',
-      '-export',
-      '-inkey',
-      join(work, `${name}-key.pem`),
-      '-in',
-      join(work, `${name}.pem`),
-      '-certfile',
-      join(work, 'other-ca.pem'),
-      '-out',
-      join(work, `${name}.p12`),
-      '-passout',
-      `pass:${pass}`,
-    ]);
+    issueOtherPkcs12(otherCa, { name, subject: `/O=Other Bank/CN=${name}`, days: 30, extfile: join(work, 'ext.cnf'), extensions, password: pass });
     secrets.push(...keySecrets(`key of ${name}`, createPrivateKey(readFileSync(join(work, `${name}-key.pem`)))));
     return pass;
   };
@@ -187,25 +145,7 @@ describe('certificates issued elsewhere (unmanaged)', () => {
     assert.equal(imported.status, 200, imported.body);
 
     writeFileSync(join(work, 'ext.cnf'), EXTENSIONS);
-    openssl([
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      join(work, 'other-ca-key.pem'),
-      '-out',
-      join(work, 'other-ca.pem'),
-      '-days',
-      '60',
-      '-subj',
-      '/O=Other Bank/CN=Other Bank Issuing CA',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    ]);
+    otherCa = makeOtherCa(work, { subject: '/O=Other Bank/CN=Other Bank Issuing CA', days: 60, keyUsage: 'keyCertSign,cRLSign' });
   });
   after(async () => {
     await gw?.stop();

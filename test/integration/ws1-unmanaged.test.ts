@@ -15,6 +15,7 @@ import { escrowGatewayOf, writeConnectorFile, ws1Settings } from '../helpers/con
 import { curl } from '../helpers/curl.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { openssl } from '../helpers/openssl.js';
+import { issueOtherPkcs12, makeOtherCa } from '../helpers/other-ca.js';
 import { adminCurlArgs } from '../helpers/pki.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.js';
@@ -94,71 +95,15 @@ describe('Workspace ONE delivers a certificate issued elsewhere', () => {
       f('ext.cnf'),
       '[enc]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, keyEncipherment\nextendedKeyUsage = emailProtection\nsubjectAltName = email:jane@example.com\n',
     );
-    openssl([
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      f('other-ca-key.pem'),
-      '-out',
-      f('other-ca.pem'),
-      '-days',
-      '30',
-      '-subj',
-      '/CN=Other Bank CA',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign',
-    ]);
-    openssl([
-      'req',
-      '-new',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      f('jane-key.pem'),
-      '-out',
-      f('jane.csr'),
-      '-subj',
-      '/CN=Jane/emailAddress=jane@example.com',
-    ]);
-    openssl([
-      'x509',
-      '-req',
-      '-in',
-      f('jane.csr'),
-      '-CA',
-      f('other-ca.pem'),
-      '-CAkey',
-      f('other-ca-key.pem'),
-      '-CAcreateserial',
-      '-days',
-      '365',
-      '-extfile',
-      f('ext.cnf'),
-      '-extensions',
-      'enc',
-      '-out',
-      f('jane.pem'),
-    ]);
-    openssl([
-      'pkcs12',
-      '-export',
-      '-inkey',
-      f('jane-key.pem'),
-      '-in',
-      f('jane.pem'),
-      '-certfile',
-      f('other-ca.pem'),
-      '-passout',
-      `pass:${UPLOAD_PASSWORD}`,
-      '-out',
-      f('jane.p12'),
-    ]);
+    const otherCa = makeOtherCa(dir, { subject: '/CN=Other Bank CA', days: 30, keyUsage: 'keyCertSign' });
+    issueOtherPkcs12(otherCa, {
+      name: 'jane',
+      subject: '/CN=Jane/emailAddress=jane@example.com',
+      days: 365,
+      extfile: f('ext.cnf'),
+      extensions: 'enc',
+      password: UPLOAD_PASSWORD,
+    });
     const up = await api('POST', '/users/jane/certificates', {
       pkcs12: readFileSync(f('jane.p12')).toString('base64'),
       password: UPLOAD_PASSWORD,
